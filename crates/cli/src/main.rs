@@ -1,0 +1,62 @@
+//! The `swarmcast` binary: every Swarmcast server and tool behind one command.
+
+mod demo;
+mod media;
+mod origin;
+
+use clap::{Parser, Subcommand};
+
+/// Swarmcast: hybrid CDN + P2P video delivery.
+///
+/// Viewers of the same stream share segments over WebRTC data channels; HTTP from the
+/// origin or CDN is always the safety net. Every server runs from this one binary.
+#[derive(Parser, Debug)]
+#[command(
+    name = "swarmcast",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    /// Log filter, in `RUST_LOG` syntax (e.g. `info`, `swarmcast=debug,origin=trace`).
+    #[arg(long, global = true, env = "RUST_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run everything on 127.0.0.1 with embedded defaults and print the URLs to open.
+    Demo(demo::DemoArgs),
+    /// Serve a media folder over HTTP, replaying VOD HLS as looping live streams.
+    Origin(origin::OriginArgs),
+    /// Make or locate the test media (HLS, DASH, MP4, MP3) with ffmpeg.
+    #[command(subcommand)]
+    Media(media::MediaCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log)?)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Origin(args) => origin::run(args),
+        Command::Media(cmd) => media::run(cmd),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

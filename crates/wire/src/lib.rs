@@ -1,0 +1,4 @@
+//! Sans-IO codecs shared by every Swarmcast server: no sockets, no async, no clocks.
+//!
+//! Each module turns bytes into typed messages and back, so protocol logic is tested
+//! deterministically and fuzzed without any I/O.
