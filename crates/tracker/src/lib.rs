@@ -10,3 +10,6 @@ pub mod swarm;
 
 pub use config::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
 pub use swarm::{ConnId, Outgoing, Tracker};
+pub mod server;
+
+pub use server::{load_tls, serve};
