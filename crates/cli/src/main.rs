@@ -5,6 +5,8 @@ mod media;
 mod origin;
 mod tracker;
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 
 /// Swarmcast: hybrid CDN + P2P video delivery.
@@ -45,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log)?)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
         Command::Demo(args) => demo::run(args),
