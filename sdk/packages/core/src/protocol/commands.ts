@@ -139,7 +139,7 @@ export function decodeCommandBody(body: Uint8Array): PeerCommand | UnknownComman
     case 4:
     case 5:
       need("i", "r");
-      return { c: type, i: f.i as number, r: f.r as number };
+      return { c: type, i: f.i as number, r: f.r as number } as SegmentCompleted | SegmentAbsent | CancelRequest;
     default:
       return { c: type, unknown: true, fields: f };
   }

@@ -32,7 +32,7 @@ export function encodeInt(n: number): Uint8Array {
     out[i] = abs % 256;
     abs = Math.floor(abs / 256);
   }
-  if (negative) out[1] |= 0x80;
+  if (negative) out[1] = (out[1] as number) | 0x80;
   return out;
 }
 
