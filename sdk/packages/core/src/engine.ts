@@ -136,6 +136,11 @@ export class P2PEngine extends Emitter<EngineEvents> {
     this.playbackFn = fn;
   }
 
+  /** Current HTTP throughput estimate, bytes/s. */
+  getHttpThroughput(): number {
+    return this.httpBps.get();
+  }
+
   reportRebuffer(): void {
     this.counters.rebuffers++;
   }
