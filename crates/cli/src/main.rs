@@ -4,6 +4,8 @@ mod demo;
 mod media;
 mod origin;
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 
 /// Swarmcast: hybrid CDN + P2P video delivery.
@@ -42,6 +44,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log)?)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
         Command::Demo(args) => demo::run(args),

@@ -1,0 +1,66 @@
+// Debian's Chromium driven by playwright-core, set up so WebRTC works over loopback.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+  // Loopback ICE candidates are only gathered with this flag and media permission granted.
+  '--allow-loopback-in-peer-connection',
+];
+
+/**
+ * A fresh Chromium with its own profile. Camera and microphone are granted to every origin,
+ * which makes Chromium expose raw 127.0.0.1 candidates instead of nothing.
+ * Close it with `ctx.close()`; the profile folder is removed then.
+ */
+export async function launchBrowser({ extraArgs = [] } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-chromium-'));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [...FLAGS, ...extraArgs],
+    permissions: ['camera', 'microphone'],
+  });
+  const close = ctx.close.bind(ctx);
+  ctx.close = async () => {
+    await close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return ctx;
+}
+
+/** Opens `url` in a new tab and collects console errors and page crashes into `page.errors`. */
+export async function openPage(ctx, url) {
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') page.errors.push(m.text());
+  });
+  await page.goto(url);
+  return page;
+}
+
+/** Polls `window.__state` until `predicate(state)` holds; returns that state. */
+export async function waitForState(page, predicate, { timeoutMs = 60_000, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let state;
+  while (Date.now() < deadline) {
+    state = await page.evaluate(() => window.__state);
+    if (state && predicate(state)) return state;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}; last state: ${JSON.stringify(state)}`);
+}

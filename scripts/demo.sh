@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds Swarmcast, makes the test media and runs the all-in-one demo on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh demo
+cargo build --release --locked -p swarmcast
+exec target/release/swarmcast demo --assets . "$@"
