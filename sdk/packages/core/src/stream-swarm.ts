@@ -440,8 +440,13 @@ export class StreamSwarm implements PeerHost {
   }
 
   private complete(t: Transfer): void {
-    if (this.transfers.get(t.seg.id) === t) this.transfers.delete(t.seg.id);
     const total = t.chunks.reduce((n, c) => n + c.length, 0);
+    if (total === 0 && t.mode === "p2p") {
+      // An empty segment is never valid: blame the peer, try elsewhere.
+      if (t.peerId) t.failedPeers.add(t.peerId);
+      return this.p2pFailed(t);
+    }
+    if (this.transfers.get(t.seg.id) === t) this.transfers.delete(t.seg.id);
     const data = new Uint8Array(total);
     let pos = 0;
     for (const c of t.chunks) {

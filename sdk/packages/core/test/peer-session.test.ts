@@ -98,3 +98,18 @@ describe("PeerSession", () => {
     expect(errors.length).toBe(1);
   });
 });
+
+describe("PeerSession against empty uploads", () => {
+  it("treats SegmentData of 0 bytes as absent, never as a segment", async () => {
+    const pml = await pmlCommands();
+    const ch = pair();
+    const a = new PeerSession("B", ch.a, host(new Map()));
+    a.loaded.add(5);
+    const result = new Promise((resolve) => a.request(5, 0, { onBytes: () => {}, onComplete: () => resolve("complete"), onFail: resolve }));
+    const req = pml.deserializeCommand(ch.a.sent[0]!.subarray(4, ch.a.sent[0]!.length - 4));
+    for (const m of pml.serializePeerCommand({ c: 2, i: 5, s: 0, r: req.r }, 65535)) a.onMessage(m);
+    for (const m of pml.serializePeerCommand({ c: 3, i: 5, r: req.r }, 65535)) a.onMessage(m);
+    expect(await result).toBe("absent");
+    expect(a.has(5)).toBe(false);
+  });
+});

@@ -165,8 +165,15 @@ export class PeerSession {
         const d = this.download;
         if (!d || d.id !== cmd.i || d.requestId !== cmd.r) return;
         if (d.expected !== undefined) return this.failDownload("protocol");
+        if (cmd.s <= 0) {
+          // Nothing to send is no segment: some peers (PML whose buffer was handed to the
+          // player's worker) announce data they no longer hold. Treat it as absent.
+          this.loaded.delete(cmd.i);
+          this.download = undefined;
+          d.handlers.onFail("absent");
+          return;
+        }
         d.expected = cmd.s;
-        if (cmd.s === 0) return; // completion follows
         return;
       }
       case 3: {
