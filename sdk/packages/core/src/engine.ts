@@ -199,6 +199,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
       onUploadBytes: (n) => (this.counters.p2pUp += n),
       onPeersChanged: () => this.emitPeers(),
       onSegmentStored: () => {},
+      onException: (code, message) => this.emit("exception", { code, message }),
       startupWaitUntil: () => (this.config.waitForPeer ? this.startedAt + this.config.waitForPeerTimeout * 1000 : 0),
     };
   }

@@ -34,6 +34,7 @@ export interface SwarmContext {
   onPeersChanged(): void;
   onSegmentStored(swarm: StreamSwarm): void;
   startupWaitUntil(): number;
+  onException(code: "HTTP_EXPT" | "PEER_EXPT", message: string): void;
 }
 
 type Waiter = { resolve(r: LoadResult): void; reject(e: unknown): void };
@@ -242,6 +243,7 @@ export class StreamSwarm implements PeerHost {
 
   onProtocolError(session: PeerSession, reason: string): void {
     this.ctx.log.warn("peer", session.remotePeerId, "protocol error:", reason);
+    this.ctx.onException("PEER_EXPT", `peer ${session.remotePeerId}: ${reason}`);
     this.dropPeer(session.remotePeerId, reason);
   }
 
@@ -386,6 +388,7 @@ export class StreamSwarm implements PeerHost {
         this.complete(t);
       })
       .catch((err) => {
+        if (!controller.signal.aborted) this.ctx.onException("HTTP_EXPT", `segment ${t.seg.url}: ${String(err)}`);
         this.httpLoading.delete(id);
         this.scheduleAnnounce();
         if (this.transfers.get(id) === t) this.transfers.delete(id);
