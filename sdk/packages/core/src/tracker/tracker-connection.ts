@@ -193,7 +193,15 @@ export class TrackerConnection {
         const s = this.swarms.get(ev.infoHash);
         if (!s) return;
         if (ev.trackerId) this.trackerId = ev.trackerId;
-        if (ev.interval) s.intervalS = Math.min(MAX_INTERVAL_S, Math.max(MIN_INTERVAL_S, ev.interval));
+        if (ev.interval) {
+          const intervalS = Math.min(MAX_INTERVAL_S, Math.max(MIN_INTERVAL_S, ev.interval));
+          if (intervalS !== s.intervalS && !s.announcing) {
+            s.intervalS = intervalS;
+            clearTimeout(s.timer);
+            s.timer = setTimeout(() => void this.announce(ev.infoHash), intervalS * 1000);
+          }
+          s.intervalS = intervalS;
+        }
         if (ev.warning) this.log.warn("tracker warning", ev.warning);
         s.sub.onPeerCounts?.(ev.complete, ev.incomplete);
         return;
