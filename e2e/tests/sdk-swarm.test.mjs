@@ -20,10 +20,10 @@ after(async () => {
   await origin?.stop();
 });
 
-async function twoTabs(src) {
-  const a = await openPlayer(ctx, origin, src, tracker.url);
+async function twoTabs(src, params = {}) {
+  const a = await openPlayer(ctx, origin, src, tracker.url, { params });
   await sleep(1000);
-  const b = await openPlayer(ctx, origin, src, tracker.url);
+  const b = await openPlayer(ctx, origin, src, tracker.url, { params });
   const pages = [a, b];
   const starts = [];
   for (const p of pages) {
@@ -60,4 +60,15 @@ test('two SDK tabs share the VOD stream both ways', async () => {
 test('two SDK tabs share the looping live stream both ways', async () => {
   const [a] = await twoTabs('/live/hls-ts/index.m3u8');
   assert.equal(a.live, true);
+});
+
+test('live ABR: one swarm per variant, tabs on the same variant share it', async () => {
+  const [a, b] = await twoTabs('/live/hls-abr/master.m3u8', { level: '1' });
+  assert.equal(a.levels, 3);
+  // Swarm ids follow P2P Media Loader 2.3: v2-<manifest URL>-main-<variant short id>.
+  for (const s of [a, b]) {
+    assert.equal(s.swarms.length, 1, `one variant played: ${s.swarms}`);
+    assert.match(s.swarms[0], /^v2-http:\/\/127\.0\.0\.1:\d+\/live\/hls-abr\/master\.m3u8-main-[A-Za-z0-9+/]{27}=$/);
+  }
+  assert.equal(a.swarms[0], b.swarms[0]);
 });
