@@ -29,7 +29,7 @@ const seconds = Number(opt.seconds);
 const stagger = Number(opt['stagger-ms']);
 const pages = { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const prefix = path.posix.dirname(opt.src.replace(/^\/live/, '')) + '/';
+const prefix = `/${opt.src.split('/')[1]}/`; // the origin counts bytes per top-level folder
 
 async function run(kind, origin, tracker) {
   const ctx = await launchBrowser();
