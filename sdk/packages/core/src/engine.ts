@@ -240,7 +240,8 @@ export class P2PEngine extends Emitter<EngineEvents> {
     const now = Date.now();
     for (const s of this.swarms.values()) {
       const active = s === this.activeSwarm;
-      s.pump(active);
+      s.active = active;
+      s.pump();
       if (!active && s.isJoined && now - s.lastUsed > INACTIVE_SWARM_MS) s.leave();
     }
     const id = this.activeSwarm?.peerId;

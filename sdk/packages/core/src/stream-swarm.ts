@@ -5,7 +5,7 @@
 import type { ResolvedConfig } from "./config.js";
 import { fetchSegmentBytes, type ByteRange, type Ewma } from "./http.js";
 import type { Logger } from "./logger.js";
-import { PeerSession, type PeerHost } from "./peer/peer-session.js";
+import { PeerSession, type ByteChannel, type PeerHost } from "./peer/peer-session.js";
 import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
 import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, type SchedulerConfig } from "./scheduler.js";
 import { MemoryStorage } from "./storage.js";
@@ -56,7 +56,7 @@ type Transfer = {
   failedPeers: Set<string>;
 };
 
-type PeerEntry = { session: PeerSession; pc: RTCPeerConnection; channel: RTCDataChannel; ours: boolean };
+type PeerEntry = { session: PeerSession; ours: boolean };
 
 const OFFER_TTL_MS = 50_000;
 const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
@@ -73,6 +73,8 @@ export class StreamSwarm implements PeerHost {
   private joined = false;
   private destroyed = false;
   lastUsed = Date.now();
+  /** The stream the player is on: only it prefetches. */
+  active = false;
   /** Average bytes per second of media, learned from stored segments (for size estimates). */
   private mediaBps?: number;
 
@@ -188,9 +190,16 @@ export class StreamSwarm implements PeerHost {
       pc.close();
       return;
     }
-    const session = new PeerSession(remote, { send: (d) => channel.send(d as Uint8Array<ArrayBuffer>), get bufferedAmount() { return channel.bufferedAmount; }, close: () => { channel.close(); pc.close(); } }, this);
-    const entry: PeerEntry = { session, pc, channel, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)) };
-    this.peers.set(remote, entry);
+    const session = this.addPeer(remote, {
+      send: (d) => channel.send(d as Uint8Array<ArrayBuffer>),
+      get bufferedAmount() {
+        return channel.bufferedAmount;
+      },
+      close: () => {
+        channel.close();
+        pc.close();
+      },
+    });
     channel.onmessage = (e) => {
       if (e.data instanceof ArrayBuffer) session.onMessage(e.data);
       else if (typeof e.data === "string") session.onMessage(new TextEncoder().encode(e.data));
@@ -200,12 +209,22 @@ export class StreamSwarm implements PeerHost {
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === "failed" || pc.connectionState === "closed") this.dropPeer(remote, `connection ${pc.connectionState}`);
     };
+  }
+
+  /**
+   * Adds a connected peer over an open byte channel and greets it with our announcement. The
+   * caller forwards the channel's messages and drain events to the returned session.
+   */
+  addPeer(remote: string, channel: ByteChannel): PeerSession {
+    const session = new PeerSession(remote, channel, this);
+    this.peers.set(remote, { session, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)) });
     this.ctx.log.info("peer connected", remote, "in", this.infoHash);
     if (this.ctx.config.p2pUploadEnabled) session.announce(this.storedIds(), [...this.httpLoading]);
     this.ctx.onPeersChanged();
+    return session;
   }
 
-  private dropPeer(remote: string, why: string): void {
+  dropPeer(remote: string, why: string): void {
     const e = this.peers.get(remote);
     if (!e) return;
     this.peers.delete(remote);
@@ -475,7 +494,7 @@ export class StreamSwarm implements PeerHost {
   // ---- periodic work --------------------------------------------------------------------------
 
   /** Called by the engine every few hundred ms and whenever peers announce. */
-  pump(active = true): void {
+  pump(): void {
     if (this.destroyed) return;
     const now = Date.now();
     const cfg: SchedulerConfig = this.ctx.config.schedulerConfig;
@@ -483,7 +502,7 @@ export class StreamSwarm implements PeerHost {
       if (t.mode === "wait" && t.waiters.length) this.decide(t);
       else if (t.mode === "p2p") this.watchP2P(t, now, cfg);
     }
-    if (active) this.prefetch();
+    if (this.active) this.prefetch();
     if (this.live) {
       const pos = this.ctx.playback().position;
       const gone = this.ctx.storage.evict((s) => s.swarmId === this.swarmId && s.endTime < pos - LIVE_KEEP_BEHIND_S);
