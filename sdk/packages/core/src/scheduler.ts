@@ -50,6 +50,11 @@ export type SourceInput = {
   someoneHttpLoading: boolean;
   /** Another connected peer is the designated HTTP seeder of this segment. */
   designatedElsewhere: boolean;
+  /**
+   * Peers that don't take part in the election (P2P Media Loader) may fetch it any moment:
+   * worth a short wait while the budget is large.
+   */
+  mayArriveSoon?: boolean;
   p2pEnabled: boolean;
   random?: () => number;
 };
@@ -72,7 +77,7 @@ export function decideSource(i: SourceInput, cfg: SchedulerConfig = DEFAULT_SCHE
     const pick = fits[Math.floor((i.random ?? Math.random)() * Math.min(2, fits.length))] as Holder;
     return { kind: "p2p", peerId: pick.peerId };
   }
-  if (i.holders.length || i.someoneHttpLoading || i.designatedElsewhere) return { kind: "wait" };
+  if (i.holders.length || i.someoneHttpLoading || i.designatedElsewhere || i.mayArriveSoon) return { kind: "wait" };
   return { kind: "http" };
 }
 
@@ -132,11 +137,11 @@ export function designatedSeeder(selfId: string, peerIds: Iterable<string>, segm
   return best;
 }
 
-export type PrefetchPeer = { peerId: string; busy: boolean; loaded: ReadonlySet<number>; throughputBps?: number };
+export type PrefetchPeer = { peerId: string; busy: boolean; loaded: ReadonlySet<number>; httpLoading?: ReadonlySet<number>; throughputBps?: number };
 
 export type PrefetchInput = {
   /** Segments ahead of the playhead not stored and not downloading, earliest first. */
-  candidates: { id: number; key: string }[];
+  candidates: { id: number; key: string; /** too new to fetch by HTTP yet */ httpHold?: boolean }[];
   peers: PrefetchPeer[];
   selfId: string;
   freeP2PSlots: number;
@@ -168,6 +173,7 @@ export function planPrefetch(i: PrefetchInput): PrefetchPlan {
       }
       continue;
     }
+    if (c.httpHold || i.peers.some((p) => p.httpLoading?.has(c.id))) continue; // someone is on it
     if (httpSlots > 0 && i.peers.length > 0 && designatedSeeder(i.selfId, i.electorate, c.key) === i.selfId) {
       plan.http.push(c.id);
       httpSlots--;

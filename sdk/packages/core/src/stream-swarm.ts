@@ -58,12 +58,20 @@ type Transfer = {
 
 type PeerEntry = { session: PeerSession; ours: boolean };
 
+/**
+ * How long a segment new to us waits for peers outside our election (P2P Media Loader) that may
+ * be fetching it, before we fetch it by HTTP ourselves (budget permitting).
+ */
+const FOREIGN_PEER_PATIENCE_MS = 1500;
+
 const OFFER_TTL_MS = 50_000;
 const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
 const LIVE_KEEP_BEHIND_S = 60;
 
 export class StreamSwarm implements PeerHost {
   readonly segments = new Map<number, SegmentInfo>();
+  /** When each segment id first appeared in the playlist. */
+  private readonly firstSeen = new Map<number, number>();
   live = false;
   private readonly peers = new Map<string, PeerEntry>();
   private readonly pendingOffers = new Map<string, { offer: PendingOffer; at: number }>();
@@ -271,7 +279,12 @@ export class StreamSwarm implements PeerHost {
   setSegments(list: SegmentInfo[], live: boolean): void {
     this.live = live;
     this.segments.clear();
-    for (const s of list) this.segments.set(s.id, s);
+    const now = Date.now();
+    for (const s of list) {
+      this.segments.set(s.id, s);
+      if (!this.firstSeen.has(s.id)) this.firstSeen.set(s.id, now);
+    }
+    for (const id of this.firstSeen.keys()) if (!this.segments.has(id)) this.firstSeen.delete(id);
   }
 
   private storedIds(): number[] {
@@ -363,12 +376,21 @@ export class StreamSwarm implements PeerHost {
         holders: this.holders(t),
         someoneHttpLoading: someoneHttp,
         designatedElsewhere: electorate.length > 0 && designatedSeeder(this.peerId, electorate, this.key(t.seg.id)) !== this.peerId,
+        mayArriveSoon: this.foreignPeerMayFetch(t.seg.id),
         p2pEnabled: this.ctx.p2pEnabled(),
       },
       cfg,
     );
     if (d.kind === "http") this.startHttp(t);
     else if (d.kind === "p2p") this.startP2P(t, d.peerId);
+  }
+
+  /** A peer outside our election is connected and the segment is new enough that it may be fetching it. */
+  private foreignPeerMayFetch(id: number): boolean {
+    let foreign = false;
+    for (const e of this.peers.values()) if (!e.ours) foreign = true;
+    const seen = this.firstSeen.get(id);
+    return foreign && seen !== undefined && Date.now() - seen < FOREIGN_PEER_PATIENCE_MS;
   }
 
   private startHttp(t: Transfer): void {
@@ -541,16 +563,16 @@ export class StreamSwarm implements PeerHost {
       if (t.mode === "p2p") p2pActive++;
       if (t.mode === "http") httpActive++;
     }
-    const candidates: { id: number; key: string }[] = [];
+    const candidates: { id: number; key: string; httpHold?: boolean }[] = [];
     for (const s of [...this.segments.values()].sort((a, b) => a.startTime - b.startTime)) {
       if (s.endTime <= pos || s.startTime > horizon) continue;
       const t = this.transfers.get(s.id);
       if ((t && t.mode !== "wait") || this.ctx.storage.has(this.swarmId, s.id)) continue;
       if (t && t.waiters.length) continue; // the player's own transfer is decided elsewhere
-      candidates.push({ id: s.id, key: this.key(s.id) });
+      candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id) });
     }
     if (!candidates.length) return;
-    const peers = [...this.peers.entries()].map(([peerId, e]) => ({ peerId, busy: e.session.busy, loaded: e.session.loaded, throughputBps: e.session.throughput }));
+    const peers = [...this.peers.entries()].map(([peerId, e]) => ({ peerId, busy: e.session.busy, loaded: e.session.loaded, httpLoading: e.session.httpLoading, throughputBps: e.session.throughput }));
     const plan = planPrefetch({
       candidates,
       peers,

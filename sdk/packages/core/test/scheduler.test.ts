@@ -27,6 +27,8 @@ describe("decideSource", () => {
   it("waits for a peer that is fetching it or for the designated seeder while there is time", () => {
     expect(decideSource({ ...base, someoneHttpLoading: true })).toEqual({ kind: "wait" });
     expect(decideSource({ ...base, designatedElsewhere: true })).toEqual({ kind: "wait" });
+    expect(decideSource({ ...base, mayArriveSoon: true })).toEqual({ kind: "wait" });
+    expect(decideSource({ ...base, mayArriveSoon: true, timeUntilNeededS: 1 })).toEqual({ kind: "http" });
     expect(decideSource(base)).toEqual({ kind: "http" });
   });
   it("never uses peers when P2P is off", () => {
@@ -77,6 +79,17 @@ describe("seeder election and prefetch", () => {
     });
     expect(plan.p2p).toEqual([{ id: 1, peerId: "p1" }]);
     expect(plan.http).toEqual([4]); // 2: p1 busy now; 3: held by a busy peer; 4: nobody has it, we are the only elector
+  });
+  it("no HTTP prefetch of what a peer is fetching, or of a segment on hold", () => {
+    const plan = planPrefetch({
+      candidates: [{ id: 1, key: "a" }, { id: 2, key: "b", httpHold: true }, { id: 3, key: "c" }],
+      peers: [{ peerId: "pml", busy: false, loaded: new Set(), httpLoading: new Set([1]) }],
+      selfId: "me",
+      freeP2PSlots: 3,
+      freeHttpSlots: 3,
+      electorate: [],
+    });
+    expect(plan).toEqual({ p2p: [], http: [3] });
   });
   it("no HTTP prefetch without peers", () => {
     const plan = planPrefetch({ candidates: [{ id: 1, key: "k" }], peers: [], selfId: "me", freeP2PSlots: 3, freeHttpSlots: 2, electorate: [] });
