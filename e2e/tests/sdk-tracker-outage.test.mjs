@@ -53,7 +53,8 @@ test('playback survives a tracker outage and P2P resumes after it', async () => 
     what: 'tab C reconnected and exchanging segments',
     timeoutMs: 90_000,
   });
-  const later = await Promise.all([a, b].map(state));
+  // Reconnect backoff is capped at 30 s.
+  const later = await Promise.all([a, b].map((p) => waitForState(p, (s) => s.serverConnected || s.fatal, { what: 'reconnect', timeoutMs: 60_000 }).catch(() => state(p))));
   for (const p of [a, b, c]) await p.close();
   assert.equal(resumed.fatal, null, summary(resumed));
   assert.ok(resumed.peers.length >= 1, `tab C found peers: ${summary(resumed)}`);

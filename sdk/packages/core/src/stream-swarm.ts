@@ -14,7 +14,12 @@ import type { TrackerConnection, SwarmSubscription } from "./tracker/tracker-con
 
 export type SegmentInfo = { id: number; url: string; byteRange?: ByteRange; startTime: number; endTime: number };
 
-export type Playback = { position: number; rate: number; playing: boolean };
+/**
+ * The playhead. Before playback has started (`started` false) the media clock says nothing
+ * about when segments are due (a live stream's timeline starts far from 0), so every segment
+ * the player asks for counts as due now: startup always runs on HTTP at full speed.
+ */
+export type Playback = { position: number; rate: number; playing: boolean; started?: boolean };
 
 export type LoadResult = { data: Uint8Array; source: "http" | "p2p" | "cache" | "mixed" };
 
@@ -308,6 +313,7 @@ export class StreamSwarm implements PeerHost {
 
   private timeUntilNeededS(seg: SegmentInfo): number {
     const pb = this.ctx.playback();
+    if (pb.started === false) return 0;
     return Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
   }
 
@@ -555,7 +561,9 @@ export class StreamSwarm implements PeerHost {
   private prefetch(): void {
     if (!this.ctx.p2pEnabled() || !this.peers.size) return;
     const cfg = this.ctx.config.schedulerConfig;
-    const pos = this.ctx.playback().position;
+    const pb = this.ctx.playback();
+    if (pb.started === false) return; // startup first; the playhead isn't known yet
+    const pos = pb.position;
     const horizon = this.live ? Infinity : pos + cfg.prefetchWindowS;
     let p2pActive = 0;
     let httpActive = 0;

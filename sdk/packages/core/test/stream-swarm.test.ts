@@ -137,6 +137,21 @@ describe("StreamSwarm scheduling", () => {
   });
 });
 
+describe("StreamSwarm startup", () => {
+  it("before playback starts every requested segment is due now: HTTP", async () => {
+    const { swarm, playback, stop } = setup(0);
+    playback.started = false;
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(3);
+    stop();
+    expect(r.source).toBe("http");
+  });
+});
+
 describe("StreamSwarm prefetch", () => {
   it("the active stream prefetches what a peer holds ahead of the playhead", async () => {
     const { swarm, stop } = setup(0);

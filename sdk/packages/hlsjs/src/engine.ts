@@ -105,7 +105,8 @@ export class HlsJsP2PEngine {
     if (hls.media) this.attachMedia(hls.media);
     this.core.setPlaybackSource(() => {
       const m = this.media;
-      return m ? { position: m.currentTime, rate: m.playbackRate || 1, playing: !m.paused } : { position: 0, rate: 1, playing: false };
+      const started = this.quality.playing;
+      return m ? { position: m.currentTime, rate: m.playbackRate || 1, playing: !m.paused, started } : { position: 0, rate: 1, playing: false, started: false };
     });
   }
 
