@@ -2,7 +2,9 @@
 // and exchange segments both ways, on VOD and on the looping live stream.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin } from '../lib/servers.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot, startOrigin } from '../lib/servers.mjs';
 import { launchBrowser, waitForState } from '../lib/browser.mjs';
 import { openPlayer, sleep, startTracker, state, summary } from './sdk-support.mjs';
 
@@ -53,6 +55,9 @@ async function twoTabs(src, params = {}) {
 test('two SDK tabs share the VOD stream both ways', async () => {
   const [a, b] = await twoTabs('/hls-ts/index.m3u8');
   assert.equal(a.live, false);
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'sdk/packages/hlsjs/package.json'), 'utf8'));
+  assert.equal(a.version, pkg.version);
+  assert.equal(a.protocolVersion, 'v2');
   // Each tab received at most what the other one sent (cancelled transfers send a little more).
   assert.ok(a.bytes.p2pDown <= b.bytes.p2pUp && b.bytes.p2pDown <= a.bytes.p2pUp, `${summary(a)} ${summary(b)}`);
 });
