@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot, startOrigin } from '../../e2e/lib/servers.mjs';
-import { launchBrowser, openPage } from '../../e2e/lib/browser.mjs';
+import { launchBrowser } from '../../e2e/lib/browser.mjs';
 import { startTracker } from '../../e2e/tests/sdk-support.mjs';
 
 const { values: opt } = parseArgs({
@@ -29,7 +29,7 @@ const seconds = Number(opt.seconds);
 const stagger = Number(opt['stagger-ms']);
 const pages = { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const prefix = `/${opt.src.split('/')[1]}/`; // the origin counts bytes per top-level folder
+const prefix = path.posix.dirname(opt.src) + '/'; // the origin counts bytes per folder
 
 async function run(kind, origin, tracker) {
   const ctx = await launchBrowser();
@@ -38,7 +38,14 @@ async function run(kind, origin, tracker) {
     const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error' });
     const tabs = [];
     for (let i = 0; i < N; i++) {
-      tabs.push(await openPage(ctx, `${origin.url}/e2e/${pages[kind]}?${q}`));
+      // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
+      // gets its own view of the origin, as separate viewers would.
+      const page = await ctx.newPage();
+      const cdp = await ctx.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+      await page.goto(`${origin.url}/e2e/${pages[kind]}?${q}`);
+      tabs.push(page);
       await sleep(stagger);
     }
     await sleep(seconds * 1000);
@@ -86,7 +93,7 @@ if (by.sdk) {
   const target = 0.8 * by.sdk.bestShare;
   console.log(`SDK P2P share ${by.sdk.p2pShare} vs target ${target.toFixed(3)} (0.8 x (N-1)/N)${by.pml ? `, PML ${by.pml.p2pShare}` : ''}`);
   if (by.control) {
-    console.log(`origin bytes vs control: ${(by.sdk.originMB / by.control.originMB).toFixed(3)}; startup median ${by.sdk.startupMsMedian} ms vs ${by.control.startupMsMedian} ms; rebuffers ${by.sdk.rebuffers} vs ${by.control.rebuffers}`);
+    console.log(`origin media bytes vs control: ${(by.sdk.originMediaMB / by.control.originMediaMB).toFixed(3)}; startup median ${by.sdk.startupMsMedian} ms vs ${by.control.startupMsMedian} ms; rebuffers ${by.sdk.rebuffers} vs ${by.control.rebuffers}`);
   }
 }
 const out = path.join(repoRoot, 'bench/swarm/results');
