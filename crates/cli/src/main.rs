@@ -3,6 +3,7 @@
 mod demo;
 mod media;
 mod origin;
+mod tracker;
 
 use std::io::IsTerminal;
 
@@ -37,6 +38,8 @@ enum Command {
     /// Make or locate the test media (HLS, DASH, MP4, MP3) with ffmpeg.
     #[command(subcommand)]
     Media(media::MediaCommand),
+    /// Run the WebTorrent tracker (WebSocket signaling, channel API, stats ingest, metrics).
+    Tracker(tracker::TrackerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Origin(args) => origin::run(args),
         Command::Media(cmd) => media::run(cmd),
+        Command::Tracker(args) => tracker::run(args),
     }
 }
 
