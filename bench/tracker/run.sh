@@ -132,7 +132,7 @@ idle_rss() {
   before=$(rss_kb "$tracker_pid")
   coproc IDLE { taskset -c 1 "$loadgen" idle "ws://127.0.0.1:$port" "$idle" 600; }
   pids+=("$IDLE_PID")
-  read -r line <&"${IDLE[0]}"
+  read -r -t 180 line <&"${IDLE[0]}" || line="idle connections not ready in time"
   sleep 2
   after=$(rss_kb "$tracker_pid")
   result[$1.idle_bytes]=$(( (after - before) * 1024 / idle ))
