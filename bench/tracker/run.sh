@@ -15,7 +15,8 @@
 #
 # Settings (environment): BENCH_SECONDS (default 20) per load run, BENCH_CONNECTIONS (200)
 # and BENCH_TORRENTS (20) for our load generator, BENCH_IDLE (10000), AQUATIC_BIN_DIR (a
-# folder holding the aquatic binaries, if not on PATH), CARGO_TARGET_DIR.
+# folder holding the aquatic binaries, if not on PATH), BENCH_ONLY_OURS=1 (skip aquatic:
+# our tracker's figures alone, e.g. while aquatic is still installing), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -33,11 +34,12 @@ cargo build --release -q -p tracker --example loadgen
 swarmcast=$target/release/swarmcast
 loadgen=$target/release/examples/loadgen
 
-if ! command -v aquatic_ws >/dev/null; then
+only_ours=${BENCH_ONLY_OURS:-}
+if [ -z "$only_ours" ] && ! command -v aquatic_ws >/dev/null; then
   echo "==> installing aquatic_ws from crates.io (about 10 minutes)"
   cargo install aquatic_ws # not --locked: its locked metrics 0.22.3 does not build on current Rust
 fi
-if ! command -v aquatic_ws_load_test >/dev/null; then
+if [ -z "$only_ours" ] && ! command -v aquatic_ws_load_test >/dev/null; then
   echo "==> installing aquatic_ws_load_test from crates.io"
   cargo install --locked aquatic_ws_load_test
 fi
@@ -130,7 +132,7 @@ idle_rss() {
   before=$(rss_kb "$tracker_pid")
   coproc IDLE { taskset -c 1 "$loadgen" idle "ws://127.0.0.1:$port" "$idle" 600; }
   pids+=("$IDLE_PID")
-  read -r line <&"${IDLE[0]}"
+  read -r -t 180 line <&"${IDLE[0]}" || line="idle connections not ready in time"
   sleep 2
   after=$(rss_kb "$tracker_pid")
   result[$1.idle_bytes]=$(( (after - before) * 1024 / idle ))
@@ -140,23 +142,30 @@ idle_rss() {
   stop_tracker
 }
 
-for t in aquatic ours; do
-  echo "==> aquatic_ws_load_test against $t"; aquatic_load "$t"
+trackers=(aquatic ours)
+[ -n "$only_ours" ] && trackers=(ours)
+for t in "${trackers[@]}"; do
+  if command -v aquatic_ws_load_test >/dev/null; then
+    echo "==> aquatic_ws_load_test against $t"; aquatic_load "$t"
+  fi
   echo "==> our load generator against $t"; our_load "$t"
   echo "==> $idle idle connections against $t"; idle_rss "$t"
 done
 
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }
-pct() { python3 -c "import sys; print(f'{float(sys.argv[1])*100:.2f} %')" "$1"; }
+val() { echo "${result[$1]:-n/a}"; }
+num() { python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v):.{sys.argv[2]}f}')" "$(val "$1")" "$2"; }
+ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('n/a' if 'n/a' in (a,b) or float(b)==0 else f'{float(a)/float(b):.2f}')" "$(val "$1")" "$(val "$2")"; }
+pct() { python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v)*100:.2f} %')" "$(val "$1")"; }
+row() { printf '%-52s %16s %16s\n' "$1" "$2" "$3"; }
 echo
-printf '%-52s %16s %16s\n' "metric (tracker on 1 core)" "swarmcast" "aquatic_ws"
-printf '%-52s %16.0f %16.0f\n' "responses/s, aquatic_ws_load_test (TLS, 64 conns)" "${result[ours.aq_rps]}" "${result[aquatic.aq_rps]}"
-printf '%-52s %16.0f %16.0f\n' "responses/s, our load generator (all frames read)" "${result[ours.responses_per_s]}" "${result[aquatic.responses_per_s]}"
-printf '%-52s %16.0f %16.0f\n' "offers delivered/s" "${result[ours.offers_per_s]}" "${result[aquatic.offers_per_s]}"
-printf '%-52s %16.0f %16.0f\n' "answers delivered/s" "${result[ours.answers_per_s]}" "${result[aquatic.answers_per_s]}"
-printf '%-52s %16s %16s\n' "offers delivered / offers due" "$(pct "${result[ours.offers_delivered]}")" "$(pct "${result[aquatic.offers_delivered]}")"
-printf '%-52s %16s %16s\n' "answers delivered / answers sent" "$(pct "${result[ours.answers_delivered]}")" "$(pct "${result[aquatic.answers_delivered]}")"
-printf '%-52s %16.2f %16.2f\n' "relay latency p50 (ms)" "${result[ours.relay_p50_ms]}" "${result[aquatic.relay_p50_ms]}"
-printf '%-52s %16.2f %16.2f\n' "relay latency p99 (ms)" "${result[ours.relay_p99_ms]}" "${result[aquatic.relay_p99_ms]}"
-printf '%-52s %16s %16s\n' "RSS per idle connection (bytes, $idle conns)" "${result[ours.idle_bytes]}" "${result[aquatic.idle_bytes]}"
-echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio "${result[ours.aq_rps]}" "${result[aquatic.aq_rps]}"), responses/s (our load) $(ratio "${result[ours.responses_per_s]}" "${result[aquatic.responses_per_s]}"), offers/s $(ratio "${result[ours.offers_per_s]}" "${result[aquatic.offers_per_s]}"), answers/s $(ratio "${result[ours.answers_per_s]}" "${result[aquatic.answers_per_s]}"), p99 latency $(ratio "${result[ours.relay_p99_ms]}" "${result[aquatic.relay_p99_ms]}"), RSS per idle connection $(ratio "${result[ours.idle_bytes]}" "${result[aquatic.idle_bytes]}")"
+row "metric (tracker on 1 core)" swarmcast aquatic_ws
+row "responses/s, aquatic_ws_load_test (TLS, 64 conns)" "$(num ours.aq_rps 0)" "$(num aquatic.aq_rps 0)"
+row "responses/s, our load generator (all frames read)" "$(num ours.responses_per_s 0)" "$(num aquatic.responses_per_s 0)"
+row "offers delivered/s" "$(num ours.offers_per_s 0)" "$(num aquatic.offers_per_s 0)"
+row "answers delivered/s" "$(num ours.answers_per_s 0)" "$(num aquatic.answers_per_s 0)"
+row "offers delivered / offers due" "$(pct ours.offers_delivered)" "$(pct aquatic.offers_delivered)"
+row "answers delivered / answers sent" "$(pct ours.answers_delivered)" "$(pct aquatic.answers_delivered)"
+row "relay latency p50 (ms)" "$(num ours.relay_p50_ms 2)" "$(num aquatic.relay_p50_ms 2)"
+row "relay latency p99 (ms)" "$(num ours.relay_p99_ms 2)" "$(num aquatic.relay_p99_ms 2)"
+row "RSS per idle connection (bytes, $idle conns)" "$(val ours.idle_bytes)" "$(val aquatic.idle_bytes)"
+echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio ours.aq_rps aquatic.aq_rps), responses/s (our load) $(ratio ours.responses_per_s aquatic.responses_per_s), offers/s $(ratio ours.offers_per_s aquatic.offers_per_s), answers/s $(ratio ours.answers_per_s aquatic.answers_per_s), p99 latency $(ratio ours.relay_p99_ms aquatic.relay_p99_ms), RSS per idle connection $(ratio ours.idle_bytes aquatic.idle_bytes)"

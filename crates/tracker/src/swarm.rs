@@ -434,8 +434,15 @@ impl Tracker {
     /// Swarms ranked by peers, most first, at most `limit`.
     pub fn ranking(&self, limit: usize) -> Vec<SwarmSummary> {
         let mut ranked: Vec<(&InfoHash, &Swarm)> = self.swarms.iter().collect();
-        ranked.sort_unstable_by(|a, b| b.1.peers.len().cmp(&a.1.peers.len()).then(a.0.cmp(b.0)));
+        let most_peers_first = |a: &(&InfoHash, &Swarm), b: &(&InfoHash, &Swarm)| {
+            b.1.peers.len().cmp(&a.1.peers.len()).then(a.0.cmp(b.0))
+        };
+        // Partition first, so a large tracker sorts only the swarms it returns.
+        if limit > 0 && ranked.len() > limit {
+            ranked.select_nth_unstable_by(limit - 1, most_peers_first);
+        }
         ranked.truncate(limit);
+        ranked.sort_unstable_by(most_peers_first);
         ranked
             .into_iter()
             .map(|(h, s)| self.summary(h, Some(s)))
