@@ -5,3 +5,4 @@
 
 pub mod peer;
 pub mod swarm_id;
+pub mod tracker;
