@@ -99,6 +99,8 @@ struct Connection {
     remote: Option<SocketAddr>,
     created: Instant,
     connected: bool,
+    /// Set once the connection failed or closed; it is then dropped.
+    ended: Option<RTCPeerConnectionState>,
     next_timeout: Option<Instant>,
 }
 
@@ -205,7 +207,7 @@ impl Endpoint {
         self.next_id += 1;
         self.by_ufrag.insert(ufrag.clone(), id);
         let mut connection =
-            Connection { pc, ufrag, remote: None, created: now, connected: false, next_timeout: None };
+            Connection { pc, ufrag, remote: None, created: now, connected: false, ended: None, next_timeout: None };
         self.drain(id, &mut connection);
         self.connections.insert(id, connection);
         Ok((id, answer_sdp))
@@ -329,12 +331,9 @@ impl Endpoint {
     }
 
     fn reinsert(&mut self, id: ConnectionId, connection: Connection) {
-        match connection.pc.connection_state() {
-            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
-                let reason = format!("peer connection {}", connection.pc.connection_state());
-                self.forget(id, connection, reason);
-            }
-            _ => {
+        match connection.ended {
+            Some(state) => self.forget(id, connection, format!("peer connection {state}")),
+            None => {
                 self.connections.insert(id, connection);
             }
         }
@@ -364,6 +363,9 @@ impl Endpoint {
                         connection.connected = true;
                         self.events.push_back(Event::Connected(id));
                     }
+                    RTCPeerConnectionEvent::OnConnectionStateChangeEvent(
+                        state @ (RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed),
+                    ) => connection.ended = Some(state),
                     RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnOpen(channel)) => {
                         if let Some(mut dc) = pc.data_channel(channel) {
                             dc.set_buffered_amount_low_threshold(
