@@ -3,6 +3,7 @@
 mod demo;
 mod media;
 mod origin;
+mod peer;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,9 @@ enum Command {
     /// Make or locate the test media (HLS, DASH, MP4, MP3) with ffmpeg.
     #[command(subcommand)]
     Media(media::MediaCommand),
+    /// Seed a VOD HLS stream to P2P Media Loader players over WebRTC, joining their swarms
+    /// through a WebTorrent tracker.
+    Peer(peer::PeerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Origin(args) => origin::run(args),
         Command::Media(cmd) => media::run(cmd),
+        Command::Peer(args) => peer::run(args),
     }
 }
 

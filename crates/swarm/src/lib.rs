@@ -2,6 +2,7 @@
 //! remote peer about them ([`session`]). Sans-IO: sessions take received messages and give
 //! back messages to send; the caller owns the transport and its backpressure.
 
+pub mod node;
 pub mod session;
 pub mod store;
 

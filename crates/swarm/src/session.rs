@@ -30,7 +30,10 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { max_message_size: wire::peer::DEFAULT_MAX_MESSAGE_SIZE, max_command_len: 256 * 1024 }
+        Self {
+            max_message_size: wire::peer::DEFAULT_MAX_MESSAGE_SIZE,
+            max_command_len: 256 * 1024,
+        }
     }
 }
 
@@ -103,7 +106,11 @@ impl Session {
     }
 
     /// Takes one received message. An error means the peer must be disconnected.
-    pub fn handle_message(&mut self, message: &[u8], store: &SegmentStore) -> Result<(), SessionError> {
+    pub fn handle_message(
+        &mut self,
+        message: &[u8],
+        store: &SegmentStore,
+    ) -> Result<(), SessionError> {
         match self.decoder.decode(message)? {
             Incoming::Partial => {}
             Incoming::Data(bytes) => self.stats.unsolicited_bytes += bytes.len() as u64,
@@ -128,7 +135,10 @@ impl Session {
         }
         let done = self.upload.take()?;
         self.stats.uploads_completed += 1;
-        let completed = Command::SegmentDataSendingCompleted { segment: done.segment, request: done.request };
+        let completed = Command::SegmentDataSendingCompleted {
+            segment: done.segment,
+            request: done.request,
+        };
         self.queue(&completed);
         self.commands.pop_front()
     }
@@ -155,7 +165,11 @@ impl Session {
     fn handle_command(&mut self, command: Command, store: &SegmentStore) {
         match command {
             Command::SegmentsAnnouncement { loaded, .. } => self.remote_loaded = loaded,
-            Command::SegmentRequest { segment, request, byte_from } => {
+            Command::SegmentRequest {
+                segment,
+                request,
+                byte_from,
+            } => {
                 // One upload per connection: a new request replaces the current one, which
                 // gets no Completed (PML stops it the same way).
                 if self.upload.take().is_some() {
@@ -163,11 +177,22 @@ impl Session {
                 }
                 match store.get(segment) {
                     Some(data) => {
-                        let from = usize::try_from(byte_from).unwrap_or(usize::MAX).min(data.len());
+                        let from = usize::try_from(byte_from)
+                            .unwrap_or(usize::MAX)
+                            .min(data.len());
                         let data = data.slice(from..);
-                        let header = Command::SegmentData { segment, request, size: data.len() as u64 };
+                        let header = Command::SegmentData {
+                            segment,
+                            request,
+                            size: data.len() as u64,
+                        };
                         self.queue(&header);
-                        self.upload = Some(Upload { segment, request, data, offset: 0 });
+                        self.upload = Some(Upload {
+                            segment,
+                            request,
+                            data,
+                            offset: 0,
+                        });
                     }
                     None => {
                         self.stats.absent_sent += 1;
@@ -194,7 +219,10 @@ impl Session {
         self.announced_version = Some(store.version());
         // A newer announcement makes older queued ones pointless.
         self.commands.retain(|m| !is_announcement(m));
-        self.queue(&Command::SegmentsAnnouncement { loaded: store.ids(), http_loading: Vec::new() });
+        self.queue(&Command::SegmentsAnnouncement {
+            loaded: store.ids(),
+            http_loading: Vec::new(),
+        });
     }
 
     fn queue(&mut self, command: &Command) {

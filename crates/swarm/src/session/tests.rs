@@ -11,13 +11,23 @@ enum Seen {
 fn store_with(segments: &[(SegmentId, usize)]) -> SegmentStore {
     let mut store = SegmentStore::new();
     for &(id, len) in segments {
-        store.insert(id, Bytes::from((0..len).map(|i| (i % 251) as u8 + id as u8).collect::<Vec<_>>()));
+        store.insert(
+            id,
+            Bytes::from(
+                (0..len)
+                    .map(|i| (i % 251) as u8 + id as u8)
+                    .collect::<Vec<_>>(),
+            ),
+        );
     }
     store
 }
 
 fn config(max_message_size: usize) -> SessionConfig {
-    SessionConfig { max_message_size, ..SessionConfig::default() }
+    SessionConfig {
+        max_message_size,
+        ..SessionConfig::default()
+    }
 }
 
 /// Drains everything the session wants to send, at most `limit` messages.
@@ -26,7 +36,9 @@ fn drain(session: &mut Session, limit: usize) -> (Vec<Seen>, Vec<u8>) {
     let mut seen = Vec::new();
     let mut data = Vec::new();
     for _ in 0..limit {
-        let Some(m) = session.poll_message() else { break };
+        let Some(m) = session.poll_message() else {
+            break;
+        };
         match decoder.decode(&m).unwrap() {
             Incoming::Command(c) => seen.push(Seen::Command(c)),
             Incoming::Partial => {}
@@ -52,7 +64,12 @@ fn announces_on_open_and_on_store_change() {
     s.on_store_changed(&store);
     assert!(!s.wants_to_send(), "nothing before the channel opens");
     s.on_open(&store);
-    let announce = |ids: Vec<i64>| Seen::Command(Command::SegmentsAnnouncement { loaded: ids, http_loading: vec![] });
+    let announce = |ids: Vec<i64>| {
+        Seen::Command(Command::SegmentsAnnouncement {
+            loaded: ids,
+            http_loading: vec![],
+        })
+    };
     assert_eq!(drain(&mut s, 10).0, [announce(vec![0, 1])]);
     s.on_store_changed(&store);
     assert!(!s.wants_to_send(), "no change, no announcement");
@@ -60,23 +77,42 @@ fn announces_on_open_and_on_store_change() {
     s.on_store_changed(&store);
     store.insert(8, Bytes::from_static(b"y"));
     s.on_store_changed(&store);
-    assert_eq!(drain(&mut s, 10).0, [announce(vec![0, 1, 7, 8])], "only the newest one is sent");
+    assert_eq!(
+        drain(&mut s, 10).0,
+        [announce(vec![0, 1, 7, 8])],
+        "only the newest one is sent"
+    );
 }
 
 #[test]
 fn serves_a_request_in_chunks_then_completes() {
     let store = store_with(&[(3, 2500)]);
     let mut s = Session::new(config(1000));
-    send(&mut s, &store, Command::SegmentRequest { segment: 3, request: 77, byte_from: 0 });
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 3,
+            request: 77,
+            byte_from: 0,
+        },
+    );
     let (seen, data) = drain(&mut s, 100);
     assert_eq!(
         seen,
         [
-            Seen::Command(Command::SegmentData { segment: 3, request: 77, size: 2500 }),
+            Seen::Command(Command::SegmentData {
+                segment: 3,
+                request: 77,
+                size: 2500
+            }),
             Seen::Data(1000),
             Seen::Data(1000),
             Seen::Data(500),
-            Seen::Command(Command::SegmentDataSendingCompleted { segment: 3, request: 77 }),
+            Seen::Command(Command::SegmentDataSendingCompleted {
+                segment: 3,
+                request: 77
+            }),
         ]
     );
     assert_eq!(data, store.get(3).unwrap().as_ref());
@@ -88,18 +124,48 @@ fn serves_a_request_in_chunks_then_completes() {
 fn honours_the_resume_offset() {
     let store = store_with(&[(3, 2500)]);
     let mut s = Session::new(config(65535));
-    send(&mut s, &store, Command::SegmentRequest { segment: 3, request: 1, byte_from: 2000 });
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 3,
+            request: 1,
+            byte_from: 2000,
+        },
+    );
     let (seen, data) = drain(&mut s, 100);
-    assert_eq!(seen[0], Seen::Command(Command::SegmentData { segment: 3, request: 1, size: 500 }));
+    assert_eq!(
+        seen[0],
+        Seen::Command(Command::SegmentData {
+            segment: 3,
+            request: 1,
+            size: 500
+        })
+    );
     assert_eq!(data, store.get(3).unwrap()[2000..]);
     // An offset past the end gives an empty transfer, as PML's slice does.
-    send(&mut s, &store, Command::SegmentRequest { segment: 3, request: 2, byte_from: 9999 });
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 3,
+            request: 2,
+            byte_from: 9999,
+        },
+    );
     let (seen, _) = drain(&mut s, 100);
     assert_eq!(
         seen,
         [
-            Seen::Command(Command::SegmentData { segment: 3, request: 2, size: 0 }),
-            Seen::Command(Command::SegmentDataSendingCompleted { segment: 3, request: 2 }),
+            Seen::Command(Command::SegmentData {
+                segment: 3,
+                request: 2,
+                size: 0
+            }),
+            Seen::Command(Command::SegmentDataSendingCompleted {
+                segment: 3,
+                request: 2
+            }),
         ]
     );
 }
@@ -108,22 +174,70 @@ fn honours_the_resume_offset() {
 fn answers_absent_for_unknown_segments() {
     let store = store_with(&[(3, 10)]);
     let mut s = Session::new(SessionConfig::default());
-    send(&mut s, &store, Command::SegmentRequest { segment: 4, request: 9, byte_from: 0 });
-    assert_eq!(drain(&mut s, 10).0, [Seen::Command(Command::SegmentAbsent { segment: 4, request: 9 })]);
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 4,
+            request: 9,
+            byte_from: 0,
+        },
+    );
+    assert_eq!(
+        drain(&mut s, 10).0,
+        [Seen::Command(Command::SegmentAbsent {
+            segment: 4,
+            request: 9
+        })]
+    );
 }
 
 #[test]
 fn a_new_request_replaces_the_upload_without_completed() {
     let store = store_with(&[(1, 3000), (2, 1500)]);
     let mut s = Session::new(config(1000));
-    send(&mut s, &store, Command::SegmentRequest { segment: 1, request: 10, byte_from: 0 });
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 1,
+            request: 10,
+            byte_from: 0,
+        },
+    );
     let (seen, _) = drain(&mut s, 2);
     assert_eq!(seen.len(), 2, "header and first chunk of segment 1");
-    send(&mut s, &store, Command::SegmentRequest { segment: 2, request: 11, byte_from: 0 });
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 2,
+            request: 11,
+            byte_from: 0,
+        },
+    );
     let (seen, data) = drain(&mut s, 100);
-    assert_eq!(seen.first(), Some(&Seen::Command(Command::SegmentData { segment: 2, request: 11, size: 1500 })));
-    assert_eq!(seen.last(), Some(&Seen::Command(Command::SegmentDataSendingCompleted { segment: 2, request: 11 })));
-    assert!(!seen.contains(&Seen::Command(Command::SegmentDataSendingCompleted { segment: 1, request: 10 })));
+    assert_eq!(
+        seen.first(),
+        Some(&Seen::Command(Command::SegmentData {
+            segment: 2,
+            request: 11,
+            size: 1500
+        }))
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&Seen::Command(Command::SegmentDataSendingCompleted {
+            segment: 2,
+            request: 11
+        }))
+    );
+    assert!(
+        !seen.contains(&Seen::Command(Command::SegmentDataSendingCompleted {
+            segment: 1,
+            request: 10
+        }))
+    );
     assert_eq!(data, store.get(2).unwrap().as_ref());
 }
 
@@ -131,11 +245,36 @@ fn a_new_request_replaces_the_upload_without_completed() {
 fn cancel_stops_the_matching_upload_only() {
     let store = store_with(&[(1, 5000)]);
     let mut s = Session::new(config(1000));
-    send(&mut s, &store, Command::SegmentRequest { segment: 1, request: 10, byte_from: 0 });
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 1,
+            request: 10,
+            byte_from: 0,
+        },
+    );
     drain(&mut s, 2);
-    send(&mut s, &store, Command::CancelSegmentRequest { segment: 1, request: 99 });
-    assert!(s.uploading().is_some(), "another request id does not cancel");
-    send(&mut s, &store, Command::CancelSegmentRequest { segment: 1, request: 10 });
+    send(
+        &mut s,
+        &store,
+        Command::CancelSegmentRequest {
+            segment: 1,
+            request: 99,
+        },
+    );
+    assert!(
+        s.uploading().is_some(),
+        "another request id does not cancel"
+    );
+    send(
+        &mut s,
+        &store,
+        Command::CancelSegmentRequest {
+            segment: 1,
+            request: 10,
+        },
+    );
     assert!(s.uploading().is_none());
     assert_eq!(drain(&mut s, 100).0, []);
     assert_eq!(s.stats().uploads_cancelled, 1);
@@ -155,6 +294,13 @@ fn malformed_commands_are_errors_and_data_is_ignored() {
 fn records_the_remote_announcement() {
     let store = store_with(&[]);
     let mut s = Session::new(SessionConfig::default());
-    send(&mut s, &store, Command::SegmentsAnnouncement { loaded: vec![4, 5], http_loading: vec![6] });
+    send(
+        &mut s,
+        &store,
+        Command::SegmentsAnnouncement {
+            loaded: vec![4, 5],
+            http_loading: vec![6],
+        },
+    );
     assert_eq!(s.remote_loaded(), [4, 5]);
 }
