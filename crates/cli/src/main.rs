@@ -4,6 +4,9 @@ mod demo;
 mod media;
 mod origin;
 mod peer;
+mod tracker;
+
+use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +42,8 @@ enum Command {
     /// Seed a VOD HLS stream to P2P Media Loader players over WebRTC, joining their swarms
     /// through a WebTorrent tracker.
     Peer(peer::PeerArgs),
+    /// Run the WebTorrent tracker (WebSocket signaling, channel API, stats ingest, metrics).
+    Tracker(tracker::TrackerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,12 +51,14 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log)?)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Origin(args) => origin::run(args),
         Command::Media(cmd) => media::run(cmd),
         Command::Peer(args) => peer::run(args),
+        Command::Tracker(args) => tracker::run(args),
     }
 }
 

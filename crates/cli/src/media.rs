@@ -152,7 +152,7 @@ pub fn recipe(seconds: u32) -> Vec<Step> {
     let aac = "-c:a aac -b:a 128k -ac 2";
     let encode = words(&format!(
         "-f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
-         -t {t} -filter_complex [0:v]split=3[a][b][c];[a]scale=1280:720[v720];[b]scale=854:480,setsar=1[v480];[c]scale=640:360[v360] \
+         -t {t} -filter_complex [0:v]split=3[a][b][c];[a]scale=1280:720[v720];[b]scale=854:480[v480];[c]scale=640:360[v360] \
          -map [v720] -map [v480] -map [v360] -map 1:a {x264} \
          -b:v:0 2500k -maxrate:v:0 2750k -bufsize:v:0 5000k \
          -b:v:1 1000k -maxrate:v:1 1100k -bufsize:v:1 2000k \

@@ -47,6 +47,20 @@ struct AppState {
     loops: Mutex<HashMap<PathBuf, Arc<LiveLoop>>>,
 }
 
+impl AppState {
+    /// The folder a URL path lives in (a mount's, else the root) and the path within it.
+    fn locate<'a>(&self, path: &'a str) -> (PathBuf, &'a str) {
+        for (prefix, dir) in &self.config.mounts {
+            if let Some(rest) = path.strip_prefix(prefix.as_str()) {
+                if rest.starts_with('/') {
+                    return (dir.clone(), rest);
+                }
+            }
+        }
+        (self.config.root.clone(), path)
+    }
+}
+
 /// The origin's HTTP service.
 pub fn router(config: OriginConfig) -> Router {
     let root = ServeDir::new(&config.root).append_index_html_on_directories(true);
@@ -106,16 +120,17 @@ async fn reset_stats(State(s): State<Arc<AppState>>) -> StatusCode {
 /// `/live/<path>`: playlists become live windows; everything else is the file at `<path>`.
 async fn live(State(s): State<Arc<AppState>>, req: Request) -> Response {
     let path = req.uri().path()[LIVE_PREFIX.len()..].to_owned();
+    let (dir, rest) = s.locate(&path);
     if path.ends_with(".m3u8") {
-        return live_playlist(&s, &path).await;
+        return live_playlist(&s, &dir.join(rest.trim_start_matches('/'))).await;
     }
-    let uri: Uri = match path.parse() {
+    let uri: Uri = match rest.parse() {
         Ok(uri) => uri,
         Err(_) => return (StatusCode::BAD_REQUEST, "malformed path").into_response(),
     };
     let (mut parts, body) = req.into_parts();
     parts.uri = uri;
-    let served = ServeDir::new(&s.config.root)
+    let served = ServeDir::new(dir)
         .oneshot(Request::from_parts(parts, body))
         .await;
     match served {
@@ -124,9 +139,8 @@ async fn live(State(s): State<Arc<AppState>>, req: Request) -> Response {
     }
 }
 
-async fn live_playlist(s: &AppState, path: &str) -> Response {
-    let file = s.config.root.join(path.trim_start_matches('/'));
-    let looped = match load_loop(s, &file).await {
+async fn live_playlist(s: &AppState, file: &Path) -> Response {
+    let looped = match load_loop(s, file).await {
         Ok(LoadedPlaylist::Live(looped)) => looped,
         Ok(LoadedPlaylist::Master(bytes)) => return playlist_response(bytes),
         Err((status, why)) => return (status, why).into_response(),
