@@ -14,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use swarm::node::{NodeConfig, NodeHandle};
@@ -240,7 +239,7 @@ async fn load_playlist(
                 .bytes()
                 .await?;
             bytes += data.len();
-            node.add_segment(&hash, id, Bytes::from(data))
+            node.add_segment(&hash, id, data)
                 .await
                 .map_err(anyhow::Error::msg)?;
         }
@@ -330,7 +329,7 @@ async fn tracker_session(
             Id20::from_binary_str(hash).map_err(|e| anyhow::anyhow!("info hash: {e:?}"))?;
         Ok(encode_client(&ClientMessage::Announce(AnnounceRequest {
             info_hash,
-            peer_id: our_id.clone(),
+            peer_id: our_id,
             event,
             left: Some(0.0),
             numwant: Some(0.0),
@@ -362,7 +361,6 @@ async fn tracker_session(
                     Ok(ServerMessage::Offer(offer)) => {
                         let node = node.clone();
                         let answers = answers_tx.clone();
-                        let our_id = our_id.clone();
                         tokio::spawn(async move {
                             let Some(sdp) = offer.offer.sdp() else { return };
                             let hash = offer.info_hash.to_binary_string();
