@@ -3,6 +3,7 @@
 mod demo;
 mod media;
 mod origin;
+mod peer;
 mod tracker;
 
 use std::io::IsTerminal;
@@ -38,6 +39,9 @@ enum Command {
     /// Make or locate the test media (HLS, DASH, MP4, MP3) with ffmpeg.
     #[command(subcommand)]
     Media(media::MediaCommand),
+    /// Seed a VOD HLS stream to P2P Media Loader players over WebRTC, joining their swarms
+    /// through a WebTorrent tracker.
+    Peer(peer::PeerArgs),
     /// Run the WebTorrent tracker (WebSocket signaling, channel API, stats ingest, metrics).
     Tracker(tracker::TrackerArgs),
 }
@@ -53,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Origin(args) => origin::run(args),
         Command::Media(cmd) => media::run(cmd),
+        Command::Peer(args) => peer::run(args),
         Command::Tracker(args) => tracker::run(args),
     }
 }
