@@ -3,6 +3,7 @@
 mod demo;
 mod media;
 mod origin;
+mod superpeer;
 
 use std::io::IsTerminal;
 
@@ -37,6 +38,11 @@ enum Command {
     /// Make or locate the test media (HLS, DASH, MP4, MP3) with ffmpeg.
     #[command(subcommand)]
     Media(media::MediaCommand),
+    /// Run the super peer master: REST API plus one seeding worker process per channel.
+    Superpeer(Box<superpeer::SuperpeerArgs>),
+    /// One super-peer worker process (started by the master, spec on stdin).
+    #[command(hide = true)]
+    SuperpeerWorker,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,6 +56,8 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Origin(args) => origin::run(args),
         Command::Media(cmd) => media::run(cmd),
+        Command::Superpeer(args) => superpeer::run(*args),
+        Command::SuperpeerWorker => superpeer::run_worker(),
     }
 }
 
