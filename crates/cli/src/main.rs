@@ -5,6 +5,7 @@ mod media;
 mod origin;
 mod peer;
 mod tracker;
+mod superpeer;
 
 use std::io::IsTerminal;
 
@@ -44,6 +45,11 @@ enum Command {
     Peer(peer::PeerArgs),
     /// Run the WebTorrent tracker (WebSocket signaling, channel API, stats ingest, metrics).
     Tracker(tracker::TrackerArgs),
+    /// Run the super peer master: REST API plus one seeding worker process per channel.
+    Superpeer(Box<superpeer::SuperpeerArgs>),
+    /// One super-peer worker process (started by the master, spec on stdin).
+    #[command(hide = true)]
+    SuperpeerWorker,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,6 +65,8 @@ fn main() -> anyhow::Result<()> {
         Command::Media(cmd) => media::run(cmd),
         Command::Peer(args) => peer::run(args),
         Command::Tracker(args) => tracker::run(args),
+        Command::Superpeer(args) => superpeer::run(*args),
+        Command::SuperpeerWorker => superpeer::run_worker(),
     }
 }
 
