@@ -82,7 +82,7 @@ pub fn router(console: Shared) -> Router {
             console.clone(),
             require_token,
         ))
-        .route("/health", get(|| async { Json(json!({ "ok": true })) }))
+        .route("/health", get(health))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route".into()) });
     let mut app = Router::new().nest("/api", api);
     app = match console.config.dashboard_dir.clone() {
@@ -134,6 +134,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Open to all: liveness, and whether the API wants a token (so the page knows to ask).
+async fn health(State(c): State<Shared>) -> Json<serde_json::Value> {
+    Json(json!({ "ok": true, "auth_required": !c.config.admin_token.is_empty() }))
 }
 
 async fn session() -> Json<serde_json::Value> {

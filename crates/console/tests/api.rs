@@ -34,6 +34,13 @@ async fn registry_checks_health_and_survives_restart() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+    let health: Value = reqwest::get(format!("{}/api/health", console.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["auth_required"], true);
 
     let added = register(&console, &sp, "sp-token").await;
     assert_eq!(added["status"], "running", "{added}");

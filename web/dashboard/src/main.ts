@@ -152,12 +152,16 @@ async function start(): Promise<void> {
   }
   // An open console (no admin token) needs no login.
   try {
-    await api('GET', '/session', undefined, null);
-    saveToken('');
-    showApp();
+    const health = await api<{ auth_required: boolean }>('GET', '/health', undefined, null);
+    if (!health.auth_required) {
+      saveToken('');
+      showApp();
+      return;
+    }
   } catch {
-    showLogin();
+    /* show the login form */
   }
+  showLogin();
 }
 
 void start();
