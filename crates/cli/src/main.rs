@@ -4,6 +4,7 @@ mod console;
 mod demo;
 mod media;
 mod origin;
+mod tracker;
 
 use std::io::IsTerminal;
 
@@ -40,6 +41,8 @@ enum Command {
     /// Make or locate the test media (HLS, DASH, MP4, MP3) with ffmpeg.
     #[command(subcommand)]
     Media(media::MediaCommand),
+    /// Run the WebTorrent tracker (WebSocket signaling, channel API, stats ingest, metrics).
+    Tracker(tracker::TrackerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Command::Origin(args) => origin::run(args),
         Command::Media(cmd) => media::run(cmd),
         Command::Console(args) => console::run(args),
+        Command::Tracker(args) => tracker::run(args),
     }
 }
 

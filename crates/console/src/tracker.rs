@@ -38,7 +38,7 @@ pub struct ChannelRank {
     pub peers: u32,
     pub seeders: u32,
     pub leechers: u32,
-    /// Viewers: the SDK's count when it reports, else the peer count.
+    /// Viewers: the larger of the SDK's count of reporting viewers and the peer count.
     pub viewers: u32,
     pub http_bytes: u64,
     pub p2p_bytes: u64,
@@ -155,9 +155,9 @@ pub fn rank_channels(swarms: &[SwarmEntry]) -> Vec<ChannelRank> {
     let mut out: Vec<ChannelRank> = by_channel
         .into_values()
         .map(|mut c| {
-            if c.viewers == 0 {
-                c.viewers = c.peers;
-            }
+            // Viewers that report SDK stats, or more when other clients (e.g. plain P2P
+            // Media Loader) announce without reporting.
+            c.viewers = c.viewers.max(c.peers);
             c
         })
         .collect();
@@ -252,7 +252,7 @@ mod tests {
         let abr = &ranking[1];
         assert!(abr.seedable);
         assert_eq!(abr.peers, 5);
-        assert_eq!(abr.viewers, 4, "the SDK's viewer count wins");
+        assert_eq!(abr.viewers, 5, "more peers than SDK reporters");
         assert_eq!(
             abr.p2p_bytes, 900,
             "per-channel totals are not double counted"

@@ -1,13 +1,32 @@
-//! API tests against a real console served on 127.0.0.1, with a recording fake of the super
-//! peer's REST API and a scripted tracker `/channels` (see `support`).
+//! API tests against a real console served on 127.0.0.1, with the real tracker (in process,
+//! viewers announcing over WebSocket) and a recording fake of the super peer's REST API
+//! (see `support`).
 
 mod support;
 
 use serde_json::{json, Value};
-use support::{b64, RecordingSuperPeer, ScriptedTracker, TestConsole};
+use support::{b64, RealTracker, RecordingSuperPeer, TestConsole, Viewer};
 
 const HOT: &str = "http://127.0.0.1:1/live/hot/index.m3u8";
 const WARM: &str = "http://127.0.0.1:1/live/warm/index.m3u8";
+const HOT_HASH: &str = "HOTxxxxxxxxxxxxxxxxx";
+const WARM_HASH: &str = "WARMxxxxxxxxxxxxxxxx";
+
+/// `n` viewers of `channel` in swarm `hash`, peer ids from `first`; the first one reports.
+async fn watch(
+    tracker: &RealTracker,
+    channel: &str,
+    hash: &str,
+    first: u32,
+    n: u32,
+) -> Vec<Viewer> {
+    let mut viewers = Vec::new();
+    for i in 0..n {
+        viewers.push(tracker.viewer(hash, first + i).await);
+    }
+    tracker.report(&viewers[0], channel, 0, 0).await;
+    viewers
+}
 
 async fn register(console: &TestConsole, sp: &RecordingSuperPeer, token: &str) -> Value {
     let (status, v) = console
@@ -117,8 +136,9 @@ async fn unreachable_or_refusing_super_peers_are_stopped() {
 
 #[tokio::test]
 async fn auto_seeding_picks_the_hottest_channel_and_stops_it_once_cooled() {
-    let tracker = ScriptedTracker::start().await;
-    tracker.set(&[(HOT, "h1", 6, 0, 0), (WARM, "w1", 2, 0, 0)]);
+    let tracker = RealTracker::start().await;
+    let hot_viewers = watch(&tracker, HOT, HOT_HASH, 0, 4).await;
+    let mut warm_viewers = watch(&tracker, WARM, WARM_HASH, 10, 2).await;
     let sp = RecordingSuperPeer::start("", 1).await;
     let console = TestConsole::start(TestConsole::config(vec![tracker.url.clone()])).await;
     let id = register(&console, &sp, "").await["id"].as_i64().unwrap();
@@ -145,7 +165,7 @@ async fn auto_seeding_picks_the_hottest_channel_and_stops_it_once_cooled() {
     assert_eq!(hot["channel"], HOT);
     assert_eq!(hot["seeded_on"][0]["super_peer_id"], id);
     let why = hot["last_decision"]["reason"].as_str().unwrap();
-    assert!(why.contains("rank 1 of 2 with 6 viewers"), "{why}");
+    assert!(why.contains("rank 1 of 2 with 4 viewers"), "{why}");
     assert!(why.contains("eu-1"), "{why}");
 
     // Nothing changes: nothing is done.
@@ -160,8 +180,13 @@ async fn auto_seeding_picks_the_hottest_channel_and_stops_it_once_cooled() {
     );
     assert_eq!(sp.seeds().len(), 1);
 
-    // HOT cools to just our own worker: it is stopped and WARM takes the slot.
-    tracker.set(&[(HOT, "h1", 1, 0, 0), (WARM, "w1", 3, 0, 0)]);
+    // HOT's viewers leave: it is stopped and WARM takes the slot.
+    for v in hot_viewers {
+        v.leave().await;
+    }
+    warm_viewers.push(tracker.viewer(WARM_HASH, 12).await);
+    tracker.wait_peers(HOT, 0).await;
+    tracker.wait_peers(WARM, 3).await;
     let pid = sp.workers()[0].pid;
     let round = console.post("/api/seeding/run", json!({})).await;
     assert_eq!(round["actions"][0]["action"], "stop", "{round}");
@@ -169,6 +194,7 @@ async fn auto_seeding_picks_the_hottest_channel_and_stops_it_once_cooled() {
     assert_eq!(round["actions"][1]["action"], "seed");
     assert_eq!(round["actions"][1]["channel"], WARM);
     assert!(sp.calls().contains(&format!("POST /stop/{pid}")));
+    drop(warm_viewers);
     let workers = sp.workers();
     assert_eq!(workers.len(), 1);
     assert_eq!(workers[0].channel_b64, b64(WARM));
@@ -187,8 +213,8 @@ async fn auto_seeding_picks_the_hottest_channel_and_stops_it_once_cooled() {
 
 #[tokio::test]
 async fn manual_mode_is_honoured_and_worker_commands_are_forwarded() {
-    let tracker = ScriptedTracker::start().await;
-    tracker.set(&[(HOT, "h1", 9, 0, 0)]);
+    let tracker = RealTracker::start().await;
+    let _viewers = watch(&tracker, HOT, HOT_HASH, 0, 3).await;
     let sp = RecordingSuperPeer::start("tok", 3).await;
     let console = TestConsole::start(TestConsole::config(vec![tracker.url.clone()])).await;
     let id = register(&console, &sp, "tok").await["id"].as_i64().unwrap();
@@ -272,14 +298,21 @@ async fn manual_mode_is_honoured_and_worker_commands_are_forwarded() {
 
 #[tokio::test]
 async fn traffic_history_accumulates_per_channel_and_overall() {
-    let tracker = ScriptedTracker::start().await;
-    tracker.set(&[(HOT, "h1", 3, 1_000, 4_000), (WARM, "w1", 1, 500, 0)]);
+    let tracker = RealTracker::start().await;
+    let hot = [
+        tracker.viewer(HOT_HASH, 0).await,
+        tracker.viewer(HOT_HASH, 1).await,
+    ];
+    let warm = tracker.viewer(WARM_HASH, 2).await;
+    tracker.report(&hot[0], HOT, 1_000, 4_000).await;
+    tracker.report(&warm, WARM, 500, 0).await;
     let mut config = TestConsole::config(vec![tracker.url.clone()]);
     config.auto_seeding = Some(false);
     let console = Console::new_for_test(config).await;
     // First poll: baseline only.
     console.poll().await;
-    tracker.set(&[(HOT, "h1", 4, 3_000, 10_000), (WARM, "w1", 1, 600, 0)]);
+    tracker.report(&hot[0], HOT, 3_000, 10_000).await;
+    tracker.report(&warm, WARM, 600, 0).await;
     console.poll().await;
     let hot = console
         .api
@@ -306,7 +339,7 @@ async fn traffic_history_accumulates_per_channel_and_overall() {
         .iter()
         .map(|v| v.as_u64().unwrap())
         .max();
-    assert_eq!(peak, Some(4));
+    assert_eq!(peak, Some(2), "two viewers announced, one reported");
     assert_eq!(hot["channels"], json!([HOT, WARM]));
 
     let all = console.api.get("/api/traffic").await;

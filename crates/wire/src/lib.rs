@@ -2,3 +2,5 @@
 //!
 //! Each module turns bytes into typed messages and back, so protocol logic is tested
 //! deterministically and fuzzed without any I/O.
+
+pub mod tracker;

@@ -2,8 +2,8 @@
 //!
 //! `RecordingSuperPeer` is a recording fake of the super peer master's REST API: it keeps
 //! workers in memory, checks `X-ACCESS-TOKEN`, and records every call, so tests can assert
-//! what the console asked for. `ScriptedTracker` serves a `GET /channels` body the test sets.
-//! Both stand in until the real super peer and tracker binaries are usable from these tests.
+//! what the console asked for; it stands in until the real super peer is usable from these
+//! tests. `RealTracker` is the real tracker, in process, with viewers over WebSocket.
 
 #![allow(dead_code)]
 
@@ -216,49 +216,122 @@ impl RecordingSuperPeer {
     }
 }
 
-pub struct ScriptedTracker {
+/// The real tracker (`tracker::serve`) on an ephemeral port, with viewers that announce over
+/// WebSocket and report SDK stats over `POST /stats`.
+pub struct RealTracker {
     pub url: String,
-    pub body: Arc<Mutex<Value>>,
-    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-impl Drop for ScriptedTracker {
+impl Drop for RealTracker {
     fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
         self.task.abort();
     }
 }
 
-impl ScriptedTracker {
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A viewer in one swarm: an open, announced tracker socket.
+pub struct Viewer {
+    ws: Ws,
+    pub info_hash: String,
+    pub peer_id: String,
+}
+
+impl RealTracker {
     pub async fn start() -> Self {
-        let body = Arc::new(Mutex::new(json!({ "channels": [] })));
-        let app =
-            Router::new()
-                .route(
-                    "/channels",
-                    get(|State(b): State<Arc<Mutex<Value>>>| async move {
-                        Json(b.lock().unwrap().clone())
-                    }),
-                )
-                .with_state(body.clone());
-        let (addr, task) = spawn(app).await;
-        ScriptedTracker {
-            url: format!("http://{addr}"),
-            body,
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(tracker::serve(
+            listener,
+            tracker::TrackerConfig::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        RealTracker {
+            url,
+            stop: Some(stop),
             task,
         }
     }
 
-    /// Sets the swarms: `(channel, info_hash, peers, http_bytes, p2p_bytes)`.
-    pub fn set(&self, swarms: &[(&str, &str, u32, u64, u64)]) {
-        let list: Vec<Value> = swarms
-            .iter()
-            .map(|(ch, ih, peers, http, p2p)| {
-                json!({"info_hash": ih, "peers": peers, "seeders": 0, "leechers": peers,
-                       "channel": ch, "http_bytes": http, "p2p_bytes": p2p,
-                       "upload_bytes": p2p, "rebuffers": 0})
-            })
-            .collect();
-        *self.body.lock().unwrap() = json!({ "channels": list });
+    /// Opens a socket and announces `peer` (0..) in swarm `info_hash` (20 chars).
+    pub async fn viewer(&self, info_hash: &str, peer: u32) -> Viewer {
+        use futures_util::{SinkExt, StreamExt};
+        let ws_url = self.url.replace("http://", "ws://");
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("{ws_url}/announce"))
+            .await
+            .unwrap();
+        let peer_id = format!("-SC0001-{peer:012}");
+        let announce = json!({"action": "announce", "info_hash": info_hash, "peer_id": peer_id,
+            "numwant": 0, "uploaded": 0, "downloaded": 0, "event": "started", "offers": []});
+        ws.send(tokio_tungstenite::tungstenite::Message::text(
+            announce.to_string(),
+        ))
+        .await
+        .unwrap();
+        // The tracker answers every announce; once it has, the peer is in the swarm.
+        let reply = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("an announce reply within 5 s");
+        assert!(matches!(reply, Some(Ok(_))), "announce reply: {reply:?}");
+        Viewer {
+            ws,
+            info_hash: info_hash.into(),
+            peer_id,
+        }
+    }
+
+    /// What the SDK reports: cumulative bytes since page load, for channel `channel`.
+    pub async fn report(&self, viewer: &Viewer, channel: &str, http: u64, p2p: u64) {
+        let body = json!({"action": "stats", "info_hash": viewer.info_hash, "peer_id": viewer.peer_id,
+            "channel": channel, "http_down": http, "p2p_down": p2p, "p2p_up": p2p / 2,
+            "peers": 1, "rebuffers": 0});
+        let resp = reqwest::Client::new()
+            .post(format!("{}/stats", self.url))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "POST /stats: {}", resp.status());
+    }
+
+    /// Peers the tracker lists for `channel` (bounded wait for a change to show).
+    pub async fn wait_peers(&self, channel: &str, want: u64) {
+        for _ in 0..100 {
+            let v: Value = reqwest::get(format!("{}/channels", self.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let peers: u64 = v["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["channel"] == channel)
+                .map(|s| s["peers"].as_u64().unwrap_or(0))
+                .sum();
+            if peers == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the tracker never listed {want} peers for {channel}");
+    }
+}
+
+impl Viewer {
+    /// Closes the socket: the tracker drops the peer.
+    pub async fn leave(mut self) {
+        let _ = self.ws.close(None).await;
     }
 }
 
