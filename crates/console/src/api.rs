@@ -309,18 +309,18 @@ struct ChannelsView {
 async fn channels(State(c): State<Shared>) -> ApiResult<ChannelsView> {
     let ranking = c.ranking();
     let peers = c.store.list_super_peers()?;
+    let mut by_channel: std::collections::HashMap<String, Vec<serde_json::Value>> =
+        std::collections::HashMap::new();
+    for sp in &peers {
+        for w in c.health_of(sp.id).workers {
+            by_channel.entry(w.channel).or_default().push(json!({
+                "super_peer_id": sp.id, "label": sp.label, "pid": w.pid, "peers": w.peers,
+            }));
+        }
+    }
     let mut out = Vec::new();
     for rank in ranking.channels {
-        let mut seeded_on = Vec::new();
-        for sp in &peers {
-            for w in c.health_of(sp.id).workers {
-                if w.channel == rank.channel {
-                    seeded_on.push(json!({
-                        "super_peer_id": sp.id, "label": sp.label, "pid": w.pid, "peers": w.peers,
-                    }));
-                }
-            }
-        }
+        let seeded_on = by_channel.remove(&rank.channel).unwrap_or_default();
         let last_decision = c
             .store
             .decisions(Some(&rank.channel), 1)?
