@@ -300,9 +300,9 @@ impl Console {
         let Ok(records) = self.store.list_super_peers() else {
             return Some(Vec::new());
         };
-        if !ranking.errors.is_empty() && ranking.errors.len() == self.config.trackers.len() {
-            // No tracker answered: an empty ranking would stop every worker.
-            tracing::warn!(errors = ?ranking.errors, "no tracker reachable; seeding round skipped");
+        if !ranking.errors.is_empty() {
+            // A partial ranking would stop the workers of channels the missing tracker knows.
+            tracing::warn!(errors = ?ranking.errors, "a tracker did not answer; seeding round skipped");
             return Some(Vec::new());
         }
         let demand: Vec<ChannelDemand> = ranking

@@ -390,3 +390,25 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_tracker_outage_stops_nothing() {
+    let tracker = RealTracker::start().await;
+    let _viewers = watch(&tracker, HOT, HOT_HASH, 0, 2).await;
+    let sp = RecordingSuperPeer::start("", 2).await;
+    let console = TestConsole::start(TestConsole::config(vec![tracker.url.clone()])).await;
+    register(&console, &sp, "").await;
+    let round = console.post("/api/seeding/run", json!({})).await;
+    assert_eq!(round["actions"][0]["action"], "seed", "{round}");
+
+    tracker.stop().await;
+    let round = console.post("/api/seeding/run", json!({})).await;
+    assert_eq!(round["actions"], json!([]), "{round}");
+    assert_eq!(sp.workers().len(), 1, "the worker keeps seeding");
+    let channels = console.get("/api/channels").await;
+    assert!(
+        !channels["errors"].as_array().unwrap().is_empty(),
+        "{channels}"
+    );
+    console.stop().await;
+}

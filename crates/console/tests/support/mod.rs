@@ -262,6 +262,15 @@ impl RealTracker {
         }
     }
 
+    /// Shuts the tracker down and waits until it no longer listens.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let task = &mut self.task;
+        let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+    }
+
     /// Opens a socket and announces `peer` (0..) in swarm `info_hash` (20 chars).
     pub async fn viewer(&self, info_hash: &str, peer: u32) -> Viewer {
         use futures_util::{SinkExt, StreamExt};
