@@ -1,5 +1,6 @@
 //! The `swarmcast` binary: every Swarmcast server and tool behind one command.
 
+mod console;
 mod demo;
 mod media;
 mod origin;
@@ -37,6 +38,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve a media folder over HTTP, replaying VOD HLS as looping live streams.
     Origin(origin::OriginArgs),
+    /// Operator console: super-peer registry, hot-channel auto-seeding, traffic dashboard.
+    Console(console::ConsoleArgs),
     /// Make or locate the test media (HLS, DASH, MP4, MP3) with ffmpeg.
     #[command(subcommand)]
     Media(media::MediaCommand),
@@ -64,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         Command::Origin(args) => origin::run(args),
         Command::Media(cmd) => media::run(cmd),
         Command::Peer(args) => peer::run(args),
+        Command::Console(args) => console::run(args),
         Command::Tracker(args) => tracker::run(args),
         Command::Superpeer(args) => superpeer::run(*args),
         Command::SuperpeerWorker => superpeer::run_worker(),

@@ -1,0 +1,554 @@
+//! The console's live state and the operations on it: health checks, tracker polls, seeding
+//! rounds and operator commands. HTTP handlers and background loops both call these.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::Serialize;
+
+use crate::config::ConsoleConfig;
+use crate::planner::{self, Action, ChannelDemand, RunningWorker, SuperPeerSlot};
+use crate::store::{NewDecision, NewSuperPeer, Store, StoreError, SuperPeerRecord};
+use crate::superpeer::{encode_channel, SeedRequest, SuperPeerClient, WorkerOp, WorkerStats};
+use crate::tracker::{self, ChannelRank};
+use crate::traffic::TrafficMeter;
+
+const AUTO_SEEDING_KEY: &str = "auto_seeding";
+
+/// What the console last learnt about a super peer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Health {
+    /// `running` (answered `/ping`), `stopped` (did not) or `unknown` (not checked yet).
+    pub status: &'static str,
+    pub error: Option<String>,
+    /// Workers the super peer said it can run (from `/ping`).
+    pub workers_limit: Option<u32>,
+    pub workers: Vec<WorkerStats>,
+    /// Why `/stats` failed while `/ping` worked.
+    pub stats_error: Option<String>,
+    /// Unix seconds of the check.
+    pub checked_at: i64,
+}
+
+/// The last tracker poll.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RankingSnapshot {
+    pub channels: Vec<ChannelRank>,
+    pub polled_at: i64,
+    /// One message per tracker that failed.
+    pub errors: Vec<String>,
+}
+
+/// An executed (or attempted) plan step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    #[serde(flatten)]
+    pub action: Action,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+pub struct Console {
+    pub store: Store,
+    pub config: ConsoleConfig,
+    client: SuperPeerClient,
+    http: reqwest::Client,
+    health: RwLock<HashMap<i64, Health>>,
+    ranking: RwLock<RankingSnapshot>,
+    meter: Mutex<TrafficMeter>,
+    auto: AtomicBool,
+    /// One seeding round at a time (timer and "plan now" button).
+    round: tokio::sync::Mutex<()>,
+    /// Channels unplaced in the previous round: logged again only when that changes.
+    unplaced: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("no super peer with id {0}")]
+    NotFound(i64),
+    #[error("{0}")]
+    BadInput(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("super peer error: {0}")]
+    Upstream(String),
+}
+
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Checks a super peer URL: http(s), a host, no query.
+pub fn validate_url(url: &str) -> Result<String, String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let parsed = reqwest::Url::parse(trimmed).map_err(|e| format!("invalid URL `{url}`: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!(
+            "URL `{url}` must be http:// or https:// with a host"
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!("URL `{url}` must not have a query or fragment"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+impl Console {
+    pub fn new(config: ConsoleConfig) -> anyhow::Result<Arc<Console>> {
+        let store = Store::open(config.database.as_deref())?;
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout)
+            .build()?;
+        let auto = match config.auto_seeding {
+            Some(on) => {
+                store.set_setting(AUTO_SEEDING_KEY, bool_str(on))?;
+                on
+            }
+            None => store.setting(AUTO_SEEDING_KEY)?.as_deref() != Some("false"),
+        };
+        for sp in &config.super_peers {
+            let url = validate_url(&sp.url).map_err(anyhow::Error::msg)?;
+            let sp = NewSuperPeer { url, ..sp.clone() };
+            match store.super_peer_by_url(&sp.url)? {
+                Some(rec) => {
+                    let patch = crate::store::SuperPeerPatch {
+                        url: None,
+                        bandwidth_mbps: Some(sp.bandwidth_mbps),
+                        access_token: Some(sp.access_token.clone()),
+                        label: Some(sp.label.clone()),
+                    };
+                    store.update_super_peer(rec.id, &patch)?;
+                }
+                None => {
+                    store.insert_super_peer(&sp, now_unix())?;
+                }
+            }
+        }
+        Ok(Arc::new(Console {
+            store,
+            client: SuperPeerClient::new(http.clone()),
+            http,
+            config,
+            health: RwLock::new(HashMap::new()),
+            ranking: RwLock::new(RankingSnapshot::default()),
+            meter: Mutex::new(TrafficMeter::default()),
+            auto: AtomicBool::new(auto),
+            round: tokio::sync::Mutex::new(()),
+            unplaced: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    // ---- registry ----
+
+    pub fn health_of(&self, id: i64) -> Health {
+        read(&self.health).get(&id).cloned().unwrap_or(Health {
+            status: "unknown",
+            ..Health::default()
+        })
+    }
+
+    pub fn forget_health(&self, id: i64) {
+        write(&self.health).remove(&id);
+    }
+
+    pub fn super_peer(&self, id: i64) -> Result<SuperPeerRecord, OpError> {
+        self.store.super_peer(id)?.ok_or(OpError::NotFound(id))
+    }
+
+    /// Pings `sp` (sending its bandwidth) and, when it answers, reads its workers.
+    pub async fn check(&self, sp: &SuperPeerRecord) -> Health {
+        let health = match self.client.ping(sp).await {
+            Err(e) => Health {
+                status: "stopped",
+                error: Some(e),
+                checked_at: now_unix(),
+                ..Health::default()
+            },
+            Ok(limit) => {
+                let (workers, stats_error) = match self.client.stats(sp).await {
+                    Ok(w) => (w, None),
+                    Err(e) => (Vec::new(), Some(e)),
+                };
+                Health {
+                    status: "running",
+                    error: None,
+                    workers_limit: Some(limit),
+                    workers,
+                    stats_error,
+                    checked_at: now_unix(),
+                }
+            }
+        };
+        let previous = write(&self.health).insert(sp.id, health.clone());
+        if previous.as_ref().map(|h| h.status) != Some(health.status) {
+            match &health.error {
+                Some(e) => tracing::warn!(super_peer = %sp.url, error = %e, "super peer stopped"),
+                None => tracing::info!(super_peer = %sp.url, "super peer running"),
+            }
+        }
+        health
+    }
+
+    pub async fn check_all(self: &Arc<Self>) {
+        let Ok(peers) = self.store.list_super_peers() else {
+            return;
+        };
+        let mut set = tokio::task::JoinSet::new();
+        for sp in peers {
+            let this = Arc::clone(self);
+            set.spawn(async move {
+                this.check(&sp).await;
+            });
+        }
+        while set.join_next().await.is_some() {}
+        // Drop health of super peers removed meanwhile.
+        if let Ok(ids) = self.store.list_super_peers() {
+            let ids: HashSet<i64> = ids.iter().map(|s| s.id).collect();
+            write(&self.health).retain(|id, _| ids.contains(id));
+        }
+    }
+
+    // ---- tracker and traffic ----
+
+    pub fn ranking(&self) -> RankingSnapshot {
+        read(&self.ranking).clone()
+    }
+
+    /// Polls every tracker, keeps the merged ranking and books the traffic history.
+    pub async fn poll_trackers(&self) -> RankingSnapshot {
+        let mut polls: Vec<Option<Vec<ChannelRank>>> = Vec::new();
+        let mut errors = Vec::new();
+        for t in &self.config.trackers {
+            match tracker::poll(&self.http, t).await {
+                Ok(r) => polls.push(Some(r)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "tracker poll failed");
+                    errors.push(e);
+                    polls.push(None);
+                }
+            }
+        }
+        let ok: Vec<Vec<ChannelRank>> = polls.iter().flatten().cloned().collect();
+        let now = now_unix();
+        let snapshot = RankingSnapshot {
+            channels: tracker::merge_rankings(&ok),
+            polled_at: now,
+            errors,
+        };
+        if polls.iter().any(Option::is_some) {
+            let refs: Vec<Option<&[ChannelRank]>> = polls.iter().map(|p| p.as_deref()).collect();
+            let points = lock(&self.meter).points(&refs, self.config.max_traffic_channels);
+            if let Err(e) = self
+                .store
+                .record_traffic(now, &points, &self.config.resolutions)
+            {
+                tracing::warn!(error = %e, "cannot record traffic");
+            }
+        }
+        *write(&self.ranking) = snapshot.clone();
+        snapshot
+    }
+
+    // ---- seeding ----
+
+    pub fn auto_seeding(&self) -> bool {
+        self.auto.load(Ordering::Relaxed)
+    }
+
+    pub fn set_auto_seeding(&self, on: bool) -> Result<(), OpError> {
+        self.store.set_setting(AUTO_SEEDING_KEY, bool_str(on))?;
+        let was = self.auto.swap(on, Ordering::Relaxed);
+        if was != on {
+            self.log(NewDecision {
+                action: "mode".into(),
+                by: "operator".into(),
+                reason: if on {
+                    "automatic seeding turned on".into()
+                } else {
+                    "automatic seeding turned off: channels are seeded and stopped by hand".into()
+                },
+                ok: true,
+                ..NewDecision::default()
+            });
+        }
+        Ok(())
+    }
+
+    /// One planning round: fresh ranking and worker lists, plan, execute, log. Does nothing
+    /// (and returns `None`) when automatic seeding is off.
+    pub async fn seeding_round(self: &Arc<Self>) -> Option<Vec<Outcome>> {
+        if !self.auto_seeding() {
+            return None;
+        }
+        let _guard = self.round.lock().await;
+        let ranking = self.poll_trackers().await;
+        self.check_all().await;
+        if !self.auto_seeding() {
+            return None;
+        }
+        let Ok(records) = self.store.list_super_peers() else {
+            return Some(Vec::new());
+        };
+        if !ranking.errors.is_empty() {
+            // A partial ranking would stop the workers of channels the missing tracker knows.
+            tracing::warn!(errors = ?ranking.errors, "a tracker did not answer; seeding round skipped");
+            return Some(Vec::new());
+        }
+        let demand: Vec<ChannelDemand> = ranking
+            .channels
+            .iter()
+            .filter(|c| c.seedable)
+            .map(|c| ChannelDemand {
+                channel: c.channel.clone(),
+                peers: c.peers,
+                swarms: u32::try_from(c.info_hashes.len()).unwrap_or(u32::MAX),
+            })
+            .collect();
+        let mut slots = Vec::new();
+        let mut workers = Vec::new();
+        for sp in &records {
+            let h = self.health_of(sp.id);
+            // A peer whose /stats failed is treated as unreachable: its workers are unknown.
+            let usable = h.status == "running" && h.stats_error.is_none();
+            slots.push(SuperPeerSlot {
+                id: sp.id,
+                label: sp.label.clone(),
+                bandwidth_mbps: sp.bandwidth_mbps,
+                workers_limit: if usable { h.workers_limit } else { None },
+            });
+            if usable {
+                // A stopping worker is on its way out: neither seeding nor to be stopped again.
+                workers.extend(h.workers.iter().filter(|w| w.state != "stopping").map(|w| {
+                    RunningWorker {
+                        super_peer_id: sp.id,
+                        pid: w.pid,
+                        channel: w.channel.clone(),
+                    }
+                }));
+            }
+        }
+        let actions = planner::plan(&self.config.planner, &demand, &slots, &workers);
+        let by_id: HashMap<i64, &SuperPeerRecord> = records.iter().map(|r| (r.id, r)).collect();
+        let mut outcomes = Vec::new();
+        let mut touched = HashSet::new();
+        let mut unplaced_now = HashSet::new();
+        for action in actions {
+            let result = match &action {
+                Action::Seed {
+                    super_peer_id,
+                    channel,
+                    ..
+                } => {
+                    touched.insert(*super_peer_id);
+                    let sp = by_id[super_peer_id];
+                    let req = self.seed_request(channel, None, None);
+                    self.client.seed(sp, &[req]).await.map(|_| ())
+                }
+                Action::Stop {
+                    super_peer_id, pid, ..
+                } => {
+                    touched.insert(*super_peer_id);
+                    let sp = by_id[super_peer_id];
+                    self.client.control(sp, WorkerOp::Stop, Some(*pid)).await
+                }
+                Action::Unplaced { channel, .. } => {
+                    unplaced_now.insert(channel.clone());
+                    Ok(())
+                }
+            };
+            let (ok, error) = match result {
+                Ok(()) => (true, None),
+                Err(e) => (false, Some(e)),
+            };
+            let log_it = match &action {
+                Action::Unplaced { channel, .. } => !lock(&self.unplaced).contains(channel),
+                _ => true,
+            };
+            if log_it {
+                self.log_action(&action, &by_id, ok, error.clone());
+            }
+            outcomes.push(Outcome { action, ok, error });
+        }
+        *lock(&self.unplaced) = unplaced_now;
+        for id in touched {
+            if let Some(sp) = by_id.get(&id) {
+                self.check(sp).await;
+            }
+        }
+        Some(outcomes)
+    }
+
+    fn seed_request(&self, channel: &str, live: Option<bool>, label: Option<&str>) -> SeedRequest {
+        let d = &self.config.seed;
+        let (signal1, signal2) = self.config.signal_urls();
+        SeedRequest {
+            token: d.token.clone(),
+            channel: encode_channel(channel),
+            tracker_zone: d.tracker_zone.clone(),
+            live: live.unwrap_or(d.live),
+            signal1,
+            signal2,
+            priority: d.priority,
+            keep_alive: d.keep_alive,
+            no_use_disk_cache: d.no_use_disk_cache,
+            max_connections: d.max_connections,
+            label: label.unwrap_or(&d.label).to_owned(),
+        }
+    }
+
+    fn log_action(
+        &self,
+        action: &Action,
+        by_id: &HashMap<i64, &SuperPeerRecord>,
+        ok: bool,
+        error: Option<String>,
+    ) {
+        let (name, sp, pid) = match action {
+            Action::Seed { super_peer_id, .. } => ("seed", Some(*super_peer_id), None),
+            Action::Stop {
+                super_peer_id, pid, ..
+            } => ("stop", Some(*super_peer_id), Some(*pid)),
+            Action::Unplaced { .. } => ("unplaced", None, None),
+        };
+        tracing::info!(action = name, channel = action.channel(), reason = action.reason(), ok, error = ?error, "seeding decision");
+        self.log(NewDecision {
+            action: name.into(),
+            channel: Some(action.channel().to_owned()),
+            super_peer_id: sp,
+            super_peer_label: sp.and_then(|id| by_id.get(&id)).map(|r| label_of(r)),
+            pid,
+            by: "auto".into(),
+            reason: action.reason().to_owned(),
+            ok,
+            error,
+            ..NewDecision::default()
+        });
+    }
+
+    fn log(&self, mut d: NewDecision) {
+        d.ts = now_unix();
+        if let Err(e) = self.store.log_decision(&d, self.config.max_decisions) {
+            tracing::warn!(error = %e, "cannot log decision");
+        }
+    }
+
+    // ---- operator commands ----
+
+    /// Seeds `channel` on super peer `id` by hand.
+    pub async fn manual_seed(
+        &self,
+        id: i64,
+        channel: &str,
+        live: Option<bool>,
+        label: Option<&str>,
+    ) -> Result<(), OpError> {
+        let channel = channel.trim();
+        if channel.is_empty() || channel.len() > 2048 {
+            return Err(OpError::BadInput(
+                "channel must be 1 to 2048 characters (by default the manifest URL without query)"
+                    .into(),
+            ));
+        }
+        let sp = self.super_peer(id)?;
+        let req = self.seed_request(channel, live, Some(label.unwrap_or("manual")));
+        let result = self.client.seed(&sp, &[req]).await.map(|_| ());
+        self.log(NewDecision {
+            action: "seed".into(),
+            channel: Some(channel.to_owned()),
+            super_peer_id: Some(id),
+            super_peer_label: Some(label_of(&sp)),
+            by: "operator".into(),
+            reason: "seeded by hand".into(),
+            ok: result.is_ok(),
+            error: result.as_ref().err().cloned(),
+            ..NewDecision::default()
+        });
+        self.check(&sp).await;
+        result.map_err(OpError::Upstream)
+    }
+
+    /// Stops or restarts one worker (`pid`) or all of them on super peer `id`.
+    pub async fn control(&self, id: i64, op: WorkerOp, pid: Option<u32>) -> Result<(), OpError> {
+        let sp = self.super_peer(id)?;
+        let channel = pid.and_then(|pid| {
+            self.health_of(id)
+                .workers
+                .iter()
+                .find(|w| w.pid == pid)
+                .map(|w| w.channel.clone())
+        });
+        let result = self.client.control(&sp, op, pid).await;
+        let action = match (op, pid) {
+            (WorkerOp::Stop, Some(_)) => "stop",
+            (WorkerOp::Restart, Some(_)) => "restart",
+            (WorkerOp::Stop, None) => "stop_all",
+            (WorkerOp::Restart, None) => "restart_all",
+        };
+        self.log(NewDecision {
+            action: action.into(),
+            channel,
+            super_peer_id: Some(id),
+            super_peer_label: Some(label_of(&sp)),
+            pid,
+            by: "operator".into(),
+            reason: "by hand from the console".into(),
+            ok: result.is_ok(),
+            error: result.as_ref().err().cloned(),
+            ..NewDecision::default()
+        });
+        self.check(&sp).await;
+        result.map_err(OpError::Upstream)
+    }
+}
+
+fn label_of(sp: &SuperPeerRecord) -> String {
+    if sp.label.is_empty() {
+        sp.url.clone()
+    } else {
+        sp.label.clone()
+    }
+}
+
+fn bool_str(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+// Locks: a panic elsewhere must not take the console down with poisoned locks; the data
+// behind them is always left consistent (plain replacements).
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked() {
+        assert_eq!(validate_url(" http://a:1/ ").unwrap(), "http://a:1");
+        assert!(validate_url("ftp://a").is_err());
+        assert!(validate_url("http://a/?x=1").is_err());
+        assert!(validate_url("nonsense").is_err());
+    }
+}

@@ -1,0 +1,287 @@
+//! The tracker side: polls `GET /channels` and folds the swarms into a channel ranking.
+//!
+//! The tracker lists swarms (one per info_hash; an ABR channel has one per variant). A swarm
+//! knows its channel id once one of our SDK clients reported stats for it, and then carries
+//! that channel's traffic totals. Parsing is lenient about where those fields sit, so the
+//! console keeps working across tracker versions.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One swarm as the tracker lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SwarmEntry {
+    pub info_hash: String,
+    pub peers: u32,
+    pub seeders: u32,
+    pub leechers: u32,
+    pub channel: Option<String>,
+    /// Viewers that reported SDK stats recently (0 when the tracker does not say).
+    pub viewers: u32,
+    pub http_bytes: u64,
+    pub p2p_bytes: u64,
+    pub upload_bytes: u64,
+    pub rebuffers: u64,
+}
+
+/// One channel, all its swarms together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChannelRank {
+    /// The channel id; for a swarm whose channel is unknown, `info_hash:<hash>`.
+    pub channel: String,
+    /// Whether the channel id is known, i.e. a super peer could be told to seed it.
+    pub seedable: bool,
+    pub info_hashes: Vec<String>,
+    /// Peers announced in the channel's swarms (viewers plus any super-peer workers).
+    pub peers: u32,
+    pub seeders: u32,
+    pub leechers: u32,
+    /// Viewers: the larger of the SDK's count of reporting viewers and the peer count.
+    pub viewers: u32,
+    pub http_bytes: u64,
+    pub p2p_bytes: u64,
+    pub upload_bytes: u64,
+    pub rebuffers: u64,
+}
+
+/// Parses a `GET /channels` body: a list of swarms, bare or under `channels` / `swarms`.
+pub fn parse_channels(body: &Value) -> Result<Vec<SwarmEntry>, String> {
+    let list = match body {
+        Value::Array(a) => a,
+        Value::Object(o) => match ["channels", "swarms", "items"]
+            .iter()
+            .find_map(|k| o.get(*k).and_then(Value::as_array))
+        {
+            Some(a) => a,
+            None => return Err("expected a list of swarms".into()),
+        },
+        _ => return Err("expected a list of swarms".into()),
+    };
+    Ok(list.iter().filter_map(parse_swarm).collect())
+}
+
+fn parse_swarm(v: &Value) -> Option<SwarmEntry> {
+    let o = v.as_object()?;
+    // Traffic fields may sit at the top or in a nested object.
+    let nested: Vec<&serde_json::Map<String, Value>> =
+        ["stats", "traffic", "totals", "channel_stats"]
+            .iter()
+            .filter_map(|k| o.get(*k).and_then(Value::as_object))
+            .collect();
+    let num = |keys: &[&str]| -> u64 {
+        for k in keys {
+            if let Some(n) = o.get(*k).and_then(Value::as_u64) {
+                return n;
+            }
+            for m in &nested {
+                if let Some(n) = m.get(*k).and_then(Value::as_u64) {
+                    return n;
+                }
+            }
+        }
+        0
+    };
+    let small = |keys: &[&str]| u32::try_from(num(keys)).unwrap_or(u32::MAX);
+    let channel = match o.get("channel") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Object(m)) => m
+            .get("id")
+            .or_else(|| m.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    };
+    // Prefer the hex form: `info_hash` is the 20-char binary string clients send.
+    let info_hash = o
+        .get("info_hash_hex")
+        .or_else(|| o.get("info_hash"))
+        .or_else(|| o.get("infoHash"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if info_hash.is_empty() && channel.is_none() {
+        return None;
+    }
+    let seeders = small(&["seeders", "complete"]);
+    let leechers = small(&["leechers", "incomplete"]);
+    let mut peers = small(&["peers", "peer_count"]);
+    if peers == 0 {
+        peers = seeders.saturating_add(leechers);
+    }
+    Some(SwarmEntry {
+        info_hash,
+        peers,
+        seeders,
+        leechers,
+        channel,
+        viewers: small(&["viewers"]),
+        http_bytes: num(&["http_bytes", "httpBytes"]),
+        p2p_bytes: num(&["p2p_bytes", "p2pBytes"]),
+        upload_bytes: num(&["upload_bytes", "uploadBytes"]),
+        rebuffers: num(&["rebuffers"]),
+    })
+}
+
+/// Folds swarms into channels, most viewers first. Traffic totals are per channel on the
+/// tracker (repeated on each of its swarms), so they are taken once, not summed.
+pub fn rank_channels(swarms: &[SwarmEntry]) -> Vec<ChannelRank> {
+    let mut by_channel: BTreeMap<String, ChannelRank> = BTreeMap::new();
+    for s in swarms {
+        let (key, seedable) = match &s.channel {
+            Some(c) => (c.clone(), true),
+            None => (format!("info_hash:{}", s.info_hash), false),
+        };
+        let c = by_channel
+            .entry(key.clone())
+            .or_insert_with(|| ChannelRank {
+                channel: key,
+                seedable,
+                ..ChannelRank::default()
+            });
+        if !s.info_hash.is_empty() && !c.info_hashes.contains(&s.info_hash) {
+            c.info_hashes.push(s.info_hash.clone());
+        }
+        c.peers = c.peers.saturating_add(s.peers);
+        c.seeders = c.seeders.saturating_add(s.seeders);
+        c.leechers = c.leechers.saturating_add(s.leechers);
+        c.viewers = c.viewers.max(s.viewers);
+        c.http_bytes = c.http_bytes.max(s.http_bytes);
+        c.p2p_bytes = c.p2p_bytes.max(s.p2p_bytes);
+        c.upload_bytes = c.upload_bytes.max(s.upload_bytes);
+        c.rebuffers = c.rebuffers.max(s.rebuffers);
+    }
+    let mut out: Vec<ChannelRank> = by_channel
+        .into_values()
+        .map(|mut c| {
+            // Viewers that report SDK stats, or more when other clients (e.g. plain P2P
+            // Media Loader) announce without reporting.
+            c.viewers = c.viewers.max(c.peers);
+            c
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.viewers
+            .cmp(&a.viewers)
+            .then_with(|| a.channel.cmp(&b.channel))
+    });
+    out
+}
+
+/// Merges the rankings of several trackers (nodes of one cluster or separate trackers).
+pub fn merge_rankings(rankings: &[Vec<ChannelRank>]) -> Vec<ChannelRank> {
+    let mut by_channel: BTreeMap<String, ChannelRank> = BTreeMap::new();
+    for r in rankings.iter().flatten() {
+        match by_channel.get_mut(&r.channel) {
+            None => {
+                by_channel.insert(r.channel.clone(), r.clone());
+            }
+            Some(c) => {
+                for h in &r.info_hashes {
+                    if !c.info_hashes.contains(h) {
+                        c.info_hashes.push(h.clone());
+                    }
+                }
+                c.peers = c.peers.saturating_add(r.peers);
+                c.seeders = c.seeders.saturating_add(r.seeders);
+                c.leechers = c.leechers.saturating_add(r.leechers);
+                c.viewers = c.viewers.saturating_add(r.viewers);
+                c.http_bytes = c.http_bytes.saturating_add(r.http_bytes);
+                c.p2p_bytes = c.p2p_bytes.saturating_add(r.p2p_bytes);
+                c.upload_bytes = c.upload_bytes.saturating_add(r.upload_bytes);
+                c.rebuffers = c.rebuffers.saturating_add(r.rebuffers);
+            }
+        }
+    }
+    let mut out: Vec<ChannelRank> = by_channel.into_values().collect();
+    out.sort_by(|a, b| {
+        b.viewers
+            .cmp(&a.viewers)
+            .then_with(|| a.channel.cmp(&b.channel))
+    });
+    out
+}
+
+/// Fetches and ranks one tracker's channels.
+pub async fn poll(http: &reqwest::Client, base_url: &str) -> Result<Vec<ChannelRank>, String> {
+    let url = format!("{}/channels?limit=1000", base_url.trim_end_matches('/'));
+    let resp = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {}", crate::superpeer::describe(&e)))?;
+    if !resp.status().is_success() {
+        return Err(format!("{url}: HTTP {}", resp.status()));
+    }
+    let body: Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("{url}: bad JSON: {e}"))?;
+    let swarms = parse_channels(&body).map_err(|e| format!("{url}: {e}"))?;
+    Ok(rank_channels(&swarms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn swarms_fold_into_channels() {
+        let body = json!({"channels": [
+            {"info_hash": "h1", "peers": 3, "seeders": 0, "leechers": 3,
+             "channel": "http://o/live/abr.m3u8", "viewers": 4,
+             "http_bytes": 100, "p2p_bytes": 900, "upload_bytes": 800, "rebuffers": 1},
+            {"info_hash": "h2", "peers": 2, "seeders": 1, "leechers": 1,
+             "channel": "http://o/live/abr.m3u8",
+             "stats": {"viewers": 4, "http_bytes": 100, "p2p_bytes": 900}},
+            {"info_hash": "h3", "peers": 7},
+            {"info_hash": "h4", "seeders": 1, "leechers": 1, "channel": "http://o/vod.m3u8"}
+        ]});
+        let ranking = rank_channels(&parse_channels(&body).unwrap());
+        let names: Vec<&str> = ranking.iter().map(|c| c.channel.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "info_hash:h3",
+                "http://o/live/abr.m3u8",
+                "http://o/vod.m3u8"
+            ]
+        );
+        let abr = &ranking[1];
+        assert!(abr.seedable);
+        assert_eq!(abr.peers, 5);
+        assert_eq!(abr.viewers, 5, "more peers than SDK reporters");
+        assert_eq!(
+            abr.p2p_bytes, 900,
+            "per-channel totals are not double counted"
+        );
+        assert_eq!(abr.info_hashes, ["h1", "h2"]);
+        assert!(!ranking[0].seedable);
+        assert_eq!(ranking[2].peers, 2, "peers default to seeders + leechers");
+        assert!(parse_channels(&json!({"nope": 1})).is_err());
+        assert_eq!(parse_channels(&json!([])).unwrap(), []);
+    }
+
+    #[test]
+    fn rankings_of_several_trackers_add_up() {
+        let a = ChannelRank {
+            channel: "x".into(),
+            viewers: 2,
+            peers: 2,
+            info_hashes: vec!["h".into()],
+            ..Default::default()
+        };
+        let b = ChannelRank {
+            channel: "y".into(),
+            viewers: 3,
+            ..Default::default()
+        };
+        let merged = merge_rankings(&[vec![a.clone()], vec![a, b]]);
+        assert_eq!(merged[0].channel, "x");
+        assert_eq!(merged[0].viewers, 4);
+        assert_eq!(merged[0].info_hashes, ["h"]);
+        assert_eq!(merged[1].viewers, 3);
+    }
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { windowStart, formatBytes, formatDuration, formatPercent, formatRate, p2pShare, toChartData, totals } from './format';
+
+describe('formatting', () => {
+  it('formats bytes, rates and durations', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(1234)).toBe('1.2 KB');
+    expect(formatBytes(987_654_321)).toBe('988 MB');
+    expect(formatRate(2_500_000)).toBe('2.5 Mbps');
+    expect(formatDuration(59)).toBe('59s');
+    expect(formatDuration(3725)).toBe('1h 2m');
+    expect(formatDuration(90_000)).toBe('1d 1h');
+    expect(formatBytes(-1)).toBe('–');
+  });
+
+  it('computes the P2P share', () => {
+    expect(p2pShare(0, 0)).toBeNull();
+    expect(p2pShare(250, 750)).toBe(75);
+    expect(formatPercent(p2pShare(999, 1))).toBe('0.1%');
+    expect(formatPercent(null)).toBe('–');
+  });
+});
+
+describe('toChartData', () => {
+  const series = {
+    channel: '',
+    step_secs: 10,
+    ts: [100, 120],
+    viewers: [3, 5],
+    http_bytes: [1_250_000, 0],
+    p2p_bytes: [3_750_000, 2_500_000],
+    upload_bytes: [0, 0],
+    rebuffers: [0, 0],
+  };
+
+  it('turns bucket bytes into Mbps and leaves gaps for missing buckets', () => {
+    const d = toChartData(series, 95, 125);
+    expect(d.ts).toEqual([90, 100, 110, 120]);
+    expect(d.viewers).toEqual([null, 3, null, 5]);
+    expect(d.httpMbps[1]).toBeCloseTo(1);
+    expect(d.p2pMbps[1]).toBeCloseTo(3);
+    expect(d.share[1]).toBe(75);
+    expect(d.share[3]).toBe(100);
+  });
+
+  it('sums totals', () => {
+    expect(totals(series)).toEqual({ http: 1_250_000, p2p: 6_250_000, upload: 0, peakViewers: 5 });
+  });
+});
+
+describe('windowStart', () => {
+  const s = { channel: '', step_secs: 10, ts: [9_500], viewers: [1], http_bytes: [0], p2p_bytes: [0], upload_bytes: [0], rebuffers: [0] };
+  it('starts at the first point of a young history, showing at least ten minutes', () => {
+    expect(windowStart(s, 10_000, 3600)).toBe(9_400);
+    expect(windowStart({ ...s, ts: [9_900] }, 10_000, 3600)).toBe(9_400);
+    expect(windowStart({ ...s, ts: [1_000] }, 10_000, 3600)).toBe(6_400);
+    expect(windowStart({ ...s, ts: [] }, 10_000, 3600)).toBe(9_400);
+  });
+});

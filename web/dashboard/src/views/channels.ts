@@ -1,0 +1,64 @@
+import { api, type Channel, type Decision } from '../api';
+import { clear, h, shortChannel } from '../dom';
+import { formatAgo, formatBytes, formatPercent, p2pShare } from '../format';
+
+export function decisionItem(d: Decision, now: number): HTMLElement {
+  const where = d.super_peer_label ? ` on ${d.super_peer_label}${d.pid ? ` (worker ${d.pid})` : ''}` : '';
+  return h('li', { class: `decision ${d.ok ? '' : 'failed'}`, 'data-testid': 'decision' },
+    h('span', { class: `tag ${d.action}` }, d.action.replace('_', ' ')),
+    h('div', { class: 'decision-body' },
+      h('div', {}, d.channel ? h('strong', { title: d.channel }, shortChannel(d.channel)) : null, where, h('span', { class: 'muted small' }, ` · ${d.by} · ${formatAgo(d.ts, now)}`)),
+      h('div', { class: 'reason' }, d.reason),
+      d.error ? h('div', { class: 'error-text' }, d.error) : null,
+    ),
+  );
+}
+
+export function channelsView(root: HTMLElement, openTraffic: (channel: string) => void): { refresh: () => Promise<void> } {
+  const table = h('div');
+  root.append(h('section', { class: 'card' }, h('h2', {}, 'Channels by viewers'), h('p', { class: 'muted' }, 'From the tracker. "Why" is the last seeding decision about the channel.'), table));
+  async function refresh(): Promise<void> {
+    const data = await api<{ channels: Channel[]; errors: string[]; polled_at: number }>('GET', '/channels');
+    const now = Math.floor(Date.now() / 1000);
+    clear(table);
+    if (data.errors.length) table.append(h('div', { class: 'banner error' }, data.errors.join('; ')));
+    if (!data.channels.length) {
+      table.append(h('p', { class: 'empty' }, 'The tracker lists no channel yet.'));
+      return;
+    }
+    const rows = data.channels.map((c, i) => {
+      const link = h('a', { href: '#traffic', title: c.channel }, shortChannel(c.channel));
+      link.addEventListener('click', (e) => { e.preventDefault(); openTraffic(c.channel); });
+      return h('tr', { 'data-testid': 'channel' },
+        h('td', { class: 'num muted rank' }, i + 1),
+        h('td', { 'data-label': 'Channel', class: 'wide' }, h('div', { class: 'channel' }, link), c.seedable ? null : h('div', { class: 'muted small' }, 'channel id unknown: not seedable')),
+        h('td', { 'data-label': 'Viewers', class: 'num strong' }, c.viewers),
+        h('td', { 'data-label': 'P2P share', class: 'num' }, formatPercent(p2pShare(c.http_bytes, c.p2p_bytes))),
+        h('td', { 'data-label': 'Delivered', class: 'num' }, formatBytes(c.http_bytes + c.p2p_bytes)),
+        h('td', { 'data-label': 'Seeded on', class: 'wide' }, c.seeded_on.length ? c.seeded_on.map((s) => h('span', { class: 'chip' }, `${s.label || '#' + s.super_peer_id} · ${s.peers} peers`)) : h('span', { class: 'muted' }, '—')),
+        h('td', { 'data-label': 'Why', class: 'why' }, c.last_decision ? [h('span', { class: `tag ${c.last_decision.action}` }, c.last_decision.action), ' ', c.last_decision.reason, h('span', { class: 'muted small' }, ` (${formatAgo(c.last_decision.ts, now)})`)] : h('span', { class: 'muted' }, '—')),
+      );
+    });
+    table.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+      h('thead', {}, h('tr', {}, ...['#', 'Channel', 'Viewers', 'P2P share', 'Delivered', 'Seeded on', 'Why'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, ...rows),
+    )));
+  }
+  return { refresh };
+}
+
+export function decisionsView(root: HTMLElement): { refresh: () => Promise<void> } {
+  const filter = h('input', { type: 'search', placeholder: 'Filter by channel id (exact)' });
+  const list = h('ul', { class: 'decisions' });
+  root.append(h('section', { class: 'card' }, h('h2', {}, 'Decision log'), h('p', { class: 'muted' }, 'Every seed and stop, automatic or by hand, with its reason.'), filter, list));
+  filter.addEventListener('change', () => void refresh());
+  async function refresh(): Promise<void> {
+    const q = filter.value.trim() ? `?channel=${encodeURIComponent(filter.value.trim())}&limit=200` : '?limit=200';
+    const items = await api<Decision[]>('GET', `/decisions${q}`);
+    const now = Math.floor(Date.now() / 1000);
+    clear(list);
+    if (!items.length) list.append(h('li', { class: 'empty' }, 'Nothing decided yet.'));
+    for (const d of items) list.append(decisionItem(d, now));
+  }
+  return { refresh };
+}

@@ -1,0 +1,141 @@
+import { api, type SuperPeer, type Worker } from '../api';
+import { act, clear, h, shortChannel, toast } from '../dom';
+import { formatAgo, formatDuration } from '../format';
+
+function statusBadge(sp: SuperPeer): HTMLElement {
+  const text = sp.status === 'running' ? 'Running' : sp.status === 'stopped' ? 'Stopped' : 'Checking…';
+  return h('span', { class: `badge ${sp.status}`, 'data-testid': 'status' }, text);
+}
+
+function workerRow(sp: SuperPeer, w: Worker, refresh: () => Promise<void>): HTMLElement {
+  const restart = h('button', { class: 'btn small', title: 'Restart this worker' }, 'Restart');
+  const stop = h('button', { class: 'btn small danger', title: 'Kill this worker' }, 'Stop');
+  restart.addEventListener('click', () => act(restart, () => api('POST', `/super-peers/${sp.id}/workers/${w.pid}/restart`).then(refresh), `Worker ${w.pid} restarted`));
+  stop.addEventListener('click', () => {
+    if (confirm(`Stop worker ${w.pid} (${shortChannel(w.channel)})?`)) void act(stop, () => api('POST', `/super-peers/${sp.id}/workers/${w.pid}/stop`).then(refresh), `Worker ${w.pid} stopped`);
+  });
+  return h('tr', { 'data-testid': 'worker', 'data-pid': w.pid },
+    h('td', { 'data-label': 'Channel', class: 'wide' }, h('div', { class: 'channel', title: w.channel }, shortChannel(w.channel)), w.label ? h('div', { class: 'muted small' }, `${w.label}${w.live ? ' · live' : ''}`) : null),
+    h('td', { 'data-label': 'PID', class: 'num' }, w.pid),
+    h('td', { 'data-label': 'Peers', class: 'num strong', 'data-testid': 'peers' }, w.peers),
+    h('td', { 'data-label': 'Uploaded', class: 'num' }, formatKB(w.uploaded_kb)),
+    h('td', { 'data-label': 'From origin', class: 'num' }, formatKB(w.origin_kb)),
+    h('td', { 'data-label': 'CPU', class: 'num' }, `${w.cpu_percent.toFixed(1)}%`),
+    h('td', { 'data-label': 'Memory', class: 'num' }, `${Math.round(w.rss_mb)} MB`),
+    h('td', { 'data-label': 'Uptime', class: 'num' }, formatDuration(w.uptime_secs), w.restarts ? h('div', { class: 'muted small' }, `${w.restarts} restart${w.restarts === 1 ? '' : 's'}`) : null),
+    h('td', { class: 'actions' }, restart, stop),
+  );
+}
+
+function formatKB(kb: number): string {
+  if (kb >= 1e6) return `${(kb / 1e6).toFixed(1)} GB`;
+  if (kb >= 1e3) return `${(kb / 1e3).toFixed(1)} MB`;
+  return `${kb} KB`;
+}
+
+function editForm(sp: SuperPeer | null, onDone: () => void): HTMLFormElement {
+  const url = h('input', { name: 'url', type: 'url', required: true, placeholder: 'http://10.0.0.5:8081', value: sp?.url ?? '' });
+  const bw = h('input', { name: 'bandwidth', type: 'number', min: 0, step: 1, placeholder: '1000', value: sp ? sp.bandwidth_mbps : '' });
+  const token = h('input', { name: 'token', type: 'password', autocomplete: 'off', placeholder: sp?.access_token_set ? 'unchanged' : 'X-ACCESS-TOKEN' });
+  const label = h('input', { name: 'label', placeholder: 'eu-west-1', value: sp?.label ?? '' });
+  const submit = h('button', { class: 'btn primary', type: 'submit' }, sp ? 'Save' : 'Add super peer');
+  const form = h('form', { class: 'grid-form' },
+    h('label', {}, 'URL', url),
+    h('label', {}, 'Bandwidth (Mbps)', bw),
+    h('label', {}, 'Access token', token),
+    h('label', {}, 'Label', label),
+    h('div', { class: 'form-actions' }, submit),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const body: Record<string, unknown> = { url: url.value.trim(), bandwidth_mbps: Number(bw.value || 0), label: label.value.trim() };
+    if (!sp || token.value) body.access_token = token.value;
+    void act(submit, async () => {
+      const saved = await api<SuperPeer>(sp ? 'PUT' : 'POST', sp ? `/super-peers/${sp.id}` : '/super-peers', body);
+      toast(saved.status === 'running' ? `${saved.label || saved.url} is running` : `Saved, but ${saved.label || saved.url} is not reachable: ${saved.error ?? ''}`, saved.status === 'running' ? 'ok' : 'error');
+      if (!sp) form.reset();
+      onDone();
+    });
+  });
+  return form;
+}
+
+export function superPeersView(root: HTMLElement, isAuto: () => boolean): { refresh: () => Promise<void> } {
+  const list = h('div', { class: 'sp-list' });
+  const addCard = h('section', { class: 'card' }, h('h2', {}, 'Register a super peer'), h('p', { class: 'muted' }, 'The console checks it with POST /ping, sending the bandwidth.'));
+  root.append(addCard, list);
+  const editing = new Set<number>();
+  async function refresh(): Promise<void> {
+    const peers = await api<SuperPeer[]>('GET', '/super-peers');
+    const now = Math.floor(Date.now() / 1000);
+    const focused = document.activeElement;
+    if (focused && list.contains(focused) && (focused.tagName === 'INPUT')) return; // don't redraw under the cursor
+    clear(list);
+    if (!peers.length) list.append(h('div', { class: 'card empty' }, 'No super peer registered yet.'));
+    for (const sp of peers) {
+      const card = h('section', { class: 'card sp', 'data-testid': 'super-peer', 'data-id': sp.id });
+      const check = h('button', { class: 'btn small' }, 'Check');
+      check.addEventListener('click', () => act(check, () => api('POST', `/super-peers/${sp.id}/check`).then(refresh)));
+      const edit = h('button', { class: 'btn small' }, editing.has(sp.id) ? 'Close' : 'Edit');
+      edit.addEventListener('click', () => {
+        if (editing.has(sp.id)) editing.delete(sp.id);
+        else editing.add(sp.id);
+        void refresh();
+      });
+      const remove = h('button', { class: 'btn small danger' }, 'Remove');
+      remove.addEventListener('click', () => {
+        if (confirm(`Remove ${sp.label || sp.url} from the registry? Its workers keep running.`)) void act(remove, () => api('DELETE', `/super-peers/${sp.id}`).then(refresh), 'Removed');
+      });
+      const restartAll = h('button', { class: 'btn small' }, 'Restart all');
+      restartAll.addEventListener('click', () => act(restartAll, () => api('POST', `/super-peers/${sp.id}/restart_all`).then(refresh), 'All workers restarted'));
+      const stopAll = h('button', { class: 'btn small danger' }, 'Stop all');
+      stopAll.addEventListener('click', () => {
+        if (confirm(`Stop every worker of ${sp.label || sp.url}?`)) void act(stopAll, () => api('POST', `/super-peers/${sp.id}/stop_all`).then(refresh), 'All workers stopped');
+      });
+      const peersTotal = sp.workers.reduce((n, w) => n + w.peers, 0);
+      card.append(
+        h('header', { class: 'sp-head' },
+          h('div', {}, h('h3', {}, sp.label || sp.url, ' ', statusBadge(sp)), h('div', { class: 'muted small mono' }, sp.url)),
+          h('div', { class: 'btn-row' }, check, edit, sp.workers.length ? [restartAll, stopAll] : null, remove),
+        ),
+        h('div', { class: 'facts' },
+          fact('Bandwidth', sp.bandwidth_mbps ? `${sp.bandwidth_mbps} Mbps` : '—'),
+          fact('Workers', `${sp.workers.length}${sp.workers_limit !== null ? ` / ${sp.workers_limit}` : ''}`),
+          fact('Peers served', String(peersTotal)),
+          fact('Checked', formatAgo(sp.checked_at, now)),
+        ),
+      );
+      if (sp.error) card.append(h('div', { class: 'banner error', 'data-testid': 'error' }, sp.error));
+      if (sp.stats_error) card.append(h('div', { class: 'banner warn' }, `Stats unavailable: ${sp.stats_error}`));
+      if (editing.has(sp.id)) card.append(editForm(sp, () => { editing.delete(sp.id); void refresh(); }));
+      if (sp.workers.length) {
+        card.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+          h('thead', {}, h('tr', {}, ...['Channel', 'PID', 'Peers', 'Uploaded', 'From origin', 'CPU', 'Memory', 'Uptime', ''].map((t) => h('th', {}, t)))),
+          h('tbody', {}, ...sp.workers.map((w) => workerRow(sp, w, refresh))),
+        )));
+      } else if (sp.status === 'running') {
+        card.append(h('p', { class: 'empty' }, 'No worker running.'));
+      }
+      if (!isAuto() && sp.status === 'running') card.append(manualSeedForm(sp, refresh));
+      list.append(card);
+    }
+  }
+  addCard.append(editForm(null, () => void refresh()));
+  return { refresh };
+}
+
+function manualSeedForm(sp: SuperPeer, refresh: () => Promise<void>): HTMLElement {
+  const channel = h('input', { type: 'url', required: true, placeholder: 'https://cdn.example.com/live/stream.m3u8' });
+  const live = h('input', { type: 'checkbox', checked: true });
+  const submit = h('button', { class: 'btn primary small', type: 'submit' }, 'Seed');
+  const form = h('form', { class: 'seed-form' }, h('input', { type: 'hidden' }), h('label', { class: 'grow' }, 'Seed a channel by hand', channel), h('label', { class: 'check' }, live, 'live'), submit);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void act(submit, () => api('POST', `/super-peers/${sp.id}/seed`, { channel: channel.value.trim(), live: live.checked }).then(refresh), 'Seeding');
+  });
+  return form;
+}
+
+function fact(label: string, value: string): HTMLElement {
+  return h('div', { class: 'fact' }, h('div', { class: 'fact-label' }, label), h('div', { class: 'fact-value' }, value));
+}
