@@ -60,7 +60,7 @@ async fn read_loop(
 ) -> Option<CloseFrame> {
     let mut out = Vec::new();
     let mut targets = Vec::new();
-    let mut encoded = Vec::with_capacity(256);
+    let mut encoded = Vec::new();
     loop {
         let next = tokio::select! {
             _ = shared.shutdown.cancelled() => {
