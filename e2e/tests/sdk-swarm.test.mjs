@@ -22,7 +22,7 @@ after(async () => {
   await origin?.stop();
 });
 
-async function twoTabs(src, params = {}) {
+async function twoTabs(src, params = {}, whilePlaying = async () => {}) {
   const a = await openPlayer(ctx, origin, src, tracker.url, { params });
   await sleep(1000);
   const b = await openPlayer(ctx, origin, src, tracker.url, { params });
@@ -40,7 +40,9 @@ async function twoTabs(src, params = {}) {
     if (states.every(done)) break;
     await sleep(500);
   }
+  const extra = await whilePlaying().catch((e) => e);
   for (const p of pages) await p.close();
+  if (extra instanceof Error) throw extra;
   states.forEach((s, i) => {
     const tab = `tab ${'AB'[i]}: ${summary(s)}`;
     assert.equal(s.fatal, null, tab);
@@ -62,9 +64,30 @@ test('two SDK tabs share the VOD stream both ways', async () => {
   assert.ok(a.bytes.p2pDown <= b.bytes.p2pUp && b.bytes.p2pDown <= a.bytes.p2pUp, `${summary(a)} ${summary(b)}`);
 });
 
-test('two SDK tabs share the looping live stream both ways', async () => {
-  const [a] = await twoTabs('/live/hls-ts/index.m3u8');
+/** Every object in a JSON tree (the tracker's channel API shape is its own business). */
+function* objects(v) {
+  if (v && typeof v === 'object') {
+    if (!Array.isArray(v)) yield v;
+    for (const x of Object.values(v)) yield* objects(x);
+  }
+}
+
+test('two SDK tabs share the looping live stream both ways and report stats to the tracker', async () => {
+  // The engines report {"action":"stats"} over the tracker socket; the tracker's channel API
+  // shows the channel (manifest URL without query) with the bytes the tabs reported.
+  const channel = `${origin.url}/live/hls-ts/index.m3u8`;
+  const http = tracker.url.replace('ws:', 'http:');
+  let found;
+  let body;
+  const [a] = await twoTabs('/live/hls-ts/index.m3u8', { statsInterval: '2000' }, async () => {
+    for (let i = 0; i < 40 && !found; i++) {
+      body = await (await fetch(`${http}/channels`)).json();
+      found = [...objects(body)].find((o) => o.channel === channel && o.p2p_bytes > 0 && o.http_bytes > 0);
+      if (!found) await sleep(500);
+    }
+  });
   assert.equal(a.live, true);
+  assert.ok(found, `tracker shows channel ${channel} with HTTP and P2P bytes: ${JSON.stringify(body)}`);
 });
 
 test('live ABR: one swarm per variant, tabs on the same variant share it', async () => {

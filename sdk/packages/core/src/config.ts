@@ -21,7 +21,7 @@ export type P2PConfig = {
   p2pUploadEnabled?: boolean;
   /** RTCPeerConnection configuration (STUN/TURN). */
   webRTCConfig?: RTCConfiguration;
-  /** Free label sent with stats (<= 20 chars). */
+  /** Free label (<= 20 chars), kept for API compatibility; not sent anywhere yet. */
   tag?: string;
   /** Maps the manifest URL to the channel id that names the swarms (default: URL without query). */
   channelId?: (url: string) => string;

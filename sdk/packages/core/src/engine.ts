@@ -154,7 +154,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     const swarm = this.swarmFor(runtimeUrl);
     if (swarm && swarm.segments.has(id)) {
       this.activeSwarm = swarm;
-      if (this.p2pOn) swarm.join();
+      this.joinWhenPlaying(swarm);
       const r = await swarm.load(id, signal);
       this.emit("segmentLoaded", { id, source: r.source, bytes: r.data.length, swarmId: swarm.swarmId });
       return r;
@@ -235,9 +235,18 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   // ---- periodic work --------------------------------------------------------------------------
 
+  /**
+   * Joins the swarm (tracker announce, WebRTC offers) once playback has started: startup runs on
+   * HTTP anyway, and connection set-up would only compete with it for the CPU.
+   */
+  private joinWhenPlaying(swarm: StreamSwarm): void {
+    if (this.p2pOn && !swarm.isJoined && this.playbackFn().started !== false) swarm.join();
+  }
+
   private tick(): void {
     if (this.destroyed) return;
     const now = Date.now();
+    if (this.activeSwarm) this.joinWhenPlaying(this.activeSwarm);
     for (const s of this.swarms.values()) {
       const active = s === this.activeSwarm;
       s.active = active;
@@ -343,7 +352,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     if (this.p2pOn || this.destroyed || !this.config.trackerGroups.length || !P2PEngine.isSupported()) return;
     this.p2pOn = true;
     this.openTrackers();
-    if (this.activeSwarm) this.activeSwarm.join();
+    if (this.activeSwarm) this.joinWhenPlaying(this.activeSwarm);
   }
 
   disableP2P(): void {
