@@ -1,17 +1,24 @@
 //! `swarmcast demo`: the whole stack on 127.0.0.1 with embedded defaults.
+//!
+//! One process runs the origin (the CDN stand-in, with the looping live stream and the player
+//! page), the tracker, a super peer master (its workers are child processes, as always) and the
+//! console, which registers that super peer and seeds the hottest channels on it.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use tokio::sync::watch;
 
 use crate::media;
 use crate::origin::OriginArgs;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Repository checkout holding `web/player` and `node_modules` (after `npm ci`).
+    /// Repository checkout holding `web/player`, `node_modules`, and the SDK and dashboard
+    /// builds (`npm ci && npm run build --workspaces --if-present`; `make demo` does both).
     #[arg(long, default_value = ".")]
     pub assets: PathBuf,
 
@@ -19,8 +26,35 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 8080)]
     pub origin_port: u16,
 
+    /// Port of the tracker (WebSocket signaling and channel API).
+    #[arg(long, default_value_t = 8000)]
+    pub tracker_port: u16,
+
+    /// Port of the console (dashboard and API).
+    #[arg(long, default_value_t = 8090)]
+    pub console_port: u16,
+
+    /// Port of the super peer's REST API.
+    #[arg(long, default_value_t = 8100)]
+    pub superpeer_port: u16,
+
+    /// Admin token of the console (the dashboard asks for it).
+    #[arg(long, default_value = "demo")]
+    pub admin_token: String,
+
+    /// Folder for the demo's state (console database, super peer cache)
+    /// [default: next to the test media, in `demo/`].
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+
     #[command(flatten)]
     pub media: media::DirArgs,
+}
+
+/// A folder the demo needs, and what to do when it is missing.
+fn require(dir: PathBuf, hint: &str) -> anyhow::Result<PathBuf> {
+    anyhow::ensure!(dir.is_dir(), "{} is missing: {hint}", dir.display());
+    Ok(dir)
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -29,36 +63,114 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         seconds: 60,
         force: false,
     })?;
-    let hls_js = args.assets.join("node_modules/hls.js/dist");
-    let player = args.assets.join("web/player");
-    anyhow::ensure!(
-        player.join("index.html").is_file(),
-        "{} has no index.html: run the demo from the repository root or pass --assets",
-        player.display()
-    );
-    anyhow::ensure!(
-        hls_js.is_dir(),
-        "{} is missing: run `npm ci` in the repository root first (`make demo` does)",
-        hls_js.display()
-    );
+    let assets = &args.assets;
+    let npm = "run `npm ci && npm run build --workspaces --if-present` in the repository root \
+               (`make demo` does), or pass --assets";
+    let player = require(assets.join("web/player"), "run the demo from the repository root")?;
+    let hls_js = require(assets.join("node_modules/hls.js/dist"), npm)?;
+    let sdk = require(assets.join("sdk/packages/hlsjs/dist"), npm)?;
+    let dashboard = require(assets.join("web/dashboard/dist"), npm)?;
+    let state = match &args.state_dir {
+        Some(dir) => dir.clone(),
+        None => media_dir.parent().context("media folder has no parent")?.join("demo"),
+    };
+    std::fs::create_dir_all(&state)
+        .with_context(|| format!("cannot create {}", state.display()))?;
+
+    let local = |port| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     let origin = OriginArgs {
         root: media_dir,
-        listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.origin_port),
+        listen: local(args.origin_port),
         mounts: vec![
             ("/player".into(), player),
             ("/vendor/hls.js".into(), hls_js),
+            ("/vendor/swarmcast".into(), sdk),
         ],
         live_window: 10,
     };
+    let tracker_addr = local(args.tracker_port);
+    let superpeer_url = format!("http://{}", local(args.superpeer_port));
+    let console_config = console::ConsoleConfig {
+        database: Some(state.join("console.sqlite")),
+        admin_token: args.admin_token.clone(),
+        trackers: vec![format!("http://{tracker_addr}")],
+        dashboard_dir: Some(dashboard),
+        super_peers: vec![console::NewSuperPeer {
+            url: superpeer_url.clone(),
+            bandwidth_mbps: 1000,
+            access_token: String::new(),
+            label: "demo".into(),
+        }],
+        auto_seeding: Some(true),
+        ..Default::default()
+    };
+    let superpeer_config = superpeer::MasterConfig {
+        listen_port: args.superpeer_port,
+        listen_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        signal1: Some(format!("ws://{tracker_addr}")),
+        public_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        cache_dir: state.join("superpeer-cache"),
+        ..Default::default()
+    };
+
     let base = format!("http://{}", origin.listen);
-    println!();
-    println!("Swarmcast demo, all on 127.0.0.1 (Ctrl-C stops it):");
-    println!("  player, looping live stream  {base}/player/");
-    println!("  player, VOD                  {base}/player/?src=/hls-ts/index.m3u8");
-    println!("  player, live ABR ladder      {base}/player/?src=/live/hls-abr/master.m3u8");
-    println!("  origin bytes served          {base}/__stats");
-    println!();
-    runtime()?.block_on(crate::origin::serve(origin))
+    let player_url = format!("{base}/player/?tracker=ws://{tracker_addr}");
+    runtime()?.block_on(async move {
+        let (stop, stopped) = watch::channel(false);
+        let until = move || wait_for(stopped.clone());
+        let origin_task = tokio::spawn(crate::origin::serve_until(origin, until()));
+        let listener = bind(tracker_addr).await?;
+        let tracker_task = tokio::spawn(tracker::serve(listener, Default::default(), until()));
+        let superpeer_task = tokio::spawn(superpeer::serve(superpeer_config, until()));
+        let listener = bind(local(args.console_port)).await?;
+        let console_task = tokio::spawn(console::serve(listener, console_config, until()));
+
+        println!();
+        println!("Swarmcast demo, all on 127.0.0.1 (Ctrl-C stops it):");
+        println!("  player, looping live stream   {player_url}");
+        println!("  player, VOD                   {player_url}&src=/hls-ts/index.m3u8");
+        println!("  player, live ABR ladder       {player_url}&src=/live/hls-abr/master.m3u8");
+        println!("  dashboard (admin token: {})  http://{}/", args.admin_token, local(args.console_port));
+        println!("  tracker channel ranking       http://{tracker_addr}/channels");
+        println!("  super peer workers            {superpeer_url}/stats");
+        println!("  origin bytes served           {base}/__stats");
+        println!("Open the player in two or more tabs: they share segments, and the console seeds");
+        println!("the channel on the super peer within a minute.");
+        println!();
+
+        // The first server to stop (Ctrl-C, or one that fails) stops the others.
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            r = origin_task => report("origin", r.map(|r| r.map_err(Into::into))),
+            r = tracker_task => report("tracker", r.map(|r| r.map_err(Into::into))),
+            r = superpeer_task => report("super peer", r),
+            r = console_task => report("console", r),
+        }
+        let _ = stop.send(true);
+        // Give the servers a moment to close connections and stop workers.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        anyhow::Ok(())
+    })
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}: is the port in use? (see --help for the port flags)"))
+}
+
+fn wait_for(mut stopped: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }
+}
+
+fn report(what: &str, result: Result<anyhow::Result<()>, tokio::task::JoinError>) {
+    match result {
+        Ok(Ok(())) => tracing::warn!("{what} stopped"),
+        Ok(Err(e)) => tracing::error!("{what} failed: {e:#}"),
+        Err(e) => tracing::error!("{what} crashed: {e}"),
+    }
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -79,3 +191,4 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
+

@@ -58,13 +58,21 @@ impl OriginArgs {
 
 /// Binds and serves until Ctrl-C or SIGTERM.
 pub async fn serve(args: OriginArgs) -> anyhow::Result<()> {
+    serve_until(args, crate::demo::shutdown_signal()).await
+}
+
+/// Binds and serves until `shutdown` resolves.
+pub async fn serve_until(
+    args: OriginArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let app = origin::router(args.config()?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}: is the port in use?", args.listen))?;
     tracing::info!(addr = %listener.local_addr()?, root = %args.root.display(), "origin listening");
     axum::serve(listener, app)
-        .with_graceful_shutdown(crate::demo::shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
 }
