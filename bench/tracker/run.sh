@@ -132,7 +132,7 @@ idle_rss() {
   sleep 1
   local before after
   before=$(rss_kb "$tracker_pid")
-  coproc IDLE { taskset -c 1 "$loadgen" idle "ws://127.0.0.1:$port" "$idle" 600; }
+  coproc IDLE { exec taskset -c 1 "$loadgen" idle "ws://127.0.0.1:$port" "$idle" 600; }
   pids+=("$IDLE_PID")
   read -r -t 180 line <&"${IDLE[0]}" || line="idle connections not ready in time"
   sleep 2
