@@ -16,7 +16,8 @@
 # Settings (environment): BENCH_SECONDS (default 20) per load run, BENCH_CONNECTIONS (200)
 # and BENCH_TORRENTS (20) for our load generator, BENCH_IDLE (10000), AQUATIC_BIN_DIR (a
 # folder holding the aquatic binaries, if not on PATH), BENCH_ONLY_OURS=1 (skip aquatic:
-# our tracker's figures alone, e.g. while aquatic is still installing), CARGO_TARGET_DIR.
+# our tracker's figures alone), BENCH_NO_INSTALL=1 (install nothing; skip the runs whose
+# aquatic binary is missing), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,11 +36,12 @@ swarmcast=$target/release/swarmcast
 loadgen=$target/release/examples/loadgen
 
 only_ours=${BENCH_ONLY_OURS:-}
-if [ -z "$only_ours" ] && ! command -v aquatic_ws >/dev/null; then
+no_install=${BENCH_NO_INSTALL:-}
+if [ -z "$only_ours$no_install" ] && ! command -v aquatic_ws >/dev/null; then
   echo "==> installing aquatic_ws from crates.io (about 10 minutes)"
   cargo install aquatic_ws # not --locked: its locked metrics 0.22.3 does not build on current Rust
 fi
-if [ -z "$only_ours" ] && ! command -v aquatic_ws_load_test >/dev/null; then
+if [ -z "$only_ours$no_install" ] && ! command -v aquatic_ws_load_test >/dev/null; then
   echo "==> installing aquatic_ws_load_test from crates.io"
   cargo install --locked aquatic_ws_load_test
 fi
@@ -130,7 +132,7 @@ idle_rss() {
   sleep 1
   local before after
   before=$(rss_kb "$tracker_pid")
-  coproc IDLE { taskset -c 1 "$loadgen" idle "ws://127.0.0.1:$port" "$idle" 600; }
+  coproc IDLE { exec taskset -c 1 "$loadgen" idle "ws://127.0.0.1:$port" "$idle" 600; }
   pids+=("$IDLE_PID")
   read -r -t 180 line <&"${IDLE[0]}" || line="idle connections not ready in time"
   sleep 2
@@ -143,7 +145,7 @@ idle_rss() {
 }
 
 trackers=(aquatic ours)
-[ -n "$only_ours" ] && trackers=(ours)
+if [ -n "$only_ours" ] || ! command -v aquatic_ws >/dev/null; then trackers=(ours); fi
 for t in "${trackers[@]}"; do
   if command -v aquatic_ws_load_test >/dev/null; then
     echo "==> aquatic_ws_load_test against $t"; aquatic_load "$t"
