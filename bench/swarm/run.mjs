@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// Swarm benchmark: N Chromium tabs watch the looping live 360p stream, first with plain hls.js
+// (control), then with the Swarmcast SDK, then with P2P Media Loader 2.3.1, each run on the same
+// stream for the same time. Prints per run: origin bytes, P2P share, startup, rebuffers, and the
+// theoretical best share (N-1)/N.
+//
+// Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml]
+//                                 [--stagger-ms 1000] [--src /live/hls-abr/360p/index.m3u8]
+// Needs the built swarmcast binary (SWARMCAST_BIN or target/debug/swarmcast) and built SDK
+// bundles (npm run build --workspaces). Not a test: it prints figures and exits 0.
+import { parseArgs } from 'node:util';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot, startOrigin } from '../../e2e/lib/servers.mjs';
+import { launchBrowser } from '../../e2e/lib/browser.mjs';
+import { startTracker } from '../../e2e/tests/sdk-support.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    tabs: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '60' },
+    runs: { type: 'string', default: 'control,sdk,pml' },
+    'stagger-ms': { type: 'string', default: '1000' },
+    src: { type: 'string', default: '/live/hls-abr/360p/index.m3u8' },
+  },
+});
+const N = Number(opt.tabs);
+const seconds = Number(opt.seconds);
+const stagger = Number(opt['stagger-ms']);
+const pages = { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const prefix = path.posix.dirname(opt.src) + '/'; // the origin counts bytes per folder
+
+async function run(kind, origin, tracker) {
+  const ctx = await launchBrowser();
+  try {
+    await origin.resetStats();
+    const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error' });
+    const tabs = [];
+    for (let i = 0; i < N; i++) {
+      // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
+      // gets its own view of the origin, as separate viewers would.
+      const page = await ctx.newPage();
+      const cdp = await ctx.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+      await page.goto(`${origin.url}/e2e/${pages[kind]}?${q}`);
+      tabs.push(page);
+      await sleep(stagger);
+    }
+    await sleep(seconds * 1000);
+    const states = await Promise.all(tabs.map((p) => p.evaluate(() => window.__state)));
+    const served = await origin.stats();
+    const media = served.dirs?.[prefix]?.bytes ?? served.total.bytes;
+    const http = states.reduce((n, s) => n + (s.bytes?.httpDown ?? 0), 0);
+    const p2p = states.reduce((n, s) => n + (s.bytes?.p2pDown ?? 0), 0);
+    const startups = states.map((s) => s.startupMs).filter((x) => x != null);
+    return {
+      run: kind,
+      tabs: N,
+      playing: startups.length,
+      fatal: states.filter((s) => s.fatal).length,
+      originMB: +(served.total.bytes / 1e6).toFixed(2),
+      originMediaMB: +(media / 1e6).toFixed(2),
+      p2pShare: +(p2p / Math.max(1, p2p + http)).toFixed(3),
+      startupMsMedian: Math.round(startups.sort((a, b) => a - b)[Math.floor(startups.length / 2)] ?? NaN),
+      rebuffers: states.reduce((n, s) => n + (s.rebuffers ?? 0), 0),
+      rebufferS: +(states.reduce((n, s) => n + (s.rebufferMs ?? 0), 0) / 1000).toFixed(1),
+      bestShare: +((N - 1) / N).toFixed(3),
+    };
+  } finally {
+    await ctx.close();
+  }
+}
+
+const origin = await startOrigin();
+const tracker = await startTracker();
+const results = [];
+try {
+  for (const kind of opt.runs.split(',')) {
+    if (!pages[kind]) throw new Error(`unknown run ${kind}`);
+    process.stderr.write(`run ${kind}: ${N} tabs, ${seconds} s\n`);
+    results.push(await run(kind, origin, tracker));
+    console.log(JSON.stringify(results.at(-1)));
+  }
+} finally {
+  await tracker.stop();
+  await origin.stop();
+}
+console.table(results);
+const by = Object.fromEntries(results.map((r) => [r.run, r]));
+if (by.sdk) {
+  const target = 0.8 * by.sdk.bestShare;
+  console.log(`SDK P2P share ${by.sdk.p2pShare} vs target ${target.toFixed(3)} (0.8 x (N-1)/N)${by.pml ? `, PML ${by.pml.p2pShare}` : ''}`);
+  if (by.control) {
+    console.log(`origin media bytes vs control: ${(by.sdk.originMediaMB / by.control.originMediaMB).toFixed(3)}; startup median ${by.sdk.startupMsMedian} ms vs ${by.control.startupMsMedian} ms; rebuffers ${by.sdk.rebuffers} vs ${by.control.rebuffers}`);
+  }
+}
+const out = path.join(repoRoot, 'bench/swarm/results');
+fs.mkdirSync(out, { recursive: true });
+fs.writeFileSync(path.join(out, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify(results, null, 2));

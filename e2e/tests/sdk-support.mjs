@@ -1,0 +1,28 @@
+// Helpers shared by the SDK browser tests (sdk-*.test.mjs) and the swarm benchmark.
+import { freePort, startProcess } from '../lib/servers.mjs';
+import { openPage } from '../lib/browser.mjs';
+
+/** `swarmcast tracker` on 127.0.0.1 (on `port` when given, to restart it on the same address). */
+export async function startTracker({ port } = {}) {
+  port ??= await freePort();
+  const handle = await startProcess(['tracker', '--listen', `127.0.0.1:${port}`], { ready: /listening/i });
+  return { ...handle, port, url: `ws://127.0.0.1:${port}` };
+}
+
+/** Opens the SDK page (or the P2P Media Loader page with `pml: true`) playing `src`. */
+export async function openPlayer(ctx, origin, src, tracker, { pml = false, params = {} } = {}) {
+  const q = new URLSearchParams({ src, tracker, log: 'warn', ...params });
+  return openPage(ctx, `${origin.url}/e2e/${pml ? 'sdk-pml' : 'sdk-hlsjs'}.html?${q}`);
+}
+
+export const state = (page) => page.evaluate(() => window.__state);
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A short human summary of a page's state for assertion messages. */
+export function summary(s) {
+  return JSON.stringify({
+    t: Number(s.currentTime.toFixed(1)), fatal: s.fatal, peers: s.peers?.length, bytes: s.bytes,
+    sources: s.sources, rebuffers: s.rebuffers, errors: s.errors.slice(-5), exceptions: s.exceptions?.slice(-5),
+  });
+}

@@ -1,0 +1,79 @@
+// Two Chromium tabs running the Swarmcast SDK play the same stream through `swarmcast tracker`
+// and exchange segments both ways, on VOD and on the looping live stream.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot, startOrigin } from '../lib/servers.mjs';
+import { launchBrowser, waitForState } from '../lib/browser.mjs';
+import { openPlayer, sleep, startTracker, state, summary } from './sdk-support.mjs';
+
+let origin;
+let tracker;
+let ctx;
+before(async () => {
+  origin = await startOrigin();
+  tracker = await startTracker();
+  ctx = await launchBrowser();
+});
+after(async () => {
+  await ctx?.close();
+  await tracker?.stop();
+  await origin?.stop();
+});
+
+async function twoTabs(src, params = {}) {
+  const a = await openPlayer(ctx, origin, src, tracker.url, { params });
+  await sleep(1000);
+  const b = await openPlayer(ctx, origin, src, tracker.url, { params });
+  const pages = [a, b];
+  const starts = [];
+  for (const p of pages) {
+    starts.push((await waitForState(p, (s) => s.currentTime > 0 || s.fatal, { what: 'playback start' })).currentTime);
+  }
+  // Bounded wait: 10 s of media played on both, and bytes went both ways.
+  const done = (s, i) => s.fatal || (s.currentTime >= starts[i] + 10 && s.bytes?.p2pDown > 0 && s.bytes?.p2pUp > 0);
+  const deadline = Date.now() + 120_000;
+  let states;
+  while (Date.now() < deadline) {
+    states = await Promise.all(pages.map(state));
+    if (states.every(done)) break;
+    await sleep(500);
+  }
+  for (const p of pages) await p.close();
+  states.forEach((s, i) => {
+    const tab = `tab ${'AB'[i]}: ${summary(s)}`;
+    assert.equal(s.fatal, null, tab);
+    assert.ok(s.currentTime >= starts[i] + 10, `played 10 s; ${tab}`);
+    assert.ok(s.peers.length >= 1 || s.bytes.p2pDown > 0, `had a peer; ${tab}`);
+    assert.ok(s.bytes.p2pDown > 0, `downloaded from the peer; ${tab}`);
+    assert.ok(s.bytes.p2pUp > 0, `uploaded to the peer; ${tab}`);
+  });
+  return states;
+}
+
+test('two SDK tabs share the VOD stream both ways', async () => {
+  const [a, b] = await twoTabs('/hls-ts/index.m3u8');
+  assert.equal(a.live, false);
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'sdk/packages/hlsjs/package.json'), 'utf8'));
+  assert.equal(a.version, pkg.version);
+  assert.equal(a.protocolVersion, 'v2');
+  // Each tab received at most what the other one sent (cancelled transfers send a little more).
+  assert.ok(a.bytes.p2pDown <= b.bytes.p2pUp && b.bytes.p2pDown <= a.bytes.p2pUp, `${summary(a)} ${summary(b)}`);
+});
+
+test('two SDK tabs share the looping live stream both ways', async () => {
+  const [a] = await twoTabs('/live/hls-ts/index.m3u8');
+  assert.equal(a.live, true);
+});
+
+test('live ABR: one swarm per variant, tabs on the same variant share it', async () => {
+  const [a, b] = await twoTabs('/live/hls-abr/master.m3u8', { level: '1' });
+  assert.equal(a.levels, 3);
+  // Swarm ids follow P2P Media Loader 2.3: v2-<manifest URL>-main-<variant short id>.
+  for (const s of [a, b]) {
+    assert.equal(s.swarms.length, 1, `one variant played: ${s.swarms}`);
+    assert.match(s.swarms[0], /^v2-http:\/\/127\.0\.0\.1:\d+\/live\/hls-abr\/master\.m3u8-main-[A-Za-z0-9+/]{27}=$/);
+  }
+  assert.equal(a.swarms[0], b.swarms[0]);
+});

@@ -1,0 +1,100 @@
+import type { LogLevel } from "./logger.js";
+import { DEFAULT_SCHEDULER, type SchedulerConfig } from "./scheduler.js";
+
+export type SignalConfig = { main: string; backup?: string };
+
+export type P2PConfig = {
+  /** 'debug' | 'info' | 'warn' | 'error' | 'none' (or true/false). Default 'error'. */
+  logLevel?: LogLevel;
+  /** Sent to the tracker as the `token` query parameter of its URL. */
+  token?: string;
+  /** Tracker WebSocket URL(s). Each URL gets its own socket. */
+  announce?: string | string[];
+  /** Picks a tracker from `announceLocations` when `announce` is not set. */
+  trackerZone?: string;
+  announceLocations?: Record<string, string>;
+  /** Main tracker with a failover backup (one socket, switching on failure). */
+  signalConfig?: SignalConfig;
+  /** P2P on or off at start (HTTP only when off). Default true. */
+  p2pEnabled?: boolean;
+  /** Upload to peers. Default true. */
+  p2pUploadEnabled?: boolean;
+  /** RTCPeerConnection configuration (STUN/TURN). */
+  webRTCConfig?: RTCConfiguration;
+  /** Free label sent with stats (<= 20 chars). */
+  tag?: string;
+  /** Maps the manifest URL to the channel id that names the swarms (default: URL without query). */
+  channelId?: (url: string) => string;
+  /** Memory for segments in bytes, or per device kind. Default 400 MiB desktop, 100 MiB mobile. */
+  memoryCacheLimit?: number | { pc: number; mobile: number };
+  /** Hold the first HTTP requests until a peer connects (or waitForPeerTimeout). Default false. */
+  waitForPeer?: boolean;
+  /** Seconds. Default 4. */
+  waitForPeerTimeout?: number;
+  /** Peers per swarm. Default 20. */
+  maxPeers?: number;
+  /** Offers sent with each announce (5 like bittorrent-tracker clients). */
+  offersPerAnnounce?: number;
+  /** Stats report to the tracker, ms. Default 10000. */
+  statsReportInterval?: number;
+  /** Scheduler tuning. */
+  scheduler?: Partial<SchedulerConfig>;
+  /** Prefix of our peer ids (8 chars). Default "-SC0001-". */
+  peerIdPrefix?: string;
+  /** Callbacks (alternatives to the events of the same data). */
+  getStats?: (totalP2PDownloaded: number, totalP2PUploaded: number, totalHTTPDownloaded: number, p2pDownloadSpeed: number) => void;
+  getPeerId?: (peerId: string) => void;
+  getPeersInfo?: (peers: string[]) => void;
+};
+
+export type ResolvedConfig = Required<Pick<P2PConfig, "logLevel" | "p2pEnabled" | "p2pUploadEnabled" | "waitForPeer" | "waitForPeerTimeout" | "maxPeers" | "offersPerAnnounce" | "statsReportInterval" | "peerIdPrefix">> &
+  P2PConfig & { trackerGroups: string[][]; memoryLimitBytes: number; schedulerConfig: SchedulerConfig; rtcConfig: RTCConfiguration };
+
+export const DEFAULT_ICE_SERVERS: RTCIceServer[] = [{ urls: ["stun:stun.l.google.com:19302", "stun:global.stun.twilio.com:3478"] }];
+
+const MiB = 1024 * 1024;
+
+function isMobile(): boolean {
+  return typeof navigator !== "undefined" && /Android|iPhone|iPad|iPod|Mobile/i.test(navigator.userAgent ?? "");
+}
+
+function withToken(url: string, token?: string): string {
+  if (!token) return url;
+  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+}
+
+/** Tracker socket groups: each group is one socket with failover URLs. */
+export function trackerGroups(c: P2PConfig): string[][] {
+  const groups: string[][] = [];
+  if (c.signalConfig?.main) groups.push([c.signalConfig.main, ...(c.signalConfig.backup ? [c.signalConfig.backup] : [])]);
+  const announce = c.announce ?? (c.trackerZone && c.announceLocations ? c.announceLocations[c.trackerZone] : undefined);
+  for (const url of Array.isArray(announce) ? announce : announce ? [announce] : []) {
+    if (!groups.some((g) => g.includes(url))) groups.push([url]);
+  }
+  // ws:// trackers can't be used from https pages.
+  const secure = typeof location !== "undefined" && location.protocol === "https:";
+  return groups
+    .map((g) => g.filter((u) => !(secure && u.startsWith("ws:"))).map((u) => withToken(u, c.token)))
+    .filter((g) => g.length > 0);
+}
+
+export function resolveConfig(c: P2PConfig): ResolvedConfig {
+  const limit = c.memoryCacheLimit;
+  const memoryLimitBytes = typeof limit === "number" ? limit : limit ? (isMobile() ? limit.mobile : limit.pc) : isMobile() ? 100 * MiB : 400 * MiB;
+  return {
+    ...c,
+    logLevel: c.logLevel ?? "error",
+    p2pEnabled: c.p2pEnabled ?? true,
+    p2pUploadEnabled: c.p2pUploadEnabled ?? true,
+    waitForPeer: c.waitForPeer ?? false,
+    waitForPeerTimeout: c.waitForPeerTimeout ?? 4,
+    maxPeers: c.maxPeers ?? 20,
+    offersPerAnnounce: c.offersPerAnnounce ?? 5,
+    statsReportInterval: c.statsReportInterval ?? 10_000,
+    peerIdPrefix: (c.peerIdPrefix ?? "-SC0001-").slice(0, 8),
+    trackerGroups: trackerGroups(c),
+    memoryLimitBytes,
+    schedulerConfig: { ...DEFAULT_SCHEDULER, ...(c.scheduler ?? {}) },
+    rtcConfig: c.webRTCConfig ?? { iceServers: DEFAULT_ICE_SERVERS },
+  };
+}

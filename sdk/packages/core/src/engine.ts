@@ -1,0 +1,371 @@
+/**
+ * The P2P engine: configuration, tracker connections, one StreamSwarm per stream variant, the
+ * periodic scheduler tick, stats, events. Player integrations (hls.js, ...) feed it manifests,
+ * playlists and playback position and ask it for segments.
+ */
+import { resolveConfig, type P2PConfig, type ResolvedConfig } from "./config.js";
+import { Emitter } from "./events.js";
+import { Ewma, fetchSegmentBytes } from "./http.js";
+import { Logger } from "./logger.js";
+import { MemoryStorage } from "./storage.js";
+import { StreamSwarm, type LoadResult, type Playback, type SegmentInfo, type SwarmContext } from "./stream-swarm.js";
+import { generatePeerId, infoHash, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type StreamType } from "./swarm-id.js";
+import { statsBeaconUrl, statsMessage } from "./tracker/messages.js";
+import { TrackerConnection } from "./tracker/tracker-connection.js";
+
+declare const __SWARMCAST_VERSION__: string;
+export const VERSION: string = typeof __SWARMCAST_VERSION__ === "string" ? __SWARMCAST_VERSION__ : "0.0.0-dev";
+
+export type Stats = {
+  /** KB */
+  totalHTTPDownloaded: number;
+  /** KB */
+  totalP2PDownloaded: number;
+  /** KB */
+  totalP2PUploaded: number;
+  /** KB/s over the last seconds */
+  p2pDownloadSpeed: number;
+};
+
+export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT";
+export type EngineException = { code: ExceptionCode; message: string; stack?: string };
+
+export type EngineEvents = {
+  peerId(peerId: string): void;
+  peers(peers: string[]): void;
+  stats(stats: Stats): void;
+  serverConnected(connected: boolean): void;
+  exception(e: EngineException): void;
+  segmentLoaded(info: { id: number; source: LoadResult["source"]; bytes: number; swarmId: string }): void;
+};
+
+export type StreamRef = { runtimeUrl: string; type: StreamType; shortId: string };
+
+export type PeerInfo = { peerId: string; swarm: string; bytesDown: number; bytesUp: number; throughput?: number };
+
+const TICK_MS = 250;
+const INACTIVE_SWARM_MS = 30_000;
+
+export class P2PEngine extends Emitter<EngineEvents> {
+  static readonly version = VERSION;
+  static readonly protocolVersion = PEER_PROTOCOL_VERSION;
+
+  /** WebRTC data channels and fetch streaming are available. */
+  static isSupported(): boolean {
+    return (
+      typeof RTCPeerConnection !== "undefined" &&
+      typeof WebSocket !== "undefined" &&
+      typeof fetch !== "undefined" &&
+      typeof RTCPeerConnection.prototype.createDataChannel === "function"
+    );
+  }
+
+  readonly config: ResolvedConfig;
+  readonly log: Logger;
+  private readonly storage: MemoryStorage;
+  private readonly httpBps: Ewma;
+  private readonly httpLatencyS = new Ewma(0.3, 0.1);
+  private trackers: TrackerConnection[] = [];
+  private readonly streams = new Map<string, StreamRef>();
+  private readonly swarms = new Map<string, StreamSwarm>();
+  private readonly peerIdsByHash = new Map<string, string>();
+  private manifestUrl?: string;
+  private p2pOn: boolean;
+  private destroyed = false;
+  private readonly tickTimer: ReturnType<typeof setInterval>;
+  private readonly statsTimer: ReturnType<typeof setInterval>;
+  private reportTimer?: ReturnType<typeof setInterval>;
+  private playbackFn: () => Playback = () => ({ position: 0, rate: 1, playing: false });
+  private activeSwarm?: StreamSwarm;
+  private readonly startedAt = Date.now();
+  private connectedCount = 0;
+  private announcedPeerId?: string;
+  private lastPeersKey = "";
+  private readonly counters = { httpDown: 0, p2pDown: 0, p2pUp: 0, rebuffers: 0 };
+  private speedWindow: { at: number; bytes: number }[] = [];
+  private lastStatsKey = "";
+  private readonly onPageHide = () => this.sendBeaconStats();
+
+  constructor(config: P2PConfig = {}) {
+    super();
+    this.config = resolveConfig(config);
+    this.log = new Logger(this.config.logLevel);
+    this.storage = new MemoryStorage(this.config.memoryLimitBytes);
+    this.httpBps = new Ewma(0.3, this.config.schedulerConfig.defaultHttpBps);
+    this.p2pOn = this.config.p2pEnabled && P2PEngine.isSupported();
+    if (!this.config.trackerGroups.length) {
+      this.log.warn("no tracker configured (announce or signalConfig): HTTP only");
+      this.p2pOn = false;
+    }
+    if (this.p2pOn) this.openTrackers();
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    this.statsTimer = setInterval(() => this.emitStats(), 1000);
+    this.reportTimer = setInterval(() => this.reportStats(), this.config.statsReportInterval);
+    if (typeof addEventListener === "function") addEventListener("pagehide", this.onPageHide);
+  }
+
+  // ---- integration API ------------------------------------------------------------------------
+
+  /** The manifest URL as requested and as finally served (after redirects). */
+  setManifestUrl(requestedUrl: string, responseUrl?: string): void {
+    this.manifestUrl = responseUrl || requestedUrl;
+  }
+
+  get channel(): string {
+    const url = this.manifestUrl ?? "";
+    return this.config.channelId ? this.config.channelId(url) : swarmBase(url);
+  }
+
+  /** Declares a stream (variant or audio track) by the URL of its playlist. */
+  addStream(ref: StreamRef): void {
+    if (!this.streams.has(ref.runtimeUrl)) this.streams.set(ref.runtimeUrl, ref);
+  }
+
+  hasStream(runtimeUrl: string): boolean {
+    return this.streams.has(runtimeUrl);
+  }
+
+  /** New playlist content for a stream. */
+  updateStream(runtimeUrl: string, segments: SegmentInfo[], live: boolean): void {
+    const swarm = this.swarmFor(runtimeUrl);
+    swarm?.setSegments(segments, live);
+  }
+
+  /** How the engine reads the playhead. */
+  setPlaybackSource(fn: () => Playback): void {
+    this.playbackFn = fn;
+  }
+
+  /** Current HTTP throughput estimate, bytes/s. */
+  getHttpThroughput(): number {
+    return this.httpBps.get();
+  }
+
+  reportRebuffer(): void {
+    this.counters.rebuffers++;
+  }
+
+  get rebuffers(): number {
+    return this.counters.rebuffers;
+  }
+
+  /** A segment for the player; falls back to plain HTTP when the stream is unknown. */
+  async loadSegment(runtimeUrl: string, id: number, fallback: { url: string; byteRange?: { start: number; end: number } }, signal?: AbortSignal): Promise<LoadResult> {
+    const swarm = this.swarmFor(runtimeUrl);
+    if (swarm && swarm.segments.has(id)) {
+      this.activeSwarm = swarm;
+      if (this.p2pOn) swarm.join();
+      const r = await swarm.load(id, signal);
+      this.emit("segmentLoaded", { id, source: r.source, bytes: r.data.length, swarmId: swarm.swarmId });
+      return r;
+    }
+    const r = await fetchSegmentBytes(fallback.url, { range: fallback.byteRange, signal, onBytes: (c) => (this.counters.httpDown += c.length) });
+    return { data: r.data, source: "http" };
+  }
+
+  private swarmFor(runtimeUrl: string): StreamSwarm | undefined {
+    let swarm = this.swarms.get(runtimeUrl);
+    if (swarm) return swarm;
+    const ref = this.streams.get(runtimeUrl);
+    if (!ref || !this.manifestUrl) return undefined;
+    const id = streamSwarmId(this.channel, ref.type, ref.shortId);
+    const hash = infoHash(id);
+    let peerId = this.peerIdsByHash.get(hash);
+    if (!peerId) {
+      peerId = generatePeerId(this.config.peerIdPrefix);
+      this.peerIdsByHash.set(hash, peerId);
+    }
+    swarm = new StreamSwarm(this.context(), id, hash, peerId, runtimeUrl);
+    this.swarms.set(runtimeUrl, swarm);
+    this.log.info("swarm", id, "->", hash);
+    return swarm;
+  }
+
+  private context(): SwarmContext {
+    return {
+      config: this.config,
+      log: this.log,
+      storage: this.storage,
+      httpBps: this.httpBps,
+      httpLatencyS: this.httpLatencyS,
+      playback: () => this.playbackFn(),
+      p2pEnabled: () => this.p2pOn,
+      trackers: () => this.trackers,
+      onHttpBytes: (n) => (this.counters.httpDown += n),
+      onP2PBytes: (n) => {
+        this.counters.p2pDown += n;
+        this.speedWindow.push({ at: Date.now(), bytes: n });
+      },
+      onUploadBytes: (n) => (this.counters.p2pUp += n),
+      onPeersChanged: () => this.emitPeers(),
+      onSegmentStored: () => {},
+      onException: (code, message) => this.emit("exception", { code, message }),
+      startupWaitUntil: () => (this.config.waitForPeer ? this.startedAt + this.config.waitForPeerTimeout * 1000 : 0),
+    };
+  }
+
+  // ---- trackers -------------------------------------------------------------------------------
+
+  private openTrackers(): void {
+    this.trackers = this.config.trackerGroups.map(
+      (urls) =>
+        new TrackerConnection(urls, this.log, {
+          connected: () => {
+            this.connectedCount++;
+            if (this.connectedCount === 1) this.emit("serverConnected", true);
+          },
+          disconnected: (url, reason) => {
+            if (this.connectedCount > 0 && reason !== "connection failed") {
+              this.connectedCount--;
+              if (this.connectedCount === 0) this.emit("serverConnected", false);
+            }
+            this.emit("exception", { code: "SIGNAL_EXPT", message: `tracker ${url}: ${reason}` });
+          },
+          failure: (reason) => this.emit("exception", { code: "TRACKER_EXPT", message: reason }),
+        }),
+    );
+  }
+
+  private closeTrackers(): void {
+    for (const t of this.trackers) t.destroy();
+    this.trackers = [];
+    if (this.connectedCount > 0) this.emit("serverConnected", false);
+    this.connectedCount = 0;
+  }
+
+  // ---- periodic work --------------------------------------------------------------------------
+
+  private tick(): void {
+    if (this.destroyed) return;
+    const now = Date.now();
+    for (const s of this.swarms.values()) {
+      const active = s === this.activeSwarm;
+      s.active = active;
+      s.pump();
+      if (!active && s.isJoined && now - s.lastUsed > INACTIVE_SWARM_MS) s.leave();
+    }
+    const id = this.activeSwarm?.peerId;
+    if (id && id !== this.announcedPeerId) {
+      this.announcedPeerId = id;
+      this.emit("peerId", id);
+      this.config.getPeerId?.(id);
+    }
+  }
+
+  private emitPeers(): void {
+    const peers = this.getPeers();
+    const key = peers.join(",");
+    if (key === this.lastPeersKey) return;
+    this.lastPeersKey = key;
+    this.emit("peers", peers);
+    this.config.getPeersInfo?.(peers);
+  }
+
+  getStats(): Stats & { rebuffers: number; peers: number } {
+    const now = Date.now();
+    this.speedWindow = this.speedWindow.filter((s) => now - s.at < 5000);
+    const recent = this.speedWindow.reduce((n, s) => n + s.bytes, 0);
+    return {
+      totalHTTPDownloaded: Math.round(this.counters.httpDown / 1024),
+      totalP2PDownloaded: Math.round(this.counters.p2pDown / 1024),
+      totalP2PUploaded: Math.round(this.counters.p2pUp / 1024),
+      p2pDownloadSpeed: Math.round(recent / 1024 / 5),
+      rebuffers: this.counters.rebuffers,
+      peers: this.getPeers().length,
+    };
+  }
+
+  /** Raw byte counters (the tracker report uses bytes). */
+  getByteCounters(): { httpDown: number; p2pDown: number; p2pUp: number; rebuffers: number } {
+    return { ...this.counters };
+  }
+
+  private emitStats(): void {
+    const s = this.getStats();
+    const key = `${s.totalHTTPDownloaded}/${s.totalP2PDownloaded}/${s.totalP2PUploaded}/${s.p2pDownloadSpeed}`;
+    if (key === this.lastStatsKey) return;
+    this.lastStatsKey = key;
+    const { rebuffers: _r, peers: _p, ...stats } = s;
+    this.emit("stats", stats);
+    this.config.getStats?.(stats.totalP2PDownloaded, stats.totalP2PUploaded, stats.totalHTTPDownloaded, stats.p2pDownloadSpeed);
+  }
+
+  private statsJson(): string | undefined {
+    const swarm = this.activeSwarm;
+    if (!swarm || !this.manifestUrl) return undefined;
+    return statsMessage({
+      infoHash: swarm.infoHash,
+      peerId: swarm.peerId,
+      channel: this.channel,
+      httpDown: this.counters.httpDown,
+      p2pDown: this.counters.p2pDown,
+      p2pUp: this.counters.p2pUp,
+      peers: this.getPeers().length,
+      rebuffers: this.counters.rebuffers,
+    });
+  }
+
+  /** Sends the cumulative counters over the first connected tracker socket. */
+  reportStats(): void {
+    const json = this.statsJson();
+    if (!json) return;
+    for (const t of this.trackers) if (t.send(json)) return;
+  }
+
+  private sendBeaconStats(): void {
+    const json = this.statsJson();
+    const url = this.trackers[0] ? statsBeaconUrl(this.trackers[0].url) : undefined;
+    if (!json || !url || typeof navigator === "undefined" || !navigator.sendBeacon) return;
+    try {
+      navigator.sendBeacon(url, json);
+    } catch {
+      /* page is closing anyway */
+    }
+  }
+
+  // ---- public controls ------------------------------------------------------------------------
+
+  getPeerId(): string | undefined {
+    return this.activeSwarm?.peerId;
+  }
+
+  getPeers(): string[] {
+    const out = new Set<string>();
+    for (const s of this.swarms.values()) for (const p of s.peerIds()) out.add(p);
+    return [...out];
+  }
+
+  get p2pEnabled(): boolean {
+    return this.p2pOn;
+  }
+
+  enableP2P(): void {
+    if (this.p2pOn || this.destroyed || !this.config.trackerGroups.length || !P2PEngine.isSupported()) return;
+    this.p2pOn = true;
+    this.openTrackers();
+    if (this.activeSwarm) this.activeSwarm.join();
+  }
+
+  disableP2P(): void {
+    if (!this.p2pOn) return;
+    this.p2pOn = false;
+    for (const s of this.swarms.values()) s.disconnectPeers();
+    this.closeTrackers();
+    this.emitPeers();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.reportStats();
+    this.destroyed = true;
+    clearInterval(this.tickTimer);
+    clearInterval(this.statsTimer);
+    clearInterval(this.reportTimer);
+    if (typeof removeEventListener === "function") removeEventListener("pagehide", this.onPageHide);
+    for (const s of this.swarms.values()) s.destroy();
+    this.swarms.clear();
+    this.closeTrackers();
+    this.storage.clear();
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,13 @@
+export * from "./protocol/index.js";
+export * from "./swarm-id.js";
+export * from "./scheduler.js";
+export * from "./storage.js";
+export * from "./config.js";
+export * from "./events.js";
+export { Logger, type LogLevel } from "./logger.js";
+export { fetchSegmentBytes, Ewma, HttpError, type ByteRange } from "./http.js";
+export * from "./tracker/messages.js";
+export { TrackerConnection, type SwarmSubscription } from "./tracker/tracker-connection.js";
+export { PeerSession, type ByteChannel, type PeerHost, type DownloadHandlers } from "./peer/peer-session.js";
+export { StreamSwarm, type SegmentInfo, type Playback, type LoadResult } from "./stream-swarm.js";
+export { P2PEngine, VERSION, type Stats, type EngineEvents, type EngineException, type ExceptionCode, type StreamRef, type PeerInfo } from "./engine.js";

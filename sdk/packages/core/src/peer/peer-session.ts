@@ -1,0 +1,247 @@
+/**
+ * The P2P Media Loader v2 protocol spoken over one data channel, independent of WebRTC: the
+ * channel is anything that can send bytes and report its buffered amount, so the whole exchange
+ * is unit-tested in Node with a pair of in-memory channels.
+ *
+ * Like PML, a session downloads one segment and uploads one segment at a time; a new request
+ * from the remote replaces the upload in progress (PML peers rely on that).
+ */
+import {
+  CommandJoiner,
+  decodeCommandBody,
+  encodeCommand,
+  isCommandChunk,
+  type PeerCommand,
+} from "../protocol/index.js";
+
+export interface ByteChannel {
+  send(data: Uint8Array): void;
+  readonly bufferedAmount: number;
+  close(): void;
+}
+
+export interface PeerHost {
+  /** Bytes of a segment we can upload, or undefined. */
+  segmentData(id: number): Uint8Array | undefined;
+  uploadAllowed(): boolean;
+  onAnnouncement(session: PeerSession): void;
+  onUploaded(bytes: number, session: PeerSession): void;
+  onProtocolError(session: PeerSession, reason: string): void;
+}
+
+export type DownloadHandlers = {
+  /** Bytes from `fromByte` on, as they arrive. */
+  onBytes(chunk: Uint8Array): void;
+  onComplete(): void;
+  /** The peer doesn't have it, cancelled, or broke the protocol. */
+  onFail(reason: "absent" | "protocol" | "closed" | "cancelled"): void;
+};
+
+type Download = {
+  id: number;
+  requestId: number;
+  expected?: number;
+  received: number;
+  handlers: DownloadHandlers;
+};
+
+type Upload = { id: number; requestId: number; data: Uint8Array; offset: number };
+
+/** Max bytes per data message (PML's webRtcMaxMessageSize). */
+export const MAX_MESSAGE_SIZE = 65535;
+/** Stop filling the channel above this many buffered bytes; resume on bufferedamountlow. */
+export const SEND_HIGH_WATER = 1024 * 1024;
+export const SEND_LOW_WATER = 256 * 1024;
+
+let nextRequestId = Math.floor(Math.random() * 1000);
+
+export class PeerSession {
+  loaded = new Set<number>();
+  httpLoading = new Set<number>();
+  bytesDown = 0;
+  bytesUp = 0;
+  /** Smoothed download throughput from this peer, bytes/s (undefined until measured). */
+  throughput?: number;
+  failures = 0;
+  closed = false;
+  private readonly joiner = new CommandJoiner();
+  private download?: Download;
+  private upload?: Upload;
+
+  constructor(
+    readonly remotePeerId: string,
+    private readonly channel: ByteChannel,
+    private readonly host: PeerHost,
+  ) {}
+
+  get busy(): boolean {
+    return this.download !== undefined;
+  }
+
+  get downloadingId(): number | undefined {
+    return this.download?.id;
+  }
+
+  has(id: number): boolean {
+    return this.loaded.has(id);
+  }
+
+  announce(loaded: readonly number[], httpLoading: readonly number[]): void {
+    this.sendCommand({ c: 0, l: [...loaded], p: [...httpLoading] });
+  }
+
+  /** Requests a segment (from byte `fromByte`); returns a cancel function. */
+  request(id: number, fromByte: number, handlers: DownloadHandlers): () => void {
+    if (this.download) throw new Error("peer is busy");
+    nextRequestId = (nextRequestId + 1) % 1_000_000;
+    const d: Download = { id, requestId: nextRequestId, received: 0, handlers };
+    this.download = d;
+    this.sendCommand({ c: 1, i: id, r: d.requestId, ...(fromByte > 0 ? { b: fromByte } : {}) });
+    return () => {
+      if (this.download !== d) return;
+      this.download = undefined;
+      this.sendCommand({ c: 5, i: d.id, r: d.requestId });
+      d.handlers.onFail("cancelled");
+    };
+  }
+
+  onMessage(data: ArrayBuffer | Uint8Array): void {
+    if (this.closed) return;
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    if (isCommandChunk(bytes)) {
+      const r = this.joiner.push(bytes);
+      if (r.kind === "error") return this.host.onProtocolError(this, `framing: ${r.reason}`);
+      if (r.kind === "partial") return;
+      let cmd;
+      try {
+        cmd = decodeCommandBody(r.body);
+      } catch (err) {
+        return this.host.onProtocolError(this, `decode: ${String(err)}`);
+      }
+      if ("unknown" in cmd) return; // an extension we don't speak: ignore, as PML does
+      this.onCommand(cmd);
+      return;
+    }
+    this.onSegmentBytes(bytes);
+  }
+
+  /** The channel drained below the low-water mark: continue the upload. */
+  onDrain(): void {
+    this.pumpUpload();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.upload = undefined;
+    const d = this.download;
+    this.download = undefined;
+    d?.handlers.onFail("closed");
+    try {
+      this.channel.close();
+    } catch {
+      /* already closed */
+    }
+  }
+
+  private sendCommand(cmd: PeerCommand): void {
+    if (this.closed) return;
+    for (const m of encodeCommand(cmd, MAX_MESSAGE_SIZE)) this.channel.send(m);
+  }
+
+  private onCommand(cmd: PeerCommand): void {
+    switch (cmd.c) {
+      case 0:
+        this.loaded = new Set(cmd.l ?? []);
+        this.httpLoading = new Set(cmd.p ?? []);
+        this.host.onAnnouncement(this);
+        return;
+      case 1:
+        return this.onRequest(cmd.i, cmd.r, cmd.b ?? 0);
+      case 5:
+        if (this.upload && this.upload.id === cmd.i && this.upload.requestId === cmd.r) this.upload = undefined;
+        return;
+      case 2: {
+        const d = this.download;
+        if (!d || d.id !== cmd.i || d.requestId !== cmd.r) return;
+        if (d.expected !== undefined) return this.failDownload("protocol");
+        if (cmd.s <= 0) {
+          // Nothing to send is no segment: some peers (PML whose buffer was handed to the
+          // player's worker) announce data they no longer hold. Treat it as absent.
+          this.loaded.delete(cmd.i);
+          this.download = undefined;
+          d.handlers.onFail("absent");
+          return;
+        }
+        d.expected = cmd.s;
+        return;
+      }
+      case 3: {
+        const d = this.download;
+        if (!d || d.id !== cmd.i || d.requestId !== cmd.r) return;
+        if (d.expected === undefined || d.received !== d.expected) return this.failDownload("protocol");
+        this.download = undefined;
+        d.handlers.onComplete();
+        return;
+      }
+      case 4: {
+        const d = this.download;
+        if (!d || d.id !== cmd.i || d.requestId !== cmd.r) return;
+        this.loaded.delete(cmd.i);
+        this.download = undefined;
+        d.handlers.onFail("absent");
+        return;
+      }
+    }
+  }
+
+  private failDownload(reason: "protocol"): void {
+    const d = this.download;
+    this.download = undefined;
+    d?.handlers.onFail(reason);
+    this.host.onProtocolError(this, "bad segment transfer");
+  }
+
+  private onSegmentBytes(bytes: Uint8Array): void {
+    const d = this.download;
+    if (!d || d.expected === undefined) return; // late bytes of a cancelled transfer
+    if (d.received + bytes.length > d.expected) return this.failDownload("protocol");
+    d.received += bytes.length;
+    this.bytesDown += bytes.length;
+    d.handlers.onBytes(bytes);
+  }
+
+  private onRequest(id: number, requestId: number, fromByte: number): void {
+    this.upload = undefined; // a new request replaces the current upload
+    const data = this.host.uploadAllowed() ? this.host.segmentData(id) : undefined;
+    if (!data || fromByte > data.length) {
+      this.sendCommand({ c: 4, i: id, r: requestId });
+      return;
+    }
+    this.upload = { id, requestId, data, offset: fromByte };
+    this.sendCommand({ c: 2, i: id, s: data.length - fromByte, r: requestId });
+    this.pumpUpload();
+  }
+
+  private pumpUpload(): void {
+    const u = this.upload;
+    if (!u || this.closed) return;
+    try {
+      while (u.offset < u.data.length && this.channel.bufferedAmount < SEND_HIGH_WATER) {
+        const chunk = u.data.subarray(u.offset, Math.min(u.data.length, u.offset + MAX_MESSAGE_SIZE));
+        this.channel.send(chunk);
+        u.offset += chunk.length;
+        this.bytesUp += chunk.length;
+        this.host.onUploaded(chunk.length, this);
+        if (this.upload !== u) return;
+      }
+    } catch (err) {
+      this.host.onProtocolError(this, `send failed: ${String(err)}`);
+      return;
+    }
+    if (u.offset >= u.data.length && this.upload === u) {
+      this.upload = undefined;
+      this.sendCommand({ c: 3, i: u.id, r: u.requestId });
+    }
+  }
+}

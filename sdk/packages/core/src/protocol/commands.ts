@@ -1,0 +1,146 @@
+/** The six P2P Media Loader v2 data-channel commands and their body encoding. */
+import {
+  DecodeError,
+  ItemType,
+  concat,
+  decodeInt,
+  decodeSimilarIntArray,
+  decodeString,
+  encodeInt,
+  encodeSimilarIntArray,
+} from "./serialization.js";
+
+export const CommandType = {
+  SegmentsAnnouncement: 0,
+  SegmentRequest: 1,
+  SegmentData: 2,
+  SegmentDataSendingCompleted: 3,
+  SegmentAbsent: 4,
+  CancelSegmentRequest: 5,
+} as const;
+
+export type Announcement = { c: 0; l?: number[]; p?: number[] };
+export type SegmentRequest = { c: 1; i: number; r: number; b?: number };
+export type SegmentData = { c: 2; i: number; s: number; r: number };
+export type SegmentCompleted = { c: 3; i: number; r: number };
+export type SegmentAbsent = { c: 4; i: number; r: number };
+export type CancelRequest = { c: 5; i: number; r: number };
+export type PeerCommand =
+  | Announcement
+  | SegmentRequest
+  | SegmentData
+  | SegmentCompleted
+  | SegmentAbsent
+  | CancelRequest;
+
+/** A command with a type we don't know (peers may negotiate extensions); fields kept as decoded. */
+export type UnknownCommand = { c: number; unknown: true; fields: Record<string, unknown> };
+
+class BodyWriter {
+  private readonly parts: Uint8Array[];
+  constructor(type: number) {
+    this.parts = [Uint8Array.of(type)];
+  }
+  int(name: string, value: number): this {
+    this.parts.push(Uint8Array.of(name.charCodeAt(0)), encodeInt(value));
+    return this;
+  }
+  ids(name: string, value: readonly number[]): this {
+    this.parts.push(Uint8Array.of(name.charCodeAt(0)), encodeSimilarIntArray(value));
+    return this;
+  }
+  bytes(): Uint8Array {
+    return concat(this.parts);
+  }
+}
+
+/** Command body (unframed). Field order matches PML's serializer byte for byte. */
+export function encodeCommandBody(cmd: PeerCommand): Uint8Array {
+  const w = new BodyWriter(cmd.c);
+  switch (cmd.c) {
+    case 0:
+      if (cmd.l?.length) w.ids("l", cmd.l);
+      if (cmd.p?.length) w.ids("p", cmd.p);
+      break;
+    case 1:
+      w.int("i", cmd.i).int("r", cmd.r);
+      if (cmd.b) w.int("b", cmd.b);
+      break;
+    case 2:
+      w.int("i", cmd.i).int("s", cmd.s).int("r", cmd.r);
+      break;
+    case 3:
+    case 4:
+    case 5:
+      w.int("i", cmd.i).int("r", cmd.r);
+      break;
+  }
+  return w.bytes();
+}
+
+function isInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v);
+}
+
+/** Decodes a command body; throws DecodeError on malformed bytes or missing fields. */
+export function decodeCommandBody(body: Uint8Array): PeerCommand | UnknownCommand {
+  const type = body[0];
+  if (type === undefined) throw new DecodeError("empty command");
+  const f: Record<string, unknown> = {};
+  let pos = 1;
+  while (pos < body.length) {
+    const name = String.fromCharCode(body[pos] as number);
+    pos++;
+    const head = body[pos];
+    if (head === undefined) throw new DecodeError("field without value");
+    switch (head >> 4) {
+      case ItemType.Int: {
+        const r = decodeInt(body, pos);
+        f[name] = r.value;
+        pos = r.next;
+        break;
+      }
+      case ItemType.SimilarIntArray: {
+        const r = decodeSimilarIntArray(body, pos);
+        f[name] = r.value;
+        pos = r.next;
+        break;
+      }
+      case ItemType.String: {
+        const r = decodeString(body, pos);
+        f[name] = r.value;
+        pos = r.next;
+        break;
+      }
+      default:
+        throw new DecodeError(`unknown item type ${head >> 4}`);
+    }
+  }
+  const need = (...names: string[]) => {
+    for (const n of names) if (!isInt(f[n])) throw new DecodeError(`command ${type}: missing ${n}`);
+  };
+  switch (type) {
+    case 0: {
+      const cmd: Announcement = { c: 0 };
+      if (Array.isArray(f.l)) cmd.l = f.l as number[];
+      if (Array.isArray(f.p)) cmd.p = f.p as number[];
+      return cmd;
+    }
+    case 1: {
+      need("i", "r");
+      const cmd: SegmentRequest = { c: 1, i: f.i as number, r: f.r as number };
+      if (isInt(f.b) && f.b > 0) cmd.b = f.b;
+      return cmd;
+    }
+    case 2:
+      need("i", "s", "r");
+      return { c: 2, i: f.i as number, s: f.s as number, r: f.r as number };
+    case 3:
+    case 4:
+    case 5:
+      need("i", "r");
+      return { c: type, i: f.i as number, r: f.r as number } as SegmentCompleted | SegmentAbsent | CancelRequest;
+    default:
+      return { c: type, unknown: true, fields: f };
+  }
+}

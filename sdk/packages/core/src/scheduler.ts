@@ -1,0 +1,183 @@
+/**
+ * Pure scheduling decisions: where a segment comes from (HTTP or a peer), when a peer transfer
+ * must be abandoned, and which segments to prefetch. No I/O, no clocks: callers pass the time.
+ *
+ * The rule that keeps P2P from ever causing a stall: every segment has a budget, the time until
+ * the player needs it minus what an HTTP fetch would take minus a safety margin. A peer is used
+ * only while its projected finish fits in the budget; past that the rest comes by HTTP Range.
+ */
+
+export type SchedulerConfig = {
+  /** Seconds kept free before a segment's deadline for an HTTP rescue. */
+  safetyMarginS: number;
+  /** A peer that sends nothing for this long is abandoned. */
+  p2pStallTimeoutMs: number;
+  /** Throughput assumed for a peer not yet measured, bytes/s. */
+  defaultPeerBps: number;
+  /** Throughput assumed for HTTP before the first measure, bytes/s. */
+  defaultHttpBps: number;
+  /** Prefetch horizon ahead of the playhead (seconds) for VOD; live prefetches the whole window. */
+  prefetchWindowS: number;
+  simultaneousP2PDownloads: number;
+  simultaneousHttpDownloads: number;
+};
+
+export const DEFAULT_SCHEDULER: SchedulerConfig = {
+  safetyMarginS: 1.5,
+  p2pStallTimeoutMs: 1500,
+  defaultPeerBps: 1_000_000,
+  defaultHttpBps: 1_000_000,
+  prefetchWindowS: 60,
+  simultaneousP2PDownloads: 3,
+  simultaneousHttpDownloads: 2,
+};
+
+export function transferSeconds(bytes: number, bps: number, latencyS = 0): number {
+  return latencyS + bytes / Math.max(1, bps);
+}
+
+export type Holder = { peerId: string; busy: boolean; throughputBps?: number };
+
+export type SourceInput = {
+  /** Seconds of playback until the segment is needed (0 or less: needed now). */
+  timeUntilNeededS: number;
+  expectedBytes: number;
+  httpBps: number;
+  httpLatencyS: number;
+  /** Peers that announced the segment as loaded. */
+  holders: Holder[];
+  /** A peer announced it is fetching the segment by HTTP right now. */
+  someoneHttpLoading: boolean;
+  /** Another connected peer is the designated HTTP seeder of this segment. */
+  designatedElsewhere: boolean;
+  /**
+   * Peers that don't take part in the election (P2P Media Loader) may fetch it any moment:
+   * worth a short wait while the budget is large.
+   */
+  mayArriveSoon?: boolean;
+  p2pEnabled: boolean;
+  random?: () => number;
+};
+
+export type SourceDecision = { kind: "http" } | { kind: "p2p"; peerId: string } | { kind: "wait" };
+
+/** Seconds left to try peers before HTTP must start. */
+export function p2pBudgetS(i: Pick<SourceInput, "timeUntilNeededS" | "expectedBytes" | "httpBps" | "httpLatencyS">, cfg: SchedulerConfig): number {
+  return i.timeUntilNeededS - transferSeconds(i.expectedBytes, i.httpBps, i.httpLatencyS) - cfg.safetyMarginS;
+}
+
+export function decideSource(i: SourceInput, cfg: SchedulerConfig = DEFAULT_SCHEDULER): SourceDecision {
+  const budget = p2pBudgetS(i, cfg);
+  if (!i.p2pEnabled || budget <= 0) return { kind: "http" };
+  const fits = i.holders
+    .filter((h) => !h.busy && transferSeconds(i.expectedBytes, h.throughputBps ?? cfg.defaultPeerBps) < budget)
+    .sort((a, b) => (b.throughputBps ?? cfg.defaultPeerBps) - (a.throughputBps ?? cfg.defaultPeerBps));
+  if (fits.length) {
+    // Prefer fast peers but spread load: pick among the best two at random.
+    const pick = fits[Math.floor((i.random ?? Math.random)() * Math.min(2, fits.length))] as Holder;
+    return { kind: "p2p", peerId: pick.peerId };
+  }
+  if (i.holders.length || i.someoneHttpLoading || i.designatedElsewhere || i.mayArriveSoon) return { kind: "wait" };
+  return { kind: "http" };
+}
+
+export type TransferProgress = {
+  nowMs: number;
+  startedAtMs: number;
+  lastByteAtMs?: number;
+  receivedBytes: number;
+  expectedBytes: number;
+  /** Time by which the transfer must have finished (ms), Infinity when nobody waits for it. */
+  mustFinishByMs: number;
+};
+
+/** True when a peer transfer should be given up (and the rest fetched elsewhere). */
+export function shouldAbandon(p: TransferProgress, cfg: SchedulerConfig = DEFAULT_SCHEDULER): boolean {
+  const quietSince = p.lastByteAtMs ?? p.startedAtMs;
+  if (p.nowMs - quietSince > cfg.p2pStallTimeoutMs) return true;
+  if (p.nowMs >= p.mustFinishByMs) return true;
+  if (!isFinite(p.mustFinishByMs)) return false;
+  const elapsed = (p.nowMs - p.startedAtMs) / 1000;
+  if (elapsed < 0.3 || p.receivedBytes === 0) return false;
+  const rate = p.receivedBytes / elapsed;
+  const remaining = Math.max(0, p.expectedBytes - p.receivedBytes);
+  return p.nowMs + (remaining / rate) * 1000 > p.mustFinishByMs;
+}
+
+/** FNV-1a with a murmur3 finalizer: a cheap stable hash, well spread even for similar inputs. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The peer (among ourselves and our neighbours) that should fetch a segment from HTTP first so
+ * the others can take it from the swarm. Every peer computes the same answer for the same
+ * neighbourhood, so each segment is fetched from the origin about once per neighbourhood.
+ */
+export function designatedSeeder(selfId: string, peerIds: Iterable<string>, segmentKey: string): string {
+  let best = selfId;
+  let bestHash = fnv1a(`${selfId}|${segmentKey}`);
+  for (const id of peerIds) {
+    const h = fnv1a(`${id}|${segmentKey}`);
+    if (h < bestHash || (h === bestHash && id < best)) {
+      best = id;
+      bestHash = h;
+    }
+  }
+  return best;
+}
+
+export type PrefetchPeer = { peerId: string; busy: boolean; loaded: ReadonlySet<number>; httpLoading?: ReadonlySet<number>; throughputBps?: number };
+
+export type PrefetchInput = {
+  /** Segments ahead of the playhead not stored and not downloading, earliest first. */
+  candidates: { id: number; key: string; /** too new to fetch by HTTP yet */ httpHold?: boolean }[];
+  peers: PrefetchPeer[];
+  selfId: string;
+  freeP2PSlots: number;
+  freeHttpSlots: number;
+  /** Connected peers whose own schedulers take part in seeder election (ours, not PML's). */
+  electorate: string[];
+  random?: () => number;
+};
+
+export type PrefetchPlan = { p2p: { id: number; peerId: string }[]; http: number[] };
+
+/** Which segments to start fetching now: from idle peers that have them, else by HTTP if we are their seeder. */
+export function planPrefetch(i: PrefetchInput): PrefetchPlan {
+  const plan: PrefetchPlan = { p2p: [], http: [] };
+  const idle = new Set(i.peers.filter((p) => !p.busy).map((p) => p.peerId));
+  let p2pSlots = i.freeP2PSlots;
+  let httpSlots = i.freeHttpSlots;
+  const rnd = i.random ?? Math.random;
+  for (const c of i.candidates) {
+    if (p2pSlots <= 0 && httpSlots <= 0) break;
+    const holders = i.peers.filter((p) => p.loaded.has(c.id));
+    if (holders.length) {
+      const free = holders.filter((p) => idle.has(p.peerId));
+      if (free.length && p2pSlots > 0) {
+        const pick = free[Math.floor(rnd() * free.length)] as PrefetchPeer;
+        idle.delete(pick.peerId);
+        plan.p2p.push({ id: c.id, peerId: pick.peerId });
+        p2pSlots--;
+      }
+      continue;
+    }
+    if (c.httpHold || i.peers.some((p) => p.httpLoading?.has(c.id))) continue; // someone is on it
+    if (httpSlots > 0 && i.peers.length > 0 && designatedSeeder(i.selfId, i.electorate, c.key) === i.selfId) {
+      plan.http.push(c.id);
+      httpSlots--;
+    }
+  }
+  return plan;
+}

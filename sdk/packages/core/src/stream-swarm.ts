@@ -1,0 +1,623 @@
+/**
+ * One swarm: the peers and transfers of one stream variant (one info hash). Talks to the tracker
+ * connections, owns the RTCPeerConnections of its peers and runs the scheduler's decisions.
+ */
+import type { ResolvedConfig } from "./config.js";
+import { fetchSegmentBytes, type ByteRange, type Ewma } from "./http.js";
+import type { Logger } from "./logger.js";
+import { PeerSession, type ByteChannel, type PeerHost } from "./peer/peer-session.js";
+import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
+import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, type SchedulerConfig } from "./scheduler.js";
+import { MemoryStorage } from "./storage.js";
+import { answerMessage, randomOfferId, type OutgoingOffer } from "./tracker/messages.js";
+import type { TrackerConnection, SwarmSubscription } from "./tracker/tracker-connection.js";
+
+export type SegmentInfo = { id: number; url: string; byteRange?: ByteRange; startTime: number; endTime: number };
+
+/**
+ * The playhead. Before playback has started (`started` false) the media clock says nothing
+ * about when segments are due (a live stream's timeline starts far from 0), so every segment
+ * the player asks for counts as due now: startup always runs on HTTP at full speed.
+ */
+export type Playback = { position: number; rate: number; playing: boolean; started?: boolean };
+
+export type LoadResult = { data: Uint8Array; source: "http" | "p2p" | "cache" | "mixed" };
+
+/** What a swarm needs from the engine that owns it. */
+export interface SwarmContext {
+  config: ResolvedConfig;
+  log: Logger;
+  storage: MemoryStorage;
+  httpBps: Ewma;
+  httpLatencyS: Ewma;
+  playback(): Playback;
+  p2pEnabled(): boolean;
+  trackers(): TrackerConnection[];
+  onHttpBytes(n: number): void;
+  onP2PBytes(n: number, peerId: string): void;
+  onUploadBytes(n: number, peerId: string): void;
+  onPeersChanged(): void;
+  onSegmentStored(swarm: StreamSwarm): void;
+  startupWaitUntil(): number;
+  onException(code: "HTTP_EXPT" | "PEER_EXPT", message: string): void;
+}
+
+type Waiter = { resolve(r: LoadResult): void; reject(e: unknown): void };
+
+type Transfer = {
+  seg: SegmentInfo;
+  chunks: Uint8Array[];
+  received: number;
+  expected?: number;
+  mode: "http" | "p2p" | "wait";
+  peerId?: string;
+  cancel?: () => void;
+  startedAt: number;
+  lastByteAt?: number;
+  waiters: Waiter[];
+  usedHttp: boolean;
+  usedP2P: boolean;
+  /** Peers that failed this segment: not asked again for it. */
+  failedPeers: Set<string>;
+};
+
+type PeerEntry = { session: PeerSession; ours: boolean };
+
+/**
+ * How long a segment new to us waits for peers outside our election (P2P Media Loader) that may
+ * be fetching it, before we fetch it by HTTP ourselves (budget permitting).
+ */
+const FOREIGN_PEER_PATIENCE_MS = 1500;
+
+const OFFER_TTL_MS = 50_000;
+const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
+const LIVE_KEEP_BEHIND_S = 60;
+
+export class StreamSwarm implements PeerHost {
+  readonly segments = new Map<number, SegmentInfo>();
+  /** When each segment id first appeared in the playlist. */
+  private readonly firstSeen = new Map<number, number>();
+  live = false;
+  private readonly peers = new Map<string, PeerEntry>();
+  private readonly pendingOffers = new Map<string, { offer: PendingOffer; at: number }>();
+  private readonly transfers = new Map<number, Transfer>();
+  private readonly httpLoading = new Set<number>();
+  private announceTimer?: ReturnType<typeof setTimeout>;
+  private joined = false;
+  private destroyed = false;
+  lastUsed = Date.now();
+  /** The stream the player is on: only it prefetches. */
+  active = false;
+  /** Average bytes per second of media, learned from stored segments (for size estimates). */
+  private mediaBps?: number;
+
+  constructor(
+    private readonly ctx: SwarmContext,
+    readonly swarmId: string,
+    readonly infoHash: string,
+    readonly peerId: string,
+    readonly runtimeUrl: string,
+  ) {}
+
+  // ---- tracker membership -------------------------------------------------------------------
+
+  join(): void {
+    if (this.joined || this.destroyed) return;
+    this.joined = true;
+    for (const t of this.ctx.trackers()) t.join(this.subscription());
+  }
+
+  /** Rejoin on a tracker connection created later (or after P2P is re-enabled). */
+  joinTracker(t: TrackerConnection): void {
+    if (this.joined) t.join(this.subscription());
+  }
+
+  leave(): void {
+    if (!this.joined) return;
+    this.joined = false;
+    for (const t of this.ctx.trackers()) t.leave(this.infoHash);
+    for (const id of [...this.peers.keys()]) this.dropPeer(id, "leaving swarm");
+    for (const { offer } of this.pendingOffers.values()) offer.pc.close();
+    this.pendingOffers.clear();
+  }
+
+  get isJoined(): boolean {
+    return this.joined;
+  }
+
+  private subscription(): SwarmSubscription {
+    return {
+      infoHash: this.infoHash,
+      peerId: this.peerId,
+      makeOffers: () => this.makeOffers(),
+      onOffer: (remote, offerId, sdp, via) => void this.onOffer(remote, offerId, sdp, via),
+      onAnswer: (remote, offerId, sdp) => void this.onAnswer(remote, offerId, sdp),
+    };
+  }
+
+  private async makeOffers(): Promise<OutgoingOffer[]> {
+    const now = Date.now();
+    for (const [id, p] of this.pendingOffers) {
+      if (now - p.at > OFFER_TTL_MS) {
+        p.offer.pc.close();
+        this.pendingOffers.delete(id);
+      }
+    }
+    if (!this.ctx.p2pEnabled()) return [];
+    const room = this.ctx.config.maxPeers - this.peers.size - this.pendingOffers.size;
+    const n = Math.max(0, Math.min(this.ctx.config.offersPerAnnounce, room));
+    const made = await Promise.allSettled(Array.from({ length: n }, () => createOffer(this.ctx.config.rtcConfig)));
+    const out: OutgoingOffer[] = [];
+    for (const r of made) {
+      if (r.status !== "fulfilled") {
+        this.ctx.log.warn("offer failed", r.reason);
+        continue;
+      }
+      if (this.destroyed || !this.joined) {
+        r.value.pc.close();
+        continue;
+      }
+      const offerId = randomOfferId();
+      this.pendingOffers.set(offerId, { offer: r.value, at: Date.now() });
+      out.push({ offer_id: offerId, offer: { type: "offer", sdp: r.value.sdp } });
+    }
+    return out;
+  }
+
+  private async onOffer(remote: string, offerId: string, sdp: string, via: TrackerConnection): Promise<void> {
+    if (!this.ctx.p2pEnabled() || remote === this.peerId || this.peers.has(remote) || this.peers.size >= this.ctx.config.maxPeers) return;
+    try {
+      const a = await answerOffer(this.ctx.config.rtcConfig, sdp);
+      if (this.destroyed || !this.joined) return a.pc.close();
+      via.send(answerMessage({ infoHash: this.infoHash, peerId: this.peerId, toPeerId: remote, offerId, sdp: a.sdp }));
+      const timeout = setTimeout(() => a.pc.close(), CHANNEL_OPEN_TIMEOUT_MS);
+      const channel = await a.channel;
+      clearTimeout(timeout);
+      await this.attach(remote, a.pc, channel);
+    } catch (err) {
+      this.ctx.log.debug("answering offer failed", err);
+    }
+  }
+
+  private async onAnswer(remote: string, offerId: string, sdp: string): Promise<void> {
+    const p = this.pendingOffers.get(offerId);
+    if (!p) return;
+    this.pendingOffers.delete(offerId);
+    if (this.peers.has(remote) || remote === this.peerId) return p.offer.pc.close();
+    try {
+      await acceptAnswer(p.offer, sdp);
+      await this.attach(remote, p.offer.pc, p.offer.channel);
+    } catch (err) {
+      this.ctx.log.debug("connecting to", remote, "failed", err);
+      p.offer.pc.close();
+    }
+  }
+
+  private async attach(remote: string, pc: RTCPeerConnection, channel: RTCDataChannel): Promise<void> {
+    await channelOpen(channel, CHANNEL_OPEN_TIMEOUT_MS).catch((err) => {
+      pc.close();
+      throw err;
+    });
+    if (this.destroyed || !this.joined || this.peers.has(remote)) {
+      // Duplicate (both sides offered at once) or we left meanwhile.
+      pc.close();
+      return;
+    }
+    const session = this.addPeer(remote, {
+      send: (d) => channel.send(d as Uint8Array<ArrayBuffer>),
+      get bufferedAmount() {
+        return channel.bufferedAmount;
+      },
+      close: () => {
+        channel.close();
+        pc.close();
+      },
+    });
+    channel.onmessage = (e) => {
+      if (e.data instanceof ArrayBuffer) session.onMessage(e.data);
+      else if (typeof e.data === "string") session.onMessage(new TextEncoder().encode(e.data));
+    };
+    channel.onbufferedamountlow = () => session.onDrain();
+    channel.onclose = () => this.dropPeer(remote, "channel closed");
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed" || pc.connectionState === "closed") this.dropPeer(remote, `connection ${pc.connectionState}`);
+    };
+  }
+
+  /**
+   * Adds a connected peer over an open byte channel and greets it with our announcement. The
+   * caller forwards the channel's messages and drain events to the returned session.
+   */
+  addPeer(remote: string, channel: ByteChannel): PeerSession {
+    const session = new PeerSession(remote, channel, this);
+    this.peers.set(remote, { session, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)) });
+    this.ctx.log.info("peer connected", remote, "in", this.infoHash);
+    if (this.ctx.config.p2pUploadEnabled) session.announce(this.storedIds(), [...this.httpLoading]);
+    this.ctx.onPeersChanged();
+    return session;
+  }
+
+  dropPeer(remote: string, why: string): void {
+    const e = this.peers.get(remote);
+    if (!e) return;
+    this.peers.delete(remote);
+    this.ctx.log.info("peer dropped", remote, why);
+    e.session.close();
+    this.ctx.onPeersChanged();
+    for (const t of this.ctx.trackers()) t.announceSoon(this.infoHash);
+  }
+
+  peerIds(): string[] {
+    return [...this.peers.keys()];
+  }
+
+  peerCount(): number {
+    return this.peers.size;
+  }
+
+  // ---- PeerHost (called by sessions) ---------------------------------------------------------
+
+  segmentData(id: number): Uint8Array | undefined {
+    return this.ctx.storage.get(this.swarmId, id);
+  }
+
+  uploadAllowed(): boolean {
+    return this.ctx.p2pEnabled() && this.ctx.config.p2pUploadEnabled;
+  }
+
+  onAnnouncement(): void {
+    this.pump();
+  }
+
+  onUploaded(bytes: number, session: PeerSession): void {
+    this.ctx.onUploadBytes(bytes, session.remotePeerId);
+  }
+
+  onProtocolError(session: PeerSession, reason: string): void {
+    this.ctx.log.warn("peer", session.remotePeerId, "protocol error:", reason);
+    this.ctx.onException("PEER_EXPT", `peer ${session.remotePeerId}: ${reason}`);
+    this.dropPeer(session.remotePeerId, reason);
+  }
+
+  // ---- segments -------------------------------------------------------------------------------
+
+  setSegments(list: SegmentInfo[], live: boolean): void {
+    this.live = live;
+    this.segments.clear();
+    const now = Date.now();
+    for (const s of list) {
+      this.segments.set(s.id, s);
+      if (!this.firstSeen.has(s.id)) this.firstSeen.set(s.id, now);
+    }
+    for (const id of this.firstSeen.keys()) if (!this.segments.has(id)) this.firstSeen.delete(id);
+  }
+
+  private storedIds(): number[] {
+    return this.ctx.storage.ids(this.swarmId);
+  }
+
+  private scheduleAnnounce(): void {
+    if (this.announceTimer || !this.ctx.config.p2pUploadEnabled) return;
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = undefined;
+      if (!this.peers.size) return;
+      const l = this.storedIds();
+      const p = [...this.httpLoading];
+      for (const e of this.peers.values()) e.session.announce(l, p);
+    }, 50);
+  }
+
+  private key(id: number): string {
+    return `${this.swarmId}|${id}`;
+  }
+
+  private timeUntilNeededS(seg: SegmentInfo): number {
+    const pb = this.ctx.playback();
+    if (pb.started === false) return 0;
+    return Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
+  }
+
+  private expectedBytes(seg: SegmentInfo): number {
+    if (seg.byteRange) return seg.byteRange.end - seg.byteRange.start + 1;
+    return Math.round((this.mediaBps ?? 250_000) * Math.max(0.5, seg.endTime - seg.startTime));
+  }
+
+  /** The player wants this segment: from memory, an ongoing transfer, a peer or HTTP. */
+  load(id: number, signal?: AbortSignal): Promise<LoadResult> {
+    this.lastUsed = Date.now();
+    const data = this.ctx.storage.get(this.swarmId, id);
+    if (data) return Promise.resolve({ data, source: "cache" });
+    const seg = this.segments.get(id);
+    if (!seg) return Promise.reject(new Error(`unknown segment ${id}`));
+    let t = this.transfers.get(id);
+    const isNew = !t;
+    if (!t) {
+      t = this.newTransfer(seg, "wait");
+    }
+    const transfer = t;
+    const promise = new Promise<LoadResult>((resolve, reject) => {
+      const w: Waiter = { resolve, reject };
+      transfer.waiters.push(w);
+      signal?.addEventListener("abort", () => {
+        transfer.waiters = transfer.waiters.filter((x) => x !== w);
+        reject(new DOMException("aborted", "AbortError"));
+        if (!transfer.waiters.length && transfer.mode === "wait") this.transfers.delete(id);
+      });
+    });
+    if (isNew || transfer.mode === "wait") this.decide(transfer);
+    return promise;
+  }
+
+  private newTransfer(seg: SegmentInfo, mode: Transfer["mode"]): Transfer {
+    const t: Transfer = { seg, chunks: [], received: 0, mode, startedAt: Date.now(), waiters: [], usedHttp: false, usedP2P: false, failedPeers: new Set() };
+    this.transfers.set(seg.id, t);
+    return t;
+  }
+
+  private holders(t: Transfer) {
+    const out = [];
+    for (const [peerId, e] of this.peers) {
+      if (e.session.has(t.seg.id) && !t.failedPeers.has(peerId)) {
+        out.push({ peerId, busy: e.session.busy, throughputBps: e.session.throughput });
+      }
+    }
+    return out;
+  }
+
+  /** Chooses the source for a transfer the player waits for. */
+  private decide(t: Transfer): void {
+    if (t.mode !== "wait") return;
+    const cfg = this.ctx.config.schedulerConfig;
+    const remaining = Math.max(1, (t.expected ?? this.expectedBytes(t.seg)) - t.received);
+    if (Date.now() < this.ctx.startupWaitUntil() && this.peers.size === 0) return; // waitForPeer
+    let someoneHttp = false;
+    for (const e of this.peers.values()) if (e.session.httpLoading.has(t.seg.id)) someoneHttp = true;
+    const electorate = [...this.peers].filter(([, e]) => e.ours).map(([id]) => id);
+    const d = decideSource(
+      {
+        timeUntilNeededS: this.timeUntilNeededS(t.seg),
+        expectedBytes: remaining,
+        httpBps: this.ctx.httpBps.get(),
+        httpLatencyS: this.ctx.httpLatencyS.get(),
+        holders: this.holders(t),
+        someoneHttpLoading: someoneHttp,
+        designatedElsewhere: electorate.length > 0 && designatedSeeder(this.peerId, electorate, this.key(t.seg.id)) !== this.peerId,
+        mayArriveSoon: this.foreignPeerMayFetch(t.seg.id),
+        p2pEnabled: this.ctx.p2pEnabled(),
+      },
+      cfg,
+    );
+    if (d.kind === "http") this.startHttp(t);
+    else if (d.kind === "p2p") this.startP2P(t, d.peerId);
+  }
+
+  /** A peer outside our election is connected and the segment is new enough that it may be fetching it. */
+  private foreignPeerMayFetch(id: number): boolean {
+    let foreign = false;
+    for (const e of this.peers.values()) if (!e.ours) foreign = true;
+    const seen = this.firstSeen.get(id);
+    return foreign && seen !== undefined && Date.now() - seen < FOREIGN_PEER_PATIENCE_MS;
+  }
+
+  private startHttp(t: Transfer): void {
+    t.mode = "http";
+    t.usedHttp = true;
+    t.startedAt = Date.now();
+    t.lastByteAt = undefined;
+    const controller = new AbortController();
+    t.cancel = () => controller.abort();
+    const id = t.seg.id;
+    this.httpLoading.add(id);
+    this.scheduleAnnounce();
+    const began = performance.now();
+    let firstByteAt = 0;
+    let bytes = 0;
+    fetchSegmentBytes(t.seg.url, {
+      range: t.seg.byteRange,
+      offset: t.received,
+      signal: controller.signal,
+      onFirstByte: () => {
+        firstByteAt = performance.now();
+        this.ctx.httpLatencyS.add((firstByteAt - began) / 1000);
+      },
+      onBytes: (chunk) => {
+        bytes += chunk.length;
+        t.lastByteAt = Date.now();
+        this.ctx.onHttpBytes(chunk.length);
+      },
+    })
+      .then((r) => {
+        const secs = (performance.now() - (firstByteAt || began)) / 1000;
+        if (bytes > 64 * 1024 && secs > 0) this.ctx.httpBps.add(bytes / secs);
+        t.chunks.push(r.data);
+        t.received += r.data.length;
+        this.httpLoading.delete(id);
+        this.complete(t);
+      })
+      .catch((err) => {
+        if (!controller.signal.aborted) this.ctx.onException("HTTP_EXPT", `segment ${t.seg.url}: ${String(err)}`);
+        this.httpLoading.delete(id);
+        this.scheduleAnnounce();
+        if (this.transfers.get(id) === t) this.transfers.delete(id);
+        for (const w of t.waiters) w.reject(err);
+      });
+  }
+
+  private startP2P(t: Transfer, peerId: string): void {
+    const e = this.peers.get(peerId);
+    if (!e || e.session.busy) return;
+    t.mode = "p2p";
+    t.peerId = peerId;
+    t.usedP2P = true;
+    t.startedAt = Date.now();
+    t.lastByteAt = undefined;
+    t.expected = undefined;
+    const base = t.received;
+    const began = performance.now();
+    let got = 0;
+    t.cancel = e.session.request(t.seg.id, base, {
+      onBytes: (chunk) => {
+        t.chunks.push(chunk.slice());
+        t.received += chunk.length;
+        got += chunk.length;
+        t.lastByteAt = Date.now();
+        this.ctx.onP2PBytes(chunk.length, peerId);
+      },
+      onComplete: () => {
+        const secs = (performance.now() - began) / 1000;
+        if (got > 32 * 1024 && secs > 0) {
+          const bps = got / secs;
+          e.session.throughput = e.session.throughput ? 0.5 * bps + 0.5 * e.session.throughput : bps;
+        }
+        this.complete(t);
+      },
+      onFail: (reason) => {
+        if (reason !== "cancelled") t.failedPeers.add(peerId);
+        this.p2pFailed(t);
+      },
+    });
+  }
+
+  /** A peer transfer ended without the segment: keep its bytes, let the scheduler go on. */
+  private p2pFailed(t: Transfer): void {
+    if (this.transfers.get(t.seg.id) !== t) return;
+    t.mode = "wait";
+    t.cancel = undefined;
+    t.peerId = undefined;
+    if (t.waiters.length) this.decide(t);
+    else if (!t.received) this.transfers.delete(t.seg.id);
+    // else: a prefetch with partial bytes stays parked; the player or the next prefetch resumes it.
+  }
+
+  private complete(t: Transfer): void {
+    const total = t.chunks.reduce((n, c) => n + c.length, 0);
+    if (total === 0 && t.mode === "p2p") {
+      // An empty segment is never valid: blame the peer, try elsewhere.
+      if (t.peerId) t.failedPeers.add(t.peerId);
+      return this.p2pFailed(t);
+    }
+    if (this.transfers.get(t.seg.id) === t) this.transfers.delete(t.seg.id);
+    const data = new Uint8Array(total);
+    let pos = 0;
+    for (const c of t.chunks) {
+      data.set(c, pos);
+      pos += c.length;
+    }
+    const dur = t.seg.endTime - t.seg.startTime;
+    if (dur > 0 && !t.seg.byteRange) {
+      const bps = data.length / dur;
+      this.mediaBps = this.mediaBps ? 0.7 * this.mediaBps + 0.3 * bps : bps;
+    }
+    const pb = this.ctx.playback();
+    this.ctx.storage.put(
+      { swarmId: this.swarmId, id: t.seg.id, data, startTime: t.seg.startTime, endTime: t.seg.endTime },
+      (s) => s.endTime < pb.position - 5,
+    );
+    this.scheduleAnnounce();
+    this.ctx.onSegmentStored(this);
+    const source = t.usedHttp && t.usedP2P ? "mixed" : t.usedP2P ? "p2p" : "http";
+    for (const w of t.waiters) w.resolve({ data, source });
+  }
+
+  // ---- periodic work --------------------------------------------------------------------------
+
+  /** Called by the engine every few hundred ms and whenever peers announce. */
+  pump(): void {
+    if (this.destroyed) return;
+    const now = Date.now();
+    const cfg: SchedulerConfig = this.ctx.config.schedulerConfig;
+    for (const t of [...this.transfers.values()]) {
+      if (t.mode === "wait" && t.waiters.length) this.decide(t);
+      else if (t.mode === "p2p") this.watchP2P(t, now, cfg);
+    }
+    if (this.active) this.prefetch();
+    if (this.live) {
+      const pos = this.ctx.playback().position;
+      const gone = this.ctx.storage.evict((s) => s.swarmId === this.swarmId && s.endTime < pos - LIVE_KEEP_BEHIND_S);
+      if (gone.length) this.scheduleAnnounce();
+    }
+  }
+
+  private watchP2P(t: Transfer, now: number, cfg: SchedulerConfig): void {
+    let mustFinishByMs = Infinity;
+    if (t.waiters.length) {
+      const remaining = Math.max(1, (t.expected ?? this.expectedBytes(t.seg)) - t.received);
+      const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
+      mustFinishByMs = now + budget * 1000;
+    }
+    const abandon = shouldAbandon(
+      { nowMs: now, startedAtMs: t.startedAt, lastByteAtMs: t.lastByteAt, receivedBytes: t.received, expectedBytes: t.expected ?? this.expectedBytes(t.seg), mustFinishByMs },
+      cfg,
+    );
+    if (!abandon) return;
+    this.ctx.log.info("abandoning peer", t.peerId, "for segment", t.seg.id, "at", t.received, "bytes");
+    if (t.peerId) t.failedPeers.add(t.peerId);
+    const cancel = t.cancel;
+    t.cancel = undefined;
+    cancel?.(); // -> onFail("cancelled") -> p2pFailed -> decide (HTTP Range for the rest when due)
+    if (t.mode === "p2p") this.p2pFailed(t);
+  }
+
+  private prefetch(): void {
+    if (!this.ctx.p2pEnabled() || !this.peers.size) return;
+    const cfg = this.ctx.config.schedulerConfig;
+    const pb = this.ctx.playback();
+    if (pb.started === false) return; // startup first; the playhead isn't known yet
+    const pos = pb.position;
+    const horizon = this.live ? Infinity : pos + cfg.prefetchWindowS;
+    let p2pActive = 0;
+    let httpActive = 0;
+    for (const t of this.transfers.values()) {
+      if (t.mode === "p2p") p2pActive++;
+      if (t.mode === "http") httpActive++;
+    }
+    const candidates: { id: number; key: string; httpHold?: boolean }[] = [];
+    for (const s of [...this.segments.values()].sort((a, b) => a.startTime - b.startTime)) {
+      if (s.endTime <= pos || s.startTime > horizon) continue;
+      const t = this.transfers.get(s.id);
+      if ((t && t.mode !== "wait") || this.ctx.storage.has(this.swarmId, s.id)) continue;
+      if (t && t.waiters.length) continue; // the player's own transfer is decided elsewhere
+      candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id) });
+    }
+    if (!candidates.length) return;
+    const peers = [...this.peers.entries()].map(([peerId, e]) => ({ peerId, busy: e.session.busy, loaded: e.session.loaded, httpLoading: e.session.httpLoading, throughputBps: e.session.throughput }));
+    const plan = planPrefetch({
+      candidates,
+      peers,
+      selfId: this.peerId,
+      freeP2PSlots: cfg.simultaneousP2PDownloads - p2pActive,
+      freeHttpSlots: Math.min(1, cfg.simultaneousHttpDownloads - httpActive),
+      electorate: [...this.peers].filter(([, e]) => e.ours).map(([id]) => id),
+    });
+    for (const { id, peerId } of plan.p2p) {
+      const seg = this.segments.get(id);
+      if (!seg) continue;
+      const t = this.transfers.get(id) ?? this.newTransfer(seg, "wait");
+      if (t.failedPeers.has(peerId)) continue;
+      this.startP2P(t, peerId);
+    }
+    for (const id of plan.http) {
+      const seg = this.segments.get(id);
+      if (!seg) continue;
+      this.startHttp(this.transfers.get(id) ?? this.newTransfer(seg, "wait"));
+    }
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.leave();
+    this.destroyed = true;
+    clearTimeout(this.announceTimer);
+    for (const t of this.transfers.values()) {
+      t.cancel?.();
+      for (const w of t.waiters) w.reject(new Error("destroyed"));
+    }
+    this.transfers.clear();
+  }
+
+  /** Stops all peer transfers and disconnects (P2P disabled); HTTP transfers go on. */
+  disconnectPeers(): void {
+    for (const t of [...this.transfers.values()]) if (t.mode === "p2p") t.cancel?.();
+    this.leave();
+  }
+}

@@ -1,0 +1,171 @@
+// The swarm's scheduling end to end, without WebRTC: a scripted remote peer over an in-memory
+// channel and a real local HTTP server with Range support.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { StreamSwarm, type Playback, type SwarmContext } from "../src/stream-swarm.js";
+import { resolveConfig } from "../src/config.js";
+import { MemoryStorage } from "../src/storage.js";
+import { Ewma } from "../src/http.js";
+import { Logger } from "../src/logger.js";
+import { CommandJoiner, decodeCommandBody, encodeCommand, isCommandChunk, type PeerCommand } from "../src/protocol/index.js";
+import type { ByteChannel } from "../src/peer/peer-session.js";
+
+const SEG = 300_000;
+const segBytes = (id: number) => new Uint8Array(SEG).map((_, i) => (i * 7 + id) & 0xff);
+const ranges: string[] = [];
+let server: http.Server;
+let base = "";
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const id = Number(/\/seg\/(\d+)/.exec(req.url ?? "")?.[1]);
+    const data = Buffer.from(segBytes(id));
+    const m = /bytes=(\d+)-/.exec(req.headers.range ?? "");
+    ranges.push(`${id}:${req.headers.range ?? "full"}`);
+    if (m) {
+      const from = Number(m[1]);
+      res.writeHead(206, { "Content-Range": `bytes ${from}-${data.length - 1}/${data.length}` });
+      res.end(data.subarray(from));
+    } else {
+      res.writeHead(200);
+      res.end(data);
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => server.close());
+
+/** A remote peer we script: it holds every segment and sends `sendBytes` of each, then stops. */
+function remotePeer(sendBytes: number) {
+  const requests: PeerCommand[] = [];
+  const joiner = new CommandJoiner();
+  let deliver: (d: Uint8Array) => void = () => {};
+  const toUs = (cmd: PeerCommand) => encodeCommand(cmd).forEach((m) => queueMicrotask(() => deliver(m)));
+  const channel: ByteChannel = {
+    bufferedAmount: 0,
+    close() {},
+    send(d) {
+      if (!isCommandChunk(d)) return;
+      const r = joiner.push(d);
+      if (r.kind !== "complete") return;
+      const cmd = decodeCommandBody(r.body) as PeerCommand;
+      requests.push(cmd);
+      if (cmd.c !== 1) return;
+      const data = segBytes(cmd.i).subarray(cmd.b ?? 0);
+      toUs({ c: 2, i: cmd.i, s: data.length, r: cmd.r });
+      const part = data.subarray(0, Math.min(sendBytes, data.length));
+      for (let o = 0; o < part.length; o += 65535) {
+        const chunk = part.slice(o, o + 65535);
+        queueMicrotask(() => deliver(chunk));
+      }
+      if (part.length === data.length) toUs({ c: 3, i: cmd.i, r: cmd.r });
+    },
+  };
+  return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: () => toUs({ c: 0, l: [0, 1, 2, 3] }) };
+}
+
+function setup(position: number) {
+  const playback: Playback = { position, rate: 1, playing: true };
+  const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300 } });
+  const ctx: SwarmContext = {
+    config,
+    log: new Logger("none"),
+    storage: new MemoryStorage(50 * 1024 * 1024),
+    httpBps: new Ewma(0.3, 5_000_000),
+    httpLatencyS: new Ewma(0.3, 0.05),
+    playback: () => playback,
+    p2pEnabled: () => true,
+    trackers: () => [],
+    onHttpBytes: () => {},
+    onP2PBytes: () => {},
+    onUploadBytes: () => {},
+    onPeersChanged: () => {},
+    onSegmentStored: () => {},
+    startupWaitUntil: () => 0,
+    onException: () => {},
+  };
+  const swarm = new StreamSwarm(ctx, "v2-test", "h".repeat(20), "-SC0001-aaaaaaaaaaaa", "playlist");
+  swarm.setSegments([0, 1, 2, 3].map((id) => ({ id, url: `${base}/seg/${id}`, startTime: id * 10, endTime: id * 10 + 10 })), false);
+  const timer = setInterval(() => swarm.pump(), 50);
+  return { swarm, ctx, playback, stop: () => (clearInterval(timer), swarm.destroy()) };
+}
+
+describe("StreamSwarm scheduling", () => {
+  it("takes a segment with time to spare from the peer", async () => {
+    const { swarm, stop } = setup(0);
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(2);
+    stop();
+    expect(r.source).toBe("p2p");
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+    expect(peer.requests.some((c) => c.c === 1 && c.i === 2)).toBe(true);
+  });
+
+  it("fetches a segment due now by HTTP even though the peer has it", async () => {
+    const { swarm, stop } = setup(20);
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(2);
+    stop();
+    expect(r.source).toBe("http");
+    expect(peer.requests.some((c) => c.c === 1)).toBe(false);
+  });
+
+  it("abandons a peer that goes silent and completes the rest by HTTP Range", async () => {
+    const { swarm, stop } = setup(0);
+    const peer = remotePeer(100_000);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    ranges.length = 0;
+    const r = await swarm.load(3);
+    stop();
+    expect(r.source).toBe("mixed");
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(3)))).toBe(true);
+    expect(ranges).toContain("3:bytes=100000-");
+    expect(peer.requests.some((c) => c.c === 5 && c.i === 3)).toBe(true); // cancelled at the peer
+  });
+});
+
+describe("StreamSwarm startup", () => {
+  it("before playback starts every requested segment is due now: HTTP", async () => {
+    const { swarm, playback, stop } = setup(0);
+    playback.started = false;
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(3);
+    stop();
+    expect(r.source).toBe("http");
+  });
+});
+
+describe("StreamSwarm prefetch", () => {
+  it("the active stream prefetches what a peer holds ahead of the playhead", async () => {
+    const { swarm, stop } = setup(0);
+    swarm.active = true;
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && peer.requests.filter((c) => c.c === 1).length < 4) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await swarm.load(3);
+    stop();
+    expect(peer.requests.filter((c) => c.c === 1).map((c) => (c as { i: number }).i).sort()).toEqual([0, 1, 2, 3]);
+    expect(r.source).toBe("cache");
+  });
+});

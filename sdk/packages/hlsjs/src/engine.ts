@@ -1,0 +1,334 @@
+/**
+ * hls.js integration: binds a P2PEngine to an `Hls` instance. The engine installs its fragment
+ * loader in the instance's config, learns variants from MANIFEST_LOADED (one swarm per variant
+ * and audio track, as P2P Media Loader does), segments from LEVEL_UPDATED / AUDIO_TRACK_LOADED,
+ * the playhead and rebuffers from the media element. Playlists and init segments stay on HTTP.
+ */
+import Hls from "hls.js";
+import type {
+  AudioTrackLoadedData,
+  FragmentLoaderContext,
+  HlsConfig,
+  Loader,
+  LoaderCallbacks,
+  LoaderConfiguration,
+  LoaderContext,
+  LoaderStats,
+  LevelUpdatedData,
+  ManifestLoadedData,
+} from "hls.js";
+import { P2PEngine, hlsAudioShortId, hlsVideoShortId, type EngineEvents, type P2PConfig, type Stats } from "@swarmcast/core";
+import { runtimeKey, segmentsFromFragments } from "./segments.js";
+
+export type HlsP2PConfig = P2PConfig & {
+  /** Bind to this Hls instance right away. */
+  hlsjsInstance?: Hls;
+  /**
+   * Live: how many segments behind the edge to play when the page did not set
+   * liveSyncDurationCount / liveSyncDuration. More gives peers more time. Default 5.
+   */
+  liveSyncSegments?: number;
+};
+
+type Ref = { streamUrl: string; id: number };
+
+type PlaybackQuality = { startupMs?: number; rebuffers: number; rebufferMs: number; playing: boolean };
+
+function newStats(): LoaderStats {
+  return {
+    aborted: false,
+    loaded: 0,
+    retry: 0,
+    total: 0,
+    chunkCount: 0,
+    bwEstimate: 0,
+    loading: { start: 0, first: 0, end: 0 },
+    parsing: { start: 0, end: 0 },
+    buffering: { start: 0, first: 0, end: 0 },
+  };
+}
+
+export class HlsJsP2PEngine {
+  static readonly version = P2PEngine.version;
+  static readonly protocolVersion = P2PEngine.protocolVersion;
+
+  /** hls.js (MSE) and WebRTC are both available. Check this before native HLS playback. */
+  static isSupported(): boolean {
+    return Hls.isSupported() && P2PEngine.isSupported();
+  }
+
+  /** One call: a new Hls instance with P2P wired in. */
+  static createHls(hlsConfig: Partial<HlsConfig> = {}, p2pConfig: HlsP2PConfig = {}): { hls: Hls; engine: HlsJsP2PEngine } {
+    const engine = new HlsJsP2PEngine(p2pConfig);
+    const hls = new Hls({ ...hlsConfig, ...engine.getHlsConfig() });
+    engine.bindHls(hls);
+    return { hls, engine };
+  }
+
+  readonly core: P2PEngine;
+  private hls?: Hls;
+  private media?: HTMLMediaElement;
+  private readonly refs = new Map<string, Ref>();
+  private readonly quality: PlaybackQuality = { rebuffers: 0, rebufferMs: 0, playing: false };
+  private loadStartedAt?: number;
+  private stallStartedAt?: number;
+  private readonly liveSyncSegments: number;
+
+  constructor(config: HlsP2PConfig = {}) {
+    const { hlsjsInstance, liveSyncSegments, ...p2p } = config;
+    this.core = new P2PEngine(p2p);
+    this.liveSyncSegments = liveSyncSegments ?? 5;
+    if (hlsjsInstance) this.bindHls(hlsjsInstance);
+  }
+
+  /** Config entries to pass to `new Hls(...)` (only needed when not binding an existing instance). */
+  getHlsConfig(): { fLoader: new (config: HlsConfig) => Loader<FragmentLoaderContext> } {
+    return { fLoader: this.fragmentLoaderClass() };
+  }
+
+  bindHls(hls: Hls): void {
+    if (this.hls === hls) return;
+    this.unbind();
+    this.hls = hls;
+    hls.config.fLoader = this.fragmentLoaderClass() as unknown as HlsConfig["fLoader"];
+    const user = hls.userConfig ?? {};
+    if (user.liveSyncDurationCount === undefined && user.liveSyncDuration === undefined) {
+      hls.config.liveSyncDurationCount = this.liveSyncSegments;
+    }
+    hls.on(Hls.Events.MANIFEST_LOADED, this.onManifestLoaded);
+    hls.on(Hls.Events.LEVEL_UPDATED, this.onPlaylist);
+    hls.on(Hls.Events.AUDIO_TRACK_LOADED, this.onPlaylist);
+    hls.on(Hls.Events.MEDIA_ATTACHED, this.onMediaAttached);
+    hls.on(Hls.Events.MEDIA_DETACHING, this.onMediaDetaching);
+    hls.on(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
+    hls.on(Hls.Events.DESTROYING, this.onHlsDestroying);
+    if (hls.media) this.attachMedia(hls.media);
+    this.core.setPlaybackSource(() => {
+      const m = this.media;
+      const started = this.quality.playing;
+      return m ? { position: m.currentTime, rate: m.playbackRate || 1, playing: !m.paused, started } : { position: 0, rate: 1, playing: false, started: false };
+    });
+  }
+
+  // ---- events and controls (delegated to the core engine) -----------------------------------
+
+  on<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
+    this.core.on(event, fn);
+    return this;
+  }
+  once<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
+    this.core.once(event, fn);
+    return this;
+  }
+  off<K extends keyof EngineEvents>(event: K, fn?: EngineEvents[K]): this {
+    this.core.off(event, fn);
+    return this;
+  }
+  enableP2P(): void {
+    this.core.enableP2P();
+  }
+  disableP2P(): void {
+    this.core.disableP2P();
+  }
+  get p2pEnabled(): boolean {
+    return this.core.p2pEnabled;
+  }
+  getStats(): Stats & { rebuffers: number; peers: number } {
+    return this.core.getStats();
+  }
+  getPeerId(): string | undefined {
+    return this.core.getPeerId();
+  }
+  getPeers(): string[] {
+    return this.core.getPeers();
+  }
+  /** Startup time and rebuffering seen on the bound media element. */
+  getPlaybackQuality(): PlaybackQuality {
+    const q = { ...this.quality };
+    if (this.stallStartedAt !== undefined) q.rebufferMs += performance.now() - this.stallStartedAt;
+    return q;
+  }
+
+  destroy(): void {
+    this.unbind();
+    this.core.destroy();
+  }
+
+  // ---- hls.js wiring ------------------------------------------------------------------------
+
+  private unbind(): void {
+    const hls = this.hls;
+    if (!hls) return;
+    hls.off(Hls.Events.MANIFEST_LOADED, this.onManifestLoaded);
+    hls.off(Hls.Events.LEVEL_UPDATED, this.onPlaylist);
+    hls.off(Hls.Events.AUDIO_TRACK_LOADED, this.onPlaylist);
+    hls.off(Hls.Events.MEDIA_ATTACHED, this.onMediaAttached);
+    hls.off(Hls.Events.MEDIA_DETACHING, this.onMediaDetaching);
+    hls.off(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
+    hls.off(Hls.Events.DESTROYING, this.onHlsDestroying);
+    this.detachMedia();
+    this.hls = undefined;
+  }
+
+  private readonly onHlsDestroying = () => this.unbind();
+
+  private readonly onManifestLoading = () => {
+    this.loadStartedAt = performance.now();
+  };
+
+  private readonly onManifestLoaded = (_e: string, data: ManifestLoadedData) => {
+    const nd = data.networkDetails as unknown;
+    let responseUrl: string | undefined;
+    if (typeof XMLHttpRequest !== "undefined" && nd instanceof XMLHttpRequest) responseUrl = nd.responseURL;
+    else if (typeof Response !== "undefined" && nd instanceof Response) responseUrl = nd.url;
+    this.core.setManifestUrl(data.url, responseUrl);
+    for (const level of data.levels) {
+      const url = Array.isArray(level.url) ? (level.url[0] as string) : level.url;
+      this.core.addStream({ runtimeUrl: url, type: "main", shortId: hlsVideoShortId(level as Parameters<typeof hlsVideoShortId>[0]) });
+    }
+    for (const track of data.audioTracks ?? []) {
+      const url = Array.isArray(track.url) ? (track.url[0] as string) : track.url;
+      if (url) this.core.addStream({ runtimeUrl: url, type: "secondary", shortId: hlsAudioShortId(track as Parameters<typeof hlsAudioShortId>[0]) });
+    }
+  };
+
+  private readonly onPlaylist = (_e: string, data: LevelUpdatedData | AudioTrackLoadedData) => {
+    const { url, fragments, live } = data.details;
+    if (!this.core.hasStream(url)) return;
+    const { segments, keys } = segmentsFromFragments(fragments as never, live);
+    segments.forEach((s, i) => this.refs.set(keys[i] as string, { streamUrl: url, id: s.id }));
+    this.core.updateStream(url, segments, live);
+    // Keep the lookup table bounded on long live sessions.
+    if (this.refs.size > 5000) {
+      const drop = this.refs.size - 4000;
+      let n = 0;
+      for (const k of this.refs.keys()) {
+        if (n++ >= drop) break;
+        this.refs.delete(k);
+      }
+    }
+  };
+
+  private readonly onMediaAttached = (_e: string, data: { media: HTMLMediaElement }) => this.attachMedia(data.media);
+  private readonly onMediaDetaching = () => this.detachMedia();
+
+  private attachMedia(media: HTMLMediaElement): void {
+    if (this.media === media) return;
+    this.detachMedia();
+    this.media = media;
+    media.addEventListener("playing", this.onPlaying);
+    media.addEventListener("waiting", this.onWaiting);
+    media.addEventListener("seeking", this.onSeeking);
+  }
+
+  private detachMedia(): void {
+    const m = this.media;
+    if (!m) return;
+    m.removeEventListener("playing", this.onPlaying);
+    m.removeEventListener("waiting", this.onWaiting);
+    m.removeEventListener("seeking", this.onSeeking);
+    this.media = undefined;
+  }
+
+  private seeking = false;
+
+  private readonly onPlaying = () => {
+    const now = performance.now();
+    if (!this.quality.playing) {
+      this.quality.playing = true;
+      if (this.loadStartedAt !== undefined) this.quality.startupMs = now - this.loadStartedAt;
+    }
+    if (this.stallStartedAt !== undefined) {
+      this.quality.rebufferMs += now - this.stallStartedAt;
+      this.stallStartedAt = undefined;
+    }
+    this.seeking = false;
+  };
+
+  private readonly onWaiting = () => {
+    // A stall after playback began, not caused by a seek, is a rebuffer.
+    if (!this.quality.playing || this.seeking || this.stallStartedAt !== undefined) return;
+    this.stallStartedAt = performance.now();
+    this.quality.rebuffers++;
+    this.core.reportRebuffer();
+  };
+
+  private readonly onSeeking = () => {
+    this.seeking = true;
+  };
+
+  lookup(url: string, rangeStart?: number, rangeEnd?: number): Ref | undefined {
+    return this.refs.get(runtimeKey(url, rangeStart, rangeEnd));
+  }
+
+  private fragmentLoaderClass(): new (config: HlsConfig) => Loader<FragmentLoaderContext> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const engine = this;
+    return class SwarmcastFragmentLoader implements Loader<FragmentLoaderContext> {
+      context: FragmentLoaderContext | null = null;
+      stats: LoaderStats = newStats();
+      private fallback?: Loader<LoaderContext>;
+      private controller?: AbortController;
+      private callbacks: LoaderCallbacks<FragmentLoaderContext> | null = null;
+      constructor(private readonly hlsConfig: HlsConfig) {}
+
+      load(context: FragmentLoaderContext, config: LoaderConfiguration, callbacks: LoaderCallbacks<FragmentLoaderContext>): void {
+        this.context = context;
+        this.callbacks = callbacks;
+        const ref = context.frag.sn === "initSegment" || context.part ? undefined : engine.lookup(context.url, context.rangeStart, context.rangeEnd);
+        if (!ref) {
+          // Init segments, LL-HLS parts and anything we don't know: the stock loader.
+          const Default = this.hlsConfig.loader as unknown as new (c: HlsConfig) => Loader<LoaderContext>;
+          this.fallback = new Default(this.hlsConfig);
+          this.fallback.stats = this.stats;
+          this.fallback.load(context, config, callbacks as unknown as LoaderCallbacks<LoaderContext>);
+          return;
+        }
+        const controller = (this.controller = new AbortController());
+        const stats = this.stats;
+        stats.loading.start = performance.now();
+        const byteRange = context.rangeEnd !== undefined && context.rangeStart !== undefined && context.rangeEnd > context.rangeStart ? { start: context.rangeStart, end: context.rangeEnd - 1 } : undefined;
+        engine.core
+          .loadSegment(ref.streamUrl, ref.id, { url: context.url, byteRange }, controller.signal)
+          .then((r) => {
+            if (controller.signal.aborted || !this.callbacks) return;
+            const now = performance.now();
+            // Report a load time no shorter than HTTP would take, so peer speed doesn't
+            // mislead hls.js's bandwidth estimate into picking a level HTTP can't sustain.
+            const httpBps = Math.max(1, engine.core.getHttpThroughput());
+            const floorMs = r.source === "http" ? 0 : (r.data.length / httpBps) * 1000;
+            const duration = Math.max(now - stats.loading.start, floorMs, 1);
+            stats.loading.start = now - duration;
+            stats.loading.first = stats.loading.start + Math.min(duration, 10);
+            stats.loading.end = now;
+            stats.loaded = stats.total = r.data.length;
+            stats.chunkCount = 1;
+            // A copy: hls.js may transfer the buffer to its worker, which would empty our store.
+            const data = r.data.slice().buffer;
+            this.callbacks.onSuccess({ url: context.url, data }, stats, context, null);
+          })
+          .catch((err: unknown) => {
+            if (controller.signal.aborted || !this.callbacks) return;
+            const status = typeof (err as { status?: unknown }).status === "number" ? (err as { status: number }).status : 0;
+            this.callbacks.onError({ code: status, text: err instanceof Error ? err.message : String(err) }, context, null, stats);
+          });
+      }
+
+      abort(): void {
+        if (this.fallback) return this.fallback.abort();
+        if (!this.controller || this.controller.signal.aborted) return;
+        this.controller.abort();
+        this.stats.aborted = true;
+        const cb = this.callbacks;
+        if (cb?.onAbort && this.context) cb.onAbort(this.stats, this.context, null);
+      }
+
+      destroy(): void {
+        if (this.fallback) this.fallback.destroy();
+        this.controller?.abort();
+        this.callbacks = null;
+        this.context = null;
+      }
+    };
+  }
+}

@@ -1,0 +1,1 @@
+declare const __SWARMCAST_VERSION__: string;
