@@ -12,7 +12,7 @@ import { launchBrowser, openPage } from '../../e2e/lib/browser.mjs';
 
 const oneMb = Number(process.argv[2] ?? 200);
 const manyMb = Number(process.argv[3] ?? 10);
-const IDLE_PEERS = 20;
+const IDLE_PEERS = Number(process.env.IDLE_PEERS ?? 20);
 const TICKS = 100; // USER_HZ on Linux
 
 function usage(pid) {

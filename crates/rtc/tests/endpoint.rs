@@ -1,0 +1,222 @@
+//! The endpoint against in-process webrtc-rs clients: several connections share one "socket"
+//! (one local address), each opens its in-band channel and exchanges binary messages; garbage
+//! datagrams from anywhere never panic and never disturb the others.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::{Endpoint, EndpointConfig, Event};
+use webrtc_core::ice::mdns::MulticastDnsMode;
+use webrtc_core::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use webrtc_core::peer_connection::event::{RTCDataChannelEvent, RTCPeerConnectionEvent};
+use webrtc_core::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use webrtc_core::peer_connection::sdp::RTCSessionDescription;
+use webrtc_core::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate,
+};
+use webrtc_core::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use webrtc_core::sansio::Protocol;
+use webrtc_core::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+
+struct Client {
+    pc: RTCPeerConnection,
+    addr: SocketAddr,
+    channel: Option<usize>,
+    received: Vec<Vec<u8>>,
+}
+
+fn client(addr: SocketAddr) -> (Client, String) {
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .with_include_loopback_candidate(true)
+        .build();
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_setting_engine(settings)
+        .build(Instant::now())
+        .unwrap();
+    pc.create_data_channel("0123456789abcdef0123456789abcdef01234567", None)
+        .unwrap();
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()
+    .unwrap();
+    pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json().unwrap())
+        .unwrap();
+    let offer = pc.create_offer(None).unwrap();
+    pc.set_local_description(Instant::now(), offer.clone())
+        .unwrap();
+    (
+        Client {
+            pc,
+            addr,
+            channel: None,
+            received: Vec::new(),
+        },
+        offer.sdp,
+    )
+}
+
+fn transport(local: SocketAddr, peer: SocketAddr) -> TransportContext {
+    TransportContext {
+        local_addr: local,
+        peer_addr: peer,
+        ecn: None,
+        transport_protocol: TransportProtocol::UDP,
+    }
+}
+
+/// Moves datagrams both ways and runs timers until `done` or the step budget runs out.
+fn run(
+    endpoint: &mut Endpoint,
+    clients: &mut [Client],
+    server: SocketAddr,
+    mut done: impl FnMut(&[Client], &[Event]) -> bool,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut now = Instant::now();
+    for _ in 0..2000 {
+        for c in clients.iter_mut() {
+            while let Some(t) = c.pc.poll_write() {
+                endpoint.handle_datagram(now, c.addr, &t.message);
+            }
+            while let Some(e) = c.pc.poll_event() {
+                if let RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnOpen(id)) = e {
+                    c.channel = Some(id);
+                }
+            }
+            while let Some(TaggedRTCMessage { message, .. }) = c.pc.poll_read() {
+                if let RTCMessage::DataChannelMessage(_, m) = message {
+                    c.received.push(m.data.to_vec());
+                }
+            }
+        }
+        while let Some(t) = endpoint.poll_transmit() {
+            if let Some(c) = clients.iter_mut().find(|c| c.addr == t.destination) {
+                let _ = c.pc.handle_read(TaggedBytesMut {
+                    now,
+                    transport: transport(c.addr, server),
+                    message: t.contents,
+                });
+            }
+        }
+        while let Some(e) = endpoint.poll_event() {
+            events.push(e);
+        }
+        if done(clients, &events) {
+            return events;
+        }
+        now += Duration::from_millis(5);
+        endpoint.handle_timeout(now);
+        for c in clients.iter_mut() {
+            let _ = c.pc.handle_timeout(now);
+        }
+    }
+    panic!("did not settle; events so far: {events:?}");
+}
+
+#[test]
+fn several_connections_share_one_address_and_exchange_messages() {
+    let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut endpoint = Endpoint::new(EndpointConfig::new(server)).unwrap();
+    let mut clients = Vec::new();
+    let mut ids = Vec::new();
+    for port in [50001, 50002, 50003] {
+        let (mut c, offer) = client(SocketAddr::from(([127, 0, 0, 1], port)));
+        let (id, answer) = endpoint.accept_offer(Instant::now(), &offer).unwrap();
+        assert!(answer.contains("a=ice-lite"), "{answer}");
+        assert!(answer.contains("127.0.0.1 40000 typ host"), "{answer}");
+        c.pc.set_remote_description(
+            Instant::now(),
+            RTCSessionDescription::answer(answer).unwrap(),
+        )
+        .unwrap();
+        clients.push(c);
+        ids.push(id);
+    }
+    // Garbage from strangers and from a known client must change nothing.
+    endpoint.handle_datagram(
+        Instant::now(),
+        "127.0.0.1:9".parse().unwrap(),
+        b"\x00\x01\x00\x00garbage",
+    );
+    let events = run(&mut endpoint, &mut clients, server, |cs, _| {
+        cs.iter().all(|c| c.channel.is_some())
+    });
+    let opened: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ChannelOpen {
+                connection, label, ..
+            } => Some((*connection, label.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened.len(), 3, "{events:?}");
+    assert!(opened.iter().all(|(_, l)| l.len() == 40));
+    endpoint.handle_datagram(Instant::now(), clients[0].addr, &[0xff; 300]);
+
+    // Each connection gets its own message.
+    for (n, (connection, _)) in opened.iter().enumerate() {
+        let channel = events
+            .iter()
+            .find_map(|e| match e {
+                Event::ChannelOpen {
+                    connection: c,
+                    channel,
+                    ..
+                } if c == connection => Some(*channel),
+                _ => None,
+            })
+            .unwrap();
+        endpoint
+            .send(
+                Instant::now(),
+                *connection,
+                channel,
+                format!("to {n}").as_bytes(),
+            )
+            .unwrap();
+    }
+    run(&mut endpoint, &mut clients, server, |cs, _| {
+        cs.iter().all(|c| !c.received.is_empty())
+    });
+    let mut got: Vec<String> = clients
+        .iter()
+        .map(|c| String::from_utf8(c.received[0].clone()).unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["to 0", "to 1", "to 2"]);
+    assert_eq!(endpoint.connection_count(), 3);
+
+    // Client to server.
+    let ch = clients[1].channel.unwrap();
+    clients[1]
+        .pc
+        .data_channel(ch)
+        .unwrap()
+        .send(Instant::now(), BytesMut::from(&b"hello"[..]))
+        .unwrap();
+    let events = run(&mut endpoint, &mut clients, server, |_, es| {
+        es.iter().any(|e| matches!(e, Event::Message { .. }))
+    });
+    let from = events.iter().find_map(|e| match e {
+        Event::Message {
+            connection, data, ..
+        } => Some((*connection, data.to_vec())),
+        _ => None,
+    });
+    assert_eq!(
+        from,
+        Some((ids[1], b"hello".to_vec())),
+        "the message arrives on the second connection"
+    );
+}
