@@ -4,6 +4,8 @@ mod demo;
 mod media;
 mod origin;
 mod superpeer;
+mod peer;
+mod tracker;
 
 use std::io::IsTerminal;
 
@@ -43,6 +45,11 @@ enum Command {
     /// One super-peer worker process (started by the master, spec on stdin).
     #[command(hide = true)]
     SuperpeerWorker,
+    /// Seed a VOD HLS stream to P2P Media Loader players over WebRTC, joining their swarms
+    /// through a WebTorrent tracker.
+    Peer(peer::PeerArgs),
+    /// Run the WebTorrent tracker (WebSocket signaling, channel API, stats ingest, metrics).
+    Tracker(tracker::TrackerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,6 +65,8 @@ fn main() -> anyhow::Result<()> {
         Command::Media(cmd) => media::run(cmd),
         Command::Superpeer(args) => superpeer::run(*args),
         Command::SuperpeerWorker => superpeer::run_worker(),
+        Command::Peer(args) => peer::run(args),
+        Command::Tracker(args) => tracker::run(args),
     }
 }
 

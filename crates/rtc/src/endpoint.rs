@@ -68,15 +68,32 @@ pub enum Event {
     /// ICE and DTLS completed.
     Connected(ConnectionId),
     /// The remote peer's data channel is open and can carry messages.
-    ChannelOpen { connection: ConnectionId, channel: ChannelId, label: String },
+    ChannelOpen {
+        connection: ConnectionId,
+        channel: ChannelId,
+        label: String,
+    },
     /// A message arrived (text messages arrive as their UTF-8 bytes).
-    Message { connection: ConnectionId, channel: ChannelId, data: BytesMut },
+    Message {
+        connection: ConnectionId,
+        channel: ChannelId,
+        data: BytesMut,
+    },
     /// The channel's buffered amount fell to the low-water mark: send more.
-    BufferedAmountLow { connection: ConnectionId, channel: ChannelId },
+    BufferedAmountLow {
+        connection: ConnectionId,
+        channel: ChannelId,
+    },
     /// The channel closed; the connection may live on.
-    ChannelClosed { connection: ConnectionId, channel: ChannelId },
+    ChannelClosed {
+        connection: ConnectionId,
+        channel: ChannelId,
+    },
     /// The connection is gone and its id will not be used again.
-    Closed { connection: ConnectionId, reason: String },
+    Closed {
+        connection: ConnectionId,
+        reason: String,
+    },
 }
 
 /// Why an endpoint call failed.
@@ -99,6 +116,8 @@ struct Connection {
     remote: Option<SocketAddr>,
     created: Instant,
     connected: bool,
+    /// Set once the connection failed or closed; it is then dropped.
+    ended: Option<RTCPeerConnectionState>,
     next_timeout: Option<Instant>,
 }
 
@@ -129,7 +148,8 @@ impl Endpoint {
     /// Makes the endpoint and its DTLS certificate, shared by all connections (one key
     /// generation instead of one per browser).
     pub fn new(config: EndpointConfig) -> Result<Self, Error> {
-        let provider = webrtc_core::crypto::default_provider().map_err(|e| Error::InvalidOffer(e.to_string()))?;
+        let provider = webrtc_core::crypto::default_provider()
+            .map_err(|e| Error::InvalidOffer(e.to_string()))?;
         let params = CertificateParams::new(vec!["swarmcast".to_owned()])
             .map_err(|e| Error::InvalidOffer(e.to_string()))?;
         let certificate = RTCCertificate::generate(
@@ -160,7 +180,11 @@ impl Endpoint {
 
     /// Takes a remote offer (with or without candidates) and returns the connection and our
     /// complete answer SDP, which carries our single host candidate.
-    pub fn accept_offer(&mut self, now: Instant, offer_sdp: &str) -> Result<(ConnectionId, String), Error> {
+    pub fn accept_offer(
+        &mut self,
+        now: Instant,
+        offer_sdp: &str,
+    ) -> Result<(ConnectionId, String), Error> {
         if self.connections.len() >= self.config.max_connections {
             return Err(Error::TooManyConnections(self.config.max_connections));
         }
@@ -204,22 +228,32 @@ impl Endpoint {
         let id = self.next_id;
         self.next_id += 1;
         self.by_ufrag.insert(ufrag.clone(), id);
-        let mut connection =
-            Connection { pc, ufrag, remote: None, created: now, connected: false, next_timeout: None };
+        let mut connection = Connection {
+            pc,
+            ufrag,
+            remote: None,
+            created: now,
+            connected: false,
+            ended: None,
+            next_timeout: None,
+        };
         self.drain(id, &mut connection);
         self.connections.insert(id, connection);
         Ok((id, answer_sdp))
     }
 
-    /// Feeds one received datagram. Datagrams from unknown addresses that are not STUN
-    /// checks for one of our connections are dropped.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+    /// Feeds one received datagram and returns the connection it belonged to. Datagrams from
+    /// unknown addresses that are not STUN checks for one of our connections are dropped.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Option<ConnectionId> {
         let id = match self.by_addr.get(&from) {
             Some(&id) => id,
             None => {
-                let Some(&id) = crate::stun::local_ufrag(datagram).and_then(|u| self.by_ufrag.get(u)) else {
-                    return;
-                };
+                let &id = crate::stun::local_ufrag(datagram).and_then(|u| self.by_ufrag.get(u))?;
                 // The browser's address as seen by us (a peer-reflexive candidate).
                 if let Some(connection) = self.connections.get_mut(&id) {
                     if let Some(old) = connection.remote.replace(from) {
@@ -230,7 +264,7 @@ impl Endpoint {
                 id
             }
         };
-        let Some(mut connection) = self.connections.remove(&id) else { return };
+        let mut connection = self.connections.remove(&id)?;
         let result = connection.pc.handle_read(TaggedBytesMut {
             now,
             transport: TransportContext {
@@ -246,6 +280,7 @@ impl Endpoint {
         }
         self.drain(id, &mut connection);
         self.reinsert(id, connection);
+        Some(id)
     }
 
     /// Runs every connection whose deadline has passed, and drops connections that never
@@ -256,13 +291,18 @@ impl Endpoint {
             .iter()
             .filter(|(_, c)| {
                 c.next_timeout.is_some_and(|t| t <= now)
-                    || (!c.connected && now.duration_since(c.created) >= self.config.connect_timeout)
+                    || (!c.connected
+                        && now.duration_since(c.created) >= self.config.connect_timeout)
             })
             .map(|(&id, _)| id)
             .collect();
         for id in due {
-            let Some(mut connection) = self.connections.remove(&id) else { continue };
-            if !connection.connected && now.duration_since(connection.created) >= self.config.connect_timeout {
+            let Some(mut connection) = self.connections.remove(&id) else {
+                continue;
+            };
+            if !connection.connected
+                && now.duration_since(connection.created) >= self.config.connect_timeout
+            {
                 self.forget(id, connection, "not connected in time".into());
                 continue;
             }
@@ -279,7 +319,8 @@ impl Endpoint {
         self.connections
             .values()
             .flat_map(|c| {
-                let connect_deadline = (!c.connected).then(|| c.created + self.config.connect_timeout);
+                let connect_deadline =
+                    (!c.connected).then(|| c.created + self.config.connect_timeout);
                 c.next_timeout.into_iter().chain(connect_deadline)
             })
             .min()
@@ -296,12 +337,21 @@ impl Endpoint {
     /// Sends one binary message and returns the channel's buffered amount afterwards. The
     /// stack never refuses data, so callers stop at their own high-water mark and wait for
     /// [`Event::BufferedAmountLow`].
-    pub fn send(&mut self, now: Instant, connection: ConnectionId, channel: ChannelId, data: &[u8]) -> Result<usize, Error> {
+    pub fn send(
+        &mut self,
+        now: Instant,
+        connection: ConnectionId,
+        channel: ChannelId,
+        data: &[u8],
+    ) -> Result<usize, Error> {
         let Some(mut conn) = self.connections.remove(&connection) else {
             return Err(Error::UnknownChannel);
         };
         let result = match conn.pc.data_channel(channel) {
-            Some(mut dc) => dc.send(now, BytesMut::from(data)).map(|()| dc.outstanding_bytes()).map_err(Error::from),
+            Some(mut dc) => dc
+                .send(now, BytesMut::from(data))
+                .map(|()| dc.outstanding_bytes())
+                .map_err(Error::from),
             None => Err(Error::UnknownChannel),
         };
         self.drain(connection, &mut conn);
@@ -322,19 +372,19 @@ impl Endpoint {
         if let Some(mut conn) = self.connections.remove(&connection) {
             let _ = conn.pc.close();
             while let Some(t) = conn.pc.poll_write() {
-                self.transmits.push_back(Transmit { destination: t.transport.peer_addr, contents: t.message });
+                self.transmits.push_back(Transmit {
+                    destination: t.transport.peer_addr,
+                    contents: t.message,
+                });
             }
             self.forget(connection, conn, reason.to_owned());
         }
     }
 
     fn reinsert(&mut self, id: ConnectionId, connection: Connection) {
-        match connection.pc.connection_state() {
-            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
-                let reason = format!("peer connection {}", connection.pc.connection_state());
-                self.forget(id, connection, reason);
-            }
-            _ => {
+        match connection.ended {
+            Some(state) => self.forget(id, connection, format!("peer connection {state}")),
+            None => {
                 self.connections.insert(id, connection);
             }
         }
@@ -345,7 +395,10 @@ impl Endpoint {
         if let Some(addr) = connection.remote {
             self.by_addr.remove(&addr);
         }
-        self.events.push_back(Event::Closed { connection: id, reason });
+        self.events.push_back(Event::Closed {
+            connection: id,
+            reason,
+        });
     }
 
     /// Moves everything the stack produced into our queues and caches its next deadline.
@@ -355,29 +408,51 @@ impl Endpoint {
             let mut progressed = false;
             while let Some(t) = pc.poll_write() {
                 progressed = true;
-                self.transmits.push_back(Transmit { destination: t.transport.peer_addr, contents: t.message });
+                self.transmits.push_back(Transmit {
+                    destination: t.transport.peer_addr,
+                    contents: t.message,
+                });
             }
             while let Some(event) = pc.poll_event() {
                 progressed = true;
                 match event {
-                    RTCPeerConnectionEvent::OnConnectionStateChangeEvent(RTCPeerConnectionState::Connected) => {
+                    RTCPeerConnectionEvent::OnConnectionStateChangeEvent(
+                        RTCPeerConnectionState::Connected,
+                    ) => {
                         connection.connected = true;
                         self.events.push_back(Event::Connected(id));
                     }
+                    RTCPeerConnectionEvent::OnConnectionStateChangeEvent(
+                        state @ (RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed),
+                    ) => connection.ended = Some(state),
                     RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnOpen(channel)) => {
                         if let Some(mut dc) = pc.data_channel(channel) {
                             dc.set_buffered_amount_low_threshold(
                                 u32::try_from(self.config.buffered_amount_low).unwrap_or(u32::MAX),
                             );
                             let label = dc.label().to_owned();
-                            self.events.push_back(Event::ChannelOpen { connection: id, channel, label });
+                            self.events.push_back(Event::ChannelOpen {
+                                connection: id,
+                                channel,
+                                label,
+                            });
                         }
                     }
-                    RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnBufferedAmountLow(channel)) => {
-                        self.events.push_back(Event::BufferedAmountLow { connection: id, channel });
+                    RTCPeerConnectionEvent::OnDataChannel(
+                        RTCDataChannelEvent::OnBufferedAmountLow(channel),
+                    ) => {
+                        self.events.push_back(Event::BufferedAmountLow {
+                            connection: id,
+                            channel,
+                        });
                     }
-                    RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnClose(channel)) => {
-                        self.events.push_back(Event::ChannelClosed { connection: id, channel });
+                    RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnClose(
+                        channel,
+                    )) => {
+                        self.events.push_back(Event::ChannelClosed {
+                            connection: id,
+                            channel,
+                        });
                     }
                     _ => {}
                 }
@@ -385,7 +460,11 @@ impl Endpoint {
             while let Some(TaggedRTCMessage { message, .. }) = pc.poll_read() {
                 progressed = true;
                 if let RTCMessage::DataChannelMessage(channel, message) = message {
-                    self.events.push_back(Event::Message { connection: id, channel, data: message.data });
+                    self.events.push_back(Event::Message {
+                        connection: id,
+                        channel,
+                        data: message.data,
+                    });
                 }
             }
             if !progressed {
@@ -401,10 +480,16 @@ fn random_token(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).unwrap_or_else(|_| {
         // Only uniqueness matters for routing; fall back to a clock-derived value.
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = (seed >> ((i * 7) % 120)) as u8;
         }
     });
-    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
 }

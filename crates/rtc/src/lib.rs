@@ -18,6 +18,4 @@
 mod endpoint;
 mod stun;
 
-pub use endpoint::{
-    ChannelId, ConnectionId, Endpoint, EndpointConfig, Error, Event, Transmit,
-};
+pub use endpoint::{ChannelId, ConnectionId, Endpoint, EndpointConfig, Error, Event, Transmit};

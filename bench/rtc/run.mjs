@@ -1,0 +1,90 @@
+// Benchmark of the Rust WebRTC peer: server CPU-seconds per GB sent over data channels and
+// memory, to one browser connection and to 20, beside the figures measured for the candidate
+// stacks before we chose one (docs/rtc.md). Not a test: it prints a table.
+//
+// Run inside a loopback-only namespace, after `cargo build -p swarmcast`:
+//   scripts/in-netns.sh node bench/rtc/run.mjs [MB to one peer] [MB per peer for 20 peers]
+// The peer serves the test media's segments (hls-ts); the page requests them one after the
+// other per connection with P2P Media Loader's own command codec, like a PML peer does.
+import fs from 'node:fs';
+import { freePort, startOrigin, startProcess } from '../../e2e/lib/servers.mjs';
+import { launchBrowser, openPage } from '../../e2e/lib/browser.mjs';
+
+const oneMb = Number(process.argv[2] ?? 200);
+const manyMb = Number(process.argv[3] ?? 10);
+const IDLE_PEERS = 20;
+const TICKS = 100; // USER_HZ on Linux
+
+function usage(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS; // utime + stime
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(status.match(new RegExp(`${key}:\\s+(\\d+) kB`))[1]);
+  return { cpu, rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
+}
+
+const origin = await startOrigin();
+const port = await freePort();
+const api = `http://127.0.0.1:${port}`;
+const peer = await startProcess(
+  ['peer', '--playlist', `${origin.url}/hls-ts/index.m3u8`, '--udp', '127.0.0.1:0', '--http', `127.0.0.1:${port}`],
+  { ready: /peer ready/, env: { RUST_LOG: 'warn,swarmcast=info' } },
+);
+const pid = peer.proc.pid;
+const [swarm] = await (await fetch(`${api}/swarms`)).json();
+const ids = Array.from({ length: swarm.segments }, (_, i) => i);
+const ctx = await launchBrowser();
+const rows = [];
+
+async function scenario(name, peers, mbPerPeer) {
+  const page = await openPage(ctx, `${origin.url}/e2e/rtc-raw.html`);
+  await page.evaluate(({ api, hash, peers }) => window.connectPeers(api, hash, peers), { api, hash: swarm.info_hash, peers });
+  const before = usage(pid);
+  const result = await page.evaluate(({ ids, bytes }) => window.stream(ids, bytes), { ids, bytes: mbPerPeer * 1e6 });
+  const after = usage(pid);
+  const gb = result.bytes / 1e9;
+  rows.push({
+    name,
+    mbps: (result.bytes / 1e6 / (result.ms / 1000)).toFixed(1),
+    cpuPerGb: ((after.cpu - before.cpu) / gb).toFixed(1),
+    peakMb: (after.peakKb / 1024).toFixed(1),
+  });
+  await page.close();
+}
+
+// Idle cost: RSS growth per open peer connection, before any transfer.
+const idlePage = await openPage(ctx, `${origin.url}/e2e/rtc-raw.html`);
+await new Promise((r) => setTimeout(r, 1000));
+const idleBefore = usage(pid);
+await idlePage.evaluate(({ api, hash, n }) => window.connectPeers(api, hash, n), { api, hash: swarm.info_hash, n: IDLE_PEERS });
+await new Promise((r) => setTimeout(r, 3000));
+const idleAfter = usage(pid);
+await new Promise((r) => setTimeout(r, 10_000));
+const idleLater = usage(pid);
+const idleKbPerPeer = (idleAfter.rssKb - idleBefore.rssKb) / IDLE_PEERS;
+const idleCpu = idleLater.cpu - idleAfter.cpu;
+await idlePage.close();
+await new Promise((r) => setTimeout(r, 1000));
+
+await scenario(`1 peer x ${oneMb} MB`, 1, oneMb);
+await scenario(`20 peers x ${manyMb} MB`, 20, manyMb);
+
+await ctx.close();
+await peer.stop();
+await origin.stop();
+
+const anchors = [
+  ['webrtc-rs rtc 0.21 (spike)', '9-13'],
+  ['str0m 0.25 (spike)', '21-56'],
+  ['str0m 0.25, min RTO 100 ms (spike)', '15-19'],
+  ['libdatachannel 0.23 (spike)', '16-21'],
+];
+console.log('\nswarmcast peer (rtc-endpoint on webrtc-rs rtc 0.21), Chromium over loopback, 64 KiB messages\n');
+console.log('| run | MB/s | server CPU-s per GB | peak RSS MB |');
+console.log('|---|---|---|---|');
+for (const r of rows) console.log(`| ours: ${r.name} | ${r.mbps} | ${r.cpuPerGb} | ${r.peakMb} |`);
+for (const [name, cpu] of anchors) console.log(`| ${name} | | ${cpu} | |`);
+console.log(`\nidle: ${IDLE_PEERS} open peer connections added ${idleKbPerPeer.toFixed(0)} KiB RSS each (target <= 100 KiB);`);
+console.log(`      they cost ${idleCpu.toFixed(2)} CPU-s over 10 s.`);
+console.log('build: the dev profile (dependencies at opt-level 1, our crates unoptimized), as the shared machine allows.');

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Tracker benchmark: `swarmcast tracker` (release build) against aquatic_ws, same load, same
+# core. Not a test; run it by hand (about 3 minutes):
+#
+#   bench/tracker/run.sh
+#
+# Each tracker runs pinned to CPU 0 (aquatic_ws with 1 socket + 1 swarm worker), the load
+# generators to CPU 1. Three loads, each against both trackers in turn:
+#   1. aquatic_ws_load_test (TLS, 64 connections, 10 offers per announce): responses/s.
+#   2. our load generator (crates/tracker/examples/loadgen.rs, plain ws): every frame is read,
+#      every offer answered; responses/s, offers and answers delivered per second and as a
+#      share of what should arrive, p50/p99 relay latency (client -> tracker -> client).
+#   3. 10 000 idle connections (one announce each): tracker RSS growth per connection.
+# aquatic_ws and aquatic_ws_load_test are installed from crates.io when missing.
+#
+# Settings (environment): BENCH_SECONDS (default 20) per load run, BENCH_CONNECTIONS (200)
+# and BENCH_TORRENTS (20) for our load generator, BENCH_IDLE (10000), AQUATIC_BIN_DIR (a
+# folder holding the aquatic binaries, if not on PATH), CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+seconds=${BENCH_SECONDS:-20}
+connections=${BENCH_CONNECTIONS:-200}
+torrents=${BENCH_TORRENTS:-20}
+idle=${BENCH_IDLE:-10000}
+target=${CARGO_TARGET_DIR:-target}
+[ -n "${AQUATIC_BIN_DIR:-}" ] && export PATH="$AQUATIC_BIN_DIR:$PATH"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "==> building swarmcast and the load generator (release)"
+cargo build --release -q -p swarmcast
+cargo build --release -q -p tracker --example loadgen
+swarmcast=$target/release/swarmcast
+loadgen=$target/release/examples/loadgen
+
+if ! command -v aquatic_ws >/dev/null; then
+  echo "==> installing aquatic_ws from crates.io (about 10 minutes)"
+  cargo install aquatic_ws # not --locked: its locked metrics 0.22.3 does not build on current Rust
+fi
+if ! command -v aquatic_ws_load_test >/dev/null; then
+  echo "==> installing aquatic_ws_load_test from crates.io"
+  cargo install --locked aquatic_ws_load_test
+fi
+command -v openssl >/dev/null || { echo "openssl is needed for the self-signed certificate"; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1"; exit 1
+}
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# start_tracker ours|aquatic tls|plain -> sets $tracker_pid and $port
+start_tracker() {
+  port=$(free_port)
+  if [ "$1" = ours ]; then
+    local tls=()
+    [ "$2" = tls ] && tls=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+    RUST_LOG=warn taskset -c 0 "$swarmcast" tracker --listen "127.0.0.1:$port" "${tls[@]}" \
+      --max-connections 100000 --max-connections-per-ip 100000 \
+      --max-info-hashes-per-connection 100000 >"$work/ours.log" 2>&1 &
+  else
+    cat >"$work/aquatic.toml" <<TOML
+socket_workers = 1
+swarm_workers = 1
+log_level = "warn"
+[network]
+address = "127.0.0.1:$port"
+enable_tls = $([ "$2" = tls ] && echo true || echo false)
+tls_certificate_path = "$work/cert.pem"
+tls_private_key_path = "$work/key.pem"
+TOML
+    taskset -c 0 aquatic_ws -c "$work/aquatic.toml" >"$work/aquatic.log" 2>&1 &
+  fi
+  tracker_pid=$!
+  pids+=("$tracker_pid")
+  wait_port "$port"
+}
+stop_tracker() { kill "$tracker_pid" 2>/dev/null || true; wait "$tracker_pid" 2>/dev/null || true; }
+
+declare -A result
+aquatic_load() { # $1 = ours|aquatic
+  start_tracker "$1" tls
+  cat >"$work/load.toml" <<TOML
+server_address = "127.0.0.1:$port"
+log_level = "error"
+num_workers = 1
+num_connections_per_worker = 64
+connection_creation_interval_ms = 10
+duration = $seconds
+[torrents]
+offers_per_request = 10
+number_of_torrents = 10000
+TOML
+  # The load tester never ends if it cannot open all its connections: bound it.
+  local out
+  out=$(timeout $((seconds + 30)) taskset -c 1 aquatic_ws_load_test -c "$work/load.toml" 2>&1 || true)
+  result[$1.aq_rps]=$(grep -oE 'Average responses per second: [0-9.]+' <<<"$out" | awk '{print $5}' | tail -1)
+  result[$1.aq_rps]=${result[$1.aq_rps]:-0}
+  stop_tracker
+}
+our_load() {
+  start_tracker "$1" plain
+  local json
+  json=$(timeout $((seconds + 60)) taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" 5 "$seconds")
+  for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms; do
+    result[$1.$key]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['$key'])" "$json")
+  done
+  stop_tracker
+}
+idle_rss() {
+  start_tracker "$1" plain
+  sleep 1
+  local before after
+  before=$(rss_kb "$tracker_pid")
+  coproc IDLE { taskset -c 1 "$loadgen" idle "ws://127.0.0.1:$port" "$idle" 600; }
+  pids+=("$IDLE_PID")
+  read -r line <&"${IDLE[0]}"
+  sleep 2
+  after=$(rss_kb "$tracker_pid")
+  result[$1.idle_bytes]=$(( (after - before) * 1024 / idle ))
+  result[$1.idle_note]=$line
+  kill "$IDLE_PID" 2>/dev/null || true
+  wait "$IDLE_PID" 2>/dev/null || true
+  stop_tracker
+}
+
+for t in aquatic ours; do
+  echo "==> aquatic_ws_load_test against $t"; aquatic_load "$t"
+  echo "==> our load generator against $t"; our_load "$t"
+  echo "==> $idle idle connections against $t"; idle_rss "$t"
+done
+
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }
+pct() { python3 -c "import sys; print(f'{float(sys.argv[1])*100:.2f} %')" "$1"; }
+echo
+printf '%-52s %16s %16s\n' "metric (tracker on 1 core)" "swarmcast" "aquatic_ws"
+printf '%-52s %16.0f %16.0f\n' "responses/s, aquatic_ws_load_test (TLS, 64 conns)" "${result[ours.aq_rps]}" "${result[aquatic.aq_rps]}"
+printf '%-52s %16.0f %16.0f\n' "responses/s, our load generator (all frames read)" "${result[ours.responses_per_s]}" "${result[aquatic.responses_per_s]}"
+printf '%-52s %16.0f %16.0f\n' "offers delivered/s" "${result[ours.offers_per_s]}" "${result[aquatic.offers_per_s]}"
+printf '%-52s %16.0f %16.0f\n' "answers delivered/s" "${result[ours.answers_per_s]}" "${result[aquatic.answers_per_s]}"
+printf '%-52s %16s %16s\n' "offers delivered / offers due" "$(pct "${result[ours.offers_delivered]}")" "$(pct "${result[aquatic.offers_delivered]}")"
+printf '%-52s %16s %16s\n' "answers delivered / answers sent" "$(pct "${result[ours.answers_delivered]}")" "$(pct "${result[aquatic.answers_delivered]}")"
+printf '%-52s %16.2f %16.2f\n' "relay latency p50 (ms)" "${result[ours.relay_p50_ms]}" "${result[aquatic.relay_p50_ms]}"
+printf '%-52s %16.2f %16.2f\n' "relay latency p99 (ms)" "${result[ours.relay_p99_ms]}" "${result[aquatic.relay_p99_ms]}"
+printf '%-52s %16s %16s\n' "RSS per idle connection (bytes, $idle conns)" "${result[ours.idle_bytes]}" "${result[aquatic.idle_bytes]}"
+echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio "${result[ours.aq_rps]}" "${result[aquatic.aq_rps]}"), responses/s (our load) $(ratio "${result[ours.responses_per_s]}" "${result[aquatic.responses_per_s]}"), offers/s $(ratio "${result[ours.offers_per_s]}" "${result[aquatic.offers_per_s]}"), answers/s $(ratio "${result[ours.answers_per_s]}" "${result[aquatic.answers_per_s]}"), p99 latency $(ratio "${result[ours.relay_p99_ms]}" "${result[aquatic.relay_p99_ms]}"), RSS per idle connection $(ratio "${result[ours.idle_bytes]}" "${result[aquatic.idle_bytes]}")"

@@ -1,0 +1,177 @@
+//! `swarmcast tracker`
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use tracker::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
+
+/// WebTorrent tracker for P2P Media Loader, bittorrent-tracker and Swarmcast clients.
+///
+/// One port serves the WebSocket tracker (`ws://HOST:PORT/` or `/announce`; `wss://` with
+/// `--tls-cert` and `--tls-key`) and HTTP: `GET /health`, `GET /metrics` (Prometheus),
+/// `GET /channels` (swarms ranked by peers), `GET /channels/{info_hash}` and `POST /stats`.
+/// Every option can also be set through the environment variable shown.
+#[derive(Args, Debug, Clone)]
+pub struct TrackerArgs {
+    /// Address to listen on (port 0 picks a free port; the log shows the real one).
+    #[arg(long, default_value = "0.0.0.0:8000", env = "SWARMCAST_TRACKER_LISTEN")]
+    pub listen: SocketAddr,
+
+    /// PEM certificate chain for built-in TLS (`wss://`); needs --tls-key.
+    #[arg(long, env = "SWARMCAST_TRACKER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for built-in TLS; needs --tls-cert.
+    #[arg(long, env = "SWARMCAST_TRACKER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require `?token=TOKEN` in the announce URL (and on POST /stats); others get HTTP 401.
+    #[arg(long, env = "SWARMCAST_TRACKER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Page origin allowed to connect, e.g. `https://example.com` (repeatable, or
+    /// comma-separated; `*` allows any). Browsers from other origins get HTTP 403. Requests
+    /// without an Origin header (non-browser clients) are allowed.
+    #[arg(
+        long = "allow-origin",
+        env = "SWARMCAST_TRACKER_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Seconds between a client's announces (the `interval` sent to clients).
+    #[arg(long, default_value_t = 120, env = "SWARMCAST_TRACKER_INTERVAL", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub interval: u64,
+
+    /// Seconds after its last announce when a peer leaves its swarm.
+    #[arg(long, default_value_t = 300, env = "SWARMCAST_TRACKER_PEER_TTL", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub peer_ttl: u64,
+
+    /// Seconds during which a relayed offer can be answered.
+    #[arg(long, default_value_t = 50, env = "SWARMCAST_TRACKER_OFFER_TTL", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub offer_ttl: u64,
+
+    /// Offers relayed per announce; further offers in the same announce are dropped.
+    #[arg(long, default_value_t = 10, env = "SWARMCAST_TRACKER_MAX_OFFERS")]
+    pub max_offers: usize,
+
+    /// Swarm memberships (info_hash, peer_id pairs) one connection may hold.
+    #[arg(long, default_value_t = 256, env = "SWARMCAST_TRACKER_MAX_INFO_HASHES")]
+    pub max_info_hashes_per_connection: usize,
+
+    /// Unanswered relayed offers remembered per peer (oldest forgotten first).
+    #[arg(
+        long,
+        default_value_t = 100,
+        env = "SWARMCAST_TRACKER_MAX_PENDING_OFFERS"
+    )]
+    pub max_pending_offers: usize,
+
+    /// info_hashes one scrape may name.
+    #[arg(long, default_value_t = 256, env = "SWARMCAST_TRACKER_MAX_SCRAPE")]
+    pub max_scrape: usize,
+
+    /// Answer scrapes without info_hash with every swarm (up to --max-scrape of them).
+    #[arg(long, env = "SWARMCAST_TRACKER_FULL_SCRAPE")]
+    pub full_scrape: bool,
+
+    /// Largest WebSocket message accepted, in bytes; larger ones close the connection (1009).
+    #[arg(long, default_value_t = 65_536, env = "SWARMCAST_TRACKER_MAX_MESSAGE_SIZE", value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024))]
+    pub max_message_size: u64,
+
+    /// Open WebSocket connections in total; more get HTTP 503.
+    #[arg(
+        long,
+        default_value_t = 50_000,
+        env = "SWARMCAST_TRACKER_MAX_CONNECTIONS"
+    )]
+    pub max_connections: usize,
+
+    /// Open WebSocket connections per IP address; more get HTTP 429.
+    #[arg(
+        long,
+        default_value_t = 256,
+        env = "SWARMCAST_TRACKER_MAX_CONNECTIONS_PER_IP"
+    )]
+    pub max_connections_per_ip: usize,
+
+    /// Frames queued per connection. Offers fill at most half; a reader too slow to make
+    /// room for replies is disconnected.
+    #[arg(long, default_value_t = 64, env = "SWARMCAST_TRACKER_SEND_QUEUE", value_parser = clap::value_parser!(u64).range(2..=65_536))]
+    pub send_queue: u64,
+
+    /// Seconds a socket may refuse writes before its connection is closed.
+    #[arg(long, default_value_t = 10, env = "SWARMCAST_TRACKER_WRITE_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub write_timeout: u64,
+
+    /// Seconds of silence from a client before its connection is closed.
+    #[arg(long, default_value_t = 300, env = "SWARMCAST_TRACKER_IDLE_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout: u64,
+
+    /// Viewers followed by the stats ingest; reports from more are refused.
+    #[arg(long, default_value_t = 200_000, env = "SWARMCAST_TRACKER_MAX_VIEWERS")]
+    pub max_viewers: usize,
+
+    /// Channels followed by the stats ingest; reports for more are refused.
+    #[arg(long, default_value_t = 10_000, env = "SWARMCAST_TRACKER_MAX_CHANNELS")]
+    pub max_channels: usize,
+}
+
+impl TrackerArgs {
+    pub fn config(&self) -> TrackerConfig {
+        let secs = Duration::from_secs;
+        let defaults = TrackerConfig::default();
+        TrackerConfig {
+            swarm: SwarmConfig {
+                announce_interval: secs(self.interval),
+                peer_ttl: secs(self.peer_ttl),
+                offer_ttl: secs(self.offer_ttl),
+                max_offers_per_announce: self.max_offers,
+                max_info_hashes_per_connection: self.max_info_hashes_per_connection,
+                max_pending_offers_per_peer: self.max_pending_offers,
+                max_scrape_hashes: self.max_scrape,
+                full_scrape: self.full_scrape,
+                stats: StatsConfig {
+                    max_reporters: self.max_viewers,
+                    max_channels: self.max_channels,
+                    ..StatsConfig::default()
+                },
+            },
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
+            max_message_size: self.max_message_size as usize,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            send_queue: self.send_queue as usize,
+            write_timeout: secs(self.write_timeout),
+            idle_timeout: secs(self.idle_timeout),
+            token: self.token.clone().filter(|t| !t.is_empty()),
+            allowed_origins: self.allowed_origins.clone(),
+            ..defaults
+        }
+    }
+}
+
+/// Binds and serves until Ctrl-C or SIGTERM.
+pub fn run(args: TrackerArgs) -> anyhow::Result<()> {
+    let config = args.config();
+    if let Some(tls) = &config.tls {
+        // Fail before binding, with the file name in the message.
+        tracker::load_tls(tls)?;
+    }
+    crate::demo::runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        tracker::serve(listener, config, crate::demo::shutdown_signal()).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,15 @@
+//! Swarmcast's WebTorrent tracker.
+//!
+//! [`swarm::Tracker`] is the protocol logic as a deterministic state machine; [`serve`] is
+//! the tokio server around it: WebSocket (`ws://`, or `wss://` with built-in TLS), limits,
+//! metrics, the channel API and stats ingest, all on one port.
+
+pub mod config;
+pub mod stats;
+pub mod swarm;
+
+pub use config::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
+pub use swarm::{ConnId, Outgoing, Tracker};
+pub mod server;
+
+pub use server::{load_tls, serve};

@@ -1,0 +1,234 @@
+//! HTTP on the tracker's port: WebSocket upgrade, health, metrics, channel API, stats ingest.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+use wire::tracker::{decode_client, ClientMessage, Id20, InfoHash};
+
+use crate::swarm::SwarmSummary;
+
+use super::access::{check_origin, check_token, Refusal};
+use super::{client_ip, ws, ClientAddr, Shared};
+
+/// Largest `POST /stats` body.
+const MAX_STATS_BODY: usize = 4096;
+/// Most swarms `GET /channels` lists.
+const MAX_CHANNELS_LISTED: usize = 1000;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(upgrade))
+        .route("/announce", get(upgrade))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/channels", get(channels))
+        .route("/channels/{*info_hash}", get(channel))
+        .route("/stats", post(post_stats).options(preflight))
+        .with_state(shared)
+}
+
+fn refuse(shared: &Shared, refusal: Refusal) -> Response {
+    shared.metrics.rejected(refusal.reason);
+    tracing::debug!("refused a connection: {}", refusal.message);
+    (refusal.status, refusal.message).into_response()
+}
+
+async fn upgrade(
+    State(shared): State<Arc<Shared>>,
+    Extension(ClientAddr(addr)): Extension<ClientAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let config = &shared.config;
+    if let Err(refusal) =
+        check_token(config, uri.query()).and_then(|()| check_origin(config, &headers))
+    {
+        return refuse(&shared, refusal);
+    }
+    let slot = match shared.limits.acquire(client_ip(addr), config) {
+        Ok(slot) => slot,
+        Err(refusal) => return refuse(&shared, refusal),
+    };
+    let size = config.max_message_size;
+    let task_shared = shared.clone();
+    upgrade
+        .max_message_size(size)
+        .max_frame_size(size)
+        // tungstenite zeroes its whole read buffer before each read, so its size is resident
+        // memory of every idle connection; it grows on its own for larger frames.
+        .read_buffer_size(1024)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| {
+            shared
+                .tasks
+                .track_future(ws::run(socket, task_shared, slot))
+        })
+}
+
+async fn health() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let counts = shared.core().tracker.counts();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        shared.metrics.render(&counts),
+    )
+}
+
+/// One swarm in the channel API.
+#[derive(Serialize)]
+struct SwarmJson {
+    /// The info_hash as clients send it (a 20-char string).
+    info_hash: String,
+    info_hash_hex: String,
+    peers: u32,
+    seeders: u32,
+    leechers: u32,
+    /// The channel id our SDK reported for this info_hash, if any; the numbers below are the
+    /// channel's aggregates (all its info_hashes), 0 when unknown.
+    channel: Option<String>,
+    viewers: u32,
+    http_bytes: u64,
+    p2p_bytes: u64,
+    upload_bytes: u64,
+    rebuffers: u64,
+}
+
+impl From<SwarmSummary> for SwarmJson {
+    fn from(s: SwarmSummary) -> Self {
+        let (channel, totals) = match s.channel {
+            Some((name, totals)) => (Some(name), totals),
+            None => (None, Default::default()),
+        };
+        SwarmJson {
+            info_hash: s.info_hash.to_binary_string(),
+            info_hash_hex: s.info_hash.to_hex(),
+            peers: s.peers,
+            seeders: s.seeders,
+            leechers: s.leechers,
+            channel,
+            viewers: totals.viewers,
+            http_bytes: totals.http_bytes,
+            p2p_bytes: totals.p2p_bytes,
+            upload_bytes: totals.upload_bytes,
+            rebuffers: totals.rebuffers,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ChannelsQuery {
+    limit: Option<usize>,
+}
+
+async fn channels(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<ChannelsQuery>,
+) -> impl IntoResponse {
+    let limit = q.limit.unwrap_or(100).min(MAX_CHANNELS_LISTED);
+    let (swarms, ranking) = {
+        let core = shared.core();
+        (core.tracker.counts().swarms, core.tracker.ranking(limit))
+    };
+    let channels: Vec<SwarmJson> = ranking.into_iter().map(SwarmJson::from).collect();
+    Json(serde_json::json!({ "swarms": swarms, "channels": channels }))
+}
+
+fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+/// The info_hash from the URL: the 20-char string (URL-encoded) or 40 hex digits.
+fn parse_info_hash(raw: &str) -> Option<InfoHash> {
+    Id20::from_binary_str(raw)
+        .ok()
+        .or_else(|| Id20::from_hex(raw))
+}
+
+async fn channel(State(shared): State<Arc<Shared>>, Path(raw): Path<String>) -> Response {
+    let Some(info_hash) = parse_info_hash(&raw) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "expected an info_hash: 20 chars U+0000-U+00FF, URL-encoded, or 40 hex digits",
+        );
+    };
+    let summary = shared.core().tracker.swarm(&info_hash);
+    match summary {
+        Some(summary) => Json(SwarmJson::from(summary)).into_response(),
+        None => json_error(StatusCode::NOT_FOUND, "no such swarm"),
+    }
+}
+
+fn cors(response: Response) -> Response {
+    let mut response = response;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        header::HeaderValue::from_static("content-type"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        header::HeaderValue::from_static("POST, OPTIONS"),
+    );
+    response
+}
+
+async fn preflight() -> Response {
+    cors(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /stats`: the same JSON as the WebSocket `stats` message, e.g. from `sendBeacon`.
+async fn post_stats(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let config = &shared.config;
+    if let Err(refusal) =
+        check_token(config, uri.query()).and_then(|()| check_origin(config, &headers))
+    {
+        shared.metrics.rejected(refusal.reason);
+        return cors(json_error(refusal.status, refusal.message));
+    }
+    if body.len() > MAX_STATS_BODY {
+        return cors(json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a stats report has at most {MAX_STATS_BODY} bytes"),
+        ));
+    }
+    shared
+        .metrics
+        .stats_posts
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let report = match decode_client(&body) {
+        Ok(ClientMessage::Stats(report)) => report,
+        Ok(_) => {
+            return cors(json_error(
+                StatusCode::BAD_REQUEST,
+                "expected \"action\":\"stats\"",
+            ))
+        }
+        Err(e) => return cors(json_error(StatusCode::BAD_REQUEST, e.reason)),
+    };
+    let result = shared.core().tracker.ingest_stats(report, Instant::now());
+    match result {
+        Ok(()) => cors(StatusCode::NO_CONTENT.into_response()),
+        Err(reason) => cors(json_error(StatusCode::TOO_MANY_REQUESTS, reason)),
+    }
+}

@@ -1,0 +1,240 @@
+//! The tokio server: a thin I/O layer around [`Tracker`].
+//!
+//! One port serves WebSocket upgrades on `/` and `/announce` and the HTTP endpoints. Each
+//! TCP connection (optionally TLS) is served by hyper with upgrades; an upgraded WebSocket
+//! gets a reader (this task: decode, lock the state machine, route the output) and a writer
+//! task draining its bounded [`outbox::Outbox`].
+
+mod access;
+mod http;
+pub mod metrics;
+pub mod outbox;
+mod ws;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+use crate::config::{TlsFiles, TrackerConfig};
+use crate::swarm::{ConnId, Tracker};
+
+use self::metrics::Metrics;
+use self::outbox::Outbox;
+
+/// The state machine and where each connection's frames go, behind one lock.
+pub(crate) struct Core {
+    pub tracker: Tracker,
+    pub routes: HashMap<ConnId, Arc<Outbox>>,
+}
+
+/// What every task of the server shares.
+pub(crate) struct Shared {
+    pub config: TrackerConfig,
+    core: Mutex<Core>,
+    pub metrics: Metrics,
+    pub limits: access::ConnectionLimits,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    pub fn core(&self) -> MutexGuard<'_, Core> {
+        // A panic while holding the lock would be a bug; the state stays usable.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn next_conn_id(&self) -> ConnId {
+        ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// The peer address of an HTTP request, set by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub SocketAddr);
+
+/// Loads the PEM certificate chain and private key for `wss://`.
+pub fn load_tls(files: &TlsFiles) -> io::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot read the TLS {what} {}: {e}", path.display()),
+        )
+    };
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| bad("certificate", &files.cert, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("certificate", &files.cert, &e))?;
+    if certs.is_empty() {
+        return Err(bad("certificate", &files.cert, &"no CERTIFICATE block"));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| bad("key", &files.key, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("key", &files.key, &e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Serves the tracker on `listener` until `shutdown` resolves, then closes every connection
+/// (WebSocket close 1001) and waits up to `config.shutdown_grace` for them.
+///
+/// Logs `tracker listening on ws://ADDR` (or `wss://`) once ready.
+pub async fn serve(
+    listener: TcpListener,
+    config: TrackerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let tls = config.tls.as_ref().map(load_tls).transpose()?;
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
+    let shared = Arc::new(Shared {
+        core: Mutex::new(Core {
+            tracker: Tracker::new(config.swarm.clone(), seed),
+            routes: HashMap::new(),
+        }),
+        metrics: Metrics::default(),
+        limits: access::ConnectionLimits::default(),
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+        next_conn: AtomicU64::new(1),
+        config,
+    });
+    let router = http::router(shared.clone());
+    let addr = listener.local_addr()?;
+    let scheme = if acceptor.is_some() { "wss" } else { "ws" };
+    tracing::info!("tracker listening on {scheme}://{addr}");
+
+    shared.tasks.spawn(sweep(shared.clone()));
+    let open_sockets = Arc::new(AtomicUsize::new(0));
+    // Sockets beyond this are closed at once, before any TLS or HTTP work.
+    let max_sockets = shared.config.max_connections + 1024;
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Usually EMFILE: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        if open_sockets.load(Ordering::Relaxed) >= max_sockets {
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let guard = SocketGuard::new(open_sockets.clone());
+        let (shared, router, acceptor) = (shared.clone(), router.clone(), acceptor.clone());
+        shared.tasks.clone().spawn(async move {
+            let _guard = guard;
+            let handshake = shared.config.handshake_timeout;
+            match acceptor {
+                None => serve_http(stream, peer, router, shared).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => serve_http(tls, peer, router, shared).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("tracker shutting down");
+    shared.shutdown.cancel();
+    shared.tasks.close();
+    if tokio::time::timeout(shared.config.shutdown_grace, shared.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    Ok(())
+}
+
+struct SocketGuard(Arc<AtomicUsize>);
+
+impl SocketGuard {
+    fn new(count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        SocketGuard(count)
+    }
+}
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn serve_http<S>(stream: S, peer: SocketAddr, router: axum::Router, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ClientAddr(peer));
+            router.clone().oneshot(req)
+        });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.handshake_timeout)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, "HTTP connection ended: {e}");
+            }
+        }
+        _ = shared.shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(shared.config.shutdown_grace, conn).await;
+        }
+    }
+}
+
+/// Expires peers, offers and stats on a timer.
+async fn sweep(shared: Arc<Shared>) {
+    let period = Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(period) => {}
+        }
+        let now = Instant::now();
+        shared.core().tracker.expire(now);
+    }
+}
+
+/// The IP a connection counts against for the per-IP limit (IPv4-mapped IPv6 as IPv4).
+pub(crate) fn client_ip(addr: SocketAddr) -> IpAddr {
+    match addr.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}

@@ -1,0 +1,533 @@
+//! The tracker's swarm logic as a deterministic state machine: no sockets, no clocks.
+//!
+//! Input: the id of the connection a message came from, the decoded message and `now`.
+//! Output: messages addressed to connection ids, appended to a caller-owned buffer. The I/O
+//! layer owns the sockets and delivers what comes out; tests drive this directly.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use indexmap::IndexMap;
+use wire::tracker::{
+    Action, AnnounceEvent, AnnounceRequest, AnnounceResponse, AnswerRequest, ClientMessage,
+    ForwardedAnswer, ForwardedOffer, InfoHash, OfferId, PeerId, ScrapeFile, ScrapeRequest,
+    ScrapeResponse, ServerError, ServerMessage, StatsReport,
+};
+
+use crate::config::SwarmConfig;
+use crate::stats::{ChannelTotals, StatsBook};
+
+/// Identifies one client connection; chosen by the I/O layer, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// A message for one connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub to: ConnId,
+    pub msg: ServerMessage,
+}
+
+/// One peer of one swarm.
+#[derive(Debug)]
+struct Peer {
+    conn: ConnId,
+    seeder: bool,
+    expires: Instant,
+    /// Offers relayed *to* this peer that it may still answer, oldest first.
+    pending: VecDeque<PendingOffer>,
+}
+
+#[derive(Debug)]
+struct PendingOffer {
+    from: PeerId,
+    offer_id: OfferId,
+    expires: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Swarm {
+    peers: IndexMap<PeerId, Peer>,
+    seeders: u32,
+}
+
+impl Swarm {
+    fn counts(&self) -> (u32, u32) {
+        let total = self.peers.len() as u32;
+        (self.seeders, total - self.seeders)
+    }
+
+    fn remove(&mut self, peer_id: &PeerId) -> Option<Peer> {
+        let peer = self.peers.swap_remove(peer_id)?;
+        if peer.seeder {
+            self.seeders -= 1;
+        }
+        Some(peer)
+    }
+}
+
+/// Swarm counts for the channel API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwarmSummary {
+    pub info_hash: InfoHash,
+    pub peers: u32,
+    pub seeders: u32,
+    pub leechers: u32,
+    /// The channel id reported by our SDK for this info_hash, with its aggregates.
+    pub channel: Option<(String, ChannelTotals)>,
+}
+
+/// Totals for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub swarms: usize,
+    pub peers: usize,
+    pub seeders: usize,
+    pub channels: usize,
+    pub viewers: usize,
+}
+
+/// The whole tracker state.
+#[derive(Debug)]
+pub struct Tracker {
+    config: SwarmConfig,
+    swarms: HashMap<InfoHash, Swarm>,
+    /// Swarm memberships of each connection, to clean up when it closes.
+    conns: HashMap<ConnId, Vec<(InfoHash, PeerId)>>,
+    peers: usize,
+    stats: StatsBook,
+    rng: fastrand::Rng,
+}
+
+impl Tracker {
+    pub fn new(config: SwarmConfig, seed: u64) -> Self {
+        Tracker {
+            stats: StatsBook::new(config.stats.clone()),
+            config,
+            swarms: HashMap::new(),
+            conns: HashMap::new(),
+            peers: 0,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    pub fn config(&self) -> &SwarmConfig {
+        &self.config
+    }
+
+    /// Handles one decoded message from `conn`, appending what must be sent to `out`.
+    pub fn handle(
+        &mut self,
+        conn: ConnId,
+        msg: ClientMessage,
+        now: Instant,
+        out: &mut Vec<Outgoing>,
+    ) {
+        match msg {
+            ClientMessage::Announce(a) => self.announce(conn, a, now, out),
+            ClientMessage::Answer(a) => self.answer(conn, a, now, out),
+            ClientMessage::Scrape(s) => {
+                let msg = self.scrape(&s);
+                out.push(Outgoing { to: conn, msg });
+            }
+            ClientMessage::Stats(s) => {
+                let info_hash = s.info_hash;
+                if let Err(reason) = self.ingest_stats(s, now) {
+                    out.push(error(conn, Action::Stats, &info_hash, reason));
+                }
+            }
+        }
+    }
+
+    fn announce(
+        &mut self,
+        conn: ConnId,
+        a: AnnounceRequest,
+        now: Instant,
+        out: &mut Vec<Outgoing>,
+    ) {
+        if a.event == AnnounceEvent::Stopped {
+            self.stop(conn, &a.info_hash, &a.peer_id);
+            let (complete, incomplete) =
+                self.swarms.get(&a.info_hash).map_or((0, 0), Swarm::counts);
+            out.push(self.announce_response(conn, a.info_hash, complete, incomplete));
+            return;
+        }
+        let held = self.conns.get(&conn).map_or(0, Vec::len);
+        let max = self.config.max_info_hashes_per_connection;
+        let current = self
+            .swarms
+            .get(&a.info_hash)
+            .and_then(|s| s.peers.get(&a.peer_id))
+            .map(|p| p.conn);
+        if current != Some(conn) && held >= max {
+            out.push(too_many_swarms(conn, &a.info_hash, max));
+            return;
+        }
+        let swarm = self.swarms.entry(a.info_hash).or_default();
+        match swarm.peers.get_mut(&a.peer_id) {
+            Some(peer) => {
+                if peer.conn != conn {
+                    // Re-announced from a new socket: the peer now lives there.
+                    let old = std::mem::replace(&mut peer.conn, conn);
+                    if let Some(memberships) = self.conns.get_mut(&old) {
+                        remove_membership(memberships, &a.info_hash, &a.peer_id);
+                    }
+                    self.conns
+                        .entry(conn)
+                        .or_default()
+                        .push((a.info_hash, a.peer_id));
+                }
+                let seeder = is_seeder(&a, peer.seeder);
+                if seeder != peer.seeder {
+                    peer.seeder = seeder;
+                    if seeder {
+                        swarm.seeders += 1;
+                    } else {
+                        swarm.seeders -= 1;
+                    }
+                }
+                peer.expires = now + self.config.peer_ttl;
+            }
+            None => {
+                self.conns
+                    .entry(conn)
+                    .or_default()
+                    .push((a.info_hash, a.peer_id));
+                let seeder = is_seeder(&a, false);
+                swarm.seeders += u32::from(seeder);
+                swarm.peers.insert(
+                    a.peer_id,
+                    Peer {
+                        conn,
+                        seeder,
+                        expires: now + self.config.peer_ttl,
+                        pending: VecDeque::new(),
+                    },
+                );
+                self.peers += 1;
+            }
+        }
+        let swarm = &self.swarms[&a.info_hash];
+        let (complete, incomplete) = swarm.counts();
+        out.push(self.announce_response(conn, a.info_hash, complete, incomplete));
+        self.forward_offers(a, now, out);
+    }
+
+    fn announce_response(
+        &self,
+        conn: ConnId,
+        info_hash: InfoHash,
+        complete: u32,
+        incomplete: u32,
+    ) -> Outgoing {
+        Outgoing {
+            to: conn,
+            msg: ServerMessage::AnnounceResponse(AnnounceResponse {
+                info_hash,
+                complete,
+                incomplete,
+                interval: self.config.announce_interval.as_secs() as u32,
+            }),
+        }
+    }
+
+    /// Sends each offer to a different random peer of the swarm, never to the sender.
+    fn forward_offers(&mut self, a: AnnounceRequest, now: Instant, out: &mut Vec<Outgoing>) {
+        if a.offers.is_empty() {
+            return;
+        }
+        let Some(swarm) = self.swarms.get_mut(&a.info_hash) else {
+            return;
+        };
+        let wanted = a.offers.len().min(self.config.max_offers_per_announce);
+        let sender = swarm.peers.get_index_of(&a.peer_id);
+        let targets = pick_distinct(&mut self.rng, swarm.peers.len(), sender, wanted);
+        let expires = now + self.config.offer_ttl;
+        let max_pending = self.config.max_pending_offers_per_peer;
+        for (offer, index) in a.offers.into_iter().zip(targets) {
+            let Some((_, target)) = swarm.peers.get_index_mut(index) else {
+                continue;
+            };
+            if target.pending.len() >= max_pending {
+                target.pending.pop_front();
+            }
+            target.pending.push_back(PendingOffer {
+                from: a.peer_id,
+                offer_id: offer.offer_id,
+                expires,
+            });
+            out.push(Outgoing {
+                to: target.conn,
+                msg: ServerMessage::Offer(ForwardedOffer {
+                    info_hash: a.info_hash,
+                    peer_id: a.peer_id,
+                    offer_id: offer.offer_id,
+                    offer: offer.offer,
+                }),
+            });
+        }
+    }
+
+    /// Relays an answer to the offering peer, only for an offer this tracker relayed to
+    /// the answering peer and that has not expired.
+    fn answer(&mut self, conn: ConnId, a: AnswerRequest, now: Instant, out: &mut Vec<Outgoing>) {
+        let fail = |reason: &str| error(conn, Action::Announce, &a.info_hash, reason.to_owned());
+        let Some(swarm) = self.swarms.get_mut(&a.info_hash) else {
+            out.push(fail("answer for an unknown swarm"));
+            return;
+        };
+        let Some(answerer) = swarm.peers.get_mut(&a.peer_id).filter(|p| p.conn == conn) else {
+            out.push(fail(
+                "answer from a peer_id not announced on this connection",
+            ));
+            return;
+        };
+        let found = answerer
+            .pending
+            .iter()
+            .position(|p| p.from == a.to_peer_id && p.offer_id == a.offer_id);
+        let Some(found) = found.and_then(|i| answerer.pending.remove(i)) else {
+            out.push(fail("no pending offer with this offer_id from to_peer_id (never relayed, already answered or expired)"));
+            return;
+        };
+        if found.expires <= now {
+            out.push(fail("the offer has expired"));
+            return;
+        }
+        let Some(offerer) = swarm.peers.get(&a.to_peer_id) else {
+            out.push(fail("to_peer_id has left the swarm"));
+            return;
+        };
+        out.push(Outgoing {
+            to: offerer.conn,
+            msg: ServerMessage::Answer(ForwardedAnswer {
+                info_hash: a.info_hash,
+                peer_id: a.peer_id,
+                offer_id: a.offer_id,
+                answer: a.answer,
+            }),
+        });
+    }
+
+    /// The scrape response, or an error frame addressed to nobody in particular.
+    pub fn scrape(&self, request: &ScrapeRequest) -> ServerMessage {
+        let file = |hash: &InfoHash| {
+            let (complete, incomplete) = self.swarms.get(hash).map_or((0, 0), Swarm::counts);
+            ScrapeFile {
+                complete,
+                incomplete,
+                downloaded: 0,
+            }
+        };
+        let max = self.config.max_scrape_hashes;
+        let files = match request {
+            ScrapeRequest::InfoHashes(list) if list.len() > max => {
+                return ServerMessage::Error(ServerError {
+                    action: Action::Scrape,
+                    info_hash: list[0].to_binary_string(),
+                    reason: format!("a scrape may name at most {max} info_hashes"),
+                });
+            }
+            ScrapeRequest::InfoHashes(list) => list.iter().map(|h| (*h, file(h))).collect(),
+            ScrapeRequest::All if !self.config.full_scrape => {
+                return ServerMessage::Error(ServerError {
+                    action: Action::Scrape,
+                    info_hash: String::new(),
+                    reason: "full scrapes are disabled: name the info_hashes".to_owned(),
+                });
+            }
+            ScrapeRequest::All => self
+                .swarms
+                .keys()
+                .take(max)
+                .map(|h| (*h, file(h)))
+                .collect(),
+        };
+        ServerMessage::Scrape(ScrapeResponse {
+            files,
+            min_request_interval: Some(self.config.announce_interval.as_secs() as u32),
+        })
+    }
+
+    /// Takes a stats report (from the WebSocket or `POST /stats`).
+    pub fn ingest_stats(&mut self, report: StatsReport, now: Instant) -> Result<(), String> {
+        self.stats.ingest(report, now)
+    }
+
+    fn stop(&mut self, conn: ConnId, info_hash: &InfoHash, peer_id: &PeerId) {
+        let Some(swarm) = self.swarms.get_mut(info_hash) else {
+            return;
+        };
+        // Only the connection that holds the peer may stop it.
+        if swarm.peers.get(peer_id).is_none_or(|p| p.conn != conn) {
+            return;
+        }
+        swarm.remove(peer_id);
+        self.peers -= 1;
+        if swarm.peers.is_empty() {
+            self.swarms.remove(info_hash);
+        }
+        if let Some(memberships) = self.conns.get_mut(&conn) {
+            remove_membership(memberships, info_hash, peer_id);
+        }
+    }
+
+    /// Removes every peer that lives on `conn`.
+    pub fn connection_closed(&mut self, conn: ConnId) {
+        let Some(memberships) = self.conns.remove(&conn) else {
+            return;
+        };
+        for (info_hash, peer_id) in memberships {
+            let Some(swarm) = self.swarms.get_mut(&info_hash) else {
+                continue;
+            };
+            if swarm.peers.get(&peer_id).is_some_and(|p| p.conn == conn) {
+                swarm.remove(&peer_id);
+                self.peers -= 1;
+                if swarm.peers.is_empty() {
+                    self.swarms.remove(&info_hash);
+                }
+            }
+        }
+    }
+
+    /// Drops peers that stopped announcing, offers nobody answered in time and stale stats.
+    pub fn expire(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        self.swarms.retain(|info_hash, swarm| {
+            swarm.peers.retain(|peer_id, peer| {
+                if peer.expires <= now {
+                    expired.push((peer.conn, *info_hash, *peer_id));
+                    if peer.seeder {
+                        swarm.seeders -= 1;
+                    }
+                    return false;
+                }
+                while peer.pending.front().is_some_and(|p| p.expires <= now) {
+                    peer.pending.pop_front();
+                }
+                true
+            });
+            !swarm.peers.is_empty()
+        });
+        self.peers -= expired.len();
+        for (conn, info_hash, peer_id) in expired {
+            if let Some(memberships) = self.conns.get_mut(&conn) {
+                remove_membership(memberships, &info_hash, &peer_id);
+            }
+        }
+        self.conns.retain(|_, memberships| !memberships.is_empty());
+        self.stats.expire(now);
+    }
+
+    pub fn counts(&self) -> Counts {
+        Counts {
+            swarms: self.swarms.len(),
+            peers: self.peers,
+            seeders: self.swarms.values().map(|s| s.seeders as usize).sum(),
+            channels: self.stats.channel_count(),
+            viewers: self.stats.reporter_count(),
+        }
+    }
+
+    /// Swarms ranked by peers, most first, at most `limit`.
+    pub fn ranking(&self, limit: usize) -> Vec<SwarmSummary> {
+        let mut ranked: Vec<(&InfoHash, &Swarm)> = self.swarms.iter().collect();
+        ranked.sort_unstable_by(|a, b| b.1.peers.len().cmp(&a.1.peers.len()).then(a.0.cmp(b.0)));
+        ranked.truncate(limit);
+        ranked
+            .into_iter()
+            .map(|(h, s)| self.summary(h, Some(s)))
+            .collect()
+    }
+
+    /// One swarm, also when only stats name it.
+    pub fn swarm(&self, info_hash: &InfoHash) -> Option<SwarmSummary> {
+        let swarm = self.swarms.get(info_hash);
+        if swarm.is_none() && self.stats.channel_of(info_hash).is_none() {
+            return None;
+        }
+        Some(self.summary(info_hash, swarm))
+    }
+
+    fn summary(&self, info_hash: &InfoHash, swarm: Option<&Swarm>) -> SwarmSummary {
+        let (seeders, leechers) = swarm.map_or((0, 0), Swarm::counts);
+        SwarmSummary {
+            info_hash: *info_hash,
+            peers: seeders + leechers,
+            seeders,
+            leechers,
+            channel: self.stats.channel_of(info_hash),
+        }
+    }
+}
+
+/// A peer is a seeder when it says `left: 0` or `completed`; an update without `left`
+/// keeps what it was.
+fn is_seeder(a: &AnnounceRequest, was: bool) -> bool {
+    match a.left {
+        Some(left) => left == 0.0,
+        None => was || a.event == AnnounceEvent::Completed,
+    }
+}
+
+fn remove_membership(
+    memberships: &mut Vec<(InfoHash, PeerId)>,
+    info_hash: &InfoHash,
+    peer_id: &PeerId,
+) {
+    if let Some(i) = memberships
+        .iter()
+        .position(|m| m.0 == *info_hash && m.1 == *peer_id)
+    {
+        memberships.swap_remove(i);
+    }
+}
+
+fn error(conn: ConnId, action: Action, info_hash: &InfoHash, reason: String) -> Outgoing {
+    Outgoing {
+        to: conn,
+        msg: ServerMessage::Error(ServerError {
+            action,
+            info_hash: info_hash.to_binary_string(),
+            reason,
+        }),
+    }
+}
+
+fn too_many_swarms(conn: ConnId, info_hash: &InfoHash, max: usize) -> Outgoing {
+    error(
+        conn,
+        Action::Announce,
+        info_hash,
+        format!("this connection already announced {max} swarms, the most allowed"),
+    )
+}
+
+/// Up to `wanted` distinct indices in `0..len`, never `skip`, in random order.
+fn pick_distinct(
+    rng: &mut fastrand::Rng,
+    len: usize,
+    skip: Option<usize>,
+    wanted: usize,
+) -> Vec<usize> {
+    let available = len - usize::from(skip.is_some());
+    if available <= wanted {
+        let mut all: Vec<usize> = (0..len).filter(|i| Some(*i) != skip).collect();
+        rng.shuffle(&mut all);
+        return all;
+    }
+    let mut picked = Vec::with_capacity(wanted);
+    // `available > wanted`, so rejection sampling ends quickly; the bound is a safety net.
+    for _ in 0..wanted * 64 {
+        if picked.len() == wanted {
+            break;
+        }
+        let i = rng.usize(..len);
+        if Some(i) != skip && !picked.contains(&i) {
+            picked.push(i);
+        }
+    }
+    picked
+}

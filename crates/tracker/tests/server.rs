@@ -1,0 +1,414 @@
+//! The tracker server over real sockets on 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracker::TrackerConfig;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const HASH: &str = "LF5ru/aNcTeuFIVnksyB";
+
+struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start(config: TrackerConfig) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(tracker::serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn connect(&self) -> Ws {
+        tokio_tungstenite::connect_async(self.ws_url("/announce"))
+            .await
+            .unwrap()
+            .0
+    }
+
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("serve returns after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).await.unwrap();
+}
+
+async fn recv(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("socket open")
+            .unwrap();
+        if let Message::Text(text) = msg {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+fn peer(n: u8) -> String {
+    format!("-PM0203-00000000000{}", char::from(b'a' + n))
+}
+
+fn announce(peer_id: &str, offers: usize) -> Value {
+    let offers: Vec<Value> = (0..offers)
+        .map(|k| json!({"offer": {"type": "offer", "sdp": format!("sdp-{k}")}, "offer_id": format!("\u{0}\u{ff}offer-{k}-xxxxxxxxxxx")}))
+        .collect();
+    json!({"action": "announce", "info_hash": HASH, "peer_id": peer_id, "numwant": offers.len(),
+           "uploaded": 0, "downloaded": 0, "event": "started", "offers": offers})
+}
+
+#[tokio::test]
+async fn offers_and_answers_are_relayed_between_sockets() {
+    let server = Server::start(TrackerConfig::default()).await;
+    let mut a = server.connect().await;
+    let mut b = server.connect().await;
+    send(&mut a, announce(&peer(0), 0)).await;
+    let response = recv(&mut a).await;
+    assert_eq!(response["action"], "announce");
+    assert_eq!(response["info_hash"], HASH);
+    assert_eq!(response["incomplete"], 1);
+    assert_eq!(response["interval"], 120);
+
+    send(&mut b, announce(&peer(1), 3)).await;
+    assert_eq!(recv(&mut b).await["incomplete"], 2);
+    let offer = recv(&mut a).await;
+    assert_eq!(offer["peer_id"], peer(1));
+    assert_eq!(offer["offer"]["type"], "offer");
+    let offer_id = offer["offer_id"].as_str().unwrap().to_owned();
+    assert!(
+        offer_id.starts_with("\u{0}\u{ff}offer-"),
+        "binary offer_id relayed exactly"
+    );
+
+    send(
+        &mut a,
+        json!({"action": "announce", "info_hash": HASH, "peer_id": peer(0),
+        "to_peer_id": peer(1), "offer_id": offer_id, "answer": {"type": "answer", "sdp": "ans"}}),
+    )
+    .await;
+    let answer = recv(&mut b).await;
+    assert_eq!(answer["peer_id"], peer(0));
+    assert_eq!(answer["offer_id"], offer_id.as_str());
+    assert_eq!(answer["answer"]["sdp"], "ans");
+
+    let scrape = {
+        send(&mut b, json!({"action": "scrape", "info_hash": [HASH]})).await;
+        recv(&mut b).await
+    };
+    assert_eq!(scrape["files"][HASH]["incomplete"], 2);
+
+    // Closing a socket removes its peers.
+    a.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send(&mut b, json!({"action": "scrape", "info_hash": HASH})).await;
+    assert_eq!(recv(&mut b).await["files"][HASH]["incomplete"], 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_frames_get_error_frames_and_the_socket_stays_open() {
+    let server = Server::start(TrackerConfig::default()).await;
+    let mut ws = server.connect().await;
+    ws.send(Message::text("{not json")).await.unwrap();
+    let err = recv(&mut ws).await;
+    assert_eq!(err["action"], "announce");
+    assert_eq!(err["info_hash"], "");
+    assert!(err["failure reason"]
+        .as_str()
+        .unwrap()
+        .contains("invalid JSON"));
+
+    send(
+        &mut ws,
+        json!({"action": "announce", "info_hash": HASH, "peer_id": "short"}),
+    )
+    .await;
+    let err = recv(&mut ws).await;
+    assert_eq!(err["info_hash"], HASH);
+    assert!(err["failure reason"].is_string());
+
+    send(&mut ws, announce(&peer(0), 0)).await;
+    assert_eq!(recv(&mut ws).await["complete"], 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_messages_close_the_connection_with_1009() {
+    let server = Server::start(TrackerConfig {
+        max_message_size: 2048,
+        ..TrackerConfig::default()
+    })
+    .await;
+    let mut ws = server.connect().await;
+    ws.send(Message::text("x".repeat(4096))).await.unwrap();
+    let close = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1009));
+    server.shutdown().await;
+}
+
+fn http_status(err: tungstenite::Error) -> u16 {
+    match err {
+        tungstenite::Error::Http(response) => response.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn token_origin_and_connection_limits_refuse_upgrades_clearly() {
+    let server = Server::start(TrackerConfig {
+        token: Some("s3cret".into()),
+        allowed_origins: vec!["https://good.example".into()],
+        max_connections_per_ip: 2,
+        ..TrackerConfig::default()
+    })
+    .await;
+    let err = tokio_tungstenite::connect_async(server.ws_url("/announce"))
+        .await
+        .unwrap_err();
+    assert_eq!(http_status(err), 401);
+    let err = tokio_tungstenite::connect_async(server.ws_url("/?token=wrong"))
+        .await
+        .unwrap_err();
+    assert_eq!(http_status(err), 401);
+
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(
+        server.ws_url("/?token=s3cret"),
+    )
+    .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    let err = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    assert_eq!(http_status(err), 403);
+
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(
+        server.ws_url("/?token=s3cret"),
+    )
+    .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "https://good.example".parse().unwrap());
+    let (_one, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (_two, _) = tokio_tungstenite::connect_async(server.ws_url("/announce?token=s3cret"))
+        .await
+        .unwrap();
+    let err = tokio_tungstenite::connect_async(server.ws_url("/?token=s3cret"))
+        .await
+        .unwrap_err();
+    assert_eq!(http_status(err), 429);
+
+    let metrics = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tracker_rejected_connections_total{reason=\"token\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tracker_rejected_connections_total{reason=\"origin\"} 1"));
+    assert!(metrics.contains("tracker_rejected_connections_total{reason=\"connections_per_ip\"} 1"));
+    assert!(metrics.contains("tracker_connections 2"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_connections_with_going_away() {
+    let server = Server::start(TrackerConfig::default()).await;
+    let mut ws = server.connect().await;
+    send(&mut ws, announce(&peer(0), 0)).await;
+    recv(&mut ws).await;
+    let _ = server.stop.as_ref();
+    let closing = tokio::spawn(async move {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    });
+    server.shutdown().await;
+    assert_eq!(closing.await.unwrap(), Some(1001));
+}
+
+#[tokio::test]
+async fn channel_api_ranks_swarms_and_shows_stats_from_both_ingest_paths() {
+    let server = Server::start(TrackerConfig::default()).await;
+    let mut a = server.connect().await;
+    let mut b = server.connect().await;
+    send(&mut a, announce(&peer(0), 0)).await;
+    recv(&mut a).await;
+    send(&mut b, announce(&peer(1), 0)).await;
+    recv(&mut b).await;
+    let other = "OTHERHASHxxxxxxxxxxx";
+    send(
+        &mut b,
+        json!({"action": "announce", "info_hash": other, "peer_id": peer(2)}),
+    )
+    .await;
+    recv(&mut b).await;
+
+    let stats = |peer_id: String, http: u64, p2p: u64| {
+        json!({"action": "stats", "info_hash": HASH, "peer_id": peer_id, "channel": "https://cdn.example/live/index.m3u8",
+               "http_down": http, "p2p_down": p2p, "p2p_up": 10, "peers": 1, "rebuffers": 0})
+    };
+    send(&mut a, stats(peer(0), 1000, 500)).await;
+    send(&mut a, stats(peer(0), 1500, 700)).await;
+    // Bad stats get an error frame with action "stats".
+    send(
+        &mut a,
+        json!({"action": "stats", "info_hash": HASH, "peer_id": peer(0)}),
+    )
+    .await;
+    let err = recv(&mut a).await;
+    assert_eq!(err["action"], "stats");
+    assert_eq!(err["info_hash"], HASH);
+
+    let client = reqwest::Client::new();
+    let posted = client
+        .post(server.http("/stats"))
+        .header("content-type", "text/plain")
+        .body(stats(peer(1), 100, 0).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 204);
+    assert_eq!(posted.headers()["access-control-allow-origin"], "*");
+    let bad = client
+        .post(server.http("/stats"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+
+    let list: Value = reqwest::get(server.http("/channels"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["swarms"], 2);
+    let top = &list["channels"][0];
+    assert_eq!(top["info_hash"], HASH);
+    assert_eq!(top["peers"], 2);
+    assert_eq!(top["leechers"], 2);
+    assert_eq!(top["channel"], "https://cdn.example/live/index.m3u8");
+    assert_eq!(top["viewers"], 2);
+    assert_eq!(top["http_bytes"], 1600);
+    assert_eq!(top["p2p_bytes"], 700);
+    assert_eq!(top["upload_bytes"], 20);
+    assert_eq!(list["channels"][1]["channel"], Value::Null);
+
+    let encoded = HASH.replace('/', "%2F");
+    let one: Value = reqwest::get(server.http(&format!("/channels/{encoded}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["peers"], 2);
+    let hex = one["info_hash_hex"].as_str().unwrap().to_owned();
+    let by_hex: Value = reqwest::get(server.http(&format!("/channels/{hex}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_hex["info_hash"], HASH);
+    let missing = reqwest::get(server.http("/channels/NOSUCHHASHxxxxxxxxxx"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn wss_with_built_in_tls() {
+    let dir = std::env::temp_dir().join(format!("swarmcast-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
+    let server = Server::start(TrackerConfig {
+        tls: Some(tracker::TlsFiles {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        }),
+        ..TrackerConfig::default()
+    })
+    .await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(client_config))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let url = format!("wss://localhost:{}/announce", server.addr.port());
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tls).await.unwrap();
+    ws.send(Message::text(announce(&peer(0), 0).to_string()))
+        .await
+        .unwrap();
+    let Some(Ok(Message::Text(text))) = ws.next().await else {
+        panic!("no response")
+    };
+    let response: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(response["incomplete"], 1);
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
