@@ -31,7 +31,9 @@ async function call(method, p, body) {
 
 before(async () => {
   if (!hasTracker) return;
-  origin = await startOrigin();
+  // A long live window: P2P Media Loader then plays far behind the edge, leaving segments
+  // past its 15 s high-demand (HTTP) window for P2P.
+  origin = await startOrigin({ liveWindow: 30 });
   tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
   const trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
