@@ -3,8 +3,8 @@
 mod demo;
 mod media;
 mod origin;
-mod superpeer;
 mod peer;
+mod superpeer;
 mod tracker;
 
 use std::io::IsTerminal;
