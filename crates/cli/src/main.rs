@@ -5,6 +5,7 @@ mod demo;
 mod media;
 mod origin;
 mod peer;
+mod superpeer;
 mod tracker;
 mod superpeer;
 
