@@ -4,6 +4,7 @@ mod console;
 mod demo;
 mod media;
 mod origin;
+mod superpeer;
 mod tracker;
 
 use std::io::IsTerminal;
@@ -43,6 +44,11 @@ enum Command {
     Media(media::MediaCommand),
     /// Run the WebTorrent tracker (WebSocket signaling, channel API, stats ingest, metrics).
     Tracker(tracker::TrackerArgs),
+    /// Run the super peer master: REST API plus one seeding worker process per channel.
+    Superpeer(Box<superpeer::SuperpeerArgs>),
+    /// One super-peer worker process (started by the master, spec on stdin).
+    #[command(hide = true)]
+    SuperpeerWorker,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,6 +64,8 @@ fn main() -> anyhow::Result<()> {
         Command::Media(cmd) => media::run(cmd),
         Command::Console(args) => console::run(args),
         Command::Tracker(args) => tracker::run(args),
+        Command::Superpeer(args) => superpeer::run(*args),
+        Command::SuperpeerWorker => superpeer::run_worker(),
     }
 }
 

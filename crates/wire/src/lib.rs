@@ -3,4 +3,6 @@
 //! Each module turns bytes into typed messages and back, so protocol logic is tested
 //! deterministically and fuzzed without any I/O.
 
+pub mod peer;
+pub mod swarm_id;
 pub mod tracker;

@@ -1,0 +1,410 @@
+//! The sans-IO endpoint: a set of peer connections sharing one UDP socket.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use webrtc_core::data_channel::RTCDataChannelId;
+use webrtc_core::ice::mdns::MulticastDnsMode;
+use webrtc_core::peer_connection::certificate::{CertificateParams, RTCCertificate};
+use webrtc_core::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use webrtc_core::peer_connection::configuration::RTCConfigurationBuilder;
+use webrtc_core::peer_connection::event::{RTCDataChannelEvent, RTCPeerConnectionEvent};
+use webrtc_core::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use webrtc_core::peer_connection::sdp::RTCSessionDescription;
+use webrtc_core::peer_connection::state::RTCPeerConnectionState;
+use webrtc_core::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate,
+};
+use webrtc_core::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use webrtc_core::sansio::Protocol;
+use webrtc_core::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+
+/// One peer connection of an [`Endpoint`].
+pub type ConnectionId = u64;
+/// A data channel within one connection.
+pub type ChannelId = RTCDataChannelId;
+
+/// Settings of an [`Endpoint`].
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// The address the UDP socket is bound to.
+    pub local_addr: SocketAddr,
+    /// The address put in answers as our only (host) candidate: a public or NAT address, or
+    /// the bound one. Its port must reach `local_addr`.
+    pub advertised_addr: SocketAddr,
+    /// [`Event::BufferedAmountLow`] fires when a channel's unsent-plus-unacknowledged bytes
+    /// fall to this level.
+    pub buffered_amount_low: usize,
+    /// A connection that has not connected by then is dropped (unused offers, failed ICE).
+    pub connect_timeout: Duration,
+    /// Offers beyond this many live connections are refused.
+    pub max_connections: usize,
+}
+
+impl EndpointConfig {
+    pub fn new(local_addr: SocketAddr) -> Self {
+        Self {
+            local_addr,
+            advertised_addr: local_addr,
+            buffered_amount_low: 256 * 1024,
+            connect_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// A datagram to send.
+#[derive(Debug)]
+pub struct Transmit {
+    pub destination: SocketAddr,
+    pub contents: BytesMut,
+}
+
+/// What happened on the endpoint's connections.
+#[derive(Debug)]
+pub enum Event {
+    /// ICE and DTLS completed.
+    Connected(ConnectionId),
+    /// The remote peer's data channel is open and can carry messages.
+    ChannelOpen { connection: ConnectionId, channel: ChannelId, label: String },
+    /// A message arrived (text messages arrive as their UTF-8 bytes).
+    Message { connection: ConnectionId, channel: ChannelId, data: BytesMut },
+    /// The channel's buffered amount fell to the low-water mark: send more.
+    BufferedAmountLow { connection: ConnectionId, channel: ChannelId },
+    /// The channel closed; the connection may live on.
+    ChannelClosed { connection: ConnectionId, channel: ChannelId },
+    /// The connection is gone and its id will not be used again.
+    Closed { connection: ConnectionId, reason: String },
+}
+
+/// Why an endpoint call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("too many connections ({0})")]
+    TooManyConnections(usize),
+    #[error("unknown connection or channel")]
+    UnknownChannel,
+    #[error("invalid offer: {0}")]
+    InvalidOffer(String),
+    #[error("webrtc: {0}")]
+    Stack(#[from] webrtc_core::shared::error::Error),
+}
+
+struct Connection {
+    pc: RTCPeerConnection,
+    /// Our ICE username fragment, which the browser's STUN checks carry.
+    ufrag: String,
+    remote: Option<SocketAddr>,
+    created: Instant,
+    connected: bool,
+    next_timeout: Option<Instant>,
+}
+
+/// Many peer connections behind one UDP socket. Drive it with [`Endpoint::handle_datagram`]
+/// and [`Endpoint::handle_timeout`]; drain [`Endpoint::poll_transmit`] and
+/// [`Endpoint::poll_event`] after every call.
+pub struct Endpoint {
+    config: EndpointConfig,
+    certificate: RTCCertificate,
+    connections: HashMap<ConnectionId, Connection>,
+    by_addr: HashMap<SocketAddr, ConnectionId>,
+    by_ufrag: HashMap<String, ConnectionId>,
+    next_id: ConnectionId,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("config", &self.config)
+            .field("connections", &self.connections.len())
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// Makes the endpoint and its DTLS certificate, shared by all connections (one key
+    /// generation instead of one per browser).
+    pub fn new(config: EndpointConfig) -> Result<Self, Error> {
+        let provider = webrtc_core::crypto::default_provider().map_err(|e| Error::InvalidOffer(e.to_string()))?;
+        let params = CertificateParams::new(vec!["swarmcast".to_owned()])
+            .map_err(|e| Error::InvalidOffer(e.to_string()))?;
+        let certificate = RTCCertificate::generate(
+            provider.crypto(),
+            webrtc_core::crypto::SignatureScheme::EcdsaP256Sha256,
+            params,
+        )?;
+        Ok(Self {
+            config,
+            certificate,
+            connections: HashMap::new(),
+            by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            next_id: 1,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// Live connections.
+    pub fn connection_count(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Takes a remote offer (with or without candidates) and returns the connection and our
+    /// complete answer SDP, which carries our single host candidate.
+    pub fn accept_offer(&mut self, now: Instant, offer_sdp: &str) -> Result<(ConnectionId, String), Error> {
+        if self.connections.len() >= self.config.max_connections {
+            return Err(Error::TooManyConnections(self.config.max_connections));
+        }
+        let ufrag = random_token(16);
+        let setting_engine = SettingEngineBuilder::new()
+            .with_lite(true)
+            .with_ice_credentials(ufrag.clone(), random_token(32))
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_include_loopback_candidate(true)
+            .build();
+        let configuration = RTCConfigurationBuilder::new()
+            .with_certificates(vec![self.certificate.clone()])
+            .build();
+        let mut pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(configuration)
+            .with_setting_engine(setting_engine)
+            .build(now)?;
+        let offer = RTCSessionDescription::offer(offer_sdp.to_owned())
+            .map_err(|e| Error::InvalidOffer(e.to_string()))?;
+        pc.set_remote_description(now, offer)
+            .map_err(|e| Error::InvalidOffer(e.to_string()))?;
+        let advertised = self.config.advertised_addr;
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: advertised.ip().to_string(),
+                port: advertised.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()?;
+        pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
+        let answer = pc.create_answer(None)?;
+        pc.set_local_description(now, answer)?;
+        let answer_sdp = pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| Error::InvalidOffer("no local description".into()))?;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.by_ufrag.insert(ufrag.clone(), id);
+        let mut connection =
+            Connection { pc, ufrag, remote: None, created: now, connected: false, next_timeout: None };
+        self.drain(id, &mut connection);
+        self.connections.insert(id, connection);
+        Ok((id, answer_sdp))
+    }
+
+    /// Feeds one received datagram. Datagrams from unknown addresses that are not STUN
+    /// checks for one of our connections are dropped.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let id = match self.by_addr.get(&from) {
+            Some(&id) => id,
+            None => {
+                let Some(&id) = crate::stun::local_ufrag(datagram).and_then(|u| self.by_ufrag.get(u)) else {
+                    return;
+                };
+                // The browser's address as seen by us (a peer-reflexive candidate).
+                if let Some(connection) = self.connections.get_mut(&id) {
+                    if let Some(old) = connection.remote.replace(from) {
+                        self.by_addr.remove(&old);
+                    }
+                }
+                self.by_addr.insert(from, id);
+                id
+            }
+        };
+        let Some(mut connection) = self.connections.remove(&id) else { return };
+        let result = connection.pc.handle_read(TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.config.local_addr,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(datagram),
+        });
+        if let Err(e) = result {
+            tracing::debug!(connection = id, "dropped a datagram: {e}");
+        }
+        self.drain(id, &mut connection);
+        self.reinsert(id, connection);
+    }
+
+    /// Runs every connection whose deadline has passed, and drops connections that never
+    /// connected within the connect timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<ConnectionId> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| {
+                c.next_timeout.is_some_and(|t| t <= now)
+                    || (!c.connected && now.duration_since(c.created) >= self.config.connect_timeout)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in due {
+            let Some(mut connection) = self.connections.remove(&id) else { continue };
+            if !connection.connected && now.duration_since(connection.created) >= self.config.connect_timeout {
+                self.forget(id, connection, "not connected in time".into());
+                continue;
+            }
+            if let Err(e) = connection.pc.handle_timeout(now) {
+                tracing::debug!(connection = id, "timeout handling failed: {e}");
+            }
+            self.drain(id, &mut connection);
+            self.reinsert(id, connection);
+        }
+    }
+
+    /// The earliest instant at which [`Endpoint::handle_timeout`] must run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.connections
+            .values()
+            .flat_map(|c| {
+                let connect_deadline = (!c.connected).then(|| c.created + self.config.connect_timeout);
+                c.next_timeout.into_iter().chain(connect_deadline)
+            })
+            .min()
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Sends one binary message and returns the channel's buffered amount afterwards. The
+    /// stack never refuses data, so callers stop at their own high-water mark and wait for
+    /// [`Event::BufferedAmountLow`].
+    pub fn send(&mut self, now: Instant, connection: ConnectionId, channel: ChannelId, data: &[u8]) -> Result<usize, Error> {
+        let Some(mut conn) = self.connections.remove(&connection) else {
+            return Err(Error::UnknownChannel);
+        };
+        let result = match conn.pc.data_channel(channel) {
+            Some(mut dc) => dc.send(now, BytesMut::from(data)).map(|()| dc.outstanding_bytes()).map_err(Error::from),
+            None => Err(Error::UnknownChannel),
+        };
+        self.drain(connection, &mut conn);
+        self.reinsert(connection, conn);
+        result
+    }
+
+    /// Bytes sent on the channel and not yet acknowledged.
+    pub fn buffered_amount(&mut self, connection: ConnectionId, channel: ChannelId) -> usize {
+        self.connections
+            .get_mut(&connection)
+            .and_then(|c| c.pc.data_channel(channel).map(|dc| dc.outstanding_bytes()))
+            .unwrap_or(0)
+    }
+
+    /// Closes a connection; an [`Event::Closed`] follows.
+    pub fn close(&mut self, connection: ConnectionId, reason: &str) {
+        if let Some(mut conn) = self.connections.remove(&connection) {
+            let _ = conn.pc.close();
+            while let Some(t) = conn.pc.poll_write() {
+                self.transmits.push_back(Transmit { destination: t.transport.peer_addr, contents: t.message });
+            }
+            self.forget(connection, conn, reason.to_owned());
+        }
+    }
+
+    fn reinsert(&mut self, id: ConnectionId, connection: Connection) {
+        match connection.pc.connection_state() {
+            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                let reason = format!("peer connection {}", connection.pc.connection_state());
+                self.forget(id, connection, reason);
+            }
+            _ => {
+                self.connections.insert(id, connection);
+            }
+        }
+    }
+
+    fn forget(&mut self, id: ConnectionId, connection: Connection, reason: String) {
+        self.by_ufrag.remove(&connection.ufrag);
+        if let Some(addr) = connection.remote {
+            self.by_addr.remove(&addr);
+        }
+        self.events.push_back(Event::Closed { connection: id, reason });
+    }
+
+    /// Moves everything the stack produced into our queues and caches its next deadline.
+    fn drain(&mut self, id: ConnectionId, connection: &mut Connection) {
+        let pc = &mut connection.pc;
+        loop {
+            let mut progressed = false;
+            while let Some(t) = pc.poll_write() {
+                progressed = true;
+                self.transmits.push_back(Transmit { destination: t.transport.peer_addr, contents: t.message });
+            }
+            while let Some(event) = pc.poll_event() {
+                progressed = true;
+                match event {
+                    RTCPeerConnectionEvent::OnConnectionStateChangeEvent(RTCPeerConnectionState::Connected) => {
+                        connection.connected = true;
+                        self.events.push_back(Event::Connected(id));
+                    }
+                    RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnOpen(channel)) => {
+                        if let Some(mut dc) = pc.data_channel(channel) {
+                            dc.set_buffered_amount_low_threshold(
+                                u32::try_from(self.config.buffered_amount_low).unwrap_or(u32::MAX),
+                            );
+                            let label = dc.label().to_owned();
+                            self.events.push_back(Event::ChannelOpen { connection: id, channel, label });
+                        }
+                    }
+                    RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnBufferedAmountLow(channel)) => {
+                        self.events.push_back(Event::BufferedAmountLow { connection: id, channel });
+                    }
+                    RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnClose(channel)) => {
+                        self.events.push_back(Event::ChannelClosed { connection: id, channel });
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(TaggedRTCMessage { message, .. }) = pc.poll_read() {
+                progressed = true;
+                if let RTCMessage::DataChannelMessage(channel, message) = message {
+                    self.events.push_back(Event::Message { connection: id, channel, data: message.data });
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        connection.next_timeout = pc.poll_timeout();
+    }
+}
+
+fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes).unwrap_or_else(|_| {
+        // Only uniqueness matters for routing; fall back to a clock-derived value.
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (seed >> ((i * 7) % 120)) as u8;
+        }
+    });
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}

@@ -1,0 +1,67 @@
+//! Messages between the master and its workers, as JSON lines: the master writes a
+//! [`WorkerSpec`] then [`MasterCommand`]s to the worker's stdin; the worker writes
+//! [`WorkerEvent`]s to its stdout. Closing stdin tells the worker to exit.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::master::validate::SeedSpec;
+
+/// Everything a worker needs, sent as the first line on its stdin.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerSpec {
+    pub seed: SeedSpec,
+    /// The master's pid: a worker whose parent is someone else exits at once.
+    pub master_pid: u32,
+    /// UDP port for the WebRTC endpoint; 0 picks a free one.
+    pub udp_port: u16,
+    /// Address advertised in ICE candidates.
+    pub public_ip: Option<IpAddr>,
+    /// Disk cache folder of this channel; `None` when `noUseDiskCache`.
+    pub cache_dir: Option<PathBuf>,
+    pub cache_size_mb: u64,
+    pub stats_interval_ms: u64,
+}
+
+/// Commands after the spec line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "cmd", rename_all = "camelCase")]
+pub enum MasterCommand {
+    /// Fields of the seed that change without a restart (`maxConnections`, `label`, ...).
+    Update { seed: Box<SeedSpec> },
+}
+
+/// Counters a worker reports; totals since the worker started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WorkerCounters {
+    /// Browsers connected over data channels.
+    pub peers: u64,
+    /// Other members of the channel's swarms as counted by the tracker.
+    pub swarm_peers: u64,
+    pub uploaded_bytes: u64,
+    /// Bytes fetched from the origin (playlists and segments).
+    pub origin_bytes: u64,
+    /// Segments currently held (memory and disk).
+    pub segments: u64,
+    /// Tracker URL the worker is connected to, if any.
+    pub signal: Option<String>,
+    /// Swarms (one per variant) the worker announces in.
+    pub swarms: u64,
+}
+
+/// Lines a worker writes on stdout.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum WorkerEvent {
+    Ready {
+        #[serde(rename = "udpPort")]
+        udp_port: u16,
+        #[serde(rename = "peerId")]
+        peer_id: String,
+    },
+    Stats(WorkerCounters),
+}

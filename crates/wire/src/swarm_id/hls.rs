@@ -1,0 +1,200 @@
+//! The streams of an HLS playlist as hls.js hands them to P2P Media Loader: one `main`
+//! stream per `#EXT-X-STREAM-INF` variant, one `secondary` stream per audio rendition with a
+//! URI, or a single `main` stream for a media playlist loaded directly.
+
+use super::{StreamIdentity, StreamType};
+
+/// One stream of a playlist with the identity P2P Media Loader derives for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HlsStream {
+    /// The playlist URI as written (relative to the master playlist).
+    pub uri: String,
+    pub stream_type: StreamType,
+    pub identity: StreamIdentity,
+}
+
+/// Reads a master or media playlist's text.
+pub fn streams(playlist: &str) -> Vec<HlsStream> {
+    let mut streams = Vec::new();
+    let mut audio_codecs_by_group: Vec<(String, String)> = Vec::new();
+    let mut audio_media: Vec<Vec<(String, String)>> = Vec::new();
+    let mut pending_variant: Option<Vec<(String, String)>> = None;
+    for line in playlist.lines().map(str::trim) {
+        if let Some(attrs) = line.strip_prefix("#EXT-X-STREAM-INF:") {
+            pending_variant = Some(attributes(attrs));
+        } else if let Some(attrs) = line.strip_prefix("#EXT-X-MEDIA:") {
+            let attrs = attributes(attrs);
+            if get(&attrs, "TYPE") == Some("AUDIO") && get(&attrs, "URI").is_some() {
+                audio_media.push(attrs);
+            }
+        } else if !line.is_empty() && !line.starts_with('#') {
+            if let Some(attrs) = pending_variant.take() {
+                let codecs = get(&attrs, "CODECS").unwrap_or_default();
+                if let Some(group) = get(&attrs, "AUDIO") {
+                    let audio = codecs_of_kind(codecs, false);
+                    if !audio.is_empty() {
+                        audio_codecs_by_group.push((group.to_string(), audio));
+                    }
+                }
+                streams.push(variant_stream(line, &attrs));
+            }
+        }
+    }
+    for attrs in &audio_media {
+        let group = get(attrs, "GROUP-ID").unwrap_or_default();
+        let codec = audio_codecs_by_group
+            .iter()
+            .find(|(g, _)| g == group)
+            .map(|(_, c)| c.clone());
+        streams.push(HlsStream {
+            uri: get(attrs, "URI").unwrap_or_default().to_string(),
+            stream_type: StreamType::Secondary,
+            identity: StreamIdentity {
+                bitrate: Some(0),
+                codecs: codec,
+                language: get(attrs, "LANGUAGE").map(str::to_string),
+                channels: get(attrs, "CHANNELS").map(str::to_string),
+                name: get(attrs, "NAME").map(str::to_string),
+                ..StreamIdentity::default()
+            },
+        });
+    }
+    if streams.is_empty() && playlist.contains("#EXTINF") {
+        // hls.js makes a single level with bitrate 0 and no attributes for a media playlist.
+        streams.push(HlsStream {
+            uri: String::new(),
+            stream_type: StreamType::Main,
+            identity: StreamIdentity {
+                bitrate: Some(0),
+                ..StreamIdentity::default()
+            },
+        });
+    }
+    streams
+}
+
+fn variant_stream(uri: &str, attrs: &[(String, String)]) -> HlsStream {
+    // hls.js: bitrate = BANDWIDTH || AVERAGE-BANDWIDTH; without it, no other metadata is used.
+    let bitrate = [get(attrs, "BANDWIDTH"), get(attrs, "AVERAGE-BANDWIDTH")]
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b.parse::<u64>().ok())
+        .find(|&b| b != 0)
+        .unwrap_or(0);
+    let mut identity = StreamIdentity {
+        bitrate: Some(bitrate),
+        ..StreamIdentity::default()
+    };
+    if bitrate != 0 {
+        let video = codecs_of_kind(get(attrs, "CODECS").unwrap_or_default(), true);
+        identity.codecs = (!video.is_empty()).then_some(video);
+        if let Some((w, h)) = get(attrs, "RESOLUTION").and_then(|r| r.split_once(['x', 'X'])) {
+            identity.width = w.parse().ok();
+            identity.height = h.parse().ok();
+        }
+        identity.frame_rate = get(attrs, "FRAME-RATE").map(str::to_string);
+        identity.video_range = get(attrs, "VIDEO-RANGE").map(str::to_string);
+    }
+    HlsStream {
+        uri: uri.to_string(),
+        stream_type: StreamType::Main,
+        identity,
+    }
+}
+
+/// The video (or audio) codecs of a CODECS list, comma-joined, as hls.js's `setCodecs` does.
+fn codecs_of_kind(codecs: &str, video: bool) -> String {
+    codecs
+        .split([' ', ','])
+        .filter(|c| !c.is_empty())
+        .filter(|c| is_video_codec(c) == video && (video || is_audio_codec(c)))
+        .map(|c| c.split('/').next().unwrap_or(c))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn is_video_codec(codec: &str) -> bool {
+    const VIDEO: &[&str] = &[
+        "avc1", "avc2", "avc3", "avc4", "avcp", "av01", "drac", "dva1", "dvav", "dvh1", "dvhe",
+        "encv", "hev1", "hvc1", "mjp2", "mp4v", "mvc1", "mvc2", "mvc3", "mvc4", "resv", "rv60",
+        "s263", "svc1", "svc2", "vc-1", "vp08", "vp09",
+    ];
+    VIDEO
+        .iter()
+        .any(|p| codec.get(..4).is_some_and(|c| c.eq_ignore_ascii_case(p)))
+}
+
+fn is_audio_codec(codec: &str) -> bool {
+    const AUDIO: &[&str] = &[
+        "mp4a", "ac-3", "ec-3", "ac-4", "opus", "flac", "alac", "fLaC", "mp3", "dts", "enca",
+    ];
+    AUDIO
+        .iter()
+        .any(|p| codec.to_lowercase().starts_with(&p.to_lowercase()))
+}
+
+/// Parses `KEY=VALUE,KEY="quoted, value"` attribute lists.
+fn attributes(list: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = list;
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
+        let key = key.trim().to_string();
+        let (value, after) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.split_once('"') {
+                Some((v, a)) => (v, a),
+                None => (quoted, ""),
+            }
+        } else {
+            match after.split_once(',') {
+                Some((v, a)) => (v, a),
+                None => (after, ""),
+            }
+        };
+        out.push((key, value.trim().to_string()));
+        rest = after.trim_start_matches(',');
+    }
+    out
+}
+
+fn get<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_playlist_variants_and_audio() {
+        let master = "#EXTM3U\n\
+            #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"English\",LANGUAGE=\"en\",CHANNELS=\"2\",URI=\"a/en.m3u8\"\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=2000000,RESOLUTION=1280x720,CODECS=\"avc1.64001f,mp4a.40.2\",FRAME-RATE=30.000,AUDIO=\"aud\"\n\
+            720p/index.m3u8\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS=\"avc1.4d401e,mp4a.40.2\",RESOLUTION=854x480\n\
+            480p/index.m3u8\n";
+        let s = streams(master);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].uri, "720p/index.m3u8");
+        assert_eq!(
+            s[0].identity.canonical(),
+            "2000000-avc1.64001f-1280-720----30-"
+        );
+        assert_eq!(s[1].identity.canonical(), "800000-avc1.4d401e-854-480-----");
+        assert_eq!(s[2].stream_type, StreamType::Secondary);
+        assert_eq!(s[2].identity.canonical(), "0-mp4a.40.2---en-2-english--");
+    }
+
+    #[test]
+    fn media_playlist_is_one_main_stream_without_metadata() {
+        let s = streams("#EXTM3U\n#EXTINF:2.0,\nseg0.ts\n");
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].identity.canonical(), "0--------");
+    }
+}

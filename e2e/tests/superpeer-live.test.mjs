@@ -1,0 +1,112 @@
+// A super peer seeds a looping live channel to two tabs of unmodified P2P Media Loader 2.3.1
+// + hls.js: they receive P2P bytes from the super peer's peer id, and the origin served each
+// segment of the channel to the super peer about once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { freePort, mediaDir, startOrigin, startProcess, swarmcastBin } from '../lib/servers.mjs';
+import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
+
+const TOKEN = 'e2e-token';
+// The tracker server lives in its own component; without it there is nothing to seed into.
+const hasTracker = spawnSync(swarmcastBin(), ['tracker', '--help']).status === 0;
+let origin;
+let tracker;
+let master;
+let ctx;
+let dir;
+let api;
+
+async function call(method, p, body) {
+  const res = await fetch(`${api}${p}`, {
+    method,
+    headers: { 'X-ACCESS-TOKEN': TOKEN, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+before(async () => {
+  if (!hasTracker) return;
+  origin = await startOrigin();
+  tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
+  const trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
+  const port = await freePort();
+  fs.writeFileSync(
+    path.join(dir, '.env'),
+    `listenPort=${port}\nlistenHost=127.0.0.1\naccessToken=${TOKEN}\nsignal1=${trackerUrl}\ncacheDir=${dir}/cache\n`,
+  );
+  master = await startProcess(['superpeer', '--env-file', path.join(dir, '.env')], { ready: /REST API on http/ });
+  api = `http://127.0.0.1:${port}`;
+  ctx = await launchBrowser();
+  globalThis.trackerUrl = trackerUrl;
+});
+
+after(async () => {
+  await ctx?.close();
+  await master?.stop();
+  await tracker?.stop();
+  await origin?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('two PML tabs get P2P bytes from the super peer; the origin served each segment about once to it', { skip: !hasTracker && 'swarmcast tracker is not available in this build' }, async () => {
+  const manifest = `${origin.url}/live/hls-ts/index.m3u8`;
+  const channel = Buffer.from(manifest).toString('base64');
+  await origin.resetStats();
+  const seeded = await call('POST', '/seed', { list: [{ channel, live: true, keepAlive: true, label: 'e2e' }] });
+  assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
+  const pid = seeded.body.channels[0].pids[0];
+
+  // The worker joins the swarm and starts fetching segments ahead of the viewers.
+  let worker;
+  for (let i = 0; i < 120; i++) {
+    worker = (await call('GET', `/stats/${pid}`)).body;
+    if (worker.signal && worker.segments >= 3) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(worker.signal, `worker connected to the tracker: ${JSON.stringify(worker)}`);
+  const peerId = worker.peerId;
+
+  // Alone with the origin, the super peer fetches each new segment once: over ~12 s of a
+  // 2 s-segment live stream the origin serves it about 6 segments plus playlist polls.
+  const segDir = path.join(await mediaDir(), 'hls-ts');
+  const maxSegment = Math.max(
+    ...fs.readdirSync(segDir).filter((f) => f.endsWith('.ts')).map((f) => fs.statSync(path.join(segDir, f)).size),
+  );
+  await origin.resetStats();
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, 12_000));
+  const alone = await origin.stats('/live/hls-ts/');
+  const seconds = (Date.now() - t0) / 1000;
+  const budget = (seconds / 2 + 2) * maxSegment + alone.total.requests * 4096;
+  assert.ok(alone.total.bytes > 0, 'the super peer polls the live stream');
+  assert.ok(
+    alone.total.bytes <= budget,
+    `origin served ${alone.total.bytes} B in ${seconds} s (${alone.total.requests} requests); once per segment allows ${budget}`,
+  );
+
+  const url = `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}&tracker=${encodeURIComponent(globalThis.trackerUrl)}`;
+  const tabs = [await openPage(ctx, url), await openPage(ctx, url)];
+  const states = [];
+  for (const tab of tabs) {
+    states.push(
+      await waitForState(tab, (s) => (s.p2pByPeer[peerId] ?? 0) > 100_000 || s.fatal, {
+        what: 'P2P bytes from the super peer',
+        timeoutMs: 120_000,
+      }),
+    );
+  }
+  for (const s of states) {
+    assert.equal(s.fatal, null, `errors: ${s.errors}`);
+    assert.ok(s.p2pByPeer[peerId] > 100_000, JSON.stringify(s));
+  }
+  worker = (await call('GET', `/stats/${pid}`)).body;
+  assert.ok(worker.uploadedKB > 100, JSON.stringify(worker));
+  assert.ok(worker.peers >= 1, JSON.stringify(worker));
+  for (const tab of tabs) await tab.close();
+});
