@@ -66,13 +66,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let assets = &args.assets;
     let npm = "run `npm ci && npm run build --workspaces --if-present` in the repository root \
                (`make demo` does), or pass --assets";
-    let player = require(assets.join("web/player"), "run the demo from the repository root")?;
+    let player = require(
+        assets.join("web/player"),
+        "run the demo from the repository root",
+    )?;
     let hls_js = require(assets.join("node_modules/hls.js/dist"), npm)?;
     let sdk = require(assets.join("sdk/packages/hlsjs/dist"), npm)?;
     let dashboard = require(assets.join("web/dashboard/dist"), npm)?;
     let state = match &args.state_dir {
         Some(dir) => dir.clone(),
-        None => media_dir.parent().context("media folder has no parent")?.join("demo"),
+        None => media_dir
+            .parent()
+            .context("media folder has no parent")?
+            .join("demo"),
     };
     std::fs::create_dir_all(&state)
         .with_context(|| format!("cannot create {}", state.display()))?;
@@ -130,7 +136,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  player, looping live stream   {player_url}");
         println!("  player, VOD                   {player_url}&src=/hls-ts/index.m3u8");
         println!("  player, live ABR ladder       {player_url}&src=/live/hls-abr/master.m3u8");
-        println!("  dashboard (admin token: {})  http://{}/", args.admin_token, local(args.console_port));
+        println!(
+            "  dashboard (admin token: {})  http://{}/",
+            args.admin_token,
+            local(args.console_port)
+        );
         println!("  tracker channel ranking       http://{tracker_addr}/channels");
         println!("  super peer workers            {superpeer_url}/stats");
         println!("  origin bytes served           {base}/__stats");
@@ -154,9 +164,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}: is the port in use? (see --help for the port flags)"))
+    tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr}: is the port in use? (see --help for the port flags)")
+    })
 }
 
 fn wait_for(mut stopped: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
@@ -191,4 +201,3 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
-

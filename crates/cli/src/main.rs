@@ -7,7 +7,6 @@ mod origin;
 mod peer;
 mod superpeer;
 mod tracker;
-mod superpeer;
 
 use std::io::IsTerminal;
 
