@@ -4,7 +4,6 @@
 //! page), the tracker, a super peer master (its workers are child processes, as always) and the
 //! console, which registers that super peer and seeds the hottest channels on it.
 
-use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
@@ -151,7 +150,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         // The first server to stop (Ctrl-C, or one that fails) stops the others.
         tokio::select! {
             _ = shutdown_signal() => {}
-            r = origin_task => report("origin", r.map(|r| r.map_err(Into::into))),
+            r = origin_task => report("origin", r),
             r = tracker_task => report("tracker", r.map(|r| r.map_err(Into::into))),
             r = superpeer_task => report("super peer", r),
             r = console_task => report("console", r),
@@ -169,10 +168,8 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     })
 }
 
-fn wait_for(mut stopped: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    }
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
 }
 
 fn report(what: &str, result: Result<anyhow::Result<()>, tokio::task::JoinError>) {
