@@ -43,8 +43,8 @@ stage cargo-test cargo test --workspace --locked
 stage build cargo build --locked -p swarmcast
 stage npm-build npm run build --workspaces --if-present
 stage npm-unit npm run test:unit --workspaces --if-present
-stage media target/debug/swarmcast media generate
-export SWARMCAST_BIN="$PWD/target/debug/swarmcast"
+export SWARMCAST_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/swarmcast"
+stage media "$SWARMCAST_BIN" media generate
 stage e2e scripts/in-netns.sh node --test --test-concurrency=1 --test-reporter=spec e2e/tests/*.test.mjs
 
 for s in cargo-test npm-unit e2e; do count "$s"; done
