@@ -103,7 +103,13 @@ test('the super peer seeds a live channel: origin serves each segment about once
     });
     assert.equal(s.fatal, null, `errors: ${s.errors}`);
   }
-  const seeding = (await call('GET', `/stats/${pid}`)).body;
+  // Workers report their counters to the master periodically: wait for the next report.
+  let seeding;
+  for (let i = 0; i < 60; i++) {
+    seeding = (await call('GET', `/stats/${pid}`)).body;
+    if (seeding.peers >= 1) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   assert.ok(seeding.peers >= 1, `the worker counts its viewers: ${JSON.stringify(seeding)}`);
   globalThis.superPeerId = peerId;
   globalThis.workerPid = pid;
