@@ -41,8 +41,9 @@ test('the shipped package is p2p-media-loader-core 2.3.1', () => {
   assert.equal(pkg.version, '2.3.1');
 });
 
-test('PML serializes every shared vector to exactly the bytes we encode', () => {
-  const vectors = readVectors('pml-commands.json').filter((v) => v.encoder === 'both');
+test('PML serializes every shared vector to exactly the bytes we encode (or it wrote)', () => {
+  // "pml" vectors are PML's bytes where they overshoot the max message size; ours differ there.
+  const vectors = readVectors('pml-commands.json').filter((v) => v.encoder !== 'swarmcast');
   assert.ok(vectors.length >= 10);
   for (const v of vectors) {
     const ours = commands.serializePeerCommand(v.command, v.maxMessageSize).map(hex);

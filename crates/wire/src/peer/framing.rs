@@ -20,8 +20,11 @@ pub fn frame_body(body: &[u8], max_message_size: usize) -> Vec<Vec<u8>> {
     if body.len() + framing <= max {
         return vec![framed(body, COMMAND_START, COMMAND_END)];
     }
+    // P2P Media Loader adds at most one chunk here, which is enough for every body up to
+    // hundreds of megabytes at its 64 KiB message size; keep adding so small sizes stay
+    // within `max` too (the chunk counts agree wherever one extra chunk suffices).
     let mut count = body.len().div_ceil(max);
-    if body.len().div_ceil(count) + framing > max {
+    while body.len().div_ceil(count) + framing > max {
         count += 1;
     }
     // JS's splitter can end up with fewer real chunks than `count` (empty tail slices); those
@@ -135,6 +138,19 @@ mod tests {
             joined = joiner.push(chunk).unwrap();
         }
         assert_eq!(joined.unwrap(), body);
+    }
+
+    #[test]
+    fn many_chunks_of_a_small_max_never_exceed_it() {
+        // Here one extra chunk over len/max is not enough: 2000 / 56 needs 36, not 33.
+        let body = vec![7u8; 2000];
+        let chunks = frame_body(&body, 64);
+        assert_eq!(chunks.len(), 36);
+        assert!(chunks.iter().all(|c| c.len() <= 64));
+        assert_eq!(
+            chunks.iter().map(|c| c.len() - 8).sum::<usize>(),
+            body.len()
+        );
     }
 
     #[test]
