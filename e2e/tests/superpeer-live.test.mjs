@@ -6,13 +6,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { freePort, mediaDir, startOrigin, startProcess, swarmcastBin } from '../lib/servers.mjs';
+import crypto from 'node:crypto';
+import { freePort, mediaDir, startOrigin, startProcess } from '../lib/servers.mjs';
 import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
 
 const TOKEN = 'e2e-token';
-// The tracker server lives in its own component; without it there is nothing to seed into.
-const hasTracker = spawnSync(swarmcastBin(), ['tracker', '--help']).status === 0;
+// Segments in the origin's live playlist, and how far behind the live edge the viewers play.
+// P2P Media Loader loads every segment within 15 s of the playhead (its high-demand window)
+// over HTTP; only segments beyond it are loaded over P2P. hls.js starts 3 segments (6 s)
+// behind the edge by default, so nothing is ever left for P2P: live viewers must play further
+// behind (here 20 segments, 40 s) in a playlist long enough to hold that (here 60 s).
+const LIVE_WINDOW = 30;
+const LIVE_SYNC_SEGMENTS = 20;
 let origin;
 let tracker;
 let master;
@@ -31,10 +36,7 @@ async function call(method, p, body) {
 }
 
 before(async () => {
-  if (!hasTracker) return;
-  // A long live window: P2P Media Loader then plays far behind the edge, leaving segments
-  // past its 15 s high-demand (HTTP) window for P2P.
-  origin = await startOrigin({ liveWindow: 30 });
+  origin = await startOrigin({ liveWindow: LIVE_WINDOW });
   tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
   const trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
@@ -58,7 +60,7 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('the super peer seeds a live channel: origin serves each segment about once to it, two PML tabs connect to it', { skip: !hasTracker && 'swarmcast tracker is not available in this build' }, async () => {
+test('the super peer seeds a live channel: origin serves each segment about once to it, two PML tabs connect to it', async () => {
   const manifest = `${origin.url}/live/hls-ts/index.m3u8`;
   const channel = Buffer.from(manifest).toString('base64');
   await origin.resetStats();
@@ -94,7 +96,9 @@ test('the super peer seeds a live channel: origin serves each segment about once
     `origin served ${alone.total.bytes} B in ${seconds} s (${alone.total.requests} requests); once per segment allows ${budget}`,
   );
 
-  const url = `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}&tracker=${encodeURIComponent(globalThis.trackerUrl)}`;
+  const url =
+    `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}` +
+    `&tracker=${encodeURIComponent(globalThis.trackerUrl)}&liveSyncDurationCount=${LIVE_SYNC_SEGMENTS}`;
   tabs = [await openPage(ctx, url), await openPage(ctx, url)];
   for (const tab of tabs) {
     const s = await waitForState(tab, (st) => st.peers.includes(peerId) || st.fatal, {
@@ -115,14 +119,37 @@ test('the super peer seeds a live channel: origin serves each segment about once
   globalThis.workerPid = pid;
 });
 
-// Observed so far: both tabs connect to the super peer and play, but P2P Media Loader 2.3.1
-// loads every live segment over HTTP (its 15 s high-demand window prefers HTTP), so no P2P
-// bytes arrive from the super peer yet.
-test('the PML tabs receive P2P bytes from the super peer', { skip: !hasTracker && 'no tracker', todo: 'live P2P share not observed yet' }, async () => {
+test('the PML tabs receive P2P bytes from the super peer, the same bytes the origin serves', async (t) => {
   assert.ok(tabs, 'the seeding test ran');
-  const s = await waitForState(tabs[0], (st) => (st.p2pByPeer[globalThis.superPeerId] ?? 0) > 100_000 || st.fatal, {
-    what: 'P2P bytes from the super peer',
-    timeoutMs: 60_000,
-  });
-  assert.ok(s.p2pByPeer[globalThis.superPeerId] > 100_000, JSON.stringify(s));
+  const segDir = path.join(await mediaDir(), 'hls-ts');
+  const fileDigest = (url) => {
+    const name = new URL(url).pathname.split('/').pop();
+    return crypto.createHash('sha256').update(fs.readFileSync(path.join(segDir, name))).digest('hex');
+  };
+  for (const tab of tabs) {
+    // Two whole segments from the super peer.
+    const s = await waitForState(
+      tab,
+      (st) => st.p2pSegments.filter((x) => x.peerId === globalThis.superPeerId).length >= 2 || st.fatal,
+      { what: 'segments over P2P from the super peer', timeoutMs: 90_000 },
+    );
+    assert.equal(s.fatal, null, `errors: ${s.errors}`);
+    assert.ok(s.p2pByPeer[globalThis.superPeerId] > 100_000, JSON.stringify(s.p2pByPeer));
+    const fromSuperPeer = s.p2pSegments.filter((x) => x.peerId === globalThis.superPeerId);
+    for (const seg of fromSuperPeer) {
+      assert.equal(seg.sha256, fileDigest(seg.url), `bytes of ${seg.url} from the super peer`);
+    }
+    t.diagnostic(
+      `tab: ${fromSuperPeer.length} segments (${s.p2pByPeer[globalThis.superPeerId]} B) from the super peer, ` +
+        `${s.p2pBytes} B over P2P in all, ${s.httpBytes} B over HTTP, latency ${s.latency?.toFixed(1)} s`,
+    );
+  }
+  // The worker counts what it uploaded.
+  let worker;
+  for (let i = 0; i < 20; i++) {
+    worker = (await call('GET', `/stats/${globalThis.workerPid}`)).body;
+    if (worker.uploadedKB > 100) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(worker.uploadedKB > 100, `the worker counts its uploads: ${JSON.stringify(worker)}`);
 });
