@@ -6,5 +6,5 @@ pub mod node;
 pub mod session;
 pub mod store;
 
-pub use session::{Session, SessionConfig, SessionError};
+pub use session::{Demand, Session, SessionConfig, SessionError, SessionStats};
 pub use store::SegmentStore;

@@ -11,6 +11,8 @@
 //!
 //! The caller feeds received messages to [`Session::handle_message`] and, while the channel's
 //! buffered amount is under its high-water mark, sends what [`Session::poll_message`] gives.
+//! A seeder that fetches on demand (the super peer's VOD worker) also takes the peer's
+//! [`Demand`] after each message: what it announced and what it asked for that we lack.
 
 use std::collections::VecDeque;
 
@@ -55,6 +57,23 @@ pub struct SessionStats {
     pub unsolicited_bytes: u64,
 }
 
+/// What the peer told us about the segments it wants, since the last
+/// [`Session::take_demand`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Demand {
+    /// Segments it holds or is loading over HTTP, from its latest announcement (empty when it
+    /// announced nothing new).
+    pub announced: Vec<SegmentId>,
+    /// The last segment it requested that we did not hold (answered `SegmentAbsent`).
+    pub missing: Option<SegmentId>,
+}
+
+impl Demand {
+    pub fn is_empty(&self) -> bool {
+        self.announced.is_empty() && self.missing.is_none()
+    }
+}
+
 #[derive(Debug)]
 struct Upload {
     segment: SegmentId,
@@ -74,6 +93,7 @@ pub struct Session {
     upload: Option<Upload>,
     announced_version: Option<u64>,
     remote_loaded: Vec<SegmentId>,
+    demand: Demand,
     stats: SessionStats,
 }
 
@@ -88,6 +108,7 @@ impl Session {
             upload: None,
             announced_version: None,
             remote_loaded: Vec::new(),
+            demand: Demand::default(),
             stats: SessionStats::default(),
         }
     }
@@ -158,13 +179,25 @@ impl Session {
         &self.remote_loaded
     }
 
+    /// What the peer announced or asked for that we lacked since the last call; empty when
+    /// nothing changed.
+    pub fn take_demand(&mut self) -> Demand {
+        std::mem::take(&mut self.demand)
+    }
+
     pub fn stats(&self) -> &SessionStats {
         &self.stats
     }
 
     fn handle_command(&mut self, command: Command, store: &SegmentStore) {
         match command {
-            Command::SegmentsAnnouncement { loaded, .. } => self.remote_loaded = loaded,
+            Command::SegmentsAnnouncement {
+                loaded,
+                http_loading,
+            } => {
+                self.demand.announced = loaded.iter().chain(&http_loading).copied().collect();
+                self.remote_loaded = loaded;
+            }
             Command::SegmentRequest {
                 segment,
                 request,
@@ -195,6 +228,7 @@ impl Session {
                         });
                     }
                     None => {
+                        self.demand.missing = Some(segment);
                         self.stats.absent_sent += 1;
                         self.queue(&Command::SegmentAbsent { segment, request });
                     }

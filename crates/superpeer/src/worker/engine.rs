@@ -9,19 +9,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtc::{ChannelId, ConnectionId, Endpoint, EndpointConfig, Event};
+use swarm::{SegmentStore, Session, SessionConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::media::{MediaUpdate, SwarmDemand};
-use super::session::{SegmentStore, Session};
 use super::signal::OfferRequest;
 use super::Counters;
 
 /// Stop writing to a channel above this many unacknowledged bytes; resume on the
 /// endpoint's buffered-amount-low event.
 const HIGH_WATER: usize = 1024 * 1024;
-/// Largest message we send (P2P Media Loader's `webRtcMaxMessageSize` default).
-const MAX_MESSAGE: usize = wire::peer::DEFAULT_MAX_MESSAGE_SIZE;
 
 struct Peer {
     swarm: usize,
@@ -82,7 +80,7 @@ pub async fn run(
                             peers.insert(id, Peer {
                                 swarm: offer.swarm,
                                 channel: None,
-                                session: Session::new(MAX_MESSAGE),
+                                session: Session::new(SessionConfig::default()),
                                 counted_upload: 0,
                             });
                             Some(sdp)
@@ -109,7 +107,7 @@ pub async fn run(
                 counters.segments.store(stores.iter().map(|s| s.len() as u64).sum(), Ordering::Relaxed);
                 for (&id, peer) in peers.iter_mut() {
                     if peer.swarm == swarm && peer.channel.is_some() {
-                        peer.session.announce_if_changed(&stores[swarm]);
+                        peer.session.on_store_changed(&stores[swarm]);
                         dirty.push(id);
                     }
                 }
@@ -164,7 +162,7 @@ fn handle_event(
         } => {
             if let Some(peer) = peers.get_mut(&connection) {
                 peer.channel = Some(channel);
-                peer.session.announce_if_changed(&stores[peer.swarm]);
+                peer.session.on_open(&stores[peer.swarm]);
                 dirty.push(connection);
             }
         }
@@ -175,11 +173,12 @@ fn handle_event(
                 return;
             };
             match peer.session.handle_message(&data, &stores[peer.swarm]) {
-                Ok(d) => {
-                    if d.missing.is_some() || !d.announced.is_empty() {
+                Ok(()) => {
+                    let wanted = peer.session.take_demand();
+                    if !wanted.is_empty() {
                         let _ = demand.try_send(SwarmDemand {
                             swarm: peer.swarm,
-                            demand: d,
+                            demand: wanted,
                         });
                     }
                     dirty.push(connection);
@@ -225,7 +224,7 @@ fn pump(
                 break;
             }
         }
-        let up = peer.session.uploaded_bytes;
+        let up = peer.session.stats().uploaded_bytes;
         counters
             .uploaded_bytes
             .fetch_add(up - peer.counted_upload, Ordering::Relaxed);

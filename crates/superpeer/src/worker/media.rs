@@ -15,8 +15,8 @@ use wire::swarm_id::{self, hls};
 
 use super::cache::{self, DiskCache};
 use super::playlist::{self, Segment};
-use super::session::Demand;
 use super::Counters;
+use swarm::Demand;
 use wire::peer::SegmentId;
 
 /// Live segments kept behind the oldest one still listed in the playlist.

@@ -7,7 +7,6 @@ pub mod engine;
 pub mod lifeline;
 pub mod media;
 pub mod playlist;
-pub mod session;
 pub mod signal;
 
 use std::io::Write as _;

@@ -304,3 +304,58 @@ fn records_the_remote_announcement() {
     );
     assert_eq!(s.remote_loaded(), [4, 5]);
 }
+
+#[test]
+fn announcements_become_demand_once() {
+    let store = store_with(&[]);
+    let mut s = Session::new(SessionConfig::default());
+    assert!(s.take_demand().is_empty());
+    send(
+        &mut s,
+        &store,
+        Command::SegmentsAnnouncement {
+            loaded: vec![3, 4],
+            http_loading: vec![5],
+        },
+    );
+    assert_eq!(
+        s.take_demand(),
+        Demand {
+            announced: vec![3, 4, 5],
+            missing: None
+        }
+    );
+    assert!(s.take_demand().is_empty(), "taken demand is gone");
+}
+
+#[test]
+fn a_request_for_a_segment_we_lack_is_demand_one_we_hold_is_not() {
+    let store = store_with(&[(1, 1000)]);
+    let mut s = Session::new(SessionConfig::default());
+    s.on_open(&store);
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 1,
+            request: 5,
+            byte_from: 0,
+        },
+    );
+    assert!(s.take_demand().is_empty());
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 2,
+            request: 6,
+            byte_from: 0,
+        },
+    );
+    assert_eq!(s.take_demand().missing, Some(2));
+    let (seen, _) = drain(&mut s, 100);
+    assert!(seen.contains(&Seen::Command(Command::SegmentAbsent {
+        segment: 2,
+        request: 6
+    })));
+}
