@@ -410,6 +410,45 @@ fn killed_keepalive_worker_is_restarted() {
 }
 
 #[test]
+fn a_seed_change_that_restarts_a_channel_leaves_one_worker() {
+    let m = Master::start(&format!("{ENV}maxWorkers=4\n"));
+    let seed = |token: &str| {
+        m.call(
+            "POST",
+            "/seed",
+            json!({"list": [{"channel": channel(8), "token": token}]}),
+        )
+    };
+    seed("a");
+    let s = m.wait_for("worker", |s| pids(&s).len() == 1);
+    let first = pids(&s)[0];
+    for (n, token) in ["b", "c"].into_iter().enumerate() {
+        let (status, v) = seed(token);
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["channels"][0]["action"], "restarted", "{v}");
+        assert_eq!(
+            v["channels"][0]["queued"], false,
+            "a restarting channel is not queued: {v}"
+        );
+        let restarts = n as u64 + 1;
+        m.wait_for("the restarted worker", |s| {
+            s["workers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["restarts"] == restarts && w["state"] == "running")
+        });
+        // The stopped worker's place goes to its restart only, not also to a fresh worker.
+        for _ in 0..10 {
+            let s = m.stats();
+            assert_eq!(pids(&s).len(), 1, "one worker for the channel: {s:#}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    wait_dead(first);
+}
+
+#[test]
 fn killed_plain_worker_is_not_restarted() {
     let m = Master::start(ENV);
     m.call("POST", "/seed", json!({"list": [{"channel": channel(4)}]}));

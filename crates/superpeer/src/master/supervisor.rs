@@ -192,7 +192,9 @@ impl Supervisor {
                 SeedOutcome {
                     channel: st.channels[&id].spec.channel.clone(),
                     action,
-                    queued: pids.is_empty() && st.channels[&id].pending.is_empty(),
+                    queued: pids.is_empty()
+                        && st.channels[&id].pending.is_empty()
+                        && restarting(&st, &id) == 0,
                     pids,
                 }
             })
@@ -389,19 +391,23 @@ impl Supervisor {
                     order: c.order,
                     max_connections: c.spec.max_connections,
                     peers: live.iter().map(|p| st.workers[p].counters.peers).sum(),
-                    workers: live.len() as u32 + c.pending.len() as u32,
+                    workers: (live.len() + c.pending.len() + restarting(st, id)) as u32,
                 }
             })
             .collect();
         let shares = allocate(&demands, self.slots(st));
         for (id, share) in shares {
             let live = live_pids(st, &id);
+            // Workers stopping for a restart hold their place: their exit queues the restart.
+            let restarting = restarting(st, &id);
             let Some(channel) = st.channels.get_mut(&id) else {
                 continue;
             };
             let share = share as usize;
             // Over its share: drop waiting restarts first, then stop the newest workers.
-            while live.len() + channel.pending.len() > share && channel.pending.pop().is_some() {}
+            while live.len() + channel.pending.len() + restarting > share
+                && channel.pending.pop().is_some()
+            {}
             let excess = live.len().saturating_sub(share);
             for &pid in live.iter().rev().take(excess) {
                 stop_worker(st, pid, AfterStop::Forget);
@@ -419,7 +425,8 @@ impl Supervisor {
                 .filter(|p| p.0 <= now)
                 .collect();
             channel.pending.retain(|p| p.0 > now);
-            let missing = share.saturating_sub(live.len() + channel.pending.len() + due.len());
+            let missing =
+                share.saturating_sub(live.len() + channel.pending.len() + due.len() + restarting);
             let spec = channel.spec.clone();
             let starts = due
                 .into_iter()
@@ -552,6 +559,14 @@ async fn watch_exit(
     };
     let status = status.map_or_else(|e| format!("wait failed: {e}"), |s| s.to_string());
     let _ = events.send(SupEvent::Exited { pid, status });
+}
+
+/// Workers of the channel stopping for a restart (not yet exited).
+fn restarting(st: &State, channel_id: &str) -> usize {
+    st.workers
+        .values()
+        .filter(|w| w.channel_id == channel_id && matches!(w.stopping, Some(AfterStop::Restart)))
+        .count()
 }
 
 fn live_pids(st: &State, channel_id: &str) -> Vec<u32> {
