@@ -1,0 +1,92 @@
+// Our demo player (web/player, hls.js + the Swarmcast SDK), set up as `swarmcast demo` serves
+// it (10-segment live playlist), gets live segments over P2P from a super peer at the SDK's
+// default latency. One tab only: the super peer is its only peer, so every P2P byte is the
+// super peer's.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, repoRoot, startOrigin, startProcess } from '../lib/servers.mjs';
+import { launchBrowser, openPage } from '../lib/browser.mjs';
+
+let origin;
+let tracker;
+let master;
+let ctx;
+let dir;
+let api;
+let trackerUrl;
+let tab;
+
+async function call(method, p, body) {
+  const res = await fetch(`${api}${p}`, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+before(async () => {
+  origin = await startOrigin({
+    liveWindow: 10,
+    mounts: {
+      '/player': path.join(repoRoot, 'web/player'),
+      '/vendor/hls.js': path.join(repoRoot, 'node_modules/hls.js/dist'),
+      '/vendor/swarmcast': path.join(repoRoot, 'sdk/packages/hlsjs/dist'),
+    },
+  });
+  tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
+  trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
+  const port = await freePort();
+  fs.writeFileSync(
+    path.join(dir, '.env'),
+    `listenPort=${port}\nlistenHost=127.0.0.1\nsignal1=${trackerUrl}\ncacheDir=${dir}/cache\nstatsIntervalMs=500\n`,
+  );
+  master = await startProcess(['superpeer', '--env-file', path.join(dir, '.env')], { ready: /REST API on http/ });
+  api = `http://127.0.0.1:${port}`;
+  ctx = await launchBrowser();
+});
+
+after(async () => {
+  await tab?.close().catch(() => {});
+  await ctx?.close();
+  await master?.stop();
+  await tracker?.stop();
+  await origin?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the demo player gets live segments over P2P from the super peer', async (t) => {
+  const manifest = `${origin.url}/live/hls-ts/index.m3u8`;
+  const channel = Buffer.from(manifest).toString('base64url');
+  const seeded = await call('POST', '/seed', { list: [{ channel, live: true }] });
+  assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
+  const pid = seeded.body.channels[0].pids[0];
+  let worker;
+  for (let i = 0; i < 120; i++) {
+    worker = (await call('GET', `/stats/${pid}`)).body;
+    if (worker.signal && worker.segments >= 3) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(worker.signal, JSON.stringify(worker));
+
+  // The player's default stream is the looping live one, from the page's own origin.
+  tab = await openPage(ctx, `${origin.url}/player/?tracker=${encodeURIComponent(trackerUrl)}`);
+  let seen;
+  for (let i = 0; i < 180; i++) {
+    seen = await tab.evaluate(() => ({
+      peers: window.__engine?.getPeers() ?? [],
+      bytes: window.__engine?.core.getByteCounters(),
+      error: document.getElementById('err')?.textContent,
+    }));
+    if (seen.peers.includes(worker.peerId) && seen.bytes.p2pDown > 1_000_000) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  t.diagnostic(`player: ${JSON.stringify(seen)}`);
+  assert.deepEqual(seen.peers, [worker.peerId], 'the super peer is the player’s only peer');
+  assert.ok(seen.bytes.p2pDown > 1_000_000, `P2P bytes from the super peer: ${JSON.stringify(seen)}`);
+  assert.deepEqual(tab.errors, [], 'no page errors');
+});
