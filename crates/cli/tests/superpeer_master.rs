@@ -420,7 +420,7 @@ fn a_seed_change_that_restarts_a_channel_leaves_one_worker() {
         )
     };
     seed("a");
-    let s = m.wait_for("worker", |s| pids(&s).len() == 1);
+    let s = m.wait_for("worker", |s| pids(s).len() == 1);
     let first = pids(&s)[0];
     for (n, token) in ["b", "c"].into_iter().enumerate() {
         let (status, v) = seed(token);
