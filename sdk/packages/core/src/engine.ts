@@ -237,10 +237,12 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   /**
    * Joins the swarm (tracker announce, WebRTC offers) once playback has started: startup runs on
-   * HTTP anyway, and connection set-up would only compete with it for the CPU.
+   * HTTP anyway, and connection set-up would only compete with it for the CPU. With
+   * `waitForPeer` startup waits for peers, so the swarm is joined at once.
    */
   private joinWhenPlaying(swarm: StreamSwarm): void {
-    if (this.p2pOn && !swarm.isJoined && this.playbackFn().started !== false) swarm.join();
+    if (!this.p2pOn || swarm.isJoined) return;
+    if (this.config.waitForPeer || this.playbackFn().started !== false) swarm.join();
   }
 
   private tick(): void {
