@@ -4,7 +4,7 @@
 // stream for the same time. Prints per run: origin bytes, P2P share, startup, rebuffers, and the
 // theoretical best share (N-1)/N.
 //
-// Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml]
+// Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml] (also: sdk-http)
 //                                 [--stagger-ms 1000] [--src /live/hls-abr/360p/index.m3u8]
 // Needs the built swarmcast binary (SWARMCAST_BIN or target/debug/swarmcast) and built SDK
 // bundles (npm run build --workspaces). Not a test: it prints figures and exits 0.
@@ -27,7 +27,9 @@ const { values: opt } = parseArgs({
 const N = Number(opt.tabs);
 const seconds = Number(opt.seconds);
 const stagger = Number(opt['stagger-ms']);
-const pages = { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
+// `sdk-http` is the SDK page with P2P off: the loader's own cost, without any peer traffic.
+const pages = { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', 'sdk-http': 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
+const extraParams = { 'sdk-http': { p2p: '0' } };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const prefix = path.posix.dirname(opt.src) + '/'; // the origin counts bytes per folder
 
@@ -35,7 +37,7 @@ async function run(kind, origin, tracker) {
   const ctx = await launchBrowser();
   try {
     await origin.resetStats();
-    const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error' });
+    const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error', ...(extraParams[kind] ?? {}) });
     const tabs = [];
     for (let i = 0; i < N; i++) {
       // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
@@ -54,6 +56,11 @@ async function run(kind, origin, tracker) {
     const media = served.dirs?.[prefix]?.bytes ?? served.total.bytes;
     const http = states.reduce((n, s) => n + (s.bytes?.httpDown ?? 0), 0);
     const p2p = states.reduce((n, s) => n + (s.bytes?.p2pDown ?? 0), 0);
+    process.stderr.write(`  startup per tab (ms, in opening order): ${states.map((s) => (s.startupMs == null ? '-' : Math.round(s.startupMs))).join(' ')}\n`);
+    const phases = {};
+    for (const s of states) for (const [k, v] of Object.entries(s.timeline ?? {})) (phases[k] ??= []).push(v);
+    const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    process.stderr.write(`  startup phases, median ms: ${Object.entries(phases).map(([k, xs]) => `${k} ${med(xs)}`).join(', ')}\n`);
     const startups = states.map((s) => s.startupMs).filter((x) => x != null);
     return {
       run: kind,
@@ -64,6 +71,8 @@ async function run(kind, origin, tracker) {
       originMediaMB: +(media / 1e6).toFixed(2),
       p2pShare: +(p2p / Math.max(1, p2p + http)).toFixed(3),
       startupMsMedian: Math.round(startups.sort((a, b) => a - b)[Math.floor(startups.length / 2)] ?? NaN),
+      startupMsMin: Math.round(startups[0] ?? NaN),
+      startupMsMax: Math.round(startups.at(-1) ?? NaN),
       rebuffers: states.reduce((n, s) => n + (s.rebuffers ?? 0), 0),
       rebufferS: +(states.reduce((n, s) => n + (s.rebufferMs ?? 0), 0) / 1000).toFixed(1),
       bestShare: +((N - 1) / N).toFixed(3),

@@ -27,6 +27,13 @@ export type P2PConfig = {
   channelId?: (url: string) => string;
   /** Memory for segments in bytes, or per device kind. Default 400 MiB desktop, 100 MiB mobile. */
   memoryCacheLimit?: number | { pc: number; mobile: number };
+  /**
+   * Accepted for compatibility; segments are kept in memory only for now (no IndexedDB cache),
+   * so this has no effect yet.
+   */
+  diskCacheLimit?: number | { pc: number; mobile: number };
+  /** Print one line naming the engine and its version to the console at start. Default true. */
+  showSlogan?: boolean;
   /** Hold the first HTTP requests until a peer connects (or waitForPeerTimeout). Default false. */
   waitForPeer?: boolean;
   /** Seconds. Default 4. */
@@ -47,7 +54,7 @@ export type P2PConfig = {
   getPeersInfo?: (peers: string[]) => void;
 };
 
-export type ResolvedConfig = Required<Pick<P2PConfig, "logLevel" | "p2pEnabled" | "p2pUploadEnabled" | "waitForPeer" | "waitForPeerTimeout" | "maxPeers" | "offersPerAnnounce" | "statsReportInterval" | "peerIdPrefix">> &
+export type ResolvedConfig = Required<Pick<P2PConfig, "logLevel" | "showSlogan" | "p2pEnabled" | "p2pUploadEnabled" | "waitForPeer" | "waitForPeerTimeout" | "maxPeers" | "offersPerAnnounce" | "statsReportInterval" | "peerIdPrefix">> &
   P2PConfig & { trackerGroups: string[][]; memoryLimitBytes: number; schedulerConfig: SchedulerConfig; rtcConfig: RTCConfiguration };
 
 export const DEFAULT_ICE_SERVERS: RTCIceServer[] = [{ urls: ["stun:stun.l.google.com:19302", "stun:global.stun.twilio.com:3478"] }];
@@ -84,6 +91,7 @@ export function resolveConfig(c: P2PConfig): ResolvedConfig {
   return {
     ...c,
     logLevel: c.logLevel ?? "error",
+    showSlogan: c.showSlogan ?? true,
     p2pEnabled: c.p2pEnabled ?? true,
     p2pUploadEnabled: c.p2pUploadEnabled ?? true,
     waitForPeer: c.waitForPeer ?? false,

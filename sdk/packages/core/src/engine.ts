@@ -52,12 +52,29 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   /** WebRTC data channels and fetch streaming are available. */
   static isSupported(): boolean {
-    return (
-      typeof RTCPeerConnection !== "undefined" &&
-      typeof WebSocket !== "undefined" &&
-      typeof fetch !== "undefined" &&
-      typeof RTCPeerConnection.prototype.createDataChannel === "function"
-    );
+    return P2PEngine.isWebRTCSupported() && typeof WebSocket !== "undefined" && typeof fetch !== "undefined";
+  }
+
+  /** RTCPeerConnection with data channels exists. */
+  static isWebRTCSupported(): boolean {
+    return typeof RTCPeerConnection !== "undefined" && typeof RTCPeerConnection.prototype.createDataChannel === "function";
+  }
+
+  /** Media Source Extensions (or Safari's ManagedMediaSource) for H.264/AAC exist. */
+  static isMSESupported(): boolean {
+    const g = globalThis as { MediaSource?: { isTypeSupported?(t: string): boolean }; ManagedMediaSource?: { isTypeSupported?(t: string): boolean } };
+    const ms = g.MediaSource ?? g.ManagedMediaSource;
+    return !!ms && typeof ms.isTypeSupported === "function" && ms.isTypeSupported('video/mp4; codecs="avc1.42E01E,mp4a.40.2"');
+  }
+
+  /** ServiceWorkers are available (a secure context is required). */
+  static isServiceWorkerSupported(): boolean {
+    return typeof navigator !== "undefined" && "serviceWorker" in navigator;
+  }
+
+  /** The same as isServiceWorkerSupported, under the name existing pages already call. */
+  static isSeviceWorkerSupported(): boolean {
+    return P2PEngine.isServiceWorkerSupported();
   }
 
   readonly config: ResolvedConfig;
@@ -90,6 +107,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     super();
     this.config = resolveConfig(config);
     this.log = new Logger(this.config.logLevel);
+    if (this.config.showSlogan && typeof console !== "undefined") console.info(`Swarmcast P2P engine v${VERSION} (P2P Media Loader v2 compatible)`);
     this.storage = new MemoryStorage(this.config.memoryLimitBytes);
     this.httpBps = new Ewma(0.3, this.config.schedulerConfig.defaultHttpBps);
     this.p2pOn = this.config.p2pEnabled && P2PEngine.isSupported();
@@ -237,10 +255,12 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   /**
    * Joins the swarm (tracker announce, WebRTC offers) once playback has started: startup runs on
-   * HTTP anyway, and connection set-up would only compete with it for the CPU.
+   * HTTP anyway, and connection set-up would only compete with it for the CPU. With
+   * `waitForPeer` startup waits for peers, so the swarm is joined at once.
    */
   private joinWhenPlaying(swarm: StreamSwarm): void {
-    if (this.p2pOn && !swarm.isJoined && this.playbackFn().started !== false) swarm.join();
+    if (!this.p2pOn || swarm.isJoined) return;
+    if (this.config.waitForPeer || this.playbackFn().started !== false) swarm.join();
   }
 
   private tick(): void {
@@ -353,6 +373,23 @@ export class P2PEngine extends Emitter<EngineEvents> {
     this.p2pOn = true;
     this.openTrackers();
     if (this.activeSwarm) this.joinWhenPlaying(this.activeSwarm);
+  }
+
+  /** Drops every peer and tracker connection and starts P2P afresh (if it was on or can be turned on). */
+  restartP2p(): void {
+    if (this.destroyed) return;
+    this.disableP2P();
+    this.enableP2P();
+  }
+
+  /** Alias of restartP2p. */
+  restartP2P(): void {
+    this.restartP2p();
+  }
+
+  /** Reports an exception of the player integration (e.g. a fatal hls.js error) to listeners. */
+  reportException(e: EngineException): void {
+    if (!this.destroyed) this.emit("exception", e);
   }
 
   disableP2P(): void {

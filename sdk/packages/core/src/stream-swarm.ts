@@ -61,13 +61,17 @@ type Transfer = {
   failedPeers: Set<string>;
 };
 
-type PeerEntry = { session: PeerSession; ours: boolean };
+/** `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is dropped. */
+type PeerEntry = { session: PeerSession; ours: boolean; silentStrikes: number };
 
 /**
  * How long a segment new to us waits for peers outside our election (P2P Media Loader) that may
  * be fetching it, before we fetch it by HTTP ourselves (budget permitting).
  */
 const FOREIGN_PEER_PATIENCE_MS = 1500;
+
+/** A peer that goes silent on this many transfers in a row is disconnected (as P2P Media Loader does after 3). */
+const MAX_SILENT_STRIKES = 3;
 
 const OFFER_TTL_MS = 50_000;
 const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
@@ -230,7 +234,7 @@ export class StreamSwarm implements PeerHost {
    */
   addPeer(remote: string, channel: ByteChannel): PeerSession {
     const session = new PeerSession(remote, channel, this);
-    this.peers.set(remote, { session, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)) });
+    this.peers.set(remote, { session, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)), silentStrikes: 0 });
     this.ctx.log.info("peer connected", remote, "in", this.infoHash);
     if (this.ctx.config.p2pUploadEnabled) session.announce(this.storedIds(), [...this.httpLoading]);
     this.ctx.onPeersChanged();
@@ -448,7 +452,6 @@ export class StreamSwarm implements PeerHost {
     if (!e || e.session.busy) return;
     t.mode = "p2p";
     t.peerId = peerId;
-    t.usedP2P = true;
     t.startedAt = Date.now();
     t.lastByteAt = undefined;
     t.expected = undefined;
@@ -457,6 +460,7 @@ export class StreamSwarm implements PeerHost {
     let got = 0;
     t.cancel = e.session.request(t.seg.id, base, {
       onBytes: (chunk) => {
+        t.usedP2P = true;
         t.chunks.push(chunk.slice());
         t.received += chunk.length;
         got += chunk.length;
@@ -464,6 +468,7 @@ export class StreamSwarm implements PeerHost {
         this.ctx.onP2PBytes(chunk.length, peerId);
       },
       onComplete: () => {
+        e.silentStrikes = 0;
         const secs = (performance.now() - began) / 1000;
         if (got > 32 * 1024 && secs > 0) {
           const bps = got / secs;
@@ -550,12 +555,16 @@ export class StreamSwarm implements PeerHost {
       cfg,
     );
     if (!abandon) return;
-    this.ctx.log.info("abandoning peer", t.peerId, "for segment", t.seg.id, "at", t.received, "bytes");
-    if (t.peerId) t.failedPeers.add(t.peerId);
+    const peerId = t.peerId;
+    const silent = now - (t.lastByteAt ?? t.startedAt) > cfg.p2pStallTimeoutMs;
+    this.ctx.log.info("abandoning peer", peerId, silent ? "(silent)" : "(too slow)", "for segment", t.seg.id, "at", t.received, "bytes");
+    if (peerId) t.failedPeers.add(peerId);
     const cancel = t.cancel;
     t.cancel = undefined;
     cancel?.(); // -> onFail("cancelled") -> p2pFailed -> decide (HTTP Range for the rest when due)
     if (t.mode === "p2p") this.p2pFailed(t);
+    const e = peerId ? this.peers.get(peerId) : undefined;
+    if (e && silent && ++e.silentStrikes >= MAX_SILENT_STRIKES) this.dropPeer(peerId as string, `silent on ${MAX_SILENT_STRIKES} transfers in a row`);
   }
 
   private prefetch(): void {

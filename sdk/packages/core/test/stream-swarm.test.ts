@@ -137,6 +137,25 @@ describe("StreamSwarm scheduling", () => {
   });
 });
 
+describe("StreamSwarm silent peers", () => {
+  it("disconnects a peer that stays silent on three transfers in a row; HTTP serves them all", async () => {
+    const { swarm, stop } = setup(0);
+    const peer = remotePeer(0); // answers SegmentData, then never a byte
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    const sources = [];
+    for (const id of [1, 2, 3]) sources.push((await swarm.load(id)).source);
+    const asked = peer.requests.filter((c) => c.c === 1).length;
+    stop();
+    // No byte came from the peer: plain HTTP, not "mixed".
+    expect(sources).toEqual(["http", "http", "http"]);
+    expect(asked).toBe(3);
+    expect(swarm.peerCount()).toBe(0);
+  });
+});
+
 describe("StreamSwarm startup", () => {
   it("before playback starts every requested segment is due now: HTTP", async () => {
     const { swarm, playback, stop } = setup(0);

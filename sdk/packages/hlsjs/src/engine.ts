@@ -7,6 +7,7 @@
 import Hls from "hls.js";
 import type {
   AudioTrackLoadedData,
+  ErrorData,
   FragmentLoaderContext,
   HlsConfig,
   Loader,
@@ -57,6 +58,23 @@ export class HlsJsP2PEngine {
     return Hls.isSupported() && P2PEngine.isSupported();
   }
 
+  static isWebRTCSupported(): boolean {
+    return P2PEngine.isWebRTCSupported();
+  }
+
+  static isMSESupported(): boolean {
+    return P2PEngine.isMSESupported();
+  }
+
+  static isServiceWorkerSupported(): boolean {
+    return P2PEngine.isServiceWorkerSupported();
+  }
+
+  /** The same as isServiceWorkerSupported, under the name existing pages already call. */
+  static isSeviceWorkerSupported(): boolean {
+    return P2PEngine.isServiceWorkerSupported();
+  }
+
   /** One call: a new Hls instance with P2P wired in. */
   static createHls(hlsConfig: Partial<HlsConfig> = {}, p2pConfig: HlsP2PConfig = {}): { hls: Hls; engine: HlsJsP2PEngine } {
     const engine = new HlsJsP2PEngine(p2pConfig);
@@ -102,6 +120,7 @@ export class HlsJsP2PEngine {
     hls.on(Hls.Events.MEDIA_DETACHING, this.onMediaDetaching);
     hls.on(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
     hls.on(Hls.Events.DESTROYING, this.onHlsDestroying);
+    hls.on(Hls.Events.ERROR, this.onHlsError);
     if (hls.media) this.attachMedia(hls.media);
     this.core.setPlaybackSource(() => {
       const m = this.media;
@@ -129,6 +148,13 @@ export class HlsJsP2PEngine {
   }
   disableP2P(): void {
     this.core.disableP2P();
+  }
+  /** Drops all peers and tracker connections and starts P2P afresh. */
+  restartP2p(): void {
+    this.core.restartP2p();
+  }
+  restartP2P(): void {
+    this.core.restartP2p();
   }
   get p2pEnabled(): boolean {
     return this.core.p2pEnabled;
@@ -166,11 +192,17 @@ export class HlsJsP2PEngine {
     hls.off(Hls.Events.MEDIA_DETACHING, this.onMediaDetaching);
     hls.off(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
     hls.off(Hls.Events.DESTROYING, this.onHlsDestroying);
+    hls.off(Hls.Events.ERROR, this.onHlsError);
     this.detachMedia();
     this.hls = undefined;
   }
 
   private readonly onHlsDestroying = () => this.unbind();
+
+  private readonly onHlsError = (_e: string, data: ErrorData) => {
+    if (!data.fatal) return;
+    this.core.reportException({ code: "HLSJS_EXPT", message: `${data.type}/${data.details}`, stack: data.error?.stack });
+  };
 
   private readonly onManifestLoading = () => {
     this.loadStartedAt = performance.now();
