@@ -9,15 +9,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { freePort, repoRoot, startOrigin, startProcess, swarmcastBin } from '../lib/servers.mjs';
-import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
+import { launchBrowser, openPage } from '../lib/browser.mjs';
 
 const ADMIN = 'e2e-admin-token';
 const SP_TOKEN = 'e2e-sp-token';
 const artifacts = path.join(repoRoot, 'e2e/artifacts');
 const dashboard = path.join(repoRoot, 'web/dashboard/dist');
 const has = (cmd) => spawnSync(swarmcastBin(), [cmd, '--help']).status === 0;
-const playerPage = path.join(repoRoot, 'e2e/pages/superpeer-pml.html');
-const fullStack = has('tracker') && has('superpeer') && fs.existsSync(playerPage);
+// The demo player page (web/player: hls.js with our SDK) and what it loads.
+const playerMounts = {
+  '/player': path.join(repoRoot, 'web/player'),
+  '/vendor/hls.js': path.join(repoRoot, 'node_modules/hls.js/dist'),
+  '/vendor/swarmcast': path.join(repoRoot, 'sdk/packages/hlsjs/dist'),
+};
+const fullStack = has('tracker') && has('superpeer') && Object.values(playerMounts).every((d) => fs.existsSync(d));
 
 let consoleProc;
 let consoleUrl;
@@ -35,7 +40,7 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-console-'));
   const args = ['console', '--listen', '127.0.0.1:0', '--database', path.join(dir, 'console.db'), '--admin-token', ADMIN, '--dashboard', dashboard, '--health-interval', '1'];
   if (fullStack) {
-    origin = await startOrigin();
+    origin = await startOrigin({ mounts: playerMounts });
     tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
     trackerWs = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
     const port = await freePort();
@@ -156,19 +161,15 @@ test(
 
 test(
   "the seeded channel's worker has peers > 0 while two player tabs watch",
-  {
-    skip: !fullStack && 'this build has no swarmcast tracker / superpeer (or their player page) yet',
-    // The super peer's worker gets no swarm peers from the tracker yet: the super peer's own
-    // e2e (superpeer-live.test.mjs) fails the same way in this build.
-    todo: 'super peer workers do not yet connect to viewers in this build',
-  },
+  { skip: !fullStack && 'this build has no swarmcast tracker / superpeer (or the player page and SDK build) yet' },
   async () => {
     assert.ok(seeded, 'the previous test seeded a channel');
     const { page, worker, manifest, workers } = seeded;
-    const url = `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}&tracker=${encodeURIComponent(trackerWs)}`;
+    // The demo player page: hls.js with our SDK, on the seeded stream and our tracker.
+    const url = `${origin.url}/player/?src=${encodeURIComponent(manifest)}&tracker=${encodeURIComponent(trackerWs)}`;
     const tabs = [await openPage(ctx, url), await openPage(ctx, url)];
     try {
-      for (const tab of tabs) await waitForState(tab, (s) => s.currentTime > 0 || s.fatal, { what: 'playback', timeoutMs: 60_000 });
+      for (const tab of tabs) await tab.waitForFunction(() => document.querySelector('video').currentTime > 0, null, { timeout: 60_000 });
       // The dashboard refreshes every 3 s; wait for the worker to report connected peers.
       const deadline = Date.now() + 90_000;
       let peers = 0;
@@ -177,8 +178,10 @@ test(
         if (peers > 0) break;
         await page.waitForTimeout(1000);
       }
-      assert.ok(peers > 0, `worker peers in the dashboard: ${peers}; workers: ${JSON.stringify((await workers()).map((w) => w.raw))}`);
+      const tabPeers = await Promise.all(tabs.map((t) => t.locator('#peers').textContent()));
+      assert.ok(peers > 0, `worker peers in the dashboard: ${peers}; tabs' peers: ${tabPeers}; workers: ${JSON.stringify((await workers()).map((w) => w.raw))}`);
       await screenshots(page, 'console-worker-serving');
+      for (const tab of tabs) assert.deepEqual(tab.errors, [], 'no player page errors');
     } finally {
       for (const tab of tabs) await tab.close();
       await page.close();

@@ -49,6 +49,7 @@ pub struct ConsoleConfig {
 pub struct SeedDefaults {
     pub token: String,
     pub tracker_zone: String,
+    /// `live` when the channel's manifest cannot be read to tell (it normally decides).
     pub live: bool,
     pub priority: u32,
     pub keep_alive: bool,

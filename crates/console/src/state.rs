@@ -16,14 +16,22 @@ use crate::traffic::TrafficMeter;
 
 const AUTO_SEEDING_KEY: &str = "auto_seeding";
 
+/// Idle time after which a pooled connection is dropped rather than reused: below the idle
+/// timeouts servers commonly use (hyper's header read timeout is 10 s), so the console does
+/// not write a request into a connection the server is closing.
+const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+
 /// What the console last learnt about a super peer.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Health {
     /// `running` (answered `/ping`), `stopped` (did not) or `unknown` (not checked yet).
     pub status: &'static str,
     pub error: Option<String>,
-    /// Workers the super peer said it can run (from `/ping`).
+    /// Workers the super peer can run (`capacity.workers` of its `/stats`; `None` when it
+    /// does not say, and then the planner goes by bandwidth).
     pub workers_limit: Option<u32>,
+    /// Workers running, as its `/ping` answered.
+    pub workers_running: Option<u32>,
     pub workers: Vec<WorkerStats>,
     /// Why `/stats` failed while `/ping` worked.
     pub stats_error: Option<String>,
@@ -109,6 +117,9 @@ impl Console {
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout)
+            // Servers close idle keep-alive connections (the tracker after its 10 s header
+            // timeout); a pooled connection idle for longer than this is not reused.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()?;
         let auto = match config.auto_seeding {
             Some(on) => {
@@ -175,16 +186,17 @@ impl Console {
                 checked_at: now_unix(),
                 ..Health::default()
             },
-            Ok(limit) => {
-                let (workers, stats_error) = match self.client.stats(sp).await {
-                    Ok(w) => (w, None),
-                    Err(e) => (Vec::new(), Some(e)),
+            Ok(running) => {
+                let (report, stats_error) = match self.client.stats(sp).await {
+                    Ok(r) => (r, None),
+                    Err(e) => (Default::default(), Some(e)),
                 };
                 Health {
                     status: "running",
                     error: None,
-                    workers_limit: Some(limit),
-                    workers,
+                    workers_limit: report.capacity_workers,
+                    workers_running: Some(running),
+                    workers: report.workers,
                     stats_error,
                     checked_at: now_unix(),
                 }
@@ -325,7 +337,8 @@ impl Console {
                 id: sp.id,
                 label: sp.label.clone(),
                 bandwidth_mbps: sp.bandwidth_mbps,
-                workers_limit: if usable { h.workers_limit } else { None },
+                // 0 means "not said": the planner goes by bandwidth.
+                workers_limit: usable.then(|| h.workers_limit.unwrap_or(0)),
             });
             if usable {
                 // A stopping worker is on its way out: neither seeding nor to be stopped again.
@@ -343,6 +356,7 @@ impl Console {
         let mut outcomes = Vec::new();
         let mut touched = HashSet::new();
         let mut unplaced_now = HashSet::new();
+        let mut live_notes: HashMap<String, String> = HashMap::new();
         for action in actions {
             let result = match &action {
                 Action::Seed {
@@ -352,7 +366,9 @@ impl Console {
                 } => {
                     touched.insert(*super_peer_id);
                     let sp = by_id[super_peer_id];
-                    let req = self.seed_request(channel, None, None);
+                    let (live, why) = self.decide_live(channel, None).await;
+                    live_notes.insert(channel.clone(), why);
+                    let req = self.seed_request(channel, live, None);
                     self.client.seed(sp, &[req]).await.map(|_| ())
                 }
                 Action::Stop {
@@ -376,7 +392,8 @@ impl Console {
                 _ => true,
             };
             if log_it {
-                self.log_action(&action, &by_id, ok, error.clone());
+                let note = live_notes.get(action.channel()).map(String::as_str);
+                self.log_action(&action, note, &by_id, ok, error.clone());
             }
             outcomes.push(Outcome { action, ok, error });
         }
@@ -389,14 +406,20 @@ impl Console {
         Some(outcomes)
     }
 
-    fn seed_request(&self, channel: &str, live: Option<bool>, label: Option<&str>) -> SeedRequest {
+    /// `live` for a seed of `channel`: as asked, else from its manifest (see
+    /// [`crate::manifest`]), else the configured default; with the words for the log.
+    async fn decide_live(&self, channel: &str, asked: Option<bool>) -> (bool, String) {
+        crate::manifest::decide_live(&self.http, channel, asked, self.config.seed.live).await
+    }
+
+    fn seed_request(&self, channel: &str, live: bool, label: Option<&str>) -> SeedRequest {
         let d = &self.config.seed;
         let (signal1, signal2) = self.config.signal_urls();
         SeedRequest {
             token: d.token.clone(),
             channel: encode_channel(channel),
             tracker_zone: d.tracker_zone.clone(),
-            live: live.unwrap_or(d.live),
+            live,
             signal1,
             signal2,
             priority: d.priority,
@@ -410,6 +433,7 @@ impl Console {
     fn log_action(
         &self,
         action: &Action,
+        note: Option<&str>,
         by_id: &HashMap<i64, &SuperPeerRecord>,
         ok: bool,
         error: Option<String>,
@@ -429,7 +453,10 @@ impl Console {
             super_peer_label: sp.and_then(|id| by_id.get(&id)).map(|r| label_of(r)),
             pid,
             by: "auto".into(),
-            reason: action.reason().to_owned(),
+            reason: match note {
+                Some(note) => format!("{}; {note}", action.reason()),
+                None => action.reason().to_owned(),
+            },
             ok,
             error,
             ..NewDecision::default()
@@ -461,6 +488,7 @@ impl Console {
             ));
         }
         let sp = self.super_peer(id)?;
+        let (live, why) = self.decide_live(channel, live).await;
         let req = self.seed_request(channel, live, Some(label.unwrap_or("manual")));
         let result = self.client.seed(&sp, &[req]).await.map(|_| ());
         self.log(NewDecision {
@@ -469,7 +497,7 @@ impl Console {
             super_peer_id: Some(id),
             super_peer_label: Some(label_of(&sp)),
             by: "operator".into(),
-            reason: "seeded by hand".into(),
+            reason: format!("seeded by hand; {why}"),
             ok: result.is_ok(),
             error: result.as_ref().err().cloned(),
             ..NewDecision::default()

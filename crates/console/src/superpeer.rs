@@ -72,7 +72,27 @@ pub struct WorkerStats {
     pub raw: Value,
 }
 
-/// Parses `GET /stats`: a list of workers, bare or under `workers`.
+/// What `GET /stats` says: the workers, and how many the super peer can run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatsReport {
+    pub workers: Vec<WorkerStats>,
+    /// `capacity.workers`: worker slots it plans with (its configuration, bandwidth and any
+    /// forced count); `None` when it does not say.
+    pub capacity_workers: Option<u32>,
+}
+
+/// Parses `GET /stats`: workers (bare list or under `workers`) and `capacity.workers`.
+pub fn parse_stats_report(body: &Value) -> StatsReport {
+    StatsReport {
+        workers: parse_stats(body),
+        capacity_workers: body
+            .pointer("/capacity/workers")
+            .and_then(Value::as_u64)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+    }
+}
+
+/// Parses the workers of `GET /stats`: a list, bare or under `workers`.
 pub fn parse_stats(body: &Value) -> Vec<WorkerStats> {
     let list = match body {
         Value::Array(a) => a.as_slice(),
@@ -163,6 +183,7 @@ impl SuperPeerClient {
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
+        retry: Retry,
     ) -> Result<Value, String> {
         let url = format!("{}{}", sp.url.trim_end_matches('/'), path);
         let mut req = self.http.request(method, &url);
@@ -172,7 +193,7 @@ impl SuperPeerClient {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.map_err(|e| describe(&e))?;
+        let resp = send(req, retry).await.map_err(|e| describe(&e))?;
         let status = resp.status();
         let text = resp.text().await.map_err(|e| describe(&e))?;
         if status == reqwest::StatusCode::UNAUTHORIZED {
@@ -188,7 +209,7 @@ impl SuperPeerClient {
         Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    /// `POST /ping {bandwidth}` -> the worker count the super peer can run.
+    /// `POST /ping {bandwidth}` -> the number of workers running now.
     pub async fn ping(&self, sp: &SuperPeerRecord) -> Result<u32, String> {
         let body = if sp.bandwidth_mbps > 0 {
             json!({ "bandwidth": sp.bandwidth_mbps })
@@ -196,7 +217,7 @@ impl SuperPeerClient {
             json!({})
         };
         let v = self
-            .call(sp, reqwest::Method::POST, "/ping", Some(body))
+            .call(sp, reqwest::Method::POST, "/ping", Some(body), Retry::Once)
             .await?;
         Ok(v.get("workers")
             .and_then(Value::as_u64)
@@ -209,13 +230,17 @@ impl SuperPeerClient {
             reqwest::Method::POST,
             "/seed",
             Some(json!({ "list": list })),
+            // A repeated seed only updates the channel in place.
+            Retry::Once,
         )
         .await
     }
 
-    pub async fn stats(&self, sp: &SuperPeerRecord) -> Result<Vec<WorkerStats>, String> {
-        let v = self.call(sp, reqwest::Method::GET, "/stats", None).await?;
-        Ok(parse_stats(&v))
+    pub async fn stats(&self, sp: &SuperPeerRecord) -> Result<StatsReport, String> {
+        let v = self
+            .call(sp, reqwest::Method::GET, "/stats", None, Retry::Once)
+            .await?;
+        Ok(parse_stats_report(&v))
     }
 
     /// `POST /stop/:pid`, `/restart/:pid`, `/stop_all` or `/restart_all`.
@@ -231,10 +256,48 @@ impl SuperPeerClient {
             (WorkerOp::Stop, None) => "/stop_all".into(),
             (WorkerOp::Restart, None) => "/restart_all".into(),
         };
-        self.call(sp, reqwest::Method::POST, &path, None)
+        // Not repeated: a stop or restart that reached the master must not happen twice.
+        self.call(sp, reqwest::Method::POST, &path, None, Retry::Never)
             .await
             .map(|_| ())
     }
+}
+
+/// Whether a request may be sent again after a connection-level failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Idempotent requests: sent once more on a fresh connection.
+    Once,
+    Never,
+}
+
+/// Sends `req`; with [`Retry::Once`], sends it again when the connection failed under it
+/// (typically a pooled keep-alive connection the server closed as idle just as the request
+/// went out: hyper reports "connection closed before message completed").
+pub async fn send(
+    req: reqwest::RequestBuilder,
+    retry: Retry,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let again = match retry {
+        Retry::Once => req.try_clone(),
+        Retry::Never => None,
+    };
+    match req.send().await {
+        Err(e) if is_connection_failure(&e) => match again {
+            Some(again) => {
+                tracing::debug!(error = %e, "connection failed under a request; sending it again");
+                again.send().await
+            }
+            None => Err(e),
+        },
+        other => other,
+    }
+}
+
+/// A failure of the connection (not a timeout, not an HTTP status): the request can be sent
+/// again on a new connection.
+fn is_connection_failure(e: &reqwest::Error) -> bool {
+    e.is_request() && !e.is_timeout() && !e.is_builder()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

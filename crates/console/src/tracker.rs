@@ -206,9 +206,7 @@ pub fn merge_rankings(rankings: &[Vec<ChannelRank>]) -> Vec<ChannelRank> {
 /// Fetches and ranks one tracker's channels.
 pub async fn poll(http: &reqwest::Client, base_url: &str) -> Result<Vec<ChannelRank>, String> {
     let url = format!("{}/channels?limit=1000", base_url.trim_end_matches('/'));
-    let resp = http
-        .get(&url)
-        .send()
+    let resp = crate::superpeer::send(http.get(&url), crate::superpeer::Retry::Once)
         .await
         .map_err(|e| format!("{url}: {}", crate::superpeer::describe(&e)))?;
     if !resp.status().is_success() {
@@ -283,5 +281,54 @@ mod tests {
         assert_eq!(merged[0].viewers, 4);
         assert_eq!(merged[0].info_hashes, ["h"]);
         assert_eq!(merged[1].viewers, 3);
+    }
+
+    /// Reads one request head (GET, no body).
+    async fn read_head(conn: &mut tokio::net::TcpStream) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        true
+    }
+
+    #[tokio::test]
+    async fn a_poll_on_a_keep_alive_connection_the_tracker_closes_is_sent_again() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let body = r#"{"channels":[{"info_hash":"h","peers":2,"channel":"c"}]}"#;
+        let ok = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let server = tokio::spawn(async move {
+            // First connection: one poll answered and kept alive; the next request on it
+            // meets the tracker closing the connection (its idle timeout firing just then).
+            let (mut first, _) = listener.accept().await.unwrap();
+            assert!(read_head(&mut first).await);
+            first.write_all(ok.as_bytes()).await.unwrap();
+            assert!(
+                read_head(&mut first).await,
+                "the second poll reused the connection"
+            );
+            drop(first);
+            // A fresh connection answers.
+            let (mut second, _) = listener.accept().await.unwrap();
+            assert!(read_head(&mut second).await);
+            second.write_all(ok.as_bytes()).await.unwrap();
+            let _ = read_head(&mut second).await;
+        });
+        let http = reqwest::Client::new();
+        assert_eq!(poll(&http, &url).await.unwrap()[0].peers, 2);
+        let again = poll(&http, &url).await;
+        assert_eq!(again.unwrap()[0].channel, "c");
+        drop(http);
+        server.await.unwrap();
     }
 }
