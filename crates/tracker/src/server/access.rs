@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 
 use crate::config::TrackerConfig;
 
@@ -15,7 +15,8 @@ use super::metrics::Reject;
 pub struct Refusal {
     pub status: StatusCode,
     pub message: String,
-    pub reason: Reject,
+    /// The metric reason (`None`: not counted, e.g. a malformed upgrade).
+    pub reason: Option<Reject>,
 }
 
 /// Checks `?token=` (when a token is configured), comparing in constant time.
@@ -38,12 +39,12 @@ pub fn check_token(config: &TrackerConfig, query: Option<&str>) -> Result<(), Re
         Some(_) => Err(Refusal {
             status: StatusCode::UNAUTHORIZED,
             message: "wrong token in the announce URL".to_owned(),
-            reason: Reject::Token,
+            reason: Some(Reject::Token),
         }),
         None => Err(Refusal {
             status: StatusCode::UNAUTHORIZED,
             message: "this tracker needs ?token= in the announce URL".to_owned(),
-            reason: Reject::Token,
+            reason: Some(Reject::Token),
         }),
     }
 }
@@ -58,14 +59,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Checks the `Origin` header against the allow-list. Requests without `Origin` (not from
 /// a browser page) pass: any non-browser client could send whatever Origin it likes.
-pub fn check_origin(config: &TrackerConfig, headers: &HeaderMap) -> Result<(), Refusal> {
+pub fn check_origin(config: &TrackerConfig, origin: Option<&[u8]>) -> Result<(), Refusal> {
     if config.allowed_origins.is_empty() {
         return Ok(());
     }
-    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+    let Some(origin) = origin else {
         return Ok(());
     };
-    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+    let origin = std::str::from_utf8(origin)
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches('/');
     if config
         .allowed_origins
         .iter()
@@ -76,7 +80,7 @@ pub fn check_origin(config: &TrackerConfig, headers: &HeaderMap) -> Result<(), R
         Err(Refusal {
             status: StatusCode::FORBIDDEN,
             message: format!("origin {origin} is not allowed on this tracker"),
-            reason: Reject::Origin,
+            reason: Some(Reject::Origin),
         })
     }
 }
@@ -110,7 +114,7 @@ impl ConnectionLimits {
                     "the tracker is full ({} connections); try again later",
                     config.max_connections
                 ),
-                reason: Reject::ConnectionsTotal,
+                reason: Some(Reject::ConnectionsTotal),
             });
         }
         let from_ip = counts.per_ip.entry(ip).or_default();
@@ -121,7 +125,7 @@ impl ConnectionLimits {
                     "too many connections from {ip} (at most {})",
                     config.max_connections_per_ip
                 ),
-                reason: Reject::ConnectionsPerIp,
+                reason: Some(Reject::ConnectionsPerIp),
             });
         }
         *from_ip += 1;

@@ -4,19 +4,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use wire::tracker::{decode_client, ClientMessage, Id20, InfoHash};
 
 use crate::swarm::SwarmSummary;
 
-use super::access::{check_origin, check_token, Refusal};
-use super::{client_ip, ws, ClientAddr, Shared};
+use super::access::{check_origin, check_token};
+use super::Shared;
 
 /// Largest `POST /stats` body.
 const MAX_STATS_BODY: usize = 4096;
@@ -35,43 +34,19 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-fn refuse(shared: &Shared, refusal: Refusal) -> Response {
-    shared.metrics.rejected(refusal.reason);
-    tracing::debug!("refused a connection: {}", refusal.message);
-    (refusal.status, refusal.message).into_response()
+fn origin(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(header::ORIGIN).map(|v| v.as_bytes())
 }
 
-async fn upgrade(
-    State(shared): State<Arc<Shared>>,
-    Extension(ClientAddr(addr)): Extension<ClientAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let config = &shared.config;
-    if let Err(refusal) =
-        check_token(config, uri.query()).and_then(|()| check_origin(config, &headers))
-    {
-        return refuse(&shared, refusal);
-    }
-    let slot = match shared.limits.acquire(client_ip(addr), config) {
-        Ok(slot) => slot,
-        Err(refusal) => return refuse(&shared, refusal),
-    };
-    let size = config.max_message_size;
-    let task_shared = shared.clone();
-    upgrade
-        .max_message_size(size)
-        .max_frame_size(size)
-        // tungstenite zeroes its whole read buffer before each read, so its size is resident
-        // memory of every idle connection; it grows on its own for larger frames.
-        .read_buffer_size(1024)
-        .write_buffer_size(0)
-        .on_upgrade(move |socket| {
-            shared
-                .tasks
-                .track_future(ws::run(socket, task_shared, slot))
-        })
+/// `/` and `/announce` without a WebSocket upgrade (upgrades never get here: the
+/// connection's first request head is checked for one before HTTP serving starts).
+async fn upgrade() -> Response {
+    (
+        StatusCode::UPGRADE_REQUIRED,
+        [(header::UPGRADE, "websocket")],
+        "this is a WebTorrent tracker: connect with a WebSocket (ws:// or wss://)",
+    )
+        .into_response()
 }
 
 async fn health() -> impl IntoResponse {
@@ -201,9 +176,11 @@ async fn post_stats(
 ) -> Response {
     let config = &shared.config;
     if let Err(refusal) =
-        check_token(config, uri.query()).and_then(|()| check_origin(config, &headers))
+        check_token(config, uri.query()).and_then(|()| check_origin(config, origin(&headers)))
     {
-        shared.metrics.rejected(refusal.reason);
+        if let Some(reason) = refusal.reason {
+            shared.metrics.rejected(reason);
+        }
         return cors(json_error(refusal.status, refusal.message));
     }
     if body.len() > MAX_STATS_BODY {

@@ -1,11 +1,13 @@
 //! The tokio server: a thin I/O layer around [`Tracker`].
 //!
 //! One port serves WebSocket upgrades on `/` and `/announce` and the HTTP endpoints. Each
-//! TCP connection (optionally TLS) is served by hyper with upgrades; an upgraded WebSocket
-//! gets a reader (this task: decode, lock the state machine, route the output) and a writer
-//! task draining its bounded [`outbox::Outbox`].
+//! TCP connection (optionally TLS) gets one task. Its first request head is read by
+//! [`handshake`]: a WebSocket upgrade is answered there and the connection becomes a
+//! [`ws`] task (decode, lock the state machine, route the output to bounded
+//! [`outbox::Outbox`]es, write batches); any other request goes to hyper and axum.
 
 mod access;
+mod handshake;
 mod http;
 pub mod metrics;
 pub mod outbox;
@@ -47,6 +49,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     next_conn: AtomicU64,
+    /// Origin of the coarse clock the sweeper compares against.
+    started: Instant,
 }
 
 impl Shared {
@@ -58,11 +62,12 @@ impl Shared {
     pub fn next_conn_id(&self) -> ConnId {
         ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
     }
-}
 
-/// The peer address of an HTTP request, set by the accept loop.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ClientAddr(pub SocketAddr);
+    /// Whole seconds since the server started, plus one (0 means "never").
+    pub fn clock_secs(&self, at: Instant) -> u32 {
+        at.saturating_duration_since(self.started).as_secs() as u32 + 1
+    }
+}
 
 /// Loads the PEM certificate chain and private key for `wss://`.
 pub fn load_tls(files: &TlsFiles) -> io::Result<Arc<rustls::ServerConfig>> {
@@ -115,6 +120,7 @@ pub async fn serve(
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
         next_conn: AtomicU64::new(1),
+        started: Instant::now(),
         config,
     });
     let router = http::router(shared.clone());
@@ -151,10 +157,12 @@ pub async fn serve(
             let _guard = guard;
             let handshake = shared.config.handshake_timeout;
             match acceptor {
-                None => serve_http(stream, peer, router, shared).await,
+                None => serve_connection(stream, peer, router, shared).await,
                 Some(acceptor) => {
-                    match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => serve_http(tls, peer, router, shared).await,
+                    // Boxed: the handshake's state should not stay in the connection's task.
+                    let accept = Box::pin(tokio::time::timeout(handshake, acceptor.accept(stream)));
+                    match accept.await {
+                        Ok(Ok(tls)) => serve_connection(tls, peer, router, shared).await,
                         Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -190,15 +198,80 @@ impl Drop for SocketGuard {
     }
 }
 
+/// Serves one connection: a WebSocket, or HTTP requests.
+async fn serve_connection<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    router: axum::Router,
+    shared: Arc<Shared>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    use handshake::Request;
+    let timeout = shared.config.handshake_timeout;
+    // Boxed, like everything but the WebSocket itself, to keep the long-lived task small.
+    let request = Box::pin(tokio::time::timeout(
+        timeout,
+        handshake::read_request(&mut stream, &shared.config),
+    ));
+    let mut upgrade = match request.await {
+        Ok(Ok(Request::WebSocket(upgrade))) => upgrade,
+        Ok(Ok(Request::Http(head))) => {
+            let stream = handshake::Prefixed::new(head, stream);
+            return Box::pin(serve_http(stream, peer, router, shared)).await;
+        }
+        Ok(Err(e)) => return tracing::debug!(%peer, "reading the request failed: {e}"),
+        Err(_) => return tracing::debug!(%peer, "request head timed out"),
+    };
+    let slot = match upgrade.take_refusal() {
+        Some(refusal) => Err(refusal),
+        None => shared.limits.acquire(client_ip(peer), &shared.config),
+    };
+    let slot = match slot {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            if let Some(reason) = refusal.reason {
+                shared.metrics.rejected(reason);
+            }
+            tracing::debug!(%peer, "refused a connection: {}", refusal.message);
+            let refuse = handshake::refuse(&mut stream, &refusal);
+            let _ = Box::pin(tokio::time::timeout(timeout, refuse)).await;
+            return;
+        }
+    };
+    let accept = Box::pin(tokio::time::timeout(timeout, upgrade.accept(&mut stream)));
+    if !matches!(accept.await, Ok(Ok(()))) {
+        return;
+    }
+    let size = shared.config.max_message_size;
+    let config = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(size))
+        .max_frame_size(Some(size))
+        // tungstenite zeroes its read buffer before each read and keeps it, so its size is
+        // resident memory of every idle connection; it grows on its own for larger frames.
+        .read_buffer_size(1024)
+        // Only explicit flushes write (one per batch of frames); the queue bounds a batch.
+        .write_buffer_size(usize::MAX / 2)
+        .max_write_buffer_size(usize::MAX);
+    let rest = std::mem::take(&mut upgrade.rest);
+    drop(upgrade);
+    let ws = Box::pin(tokio_tungstenite::WebSocketStream::from_partially_read(
+        stream,
+        rest,
+        tungstenite::protocol::Role::Server,
+        Some(config),
+    ))
+    .await;
+    ws::run(ws, shared, slot).await;
+}
+
 async fn serve_http<S>(stream: S, peer: SocketAddr, router: axum::Router, shared: Arc<Shared>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service =
-        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ClientAddr(peer));
-            router.clone().oneshot(req)
-        });
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        router.clone().oneshot(req)
+    });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.handshake_timeout)
@@ -218,16 +291,38 @@ where
     }
 }
 
-/// Expires peers, offers and stats on a timer.
+/// Once a second: expires peers, offers and stats, and closes connections that are idle or
+/// whose socket accepts nothing (one timer for all connections). On shutdown, asks every
+/// connection to close.
 async fn sweep(shared: Arc<Shared>) {
     let period = Duration::from_secs(1);
+    let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1);
+    let idle = secs(shared.config.idle_timeout);
+    let write = secs(shared.config.write_timeout);
     loop {
         tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+            _ = shared.shutdown.cancelled() => break,
             _ = tokio::time::sleep(period) => {}
         }
         let now = Instant::now();
-        shared.core().tracker.expire(now);
+        let clock = shared.clock_secs(now);
+        let mut core = shared.core();
+        core.tracker.expire(now);
+        for outbox in core.routes.values() {
+            let stalled = outbox.write_stalled_since.load(Ordering::Relaxed);
+            if stalled != 0 && clock.saturating_sub(stalled) >= write {
+                shared.metrics.closed(metrics::Closed::WriteTimeout);
+                outbox.abort();
+            } else if clock.saturating_sub(outbox.last_read.load(Ordering::Relaxed)) >= idle
+                && !outbox.is_closed()
+            {
+                shared.metrics.closed(metrics::Closed::Idle);
+                outbox.close(ws::POLICY, "idle for too long");
+            }
+        }
+    }
+    for outbox in shared.core().routes.values() {
+        outbox.close(ws::GOING_AWAY, "tracker shutting down");
     }
 }
 

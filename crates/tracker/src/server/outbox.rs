@@ -1,17 +1,23 @@
-//! The per-connection send queue and its slow-reader policy.
+//! The per-connection send queue, its slow-reader policy, and how other tasks reach the
+//! connection's task.
 //!
 //! The queue holds at most `capacity` frames. Offers may only fill half of it, so replies,
 //! answers and errors always find room; when a reply finds the queue full, a queued offer is
 //! dropped for it. If there is no offer left to drop, the reader is stuck: the connection is
 //! closed. Nothing is ever buffered beyond `capacity` frames.
+//!
+//! The connection's task is the only consumer. Producers (other connections' tasks, the
+//! sweeper, shutdown) wake it through one [`AtomicWaker`]: no per-connection timers or
+//! notification objects.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU32;
 use std::sync::Mutex;
+use std::task::Context;
 use std::time::Instant;
 
-use axum::extract::ws::Utf8Bytes;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
+use futures_util::task::AtomicWaker;
+use tungstenite::Utf8Bytes;
 
 /// What a frame is, for the drop policy and the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,20 +49,32 @@ pub enum Pushed {
     Stuck,
 }
 
+/// Why a connection must end, as decided outside its task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Send what is queued, then a close frame with this code and reason.
+    Close(u16, &'static str),
+    /// Stop at once: the peer is stuck or the socket failed; queued frames are dropped.
+    Abort,
+}
+
 #[derive(Debug, Default)]
 struct Queue {
     frames: VecDeque<Frame>,
-    closed: bool,
+    ending: Option<Ending>,
 }
 
 #[derive(Debug)]
 pub struct Outbox {
     queue: Mutex<Queue>,
     capacity: usize,
-    /// Wakes the writer when frames arrive or the outbox closes.
-    pub ready: Notify,
-    /// Cancelled when the connection must end at once (stuck reader, failed write).
-    pub aborted: CancellationToken,
+    /// The connection's task, woken when frames arrive or the connection must end.
+    waker: AtomicWaker,
+    /// Server clock second ([`super::Clock`]) of the last frame read, for the idle sweep.
+    pub last_read: AtomicU32,
+    /// Server clock second since which a write has been pending, or 0: for the write
+    /// timeout sweep.
+    pub write_stalled_since: AtomicU32,
 }
 
 impl Outbox {
@@ -64,14 +82,29 @@ impl Outbox {
         Outbox {
             queue: Mutex::new(Queue::default()),
             capacity: capacity.max(2),
-            ready: Notify::new(),
-            aborted: CancellationToken::new(),
+            waker: AtomicWaker::new(),
+            last_read: AtomicU32::new(0),
+            write_stalled_since: AtomicU32::new(0),
         }
     }
 
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a frame from another task and wakes this connection's task.
     pub fn push(&self, frame: Frame) -> Pushed {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if q.closed {
+        self.push_and_wake(frame, true)
+    }
+
+    /// Queues a frame from the connection's own task, which drains the outbox next anyway.
+    pub fn push_own(&self, frame: Frame) -> Pushed {
+        self.push_and_wake(frame, false)
+    }
+
+    fn push_and_wake(&self, frame: Frame, wake: bool) -> Pushed {
+        let mut q = self.queue();
+        if q.ending.is_some() {
             return Pushed::Dropped;
         }
         let mut result = Pushed::Queued;
@@ -86,46 +119,66 @@ impl Outbox {
                     result = Pushed::QueuedDroppingOffer;
                 }
                 None => {
-                    q.closed = true;
-                    q.frames.clear();
+                    q.ending = Some(Ending::Abort);
+                    q.frames = VecDeque::new();
                     drop(q);
-                    self.aborted.cancel();
-                    self.ready.notify_one();
+                    self.waker.wake();
                     return Pushed::Stuck;
                 }
             }
         }
+        let was_empty = q.frames.is_empty();
         q.frames.push_back(frame);
         drop(q);
-        self.ready.notify_one();
+        // A non-empty queue has already woken the task, which has not drained it yet.
+        if was_empty && wake {
+            self.waker.wake();
+        }
         result
     }
 
     /// Moves every queued frame into `batch`; `false` once the outbox is closed and empty.
     pub fn drain_into(&self, batch: &mut Vec<Frame>) -> bool {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.queue();
         batch.extend(q.frames.drain(..));
-        !(q.closed && batch.is_empty())
+        if q.frames.capacity() > self.capacity {
+            q.frames.shrink_to(self.capacity);
+        }
+        !(q.ending.is_some() && batch.is_empty())
     }
 
-    /// Stops accepting frames; the writer sends what is queued and then stops.
-    pub fn close(&self) {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
-        self.ready.notify_one();
+    /// Registers the connection's task to be woken, then tells how the connection must end,
+    /// if it must.
+    pub fn poll_ending(&self, cx: &mut Context<'_>) -> Option<Ending> {
+        self.waker.register(cx.waker());
+        self.queue().ending
+    }
+
+    pub fn has_frames(&self) -> bool {
+        !self.queue().frames.is_empty()
+    }
+
+    /// Stops accepting frames; the task sends what is queued and then a close frame.
+    pub fn close(&self, code: u16, reason: &'static str) {
+        let mut q = self.queue();
+        if q.ending.is_none() {
+            q.ending = Some(Ending::Close(code, reason));
+        }
+        drop(q);
+        self.waker.wake();
     }
 
     /// Closes the outbox and drops what is queued: the connection is beyond saving.
     pub fn abort(&self) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        q.closed = true;
-        q.frames.clear();
+        let mut q = self.queue();
+        q.ending = Some(Ending::Abort);
+        q.frames = VecDeque::new();
         drop(q);
-        self.aborted.cancel();
-        self.ready.notify_one();
+        self.waker.wake();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).closed
+        self.queue().ending.is_some()
     }
 }
 
@@ -173,7 +226,7 @@ mod tests {
         assert!(outbox.drain_into(&mut batch));
         assert_eq!(batch.len(), 4);
         assert_eq!(outbox.push(frame(FrameKind::Offer)), Pushed::Queued);
-        outbox.close();
+        outbox.close(1000, "bye");
         batch.clear();
         assert!(outbox.drain_into(&mut batch), "queued frames still go out");
         batch.clear();

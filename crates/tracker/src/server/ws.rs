@@ -1,102 +1,238 @@
-//! One WebSocket connection: the reader runs the state machine, the writer drains the outbox.
+//! One WebSocket connection, served by one task that reads, runs the state machine and
+//! writes.
+//!
+//! The task polls the socket and its [`Outbox`] by hand instead of running a reader and a
+//! writer side by side: an idle connection is one small future waiting on its socket. Idle
+//! and write timeouts and shutdown come from the sweeper through the outbox, so no
+//! per-connection timer exists. Frames are written in batches: everything queued goes into
+//! tungstenite's write buffer and out with one flush.
 
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, Stream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 use wire::tracker::{decode_client, encode_server_into, ClientMessage, ServerMessage};
 
 use crate::swarm::{ConnId, Outgoing};
 
 use super::access::Slot;
 use super::metrics::{Closed, InKind};
-use super::outbox::{Frame, FrameKind, Outbox, Pushed};
+use super::outbox::{Ending, Frame, FrameKind, Outbox, Pushed};
 use super::Shared;
 
-const GOING_AWAY: u16 = 1001;
-const POLICY: u16 = 1008;
+pub const GOING_AWAY: u16 = 1001;
+pub const POLICY: u16 = 1008;
 const TOO_BIG: u16 = 1009;
+/// Messages handled per wake-up before the task yields to others.
+const READ_BUDGET: usize = 32;
+
+/// How the connection ends.
+enum End {
+    /// Send this close frame (queued frames are already out).
+    Close(u16, String),
+    /// The client closed or the socket failed: nothing more to send.
+    Gone,
+}
 
 /// Runs a connection until either side closes it or the server shuts down.
-pub async fn run(socket: WebSocket, shared: Arc<Shared>, slot: Slot) {
+pub async fn run<S>(mut ws: WebSocketStream<S>, shared: Arc<Shared>, slot: Slot)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let _slot = slot;
     let conn = shared.next_conn_id();
     let outbox = Arc::new(Outbox::new(shared.config.send_queue));
+    outbox
+        .last_read
+        .store(shared.clock_secs(Instant::now()), Relaxed);
     shared.core().routes.insert(conn, outbox.clone());
-    shared
-        .metrics
-        .connections
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    shared
-        .metrics
-        .connections_accepted
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if shared.shutdown.is_cancelled() {
+        outbox.close(GOING_AWAY, "tracker shutting down");
+    }
+    shared.metrics.connections.fetch_add(1, Relaxed);
+    shared.metrics.connections_accepted.fetch_add(1, Relaxed);
 
-    let (sink, stream) = socket.split();
-    let (close_tx, close_rx) = tokio::sync::oneshot::channel();
-    let writer = tokio::spawn(write_loop(sink, outbox.clone(), shared.clone(), close_rx));
-    let close = read_loop(stream, conn, &outbox, &shared).await;
+    let mut connection = Connection {
+        conn,
+        outbox: &outbox,
+        shared: &shared,
+        flushing: false,
+        flushing_relayed: Vec::new(),
+        batch: Vec::new(),
+        out: Vec::new(),
+        targets: Vec::new(),
+    };
+    let end = poll_fn(|cx| connection.poll(cx, &mut ws)).await;
+    drop(connection);
     {
         let mut core = shared.core();
         core.routes.remove(&conn);
         core.tracker.connection_closed(conn);
     }
-    let _ = close_tx.send(close);
-    outbox.close();
-    let _ = tokio::time::timeout(shared.config.write_timeout, writer).await;
-    shared
-        .metrics
-        .connections
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: Utf8Bytes::from(reason),
+        };
+        let _ = tokio::time::timeout(shared.config.write_timeout, ws.close(Some(frame))).await;
+    }
+    shared.metrics.connections.fetch_sub(1, Relaxed);
 }
 
-/// Reads frames until the connection should end; returns the close frame to send, if any.
-async fn read_loop(
-    mut stream: futures_util::stream::SplitStream<WebSocket>,
+struct Connection<'a> {
     conn: ConnId,
-    outbox: &Outbox,
-    shared: &Shared,
-) -> Option<CloseFrame> {
-    let mut out = Vec::new();
-    let mut targets = Vec::new();
-    let mut encoded = Vec::new();
-    loop {
-        let next = tokio::select! {
-            _ = shared.shutdown.cancelled() => {
-                return Some(close_frame(GOING_AWAY, "tracker shutting down"));
+    outbox: &'a Outbox,
+    shared: &'a Shared,
+    /// A batch is in tungstenite's write buffer and not yet flushed.
+    flushing: bool,
+    /// When the relayed frames of the batch being flushed were read, for the histogram.
+    flushing_relayed: Vec<Instant>,
+    batch: Vec<Frame>,
+    out: Vec<Outgoing>,
+    targets: Vec<Option<Arc<Outbox>>>,
+}
+
+impl Connection<'_> {
+    fn poll<S>(&mut self, cx: &mut Context<'_>, ws: &mut WebSocketStream<S>) -> Poll<End>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        loop {
+            // Registers the waker before looking at the queue, so no push is missed.
+            let ending = self.outbox.poll_ending(cx);
+            if ending == Some(Ending::Abort) {
+                return Poll::Ready(End::Gone);
             }
-            _ = outbox.aborted.cancelled() => return None,
-            next = tokio::time::timeout(shared.config.idle_timeout, stream.next()) => next,
-        };
-        let msg = match next {
-            Err(_) => {
-                shared.metrics.closed(Closed::Idle);
-                return Some(close_frame(POLICY, "idle for too long"));
-            }
-            Ok(None) => return None,
-            Ok(Some(Err(e))) => {
-                if is_too_big(&e) {
-                    shared.metrics.closed(Closed::MessageTooBig);
-                    let reason = format!(
-                        "message larger than {} bytes",
-                        shared.config.max_message_size
-                    );
-                    return Some(close_frame(TOO_BIG, &reason));
+            if self.flushing {
+                match Pin::new(&mut *ws).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.flushed(),
+                    Poll::Ready(Err(e)) => {
+                        tracing::debug!(conn = ?self.conn, "WebSocket write failed: {e}");
+                        return Poll::Ready(End::Gone);
+                    }
+                    Poll::Pending => {
+                        let now = self.shared.clock_secs(Instant::now());
+                        let _ = self
+                            .outbox
+                            .write_stalled_since
+                            .compare_exchange(0, now, Relaxed, Relaxed);
+                    }
                 }
-                tracing::debug!(?conn, "WebSocket read failed: {e}");
-                return None;
             }
-            Ok(Some(Ok(msg))) => msg,
-        };
+            if !self.flushing {
+                if self.start_batch(ws) {
+                    continue;
+                }
+                if let Some(Ending::Close(code, reason)) = ending {
+                    return Poll::Ready(End::Close(code, reason.to_owned()));
+                }
+            }
+            if ending.is_some() {
+                // Closing: read nothing more, wait for the queue to drain.
+                return Poll::Pending;
+            }
+            let mut handled = 0;
+            while handled < READ_BUDGET {
+                match Pin::new(&mut *ws).poll_next(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(None) => return Poll::Ready(End::Gone),
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(self.read_failed(e)),
+                    Poll::Ready(Some(Ok(msg))) => {
+                        handled += 1;
+                        let bytes = match &msg {
+                            Message::Text(text) => text.as_bytes(),
+                            Message::Binary(bytes) => &bytes[..],
+                            Message::Close(_) => return Poll::Ready(End::Gone),
+                            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+                        };
+                        self.handle(bytes);
+                    }
+                }
+            }
+            if handled == 0 {
+                return Poll::Pending;
+            }
+            if handled == READ_BUDGET {
+                // More may be waiting: let other connections run first.
+                cx.waker().wake_by_ref();
+                if !self.flushing {
+                    self.start_batch(ws);
+                }
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Moves the queued frames into tungstenite's write buffer; `true` if there were any.
+    fn start_batch<S>(&mut self, ws: &mut WebSocketStream<S>) -> bool
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.outbox.drain_into(&mut self.batch);
+        if self.batch.is_empty() {
+            return false;
+        }
+        for frame in self.batch.drain(..) {
+            if let Some(received) = frame.received {
+                self.flushing_relayed.push(received);
+            }
+            // Never blocks: the write buffer is larger than a batch and only a flush writes.
+            if Pin::new(&mut *ws)
+                .start_send(Message::Text(frame.text))
+                .is_err()
+            {
+                self.outbox.abort();
+                break;
+            }
+        }
+        self.flushing = true;
+        true
+    }
+
+    fn flushed(&mut self) {
+        self.flushing = false;
+        self.outbox.write_stalled_since.store(0, Relaxed);
+        if self.flushing_relayed.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        for received in self.flushing_relayed.drain(..) {
+            self.shared
+                .metrics
+                .relay_latency(now.saturating_duration_since(received));
+        }
+    }
+
+    fn read_failed(&self, e: tungstenite::Error) -> End {
+        if matches!(e, tungstenite::Error::Capacity(_)) {
+            self.shared.metrics.closed(Closed::MessageTooBig);
+            let reason = format!(
+                "message larger than {} bytes",
+                self.shared.config.max_message_size
+            );
+            return End::Close(TOO_BIG, reason);
+        }
+        tracing::debug!(conn = ?self.conn, "WebSocket read failed: {e}");
+        End::Gone
+    }
+
+    /// Runs one client message through the state machine and queues what comes out.
+    fn handle(&mut self, bytes: &[u8]) {
+        let (conn, shared) = (self.conn, self.shared);
         let received = Instant::now();
-        let decoded = match &msg {
-            Message::Text(text) => decode_client(text.as_bytes()),
-            Message::Binary(bytes) => decode_client(bytes),
-            Message::Close(_) => return None,
-            Message::Ping(_) | Message::Pong(_) => continue,
-        };
-        match decoded {
+        self.outbox
+            .last_read
+            .store(shared.clock_secs(received), Relaxed);
+        match decode_client(bytes) {
             Ok(msg) => {
                 shared.metrics.message_in(match &msg {
                     ClientMessage::Announce(_) => InKind::Announce,
@@ -105,8 +241,9 @@ async fn read_loop(
                     ClientMessage::Stats(_) => InKind::Stats,
                 });
                 let mut core = shared.core();
-                core.tracker.handle(conn, msg, received, &mut out);
-                targets.extend(out.iter().map(|o| {
+                core.tracker.handle(conn, msg, received, &mut self.out);
+                let core = &*core;
+                self.targets.extend(self.out.iter().map(|o| {
                     if o.to == conn {
                         None
                     } else {
@@ -116,14 +253,14 @@ async fn read_loop(
             }
             Err(e) => {
                 shared.metrics.message_in(InKind::Invalid);
-                out.push(Outgoing {
+                self.out.push(Outgoing {
                     to: conn,
                     msg: ServerMessage::Error(e.into_server_error()),
                 });
-                targets.push(None);
+                self.targets.push(None);
             }
         }
-        for (o, target) in out.drain(..).zip(targets.drain(..)) {
+        for (o, target) in self.out.drain(..).zip(self.targets.drain(..)) {
             let kind = match &o.msg {
                 ServerMessage::AnnounceResponse(_) | ServerMessage::Scrape(_) => {
                     FrameKind::Response
@@ -132,29 +269,28 @@ async fn read_loop(
                 ServerMessage::Answer(_) => FrameKind::Answer,
                 ServerMessage::Error(_) => FrameKind::Error,
             };
-            let outbox = match (&target, o.to == conn) {
-                (_, true) => outbox,
-                (Some(target), false) => target.as_ref(),
+            let own = o.to == conn;
+            if !own && target.is_none() {
                 // The target closed meanwhile.
-                (None, false) => {
-                    shared.metrics.dropped(kind);
-                    continue;
-                }
-            };
-            encoded.clear();
+                shared.metrics.dropped(kind);
+                continue;
+            }
+            let mut encoded = Vec::with_capacity(256);
             encode_server_into(&o.msg, &mut encoded);
-            let text =
-                match String::from_utf8(std::mem::replace(&mut encoded, Vec::with_capacity(256))) {
-                    Ok(text) => Utf8Bytes::from(text),
-                    Err(_) => continue,
-                };
+            let Ok(text) = Utf8Bytes::try_from(encoded) else {
+                continue;
+            };
             let relayed = matches!(kind, FrameKind::Offer | FrameKind::Answer);
             let frame = Frame {
                 text,
                 kind,
                 received: relayed.then_some(received),
             };
-            match outbox.push(frame) {
+            let pushed = match &target {
+                Some(target) => target.push(frame),
+                None => self.outbox.push_own(frame),
+            };
+            match pushed {
                 Pushed::Queued => shared.metrics.message_out(kind),
                 Pushed::QueuedDroppingOffer => {
                     shared.metrics.message_out(kind);
@@ -168,76 +304,4 @@ async fn read_loop(
             }
         }
     }
-}
-
-fn is_too_big(e: &axum::Error) -> bool {
-    use std::error::Error;
-    let mut source = e.source();
-    while let Some(err) = source {
-        if let Some(ws) = err.downcast_ref::<tungstenite::Error>() {
-            return matches!(ws, tungstenite::Error::Capacity(_));
-        }
-        source = err.source();
-    }
-    false
-}
-
-fn close_frame(code: u16, reason: &str) -> CloseFrame {
-    CloseFrame {
-        code,
-        reason: Utf8Bytes::from(reason.to_owned()),
-    }
-}
-
-/// Writes queued frames in batches; gives up on a socket that accepts nothing for
-/// `write_timeout`.
-async fn write_loop(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    outbox: Arc<Outbox>,
-    shared: Arc<Shared>,
-    close: tokio::sync::oneshot::Receiver<Option<CloseFrame>>,
-) {
-    let timeout = shared.config.write_timeout;
-    let mut batch = Vec::new();
-    loop {
-        let more = outbox.drain_into(&mut batch);
-        if batch.is_empty() {
-            if !more {
-                break;
-            }
-            outbox.ready.notified().await;
-            continue;
-        }
-        let write = async {
-            for frame in batch.iter_mut() {
-                let text = std::mem::take(&mut frame.text);
-                sink.feed(Message::Text(text)).await?;
-            }
-            sink.flush().await
-        };
-        match tokio::time::timeout(timeout, write).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => {
-                outbox.abort();
-                return;
-            }
-            Err(_) => {
-                shared.metrics.closed(Closed::WriteTimeout);
-                outbox.abort();
-                return;
-            }
-        }
-        let now = Instant::now();
-        for frame in batch.drain(..) {
-            if let Some(received) = frame.received {
-                shared
-                    .metrics
-                    .relay_latency(now.saturating_duration_since(received));
-            }
-        }
-    }
-    if let Ok(Some(frame)) = close.await {
-        let _ = tokio::time::timeout(timeout, sink.send(Message::Close(Some(frame)))).await;
-    }
-    let _ = tokio::time::timeout(timeout, sink.close()).await;
 }

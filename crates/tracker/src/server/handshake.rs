@@ -1,0 +1,215 @@
+//! The first request on a connection: WebSocket upgrades are answered here directly, any
+//! other HTTP request goes to hyper and axum.
+//!
+//! Answering the upgrade ourselves means a WebSocket connection holds only its socket and
+//! the tungstenite state: no hyper connection, no boxed upgraded stream, one task.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::http::StatusCode;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::config::TrackerConfig;
+
+use super::access::{check_origin, check_token, Refusal};
+
+/// Largest request head read before deciding; longer heads go to hyper, which applies its
+/// own limits.
+const MAX_HEAD: usize = 8 * 1024;
+/// Headers looked at; a request with more goes to hyper.
+const MAX_HEADERS: usize = 48;
+
+/// What the first request is.
+pub enum Request {
+    /// A WebSocket upgrade on the announce path, already accepted or refused.
+    WebSocket(Upgrade),
+    /// Anything else: hand the bytes read so far to hyper.
+    Http(Vec<u8>),
+}
+
+/// A WebSocket upgrade request, as far as the tracker cares.
+pub struct Upgrade {
+    accept_key: String,
+    refusal: Option<Refusal>,
+    /// Bytes the client sent after the request head (normally none).
+    pub rest: Vec<u8>,
+}
+
+/// Reads the request head (the caller bounds the time) and classifies it.
+pub async fn read_request<S>(stream: &mut S, config: &TrackerConfig) -> io::Result<Request>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        if buf.len() >= MAX_HEAD {
+            return Ok(Request::Http(buf));
+        }
+        let start = buf.len();
+        buf.resize(start + 1024.min(MAX_HEAD - start), 0);
+        let n = stream.read(&mut buf[start..]).await?;
+        buf.truncate(start + n);
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&buf) {
+            Ok(httparse::Status::Partial) => continue,
+            Ok(httparse::Status::Complete(len)) => {
+                let upgrade = classify(&request, config);
+                return Ok(match upgrade {
+                    Some(mut upgrade) => {
+                        upgrade.rest = buf.split_off(len);
+                        Request::WebSocket(upgrade)
+                    }
+                    None => Request::Http(buf),
+                });
+            }
+            // Hyper answers malformed requests (400) and oversized header lists (431).
+            Err(_) => return Ok(Request::Http(buf)),
+        }
+    }
+}
+
+fn classify(request: &httparse::Request<'_, '_>, config: &TrackerConfig) -> Option<Upgrade> {
+    let (path, query) = match request.path?.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (request.path?, None),
+    };
+    if request.method != Some("GET") || !matches!(path, "/" | "/announce") {
+        return None;
+    }
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    let has_token = |name: &str, token: &str| {
+        header(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+        return None;
+    }
+    let key = header("sec-websocket-key")?;
+    let refusal = if header("sec-websocket-version") != Some(b"13") {
+        Some(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            message: "only WebSocket version 13 is supported".to_owned(),
+            reason: None,
+        })
+    } else {
+        check_token(config, query)
+            .and_then(|()| check_origin(config, header("origin")))
+            .err()
+    };
+    Some(Upgrade {
+        accept_key: tungstenite::handshake::derive_accept_key(key),
+        refusal,
+        rest: Vec::new(),
+    })
+}
+
+impl Upgrade {
+    /// Token, origin or protocol version refused, if so.
+    pub fn take_refusal(&mut self) -> Option<Refusal> {
+        self.refusal.take()
+    }
+
+    /// Sends `101 Switching Protocols`.
+    pub async fn accept<S: AsyncWrite + Unpin>(&self, stream: &mut S) -> io::Result<()> {
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: {}\r\n\r\n",
+            self.accept_key
+        );
+        stream.write_all(response.as_bytes()).await?;
+        stream.flush().await
+    }
+}
+
+/// Sends a refusal as a complete HTTP response and ends the connection.
+pub async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, refusal: &Refusal) -> io::Result<()> {
+    let response = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+        refusal.status.as_u16(),
+        refusal.status.canonical_reason().unwrap_or(""),
+        refusal.message.len(),
+        refusal.message
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// A stream that first yields bytes already read from it.
+pub struct Prefixed<S> {
+    prefix: Vec<u8>,
+    offset: usize,
+    inner: S,
+}
+
+impl<S> Prefixed<S> {
+    pub fn new(prefix: Vec<u8>, inner: S) -> Self {
+        Prefixed {
+            prefix,
+            offset: 0,
+            inner,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.offset < this.prefix.len() {
+            let n = buf.remaining().min(this.prefix.len() - this.offset);
+            buf.put_slice(&this.prefix[this.offset..this.offset + n]);
+            this.offset += n;
+            if this.offset == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.offset = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
