@@ -96,6 +96,9 @@ test('the super peer seeds a live channel: origin serves each segment about once
     `origin served ${alone.total.bytes} B in ${seconds} s (${alone.total.requests} requests); once per segment allows ${budget}`,
   );
 
+  // From here on viewers watch: the worker's own origin counter must keep growing by about
+  // one segment per segment duration.
+  globalThis.watchStart = { at: Date.now(), originKB: (await call('GET', `/stats/${pid}`)).body.originKB, maxSegment };
   const url =
     `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}` +
     `&tracker=${encodeURIComponent(globalThis.trackerUrl)}&liveSyncDurationCount=${LIVE_SYNC_SEGMENTS}`;
@@ -152,4 +155,13 @@ test('the PML tabs receive P2P bytes from the super peer, the same bytes the ori
     await new Promise((r) => setTimeout(r, 500));
   }
   assert.ok(worker.uploadedKB > 100, `the worker counts its uploads: ${JSON.stringify(worker)}`);
+  const { at, originKB, maxSegment } = globalThis.watchStart;
+  const seconds = (Date.now() - at) / 1000;
+  // Segments of 2 s, playlist polls every second (a few KiB each), stats up to 1 s stale.
+  const budgetKB = ((seconds / 2 + 3) * maxSegment + (seconds + 2) * 4096) / 1024;
+  t.diagnostic(`origin to the worker while viewers watched: ${worker.originKB - originKB} KiB in ${seconds.toFixed(0)} s`);
+  assert.ok(
+    worker.originKB - originKB <= budgetKB,
+    `viewers make the worker fetch nothing twice: ${worker.originKB - originKB} KiB in ${seconds} s, once per segment allows ${budgetKB}`,
+  );
 });

@@ -537,10 +537,8 @@ fn config_comes_from_dotenv_env_and_flags() {
     );
 }
 
-/// A stand-in origin (one live media playlist) and tracker (WebSocket that accepts and
-/// holds connections) on 127.0.0.1, served by a background tokio runtime.
+/// A stand-in origin: one live media playlist, served by a background tokio runtime.
 mod fake {
-    use axum::extract::ws::WebSocketUpgrade;
     use axum::routing::get;
     use axum::Router;
 
@@ -551,14 +549,6 @@ mod fake {
         Router::new()
             .route("/live/index.m3u8", get(|| async { PLAYLIST }))
             .route("/live/seg1.ts", get(|| async { vec![0x47u8; 1880] }))
-            .route(
-                "/ws",
-                get(|ws: WebSocketUpgrade| async move {
-                    ws.on_upgrade(|mut socket| async move {
-                        while let Some(Ok(_)) = socket.recv().await {}
-                    })
-                }),
-            )
     }
 
     pub async fn serve(listener: tokio::net::TcpListener) {
@@ -566,27 +556,73 @@ mod fake {
     }
 }
 
+/// A real `swarmcast tracker` on 127.0.0.1:`port`, killed on drop.
+struct Tracker(Child);
+
+impl Tracker {
+    fn start(port: u16) -> Self {
+        let child = Command::new(BIN)
+            .args(["tracker", "--listen", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "tracker did not start on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self(child)
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Swarms a tracker holds, from its `GET /channels`.
+fn tracker_swarms(port: u16) -> u64 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /channels HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    let body = raw.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str::<Value>(body).unwrap_or_default()["swarms"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn reserve_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 #[test]
 fn worker_fails_over_to_signal2_and_back() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    // signal1's port is reserved, then closed: signal1 is down.
-    let primary = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let primary_port = primary.local_addr().unwrap().port();
-    drop(primary);
-    let backup = rt
+    let origin = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
-    let backup_port = backup.local_addr().unwrap().port();
-    rt.spawn(fake::serve(backup));
+    let origin_port = origin.local_addr().unwrap().port();
+    rt.spawn(fake::serve(origin));
+    // signal1 is down (nothing listens on its port); signal2 is a real tracker.
+    let (primary_port, backup_port) = (reserve_port(), reserve_port());
+    let _backup = Tracker::start(backup_port);
 
     let m = Master::start(ENV);
-    let signal1 = format!("ws://127.0.0.1:{primary_port}/ws");
-    let signal2 = format!("ws://127.0.0.1:{backup_port}/ws");
+    let signal1 = format!("ws://127.0.0.1:{primary_port}");
+    let signal2 = format!("ws://127.0.0.1:{backup_port}");
     let (status, v) = m.call(
         "POST",
         "/seed",
         json!({"list": [{
-            "channel": b64(&format!("http://127.0.0.1:{backup_port}/live/index.m3u8")),
+            "channel": b64(&format!("http://127.0.0.1:{origin_port}/live/index.m3u8")),
             "live": true, "signal1": signal1, "signal2": signal2
         }]}),
     );
@@ -595,13 +631,26 @@ fn worker_fails_over_to_signal2_and_back() {
         s["workers"][0]["signal"] == json!(signal2)
     });
     assert!(s["workers"][0]["originKB"].as_u64().is_some());
+    let until = Instant::now() + Duration::from_secs(30);
+    while tracker_swarms(backup_port) == 0 {
+        assert!(
+            Instant::now() < until,
+            "the worker announced its swarm on signal2"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
-    // signal1 comes back: the worker returns to it.
-    let primary = rt
-        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", primary_port)))
-        .unwrap();
-    rt.spawn(fake::serve(primary));
+    // signal1 comes back: the worker returns to it and announces there.
+    let _primary = Tracker::start(primary_port);
     m.wait_for("worker back on signal1", |s| {
         s["workers"][0]["signal"] == json!(signal1)
     });
+    let until = Instant::now() + Duration::from_secs(30);
+    while tracker_swarms(primary_port) == 0 {
+        assert!(
+            Instant::now() < until,
+            "the worker announced its swarm on signal1"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
