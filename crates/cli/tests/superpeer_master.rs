@@ -466,20 +466,35 @@ fn killed_plain_worker_is_not_restarted() {
 #[test]
 fn idle_workers_are_reaped() {
     let m = Master::start(&format!("{ENV}reapAfterSecs=1\n"));
-    m.call(
+    let (status, seeded) = m.call(
         "POST",
         "/seed",
         json!({"list": [{"channel": channel(5)}, {"channel": channel(6), "keepAlive": true}]}),
     );
-    let s = m.wait_for("two workers", |s| pids(s).len() == 2);
-    let s2 = m.wait_for("plain one reaped", |s| pids(s).len() == 1);
-    assert_eq!(s2["channels"].as_array().unwrap().len(), 1);
+    assert_eq!(status, 200, "{seeded}");
+    // The plain worker may be reaped before a poll sees both, so take the pids from /seed.
+    let started: Vec<u64> = seeded["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            c["pids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(started.len(), 2, "{seeded}");
+    let s2 = m.wait_for("plain one reaped", |s| {
+        pids(s).len() == 1 && s["channels"].as_array().unwrap().len() == 1
+    });
     assert_eq!(
         s2["channels"][0]["channel"],
         channel(6),
         "the keepAlive channel stays"
     );
-    for pid in pids(&s) {
+    for pid in started {
         if !pids(&s2).contains(&pid) {
             wait_dead(pid);
         }
