@@ -360,6 +360,7 @@ export class StreamSwarm implements PeerHost {
   fetchAhead(id: number): boolean {
     const seg = this.segments.get(id);
     if (!seg || this.transfers.has(id) || this.ctx.storage.has(this.swarmId, id)) return false;
+    if (Date.now() < this.ctx.startupWaitUntil()) return false; // waitForPeer: peers first
     this.lastUsed = Date.now();
     this.startHttp(this.newTransfer(seg, "wait"));
     return true;

@@ -186,6 +186,14 @@ describe("StreamSwarm fetch ahead", () => {
     expect(Buffer.from(r.data).equals(Buffer.from(segBytes(1)))).toBe(true);
     expect(ranges).toEqual(["1:full"]);
   });
+
+  it("does nothing while waitForPeer holds the first requests", () => {
+    const { swarm, ctx, stop } = setup(0);
+    ctx.startupWaitUntil = () => Date.now() + 10_000;
+    const started = swarm.fetchAhead(1);
+    stop();
+    expect(started).toBe(false);
+  });
 });
 
 describe("StreamSwarm prefetch", () => {
