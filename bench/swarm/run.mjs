@@ -62,6 +62,10 @@ async function run(kind, origin, tracker) {
     const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     process.stderr.write(`  startup phases, median ms: ${Object.entries(phases).map(([k, xs]) => `${k} ${med(xs)}`).join(', ')}\n`);
     const startups = states.map((s) => s.startupMs).filter((x) => x != null);
+    const typical = med([...startups]);
+    states.forEach((s, i) => {
+      if (s.startupMs > 2 * typical) process.stderr.write(`  slow tab ${i + 1}: ${JSON.stringify(s.timeline ?? {})}\n`);
+    });
     return {
       run: kind,
       tabs: N,

@@ -181,6 +181,12 @@ export class P2PEngine extends Emitter<EngineEvents> {
     return { data: r.data, source: "http" };
   }
 
+  /** Fetches a segment by HTTP now, before the player asks for it (startup). */
+  fetchAhead(runtimeUrl: string, id: number): boolean {
+    const swarm = this.swarmFor(runtimeUrl);
+    return swarm ? swarm.fetchAhead(id) : false;
+  }
+
   private swarmFor(runtimeUrl: string): StreamSwarm | undefined {
     let swarm = this.swarms.get(runtimeUrl);
     if (swarm) return swarm;

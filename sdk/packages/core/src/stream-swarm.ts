@@ -352,6 +352,20 @@ export class StreamSwarm implements PeerHost {
     return promise;
   }
 
+  /**
+   * Starts fetching a segment by HTTP before the player asks for it (the first segment, while
+   * hls.js is still setting up its media buffers); the player's request then joins this
+   * transfer or finds the bytes stored.
+   */
+  fetchAhead(id: number): boolean {
+    const seg = this.segments.get(id);
+    if (!seg || this.transfers.has(id) || this.ctx.storage.has(this.swarmId, id)) return false;
+    if (Date.now() < this.ctx.startupWaitUntil()) return false; // waitForPeer: peers first
+    this.lastUsed = Date.now();
+    this.startHttp(this.newTransfer(seg, "wait"));
+    return true;
+  }
+
   private newTransfer(seg: SegmentInfo, mode: Transfer["mode"]): Transfer {
     const t: Transfer = { seg, chunks: [], received: 0, mode, startedAt: Date.now(), waiters: [], usedHttp: false, usedP2P: false, failedPeers: new Set() };
     this.transfers.set(seg.id, t);

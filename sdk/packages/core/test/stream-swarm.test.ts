@@ -171,6 +171,31 @@ describe("StreamSwarm startup", () => {
   });
 });
 
+describe("StreamSwarm fetch ahead", () => {
+  it("the player's request joins the startup fetch instead of a second HTTP request", async () => {
+    const { swarm, playback, stop } = setup(0);
+    playback.started = false;
+    ranges.length = 0;
+    expect(swarm.fetchAhead(1)).toBe(true);
+    expect(swarm.fetchAhead(1)).toBe(false); // already under way
+    const r = await swarm.load(1);
+    const again = await swarm.load(1);
+    stop();
+    expect(r.source).toBe("http");
+    expect(again.source).toBe("cache");
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(1)))).toBe(true);
+    expect(ranges).toEqual(["1:full"]);
+  });
+
+  it("does nothing while waitForPeer holds the first requests", () => {
+    const { swarm, ctx, stop } = setup(0);
+    ctx.startupWaitUntil = () => Date.now() + 10_000;
+    const started = swarm.fetchAhead(1);
+    stop();
+    expect(started).toBe(false);
+  });
+});
+
 describe("StreamSwarm prefetch", () => {
   it("the active stream prefetches what a peer holds ahead of the playhead", async () => {
     const { swarm, stop } = setup(0);

@@ -18,7 +18,7 @@ import type {
   LevelUpdatedData,
   ManifestLoadedData,
 } from "hls.js";
-import { P2PEngine, hlsAudioShortId, hlsVideoShortId, type EngineEvents, type P2PConfig, type Stats } from "@swarmcast/core";
+import { P2PEngine, hlsAudioShortId, hlsVideoShortId, type EngineEvents, type P2PConfig, type SegmentInfo, type Stats } from "@swarmcast/core";
 import { runtimeKey, segmentsFromFragments } from "./segments.js";
 
 export type HlsP2PConfig = P2PConfig & {
@@ -206,7 +206,29 @@ export class HlsJsP2PEngine {
 
   private readonly onManifestLoading = () => {
     this.loadStartedAt = performance.now();
+    this.firstSegmentFetched = false;
   };
+
+  private firstSegmentFetched = false;
+
+  /**
+   * Startup: as soon as the first media playlist is known, fetch the segment hls.js will start
+   * with (live: the one at its live sync position; VOD: at its start position), by HTTP. hls.js
+   * asks for it only after setting up its media buffers; by then the bytes are on their way.
+   */
+  private fetchFirstSegment(url: string, segments: SegmentInfo[], live: boolean): void {
+    const hls = this.hls;
+    if (!hls || this.firstSegmentFetched || this.quality.playing || !segments.length) return;
+    const configured = hls.config.startPosition;
+    const pos = live ? hls.liveSyncPosition : configured > 0 ? configured : (segments[0] as SegmentInfo).startTime;
+    if (pos === null || !Number.isFinite(pos)) return;
+    // hls.js skips a fragment that ends within maxFragLookUpTolerance of the position.
+    const tolerance = hls.config.maxFragLookUpTolerance ?? 0.25;
+    const first = segments.find((s) => s.endTime - tolerance > pos);
+    if (!first) return;
+    this.firstSegmentFetched = true;
+    this.core.fetchAhead(url, first.id);
+  }
 
   private readonly onManifestLoaded = (_e: string, data: ManifestLoadedData) => {
     const nd = data.networkDetails as unknown;
@@ -230,6 +252,7 @@ export class HlsJsP2PEngine {
     const { segments, keys } = segmentsFromFragments(fragments as never, live);
     segments.forEach((s, i) => this.refs.set(keys[i] as string, { streamUrl: url, id: s.id }));
     this.core.updateStream(url, segments, live);
+    if ("level" in data) this.fetchFirstSegment(url, segments, live);
     // Keep the lookup table bounded on long live sessions.
     if (this.refs.size > 5000) {
       const drop = this.refs.size - 4000;
