@@ -195,6 +195,10 @@ async fn auto_seeding_picks_the_hottest_channel_and_stops_it_once_cooled() {
     );
     let pid = worker["pid"].as_u64().unwrap();
     assert_eq!(sp.workers().await[0]["pid"], pid, "the same worker");
+    // The dashboard counts viewers without the worker's own announce.
+    let channels = console.get("/api/channels").await;
+    assert_eq!(channels["channels"][0]["peers"], 5, "{channels}");
+    assert_eq!(channels["channels"][0]["viewers"], 4, "{channels}");
 
     // HOT's viewers leave: it is stopped, and WARM, hotter now, takes the slot, as VOD.
     for v in hot_viewers {

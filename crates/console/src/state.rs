@@ -241,9 +241,13 @@ impl Console {
     pub async fn poll_trackers(&self) -> RankingSnapshot {
         let mut polls: Vec<Option<Vec<ChannelRank>>> = Vec::new();
         let mut errors = Vec::new();
+        let workers = self.workers_per_channel();
         for t in &self.config.trackers {
             match tracker::poll(&self.http, t).await {
-                Ok(r) => polls.push(Some(r)),
+                Ok(mut r) => {
+                    tracker::discount_workers(&mut r, &workers);
+                    polls.push(Some(r));
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "tracker poll failed");
                     errors.push(e);
@@ -270,6 +274,17 @@ impl Console {
         }
         *write(&self.ranking) = snapshot.clone();
         snapshot
+    }
+
+    /// Workers per channel on all super peers, as last checked (stopping ones excluded).
+    fn workers_per_channel(&self) -> HashMap<String, u32> {
+        let mut out: HashMap<String, u32> = HashMap::new();
+        for h in read(&self.health).values() {
+            for w in h.workers.iter().filter(|w| w.state != "stopping") {
+                *out.entry(w.channel.clone()).or_default() += 1;
+            }
+        }
+        out
     }
 
     // ---- seeding ----
