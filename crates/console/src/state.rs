@@ -352,8 +352,14 @@ impl Console {
                 id: sp.id,
                 label: sp.label.clone(),
                 bandwidth_mbps: sp.bandwidth_mbps,
-                // 0 means "not said": the planner goes by bandwidth.
-                workers_limit: usable.then(|| h.workers_limit.unwrap_or(0)),
+                // The planner reads 0 as "not said" and goes by bandwidth; a super peer that
+                // says it has no room (e.g. forced to 0 workers) gets nothing new, and its
+                // workers, if any, are left to it.
+                workers_limit: match h.workers_limit {
+                    _ if !usable => None,
+                    Some(0) => None,
+                    said => Some(said.unwrap_or(0)),
+                },
             });
             if usable {
                 // A stopping worker is on its way out: neither seeding nor to be stopped again.
