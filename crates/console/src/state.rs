@@ -377,8 +377,9 @@ impl Console {
         let mut outcomes = Vec::new();
         let mut touched = HashSet::new();
         let mut unplaced_now = HashSet::new();
-        let mut live_notes: HashMap<String, String> = HashMap::new();
         for action in actions {
+            // Why the seed is live or VOD, for the log.
+            let mut note = None;
             let result = match &action {
                 Action::Seed {
                     super_peer_id,
@@ -388,7 +389,7 @@ impl Console {
                     touched.insert(*super_peer_id);
                     let sp = by_id[super_peer_id];
                     let (live, why) = self.decide_live(channel, None).await;
-                    live_notes.insert(channel.clone(), why);
+                    note = Some(why);
                     let req = self.seed_request(channel, live, None);
                     self.client.seed(sp, &[req]).await.map(|_| ())
                 }
@@ -413,8 +414,7 @@ impl Console {
                 _ => true,
             };
             if log_it {
-                let note = live_notes.get(action.channel()).map(String::as_str);
-                self.log_action(&action, note, &by_id, ok, error.clone());
+                self.log_action(&action, note.as_deref(), &by_id, ok, error.clone());
             }
             outcomes.push(Outcome { action, ok, error });
         }
