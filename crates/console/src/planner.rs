@@ -310,7 +310,7 @@ pub fn plan(
             actions.push(Action::Unplaced {
                 channel: channel.clone(),
                 viewers: v,
-                reason: format!("{hot}, but no super peer is reachable"),
+                reason: format!("{hot}, but no super peer is reachable and has room"),
             });
             continue;
         }
