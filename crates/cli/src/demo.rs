@@ -41,6 +41,11 @@ pub struct DemoArgs {
     #[arg(long, default_value = "demo")]
     pub admin_token: String,
 
+    /// Seconds between the console's automatic seeding rounds (a channel that gets viewers,
+    /// or whose worker was stopped, is seeded within this time).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub seed_interval: f64,
+
     /// Folder for the demo's state (console database, super peer cache)
     /// [default: next to the test media, in `demo/`].
     #[arg(long)]
@@ -49,6 +54,11 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub media: media::DirArgs,
 }
+
+/// How often viewers re-announce. A super peer's worker sends no offers: viewers already
+/// watching reach a newly seeded worker with their next announce, so the demo keeps this
+/// short (the tracker's default is 120 s).
+const DEMO_ANNOUNCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A folder the demo needs, and what to do when it is missing.
 fn require(dir: PathBuf, hint: &str) -> anyhow::Result<PathBuf> {
@@ -107,6 +117,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             label: "demo".into(),
         }],
         auto_seeding: Some(true),
+        seed_interval: std::time::Duration::try_from_secs_f64(args.seed_interval)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .context("--seed-interval must be a positive number of seconds")?,
+        // Quick enough for someone watching the dashboard while opening player tabs.
+        health_interval: std::time::Duration::from_secs(2),
+        traffic_interval: std::time::Duration::from_secs(5),
         ..Default::default()
     };
     let superpeer_config = superpeer::MasterConfig {
@@ -125,7 +142,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let until = move || wait_for(stopped.clone());
         let origin_task = tokio::spawn(crate::origin::serve_until(origin, until()));
         let listener = bind(tracker_addr).await?;
-        let tracker_task = tokio::spawn(tracker::serve(listener, Default::default(), until()));
+        let tracker_config = tracker::TrackerConfig {
+            swarm: tracker::SwarmConfig {
+                announce_interval: DEMO_ANNOUNCE_INTERVAL,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let tracker_task = tokio::spawn(tracker::serve(listener, tracker_config, until()));
         let superpeer_task = tokio::spawn(superpeer::serve(superpeer_config, until()));
         let listener = bind(local(args.console_port)).await?;
         let console_task = tokio::spawn(console::serve(listener, console_config, until()));
@@ -144,7 +168,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  super peer workers            {superpeer_url}/stats");
         println!("  origin bytes served           {base}/__stats");
         println!("Open the player in two or more tabs: they share segments, and the console seeds");
-        println!("the channel on the super peer within a minute.");
+        println!(
+            "the channel on the super peer within {} s (dashboard, \"Super peers\").",
+            args.seed_interval
+        );
         println!();
 
         // The first server to stop (Ctrl-C, or one that fails) stops the others.

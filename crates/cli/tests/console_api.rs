@@ -195,6 +195,10 @@ async fn auto_seeding_picks_the_hottest_channel_and_stops_it_once_cooled() {
     );
     let pid = worker["pid"].as_u64().unwrap();
     assert_eq!(sp.workers().await[0]["pid"], pid, "the same worker");
+    // The dashboard counts viewers without the worker's own announce.
+    let channels = console.get("/api/channels").await;
+    assert_eq!(channels["channels"][0]["peers"], 5, "{channels}");
+    assert_eq!(channels["channels"][0]["viewers"], 4, "{channels}");
 
     // HOT's viewers leave: it is stopped, and WARM, hotter now, takes the slot, as VOD.
     for v in hot_viewers {
@@ -461,5 +465,34 @@ async fn a_tracker_outage_stops_nothing() {
         console.get("/api/super-peers").await[0]["workers"][0]["pid"],
         pid
     );
+    console.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_super_peer_without_room_gets_nothing() {
+    let origin = TestOrigin::start(&["hot"]).await;
+    let tracker = TestTracker::start().await;
+    let hot = origin.live("hot");
+    let _viewers = tracker
+        .watch(&hot, &console_support::info_hash_of(&hot).await, 0, 2)
+        .await;
+    let sp = TestSuperPeer::start("", 2, &tracker.ws_url()).await;
+    // Its operator forced it to run no worker.
+    let (status, v) = sp.call("POST", "/ping", Some(json!({"workers": 0}))).await;
+    assert_eq!(status, 200, "{v}");
+    let console = TestConsole::start(TestConsole::config(vec![tracker.url.clone()])).await;
+    let added = console.register(&sp, "", 1000).await;
+    assert_eq!(added["workers_limit"], 0, "{added}");
+    let round = console.post("/api/seeding/run", json!({})).await;
+    assert_eq!(round["actions"][0]["action"], "unplaced", "{round}");
+    assert!(
+        round["actions"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("has room"),
+        "{round}"
+    );
+    let stats = sp.stats().await;
+    assert_eq!(stats["channels"], json!([]), "nothing seeded: {stats}");
     console.stop().await;
 }

@@ -310,7 +310,7 @@ pub fn plan(
             actions.push(Action::Unplaced {
                 channel: channel.clone(),
                 viewers: v,
-                reason: format!("{hot}, but no super peer is reachable"),
+                reason: format!("{hot}, but no super peer is reachable and has room"),
             });
             continue;
         }
@@ -363,11 +363,10 @@ pub fn plan(
             _ => actions.push(Action::Unplaced {
                 channel: channel.clone(),
                 viewers: v,
-                reason: format!(
-                    "{hot}, but all {} reachable super peer{} are full",
-                    reachable.len(),
-                    plural(u32::try_from(reachable.len()).unwrap_or(u32::MAX))
-                ),
+                reason: match reachable.len() {
+                    1 => format!("{hot}, but the one reachable super peer is full"),
+                    n => format!("{hot}, but all {n} reachable super peers are full"),
+                },
             }),
         }
     }

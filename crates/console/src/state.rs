@@ -241,9 +241,13 @@ impl Console {
     pub async fn poll_trackers(&self) -> RankingSnapshot {
         let mut polls: Vec<Option<Vec<ChannelRank>>> = Vec::new();
         let mut errors = Vec::new();
+        let workers = self.workers_per_channel();
         for t in &self.config.trackers {
             match tracker::poll(&self.http, t).await {
-                Ok(r) => polls.push(Some(r)),
+                Ok(mut r) => {
+                    tracker::discount_workers(&mut r, &workers);
+                    polls.push(Some(r));
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "tracker poll failed");
                     errors.push(e);
@@ -270,6 +274,17 @@ impl Console {
         }
         *write(&self.ranking) = snapshot.clone();
         snapshot
+    }
+
+    /// Workers per channel on all super peers, as last checked (stopping ones excluded).
+    fn workers_per_channel(&self) -> HashMap<String, u32> {
+        let mut out: HashMap<String, u32> = HashMap::new();
+        for h in read(&self.health).values() {
+            for w in h.workers.iter().filter(|w| w.state != "stopping") {
+                *out.entry(w.channel.clone()).or_default() += 1;
+            }
+        }
+        out
     }
 
     // ---- seeding ----
@@ -337,8 +352,14 @@ impl Console {
                 id: sp.id,
                 label: sp.label.clone(),
                 bandwidth_mbps: sp.bandwidth_mbps,
-                // 0 means "not said": the planner goes by bandwidth.
-                workers_limit: usable.then(|| h.workers_limit.unwrap_or(0)),
+                // The planner reads 0 as "not said" and goes by bandwidth; a super peer that
+                // says it has no room (e.g. forced to 0 workers) gets nothing new, and its
+                // workers, if any, are left to it.
+                workers_limit: match h.workers_limit {
+                    _ if !usable => None,
+                    Some(0) => None,
+                    said => Some(said.unwrap_or(0)),
+                },
             });
             if usable {
                 // A stopping worker is on its way out: neither seeding nor to be stopped again.
@@ -356,8 +377,9 @@ impl Console {
         let mut outcomes = Vec::new();
         let mut touched = HashSet::new();
         let mut unplaced_now = HashSet::new();
-        let mut live_notes: HashMap<String, String> = HashMap::new();
         for action in actions {
+            // Why the seed is live or VOD, for the log.
+            let mut note = None;
             let result = match &action {
                 Action::Seed {
                     super_peer_id,
@@ -367,7 +389,7 @@ impl Console {
                     touched.insert(*super_peer_id);
                     let sp = by_id[super_peer_id];
                     let (live, why) = self.decide_live(channel, None).await;
-                    live_notes.insert(channel.clone(), why);
+                    note = Some(why);
                     let req = self.seed_request(channel, live, None);
                     self.client.seed(sp, &[req]).await.map(|_| ())
                 }
@@ -392,8 +414,7 @@ impl Console {
                 _ => true,
             };
             if log_it {
-                let note = live_notes.get(action.channel()).map(String::as_str);
-                self.log_action(&action, note, &by_id, ok, error.clone());
+                self.log_action(&action, note.as_deref(), &by_id, ok, error.clone());
             }
             outcomes.push(Outcome { action, ok, error });
         }

@@ -38,7 +38,10 @@ pub struct ChannelRank {
     pub peers: u32,
     pub seeders: u32,
     pub leechers: u32,
-    /// Viewers: the larger of the SDK's count of reporting viewers and the peer count.
+    /// Viewers reporting SDK stats.
+    pub reporting: u32,
+    /// Viewers: the larger of `reporting` and the peer count (less our own workers, once
+    /// [`discount_workers`] ran).
     pub viewers: u32,
     pub http_bytes: u64,
     pub p2p_bytes: u64,
@@ -146,7 +149,7 @@ pub fn rank_channels(swarms: &[SwarmEntry]) -> Vec<ChannelRank> {
         c.peers = c.peers.saturating_add(s.peers);
         c.seeders = c.seeders.saturating_add(s.seeders);
         c.leechers = c.leechers.saturating_add(s.leechers);
-        c.viewers = c.viewers.max(s.viewers);
+        c.reporting = c.reporting.max(s.viewers);
         c.http_bytes = c.http_bytes.max(s.http_bytes);
         c.p2p_bytes = c.p2p_bytes.max(s.p2p_bytes);
         c.upload_bytes = c.upload_bytes.max(s.upload_bytes);
@@ -157,16 +160,38 @@ pub fn rank_channels(swarms: &[SwarmEntry]) -> Vec<ChannelRank> {
         .map(|mut c| {
             // Viewers that report SDK stats, or more when other clients (e.g. plain P2P
             // Media Loader) announce without reporting.
-            c.viewers = c.viewers.max(c.peers);
+            c.viewers = c.reporting.max(c.peers);
             c
         })
         .collect();
-    out.sort_by(|a, b| {
+    sort_by_viewers(&mut out);
+    out
+}
+
+fn sort_by_viewers(ranking: &mut [ChannelRank]) {
+    ranking.sort_by(|a, b| {
         b.viewers
             .cmp(&a.viewers)
             .then_with(|| a.channel.cmp(&b.channel))
     });
-    out
+}
+
+/// Takes our own super-peer workers out of the viewer counts: a worker announces in each of
+/// its channel's swarms like a viewer. `workers[channel]` is the number of workers seeding
+/// it. A channel never drops below the viewers that report SDK stats.
+pub fn discount_workers(
+    ranking: &mut [ChannelRank],
+    workers: &std::collections::HashMap<String, u32>,
+) {
+    for c in ranking.iter_mut() {
+        let Some(n) = workers.get(&c.channel) else {
+            continue;
+        };
+        let swarms = u32::try_from(c.info_hashes.len().max(1)).unwrap_or(u32::MAX);
+        let own = n.saturating_mul(swarms);
+        c.viewers = c.reporting.max(c.peers.saturating_sub(own));
+    }
+    sort_by_viewers(ranking);
 }
 
 /// Merges the rankings of several trackers (nodes of one cluster or separate trackers).
@@ -186,6 +211,7 @@ pub fn merge_rankings(rankings: &[Vec<ChannelRank>]) -> Vec<ChannelRank> {
                 c.peers = c.peers.saturating_add(r.peers);
                 c.seeders = c.seeders.saturating_add(r.seeders);
                 c.leechers = c.leechers.saturating_add(r.leechers);
+                c.reporting = c.reporting.saturating_add(r.reporting);
                 c.viewers = c.viewers.saturating_add(r.viewers);
                 c.http_bytes = c.http_bytes.saturating_add(r.http_bytes);
                 c.p2p_bytes = c.p2p_bytes.saturating_add(r.p2p_bytes);
@@ -260,6 +286,30 @@ mod tests {
         assert_eq!(ranking[2].peers, 2, "peers default to seeders + leechers");
         assert!(parse_channels(&json!({"nope": 1})).is_err());
         assert_eq!(parse_channels(&json!([])).unwrap(), []);
+    }
+
+    #[test]
+    fn our_workers_are_not_viewers() {
+        let body = json!([
+            {"info_hash": "a1", "peers": 3, "channel": "abr", "viewers": 1},
+            {"info_hash": "a2", "peers": 2, "channel": "abr"},
+            {"info_hash": "s", "peers": 1, "channel": "seeded-only"},
+            {"info_hash": "o", "peers": 2, "channel": "other"}
+        ]);
+        let mut ranking = rank_channels(&parse_channels(&body).unwrap());
+        assert_eq!(ranking[0].viewers, 5);
+        let workers = [("abr".to_owned(), 1), ("seeded-only".to_owned(), 1)].into();
+        discount_workers(&mut ranking, &workers);
+        let viewers: Vec<(&str, u32)> = ranking
+            .iter()
+            .map(|c| (c.channel.as_str(), c.viewers))
+            .collect();
+        // One worker in each of abr's two swarms; the lone worker leaves no viewer.
+        assert_eq!(viewers, [("abr", 3), ("other", 2), ("seeded-only", 0)]);
+        let mut reported = ranking.clone();
+        reported[0].reporting = 4;
+        discount_workers(&mut reported, &workers);
+        assert_eq!(reported[0].viewers, 4, "never below the SDK's reporters");
     }
 
     #[test]

@@ -75,6 +75,7 @@ export interface SuperPeer {
   status: 'running' | 'stopped' | 'unknown';
   error: string | null;
   workers_limit: number | null;
+  workers_running: number | null;
   workers: Worker[];
   stats_error: string | null;
   checked_at: number;

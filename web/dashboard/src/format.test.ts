@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { windowStart, formatBytes, formatDuration, formatPercent, formatRate, p2pShare, toChartData, totals } from './format';
+import { windowStart, formatBytes, formatDuration, formatPercent, formatRate, p2pShare, stoppedMessage, toChartData, totals } from './format';
 
 describe('formatting', () => {
   it('formats bytes, rates and durations', () => {
@@ -55,5 +55,15 @@ describe('windowStart', () => {
     expect(windowStart({ ...s, ts: [9_900] }, 10_000, 3600)).toBe(9_400);
     expect(windowStart({ ...s, ts: [1_000] }, 10_000, 3600)).toBe(6_400);
     expect(windowStart({ ...s, ts: [] }, 10_000, 3600)).toBe(9_400);
+  });
+});
+
+describe('stopping a worker', () => {
+  it('says when automatic seeding brings the channel back', () => {
+    expect(stoppedMessage(42, 'live/a.m3u8', null)).toBe('Worker 42 stopped');
+    expect(stoppedMessage(42, 'live/a.m3u8', { auto: false, interval_secs: 10 })).toBe('Worker 42 stopped');
+    expect(stoppedMessage(42, 'live/a.m3u8', { auto: true, interval_secs: 9.5 })).toBe(
+      'Worker 42 stopped: automatic seeding starts live/a.m3u8 again within 10 s while it is watched',
+    );
   });
 });

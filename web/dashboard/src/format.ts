@@ -120,3 +120,12 @@ export function windowStart(s: TrafficSeries, now: number, range: number, minSec
   if (!s.ts.length) return Math.max(full, now - minSecs);
   return Math.max(full, Math.min(s.ts[0] - s.step_secs, now - minSecs));
 }
+
+/**
+ * What the operator reads after stopping a worker: with automatic seeding on, a channel still
+ * watched gets a new worker at the next round.
+ */
+export function stoppedMessage(pid: number, channel: string, seeding: { auto: boolean; interval_secs: number } | null): string {
+  if (!seeding?.auto) return `Worker ${pid} stopped`;
+  return `Worker ${pid} stopped: automatic seeding starts ${channel} again within ${Math.ceil(seeding.interval_secs)} s while it is watched`;
+}

@@ -76,7 +76,7 @@ function showApp(): void {
   const deEl = mk('decisions');
   const traffic = trafficView(trEl);
   views.set('overview', { el: overviewEl, ...overviewView(overviewEl) });
-  views.set('super-peers', { el: spEl, ...superPeersView(spEl, () => seeding?.auto ?? true) });
+  views.set('super-peers', { el: spEl, ...superPeersView(spEl, () => seeding) });
   views.set('channels', { el: chEl, ...channelsView(chEl, (c) => { traffic.select(c); location.hash = '#traffic'; }) });
   views.set('traffic', { el: trEl, refresh: traffic.refresh });
   views.set('decisions', { el: deEl, ...decisionsView(deEl) });

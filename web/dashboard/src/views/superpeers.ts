@@ -1,18 +1,18 @@
-import { api, type SuperPeer, type Worker } from '../api';
+import { api, type Seeding, type SuperPeer, type Worker } from '../api';
 import { act, clear, h, shortChannel, toast } from '../dom';
-import { formatAgo, formatDuration } from '../format';
+import { formatAgo, formatDuration, stoppedMessage } from '../format';
 
 function statusBadge(sp: SuperPeer): HTMLElement {
   const text = sp.status === 'running' ? 'Running' : sp.status === 'stopped' ? 'Stopped' : 'Checking…';
   return h('span', { class: `badge ${sp.status}`, 'data-testid': 'status' }, text);
 }
 
-function workerRow(sp: SuperPeer, w: Worker, refresh: () => Promise<void>): HTMLElement {
+function workerRow(sp: SuperPeer, w: Worker, refresh: () => Promise<void>, seeding: () => Seeding | null): HTMLElement {
   const restart = h('button', { class: 'btn small', title: 'Restart this worker' }, 'Restart');
   const stop = h('button', { class: 'btn small danger', title: 'Kill this worker' }, 'Stop');
   restart.addEventListener('click', () => act(restart, () => api('POST', `/super-peers/${sp.id}/workers/${w.pid}/restart`).then(refresh), `Worker ${w.pid} restarted`));
   stop.addEventListener('click', () => {
-    if (confirm(`Stop worker ${w.pid} (${shortChannel(w.channel)})?`)) void act(stop, () => api('POST', `/super-peers/${sp.id}/workers/${w.pid}/stop`).then(refresh), `Worker ${w.pid} stopped`);
+    if (confirm(`Stop worker ${w.pid} (${shortChannel(w.channel)})?`)) void act(stop, () => api('POST', `/super-peers/${sp.id}/workers/${w.pid}/stop`).then(refresh), stoppedMessage(w.pid, shortChannel(w.channel), seeding()));
   });
   return h('tr', { 'data-testid': 'worker', 'data-pid': w.pid },
     h('td', { 'data-label': 'Channel', class: 'wide' }, h('div', { class: 'channel', title: w.channel }, shortChannel(w.channel)), w.label ? h('div', { class: 'muted small' }, `${w.label}${w.live ? ' · live' : ''}`) : null),
@@ -60,7 +60,8 @@ function editForm(sp: SuperPeer | null, onDone: () => void): HTMLFormElement {
   return form;
 }
 
-export function superPeersView(root: HTMLElement, isAuto: () => boolean): { refresh: () => Promise<void> } {
+export function superPeersView(root: HTMLElement, seeding: () => Seeding | null): { refresh: () => Promise<void> } {
+  const isAuto = (): boolean => seeding()?.auto ?? true;
   const list = h('div', { class: 'sp-list' });
   const addCard = h('section', { class: 'card' }, h('h2', {}, 'Register a super peer'), h('p', { class: 'muted' }, 'The console checks it with POST /ping, sending the bandwidth.'));
   root.append(addCard, list);
@@ -100,7 +101,7 @@ export function superPeersView(root: HTMLElement, isAuto: () => boolean): { refr
         ),
         h('div', { class: 'facts' },
           fact('Bandwidth', sp.bandwidth_mbps ? `${sp.bandwidth_mbps} Mbps` : '—'),
-          fact('Workers', `${sp.workers.length}${sp.workers_limit !== null ? ` / ${sp.workers_limit}` : ''}`),
+          fact('Workers', `${sp.workers.length}${sp.workers_limit !== null ? ` of ${sp.workers_limit}` : ''}`),
           fact('Peers served', String(peersTotal)),
           fact('Checked', formatAgo(sp.checked_at, now)),
         ),
@@ -111,7 +112,7 @@ export function superPeersView(root: HTMLElement, isAuto: () => boolean): { refr
       if (sp.workers.length) {
         card.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
           h('thead', {}, h('tr', {}, ...['Channel', 'PID', 'Peers', 'Uploaded', 'From origin', 'CPU', 'Memory', 'Uptime', ''].map((t) => h('th', {}, t)))),
-          h('tbody', {}, ...sp.workers.map((w) => workerRow(sp, w, refresh))),
+          h('tbody', {}, ...sp.workers.map((w) => workerRow(sp, w, refresh, seeding))),
         )));
       } else if (sp.status === 'running') {
         card.append(h('p', { class: 'empty' }, 'No worker running.'));
@@ -126,12 +127,19 @@ export function superPeersView(root: HTMLElement, isAuto: () => boolean): { refr
 
 function manualSeedForm(sp: SuperPeer, refresh: () => Promise<void>): HTMLElement {
   const channel = h('input', { type: 'url', required: true, placeholder: 'https://cdn.example.com/live/stream.m3u8' });
-  const live = h('input', { type: 'checkbox', checked: true });
+  // Live or VOD: by default the console reads the manifest (no EXT-X-ENDLIST means live).
+  const kind = h('select', { name: 'kind', 'aria-label': 'Live or VOD' },
+    h('option', { value: '' }, 'detect'),
+    h('option', { value: 'live' }, 'live'),
+    h('option', { value: 'vod' }, 'VOD'),
+  );
   const submit = h('button', { class: 'btn primary small', type: 'submit' }, 'Seed');
-  const form = h('form', { class: 'seed-form' }, h('input', { type: 'hidden' }), h('label', { class: 'grow' }, 'Seed a channel by hand', channel), h('label', { class: 'check' }, live, 'live'), submit);
+  const form = h('form', { class: 'seed-form' }, h('input', { type: 'hidden' }), h('label', { class: 'grow' }, 'Seed a channel by hand', channel), h('label', { class: 'check' }, 'type', kind), submit);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    void act(submit, () => api('POST', `/super-peers/${sp.id}/seed`, { channel: channel.value.trim(), live: live.checked }).then(refresh), 'Seeding');
+    const body: Record<string, unknown> = { channel: channel.value.trim() };
+    if (kind.value) body.live = kind.value === 'live';
+    void act(submit, () => api('POST', `/super-peers/${sp.id}/seed`, body).then(refresh), 'Seeding');
   });
   return form;
 }
