@@ -30,8 +30,8 @@ target=${CARGO_TARGET_DIR:-target}
 export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "==> building swarmcast and the load generator (release)"
-cargo build --release -q -p swarmcast
-cargo build --release -q -p tracker --example loadgen
+# One invocation, so both share one feature resolution and nothing is built twice.
+cargo build --release -q -p swarmcast -p tracker --example loadgen
 swarmcast=$target/release/swarmcast
 loadgen=$target/release/examples/loadgen
 

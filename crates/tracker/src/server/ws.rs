@@ -83,7 +83,9 @@ where
             code: CloseCode::from(code),
             reason: Utf8Bytes::from(reason),
         };
-        let _ = tokio::time::timeout(shared.config.write_timeout, ws.close(Some(frame))).await;
+        // Boxed: a timer in the task's own state would cost every idle connection.
+        let close = tokio::time::timeout(shared.config.write_timeout, ws.close(Some(frame)));
+        let _ = Box::pin(close).await;
     }
     shared.metrics.connections.fetch_sub(1, Relaxed);
 }
