@@ -225,7 +225,7 @@ async fn open<S>(
     peer: SocketAddr,
     router: axum::Router,
     shared: Arc<Shared>,
-) -> Option<(tokio_tungstenite::WebSocketStream<S>, access::Slot)>
+) -> Option<(Box<tokio_tungstenite::WebSocketStream<S>>, access::Slot)>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -275,9 +275,10 @@ where
     let config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(size))
         .max_frame_size(Some(size))
-        // tungstenite zeroes its read buffer before each read and keeps it, so its size is
-        // resident memory of every idle connection; it grows on its own for larger frames.
-        .read_buffer_size(1024)
+        // tungstenite keeps its read buffer and zeroes it before each read, so its size is
+        // resident memory of every idle connection. It grows on its own for larger frames,
+        // but reads at most this much per call: 512 fits a typical announce.
+        .read_buffer_size(512)
         // Only explicit flushes write (one per batch of frames); the queue bounds a batch.
         .write_buffer_size(usize::MAX / 2)
         .max_write_buffer_size(usize::MAX);
@@ -290,7 +291,8 @@ where
         Some(config),
     )
     .await;
-    Some((ws, slot))
+    // Boxed: handed from this future to the task's, it would otherwise take room in both.
+    Some((Box::new(ws), slot))
 }
 
 async fn serve_http<S>(stream: S, peer: SocketAddr, router: axum::Router, shared: Arc<Shared>)
