@@ -11,11 +11,15 @@
 #      every offer answered; responses/s, offers and answers delivered per second and as a
 #      share of what should arrive, p50/p99 relay latency (client -> tracker -> client).
 #   3. 10 000 idle connections (one announce each): tracker RSS growth per connection.
-# aquatic_ws and aquatic_ws_load_test are installed from crates.io when missing.
+# For every load run the tracker's CPU time is read from /proc, so the table also shows
+# how busy its core was and responses per CPU-second (fair even when the load generator,
+# not the tracker, is the bottleneck).
+# aquatic_ws and aquatic_ws_load_test are installed from crates.io when missing, into
+# AQUATIC_ROOT (default ~/.cache/swarmcast/aquatic), outside the repository.
 #
 # Settings (environment): BENCH_SECONDS (default 20) per load run, BENCH_CONNECTIONS (200)
 # and BENCH_TORRENTS (20) for our load generator, BENCH_IDLE (10000), AQUATIC_BIN_DIR (a
-# folder holding the aquatic binaries, if not on PATH), BENCH_ONLY_OURS=1 (skip aquatic:
+# folder holding the aquatic binaries, if not on PATH or in AQUATIC_ROOT), BENCH_ONLY_OURS=1 (skip aquatic:
 # our tracker's figures alone), BENCH_NO_INSTALL=1 (install nothing; skip the runs whose
 # aquatic binary is missing), CARGO_TARGET_DIR.
 set -euo pipefail
@@ -26,24 +30,26 @@ connections=${BENCH_CONNECTIONS:-200}
 torrents=${BENCH_TORRENTS:-20}
 idle=${BENCH_IDLE:-10000}
 target=${CARGO_TARGET_DIR:-target}
+aquatic_root=${AQUATIC_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/swarmcast/aquatic}
+export PATH="$aquatic_root/bin:$HOME/.cargo/bin:$PATH"
 [ -n "${AQUATIC_BIN_DIR:-}" ] && export PATH="$AQUATIC_BIN_DIR:$PATH"
-export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "==> building swarmcast and the load generator (release)"
-cargo build --release -q -p swarmcast
-cargo build --release -q -p tracker --example loadgen
+# One invocation, so both share one feature resolution and nothing is built twice.
+cargo build --release -q -p swarmcast -p tracker --bins --example loadgen
 swarmcast=$target/release/swarmcast
 loadgen=$target/release/examples/loadgen
 
 only_ours=${BENCH_ONLY_OURS:-}
 no_install=${BENCH_NO_INSTALL:-}
 if [ -z "$only_ours$no_install" ] && ! command -v aquatic_ws >/dev/null; then
-  echo "==> installing aquatic_ws from crates.io (about 10 minutes)"
-  cargo install aquatic_ws # not --locked: its locked metrics 0.22.3 does not build on current Rust
+  echo "==> installing aquatic_ws from crates.io into $aquatic_root (about 10 minutes)"
+  # Not --locked: its locked metrics 0.22.3 does not build on current Rust.
+  CARGO_TARGET_DIR="$aquatic_root/target" cargo install --root "$aquatic_root" aquatic_ws
 fi
 if [ -z "$only_ours$no_install" ] && ! command -v aquatic_ws_load_test >/dev/null; then
-  echo "==> installing aquatic_ws_load_test from crates.io"
-  cargo install --locked aquatic_ws_load_test
+  echo "==> installing aquatic_ws_load_test from crates.io into $aquatic_root"
+  CARGO_TARGET_DIR="$aquatic_root/target" cargo install --root "$aquatic_root" --locked aquatic_ws_load_test
 fi
 command -v openssl >/dev/null || { echo "openssl is needed for the self-signed certificate"; exit 1; }
 
@@ -68,6 +74,16 @@ wait_port() {
   echo "nothing listens on port $1"; exit 1
 }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# CPU time (user + system) of a process and all its threads, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+now_s() { date +%s.%N; }
+# cpu_share KEY TICKS_BEFORE TIME_BEFORE: stores the tracker's busy share of its core since then.
+cpu_share() {
+  local after
+  after=$(cpu_ticks "$tracker_pid")
+  result[$1]=$(python3 -c "import sys; print((int(sys.argv[1]) - int(sys.argv[2])) / int(sys.argv[3]) / (float(sys.argv[5]) - float(sys.argv[4])))" "$after" "$2" "$ticks_per_s" "$3" "$(now_s)")
+}
 
 # start_tracker ours|aquatic tls|plain -> sets $tracker_pid and $port
 start_tracker() {
@@ -112,19 +128,33 @@ offers_per_request = 10
 number_of_torrents = 10000
 TOML
   # The load tester never ends if it cannot open all its connections: bound it.
-  local out
-  out=$(timeout $((seconds + 30)) taskset -c 1 aquatic_ws_load_test -c "$work/load.toml" 2>&1 || true)
-  result[$1.aq_rps]=$(grep -oE 'Average responses per second: [0-9.]+' <<<"$out" | awk '{print $5}' | tail -1)
+  local out start t0
+  start=$(cpu_ticks "$tracker_pid") t0=$(now_s)
+  out=$(timeout $((seconds + 60)) taskset -c 1 aquatic_ws_load_test -c "$work/load.toml" 2>&1 || true)
+  cpu_share "$1.aq_cpu" "$start" "$t0"
+  result[$1.aq_rps]=$(grep -oE 'Average responses per second: [0-9.]+' <<<"$out" | awk '{print $5}' | tail -1 || true)
   result[$1.aq_rps]=${result[$1.aq_rps]:-0}
   stop_tracker
 }
 our_load() {
   start_tracker "$1" plain
-  local json
+  local json start t0
+  start=$(cpu_ticks "$tracker_pid") t0=$(now_s)
   json=$(timeout $((seconds + 60)) taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" 5 "$seconds")
+  cpu_share "$1.cpu" "$start" "$t0"
   for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms; do
     result[$1.$key]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['$key'])" "$json")
   done
+  if [ "$1" = ours ]; then
+    # The tracker's own share of the relay latency (read -> written to the target socket),
+    # as the upper bound of the histogram bucket holding the 99th percentile.
+    result[ours.inner_p99_ms]=$(curl -s "http://127.0.0.1:$port/metrics" | python3 -c '
+import re, sys
+buckets = [(float(m[1]) if m[1] != "+Inf" else float("inf"), int(m[2]))
+           for m in re.finditer(r"tracker_relay_latency_seconds_bucket\{le=\"([^\"]+)\"\} (\d+)", sys.stdin.read())]
+total = buckets[-1][1] if buckets else 0
+print(next((f"<= {b * 1000:g}" for b, c in buckets if total and c >= 0.99 * total), "n/a"))')
+  fi
   stop_tracker
 }
 idle_rss() {
@@ -156,18 +186,26 @@ done
 
 val() { echo "${result[$1]:-n/a}"; }
 num() { python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v):.{sys.argv[2]}f}')" "$(val "$1")" "$2"; }
+ratio_of() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('n/a' if 'n/a' in (a,b) or float(b)==0 else f'{float(a)/float(b):.2f}')" "$1" "$2"; }
 ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('n/a' if 'n/a' in (a,b) or float(b)==0 else f'{float(a)/float(b):.2f}')" "$(val "$1")" "$(val "$2")"; }
+per_cpu() { python3 -c "import sys; r,c=sys.argv[1],sys.argv[2]; print('n/a' if 'n/a' in (r,c) or float(c)==0 else f'{float(r)/float(c):.0f}')" "$(val "$1")" "$(val "$2")"; }
 pct() { python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v)*100:.2f} %')" "$(val "$1")"; }
 row() { printf '%-52s %16s %16s\n' "$1" "$2" "$3"; }
 echo
 row "metric (tracker on 1 core)" swarmcast aquatic_ws
 row "responses/s, aquatic_ws_load_test (TLS, 64 conns)" "$(num ours.aq_rps 0)" "$(num aquatic.aq_rps 0)"
+row "  tracker CPU busy (share of its core)" "$(pct ours.aq_cpu)" "$(pct aquatic.aq_cpu)"
+row "  responses per tracker CPU-second" "$(per_cpu ours.aq_rps ours.aq_cpu)" "$(per_cpu aquatic.aq_rps aquatic.aq_cpu)"
 row "responses/s, our load generator (all frames read)" "$(num ours.responses_per_s 0)" "$(num aquatic.responses_per_s 0)"
+row "  tracker CPU busy (share of its core)" "$(pct ours.cpu)" "$(pct aquatic.cpu)"
+row "  responses per tracker CPU-second" "$(per_cpu ours.responses_per_s ours.cpu)" "$(per_cpu aquatic.responses_per_s aquatic.cpu)"
 row "offers delivered/s" "$(num ours.offers_per_s 0)" "$(num aquatic.offers_per_s 0)"
 row "answers delivered/s" "$(num ours.answers_per_s 0)" "$(num aquatic.answers_per_s 0)"
 row "offers delivered / offers due" "$(pct ours.offers_delivered)" "$(pct aquatic.offers_delivered)"
 row "answers delivered / answers sent" "$(pct ours.answers_delivered)" "$(pct aquatic.answers_delivered)"
 row "relay latency p50 (ms)" "$(num ours.relay_p50_ms 2)" "$(num aquatic.relay_p50_ms 2)"
 row "relay latency p99 (ms)" "$(num ours.relay_p99_ms 2)" "$(num aquatic.relay_p99_ms 2)"
+row "  of which inside the tracker, p99 (ms)" "$(val ours.inner_p99_ms)" "n/a"
 row "RSS per idle connection (bytes, $idle conns)" "$(val ours.idle_bytes)" "$(val aquatic.idle_bytes)"
-echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio ours.aq_rps aquatic.aq_rps), responses/s (our load) $(ratio ours.responses_per_s aquatic.responses_per_s), offers/s $(ratio ours.offers_per_s aquatic.offers_per_s), answers/s $(ratio ours.answers_per_s aquatic.answers_per_s), p99 latency $(ratio ours.relay_p99_ms aquatic.relay_p99_ms), RSS per idle connection $(ratio ours.idle_bytes aquatic.idle_bytes)"
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio ours.aq_rps aquatic.aq_rps), responses/s (our load) $(ratio ours.responses_per_s aquatic.responses_per_s), responses per tracker CPU-second (aquatic load test) $(ratio_of "$(per_cpu ours.aq_rps ours.aq_cpu)" "$(per_cpu aquatic.aq_rps aquatic.aq_cpu)"), (our load) $(ratio_of "$(per_cpu ours.responses_per_s ours.cpu)" "$(per_cpu aquatic.responses_per_s aquatic.cpu)"), offers/s $(ratio ours.offers_per_s aquatic.offers_per_s), answers/s $(ratio ours.answers_per_s aquatic.answers_per_s), p99 latency $(ratio ours.relay_p99_ms aquatic.relay_p99_ms), RSS per idle connection $(ratio ours.idle_bytes aquatic.idle_bytes)"

@@ -153,12 +153,20 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let guard = SocketGuard::new(open_sockets.clone());
         let (shared, router, acceptor) = (shared.clone(), router.clone(), acceptor.clone());
-        shared.tasks.clone().spawn(async move {
-            let _guard = guard;
-            let handshake = shared.config.handshake_timeout;
-            match acceptor {
-                None => serve_connection(stream, peer, router, shared).await,
-                Some(acceptor) => {
+        // Separate spawns: a task's size is its largest state, and a plain connection
+        // should not carry room for a TLS stream.
+        let tasks = shared.tasks.clone();
+        match acceptor {
+            None => {
+                tasks.spawn(async move {
+                    let _guard = guard;
+                    serve_connection(stream, peer, router, shared).await
+                });
+            }
+            Some(acceptor) => {
+                tasks.spawn(async move {
+                    let _guard = guard;
+                    let handshake = shared.config.handshake_timeout;
                     // Boxed: the handshake's state should not stay in the connection's task.
                     let accept = Box::pin(tokio::time::timeout(handshake, acceptor.accept(stream)));
                     match accept.await {
@@ -166,9 +174,9 @@ pub async fn serve(
                         Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
-                }
+                });
             }
-        });
+        }
     }
     drop(listener);
     tracing::info!("tracker shutting down");
@@ -199,29 +207,49 @@ impl Drop for SocketGuard {
 }
 
 /// Serves one connection: a WebSocket, or HTTP requests.
-async fn serve_connection<S>(
+async fn serve_connection<S>(stream: S, peer: SocketAddr, router: axum::Router, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // Everything before the WebSocket runs boxed and is freed when done: the task keeps
+    // only what a WebSocket needs for its whole life.
+    let opened = Box::pin(open(stream, peer, router, shared.clone())).await;
+    if let Some((ws, slot)) = opened {
+        ws::run(ws, shared, slot).await;
+    }
+}
+
+/// Reads the first request: serves HTTP to the end, or accepts a WebSocket and returns it.
+async fn open<S>(
     mut stream: S,
     peer: SocketAddr,
     router: axum::Router,
     shared: Arc<Shared>,
-) where
+) -> Option<(Box<tokio_tungstenite::WebSocketStream<S>>, access::Slot)>
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     use handshake::Request;
     let timeout = shared.config.handshake_timeout;
-    // Boxed, like everything but the WebSocket itself, to keep the long-lived task small.
-    let request = Box::pin(tokio::time::timeout(
+    let request = tokio::time::timeout(
         timeout,
         handshake::read_request(&mut stream, &shared.config),
-    ));
+    );
     let mut upgrade = match request.await {
         Ok(Ok(Request::WebSocket(upgrade))) => upgrade,
         Ok(Ok(Request::Http(head))) => {
             let stream = handshake::Prefixed::new(head, stream);
-            return Box::pin(serve_http(stream, peer, router, shared)).await;
+            serve_http(stream, peer, router, shared).await;
+            return None;
         }
-        Ok(Err(e)) => return tracing::debug!(%peer, "reading the request failed: {e}"),
-        Err(_) => return tracing::debug!(%peer, "request head timed out"),
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, "reading the request failed: {e}");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "request head timed out");
+            return None;
+        }
     };
     let slot = match upgrade.take_refusal() {
         Some(refusal) => Err(refusal),
@@ -235,34 +263,36 @@ async fn serve_connection<S>(
             }
             tracing::debug!(%peer, "refused a connection: {}", refusal.message);
             let refuse = handshake::refuse(&mut stream, &refusal);
-            let _ = Box::pin(tokio::time::timeout(timeout, refuse)).await;
-            return;
+            let _ = tokio::time::timeout(timeout, refuse).await;
+            return None;
         }
     };
-    let accept = Box::pin(tokio::time::timeout(timeout, upgrade.accept(&mut stream)));
+    let accept = tokio::time::timeout(timeout, upgrade.accept(&mut stream));
     if !matches!(accept.await, Ok(Ok(()))) {
-        return;
+        return None;
     }
     let size = shared.config.max_message_size;
     let config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(size))
         .max_frame_size(Some(size))
-        // tungstenite zeroes its read buffer before each read and keeps it, so its size is
-        // resident memory of every idle connection; it grows on its own for larger frames.
-        .read_buffer_size(1024)
+        // tungstenite keeps its read buffer and zeroes it before each read, so its size is
+        // resident memory of every idle connection. It grows on its own for larger frames,
+        // but reads at most this much per call: 512 fits a typical announce.
+        .read_buffer_size(512)
         // Only explicit flushes write (one per batch of frames); the queue bounds a batch.
         .write_buffer_size(usize::MAX / 2)
         .max_write_buffer_size(usize::MAX);
     let rest = std::mem::take(&mut upgrade.rest);
     drop(upgrade);
-    let ws = Box::pin(tokio_tungstenite::WebSocketStream::from_partially_read(
+    let ws = tokio_tungstenite::WebSocketStream::from_partially_read(
         stream,
         rest,
         tungstenite::protocol::Role::Server,
         Some(config),
-    ))
+    )
     .await;
-    ws::run(ws, shared, slot).await;
+    // Boxed: handed from this future to the task's, it would otherwise take room in both.
+    Some((Box::new(ws), slot))
 }
 
 async fn serve_http<S>(stream: S, peer: SocketAddr, router: axum::Router, shared: Arc<Shared>)

@@ -140,10 +140,8 @@ impl Outbox {
     /// Moves every queued frame into `batch`; `false` once the outbox is closed and empty.
     pub fn drain_into(&self, batch: &mut Vec<Frame>) -> bool {
         let mut q = self.queue();
-        batch.extend(q.frames.drain(..));
-        if q.frames.capacity() > self.capacity {
-            q.frames.shrink_to(self.capacity);
-        }
+        // Taken, not drained: an idle connection keeps no queue allocation.
+        batch.extend(std::mem::take(&mut q.frames));
         !(q.ending.is_some() && batch.is_empty())
     }
 

@@ -44,7 +44,7 @@ enum End {
 }
 
 /// Runs a connection until either side closes it or the server shuts down.
-pub async fn run<S>(mut ws: WebSocketStream<S>, shared: Arc<Shared>, slot: Slot)
+pub async fn run<S>(mut ws: Box<WebSocketStream<S>>, shared: Arc<Shared>, slot: Slot)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -67,9 +67,6 @@ where
         shared: &shared,
         flushing: false,
         flushing_relayed: Vec::new(),
-        batch: Vec::new(),
-        out: Vec::new(),
-        targets: Vec::new(),
     };
     let end = poll_fn(|cx| connection.poll(cx, &mut ws)).await;
     drop(connection);
@@ -83,7 +80,9 @@ where
             code: CloseCode::from(code),
             reason: Utf8Bytes::from(reason),
         };
-        let _ = tokio::time::timeout(shared.config.write_timeout, ws.close(Some(frame))).await;
+        // Boxed: a timer in the task's own state would cost every idle connection.
+        let close = tokio::time::timeout(shared.config.write_timeout, ws.close(Some(frame)));
+        let _ = Box::pin(close).await;
     }
     shared.metrics.connections.fetch_sub(1, Relaxed);
 }
@@ -96,9 +95,27 @@ struct Connection<'a> {
     flushing: bool,
     /// When the relayed frames of the batch being flushed were read, for the histogram.
     flushing_relayed: Vec<Instant>,
+}
+
+/// Working buffers, one set per thread instead of one per connection: an idle connection
+/// should not keep room for the messages it once handled.
+#[derive(Default)]
+struct Scratch {
     batch: Vec<Frame>,
     out: Vec<Outgoing>,
     targets: Vec<Option<Arc<Outbox>>>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        // Not reentrant in practice; a fresh set keeps it correct if it ever were.
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 impl Connection<'_> {
@@ -177,25 +194,27 @@ impl Connection<'_> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        self.outbox.drain_into(&mut self.batch);
-        if self.batch.is_empty() {
-            return false;
-        }
-        for frame in self.batch.drain(..) {
-            if let Some(received) = frame.received {
-                self.flushing_relayed.push(received);
+        with_scratch(|scratch| {
+            self.outbox.drain_into(&mut scratch.batch);
+            if scratch.batch.is_empty() {
+                return false;
             }
-            // Never blocks: the write buffer is larger than a batch and only a flush writes.
-            if Pin::new(&mut *ws)
-                .start_send(Message::Text(frame.text))
-                .is_err()
-            {
-                self.outbox.abort();
-                break;
+            for frame in scratch.batch.drain(..) {
+                if let Some(received) = frame.received {
+                    self.flushing_relayed.push(received);
+                }
+                // Never blocks: the write buffer is larger than a batch; only a flush writes.
+                if Pin::new(&mut *ws)
+                    .start_send(Message::Text(frame.text))
+                    .is_err()
+                {
+                    self.outbox.abort();
+                    break;
+                }
             }
-        }
-        self.flushing = true;
-        true
+            self.flushing = true;
+            true
+        })
     }
 
     fn flushed(&mut self) {
@@ -227,6 +246,10 @@ impl Connection<'_> {
 
     /// Runs one client message through the state machine and queues what comes out.
     fn handle(&mut self, bytes: &[u8]) {
+        with_scratch(|scratch| self.handle_with(bytes, scratch));
+    }
+
+    fn handle_with(&mut self, bytes: &[u8], scratch: &mut Scratch) {
         let (conn, shared) = (self.conn, self.shared);
         let received = Instant::now();
         self.outbox
@@ -241,9 +264,9 @@ impl Connection<'_> {
                     ClientMessage::Stats(_) => InKind::Stats,
                 });
                 let mut core = shared.core();
-                core.tracker.handle(conn, msg, received, &mut self.out);
+                core.tracker.handle(conn, msg, received, &mut scratch.out);
                 let core = &*core;
-                self.targets.extend(self.out.iter().map(|o| {
+                scratch.targets.extend(scratch.out.iter().map(|o| {
                     if o.to == conn {
                         None
                     } else {
@@ -253,14 +276,14 @@ impl Connection<'_> {
             }
             Err(e) => {
                 shared.metrics.message_in(InKind::Invalid);
-                self.out.push(Outgoing {
+                scratch.out.push(Outgoing {
                     to: conn,
                     msg: ServerMessage::Error(e.into_server_error()),
                 });
-                self.targets.push(None);
+                scratch.targets.push(None);
             }
         }
-        for (o, target) in self.out.drain(..).zip(self.targets.drain(..)) {
+        for (o, target) in scratch.out.drain(..).zip(scratch.targets.drain(..)) {
             let kind = match &o.msg {
                 ServerMessage::AnnounceResponse(_) | ServerMessage::Scrape(_) => {
                     FrameKind::Response
