@@ -130,7 +130,9 @@ struct Connection {
 pub struct Endpoint {
     config: EndpointConfig,
     certificate: RTCCertificate,
-    connections: HashMap<ConnectionId, Connection>,
+    /// Boxed: a peer connection is several KiB, and each call takes its connection out of the
+    /// map and puts it back, which must move a pointer, not the whole state.
+    connections: HashMap<ConnectionId, Box<Connection>>,
     by_addr: HashMap<SocketAddr, ConnectionId>,
     by_ufrag: HashMap<String, ConnectionId>,
     /// Every connection's next deadline, earliest first, so that timers cost O(log n) per
@@ -235,7 +237,7 @@ impl Endpoint {
         let id = self.next_id;
         self.next_id += 1;
         self.by_ufrag.insert(ufrag.clone(), id);
-        let mut connection = Connection {
+        let mut connection = Box::new(Connection {
             pc,
             ufrag,
             remote: None,
@@ -244,7 +246,7 @@ impl Endpoint {
             ended: None,
             next_timeout: None,
             scheduled: None,
-        };
+        });
         self.drain(id, &mut connection);
         self.connections.insert(id, connection);
         Ok((id, answer_sdp))
@@ -385,7 +387,7 @@ impl Endpoint {
         }
     }
 
-    fn reinsert(&mut self, id: ConnectionId, connection: Connection) {
+    fn reinsert(&mut self, id: ConnectionId, connection: Box<Connection>) {
         match connection.ended {
             Some(state) => self.forget(id, connection, format!("peer connection {state}")),
             None => {
@@ -394,7 +396,7 @@ impl Endpoint {
         }
     }
 
-    fn forget(&mut self, id: ConnectionId, connection: Connection, reason: String) {
+    fn forget(&mut self, id: ConnectionId, connection: Box<Connection>, reason: String) {
         if let Some(at) = connection.scheduled {
             self.timers.remove(&(at, id));
         }
