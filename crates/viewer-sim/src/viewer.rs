@@ -409,3 +409,24 @@ fn check_deadline(counters: &Counters, requests: &mut Requests) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wants;
+
+    #[test]
+    fn each_viewer_wants_its_share_of_segments_and_not_the_same_ones() {
+        let picks =
+            |viewer: u64| -> Vec<bool> { (0..10_000).map(|s| wants(viewer, s, 0.4)).collect() };
+        let a = picks(1);
+        let b = picks(2);
+        let share = a.iter().filter(|&&w| w).count() as f64 / a.len() as f64;
+        assert!((0.37..0.43).contains(&share), "share {share}");
+        let both = a.iter().zip(&b).filter(|(x, y)| **x && **y).count() as f64 / a.len() as f64;
+        assert!(
+            (0.13..0.19).contains(&both),
+            "independent choices overlap ~16%, got {both}"
+        );
+        assert!((0..100).all(|s| !wants(7, s, 0.0) && wants(7, s, 1.0)));
+    }
+}
