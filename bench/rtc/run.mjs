@@ -2,13 +2,23 @@
 // memory, to one browser connection and to 20, beside the figures measured for the candidate
 // stacks before we chose one (docs/rtc.md). Not a test: it prints a table.
 //
-// Run inside a loopback-only namespace, after `cargo build -p swarmcast`:
+// Run inside a loopback-only namespace, after a release build (`cargo build --release -p
+// swarmcast`; SWARMCAST_BIN picks another binary):
 //   scripts/in-netns.sh node bench/rtc/run.mjs [MB to one peer] [MB per peer for 20 peers]
 // The peer serves the test media's segments (hls-ts); the page requests them one after the
 // other per connection with P2P Media Loader's own command codec, like a PML peer does.
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, startOrigin, startProcess } from '../../e2e/lib/servers.mjs';
 import { launchBrowser, openPage } from '../../e2e/lib/browser.mjs';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+process.env.SWARMCAST_BIN ??= path.join(process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, 'target'), 'release/swarmcast');
+if (!fs.existsSync(process.env.SWARMCAST_BIN)) {
+  console.error(`${process.env.SWARMCAST_BIN} is missing: run cargo build --release -p swarmcast first`);
+  process.exit(1);
+}
 
 const oneMb = Number(process.argv[2] ?? 200);
 const manyMb = Number(process.argv[3] ?? 10);
@@ -74,17 +84,23 @@ await ctx.close();
 await peer.stop();
 await origin.stop();
 
+// The spike's figures for the candidate stacks (release builds, same machine, docs/rtc.md):
+// CPU-s per GB to 1 browser connection and to 20.
 const anchors = [
-  ['webrtc-rs rtc 0.21 (spike)', '9-13'],
-  ['str0m 0.25 (spike)', '21-56'],
-  ['str0m 0.25, min RTO 100 ms (spike)', '15-19'],
-  ['libdatachannel 0.23 (spike)', '16-21'],
+  ['webrtc-rs rtc 0.21 (spike)', '9.3-10.2', '10.9-11.5'],
+  ['str0m 0.25 (spike)', '37.5-55.1', '21.5-34.3'],
+  ['str0m 0.25, min RTO 100 ms (spike)', '18.2-19.4', '15.3-18.3'],
+  ['libdatachannel 0.23 (spike)', '19.4-20.1', '16.4-18.1'],
 ];
-console.log('\nswarmcast peer (rtc-endpoint on webrtc-rs rtc 0.21), Chromium over loopback, 64 KiB messages\n');
-console.log('| run | MB/s | server CPU-s per GB | peak RSS MB |');
-console.log('|---|---|---|---|');
-for (const r of rows) console.log(`| ours: ${r.name} | ${r.mbps} | ${r.cpuPerGb} | ${r.peakMb} |`);
-for (const [name, cpu] of anchors) console.log(`| ${name} | | ${cpu} | |`);
-console.log(`\nidle: ${IDLE_PEERS} open peer connections added ${idleKbPerPeer.toFixed(0)} KiB RSS each (target <= 100 KiB);`);
-console.log(`      they cost ${idleCpu.toFixed(2)} CPU-s over 10 s.`);
-console.log('build: the dev profile (dependencies at opt-level 1, our crates unoptimized), as the shared machine allows.');
+const [one, many] = rows;
+const perCore = (r) => (8000 / Number(r.cpuPerGb)).toFixed(0);
+console.log(`\nswarmcast peer (rtc-endpoint on webrtc-rs rtc 0.21), Chromium over loopback, 64 KiB messages`);
+console.log(`binary: ${process.env.SWARMCAST_BIN}\n`);
+console.log(`| server | CPU-s per GB, ${one.name} | CPU-s per GB, ${many.name} | MB/s (1 / 20) | Mbit/s per core (1 / 20) | peak RSS MB |`);
+console.log('|---|---|---|---|---|---|');
+console.log(`| ours | ${one.cpuPerGb} | ${many.cpuPerGb} | ${one.mbps} / ${many.mbps} | ${perCore(one)} / ${perCore(many)} | ${many.peakMb} |`);
+for (const [name, a, b] of anchors) console.log(`| ${name} | ${a} | ${b} | | | |`);
+console.log('| target | <= 10 | <= 10 | | >= 800 | |');
+console.log(`\n| idle peer connections | RSS per connection | CPU-s per 10 s, all of them |`);
+console.log('|---|---|---|');
+console.log(`| ${IDLE_PEERS} | ${idleKbPerPeer.toFixed(0)} KiB (target <= 100) | ${idleCpu.toFixed(2)} |`);

@@ -1,6 +1,6 @@
 //! The sans-IO endpoint: a set of peer connections sharing one UDP socket.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,9 @@ struct Connection {
     /// Set once the connection failed or closed; it is then dropped.
     ended: Option<RTCPeerConnectionState>,
     next_timeout: Option<Instant>,
+    /// This connection's entry in [`Endpoint::timers`]: the earlier of the stack's deadline
+    /// and, until connected, the connect timeout.
+    scheduled: Option<Instant>,
 }
 
 /// Many peer connections behind one UDP socket. Drive it with [`Endpoint::handle_datagram`]
@@ -127,9 +130,14 @@ struct Connection {
 pub struct Endpoint {
     config: EndpointConfig,
     certificate: RTCCertificate,
-    connections: HashMap<ConnectionId, Connection>,
+    /// Boxed: a peer connection is several KiB, and each call takes its connection out of the
+    /// map and puts it back, which must move a pointer, not the whole state.
+    connections: HashMap<ConnectionId, Box<Connection>>,
     by_addr: HashMap<SocketAddr, ConnectionId>,
     by_ufrag: HashMap<String, ConnectionId>,
+    /// Every connection's next deadline, earliest first, so that timers cost O(log n) per
+    /// connection touched instead of a scan of all connections on every loop turn.
+    timers: BTreeSet<(Instant, ConnectionId)>,
     next_id: ConnectionId,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -163,6 +171,7 @@ impl Endpoint {
             connections: HashMap::new(),
             by_addr: HashMap::new(),
             by_ufrag: HashMap::new(),
+            timers: BTreeSet::new(),
             next_id: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -228,7 +237,7 @@ impl Endpoint {
         let id = self.next_id;
         self.next_id += 1;
         self.by_ufrag.insert(ufrag.clone(), id);
-        let mut connection = Connection {
+        let mut connection = Box::new(Connection {
             pc,
             ufrag,
             remote: None,
@@ -236,7 +245,8 @@ impl Endpoint {
             connected: false,
             ended: None,
             next_timeout: None,
-        };
+            scheduled: None,
+        });
         self.drain(id, &mut connection);
         self.connections.insert(id, connection);
         Ok((id, answer_sdp))
@@ -286,28 +296,31 @@ impl Endpoint {
     /// Runs every connection whose deadline has passed, and drops connections that never
     /// connected within the connect timeout.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<ConnectionId> = self
-            .connections
-            .iter()
-            .filter(|(_, c)| {
-                c.next_timeout.is_some_and(|t| t <= now)
-                    || (!c.connected
-                        && now.duration_since(c.created) >= self.config.connect_timeout)
-            })
-            .map(|(&id, _)| id)
-            .collect();
+        // Take the due entries first: a connection may come back with a deadline that is
+        // already due, and runs again on the next call, not in a loop here.
+        let mut due = Vec::new();
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            due.push(id);
+        }
         for id in due {
             let Some(mut connection) = self.connections.remove(&id) else {
                 continue;
             };
+            connection.scheduled = None;
             if !connection.connected
                 && now.duration_since(connection.created) >= self.config.connect_timeout
             {
                 self.forget(id, connection, "not connected in time".into());
                 continue;
             }
-            if let Err(e) = connection.pc.handle_timeout(now) {
-                tracing::debug!(connection = id, "timeout handling failed: {e}");
+            if connection.next_timeout.is_some_and(|t| t <= now) {
+                if let Err(e) = connection.pc.handle_timeout(now) {
+                    tracing::debug!(connection = id, "timeout handling failed: {e}");
+                }
             }
             self.drain(id, &mut connection);
             self.reinsert(id, connection);
@@ -316,14 +329,7 @@ impl Endpoint {
 
     /// The earliest instant at which [`Endpoint::handle_timeout`] must run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.connections
-            .values()
-            .flat_map(|c| {
-                let connect_deadline =
-                    (!c.connected).then(|| c.created + self.config.connect_timeout);
-                c.next_timeout.into_iter().chain(connect_deadline)
-            })
-            .min()
+        self.timers.first().map(|&(at, _)| at)
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -381,7 +387,7 @@ impl Endpoint {
         }
     }
 
-    fn reinsert(&mut self, id: ConnectionId, connection: Connection) {
+    fn reinsert(&mut self, id: ConnectionId, connection: Box<Connection>) {
         match connection.ended {
             Some(state) => self.forget(id, connection, format!("peer connection {state}")),
             None => {
@@ -390,7 +396,10 @@ impl Endpoint {
         }
     }
 
-    fn forget(&mut self, id: ConnectionId, connection: Connection, reason: String) {
+    fn forget(&mut self, id: ConnectionId, connection: Box<Connection>, reason: String) {
+        if let Some(at) = connection.scheduled {
+            self.timers.remove(&(at, id));
+        }
         self.by_ufrag.remove(&connection.ufrag);
         if let Some(addr) = connection.remote {
             self.by_addr.remove(&addr);
@@ -472,6 +481,27 @@ impl Endpoint {
             }
         }
         connection.next_timeout = pc.poll_timeout();
+        self.schedule(id, connection);
+    }
+
+    /// Moves the connection's entry in the timer set to its current deadline.
+    fn schedule(&mut self, id: ConnectionId, connection: &mut Connection) {
+        let connect_deadline =
+            (!connection.connected).then(|| connection.created + self.config.connect_timeout);
+        let deadline = match (connection.next_timeout, connect_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if deadline == connection.scheduled {
+            return;
+        }
+        if let Some(old) = connection.scheduled.take() {
+            self.timers.remove(&(old, id));
+        }
+        if let Some(at) = deadline {
+            self.timers.insert((at, id));
+            connection.scheduled = Some(at);
+        }
     }
 }
 

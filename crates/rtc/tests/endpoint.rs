@@ -220,3 +220,42 @@ fn several_connections_share_one_address_and_exchange_messages() {
         "the message arrives on the second connection"
     );
 }
+
+#[test]
+fn an_offer_never_connected_expires_at_the_connect_timeout_and_leaves_no_timer() {
+    let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut config = EndpointConfig::new(server);
+    config.connect_timeout = Duration::from_secs(5);
+    let mut endpoint = Endpoint::new(config).unwrap();
+    let start = Instant::now();
+    let mut ids = Vec::new();
+    for port in [50011, 50012] {
+        let (_client, offer) = client(SocketAddr::from(([127, 0, 0, 1], port)));
+        ids.push(endpoint.accept_offer(start, &offer).unwrap().0);
+    }
+    let first = endpoint.poll_timeout().expect("a deadline per connection");
+    assert!(first <= start + Duration::from_secs(5));
+
+    endpoint.handle_timeout(start + Duration::from_secs(4));
+    assert_eq!(endpoint.connection_count(), 2, "not expired yet");
+    assert!(
+        std::iter::from_fn(|| endpoint.poll_event()).all(|e| !matches!(e, Event::Closed { .. }))
+    );
+
+    endpoint.handle_timeout(start + Duration::from_secs(5));
+    assert_eq!(endpoint.connection_count(), 0);
+    let mut closed: Vec<_> = std::iter::from_fn(|| endpoint.poll_event())
+        .filter_map(|e| match e {
+            Event::Closed { connection, reason } => Some((connection, reason)),
+            _ => None,
+        })
+        .collect();
+    closed.sort();
+    assert_eq!(
+        closed,
+        ids.iter()
+            .map(|&id| (id, "not connected in time".to_owned()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(endpoint.poll_timeout(), None, "no timer left behind");
+}
