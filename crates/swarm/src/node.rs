@@ -157,7 +157,7 @@ impl std::fmt::Debug for Node {
 
 /// Binds the socket and starts the node on the current tokio runtime.
 pub async fn spawn(config: NodeConfig) -> io::Result<NodeHandle> {
-    let socket = bind(config.udp_listen, config.socket_buffer)?;
+    let socket = bind_udp(config.udp_listen, config.socket_buffer)?;
     let local_addr = socket.local_addr()?;
     let mut advertised = config.advertised_addr.unwrap_or(local_addr);
     if advertised.port() == 0 {
@@ -191,7 +191,9 @@ pub async fn spawn(config: NodeConfig) -> io::Result<NodeHandle> {
     })
 }
 
-fn bind(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
+/// Binds a non-blocking UDP socket with kernel buffers of `buffer` bytes each way (as far as
+/// the system allows): the defaults drop bursts of acknowledgements from many peers.
+pub fn bind_udp(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::DGRAM,

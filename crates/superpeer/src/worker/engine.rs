@@ -18,8 +18,13 @@ use super::signal::OfferRequest;
 use super::Counters;
 
 /// Stop writing to a channel above this many unacknowledged bytes; resume on the
-/// endpoint's buffered-amount-low event.
-const HIGH_WATER: usize = 1024 * 1024;
+/// endpoint's buffered-amount-low event at half of it. 256 KiB in flight is still 40 Mbit/s
+/// per viewer at 50 ms RTT, and a lower mark keeps the SCTP queues (and RSS) of hundreds of
+/// viewers small (bench/superpeer/README.md).
+const HIGH_WATER: usize = 256 * 1024;
+/// Datagrams read in one go before the loop sends again, so acknowledgements queued in the
+/// socket are seen before more data goes out.
+const RECV_BATCH: usize = 256;
 
 struct Peer {
     swarm: usize,
@@ -48,6 +53,7 @@ pub async fn run(
     let mut ep_config = EndpointConfig::new(local);
     ep_config.advertised_addr = config.advertised;
     ep_config.connect_timeout = Duration::from_secs(20);
+    ep_config.buffered_amount_low = HIGH_WATER / 2;
     let mut endpoint = Endpoint::new(ep_config)?;
     let mut stores: Vec<SegmentStore> = (0..config.swarms)
         .map(|_| SegmentStore::default())
@@ -68,6 +74,14 @@ pub async fn run(
             received = socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = received {
                     endpoint.handle_datagram(Instant::now(), from, &buf[..n]);
+                    for _ in 0..RECV_BATCH {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, from)) => {
+                                endpoint.handle_datagram(Instant::now(), from, &buf[..n]);
+                            }
+                            Err(_) => break,
+                        }
+                    }
                 }
             }
             Some(offer) = offers.recv() => {
@@ -135,7 +149,12 @@ pub async fn run(
                 pump(&mut endpoint, &mut peers, &mut dirty, &counters);
             }
             while let Some(t) = endpoint.poll_transmit() {
-                let _ = socket.send_to(&t.contents, t.destination).await;
+                // Wait for room only when the kernel's send buffer is full.
+                if let Err(e) = socket.try_send_to(&t.contents, t.destination) {
+                    if e.kind() == std::io::ErrorKind::WouldBlock {
+                        let _ = socket.send_to(&t.contents, t.destination).await;
+                    }
+                }
             }
             if !progressed {
                 break;

@@ -20,6 +20,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::protocol::{MasterCommand, WorkerCounters, WorkerEvent, WorkerSpec};
 
+/// Kernel buffer of the worker's UDP socket each way. With the 208 KiB default, the SACKs of a
+/// few dozen viewers overflow it and every lost one costs SCTP a 1 s retransmission timeout
+/// (bench/superpeer/README.md).
+const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
 /// Live counters of a worker, shared by its tasks and reported to the master.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -97,8 +102,7 @@ pub async fn run() -> anyhow::Result<()> {
     } else {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
     };
-    let socket = tokio::net::UdpSocket::bind((bind_ip, spec.udp_port))
-        .await
+    let socket = swarm::node::bind_udp(SocketAddr::new(bind_ip, spec.udp_port), SOCKET_BUFFER)
         .with_context(|| format!("cannot bind UDP port {}", spec.udp_port))?;
     let udp_port = socket.local_addr()?.port();
     let peer_id = signal::new_peer_id();
