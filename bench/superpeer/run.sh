@@ -57,7 +57,8 @@ wait_for() {
   done
   echo "timed out waiting for /$2/ in $1:" >&2; cat "$1" >&2; return 1
 }
-pin() { if [ -n "${BENCH_PIN:-}" ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+# Runs in a background subshell: exec, so that $! is the process itself and the cleanup reaches it.
+pin() { if [ -n "${BENCH_PIN:-}" ]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
 
 origin_port=$(free_port)
 pin 1 "$bin" origin --root "$cache" --listen "127.0.0.1:$origin_port" >"$work/origin.log" 2>&1 &
@@ -87,8 +88,8 @@ done
 [ -n "${BENCH_PIN:-}" ] && taskset -pc 0 "$worker_pid" >/dev/null
 echo "==> origin $origin_pid, tracker $tracker_pid, master $master_pid, worker $worker_pid"
 
-pin 1 "$sim" --tracker "$tracker" --manifest "$manifest" --worker-pid "$worker_pid" \
-  --watch "tracker=$tracker_pid" --watch "origin=$origin_pid" --watch "master=$master_pid" "$@"
+(pin 1 "$sim" --tracker "$tracker" --manifest "$manifest" --worker-pid "$worker_pid" \
+  --watch "tracker=$tracker_pid" --watch "origin=$origin_pid" --watch "master=$master_pid" "$@")
 echo
 echo "worker /stats at the end:"
 curl -sf "$api/stats/$worker_pid" | python3 -c 'import json,sys; w=json.load(sys.stdin); print({k: w[k] for k in ("peers","segments","uploadedKB","originKB","cpu","memoryMB")})' || true
