@@ -1,6 +1,8 @@
 // Starting real Swarmcast servers for tests: the built binary, the test media, free ports.
 import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -116,6 +118,61 @@ export async function startOrigin({ mounts = {}, liveWindow } = {}) {
     },
     async resetStats() {
       await fetch(`${url}/__stats`, { method: 'DELETE' });
+    },
+  };
+}
+
+/** Starts `swarmcast tracker` on a free loopback port; `url` is its ws:// announce URL. */
+export async function startTracker(extraArgs = []) {
+  const handle = await startProcess(['tracker', '--listen', '127.0.0.1:0', ...extraArgs], {
+    ready: /tracker listening on ws:\/\/\S+:\d+/,
+  });
+  const url = handle.output().match(/tracker listening on (ws:\/\/\S+:\d+)/)[1];
+  return { ...handle, url };
+}
+
+/**
+ * Starts a `swarmcast superpeer` master from a `.env` in a fresh temp dir (removed on stop):
+ * listenPort/listenHost, `cacheDir=<dir>/cache`, then every key of `env`.
+ * `call(method, path, body)` -> {status, body} sends `X-ACCESS-TOKEN` when `env.accessToken`
+ * is set; `poll(path, pred, tries)` repeats `GET path` every 500 ms until `pred(body)`.
+ */
+export async function startSuperPeer(env = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
+  const port = await freePort();
+  const lines = { listenPort: port, listenHost: '127.0.0.1', cacheDir: `${dir}/cache`, ...env };
+  const envFile = path.join(dir, '.env');
+  fs.writeFileSync(envFile, Object.entries(lines).map(([k, v]) => `${k}=${v}\n`).join(''));
+  const handle = await startProcess(['superpeer', '--env-file', envFile], { ready: /REST API on http/ });
+  const api = `http://127.0.0.1:${port}`;
+  const headers = { 'Content-Type': 'application/json' };
+  if (env.accessToken) headers['X-ACCESS-TOKEN'] = env.accessToken;
+  async function call(method, p, body) {
+    const res = await fetch(`${api}${p}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() };
+  }
+  async function poll(p, pred, tries = 120) {
+    let body;
+    for (let i = 0; i < tries; i++) {
+      body = (await call('GET', p)).body;
+      if (pred(body)) return body;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return body;
+  }
+  return {
+    ...handle,
+    api,
+    dir,
+    call,
+    poll,
+    async stop() {
+      await handle.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -4,10 +4,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { freePort, mediaDir, startOrigin, startProcess } from '../lib/servers.mjs';
+import { mediaDir, startOrigin, startSuperPeer, startTracker } from '../lib/servers.mjs';
 import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
 
 const TOKEN = 'e2e-token';
@@ -22,33 +21,13 @@ let origin;
 let tracker;
 let master;
 let ctx;
-let dir;
-let api;
 let tabs;
-
-async function call(method, p, body) {
-  const res = await fetch(`${api}${p}`, {
-    method,
-    headers: { 'X-ACCESS-TOKEN': TOKEN, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 before(async () => {
   origin = await startOrigin({ liveWindow: LIVE_WINDOW });
-  tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
-  const trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
-  const port = await freePort();
-  fs.writeFileSync(
-    path.join(dir, '.env'),
-    `listenPort=${port}\nlistenHost=127.0.0.1\naccessToken=${TOKEN}\nsignal1=${trackerUrl}\ncacheDir=${dir}/cache\n`,
-  );
-  master = await startProcess(['superpeer', '--env-file', path.join(dir, '.env')], { ready: /REST API on http/ });
-  api = `http://127.0.0.1:${port}`;
+  tracker = await startTracker();
+  master = await startSuperPeer({ accessToken: TOKEN, signal1: tracker.url });
   ctx = await launchBrowser();
-  globalThis.trackerUrl = trackerUrl;
 });
 
 after(async () => {
@@ -57,21 +36,20 @@ after(async () => {
   await master?.stop();
   await tracker?.stop();
   await origin?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('the super peer seeds a live channel: origin serves each segment about once to it, two PML tabs connect to it', async () => {
   const manifest = `${origin.url}/live/hls-ts/index.m3u8`;
   const channel = Buffer.from(manifest).toString('base64');
   await origin.resetStats();
-  const seeded = await call('POST', '/seed', { list: [{ channel, live: true, keepAlive: true, label: 'e2e' }] });
+  const seeded = await master.call('POST', '/seed', { list: [{ channel, live: true, keepAlive: true, label: 'e2e' }] });
   assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
   const pid = seeded.body.channels[0].pids[0];
 
   // The worker joins the swarm and starts fetching segments ahead of the viewers.
   let worker;
   for (let i = 0; i < 120; i++) {
-    worker = (await call('GET', `/stats/${pid}`)).body;
+    worker = (await master.call('GET', `/stats/${pid}`)).body;
     if (worker.signal && worker.segments >= 3) break;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -98,10 +76,10 @@ test('the super peer seeds a live channel: origin serves each segment about once
 
   // From here on viewers watch: the worker's own origin counter must keep growing by about
   // one segment per segment duration.
-  globalThis.watchStart = { at: Date.now(), originKB: (await call('GET', `/stats/${pid}`)).body.originKB, maxSegment };
+  globalThis.watchStart = { at: Date.now(), originKB: (await master.call('GET', `/stats/${pid}`)).body.originKB, maxSegment };
   const url =
     `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}` +
-    `&tracker=${encodeURIComponent(globalThis.trackerUrl)}&liveSyncDurationCount=${LIVE_SYNC_SEGMENTS}`;
+    `&tracker=${encodeURIComponent(tracker.url)}&liveSyncDurationCount=${LIVE_SYNC_SEGMENTS}`;
   tabs = [await openPage(ctx, url), await openPage(ctx, url)];
   for (const tab of tabs) {
     const s = await waitForState(tab, (st) => st.peers.includes(peerId) || st.fatal, {
@@ -113,7 +91,7 @@ test('the super peer seeds a live channel: origin serves each segment about once
   // Workers report their counters to the master periodically: wait for the next report.
   let seeding;
   for (let i = 0; i < 60; i++) {
-    seeding = (await call('GET', `/stats/${pid}`)).body;
+    seeding = (await master.call('GET', `/stats/${pid}`)).body;
     if (seeding.peers >= 1) break;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -150,7 +128,7 @@ test('the PML tabs receive P2P bytes from the super peer, the same bytes the ori
   // The worker counts what it uploaded.
   let worker;
   for (let i = 0; i < 20; i++) {
-    worker = (await call('GET', `/stats/${globalThis.workerPid}`)).body;
+    worker = (await master.call('GET', `/stats/${globalThis.workerPid}`)).body;
     if (worker.uploadedKB > 100) break;
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -3,75 +3,38 @@
 // refuses offers beyond maxConnections, so the tracker's next offers reach the other one).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { freePort, startOrigin, startProcess } from '../lib/servers.mjs';
+import { startOrigin, startSuperPeer, startTracker } from '../lib/servers.mjs';
 import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
 
 let origin;
 let tracker;
 let master;
 let ctx;
-let dir;
-let api;
-let trackerUrl;
 const tabs = [];
-
-async function call(method, p, body) {
-  const res = await fetch(`${api}${p}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-/** Polls `GET path` until `pred(body)` holds (bounded), returns the last body. */
-async function poll(p, pred, tries = 120) {
-  let body;
-  for (let i = 0; i < tries; i++) {
-    body = (await call('GET', p)).body;
-    if (pred(body)) return body;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return body;
-}
 
 before(async () => {
   origin = await startOrigin();
-  tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
-  trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
-  const port = await freePort();
-  fs.writeFileSync(
-    path.join(dir, '.env'),
-    `listenPort=${port}\nlistenHost=127.0.0.1\nsignal1=${trackerUrl}\ncacheDir=${dir}/cache\nmaxWorkers=2\nstatsIntervalMs=500\n`,
-  );
-  master = await startProcess(['superpeer', '--env-file', path.join(dir, '.env')], { ready: /REST API on http/ });
-  api = `http://127.0.0.1:${port}`;
+  tracker = await startTracker();
+  master = await startSuperPeer({ signal1: tracker.url, maxWorkers: 2, statsIntervalMs: 500 });
   ctx = await launchBrowser();
 });
-
 after(async () => {
   for (const tab of tabs) await tab.close().catch(() => {});
   await ctx?.close();
   await master?.stop();
   await tracker?.stop();
   await origin?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
-
 test('a full worker gets a second worker for its channel, and the next viewer connects to it', async () => {
   const manifest = `${origin.url}/live/hls-ts/index.m3u8`;
   const channel = Buffer.from(manifest).toString('base64url');
-  const seeded = await call('POST', '/seed', { list: [{ channel, live: true, maxConnections: 1 }] });
+  const seeded = await master.call('POST', '/seed', { list: [{ channel, live: true, maxConnections: 1 }] });
   assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
-  let ch = await poll(`/stats/${channel}`, (c) => c.workers?.[0]?.signal);
+  let ch = await master.poll(`/stats/${channel}`, (c) => c.workers?.[0]?.signal);
   assert.equal(ch.workers.length, 1, `one worker while nobody watches: ${JSON.stringify(ch)}`);
   const first = ch.workers[0];
 
-  const url = `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}&tracker=${encodeURIComponent(trackerUrl)}`;
+  const url = `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}&tracker=${encodeURIComponent(tracker.url)}`;
   tabs.push(await openPage(ctx, url));
   const s1 = await waitForState(tabs[0], (st) => st.peers.includes(first.peerId) || st.fatal, {
     what: 'the first viewer connected to the first worker',
@@ -80,7 +43,7 @@ test('a full worker gets a second worker for its channel, and the next viewer co
   assert.equal(s1.fatal, null, `errors: ${s1.errors}`);
 
   // The first worker is at maxConnections: the master adds a second one for the channel.
-  ch = await poll(`/stats/${channel}`, (c) => c.workers?.length >= 2 && c.workers.every((w) => w.signal));
+  ch = await master.poll(`/stats/${channel}`, (c) => c.workers?.length >= 2 && c.workers.every((w) => w.signal));
   assert.ok(ch.workers.length >= 2, `a second worker: ${JSON.stringify(ch)}`);
   const second = ch.workers.find((w) => w.pid !== first.pid);
   assert.notEqual(second.peerId, first.peerId);
@@ -93,7 +56,7 @@ test('a full worker gets a second worker for its channel, and the next viewer co
   assert.equal(s2.fatal, null, `errors: ${s2.errors}`);
   assert.ok(!s2.peers.includes(first.peerId), `the full worker refused the second viewer: ${s2.peers}`);
 
-  ch = await poll(`/stats/${channel}`, (c) => c.workers?.filter((w) => w.peers >= 1).length >= 2);
+  ch = await master.poll(`/stats/${channel}`, (c) => c.workers?.filter((w) => w.peers >= 1).length >= 2);
   const busy = ch.workers.filter((w) => w.peers >= 1);
   assert.ok(busy.length >= 2, `both workers count a viewer: ${JSON.stringify(ch.workers)}`);
   assert.ok(ch.workers.every((w) => w.peers <= 1), `no worker exceeds maxConnections: ${JSON.stringify(ch.workers)}`);

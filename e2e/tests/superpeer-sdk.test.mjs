@@ -4,29 +4,15 @@
 // super peer's.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { freePort, repoRoot, startOrigin, startProcess } from '../lib/servers.mjs';
+import { repoRoot, startOrigin, startSuperPeer, startTracker } from '../lib/servers.mjs';
 import { launchBrowser, openPage } from '../lib/browser.mjs';
 
 let origin;
 let tracker;
 let master;
 let ctx;
-let dir;
-let api;
-let trackerUrl;
 let tab;
-
-async function call(method, p, body) {
-  const res = await fetch(`${api}${p}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 before(async () => {
   origin = await startOrigin({
@@ -37,16 +23,8 @@ before(async () => {
       '/vendor/swarmcast': path.join(repoRoot, 'sdk/packages/hlsjs/dist'),
     },
   });
-  tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
-  trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
-  const port = await freePort();
-  fs.writeFileSync(
-    path.join(dir, '.env'),
-    `listenPort=${port}\nlistenHost=127.0.0.1\nsignal1=${trackerUrl}\ncacheDir=${dir}/cache\nstatsIntervalMs=500\n`,
-  );
-  master = await startProcess(['superpeer', '--env-file', path.join(dir, '.env')], { ready: /REST API on http/ });
-  api = `http://127.0.0.1:${port}`;
+  tracker = await startTracker();
+  master = await startSuperPeer({ signal1: tracker.url, statsIntervalMs: 500 });
   ctx = await launchBrowser();
 });
 
@@ -56,25 +34,24 @@ after(async () => {
   await master?.stop();
   await tracker?.stop();
   await origin?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('the demo player gets live segments over P2P from the super peer', async (t) => {
   const manifest = `${origin.url}/live/hls-ts/index.m3u8`;
   const channel = Buffer.from(manifest).toString('base64url');
-  const seeded = await call('POST', '/seed', { list: [{ channel, live: true }] });
+  const seeded = await master.call('POST', '/seed', { list: [{ channel, live: true }] });
   assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
   const pid = seeded.body.channels[0].pids[0];
   let worker;
   for (let i = 0; i < 120; i++) {
-    worker = (await call('GET', `/stats/${pid}`)).body;
+    worker = (await master.call('GET', `/stats/${pid}`)).body;
     if (worker.signal && worker.segments >= 3) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   assert.ok(worker.signal, JSON.stringify(worker));
 
   // The player's default stream is the looping live one, from the page's own origin.
-  tab = await openPage(ctx, `${origin.url}/player/?tracker=${encodeURIComponent(trackerUrl)}`);
+  tab = await openPage(ctx, `${origin.url}/player/?tracker=${encodeURIComponent(tracker.url)}`);
   let seen;
   for (let i = 0; i < 180; i++) {
     seen = await tab.evaluate(() => ({

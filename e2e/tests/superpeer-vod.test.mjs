@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, mediaDir, startOrigin, startProcess } from '../lib/servers.mjs';
+import { mediaDir, startOrigin, startSuperPeer, startTracker } from '../lib/servers.mjs';
 import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
 
 const CACHE_MB = 3;
@@ -17,32 +17,11 @@ let tracker;
 let master;
 let ctx;
 let dir;
-let api;
-let trackerUrl;
 const tabs = [];
-
-async function call(method, p, body) {
-  const res = await fetch(`${api}${p}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-async function poll(p, pred, tries = 180) {
-  let body;
-  for (let i = 0; i < tries; i++) {
-    body = (await call('GET', p)).body;
-    if (pred(body)) return body;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return body;
-}
 
 /** The channel's disk cache: segment id -> bytes, from `<infohash>-<id>.seg` file names. */
 function cached() {
-  const root = path.join(dir, 'cache');
+  const root = path.join(master.dir, 'cache');
   const out = new Map();
   for (const folder of fs.existsSync(root) ? fs.readdirSync(root) : []) {
     for (const f of fs.readdirSync(path.join(root, folder))) {
@@ -56,20 +35,13 @@ function cached() {
 before(async () => {
   // /gone/ serves the VOD playlist without its segments: a worker pointed there can only
   // seed from its disk cache.
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-gone-'));
   const gone = path.join(dir, 'gone');
   fs.mkdirSync(gone);
   fs.copyFileSync(path.join(await mediaDir(), 'hls-ts/index.m3u8'), path.join(gone, 'index.m3u8'));
   origin = await startOrigin({ mounts: { '/gone': gone } });
-  tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
-  trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
-  const port = await freePort();
-  fs.writeFileSync(
-    path.join(dir, '.env'),
-    `listenPort=${port}\nlistenHost=127.0.0.1\nsignal1=${trackerUrl}\ncacheDir=${dir}/cache\ncacheSizeMB=${CACHE_MB}\nstatsIntervalMs=500\n`,
-  );
-  master = await startProcess(['superpeer', '--env-file', path.join(dir, '.env')], { ready: /REST API on http/ });
-  api = `http://127.0.0.1:${port}`;
+  tracker = await startTracker();
+  master = await startSuperPeer({ signal1: tracker.url, cacheSizeMB: CACHE_MB, statsIntervalMs: 500 });
   ctx = await launchBrowser();
 });
 
@@ -90,15 +62,15 @@ test('a VOD worker seeds through a bounded LRU disk cache that survives its rest
   const segDir = path.join(await mediaDir(), 'hls-ts');
   const fileDigest = (url) =>
     crypto.createHash('sha256').update(fs.readFileSync(path.join(segDir, new URL(url).pathname.split('/').pop()))).digest('hex');
-  const seeded = await call('POST', '/seed', { list: [{ channel, live: false, keepAlive: true }] });
+  const seeded = await master.call('POST', '/seed', { list: [{ channel, live: false, keepAlive: true }] });
   assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
   const pid = seeded.body.channels[0].pids[0];
-  const first = await poll(`/stats/${pid}`, (w) => w.signal);
+  const first = await master.poll(`/stats/${pid}`, (w) => w.signal, 180);
   assert.ok(first.signal, JSON.stringify(first));
 
   // A viewer plays from the start: the worker fetches what it is at, and it gets segments
   // from the worker over P2P.
-  const page = `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}&tracker=${encodeURIComponent(trackerUrl)}`;
+  const page = `${origin.url}/e2e/superpeer-pml.html?src=${encodeURIComponent(manifest)}&tracker=${encodeURIComponent(tracker.url)}`;
   tabs.push(await openPage(ctx, page));
   const s1 = await waitForState(
     tabs[0],
@@ -112,7 +84,7 @@ test('a VOD worker seeds through a bounded LRU disk cache that survives its rest
 
   phase('P2P from the worker');
   // Past the cache bound: the least recently used segments were evicted.
-  const fetched = await poll(`/stats/${pid}`, (w) => w.originKB > 2 * CACHE_MB * 1024);
+  const fetched = await master.poll(`/stats/${pid}`, (w) => w.originKB > 2 * CACHE_MB * 1024, 180);
   assert.ok(fetched.originKB > 2 * CACHE_MB * 1024, `the worker fetched twice the cache size: ${JSON.stringify(fetched)}`);
   phase('fetched twice the cache size');
   await tabs.shift().close();
@@ -125,13 +97,14 @@ test('a VOD worker seeds through a bounded LRU disk cache that survives its rest
 
   // Restart the worker on a manifest whose segments are gone (changing `url` restarts it;
   // the channel and so the swarm and the cache folder stay the same).
-  const restarted = await call('POST', '/seed', {
+  const restarted = await master.call('POST', '/seed', {
     list: [{ channel, live: false, keepAlive: true, url: `${origin.url}/gone/index.m3u8` }],
   });
   assert.equal(restarted.body.channels[0].action, 'restarted', JSON.stringify(restarted.body));
-  const second = await poll(
+  const second = await master.poll(
     `/stats/${channel}`,
     (c) => c.workers?.length === 1 && c.workers[0].pid !== pid && c.workers[0].signal,
+    180,
   ).then((c) => c.workers[0]);
   assert.notEqual(second.pid, pid);
   assert.deepEqual(cached(), before, 'the cache folder is kept across the restart');
