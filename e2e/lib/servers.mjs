@@ -122,13 +122,16 @@ export async function startOrigin({ mounts = {}, liveWindow } = {}) {
   };
 }
 
-/** Starts `swarmcast tracker` on a free loopback port; `url` is its ws:// announce URL. */
-export async function startTracker(extraArgs = []) {
-  const handle = await startProcess(['tracker', '--listen', '127.0.0.1:0', ...extraArgs], {
-    ready: /tracker listening on ws:\/\/\S+:\d+/,
+/**
+ * Starts `swarmcast tracker` on 127.0.0.1 (on `port` when given, to restart it on the same
+ * address), with extra CLI `args`; `url` is its ws:// announce URL.
+ */
+export async function startTracker({ port, args = [] } = {}) {
+  port ??= await freePort();
+  const handle = await startProcess(['tracker', '--listen', `127.0.0.1:${port}`, ...args], {
+    ready: /tracker listening on ws:\/\//,
   });
-  const url = handle.output().match(/tracker listening on (ws:\/\/\S+:\d+)/)[1];
-  return { ...handle, url };
+  return { ...handle, port, url: `ws://127.0.0.1:${port}` };
 }
 
 /**

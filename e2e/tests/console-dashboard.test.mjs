@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { freePort, repoRoot, startOrigin, startProcess, swarmcastBin } from '../lib/servers.mjs';
+import { freePort, repoRoot, startOrigin, startProcess, startTracker, swarmcastBin } from '../lib/servers.mjs';
 import { launchBrowser, openPage } from '../lib/browser.mjs';
 
 const ADMIN = 'e2e-admin-token';
@@ -43,8 +43,8 @@ before(async () => {
     origin = await startOrigin({ mounts: playerMounts });
     // Viewers re-announce every 15 s (default 120 s): a tab whose first connection to the
     // worker failed on this busy machine gets another chance within the test's time.
-    tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0', '--interval', '15'], { ready: /tracker listening on ws:\/\/[\d.:]+/ });
-    trackerWs = tracker.output().match(/tracker listening on (ws:\/\/[\d.:]+)/)[1];
+    tracker = await startTracker({ args: ['--interval', '15'] });
+    trackerWs = tracker.url;
     const port = await freePort();
     fs.writeFileSync(path.join(dir, '.env'), `listenPort=${port}\nlistenHost=127.0.0.1\naccessToken=${SP_TOKEN}\nsignal1=${trackerWs}\ncacheDir=${dir}/cache\n`);
     master = await startProcess(['superpeer', '--env-file', path.join(dir, '.env')], { ready: /REST API on http/ });

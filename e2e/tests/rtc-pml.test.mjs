@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { mediaDir, startOrigin, startProcess } from '../lib/servers.mjs';
+import { mediaDir, startOrigin, startProcess, startTracker } from '../lib/servers.mjs';
 import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
 
 const PEER_ID = '-SC0001-rustpeer0001';
@@ -19,8 +19,8 @@ let trackerUrl;
 
 before(async () => {
   origin = await startOrigin();
-  tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/\S+:\d+/ });
-  trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/\S+:\d+)/)[1];
+  tracker = await startTracker();
+  trackerUrl = tracker.url;
   peer = await startProcess(
     ['peer', '--playlist', `${origin.url}/hls-abr/master.m3u8`, '--tracker', trackerUrl, '--udp', '127.0.0.1:0', `--peer-id=${PEER_ID}`],
     { ready: /announced to the tracker/ },

@@ -1,13 +1,6 @@
 // Helpers shared by the SDK browser tests (sdk-*.test.mjs) and the swarm benchmark.
-import { freePort, startProcess } from '../lib/servers.mjs';
+export { startTracker } from '../lib/servers.mjs';
 import { openPage } from '../lib/browser.mjs';
-
-/** `swarmcast tracker` on 127.0.0.1 (on `port` when given, to restart it on the same address). */
-export async function startTracker({ port } = {}) {
-  port ??= await freePort();
-  const handle = await startProcess(['tracker', '--listen', `127.0.0.1:${port}`], { ready: /listening/i });
-  return { ...handle, port, url: `ws://127.0.0.1:${port}` };
-}
 
 /** Opens the SDK page (or the P2P Media Loader page with `pml: true`) playing `src`. */
 export async function openPlayer(ctx, origin, src, tracker, { pml = false, params = {} } = {}) {

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { register } from 'node:module';
 import WebSocket from 'ws';
-import { startProcess } from '../lib/servers.mjs';
+import { startTracker } from '../lib/servers.mjs';
 
 // bittorrent-tracker imports webrtc-polyfill, whose Node build needs the native
 // node-datachannel; Node has no WebRTC anyway. Resolve it to a module that hands out a
@@ -86,8 +86,8 @@ let tracker;
 let url;
 const clients = [];
 before(async () => {
-  tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/\S+:\d+/ });
-  url = tracker.output().match(/tracker listening on (ws:\/\/\S+:\d+)/)[1];
+  tracker = await startTracker();
+  url = tracker.url;
 });
 after(async () => {
   for (const c of clients) c.destroy();

@@ -2,7 +2,7 @@
 // through `swarmcast tracker` alone and move segment bytes peer to peer.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin, startProcess } from '../lib/servers.mjs';
+import { startOrigin, startTracker } from '../lib/servers.mjs';
 import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
 
 let origin;
@@ -11,8 +11,8 @@ let trackerUrl;
 let ctx;
 before(async () => {
   origin = await startOrigin();
-  tracker = await startProcess(['tracker', '--listen', '127.0.0.1:0'], { ready: /tracker listening on ws:\/\/\S+:\d+/ });
-  trackerUrl = tracker.output().match(/tracker listening on (ws:\/\/\S+:\d+)/)[1];
+  tracker = await startTracker();
+  trackerUrl = tracker.url;
   ctx = await launchBrowser();
 });
 after(async () => {
