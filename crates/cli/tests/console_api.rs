@@ -4,6 +4,7 @@
 //! tracker. What the console asks for is checked where it lands: in the super peer's
 //! `/stats`.
 
+mod common;
 mod console_support;
 
 use console_support::{urlencode, TestConsole, TestOrigin, TestSuperPeer, TestTracker};

@@ -391,19 +391,7 @@ impl TestSuperPeer {
 
 impl Drop for TestSuperPeer {
     fn drop(&mut self) {
-        // SIGTERM: the master stops its workers; then make sure it is gone.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::common::terminate(&mut self.child);
     }
 }
 
