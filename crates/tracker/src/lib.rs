@@ -7,6 +7,7 @@
 pub mod config;
 pub mod stats;
 pub mod swarm;
+pub mod websocket;
 
 pub use config::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
 pub use swarm::{ConnId, Outgoing, Tracker};

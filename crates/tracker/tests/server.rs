@@ -412,3 +412,158 @@ async fn wss_with_built_in_tls() {
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A WebSocket opened by hand, to send frames no well-behaved client library would.
+struct RawClient {
+    tcp: TcpStream,
+}
+
+impl RawClient {
+    async fn connect(server: &Server) -> RawClient {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        let request = format!(
+            "GET /announce HTTP/1.1\r\nhost: {}\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
+            server.addr
+        );
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0];
+            tcp.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(head.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        RawClient { tcp }
+    }
+
+    /// A client frame, masked unless `masked` is false.
+    fn frame(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+        let mask = [0xa1, 0x02, 0x7f, 0x40];
+        let mut out = vec![(u8::from(fin) << 7) | opcode];
+        let mask_bit = if masked { 0x80 } else { 0 };
+        if payload.len() < 126 {
+            out.push(mask_bit | payload.len() as u8);
+        } else {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        if masked {
+            out.extend_from_slice(&mask);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        } else {
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    async fn send_bytes(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.tcp.write_all(bytes).await.unwrap();
+    }
+
+    /// The next server frame: (opcode, payload). Server frames are never masked.
+    async fn recv(&mut self) -> (u8, Vec<u8>) {
+        use tokio::io::AsyncReadExt;
+        let read = async {
+            let mut head = [0; 2];
+            self.tcp.read_exact(&mut head).await.unwrap();
+            assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
+            let len = match head[1] & 0x7f {
+                126 => usize::from(self.tcp.read_u16().await.unwrap()),
+                127 => self.tcp.read_u64().await.unwrap() as usize,
+                n => usize::from(n),
+            };
+            let mut payload = vec![0; len];
+            self.tcp.read_exact(&mut payload).await.unwrap();
+            assert_eq!(head[0] & 0x80, 0x80, "server frames are not fragmented");
+            (head[0] & 0x0f, payload)
+        };
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("a frame within 5 s")
+    }
+
+    /// Reads until the server's close frame; returns its status code.
+    async fn close_code(&mut self) -> u16 {
+        loop {
+            let (opcode, payload) = self.recv().await;
+            if opcode == 0x8 {
+                return u16::from_be_bytes([payload[0], payload[1]]);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn pings_fragments_and_frames_split_across_reads_are_handled() {
+    let server = Server::start(TrackerConfig::default()).await;
+    let mut raw = RawClient::connect(&server).await;
+    raw.send_bytes(&RawClient::frame(true, 0x9, b"are you there", true))
+        .await;
+    assert_eq!(raw.recv().await, (0xA, b"are you there".to_vec()));
+
+    // An announce in three fragments with a ping between them, sent a few bytes at a time.
+    let text = announce(&peer(0), 0).to_string().into_bytes();
+    let (a, rest) = text.split_at(10);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    let mut bytes = RawClient::frame(false, 0x1, a, true);
+    bytes.extend(RawClient::frame(true, 0x9, b"p", true));
+    bytes.extend(RawClient::frame(false, 0x0, b, true));
+    bytes.extend(RawClient::frame(true, 0x0, c, true));
+    for chunk in bytes.chunks(7) {
+        raw.send_bytes(chunk).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(raw.recv().await, (0xA, b"p".to_vec()));
+    let (opcode, payload) = raw.recv().await;
+    assert_eq!(opcode, 0x1);
+    let response: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(response["incomplete"], 1);
+
+    // The client closes: the server answers with the same status.
+    raw.send_bytes(&RawClient::frame(
+        true,
+        0x8,
+        &[0x0f, 0xa0, b'b', b'y', b'e'],
+        true,
+    ))
+    .await;
+    assert_eq!(raw.close_code().await, 4000);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn protocol_violations_close_with_the_matching_code() {
+    let server = Server::start(TrackerConfig {
+        max_message_size: 2048,
+        ..TrackerConfig::default()
+    })
+    .await;
+    let cases: [(Vec<u8>, u16); 4] = [
+        (RawClient::frame(true, 0x1, b"{}", false), 1002),
+        (RawClient::frame(true, 0x1, &[b'{', 0xff, b'}'], true), 1007),
+        (RawClient::frame(true, 0x0, b"{}", true), 1002),
+        // Refused from the header alone: the payload never arrives.
+        (
+            RawClient::frame(true, 0x1, &[b' '; 3000], true)[..8].to_vec(),
+            1009,
+        ),
+    ];
+    for (bytes, code) in cases {
+        let mut raw = RawClient::connect(&server).await;
+        raw.send_bytes(&bytes).await;
+        assert_eq!(raw.close_code().await, code);
+    }
+    let metrics = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("tracker_closed_connections_total{reason=\"protocol_error\"} 3"));
+    assert!(metrics.contains("tracker_closed_connections_total{reason=\"message_too_big\"} 1"));
+    server.shutdown().await;
+}

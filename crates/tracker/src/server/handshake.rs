@@ -2,7 +2,7 @@
 //! other HTTP request goes to hyper and axum.
 //!
 //! Answering the upgrade ourselves means a WebSocket connection holds only its socket and
-//! the tungstenite state: no hyper connection, no boxed upgraded stream, one task.
+//! its small framing state: no hyper connection, no boxed upgraded stream, one task.
 
 use std::io;
 use std::pin::Pin;
@@ -110,10 +110,20 @@ fn classify(request: &httparse::Request<'_, '_>, config: &TrackerConfig) -> Opti
             .err()
     };
     Some(Upgrade {
-        accept_key: tungstenite::handshake::derive_accept_key(key),
+        accept_key: accept_key(key),
         refusal,
         rest: Vec::new(),
     })
+}
+
+/// `Sec-WebSocket-Accept` for a client's key (RFC 6455 section 4.2.2).
+fn accept_key(key: &[u8]) -> String {
+    use base64::Engine;
+    const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    let mut context = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    context.update(key);
+    context.update(GUID);
+    base64::engine::general_purpose::STANDARD.encode(context.finish())
 }
 
 impl Upgrade {
@@ -211,5 +221,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accept_key_matches_the_rfc_example() {
+        assert_eq!(
+            super::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }

@@ -21,7 +21,13 @@ pub enum InKind {
 const IN_KINDS: [&str; 5] = ["announce", "answer", "scrape", "stats", "invalid"];
 const OUT_KINDS: [&str; 4] = ["response", "offer", "answer", "error"];
 const REJECT_REASONS: [&str; 4] = ["token", "origin", "connections_total", "connections_per_ip"];
-const CLOSE_REASONS: [&str; 4] = ["slow_reader", "write_timeout", "idle", "message_too_big"];
+const CLOSE_REASONS: [&str; 5] = [
+    "slow_reader",
+    "write_timeout",
+    "idle",
+    "message_too_big",
+    "protocol_error",
+];
 /// Upper bounds of the relay latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
@@ -43,6 +49,8 @@ pub enum Closed {
     WriteTimeout,
     Idle,
     MessageTooBig,
+    /// A malformed frame, invalid UTF-8 or a bad close frame.
+    ProtocolError,
 }
 
 #[derive(Debug, Default)]
@@ -53,7 +61,7 @@ pub struct Metrics {
     messages_out: [AtomicU64; 4],
     dropped: [AtomicU64; 4],
     rejected: [AtomicU64; 4],
-    closed: [AtomicU64; 4],
+    closed: [AtomicU64; 5],
     pub stats_posts: AtomicU64,
     latency_buckets: [AtomicU64; 12],
     latency_count: AtomicU64,

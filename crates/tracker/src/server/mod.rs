@@ -214,8 +214,8 @@ where
     // Everything before the WebSocket runs boxed and is freed when done: the task keeps
     // only what a WebSocket needs for its whole life.
     let opened = Box::pin(open(stream, peer, router, shared.clone())).await;
-    if let Some((ws, slot)) = opened {
-        ws::run(ws, shared, slot).await;
+    if let Some((stream, rest, slot)) = opened {
+        ws::run(stream, rest, shared, slot).await;
     }
 }
 
@@ -225,7 +225,7 @@ async fn open<S>(
     peer: SocketAddr,
     router: axum::Router,
     shared: Arc<Shared>,
-) -> Option<(Box<tokio_tungstenite::WebSocketStream<S>>, access::Slot)>
+) -> Option<(S, Vec<u8>, access::Slot)>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -271,28 +271,8 @@ where
     if !matches!(accept.await, Ok(Ok(()))) {
         return None;
     }
-    let size = shared.config.max_message_size;
-    let config = tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(size))
-        .max_frame_size(Some(size))
-        // tungstenite keeps its read buffer and zeroes it before each read, so its size is
-        // resident memory of every idle connection. It grows on its own for larger frames,
-        // but reads at most this much per call: 512 fits a typical announce.
-        .read_buffer_size(512)
-        // Only explicit flushes write (one per batch of frames); the queue bounds a batch.
-        .write_buffer_size(usize::MAX / 2)
-        .max_write_buffer_size(usize::MAX);
     let rest = std::mem::take(&mut upgrade.rest);
-    drop(upgrade);
-    let ws = tokio_tungstenite::WebSocketStream::from_partially_read(
-        stream,
-        rest,
-        tungstenite::protocol::Role::Server,
-        Some(config),
-    )
-    .await;
-    // Boxed: handed from this future to the task's, it would otherwise take room in both.
-    Some((Box::new(ws), slot))
+    Some((stream, rest, slot))
 }
 
 async fn serve_http<S>(stream: S, peer: SocketAddr, router: axum::Router, shared: Arc<Shared>)

@@ -17,7 +17,6 @@ use std::task::Context;
 use std::time::Instant;
 
 use futures_util::task::AtomicWaker;
-use tungstenite::Utf8Bytes;
 
 /// What a frame is, for the drop policy and the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +30,8 @@ pub enum FrameKind {
 
 #[derive(Debug)]
 pub struct Frame {
-    pub text: Utf8Bytes,
+    /// The JSON text of the message.
+    pub text: Vec<u8>,
     pub kind: FrameKind,
     /// When the message that caused this relayed frame was read, for the latency histogram.
     pub received: Option<Instant>,
@@ -186,7 +186,7 @@ mod tests {
 
     fn frame(kind: FrameKind) -> Frame {
         Frame {
-            text: Utf8Bytes::from_static("{}"),
+            text: b"{}".to_vec(),
             kind,
             received: None,
         }

@@ -4,47 +4,53 @@
 //! The task polls the socket and its [`Outbox`] by hand instead of running a reader and a
 //! writer side by side: an idle connection is one small future waiting on its socket. Idle
 //! and write timeouts and shutdown come from the sweeper through the outbox, so no
-//! per-connection timer exists. Frames are written in batches: everything queued goes into
-//! tungstenite's write buffer and out with one flush.
+//! per-connection timer exists.
+//!
+//! An idle connection holds no buffer either. Reads go into a per-thread scratch buffer and
+//! are decoded there by the sans-IO [`websocket`](crate::websocket) codec; only the bytes
+//! of an incomplete frame are copied into a buffer of the connection, freed once the frame
+//! is complete. Writes are batched the same way: everything queued is encoded into a
+//! per-thread buffer and written with one call; only what the socket does not take stays
+//! with the connection until it is written.
 
+use std::cell::RefCell;
 use std::future::poll_fn;
+use std::io;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
-use futures_util::{Sink, Stream};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::WebSocketStream;
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::CloseFrame;
-use tungstenite::{Message, Utf8Bytes};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use wire::tracker::{decode_client, encode_server_into, ClientMessage, ServerMessage};
 
 use crate::swarm::{ConnId, Outgoing};
+use crate::websocket::{self, close_code, Decoded, Decoder, Event};
 
 use super::access::Slot;
 use super::metrics::{Closed, InKind};
 use super::outbox::{Ending, Frame, FrameKind, Outbox, Pushed};
 use super::Shared;
 
-pub const GOING_AWAY: u16 = 1001;
-pub const POLICY: u16 = 1008;
-const TOO_BIG: u16 = 1009;
+pub const GOING_AWAY: u16 = close_code::GOING_AWAY;
+pub const POLICY: u16 = close_code::POLICY;
 /// Messages handled per wake-up before the task yields to others.
 const READ_BUDGET: usize = 32;
+/// Size of the per-thread read buffer: one read takes up to this much.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// How the connection ends.
 enum End {
-    /// Send this close frame (queued frames are already out).
+    /// Send this close frame after what is already encoded.
     Close(u16, String),
-    /// The client closed or the socket failed: nothing more to send.
+    /// The socket failed or the client went away: nothing more to send.
     Gone,
 }
 
-/// Runs a connection until either side closes it or the server shuts down.
-pub async fn run<S>(mut ws: Box<WebSocketStream<S>>, shared: Arc<Shared>, slot: Slot)
+/// Runs a connection until either side closes it or the server shuts down. `rest` holds
+/// bytes the client sent right after its upgrade request.
+pub async fn run<S>(mut stream: S, rest: Vec<u8>, shared: Arc<Shared>, slot: Slot)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -65,10 +71,14 @@ where
         conn,
         outbox: &outbox,
         shared: &shared,
-        flushing: false,
-        flushing_relayed: Vec::new(),
+        decoder: Decoder::new(shared.config.max_message_size),
+        unread: rest,
+        unwritten: Vec::new(),
+        must_flush: false,
+        relayed: Vec::new(),
     };
-    let end = poll_fn(|cx| connection.poll(cx, &mut ws)).await;
+    let end = poll_fn(|cx| connection.poll(cx, &mut stream)).await;
+    let unwritten = std::mem::take(&mut connection.unwritten);
     drop(connection);
     {
         let mut core = shared.core();
@@ -76,13 +86,14 @@ where
         core.tracker.connection_closed(conn);
     }
     if let End::Close(code, reason) = end {
-        let frame = CloseFrame {
-            code: CloseCode::from(code),
-            reason: Utf8Bytes::from(reason),
+        let mut bytes = unwritten;
+        websocket::encode_close(code, &reason, &mut bytes);
+        let close = async {
+            stream.write_all(&bytes).await?;
+            stream.shutdown().await
         };
         // Boxed: a timer in the task's own state would cost every idle connection.
-        let close = tokio::time::timeout(shared.config.write_timeout, ws.close(Some(frame)));
-        let _ = Box::pin(close).await;
+        let _ = Box::pin(tokio::time::timeout(shared.config.write_timeout, close)).await;
     }
     shared.metrics.connections.fetch_sub(1, Relaxed);
 }
@@ -91,10 +102,16 @@ struct Connection<'a> {
     conn: ConnId,
     outbox: &'a Outbox,
     shared: &'a Shared,
-    /// A batch is in tungstenite's write buffer and not yet flushed.
-    flushing: bool,
-    /// When the relayed frames of the batch being flushed were read, for the histogram.
-    flushing_relayed: Vec<Instant>,
+    decoder: Decoder,
+    /// Bytes of an incomplete frame (or of frames left over the read budget). Empty, with
+    /// no allocation, while the connection is idle.
+    unread: Vec<u8>,
+    /// Encoded frames the socket did not take yet. Empty, with no allocation, when idle.
+    unwritten: Vec<u8>,
+    /// Everything is written but the stream (TLS) may still hold some: flush it.
+    must_flush: bool,
+    /// When the relayed frames in `unwritten` were read, for the latency histogram.
+    relayed: Vec<Instant>,
 }
 
 /// Working buffers, one set per thread instead of one per connection: an idle connection
@@ -104,10 +121,13 @@ struct Scratch {
     batch: Vec<Frame>,
     out: Vec<Outgoing>,
     targets: Vec<Option<Arc<Outbox>>>,
+    bytes: Vec<u8>,
+    relayed: Vec<Instant>,
 }
 
 thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
 }
 
 fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
@@ -118,8 +138,23 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     })
 }
 
+fn with_read_buf<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    READ_BUF.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut vec![0; READ_CHUNK]),
+    })
+}
+
+/// What reading found.
+enum Read {
+    /// Messages and pings handled, until nothing was left to read (the waker is
+    /// registered) or the budget was used up.
+    Handled(usize),
+    End(End),
+}
+
 impl Connection<'_> {
-    fn poll<S>(&mut self, cx: &mut Context<'_>, ws: &mut WebSocketStream<S>) -> Poll<End>
+    fn poll<S>(&mut self, cx: &mut Context<'_>, stream: &mut S) -> Poll<End>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -129,24 +164,26 @@ impl Connection<'_> {
             if ending == Some(Ending::Abort) {
                 return Poll::Ready(End::Gone);
             }
-            if self.flushing {
-                match Pin::new(&mut *ws).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => self.flushed(),
-                    Poll::Ready(Err(e)) => {
-                        tracing::debug!(conn = ?self.conn, "WebSocket write failed: {e}");
-                        return Poll::Ready(End::Gone);
-                    }
-                    Poll::Pending => {
-                        let now = self.shared.clock_secs(Instant::now());
-                        let _ = self
-                            .outbox
-                            .write_stalled_since
-                            .compare_exchange(0, now, Relaxed, Relaxed);
-                    }
+            let written = match self.poll_write_out(cx, stream) {
+                Poll::Ready(Ok(())) => {
+                    self.written();
+                    true
                 }
-            }
-            if !self.flushing {
-                if self.start_batch(ws) {
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(conn = ?self.conn, "WebSocket write failed: {e}");
+                    return Poll::Ready(End::Gone);
+                }
+                Poll::Pending => {
+                    let now = self.shared.clock_secs(Instant::now());
+                    let _ = self
+                        .outbox
+                        .write_stalled_since
+                        .compare_exchange(0, now, Relaxed, Relaxed);
+                    false
+                }
+            };
+            if written {
+                if self.write_batch(cx, stream) {
                     continue;
                 }
                 if let Some(Ending::Close(code, reason)) = ending {
@@ -157,91 +194,222 @@ impl Connection<'_> {
                 // Closing: read nothing more, wait for the queue to drain.
                 return Poll::Pending;
             }
-            let mut handled = 0;
-            while handled < READ_BUDGET {
-                match Pin::new(&mut *ws).poll_next(cx) {
-                    Poll::Pending => break,
-                    Poll::Ready(None) => return Poll::Ready(End::Gone),
-                    Poll::Ready(Some(Err(e))) => return Poll::Ready(self.read_failed(e)),
-                    Poll::Ready(Some(Ok(msg))) => {
-                        handled += 1;
-                        let bytes = match &msg {
-                            Message::Text(text) => text.as_bytes(),
-                            Message::Binary(bytes) => &bytes[..],
-                            Message::Close(_) => return Poll::Ready(End::Gone),
-                            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-                        };
-                        self.handle(bytes);
+            match self.read(cx, stream) {
+                Read::End(end) => return Poll::Ready(end),
+                Read::Handled(0) => return Poll::Pending,
+                Read::Handled(READ_BUDGET) => {
+                    // More may be waiting: let other connections run first.
+                    cx.waker().wake_by_ref();
+                    if written {
+                        self.write_batch(cx, stream);
                     }
+                    return Poll::Pending;
                 }
-            }
-            if handled == 0 {
-                return Poll::Pending;
-            }
-            if handled == READ_BUDGET {
-                // More may be waiting: let other connections run first.
-                cx.waker().wake_by_ref();
-                if !self.flushing {
-                    self.start_batch(ws);
-                }
-                return Poll::Pending;
+                Read::Handled(_) => {}
             }
         }
     }
 
-    /// Moves the queued frames into tungstenite's write buffer; `true` if there were any.
-    fn start_batch<S>(&mut self, ws: &mut WebSocketStream<S>) -> bool
+    /// Writes what is left of earlier batches, then flushes.
+    fn poll_write_out<S>(&mut self, cx: &mut Context<'_>, stream: &mut S) -> Poll<io::Result<()>>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncWrite + Unpin,
+    {
+        while !self.unwritten.is_empty() {
+            let n = ready!(Pin::new(&mut *stream).poll_write(cx, &self.unwritten))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.unwritten.drain(..n);
+        }
+        if self.must_flush {
+            ready!(Pin::new(&mut *stream).poll_flush(cx))?;
+            self.must_flush = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Everything is on the socket: free the buffers, record the relay latencies.
+    fn written(&mut self) {
+        self.outbox.write_stalled_since.store(0, Relaxed);
+        if self.unwritten.capacity() > 0 {
+            self.unwritten = Vec::new();
+        }
+        if !self.relayed.is_empty() {
+            let relayed = std::mem::take(&mut self.relayed);
+            self.record_relayed(&relayed);
+        }
+    }
+
+    fn record_relayed(&self, relayed: &[Instant]) {
+        let now = Instant::now();
+        for received in relayed {
+            self.shared
+                .metrics
+                .relay_latency(now.saturating_duration_since(*received));
+        }
+    }
+
+    /// Encodes the queued frames and writes them with one call; what the socket does not
+    /// take stays in `unwritten`. `true` if there were frames.
+    fn write_batch<S>(&mut self, cx: &mut Context<'_>, stream: &mut S) -> bool
+    where
+        S: AsyncWrite + Unpin,
     {
         with_scratch(|scratch| {
             self.outbox.drain_into(&mut scratch.batch);
             if scratch.batch.is_empty() {
                 return false;
             }
+            scratch.bytes.clear();
             for frame in scratch.batch.drain(..) {
                 if let Some(received) = frame.received {
-                    self.flushing_relayed.push(received);
+                    scratch.relayed.push(received);
                 }
-                // Never blocks: the write buffer is larger than a batch; only a flush writes.
-                if Pin::new(&mut *ws)
-                    .start_send(Message::Text(frame.text))
-                    .is_err()
-                {
-                    self.outbox.abort();
-                    break;
+                websocket::encode_text(&frame.text, &mut scratch.bytes);
+            }
+            let mut sent = 0;
+            while sent < scratch.bytes.len() {
+                match Pin::new(&mut *stream).poll_write(cx, &scratch.bytes[sent..]) {
+                    Poll::Ready(Ok(n)) if n > 0 => sent += n,
+                    Poll::Ready(_) => {
+                        // The socket failed; the next poll of the writer sees it again.
+                        self.outbox.abort();
+                        break;
+                    }
+                    Poll::Pending => break,
                 }
             }
-            self.flushing = true;
+            self.must_flush = true;
+            if sent == scratch.bytes.len() {
+                self.record_relayed(&scratch.relayed);
+                scratch.relayed.clear();
+            } else {
+                self.unwritten.extend_from_slice(&scratch.bytes[sent..]);
+                self.relayed.append(&mut scratch.relayed);
+            }
             true
         })
     }
 
-    fn flushed(&mut self) {
-        self.flushing = false;
-        self.outbox.write_stalled_since.store(0, Relaxed);
-        if self.flushing_relayed.is_empty() {
-            return;
+    /// Reads and handles up to [`READ_BUDGET`] messages.
+    fn read<S>(&mut self, cx: &mut Context<'_>, stream: &mut S) -> Read
+    where
+        S: AsyncRead + Unpin,
+    {
+        let mut handled = 0;
+        // Left over from the last wake-up: may hold complete frames.
+        if !self.unread.is_empty() {
+            let mut unread = std::mem::take(&mut self.unread);
+            match self.decode(&mut unread, &mut handled) {
+                Ok(used) => self.keep_unread(unread, used),
+                Err(end) => return Read::End(end),
+            }
+            if handled == READ_BUDGET {
+                return Read::Handled(handled);
+            }
         }
-        let now = Instant::now();
-        for received in self.flushing_relayed.drain(..) {
-            self.shared
-                .metrics
-                .relay_latency(now.saturating_duration_since(received));
+        loop {
+            let read = with_read_buf(|buf| {
+                let mut read_buf = ReadBuf::new(buf);
+                match Pin::new(&mut *stream).poll_read(cx, &mut read_buf) {
+                    Poll::Pending => Ok(None),
+                    Poll::Ready(Err(e)) => Err(e),
+                    Poll::Ready(Ok(())) => {
+                        let n = read_buf.filled().len();
+                        if n == 0 {
+                            return Ok(Some(Err(End::Gone)));
+                        }
+                        Ok(Some(self.take_read(&mut buf[..n], &mut handled)))
+                    }
+                }
+            });
+            match read {
+                Ok(None) => return Read::Handled(handled),
+                Ok(Some(Ok(()))) if handled < READ_BUDGET => {}
+                Ok(Some(Ok(()))) => return Read::Handled(handled),
+                Ok(Some(Err(end))) => return Read::End(end),
+                Err(e) => {
+                    tracing::debug!(conn = ?self.conn, "WebSocket read failed: {e}");
+                    return Read::End(End::Gone);
+                }
+            }
         }
     }
 
-    fn read_failed(&self, e: tungstenite::Error) -> End {
-        if matches!(e, tungstenite::Error::Capacity(_)) {
-            self.shared.metrics.closed(Closed::MessageTooBig);
-            let reason = format!(
-                "message larger than {} bytes",
-                self.shared.config.max_message_size
-            );
-            return End::Close(TOO_BIG, reason);
+    /// Handles freshly read bytes: in place if nothing was pending, else after what was.
+    fn take_read(&mut self, fresh: &mut [u8], handled: &mut usize) -> Result<(), End> {
+        if self.unread.is_empty() {
+            let used = self.decode(fresh, handled)?;
+            if used < fresh.len() {
+                self.unread = fresh[used..].to_vec();
+            }
+        } else {
+            let mut unread = std::mem::take(&mut self.unread);
+            unread.extend_from_slice(fresh);
+            let used = self.decode(&mut unread, handled)?;
+            self.keep_unread(unread, used);
         }
-        tracing::debug!(conn = ?self.conn, "WebSocket read failed: {e}");
-        End::Gone
+        Ok(())
+    }
+
+    /// Keeps the bytes after `used`; drops the buffer, freeing it, when there are none.
+    fn keep_unread(&mut self, mut unread: Vec<u8>, used: usize) {
+        if used < unread.len() {
+            unread.drain(..used);
+            self.unread = unread;
+        }
+    }
+
+    /// Decodes and handles the frames at the start of `bytes`; returns how many bytes
+    /// they took.
+    fn decode(&mut self, bytes: &mut [u8], handled: &mut usize) -> Result<usize, End> {
+        let mut used = 0;
+        while *handled < READ_BUDGET {
+            let decoded = self.decoder.decode(&mut bytes[used..]);
+            let (n, event) = match decoded {
+                Ok(Decoded::Incomplete) => break,
+                Ok(Decoded::Frame { used, event }) => (used, event),
+                Err(violation) => {
+                    let closed = if violation.code == close_code::TOO_BIG {
+                        Closed::MessageTooBig
+                    } else {
+                        Closed::ProtocolError
+                    };
+                    self.shared.metrics.closed(closed);
+                    tracing::debug!(conn = ?self.conn, "WebSocket error: {}", violation.reason);
+                    let reason = if violation.code == close_code::TOO_BIG {
+                        format!(
+                            "message larger than {} bytes",
+                            self.shared.config.max_message_size
+                        )
+                    } else {
+                        violation.reason.to_owned()
+                    };
+                    return Err(End::Close(violation.code, reason));
+                }
+            };
+            match event {
+                Event::Text(text) => {
+                    *handled += 1;
+                    self.handle(text.as_bytes());
+                }
+                Event::Binary(bytes) => {
+                    *handled += 1;
+                    self.handle(&bytes);
+                }
+                Event::Ping(payload) => {
+                    // Counted: the pong must be written before the task sleeps.
+                    *handled += 1;
+                    websocket::encode_pong(payload, &mut self.unwritten);
+                }
+                Event::Pong | Event::Fragment => {}
+                // Answered with the client's own status, as the RFC asks.
+                Event::Close(code) => return Err(End::Close(code, String::new())),
+            }
+            used += n;
+        }
+        Ok(used)
     }
 
     /// Runs one client message through the state machine and queues what comes out.
@@ -298,11 +466,8 @@ impl Connection<'_> {
                 shared.metrics.dropped(kind);
                 continue;
             }
-            let mut encoded = Vec::with_capacity(256);
-            encode_server_into(&o.msg, &mut encoded);
-            let Ok(text) = Utf8Bytes::try_from(encoded) else {
-                continue;
-            };
+            let mut text = Vec::with_capacity(256);
+            encode_server_into(&o.msg, &mut text);
             let relayed = matches!(kind, FrameKind::Offer | FrameKind::Answer);
             let frame = Frame {
                 text,
