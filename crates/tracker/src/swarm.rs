@@ -190,9 +190,10 @@ impl Tracker {
                 peer.expires = now + self.config.peer_ttl;
             }
             None => {
+                // Most connections join one swarm: room for one, not the default four.
                 self.conns
                     .entry(conn)
-                    .or_default()
+                    .or_insert_with(|| Vec::with_capacity(1))
                     .push((a.info_hash, a.peer_id));
                 let seeder = is_seeder(&a, false);
                 swarm.seeders += u32::from(seeder);

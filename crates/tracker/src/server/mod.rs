@@ -17,8 +17,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -153,28 +155,28 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let guard = SocketGuard::new(open_sockets.clone());
         let (shared, router, acceptor) = (shared.clone(), router.clone(), acceptor.clone());
-        // Separate spawns: a task's size is its largest state, and a plain connection
-        // should not carry room for a TLS stream.
         let tasks = shared.tasks.clone();
         match acceptor {
             None => {
-                tasks.spawn(async move {
-                    let _guard = guard;
-                    serve_connection(stream, peer, router, shared).await
-                });
+                let opening = open(stream, peer, router, shared);
+                tasks.spawn(ConnectionTask::new(guard, Box::pin(opening)));
             }
             Some(acceptor) => {
-                tasks.spawn(async move {
-                    let _guard = guard;
+                let opening = async move {
                     let handshake = shared.config.handshake_timeout;
-                    // Boxed: the handshake's state should not stay in the connection's task.
-                    let accept = Box::pin(tokio::time::timeout(handshake, acceptor.accept(stream)));
-                    match accept.await {
-                        Ok(Ok(tls)) => serve_connection(tls, peer, router, shared).await,
-                        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => open(tls, peer, router, shared).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, "TLS handshake failed: {e}");
+                            None
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            None
+                        }
                     }
-                });
+                };
+                tasks.spawn(ConnectionTask::new(guard, Box::pin(opening)));
             }
         }
     }
@@ -206,16 +208,64 @@ impl Drop for SocketGuard {
     }
 }
 
-/// Serves one connection: a WebSocket, or HTTP requests.
-async fn serve_connection<S>(stream: S, peer: SocketAddr, router: axum::Router, shared: Arc<Shared>)
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// One TCP connection's task, written by hand so that while it serves a WebSocket it holds
+/// exactly a [`ws::Connection`]: the request head, TLS handshake and HTTP serving before,
+/// and the close handshake after, run boxed and are freed when done.
+struct ConnectionTask<S> {
+    phase: Phase<S>,
+    _guard: SocketGuard,
+}
+
+enum Phase<S> {
+    /// Reading the first request: serves HTTP to the end, or yields a WebSocket.
+    Opening(BoxFuture<Option<ws::Connection<S>>>),
+    Open(ws::Connection<S>),
+    Closing(BoxFuture<()>),
+    Done,
+}
+
+impl<S> ConnectionTask<S> {
+    fn new(guard: SocketGuard, opening: BoxFuture<Option<ws::Connection<S>>>) -> Self {
+        ConnectionTask {
+            phase: Phase::Opening(opening),
+            _guard: guard,
+        }
+    }
+}
+
+impl<S> Future for ConnectionTask<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // Everything before the WebSocket runs boxed and is freed when done: the task keeps
-    // only what a WebSocket needs for its whole life.
-    let opened = Box::pin(open(stream, peer, router, shared.clone())).await;
-    if let Some((stream, rest, slot)) = opened {
-        ws::run(stream, rest, shared, slot).await;
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.phase {
+                Phase::Opening(opening) => match ready!(opening.as_mut().poll(cx)) {
+                    Some(connection) => this.phase = Phase::Open(connection),
+                    None => this.phase = Phase::Done,
+                },
+                Phase::Open(connection) => {
+                    let end = ready!(connection.poll_run(cx));
+                    let Phase::Open(connection) = std::mem::replace(&mut this.phase, Phase::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    if let Some(closing) = connection.finish(end) {
+                        this.phase = Phase::Closing(Box::pin(closing));
+                    }
+                }
+                Phase::Closing(closing) => {
+                    ready!(closing.as_mut().poll(cx));
+                    this.phase = Phase::Done;
+                }
+                Phase::Done => return Poll::Ready(()),
+            }
+        }
     }
 }
 
@@ -225,7 +275,7 @@ async fn open<S>(
     peer: SocketAddr,
     router: axum::Router,
     shared: Arc<Shared>,
-) -> Option<(S, Vec<u8>, access::Slot)>
+) -> Option<ws::Connection<S>>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -272,7 +322,7 @@ where
         return None;
     }
     let rest = std::mem::take(&mut upgrade.rest);
-    Some((stream, rest, slot))
+    Some(ws::Connection::open(stream, rest, shared, slot))
 }
 
 async fn serve_http<S>(stream: S, peer: SocketAddr, router: axum::Router, shared: Arc<Shared>)
@@ -341,5 +391,18 @@ pub(crate) fn client_ip(addr: SocketAddr) -> IpAddr {
     match addr.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The task of an idle WebSocket is this future plus tokio's task header and trailer
+    /// (about 100 bytes), in a 128-byte aligned cell: past 144 bytes it takes 384, not 256.
+    #[test]
+    fn an_idle_connection_task_fits_a_256_byte_task_cell() {
+        let task = std::mem::size_of::<ConnectionTask<tokio::net::TcpStream>>();
+        assert!(task <= 144, "ConnectionTask<TcpStream> is {task} bytes");
     }
 }

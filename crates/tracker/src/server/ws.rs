@@ -14,7 +14,7 @@
 //! with the connection until it is written.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
@@ -41,77 +41,109 @@ const READ_BUDGET: usize = 32;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// How the connection ends.
-enum End {
+pub enum End {
     /// Send this close frame after what is already encoded.
     Close(u16, String),
     /// The socket failed or the client went away: nothing more to send.
     Gone,
 }
 
-/// Runs a connection until either side closes it or the server shuts down. `rest` holds
-/// bytes the client sent right after its upgrade request.
-pub async fn run<S>(mut stream: S, rest: Vec<u8>, shared: Arc<Shared>, slot: Slot)
+/// A WebSocket connection after its upgrade: everything it holds for its whole life.
+pub struct Connection<S> {
+    stream: S,
+    shared: Arc<Shared>,
+    outbox: Arc<Outbox>,
+    conn: ConnId,
+    decoder: Decoder,
+    /// Bytes not yet read or written; `None` while the connection is idle.
+    pending: Option<Box<Pending>>,
+    /// Everything is written but the stream (TLS) may still hold some: flush it.
+    must_flush: bool,
+    _slot: Slot,
+}
+
+impl<S> Connection<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let _slot = slot;
-    let conn = shared.next_conn_id();
-    let outbox = Arc::new(Outbox::new(shared.config.send_queue));
-    outbox
-        .last_read
-        .store(shared.clock_secs(Instant::now()), Relaxed);
-    shared.core().routes.insert(conn, outbox.clone());
-    if shared.shutdown.is_cancelled() {
-        outbox.close(GOING_AWAY, "tracker shutting down");
+    /// Registers a connection whose upgrade was just accepted. `rest` holds bytes the client
+    /// sent right after its upgrade request.
+    pub fn open(stream: S, rest: Vec<u8>, shared: Arc<Shared>, slot: Slot) -> Self {
+        let conn = shared.next_conn_id();
+        let outbox = Arc::new(Outbox::new(shared.config.send_queue));
+        outbox
+            .last_read
+            .store(shared.clock_secs(Instant::now()), Relaxed);
+        shared.core().routes.insert(conn, outbox.clone());
+        if shared.shutdown.is_cancelled() {
+            outbox.close(GOING_AWAY, "tracker shutting down");
+        }
+        shared.metrics.connections.fetch_add(1, Relaxed);
+        shared.metrics.connections_accepted.fetch_add(1, Relaxed);
+        Connection {
+            stream,
+            decoder: Decoder::new(shared.config.max_message_size),
+            shared,
+            outbox,
+            conn,
+            pending: (!rest.is_empty()).then(|| {
+                Box::new(Pending {
+                    unread: rest,
+                    ..Pending::default()
+                })
+            }),
+            must_flush: false,
+            _slot: slot,
+        }
     }
-    shared.metrics.connections.fetch_add(1, Relaxed);
-    shared.metrics.connections_accepted.fetch_add(1, Relaxed);
 
-    let mut connection = Connection {
-        conn,
-        outbox: &outbox,
-        shared: &shared,
-        decoder: Decoder::new(shared.config.max_message_size),
-        unread: rest,
-        unwritten: Vec::new(),
-        must_flush: false,
-        relayed: Vec::new(),
-    };
-    let end = poll_fn(|cx| connection.poll(cx, &mut stream)).await;
-    let unwritten = std::mem::take(&mut connection.unwritten);
-    drop(connection);
-    {
-        let mut core = shared.core();
-        core.routes.remove(&conn);
-        core.tracker.connection_closed(conn);
-    }
-    if let End::Close(code, reason) = end {
-        let mut bytes = unwritten;
-        websocket::encode_close(code, &reason, &mut bytes);
-        let close = async {
-            stream.write_all(&bytes).await?;
-            stream.shutdown().await
+    /// Removes the connection from the tracker. If it ends with a close frame, returns the
+    /// future that writes it (bounded by the write timeout) and closes the stream.
+    pub fn finish(self, end: End) -> Option<impl Future<Output = ()>> {
+        {
+            let mut core = self.shared.core();
+            core.routes.remove(&self.conn);
+            core.tracker.connection_closed(self.conn);
+        }
+        let Connection {
+            mut stream,
+            shared,
+            pending,
+            ..
+        } = self;
+        let End::Close(code, reason) = end else {
+            shared.metrics.connections.fetch_sub(1, Relaxed);
+            return None;
         };
-        // Boxed: a timer in the task's own state would cost every idle connection.
-        let _ = Box::pin(tokio::time::timeout(shared.config.write_timeout, close)).await;
+        let mut bytes = pending.map(|p| p.unwritten).unwrap_or_default();
+        websocket::encode_close(code, &reason, &mut bytes);
+        Some(async move {
+            let close = async {
+                stream.write_all(&bytes).await?;
+                stream.shutdown().await
+            };
+            let _ = tokio::time::timeout(shared.config.write_timeout, close).await;
+            shared.metrics.connections.fetch_sub(1, Relaxed);
+        })
     }
-    shared.metrics.connections.fetch_sub(1, Relaxed);
 }
 
-struct Connection<'a> {
-    conn: ConnId,
-    outbox: &'a Outbox,
-    shared: &'a Shared,
-    decoder: Decoder,
-    /// Bytes of an incomplete frame (or of frames left over the read budget). Empty, with
-    /// no allocation, while the connection is idle.
+/// What a busy connection keeps between wake-ups; boxed so that an idle one keeps one
+/// pointer instead.
+#[derive(Default)]
+struct Pending {
+    /// Bytes of an incomplete frame, or of frames left over the read budget.
     unread: Vec<u8>,
-    /// Encoded frames the socket did not take yet. Empty, with no allocation, when idle.
+    /// Encoded frames the socket did not take yet.
     unwritten: Vec<u8>,
-    /// Everything is written but the stream (TLS) may still hold some: flush it.
-    must_flush: bool,
     /// When the relayed frames in `unwritten` were read, for the latency histogram.
     relayed: Vec<Instant>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.unread.is_empty() && self.unwritten.is_empty() && self.relayed.is_empty()
+    }
 }
 
 /// Working buffers, one set per thread instead of one per connection: an idle connection
@@ -153,18 +185,19 @@ enum Read {
     End(End),
 }
 
-impl Connection<'_> {
-    fn poll<S>(&mut self, cx: &mut Context<'_>, stream: &mut S) -> Poll<End>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+impl<S> Connection<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Serves the connection until it must end.
+    pub fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<End> {
         loop {
             // Registers the waker before looking at the queue, so no push is missed.
             let ending = self.outbox.poll_ending(cx);
             if ending == Some(Ending::Abort) {
                 return Poll::Ready(End::Gone);
             }
-            let written = match self.poll_write_out(cx, stream) {
+            let written = match self.poll_write_out(cx) {
                 Poll::Ready(Ok(())) => {
                     self.written();
                     true
@@ -183,7 +216,7 @@ impl Connection<'_> {
                 }
             };
             if written {
-                if self.write_batch(cx, stream) {
+                if self.write_batch(cx) {
                     continue;
                 }
                 if let Some(Ending::Close(code, reason)) = ending {
@@ -194,14 +227,14 @@ impl Connection<'_> {
                 // Closing: read nothing more, wait for the queue to drain.
                 return Poll::Pending;
             }
-            match self.read(cx, stream) {
+            match self.read(cx) {
                 Read::End(end) => return Poll::Ready(end),
                 Read::Handled(0) => return Poll::Pending,
                 Read::Handled(READ_BUDGET) => {
                     // More may be waiting: let other connections run first.
                     cx.waker().wake_by_ref();
                     if written {
-                        self.write_batch(cx, stream);
+                        self.write_batch(cx);
                     }
                     return Poll::Pending;
                 }
@@ -211,19 +244,18 @@ impl Connection<'_> {
     }
 
     /// Writes what is left of earlier batches, then flushes.
-    fn poll_write_out<S>(&mut self, cx: &mut Context<'_>, stream: &mut S) -> Poll<io::Result<()>>
-    where
-        S: AsyncWrite + Unpin,
-    {
-        while !self.unwritten.is_empty() {
-            let n = ready!(Pin::new(&mut *stream).poll_write(cx, &self.unwritten))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(pending) = &mut self.pending {
+            while !pending.unwritten.is_empty() {
+                let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &pending.unwritten))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                pending.unwritten.drain(..n);
             }
-            self.unwritten.drain(..n);
         }
         if self.must_flush {
-            ready!(Pin::new(&mut *stream).poll_flush(cx))?;
+            ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
             self.must_flush = false;
         }
         Poll::Ready(Ok(()))
@@ -232,13 +264,15 @@ impl Connection<'_> {
     /// Everything is on the socket: free the buffers, record the relay latencies.
     fn written(&mut self) {
         self.outbox.write_stalled_since.store(0, Relaxed);
-        if self.unwritten.capacity() > 0 {
-            self.unwritten = Vec::new();
+        let Some(pending) = &mut self.pending else {
+            return;
+        };
+        pending.unwritten = Vec::new();
+        let relayed = std::mem::take(&mut pending.relayed);
+        if pending.is_empty() {
+            self.pending = None;
         }
-        if !self.relayed.is_empty() {
-            let relayed = std::mem::take(&mut self.relayed);
-            self.record_relayed(&relayed);
-        }
+        self.record_relayed(&relayed);
     }
 
     fn record_relayed(&self, relayed: &[Instant]) {
@@ -252,10 +286,7 @@ impl Connection<'_> {
 
     /// Encodes the queued frames and writes them with one call; what the socket does not
     /// take stays in `unwritten`. `true` if there were frames.
-    fn write_batch<S>(&mut self, cx: &mut Context<'_>, stream: &mut S) -> bool
-    where
-        S: AsyncWrite + Unpin,
-    {
+    fn write_batch(&mut self, cx: &mut Context<'_>) -> bool {
         with_scratch(|scratch| {
             self.outbox.drain_into(&mut scratch.batch);
             if scratch.batch.is_empty() {
@@ -270,7 +301,7 @@ impl Connection<'_> {
             }
             let mut sent = 0;
             while sent < scratch.bytes.len() {
-                match Pin::new(&mut *stream).poll_write(cx, &scratch.bytes[sent..]) {
+                match Pin::new(&mut self.stream).poll_write(cx, &scratch.bytes[sent..]) {
                     Poll::Ready(Ok(n)) if n > 0 => sent += n,
                     Poll::Ready(_) => {
                         // The socket failed; the next poll of the writer sees it again.
@@ -285,22 +316,21 @@ impl Connection<'_> {
                 self.record_relayed(&scratch.relayed);
                 scratch.relayed.clear();
             } else {
-                self.unwritten.extend_from_slice(&scratch.bytes[sent..]);
-                self.relayed.append(&mut scratch.relayed);
+                let pending = self.pending.get_or_insert_default();
+                pending.unwritten.extend_from_slice(&scratch.bytes[sent..]);
+                pending.relayed.append(&mut scratch.relayed);
             }
             true
         })
     }
 
     /// Reads and handles up to [`READ_BUDGET`] messages.
-    fn read<S>(&mut self, cx: &mut Context<'_>, stream: &mut S) -> Read
-    where
-        S: AsyncRead + Unpin,
-    {
+    fn read(&mut self, cx: &mut Context<'_>) -> Read {
         let mut handled = 0;
         // Left over from the last wake-up: may hold complete frames.
-        if !self.unread.is_empty() {
-            let mut unread = std::mem::take(&mut self.unread);
+        let unread = self.take_unread();
+        if !unread.is_empty() {
+            let mut unread = unread;
             match self.decode(&mut unread, &mut handled) {
                 Ok(used) => self.keep_unread(unread, used),
                 Err(end) => return Read::End(end),
@@ -312,7 +342,7 @@ impl Connection<'_> {
         loop {
             let read = with_read_buf(|buf| {
                 let mut read_buf = ReadBuf::new(buf);
-                match Pin::new(&mut *stream).poll_read(cx, &mut read_buf) {
+                match Pin::new(&mut self.stream).poll_read(cx, &mut read_buf) {
                     Poll::Pending => Ok(None),
                     Poll::Ready(Err(e)) => Err(e),
                     Poll::Ready(Ok(())) => {
@@ -339,13 +369,13 @@ impl Connection<'_> {
 
     /// Handles freshly read bytes: in place if nothing was pending, else after what was.
     fn take_read(&mut self, fresh: &mut [u8], handled: &mut usize) -> Result<(), End> {
-        if self.unread.is_empty() {
+        let mut unread = self.take_unread();
+        if unread.is_empty() {
             let used = self.decode(fresh, handled)?;
             if used < fresh.len() {
-                self.unread = fresh[used..].to_vec();
+                self.keep_unread(fresh[used..].to_vec(), 0);
             }
         } else {
-            let mut unread = std::mem::take(&mut self.unread);
             unread.extend_from_slice(fresh);
             let used = self.decode(&mut unread, handled)?;
             self.keep_unread(unread, used);
@@ -357,8 +387,17 @@ impl Connection<'_> {
     fn keep_unread(&mut self, mut unread: Vec<u8>, used: usize) {
         if used < unread.len() {
             unread.drain(..used);
-            self.unread = unread;
+            self.pending.get_or_insert_default().unread = unread;
+        } else if self.pending.as_ref().is_some_and(|p| p.is_empty()) {
+            self.pending = None;
         }
+    }
+
+    fn take_unread(&mut self) -> Vec<u8> {
+        self.pending
+            .as_mut()
+            .map(|p| std::mem::take(&mut p.unread))
+            .unwrap_or_default()
     }
 
     /// Decodes and handles the frames at the start of `bytes`; returns how many bytes
@@ -401,7 +440,8 @@ impl Connection<'_> {
                 Event::Ping(payload) => {
                     // Counted: the pong must be written before the task sleeps.
                     *handled += 1;
-                    websocket::encode_pong(payload, &mut self.unwritten);
+                    let pending = self.pending.get_or_insert_default();
+                    websocket::encode_pong(payload, &mut pending.unwritten);
                 }
                 Event::Pong | Event::Fragment => {}
                 // Answered with the client's own status, as the RFC asks.
@@ -418,7 +458,7 @@ impl Connection<'_> {
     }
 
     fn handle_with(&mut self, bytes: &[u8], scratch: &mut Scratch) {
-        let (conn, shared) = (self.conn, self.shared);
+        let (conn, shared) = (self.conn, &*self.shared);
         let received = Instant::now();
         self.outbox
             .last_read
