@@ -5,12 +5,18 @@
 #   bench/tracker/run.sh
 #
 # Each tracker runs pinned to CPU 0 (aquatic_ws with 1 socket + 1 swarm worker), the load
-# generators to CPU 1. Three loads, each against both trackers in turn:
+# generators to CPU 1. Four loads, each against both trackers in turn:
 #   1. aquatic_ws_load_test (TLS, 64 connections, 10 offers per announce): responses/s.
-#   2. our load generator (crates/tracker/examples/loadgen.rs, plain ws): every frame is read,
-#      every offer answered; responses/s, offers and answers delivered per second and as a
-#      share of what should arrive, p50/p99 relay latency (client -> tracker -> client).
+#   2. our load generator (crates/tracker/examples/loadgen.rs, plain ws), closed loop: every
+#      frame is read, every offer answered, a client announces again once answered; the
+#      maximum responses/s, offers and answers delivered per second and as a share of what
+#      should arrive, p50/p99 relay latency (client -> tracker -> client; at saturation this
+#      is mostly queueing).
 #   3. 10 000 idle connections (one announce each): tracker RSS growth per connection.
+#   4. our load generator, open loop (--rate): announces sent on a fixed schedule whatever
+#      the responses do, latency from the scheduled send time, at 1.2 x the responses/s
+#      aquatic_ws reached in step 2 (each announce with 5 offers makes 11 frames: response,
+#      5 offers, 5 answers): delivered share and p50/p99 relay latency at that load, for both.
 # For every load run the tracker's CPU time is read from /proc, so the table also shows
 # how busy its core was and responses per CPU-second (fair even when the load generator,
 # not the tracker, is the bottleneck).
@@ -21,7 +27,8 @@
 # and BENCH_TORRENTS (20) for our load generator, BENCH_IDLE (10000), AQUATIC_BIN_DIR (a
 # folder holding the aquatic binaries, if not on PATH or in AQUATIC_ROOT), BENCH_ONLY_OURS=1 (skip aquatic:
 # our tracker's figures alone), BENCH_NO_INSTALL=1 (install nothing; skip the runs whose
-# aquatic binary is missing), CARGO_TARGET_DIR.
+# aquatic binary is missing), BENCH_PACED_RESPONSES (responses/s of step 4; default 1.2 x
+# aquatic_ws's step-2 figure; step 4 is skipped without either), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -136,19 +143,23 @@ TOML
   result[$1.aq_rps]=${result[$1.aq_rps]:-0}
   stop_tracker
 }
+offers=5
+# our_load ours|aquatic [ANNOUNCES_PER_S]: closed loop, or open loop at that rate (keys
+# prefixed "paced_").
 our_load() {
   start_tracker "$1" plain
-  local json start t0
+  local json start t0 rate=() prefix=""
+  [ -n "${2:-}" ] && rate=(--rate "$2") prefix=paced_
   start=$(cpu_ticks "$tracker_pid") t0=$(now_s)
-  json=$(timeout $((seconds + 60)) taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" 5 "$seconds")
-  cpu_share "$1.cpu" "$start" "$t0"
+  json=$(timeout $((seconds + 60)) taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}")
+  cpu_share "$1.${prefix}cpu" "$start" "$t0"
   for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms; do
-    result[$1.$key]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['$key'])" "$json")
+    result[$1.$prefix$key]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['$key'])" "$json")
   done
   if [ "$1" = ours ]; then
     # The tracker's own share of the relay latency (read -> written to the target socket),
     # as the upper bound of the histogram bucket holding the 99th percentile.
-    result[ours.inner_p99_ms]=$(curl -s "http://127.0.0.1:$port/metrics" | python3 -c '
+    result[ours.${prefix}inner_p99_ms]=$(curl -s "http://127.0.0.1:$port/metrics" | python3 -c '
 import re, sys
 buckets = [(float(m[1]) if m[1] != "+Inf" else float("inf"), int(m[2]))
            for m in re.finditer(r"tracker_relay_latency_seconds_bucket\{le=\"([^\"]+)\"\} (\d+)", sys.stdin.read())]
@@ -183,6 +194,18 @@ for t in "${trackers[@]}"; do
   echo "==> our load generator against $t"; our_load "$t"
   echo "==> $idle idle connections against $t"; idle_rss "$t"
 done
+paced_responses=${BENCH_PACED_RESPONSES:-}
+if [ -z "$paced_responses" ] && [ -n "${result[aquatic.responses_per_s]:-}" ]; then
+  paced_responses=$(python3 -c "import sys; print(round(1.2 * float(sys.argv[1])))" "${result[aquatic.responses_per_s]}")
+fi
+if [ -n "$paced_responses" ]; then
+  paced_rate=$(python3 -c "import sys; print(round(float(sys.argv[1]) / (1 + 2 * int(sys.argv[2]))))" "$paced_responses" "$offers")
+  result[paced_target]=$paced_responses
+  for t in "${trackers[@]}"; do
+    echo "==> our load generator, open loop at $paced_rate announces/s (~$paced_responses responses/s), against $t"
+    our_load "$t" "$paced_rate"
+  done
+fi
 
 val() { echo "${result[$1]:-n/a}"; }
 num() { python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v):.{sys.argv[2]}f}')" "$(val "$1")" "$2"; }
@@ -207,5 +230,13 @@ row "relay latency p50 (ms)" "$(num ours.relay_p50_ms 2)" "$(num aquatic.relay_p
 row "relay latency p99 (ms)" "$(num ours.relay_p99_ms 2)" "$(num aquatic.relay_p99_ms 2)"
 row "  of which inside the tracker, p99 (ms)" "$(val ours.inner_p99_ms)" "n/a"
 row "RSS per idle connection (bytes, $idle conns)" "$(val ours.idle_bytes)" "$(val aquatic.idle_bytes)"
+row "open loop at $(val paced_target) responses/s (1.2 x aquatic's max):" "" ""
+row "  responses/s reached" "$(num ours.paced_responses_per_s 0)" "$(num aquatic.paced_responses_per_s 0)"
+row "  tracker CPU busy (share of its core)" "$(pct ours.paced_cpu)" "$(pct aquatic.paced_cpu)"
+row "  offers delivered / offers due" "$(pct ours.paced_offers_delivered)" "$(pct aquatic.paced_offers_delivered)"
+row "  answers delivered / answers sent" "$(pct ours.paced_answers_delivered)" "$(pct aquatic.paced_answers_delivered)"
+row "  relay latency p50 (ms)" "$(num ours.paced_relay_p50_ms 2)" "$(num aquatic.paced_relay_p50_ms 2)"
+row "  relay latency p99 (ms)" "$(num ours.paced_relay_p99_ms 2)" "$(num aquatic.paced_relay_p99_ms 2)"
+row "    of which inside the tracker, p99 (ms)" "$(val ours.paced_inner_p99_ms)" "n/a"
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio ours.aq_rps aquatic.aq_rps), responses/s (our load) $(ratio ours.responses_per_s aquatic.responses_per_s), responses per tracker CPU-second (aquatic load test) $(ratio_of "$(per_cpu ours.aq_rps ours.aq_cpu)" "$(per_cpu aquatic.aq_rps aquatic.aq_cpu)"), (our load) $(ratio_of "$(per_cpu ours.responses_per_s ours.cpu)" "$(per_cpu aquatic.responses_per_s aquatic.cpu)"), offers/s $(ratio ours.offers_per_s aquatic.offers_per_s), answers/s $(ratio ours.answers_per_s aquatic.answers_per_s), p99 latency $(ratio ours.relay_p99_ms aquatic.relay_p99_ms), RSS per idle connection $(ratio ours.idle_bytes aquatic.idle_bytes)"
+echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio ours.aq_rps aquatic.aq_rps), responses/s (our load) $(ratio ours.responses_per_s aquatic.responses_per_s), responses per tracker CPU-second (aquatic load test) $(ratio_of "$(per_cpu ours.aq_rps ours.aq_cpu)" "$(per_cpu aquatic.aq_rps aquatic.aq_cpu)"), (our load) $(ratio_of "$(per_cpu ours.responses_per_s ours.cpu)" "$(per_cpu aquatic.responses_per_s aquatic.cpu)"), offers/s $(ratio ours.offers_per_s aquatic.offers_per_s), answers/s $(ratio ours.answers_per_s aquatic.answers_per_s), p99 latency $(ratio ours.relay_p99_ms aquatic.relay_p99_ms), RSS per idle connection $(ratio ours.idle_bytes aquatic.idle_bytes), open loop at $(val paced_target) responses/s: responses/s $(ratio ours.paced_responses_per_s aquatic.paced_responses_per_s), p99 latency $(ratio ours.paced_relay_p99_ms aquatic.paced_relay_p99_ms)"

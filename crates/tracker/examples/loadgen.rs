@@ -1,10 +1,16 @@
 //! Load generator for WebTorrent trackers (ours or any other), used by `bench/tracker`.
 //!
-//! `loadgen load URL CONNECTIONS TORRENTS OFFERS SECONDS`: every connection announces with
-//! OFFERS offers, reads every frame, answers every offer it gets at once, and announces
-//! again when its announce response arrives. SDPs carry the send time, so each relayed
-//! offer or answer yields one tracker relay latency (client → tracker → client). Prints one
-//! JSON line with rates, delivery ratios and latency percentiles.
+//! `loadgen load URL CONNECTIONS TORRENTS OFFERS SECONDS [--rate N]`: every connection
+//! announces with OFFERS offers, reads every frame, answers every offer it gets at once.
+//! Without `--rate` the load is a closed loop: a connection announces again when its
+//! announce response arrives, so the generator finds the tracker's maximum throughput (and
+//! its latencies are mostly queueing). With `--rate N` it is open: N announces per second
+//! in total, spread evenly over the connections, each sent at its scheduled time whatever
+//! the responses do (a separate writer per connection), so a slow tracker cannot slow the
+//! load down and hide its own latency. SDPs carry the scheduled send time (for answers: when
+//! the offer was read), so each relayed offer or answer yields one relay latency (client →
+//! tracker → client) that includes any delay in sending. Prints one JSON line with rates,
+//! delivery ratios and latency percentiles.
 //!
 //! `loadgen idle URL CONNECTIONS SECONDS`: opens CONNECTIONS WebSocket connections, each
 //! announcing once, prints `idle ready` and holds them for SECONDS.
@@ -30,7 +36,7 @@ struct Counters {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: loadgen load URL CONNECTIONS TORRENTS OFFERS SECONDS | loadgen idle URL CONNECTIONS SECONDS");
+    eprintln!("usage: loadgen load URL CONNECTIONS TORRENTS OFFERS SECONDS [--rate ANNOUNCES_PER_S] | loadgen idle URL CONNECTIONS SECONDS");
     std::process::exit(2)
 }
 
@@ -45,14 +51,19 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("load") => {
-            load(
-                &args[2],
-                arg(&args, 3),
-                arg(&args, 4),
-                arg(&args, 5),
-                arg(&args, 6),
-            )
-            .await
+            let rate = match args.get(7).map(String::as_str) {
+                None => None,
+                Some("--rate") => Some(arg::<f64>(&args, 8)).filter(|r| *r > 0.0),
+                Some(_) => usage(),
+            };
+            let load = Load {
+                connections: arg(&args, 3),
+                torrents: arg(&args, 4),
+                offers: arg(&args, 5),
+                seconds: arg(&args, 6),
+                rate,
+            };
+            run_load(&args[2], load).await
         }
         Some("idle") => idle(&args[2], arg(&args, 3), arg(&args, 4)).await,
         _ => usage(),
@@ -67,29 +78,67 @@ fn peer_id(i: usize) -> String {
     format!("-LG0001-{i:012}")
 }
 
-async fn load(url: &str, connections: usize, torrents: usize, offers: usize, seconds: u64) {
+struct Load {
+    connections: usize,
+    torrents: usize,
+    offers: usize,
+    seconds: u64,
+    /// Announces per second in total (open loop), or `None` for a closed loop.
+    rate: Option<f64>,
+}
+
+/// What every connection of a load run shares.
+struct Run {
+    counters: Counters,
+    base: Instant,
+    offers: usize,
+    /// Sending stops here; reading goes on until `deadline`.
+    stop_sending: Instant,
+    deadline: Instant,
+    /// Latencies of messages sent before this (micros since `base`) are warm-up.
+    measured_from_us: u64,
+}
+
+impl Run {
+    fn micros(&self) -> u64 {
+        self.base.elapsed().as_micros() as u64
+    }
+}
+
+async fn run_load(url: &str, load: Load) {
     let base = Instant::now();
-    let counters = Arc::new(Counters::default());
+    let warm_up = Duration::from_secs(2);
+    let deadline = base + Duration::from_secs(load.seconds) + warm_up;
+    let run = Arc::new(Run {
+        counters: Counters::default(),
+        base,
+        offers: load.offers,
+        stop_sending: deadline - warm_up,
+        deadline,
+        measured_from_us: warm_up.as_micros() as u64,
+    });
+    let counters = &run.counters;
     let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
-    let deadline = base + Duration::from_secs(seconds) + Duration::from_secs(2);
     let mut tasks = Vec::new();
+    let connections = load.connections;
     for i in 0..connections {
-        let (url, counters, latencies) = (url.to_owned(), counters.clone(), latencies.clone());
+        let (url, run, latencies) = (url.to_owned(), run.clone(), latencies.clone());
+        let hash = info_hash(i % load.torrents);
+        // Open loop: one announce per `period` per connection, connection i offset by
+        // i/rate so that the sends are spread evenly.
+        let pacing = load.rate.map(|rate| {
+            let period = Duration::from_secs_f64(connections as f64 / rate);
+            (period, Duration::from_secs_f64(i as f64 / rate))
+        });
         tasks.push(tokio::spawn(async move {
             let Ok((ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
-                counters.failed_connections.fetch_add(1, Relaxed);
+                run.counters.failed_connections.fetch_add(1, Relaxed);
                 return;
             };
-            let lat = run_peer(
-                ws,
-                i,
-                info_hash(i % torrents),
-                offers,
-                base,
-                deadline,
-                &counters,
-            )
-            .await;
+            let lat = match pacing {
+                None => run_peer(ws, i, hash, &run).await,
+                Some((period, phase)) => run_paced_peer(ws, i, hash, period, phase, &run).await,
+            };
             latencies.lock().unwrap().extend(lat);
         }));
         // Ramp up gently so the handshakes do not all collide.
@@ -98,16 +147,16 @@ async fn load(url: &str, connections: usize, torrents: usize, offers: usize, sec
         }
     }
     // Measure the steady state: from 2 s after start for `seconds`.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let start = snapshot(&counters);
+    tokio::time::sleep_until((base + warm_up).into()).await;
+    let start = snapshot(counters);
     let measured_from = Instant::now();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let end = snapshot(&counters);
+    tokio::time::sleep_until(run.stop_sending.into()).await;
+    let end = snapshot(counters);
     let elapsed = measured_from.elapsed().as_secs_f64();
     for t in tasks {
         let _ = t.await;
     }
-    let c = &counters;
+    let c = counters;
     let mut lat = std::mem::take(&mut *latencies.lock().unwrap());
     lat.sort_unstable();
     let pct = |p: f64| {
@@ -128,6 +177,7 @@ async fn load(url: &str, connections: usize, torrents: usize, offers: usize, sec
         json!({
             "responses_per_s": rate(0),
             "announce_responses_per_s": rate(1),
+            "target_announces_per_s": load.rate,
             "offers_per_s": rate(2),
             "answers_per_s": rate(3),
             "offers_delivered": ratio(&c.offers_received, &c.offers_expected),
@@ -152,19 +202,18 @@ fn snapshot(c: &Counters) -> [u64; 4] {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn run_peer(
-    mut ws: Ws,
-    i: usize,
-    hash: String,
-    offers: usize,
-    base: Instant,
-    deadline: Instant,
-    c: &Counters,
-) -> Vec<u32> {
+/// Closed loop: announces again as soon as the previous announce is answered.
+async fn run_peer(mut ws: Ws, i: usize, hash: String, run: &Run) -> Vec<u32> {
+    let (c, offers, base, deadline, stop_sending) = (
+        &run.counters,
+        run.offers,
+        run.base,
+        run.deadline,
+        run.stop_sending,
+    );
     let me = peer_id(i);
     let mut latencies = Vec::new();
     let mut sequence = 0u64;
-    let stop_sending = deadline - Duration::from_secs(2);
     let micros = || base.elapsed().as_micros() as u64;
     let announce = |sequence: &mut u64| {
         let list: Vec<Value> = (0..offers)
@@ -233,6 +282,111 @@ async fn run_peer(
         }
     }
     let _ = ws.close(None).await;
+    latencies
+}
+
+/// An announce with `offers` offers whose SDPs carry `sent_us`.
+fn paced_announce(i: usize, hash: &str, offers: usize, sequence: &mut u64, sent_us: u64) -> String {
+    let list: Vec<Value> = (0..offers)
+        .map(|_| {
+            *sequence += 1;
+            json!({"offer_id": format!("{i:08}-{:011}", *sequence % 100_000_000_000), "offer": {"type": "offer", "sdp": format!("t={sent_us}")}})
+        })
+        .collect();
+    json!({"action": "announce", "info_hash": hash, "peer_id": peer_id(i), "numwant": offers, "event": "started", "offers": list}).to_string()
+}
+
+/// Open loop: a writer sends an announce every `period` (first after `phase`), on schedule,
+/// and the answers the reader hands it; the reader reads everything.
+async fn run_paced_peer(
+    ws: Ws,
+    i: usize,
+    hash: String,
+    period: Duration,
+    phase: Duration,
+    run: &Run,
+) -> Vec<u32> {
+    let c = &run.counters;
+    let (mut sink, mut stream) = ws.split();
+    let (answers, mut to_answer) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let writer = async {
+        let mut sequence = 0u64;
+        let mut next = run.base + phase;
+        loop {
+            tokio::select! {
+                biased;
+                Some(answer) = to_answer.recv() => {
+                    if sink.send(Message::text(answer)).await.is_err() {
+                        break;
+                    }
+                    c.answers_sent.fetch_add(1, Relaxed);
+                }
+                () = tokio::time::sleep_until(next.into()) => {
+                    if next >= run.stop_sending {
+                        break;
+                    }
+                    // The scheduled time, not now: a late send counts in the latency.
+                    let scheduled = next.duration_since(run.base).as_micros() as u64;
+                    let announce = paced_announce(i, &hash, run.offers, &mut sequence, scheduled);
+                    if sink.send(Message::text(announce)).await.is_err() {
+                        break;
+                    }
+                    next += period;
+                }
+            }
+        }
+        sink
+    };
+    let reader = async {
+        let mut latencies = Vec::new();
+        let me = peer_id(i);
+        while let Ok(Some(Ok(msg))) =
+            tokio::time::timeout_at(run.deadline.into(), stream.next()).await
+        {
+            let Message::Text(text) = msg else { continue };
+            c.frames.fetch_add(1, Relaxed);
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            if v.get("failure reason").is_some() {
+                c.errors.fetch_add(1, Relaxed);
+            }
+            let sent_at = |key: &str| {
+                v[key]["sdp"]
+                    .as_str()
+                    .and_then(|s| s.strip_prefix("t="))
+                    .and_then(|t| t.parse::<u64>().ok())
+            };
+            let now = run.micros();
+            if let Some(t) = sent_at("offer") {
+                c.offers_received.fetch_add(1, Relaxed);
+                if t >= run.measured_from_us {
+                    latencies.push(now.saturating_sub(t) as u32);
+                }
+                if Instant::now() < run.stop_sending {
+                    let answer = json!({"action": "announce", "info_hash": hash, "peer_id": me, "to_peer_id": v["peer_id"], "offer_id": v["offer_id"], "answer": {"type": "answer", "sdp": format!("t={now}")}});
+                    let _ = answers.send(answer.to_string());
+                }
+            } else if let Some(t) = sent_at("answer") {
+                c.answers_received.fetch_add(1, Relaxed);
+                if t >= run.measured_from_us {
+                    latencies.push(now.saturating_sub(t) as u32);
+                }
+            } else if v.get("interval").is_some() || v.get("complete").is_some() {
+                c.responses.fetch_add(1, Relaxed);
+                let peers =
+                    v["complete"].as_u64().unwrap_or(0) + v["incomplete"].as_u64().unwrap_or(0);
+                c.offers_expected
+                    .fetch_add(peers.saturating_sub(1).min(run.offers as u64), Relaxed);
+            }
+        }
+        drop(answers);
+        latencies
+    };
+    let (sink, latencies) = tokio::join!(writer, reader);
+    if let Ok(mut ws) = sink.reunite(stream) {
+        let _ = ws.close(None).await;
+    }
     latencies
 }
 
