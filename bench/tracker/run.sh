@@ -83,6 +83,13 @@ wait_port() {
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # CPU time (user + system) of a process and all its threads, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Time a process's threads spent runnable but waiting for a CPU, in ns (other work on the
+# machine took their core): what a shared machine adds to every latency.
+wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{w += $2} END {printf "%d\n", w}'; }
+# wait_share KEY PID NS_BEFORE TIME_BEFORE: stores the share of wall time PID waited for a CPU.
+wait_share() {
+  result[$1]=$(python3 -c "import sys; print((int(sys.argv[1]) - int(sys.argv[2])) / 1e9 / (float(sys.argv[4]) - float(sys.argv[3])))" "$(wait_ns "$2")" "$3" "$4" "$(now_s)")
+}
 ticks_per_s=$(getconf CLK_TCK)
 now_s() { date +%s.%N; }
 # cpu_share KEY TICKS_BEFORE TIME_BEFORE: stores the tracker's busy share of its core since then.
@@ -151,9 +158,19 @@ our_load() {
   local json start t0 rate=() prefix=""
   [ -n "${2:-}" ] && rate=(--rate "$2") prefix=paced_
   start=$(cpu_ticks "$tracker_pid") t0=$(now_s)
-  json=$(timeout $((seconds + 60)) taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}")
+  timeout $((seconds + 60)) taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}" >"$work/load.json" &
+  local bound=$! gen tracker_wait gen_wait
+  pids+=("$bound")
+  sleep 0.2
+  gen=$(pgrep -P "$bound" | head -1)
+  tracker_wait=$(wait_ns "$tracker_pid") gen_wait=$(wait_ns "$gen")
+  sleep "$seconds"
+  wait_share "$1.${prefix}tracker_wait" "$tracker_pid" "$tracker_wait" "$t0"
+  wait_share "$1.${prefix}gen_wait" "$gen" "$gen_wait" "$t0"
+  wait "$bound" || true
+  json=$(cat "$work/load.json")
   cpu_share "$1.${prefix}cpu" "$start" "$t0"
-  for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms; do
+  for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms send_lag_p99_ms; do
     result[$1.$prefix$key]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['$key'])" "$json")
   done
   if [ "$1" = ours ]; then
@@ -228,6 +245,7 @@ row "offers delivered / offers due" "$(pct ours.offers_delivered)" "$(pct aquati
 row "answers delivered / answers sent" "$(pct ours.answers_delivered)" "$(pct aquatic.answers_delivered)"
 row "relay latency p50 (ms)" "$(num ours.relay_p50_ms 2)" "$(num aquatic.relay_p50_ms 2)"
 row "relay latency p99 (ms)" "$(num ours.relay_p99_ms 2)" "$(num aquatic.relay_p99_ms 2)"
+row "  tracker / generator waiting for a CPU (share)" "$(pct ours.tracker_wait) / $(pct ours.gen_wait)" "$(pct aquatic.tracker_wait) / $(pct aquatic.gen_wait)"
 row "  of which inside the tracker, p99 (ms)" "$(val ours.inner_p99_ms)" "n/a"
 row "RSS per idle connection (bytes, $idle conns)" "$(val ours.idle_bytes)" "$(val aquatic.idle_bytes)"
 row "open loop at $(val paced_target) responses/s (1.2 x aquatic's max):" "" ""
@@ -238,5 +256,7 @@ row "  answers delivered / answers sent" "$(pct ours.paced_answers_delivered)" "
 row "  relay latency p50 (ms)" "$(num ours.paced_relay_p50_ms 2)" "$(num aquatic.paced_relay_p50_ms 2)"
 row "  relay latency p99 (ms)" "$(num ours.paced_relay_p99_ms 2)" "$(num aquatic.paced_relay_p99_ms 2)"
 row "    of which inside the tracker, p99 (ms)" "$(val ours.paced_inner_p99_ms)" "n/a"
+row "  generator's own send lag, p99 (ms)" "$(num ours.paced_send_lag_p99_ms 2)" "$(num aquatic.paced_send_lag_p99_ms 2)"
+row "  tracker / generator waiting for a CPU (share)" "$(pct ours.paced_tracker_wait) / $(pct ours.paced_gen_wait)" "$(pct aquatic.paced_tracker_wait) / $(pct aquatic.paced_gen_wait)"
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio ours.aq_rps aquatic.aq_rps), responses/s (our load) $(ratio ours.responses_per_s aquatic.responses_per_s), responses per tracker CPU-second (aquatic load test) $(ratio_of "$(per_cpu ours.aq_rps ours.aq_cpu)" "$(per_cpu aquatic.aq_rps aquatic.aq_cpu)"), (our load) $(ratio_of "$(per_cpu ours.responses_per_s ours.cpu)" "$(per_cpu aquatic.responses_per_s aquatic.cpu)"), offers/s $(ratio ours.offers_per_s aquatic.offers_per_s), answers/s $(ratio ours.answers_per_s aquatic.answers_per_s), p99 latency $(ratio ours.relay_p99_ms aquatic.relay_p99_ms), RSS per idle connection $(ratio ours.idle_bytes aquatic.idle_bytes), open loop at $(val paced_target) responses/s: responses/s $(ratio ours.paced_responses_per_s aquatic.paced_responses_per_s), p99 latency $(ratio ours.paced_relay_p99_ms aquatic.paced_relay_p99_ms)"

@@ -10,11 +10,14 @@
 //! load down and hide its own latency. SDPs carry the scheduled send time (for answers: when
 //! the offer was read), so each relayed offer or answer yields one relay latency (client →
 //! tracker → client) that includes any delay in sending. Prints one JSON line with rates,
-//! delivery ratios and latency percentiles.
+//! delivery ratios and latency percentiles, and in the open loop how late the generator
+//! itself sent its announces (`send_lag_p99_ms`: when it is large, the generator's core, not
+//! the tracker, is behind). Client sockets set TCP_NODELAY, as browsers do.
 //!
 //! `loadgen idle URL CONNECTIONS SECONDS`: opens CONNECTIONS WebSocket connections, each
 //! announcing once, prints `idle ready` and holds them for SECONDS.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -97,6 +100,8 @@ struct Run {
     deadline: Instant,
     /// Latencies of messages sent before this (micros since `base`) are warm-up.
     measured_from_us: u64,
+    /// Open loop: how late each announce was sent after its scheduled time, in micros.
+    send_lags: Mutex<Vec<u32>>,
 }
 
 impl Run {
@@ -116,6 +121,7 @@ async fn run_load(url: &str, load: Load) {
         stop_sending: deadline - warm_up,
         deadline,
         measured_from_us: warm_up.as_micros() as u64,
+        send_lags: Mutex::default(),
     });
     let counters = &run.counters;
     let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
@@ -131,7 +137,10 @@ async fn run_load(url: &str, load: Load) {
             (period, Duration::from_secs_f64(i as f64 / rate))
         });
         tasks.push(tokio::spawn(async move {
-            let Ok((ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
+            // TCP_NODELAY: with Nagle, a small frame sent while the previous one is not yet
+            // acknowledged waits for the peer's delayed ACK (up to 40 ms on Linux).
+            let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true);
+            let Ok((ws, _)) = connect.await else {
                 run.counters.failed_connections.fetch_add(1, Relaxed);
                 return;
             };
@@ -158,11 +167,10 @@ async fn run_load(url: &str, load: Load) {
     }
     let c = counters;
     let mut lat = std::mem::take(&mut *latencies.lock().unwrap());
+    let mut lags = std::mem::take(&mut *run.send_lags.lock().unwrap());
     lat.sort_unstable();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .map_or(0.0, |us| f64::from(*us) / 1000.0)
-    };
+    lags.sort_unstable();
+    let pct = |p: f64| percentile_ms(&lat, p);
     let rate = |i: usize| (end[i] - start[i]) as f64 / elapsed;
     let ratio = |a: &AtomicU64, b: &AtomicU64| {
         let b = b.load(Relaxed);
@@ -184,10 +192,17 @@ async fn run_load(url: &str, load: Load) {
             "answers_delivered": ratio(&c.answers_received, &c.answers_sent),
             "relay_p50_ms": pct(0.5),
             "relay_p99_ms": pct(0.99),
+            "send_lag_p99_ms": percentile_ms(&lags, 0.99),
             "errors": c.errors.load(Relaxed),
             "failed_connections": c.failed_connections.load(Relaxed),
         })
     );
+}
+
+/// The `p` quantile of sorted microsecond samples, in milliseconds (0 without samples).
+fn percentile_ms(samples: &[u32], p: f64) -> f64 {
+    let i = ((samples.len() as f64 * p) as usize).min(samples.len().saturating_sub(1));
+    samples.get(i).map_or(0.0, |us| f64::from(*us) / 1000.0)
 }
 
 fn snapshot(c: &Counters) -> [u64; 4] {
@@ -237,33 +252,25 @@ async fn run_peer(mut ws: Ws, i: usize, hash: String, run: &Run) -> Vec<u32> {
         let Ok(Some(Ok(msg))) = next else { break };
         let Message::Text(text) = msg else { continue };
         c.frames.fetch_add(1, Relaxed);
-        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        let Ok(v) = serde_json::from_str::<Incoming>(&text) else {
             continue;
         };
-        if v.get("failure reason").is_some() {
+        if v.failure.is_some() {
             c.errors.fetch_add(1, Relaxed);
         }
-        let sent_at = |key: &str| {
-            v[key]["sdp"]
-                .as_str()
-                .and_then(|s| s.strip_prefix("t="))
-                .and_then(|t| t.parse::<u64>().ok())
-        };
-        if let Some(t) = sent_at("offer") {
+        if let Some(t) = sent_at(&v.offer) {
             c.offers_received.fetch_add(1, Relaxed);
             latencies.push(micros().saturating_sub(t) as u32);
-            let answer = json!({"action": "announce", "info_hash": hash, "peer_id": me, "to_peer_id": v["peer_id"], "offer_id": v["offer_id"], "answer": {"type": "answer", "sdp": format!("t={}", micros())}});
-            if Instant::now() < stop_sending
-                && ws.send(Message::text(answer.to_string())).await.is_ok()
-            {
+            let answer = answer_to(&v, &hash, &me, micros());
+            if Instant::now() < stop_sending && ws.send(Message::text(answer)).await.is_ok() {
                 c.answers_sent.fetch_add(1, Relaxed);
             }
-        } else if let Some(t) = sent_at("answer") {
+        } else if let Some(t) = sent_at(&v.answer) {
             c.answers_received.fetch_add(1, Relaxed);
             latencies.push(micros().saturating_sub(t) as u32);
-        } else if v.get("interval").is_some() || v.get("complete").is_some() {
+        } else if v.interval.is_some() || v.complete.is_some() {
             c.responses.fetch_add(1, Relaxed);
-            let peers = v["complete"].as_u64().unwrap_or(0) + v["incomplete"].as_u64().unwrap_or(0);
+            let peers = v.complete.unwrap_or(0) + v.incomplete.unwrap_or(0);
             if in_flight {
                 c.offers_expected
                     .fetch_add(peers.saturating_sub(1).min(offers as u64), Relaxed);
@@ -283,6 +290,48 @@ async fn run_peer(mut ws: Ws, i: usize, hash: String, run: &Run) -> Vec<u32> {
     }
     let _ = ws.close(None).await;
     latencies
+}
+
+/// The fields of a tracker frame the generator looks at, parsed without building a tree
+/// (the generator shares a core and must not be the bottleneck).
+#[derive(serde::Deserialize)]
+struct Incoming<'a> {
+    #[serde(borrow)]
+    offer: Option<Sdp<'a>>,
+    #[serde(borrow)]
+    answer: Option<Sdp<'a>>,
+    #[serde(borrow)]
+    peer_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    offer_id: Option<Cow<'a, str>>,
+    complete: Option<u64>,
+    incomplete: Option<u64>,
+    interval: Option<u64>,
+    #[serde(rename = "failure reason")]
+    failure: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+struct Sdp<'a> {
+    #[serde(borrow)]
+    sdp: Cow<'a, str>,
+}
+
+/// The send time (micros since the run's start) an offer's or answer's SDP carries.
+fn sent_at(sdp: &Option<Sdp<'_>>) -> Option<u64> {
+    sdp.as_ref()?.sdp.strip_prefix("t=")?.parse().ok()
+}
+
+/// The answer to a received offer, carrying `now_us`.
+fn answer_to(offer: &Incoming<'_>, hash: &str, me: &str, now_us: u64) -> String {
+    let quoted = |s: &Option<Cow<'_, str>>| {
+        serde_json::to_string(s.as_deref().unwrap_or_default()).unwrap_or_default()
+    };
+    format!(
+        r#"{{"action":"announce","info_hash":"{hash}","peer_id":"{me}","to_peer_id":{},"offer_id":{},"answer":{{"type":"answer","sdp":"t={now_us}"}}}}"#,
+        quoted(&offer.peer_id),
+        quoted(&offer.offer_id)
+    )
 }
 
 /// An announce with `offers` offers whose SDPs carry `sent_us`.
@@ -310,16 +359,25 @@ async fn run_paced_peer(
     let (mut sink, mut stream) = ws.split();
     let (answers, mut to_answer) = tokio::sync::mpsc::unbounded_channel::<String>();
     let writer = async {
+        // How late each announce went out: the generator's own share of the latency.
+        let mut send_lags = Vec::new();
         let mut sequence = 0u64;
         let mut next = run.base + phase;
         loop {
             tokio::select! {
                 biased;
                 Some(answer) = to_answer.recv() => {
-                    if sink.send(Message::text(answer)).await.is_err() {
+                    // Every answer waiting goes out with one flush: one write, not one each.
+                    let mut batch = vec![answer];
+                    while let Ok(answer) = to_answer.try_recv() {
+                        batch.push(answer);
+                    }
+                    let n = batch.len() as u64;
+                    let mut feed = futures_util::stream::iter(batch.into_iter().map(|a| Ok(Message::text(a))));
+                    if sink.send_all(&mut feed).await.is_err() {
                         break;
                     }
-                    c.answers_sent.fetch_add(1, Relaxed);
+                    c.answers_sent.fetch_add(n, Relaxed);
                 }
                 () = tokio::time::sleep_until(next.into()) => {
                     if next >= run.stop_sending {
@@ -331,10 +389,15 @@ async fn run_paced_peer(
                     if sink.send(Message::text(announce)).await.is_err() {
                         break;
                     }
+                    if scheduled >= run.measured_from_us {
+                        let lag = Instant::now().saturating_duration_since(next);
+                        send_lags.push(lag.as_micros() as u32);
+                    }
                     next += period;
                 }
             }
         }
+        run.send_lags.lock().unwrap().extend(send_lags);
         sink
     };
     let reader = async {
@@ -345,37 +408,29 @@ async fn run_paced_peer(
         {
             let Message::Text(text) = msg else { continue };
             c.frames.fetch_add(1, Relaxed);
-            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            let Ok(v) = serde_json::from_str::<Incoming>(&text) else {
                 continue;
             };
-            if v.get("failure reason").is_some() {
+            if v.failure.is_some() {
                 c.errors.fetch_add(1, Relaxed);
             }
-            let sent_at = |key: &str| {
-                v[key]["sdp"]
-                    .as_str()
-                    .and_then(|s| s.strip_prefix("t="))
-                    .and_then(|t| t.parse::<u64>().ok())
-            };
             let now = run.micros();
-            if let Some(t) = sent_at("offer") {
+            if let Some(t) = sent_at(&v.offer) {
                 c.offers_received.fetch_add(1, Relaxed);
                 if t >= run.measured_from_us {
                     latencies.push(now.saturating_sub(t) as u32);
                 }
                 if Instant::now() < run.stop_sending {
-                    let answer = json!({"action": "announce", "info_hash": hash, "peer_id": me, "to_peer_id": v["peer_id"], "offer_id": v["offer_id"], "answer": {"type": "answer", "sdp": format!("t={now}")}});
-                    let _ = answers.send(answer.to_string());
+                    let _ = answers.send(answer_to(&v, &hash, &me, now));
                 }
-            } else if let Some(t) = sent_at("answer") {
+            } else if let Some(t) = sent_at(&v.answer) {
                 c.answers_received.fetch_add(1, Relaxed);
                 if t >= run.measured_from_us {
                     latencies.push(now.saturating_sub(t) as u32);
                 }
-            } else if v.get("interval").is_some() || v.get("complete").is_some() {
+            } else if v.interval.is_some() || v.complete.is_some() {
                 c.responses.fetch_add(1, Relaxed);
-                let peers =
-                    v["complete"].as_u64().unwrap_or(0) + v["incomplete"].as_u64().unwrap_or(0);
+                let peers = v.complete.unwrap_or(0) + v.incomplete.unwrap_or(0);
                 c.offers_expected
                     .fetch_add(peers.saturating_sub(1).min(run.offers as u64), Relaxed);
             }
