@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Default)]
@@ -139,7 +140,10 @@ async fn run_load(url: &str, load: Load) {
         tasks.push(tokio::spawn(async move {
             // TCP_NODELAY: with Nagle, a small frame sent while the previous one is not yet
             // acknowledged waits for the peer's delayed ACK (up to 40 ms on Linux).
-            let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true);
+            // A small read buffer: tungstenite zeroes it before every read.
+            let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+            let connect =
+                tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
             let Ok((ws, _)) = connect.await else {
                 run.counters.failed_connections.fetch_add(1, Relaxed);
                 return;
@@ -230,15 +234,7 @@ async fn run_peer(mut ws: Ws, i: usize, hash: String, run: &Run) -> Vec<u32> {
     let mut latencies = Vec::new();
     let mut sequence = 0u64;
     let micros = || base.elapsed().as_micros() as u64;
-    let announce = |sequence: &mut u64| {
-        let list: Vec<Value> = (0..offers)
-            .map(|_| {
-                *sequence += 1;
-                json!({"offer_id": format!("{i:08}-{:011}", *sequence % 100_000_000_000), "offer": {"type": "offer", "sdp": format!("t={}", micros())}})
-            })
-            .collect();
-        json!({"action": "announce", "info_hash": hash, "peer_id": me, "numwant": offers, "event": "started", "offers": list}).to_string()
-    };
+    let announce = |sequence: &mut u64| announce_with_offers(i, &hash, offers, sequence, micros());
     if ws
         .send(Message::text(announce(&mut sequence)))
         .await
@@ -335,14 +331,30 @@ fn answer_to(offer: &Incoming<'_>, hash: &str, me: &str, now_us: u64) -> String 
 }
 
 /// An announce with `offers` offers whose SDPs carry `sent_us`.
-fn paced_announce(i: usize, hash: &str, offers: usize, sequence: &mut u64, sent_us: u64) -> String {
-    let list: Vec<Value> = (0..offers)
-        .map(|_| {
-            *sequence += 1;
-            json!({"offer_id": format!("{i:08}-{:011}", *sequence % 100_000_000_000), "offer": {"type": "offer", "sdp": format!("t={sent_us}")}})
-        })
-        .collect();
-    json!({"action": "announce", "info_hash": hash, "peer_id": peer_id(i), "numwant": offers, "event": "started", "offers": list}).to_string()
+/// Written by hand: the ids and hashes are plain ASCII, and the generator must stay cheap.
+fn announce_with_offers(
+    i: usize,
+    hash: &str,
+    offers: usize,
+    sequence: &mut u64,
+    sent_us: u64,
+) -> String {
+    use std::fmt::Write;
+    let mut s = format!(
+        r#"{{"action":"announce","info_hash":"{hash}","peer_id":"{}","numwant":{offers},"event":"started","offers":["#,
+        peer_id(i)
+    );
+    for k in 0..offers {
+        *sequence += 1;
+        let comma = if k == 0 { "" } else { "," };
+        let _ = write!(
+            s,
+            r#"{comma}{{"offer_id":"{i:08}-{:011}","offer":{{"type":"offer","sdp":"t={sent_us}"}}}}"#,
+            *sequence % 100_000_000_000
+        );
+    }
+    s.push_str("]}");
+    s
 }
 
 /// Open loop: a writer sends an announce every `period` (first after `phase`), on schedule,
@@ -385,7 +397,7 @@ async fn run_paced_peer(
                     }
                     // The scheduled time, not now: a late send counts in the latency.
                     let scheduled = next.duration_since(run.base).as_micros() as u64;
-                    let announce = paced_announce(i, &hash, run.offers, &mut sequence, scheduled);
+                    let announce = announce_with_offers(i, &hash, run.offers, &mut sequence, scheduled);
                     if sink.send(Message::text(announce)).await.is_err() {
                         break;
                     }
