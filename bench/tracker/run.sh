@@ -28,7 +28,11 @@
 # folder holding the aquatic binaries, if not on PATH or in AQUATIC_ROOT), BENCH_ONLY_OURS=1 (skip aquatic:
 # our tracker's figures alone), BENCH_NO_INSTALL=1 (install nothing; skip the runs whose
 # aquatic binary is missing), BENCH_PACED_RESPONSES (responses/s of step 4; default 1.2 x
-# aquatic_ws's step-2 figure; step 4 is skipped without either), CARGO_TARGET_DIR.
+# aquatic_ws's step-2 figure; step 4 is skipped without either), BENCH_PRIORITY=1 (run step
+# 4 a second time with both trackers and our generator under `chrt -f 10`, real-time
+# priority over other work on the machine: on a shared machine, run-queue waits, not the
+# tracker, dominate the latency; needs root or CAP_SYS_NICE; only this step, which leaves
+# both cores partly idle, so other work is not starved), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -105,7 +109,7 @@ start_tracker() {
   if [ "$1" = ours ]; then
     local tls=()
     [ "$2" = tls ] && tls=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
-    RUST_LOG=warn taskset -c 0 "$swarmcast" tracker --listen "127.0.0.1:$port" "${tls[@]}" \
+    RUST_LOG=warn "${prio[@]}" taskset -c 0 "$swarmcast" tracker --listen "127.0.0.1:$port" "${tls[@]}" \
       --max-connections 100000 --max-connections-per-ip 100000 \
       --max-info-hashes-per-connection 100000 >"$work/ours.log" 2>&1 &
   else
@@ -119,7 +123,7 @@ enable_tls = $([ "$2" = tls ] && echo true || echo false)
 tls_certificate_path = "$work/cert.pem"
 tls_private_key_path = "$work/key.pem"
 TOML
-    taskset -c 0 aquatic_ws -c "$work/aquatic.toml" >"$work/aquatic.log" 2>&1 &
+    "${prio[@]}" taskset -c 0 aquatic_ws -c "$work/aquatic.toml" >"$work/aquatic.log" 2>&1 &
   fi
   tracker_pid=$!
   pids+=("$tracker_pid")
@@ -128,6 +132,8 @@ TOML
 stop_tracker() { kill "$tracker_pid" 2>/dev/null || true; wait "$tracker_pid" 2>/dev/null || true; }
 
 declare -A result
+# Command prefix for the trackers and our generator (BENCH_PRIORITY's second open-loop run).
+prio=()
 aquatic_load() { # $1 = ours|aquatic
   start_tracker "$1" tls
   cat >"$work/load.toml" <<TOML
@@ -155,10 +161,10 @@ offers=5
 # prefixed "paced_").
 our_load() {
   start_tracker "$1" plain
-  local json start t0 rate=() prefix=""
-  [ -n "${2:-}" ] && rate=(--rate "$2") prefix=paced_
+  local json start t0 rate=() prefix=${3:-}
+  [ -n "${2:-}" ] && rate=(--rate "$2")
   start=$(cpu_ticks "$tracker_pid") t0=$(now_s)
-  timeout $((seconds + 60)) taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}" >"$work/load.json" &
+  timeout $((seconds + 60)) "${prio[@]}" taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}" >"$work/load.json" &
   local bound=$! gen tracker_wait gen_wait
   pids+=("$bound")
   sleep 0.2
@@ -220,8 +226,16 @@ if [ -n "$paced_responses" ]; then
   result[paced_target]=$paced_responses
   for t in "${trackers[@]}"; do
     echo "==> our load generator, open loop at $paced_rate announces/s (~$paced_responses responses/s), against $t"
-    our_load "$t" "$paced_rate"
+    our_load "$t" "$paced_rate" paced_
   done
+  if [ -n "${BENCH_PRIORITY:-}" ]; then
+    prio=(chrt -f 10)
+    for t in "${trackers[@]}"; do
+      echo "==> the same open loop, tracker and generator under chrt -f 10, against $t"
+      our_load "$t" "$paced_rate" prio_
+    done
+    prio=()
+  fi
 fi
 
 val() { echo "${result[$1]:-n/a}"; }
@@ -258,5 +272,17 @@ row "  relay latency p99 (ms)" "$(num ours.paced_relay_p99_ms 2)" "$(num aquatic
 row "    of which inside the tracker, p99 (ms)" "$(val ours.paced_inner_p99_ms)" "n/a"
 row "  generator's own send lag, p99 (ms)" "$(num ours.paced_send_lag_p99_ms 2)" "$(num aquatic.paced_send_lag_p99_ms 2)"
 row "  tracker / generator waiting for a CPU (share)" "$(pct ours.paced_tracker_wait) / $(pct ours.paced_gen_wait)" "$(pct aquatic.paced_tracker_wait) / $(pct aquatic.paced_gen_wait)"
+if [ -n "${BENCH_PRIORITY:-}" ]; then
+  row "the same open loop under chrt -f 10 (BENCH_PRIORITY):" "" ""
+  row "  responses/s reached" "$(num ours.prio_responses_per_s 0)" "$(num aquatic.prio_responses_per_s 0)"
+  row "  tracker CPU busy (share of its core)" "$(pct ours.prio_cpu)" "$(pct aquatic.prio_cpu)"
+  row "  offers delivered / offers due" "$(pct ours.prio_offers_delivered)" "$(pct aquatic.prio_offers_delivered)"
+  row "  answers delivered / answers sent" "$(pct ours.prio_answers_delivered)" "$(pct aquatic.prio_answers_delivered)"
+  row "  relay latency p50 (ms)" "$(num ours.prio_relay_p50_ms 2)" "$(num aquatic.prio_relay_p50_ms 2)"
+  row "  relay latency p99 (ms)" "$(num ours.prio_relay_p99_ms 2)" "$(num aquatic.prio_relay_p99_ms 2)"
+  row "    of which inside the tracker, p99 (ms)" "$(val ours.prio_inner_p99_ms)" "n/a"
+  row "  generator's own send lag, p99 (ms)" "$(num ours.prio_send_lag_p99_ms 2)" "$(num aquatic.prio_send_lag_p99_ms 2)"
+  row "  tracker / generator waiting for a CPU (share)" "$(pct ours.prio_tracker_wait) / $(pct ours.prio_gen_wait)" "$(pct aquatic.prio_tracker_wait) / $(pct aquatic.prio_gen_wait)"
+fi
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio ours.aq_rps aquatic.aq_rps), responses/s (our load) $(ratio ours.responses_per_s aquatic.responses_per_s), responses per tracker CPU-second (aquatic load test) $(ratio_of "$(per_cpu ours.aq_rps ours.aq_cpu)" "$(per_cpu aquatic.aq_rps aquatic.aq_cpu)"), (our load) $(ratio_of "$(per_cpu ours.responses_per_s ours.cpu)" "$(per_cpu aquatic.responses_per_s aquatic.cpu)"), offers/s $(ratio ours.offers_per_s aquatic.offers_per_s), answers/s $(ratio ours.answers_per_s aquatic.answers_per_s), p99 latency $(ratio ours.relay_p99_ms aquatic.relay_p99_ms), RSS per idle connection $(ratio ours.idle_bytes aquatic.idle_bytes), open loop at $(val paced_target) responses/s: responses/s $(ratio ours.paced_responses_per_s aquatic.paced_responses_per_s), p99 latency $(ratio ours.paced_relay_p99_ms aquatic.paced_relay_p99_ms)"
+echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio ours.aq_rps aquatic.aq_rps), responses/s (our load) $(ratio ours.responses_per_s aquatic.responses_per_s), responses per tracker CPU-second (aquatic load test) $(ratio_of "$(per_cpu ours.aq_rps ours.aq_cpu)" "$(per_cpu aquatic.aq_rps aquatic.aq_cpu)"), (our load) $(ratio_of "$(per_cpu ours.responses_per_s ours.cpu)" "$(per_cpu aquatic.responses_per_s aquatic.cpu)"), offers/s $(ratio ours.offers_per_s aquatic.offers_per_s), answers/s $(ratio ours.answers_per_s aquatic.answers_per_s), p99 latency $(ratio ours.relay_p99_ms aquatic.relay_p99_ms), RSS per idle connection $(ratio ours.idle_bytes aquatic.idle_bytes), open loop at $(val paced_target) responses/s: responses/s $(ratio ours.paced_responses_per_s aquatic.paced_responses_per_s), p99 latency $(ratio ours.paced_relay_p99_ms aquatic.paced_relay_p99_ms), under chrt: responses/s $(ratio ours.prio_responses_per_s aquatic.prio_responses_per_s), p99 latency $(ratio ours.prio_relay_p99_ms aquatic.prio_relay_p99_ms)"
