@@ -29,7 +29,7 @@
 # our tracker's figures alone), BENCH_NO_INSTALL=1 (install nothing; skip the runs whose
 # aquatic binary is missing), BENCH_PACED_RESPONSES (responses/s of step 4; default 1.2 x
 # aquatic_ws's step-2 figure; step 4 is skipped without either), BENCH_PRIORITY=1 (run step
-# 4 a second time with both trackers and our generator under `chrt -f 10`, real-time
+# 4 a second time with both trackers and our generator under `chrt -r 10`, real-time
 # priority over other work on the machine: on a shared machine, run-queue waits, not the
 # tracker, dominate the latency; needs root or CAP_SYS_NICE; only this step, which leaves
 # both cores partly idle, so other work is not starved), CARGO_TARGET_DIR.
@@ -164,7 +164,7 @@ our_load() {
   local json start t0 rate=() prefix=${3:-}
   [ -n "${2:-}" ] && rate=(--rate "$2")
   start=$(cpu_ticks "$tracker_pid") t0=$(now_s)
-  timeout $((seconds + 60)) "${prio[@]}" taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}" >"$work/load.json" &
+  timeout $((seconds + 60)) "${prio[@]}" taskset -c 1 "$loadgen" load "ws://127.0.0.1:$port" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}" >"$work/load.json" 2>"$work/load.err" &
   local bound=$! gen tracker_wait gen_wait
   pids+=("$bound")
   sleep 0.2
@@ -175,9 +175,11 @@ our_load() {
   wait_share "$1.${prefix}gen_wait" "$gen" "$gen_wait" "$t0"
   wait "$bound" || true
   json=$(cat "$work/load.json")
+  [ -n "$json" ] || echo "    the load generator gave no result: $(tail -c 300 "$work/load.err")"
   cpu_share "$1.${prefix}cpu" "$start" "$t0"
   for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms send_lag_p99_ms; do
-    result[$1.$prefix$key]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['$key'])" "$json")
+    # A generator that failed leaves no JSON: its figures are n/a, the bench goes on.
+    result[$1.$prefix$key]=$(python3 -c "import json,sys; s=sys.argv[1]; print(json.loads(s).get('$key', 'n/a') if s.strip() else 'n/a')" "$json")
   done
   if [ "$1" = ours ]; then
     # The tracker's own share of the relay latency (read -> written to the target socket),
@@ -229,9 +231,9 @@ if [ -n "$paced_responses" ]; then
     our_load "$t" "$paced_rate" paced_
   done
   if [ -n "${BENCH_PRIORITY:-}" ]; then
-    prio=(chrt -f 10)
+    prio=(chrt -r 10)
     for t in "${trackers[@]}"; do
-      echo "==> the same open loop, tracker and generator under chrt -f 10, against $t"
+      echo "==> the same open loop, tracker and generator under chrt -r 10, against $t"
       our_load "$t" "$paced_rate" prio_
     done
     prio=()
@@ -273,7 +275,7 @@ row "    of which inside the tracker, p99 (ms)" "$(val ours.paced_inner_p99_ms)"
 row "  generator's own send lag, p99 (ms)" "$(num ours.paced_send_lag_p99_ms 2)" "$(num aquatic.paced_send_lag_p99_ms 2)"
 row "  tracker / generator waiting for a CPU (share)" "$(pct ours.paced_tracker_wait) / $(pct ours.paced_gen_wait)" "$(pct aquatic.paced_tracker_wait) / $(pct aquatic.paced_gen_wait)"
 if [ -n "${BENCH_PRIORITY:-}" ]; then
-  row "the same open loop under chrt -f 10 (BENCH_PRIORITY):" "" ""
+  row "the same open loop under chrt -r 10 (BENCH_PRIORITY):" "" ""
   row "  responses/s reached" "$(num ours.prio_responses_per_s 0)" "$(num aquatic.prio_responses_per_s 0)"
   row "  tracker CPU busy (share of its core)" "$(pct ours.prio_cpu)" "$(pct aquatic.prio_cpu)"
   row "  offers delivered / offers due" "$(pct ours.prio_offers_delivered)" "$(pct aquatic.prio_offers_delivered)"

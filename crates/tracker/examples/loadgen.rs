@@ -144,7 +144,8 @@ async fn run_load(url: &str, load: Load) {
             let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
             let connect =
                 tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
-            let Ok((ws, _)) = connect.await else {
+            let connect = tokio::time::timeout_at(run.deadline.into(), connect);
+            let Ok(Ok((ws, _))) = connect.await else {
                 run.counters.failed_connections.fetch_add(1, Relaxed);
                 return;
             };
@@ -258,7 +259,10 @@ async fn run_peer(mut ws: Ws, i: usize, hash: String, run: &Run) -> Vec<u32> {
             c.offers_received.fetch_add(1, Relaxed);
             latencies.push(micros().saturating_sub(t) as u32);
             let answer = answer_to(&v, &hash, &me, micros());
-            if Instant::now() < stop_sending && ws.send(Message::text(answer)).await.is_ok() {
+            // Every send is bounded by the deadline: a tracker that stops reading must not
+            // hang the generator.
+            let send = tokio::time::timeout_at(deadline.into(), ws.send(Message::text(answer)));
+            if Instant::now() < stop_sending && matches!(send.await, Ok(Ok(()))) {
                 c.answers_sent.fetch_add(1, Relaxed);
             }
         } else if let Some(t) = sent_at(&v.answer) {
@@ -273,18 +277,18 @@ async fn run_peer(mut ws: Ws, i: usize, hash: String, run: &Run) -> Vec<u32> {
             }
             in_flight = false;
             if Instant::now() < stop_sending {
-                if ws
-                    .send(Message::text(announce(&mut sequence)))
-                    .await
-                    .is_err()
-                {
+                let send = ws.send(Message::text(announce(&mut sequence)));
+                if !matches!(
+                    tokio::time::timeout_at(deadline.into(), send).await,
+                    Ok(Ok(()))
+                ) {
                     break;
                 }
                 in_flight = true;
             }
         }
     }
-    let _ = ws.close(None).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
     latencies
 }
 
@@ -370,6 +374,8 @@ async fn run_paced_peer(
     let c = &run.counters;
     let (mut sink, mut stream) = ws.split();
     let (answers, mut to_answer) = tokio::sync::mpsc::unbounded_channel::<String>();
+    // Announces sent and not yet answered (writer and reader run in this one task).
+    let unanswered = AtomicU64::new(0);
     let writer = async {
         // How late each announce went out: the generator's own share of the latency.
         let mut send_lags = Vec::new();
@@ -398,6 +404,7 @@ async fn run_paced_peer(
                     // The scheduled time, not now: a late send counts in the latency.
                     let scheduled = next.duration_since(run.base).as_micros() as u64;
                     let announce = announce_with_offers(i, &hash, run.offers, &mut sequence, scheduled);
+                    unanswered.fetch_add(1, Relaxed);
                     if sink.send(Message::text(announce)).await.is_err() {
                         break;
                     }
@@ -442,17 +449,24 @@ async fn run_paced_peer(
                 }
             } else if v.interval.is_some() || v.complete.is_some() {
                 c.responses.fetch_add(1, Relaxed);
-                let peers = v.complete.unwrap_or(0) + v.incomplete.unwrap_or(0);
-                c.offers_expected
-                    .fetch_add(peers.saturating_sub(1).min(run.offers as u64), Relaxed);
+                // Some trackers (aquatic_ws) answer answers too: count the offers due only
+                // for as many responses as announces were sent.
+                let was_due = unanswered.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+                if was_due.is_ok() {
+                    let peers = v.complete.unwrap_or(0) + v.incomplete.unwrap_or(0);
+                    c.offers_expected
+                        .fetch_add(peers.saturating_sub(1).min(run.offers as u64), Relaxed);
+                }
             }
         }
         drop(answers);
         latencies
     };
+    // Bounded: a tracker that stops reading must not hang the generator.
+    let writer = tokio::time::timeout_at(run.deadline.into(), writer);
     let (sink, latencies) = tokio::join!(writer, reader);
-    if let Ok(mut ws) = sink.reunite(stream) {
-        let _ = ws.close(None).await;
+    if let Ok(Ok(mut ws)) = sink.map(|sink| sink.reunite(stream)) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
     }
     latencies
 }
