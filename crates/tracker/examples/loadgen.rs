@@ -361,113 +361,125 @@ fn announce_with_offers(
     s
 }
 
-/// Open loop: a writer sends an announce every `period` (first after `phase`), on schedule,
-/// and the answers the reader hands it; the reader reads everything.
+/// Open loop: sends an announce every `period` (first after `phase`) on schedule, whatever
+/// the responses do, and reads everything in between, answering offers at once. One loop,
+/// no split socket: the timer and the socket are polled together, and the answers to all the
+/// frames already read go out with one flush.
 async fn run_paced_peer(
-    ws: Ws,
+    mut ws: Ws,
     i: usize,
     hash: String,
     period: Duration,
     phase: Duration,
     run: &Run,
 ) -> Vec<u32> {
+    use futures_util::FutureExt;
     let c = &run.counters;
-    let (mut sink, mut stream) = ws.split();
-    let (answers, mut to_answer) = tokio::sync::mpsc::unbounded_channel::<String>();
-    // Announces sent and not yet answered (writer and reader run in this one task).
-    let unanswered = AtomicU64::new(0);
-    let writer = async {
-        // How late each announce went out: the generator's own share of the latency.
-        let mut send_lags = Vec::new();
-        let mut sequence = 0u64;
-        let mut next = run.base + phase;
-        loop {
-            tokio::select! {
-                biased;
-                Some(answer) = to_answer.recv() => {
-                    // Every answer waiting goes out with one flush: one write, not one each.
-                    let mut batch = vec![answer];
-                    while let Ok(answer) = to_answer.try_recv() {
-                        batch.push(answer);
-                    }
-                    let n = batch.len() as u64;
-                    let mut feed = futures_util::stream::iter(batch.into_iter().map(|a| Ok(Message::text(a))));
-                    if sink.send_all(&mut feed).await.is_err() {
-                        break;
-                    }
-                    c.answers_sent.fetch_add(n, Relaxed);
+    let me = peer_id(i);
+    let mut latencies = Vec::new();
+    // How late each announce went out: the generator's own share of the latency.
+    let mut send_lags = Vec::new();
+    let mut sequence = 0u64;
+    // Announces sent and not yet answered: some trackers (aquatic_ws) answer answers too, so
+    // the offers due are counted for as many responses as announces were sent.
+    let mut unanswered = 0u32;
+    let mut next = run.base + phase;
+    let mut sending = true;
+    let tick = tokio::time::sleep_until(next.into());
+    tokio::pin!(tick);
+    let end = tokio::time::sleep_until(run.deadline.into());
+    tokio::pin!(end);
+    loop {
+        let msg = tokio::select! {
+            biased;
+            () = &mut end => break,
+            () = &mut tick, if sending => {
+                if next >= run.stop_sending {
+                    sending = false;
+                    continue;
                 }
-                () = tokio::time::sleep_until(next.into()) => {
-                    if next >= run.stop_sending {
-                        break;
-                    }
-                    // The scheduled time, not now: a late send counts in the latency.
-                    let scheduled = next.duration_since(run.base).as_micros() as u64;
-                    let announce = announce_with_offers(i, &hash, run.offers, &mut sequence, scheduled);
-                    unanswered.fetch_add(1, Relaxed);
-                    if sink.send(Message::text(announce)).await.is_err() {
-                        break;
-                    }
-                    if scheduled >= run.measured_from_us {
-                        let lag = Instant::now().saturating_duration_since(next);
-                        send_lags.push(lag.as_micros() as u32);
-                    }
-                    next += period;
+                // The scheduled time, not now: a late send counts in the latency.
+                let scheduled = next.duration_since(run.base).as_micros() as u64;
+                let announce =
+                    announce_with_offers(i, &hash, run.offers, &mut sequence, scheduled);
+                unanswered += 1;
+                let send = ws.send(Message::text(announce));
+                if !matches!(tokio::time::timeout_at(run.deadline.into(), send).await, Ok(Ok(()))) {
+                    break;
                 }
-            }
-        }
-        run.send_lags.lock().unwrap().extend(send_lags);
-        sink
-    };
-    let reader = async {
-        let mut latencies = Vec::new();
-        let me = peer_id(i);
-        while let Ok(Some(Ok(msg))) =
-            tokio::time::timeout_at(run.deadline.into(), stream.next()).await
-        {
-            let Message::Text(text) = msg else { continue };
-            c.frames.fetch_add(1, Relaxed);
-            let Ok(v) = serde_json::from_str::<Incoming>(&text) else {
+                if scheduled >= run.measured_from_us {
+                    let lag = Instant::now().saturating_duration_since(next);
+                    send_lags.push(lag.as_micros() as u32);
+                }
+                next += period;
+                tick.as_mut().reset(next.into());
                 continue;
-            };
-            if v.failure.is_some() {
-                c.errors.fetch_add(1, Relaxed);
             }
-            let now = run.micros();
-            if let Some(t) = sent_at(&v.offer) {
-                c.offers_received.fetch_add(1, Relaxed);
-                if t >= run.measured_from_us {
-                    latencies.push(now.saturating_sub(t) as u32);
+            msg = ws.next() => msg,
+        };
+        let mut msg = msg;
+        let mut answers = 0u64;
+        let mut closed = false;
+        // This frame and every one already read: answers are fed, then flushed once.
+        loop {
+            let Some(Ok(frame)) = msg else {
+                closed = true;
+                break;
+            };
+            if let Message::Text(text) = frame {
+                c.frames.fetch_add(1, Relaxed);
+                if let Ok(v) = serde_json::from_str::<Incoming>(&text) {
+                    if v.failure.is_some() {
+                        c.errors.fetch_add(1, Relaxed);
+                    }
+                    let now = run.micros();
+                    if let Some(t) = sent_at(&v.offer) {
+                        c.offers_received.fetch_add(1, Relaxed);
+                        if t >= run.measured_from_us {
+                            latencies.push(now.saturating_sub(t) as u32);
+                        }
+                        if Instant::now() < run.stop_sending
+                            && ws
+                                .feed(Message::text(answer_to(&v, &hash, &me, now)))
+                                .await
+                                .is_ok()
+                        {
+                            answers += 1;
+                        }
+                    } else if let Some(t) = sent_at(&v.answer) {
+                        c.answers_received.fetch_add(1, Relaxed);
+                        if t >= run.measured_from_us {
+                            latencies.push(now.saturating_sub(t) as u32);
+                        }
+                    } else if v.interval.is_some() || v.complete.is_some() {
+                        c.responses.fetch_add(1, Relaxed);
+                        if unanswered > 0 {
+                            unanswered -= 1;
+                            let peers = v.complete.unwrap_or(0) + v.incomplete.unwrap_or(0);
+                            c.offers_expected
+                                .fetch_add(peers.saturating_sub(1).min(run.offers as u64), Relaxed);
+                        }
+                    }
                 }
-                if Instant::now() < run.stop_sending {
-                    let _ = answers.send(answer_to(&v, &hash, &me, now));
-                }
-            } else if let Some(t) = sent_at(&v.answer) {
-                c.answers_received.fetch_add(1, Relaxed);
-                if t >= run.measured_from_us {
-                    latencies.push(now.saturating_sub(t) as u32);
-                }
-            } else if v.interval.is_some() || v.complete.is_some() {
-                c.responses.fetch_add(1, Relaxed);
-                // Some trackers (aquatic_ws) answer answers too: count the offers due only
-                // for as many responses as announces were sent.
-                let was_due = unanswered.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
-                if was_due.is_ok() {
-                    let peers = v.complete.unwrap_or(0) + v.incomplete.unwrap_or(0);
-                    c.offers_expected
-                        .fetch_add(peers.saturating_sub(1).min(run.offers as u64), Relaxed);
-                }
+            }
+            match ws.next().now_or_never() {
+                Some(more) => msg = more,
+                None => break,
             }
         }
-        drop(answers);
-        latencies
-    };
-    // Bounded: a tracker that stops reading must not hang the generator.
-    let writer = tokio::time::timeout_at(run.deadline.into(), writer);
-    let (sink, latencies) = tokio::join!(writer, reader);
-    if let Ok(Ok(mut ws)) = sink.map(|sink| sink.reunite(stream)) {
-        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+        if answers > 0 {
+            let flush = tokio::time::timeout_at(run.deadline.into(), ws.flush());
+            if !matches!(flush.await, Ok(Ok(()))) {
+                break;
+            }
+            c.answers_sent.fetch_add(answers, Relaxed);
+        }
+        if closed {
+            break;
+        }
     }
+    run.send_lags.lock().unwrap().extend(send_lags);
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
     latencies
 }
 
