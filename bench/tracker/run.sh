@@ -89,7 +89,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Time a process's threads spent runnable but waiting for a CPU, in ns (other work on the
 # machine took their core): what a shared machine adds to every latency.
-wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{w += $2} END {printf "%d\n", w}'; }
+wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{w += $2} END {printf "%.0f\n", w}'; }
 # wait_share KEY PID NS_BEFORE TIME_BEFORE: stores the share of wall time PID waited for a CPU.
 wait_share() {
   result[$1]=$(python3 -c "import sys; print((int(sys.argv[1]) - int(sys.argv[2])) / 1e9 / (float(sys.argv[4]) - float(sys.argv[3])))" "$(wait_ns "$2")" "$3" "$4" "$(now_s)")
@@ -177,10 +177,17 @@ our_load() {
   json=$(cat "$work/load.json")
   [ -n "$json" ] || echo "    the load generator gave no result: $(tail -c 300 "$work/load.err")"
   cpu_share "$1.${prefix}cpu" "$start" "$t0"
-  for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms send_lag_p99_ms; do
+  for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms send_lag_p99_ms failed_connections; do
     # A generator that failed leaves no JSON: its figures are n/a, the bench goes on.
     result[$1.$prefix$key]=$(python3 -c "import json,sys; s=sys.argv[1]; print(json.loads(s).get('$key', 'n/a') if s.strip() else 'n/a')" "$json")
   done
+  local failed=${result[$1.${prefix}failed_connections]}
+  if [ "$failed" != n/a ] && [ "$failed" != 0 ]; then
+    echo "    $failed of $connections connections failed: figures of this run are n/a"
+    for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms send_lag_p99_ms; do
+      result[$1.$prefix$key]=n/a
+    done
+  fi
   if [ "$1" = ours ]; then
     # The tracker's own share of the relay latency (read -> written to the target socket),
     # as the upper bound of the histogram bucket holding the 99th percentile.
