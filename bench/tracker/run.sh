@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tracker benchmark: `swarmcast tracker` (release build) against aquatic_ws, same load, same
-# core. Not a test; run it by hand (about 3 minutes):
+# core. Not a test; run it by hand (about 6 minutes):
 #
 #   bench/tracker/run.sh
 #
