@@ -567,3 +567,21 @@ async fn protocol_violations_close_with_the_matching_code() {
     assert!(metrics.contains("tracker_closed_connections_total{reason=\"message_too_big\"} 1"));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_message_larger_than_one_read_is_reassembled() {
+    let server = Server::start(TrackerConfig::default()).await;
+    let mut ws = server.connect().await;
+    // 40 KB, more than the 16 KiB a single read takes: valid JSON the tracker refuses with
+    // an error frame, which it can only send after reading the whole message.
+    let mut big = announce(&peer(0), 0);
+    big["padding"] = json!("x".repeat(40_000));
+    big["peer_id"] = json!("short");
+    send(&mut ws, big).await;
+    let err = recv(&mut ws).await;
+    assert_eq!(err["info_hash"], HASH);
+    assert!(err["failure reason"].is_string());
+    send(&mut ws, announce(&peer(0), 0)).await;
+    assert_eq!(recv(&mut ws).await["incomplete"], 1);
+    server.shutdown().await;
+}
