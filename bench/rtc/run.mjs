@@ -7,6 +7,12 @@
 //   scripts/in-netns.sh node bench/rtc/run.mjs [MB to one peer] [MB per peer for 20 peers]
 // The peer serves the test media's segments (hls-ts); the page requests them one after the
 // other per connection with P2P Media Loader's own command codec, like a PML peer does.
+//
+// Idle memory: RSS growth of the peer per connection while IDLE_PEERS (default 200) more
+// connections sit open, counted after a warm-up of 10 so that one-time allocations are out
+// of the figure. IDLE_ONLY=1 skips the transfers. HEAPTRACK=FILE runs the peer under
+// heaptrack (writing FILE.zst) and, with IDLE_ONLY, kills it while the idle connections are
+// still open, so that `heaptrack_print --print-leaks` lists what they hold.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +28,11 @@ if (!fs.existsSync(process.env.SWARMCAST_BIN)) {
 
 const oneMb = Number(process.argv[2] ?? 200);
 const manyMb = Number(process.argv[3] ?? 10);
-const IDLE_PEERS = Number(process.env.IDLE_PEERS ?? 20);
+const IDLE_PEERS = Number(process.env.IDLE_PEERS ?? 200);
+const IDLE_WARMUP = 10;
+const IDLE_BATCH = 25; // offers in flight at once from the page
+const IDLE_ONLY = process.env.IDLE_ONLY === '1';
+const HEAPTRACK = process.env.HEAPTRACK;
 const TICKS = 100; // USER_HZ on Linux
 
 function usage(pid) {
@@ -37,11 +47,28 @@ function usage(pid) {
 const origin = await startOrigin();
 const port = await freePort();
 const api = `http://127.0.0.1:${port}`;
+// PEER_ARGS: extra arguments for `swarmcast peer`, e.g. "--max-message-size 65535".
+const peerArgs = ['peer', '--playlist', `${origin.url}/hls-ts/index.m3u8`, '--udp', '127.0.0.1:0', '--http', `127.0.0.1:${port}`,
+  ...(process.env.PEER_ARGS ?? '').split(' ').filter(Boolean)];
 const peer = await startProcess(
-  ['peer', '--playlist', `${origin.url}/hls-ts/index.m3u8`, '--udp', '127.0.0.1:0', '--http', `127.0.0.1:${port}`],
-  { ready: /peer ready/, env: { RUST_LOG: 'warn,swarmcast=info' } },
+  HEAPTRACK ? ['-o', HEAPTRACK, process.env.SWARMCAST_BIN, ...peerArgs] : peerArgs,
+  { ready: /peer ready/, env: { RUST_LOG: 'warn,swarmcast=info' }, ...(HEAPTRACK && { bin: 'heaptrack' }) },
 );
-const pid = peer.proc.pid;
+// /proc/PID/comm holds the first 15 bytes of the executable's name.
+const pid = HEAPTRACK ? descendantNamed(peer.proc.pid, path.basename(process.env.SWARMCAST_BIN).slice(0, 15)) : peer.proc.pid;
+
+// heaptrack runs the peer as a child of its script: the process to watch is below it.
+function descendantNamed(pid, name) {
+  const children = (p) => fs.readdirSync(`/proc/${p}/task`)
+    .flatMap((t) => fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').split(' ').filter(Boolean));
+  const queue = [String(pid)];
+  while (queue.length) {
+    const p = queue.shift();
+    if (fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === name) return Number(p);
+    queue.push(...children(p));
+  }
+  throw new Error(`no ${name} process under ${pid}`);
+}
 const [swarm] = await (await fetch(`${api}/swarms`)).json();
 const ids = Array.from({ length: swarm.segments }, (_, i) => i);
 const ctx = await launchBrowser();
@@ -63,22 +90,39 @@ async function scenario(name, peers, mbPerPeer) {
   await page.close();
 }
 
-// Idle cost: RSS growth per open peer connection, before any transfer.
+// Idle cost: RSS growth per open peer connection, before any transfer. The warm-up
+// connections take the one-time costs (maps growing, first handshake, thread arenas).
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const idlePage = await openPage(ctx, `${origin.url}/e2e/rtc-raw.html`);
-await new Promise((r) => setTimeout(r, 1000));
+const connect = async (n) => {
+  for (let done = 0; done < n; done += IDLE_BATCH) {
+    const count = Math.min(IDLE_BATCH, n - done);
+    await idlePage.evaluate(({ api, hash, count }) => window.connectPeers(api, hash, count), { api, hash: swarm.info_hash, count });
+  }
+};
+await connect(IDLE_WARMUP);
+await sleep(2000);
 const idleBefore = usage(pid);
-await idlePage.evaluate(({ api, hash, n }) => window.connectPeers(api, hash, n), { api, hash: swarm.info_hash, n: IDLE_PEERS });
-await new Promise((r) => setTimeout(r, 3000));
+await connect(IDLE_PEERS);
+await sleep(3000);
 const idleAfter = usage(pid);
-await new Promise((r) => setTimeout(r, 10_000));
+await sleep(10_000);
 const idleLater = usage(pid);
+const stats = await (await fetch(`${api}/stats`)).json();
 const idleKbPerPeer = (idleAfter.rssKb - idleBefore.rssKb) / IDLE_PEERS;
+const idleLaterKbPerPeer = (idleLater.rssKb - idleBefore.rssKb) / IDLE_PEERS;
 const idleCpu = idleLater.cpu - idleAfter.cpu;
+if (IDLE_ONLY) {
+  if (HEAPTRACK) process.kill(pid, 'SIGKILL'); // the open connections show as leaked
+  await peer.stop();
+}
 await idlePage.close();
-await new Promise((r) => setTimeout(r, 1000));
+await sleep(1000);
 
-await scenario(`1 peer x ${oneMb} MB`, 1, oneMb);
-await scenario(`20 peers x ${manyMb} MB`, 20, manyMb);
+if (!IDLE_ONLY) {
+  await scenario(`1 peer x ${oneMb} MB`, 1, oneMb);
+  await scenario(`20 peers x ${manyMb} MB`, 20, manyMb);
+}
 
 await ctx.close();
 await peer.stop();
@@ -94,13 +138,15 @@ const anchors = [
 ];
 const [one, many] = rows;
 const perCore = (r) => (8000 / Number(r.cpuPerGb)).toFixed(0);
-console.log(`\nswarmcast peer (rtc-endpoint on webrtc-rs rtc 0.21), Chromium over loopback, 64 KiB messages`);
+console.log(`\nswarmcast peer (rtc-endpoint on webrtc-rs rtc 0.21), Chromium over loopback, messages of the peer's --max-message-size`);
 console.log(`binary: ${process.env.SWARMCAST_BIN}\n`);
-console.log(`| server | CPU-s per GB, ${one.name} | CPU-s per GB, ${many.name} | MB/s (1 / 20) | Mbit/s per core (1 / 20) | peak RSS MB |`);
-console.log('|---|---|---|---|---|---|');
-console.log(`| ours | ${one.cpuPerGb} | ${many.cpuPerGb} | ${one.mbps} / ${many.mbps} | ${perCore(one)} / ${perCore(many)} | ${many.peakMb} |`);
-for (const [name, a, b] of anchors) console.log(`| ${name} | ${a} | ${b} | | | |`);
-console.log('| target | <= 10 | <= 10 | | >= 800 | |');
-console.log(`\n| idle peer connections | RSS per connection | CPU-s per 10 s, all of them |`);
-console.log('|---|---|---|');
-console.log(`| ${IDLE_PEERS} | ${idleKbPerPeer.toFixed(0)} KiB (target <= 100) | ${idleCpu.toFixed(2)} |`);
+if (!IDLE_ONLY) {
+  console.log(`| server | CPU-s per GB, ${one.name} | CPU-s per GB, ${many.name} | MB/s (1 / 20) | Mbit/s per core (1 / 20) | peak RSS MB |`);
+  console.log('|---|---|---|---|---|---|');
+  console.log(`| ours | ${one.cpuPerGb} | ${many.cpuPerGb} | ${one.mbps} / ${many.mbps} | ${perCore(one)} / ${perCore(many)} | ${many.peakMb} |`);
+  for (const [name, a, b] of anchors) console.log(`| ${name} | ${a} | ${b} | | | |`);
+  console.log('| target | <= 10 | <= 10 | | >= 800 | |\n');
+}
+console.log(`| idle peer connections (after ${IDLE_WARMUP}) | open | RSS before | RSS per connection (3 s / 13 s) | CPU-s per 10 s, all of them |`);
+console.log('|---|---|---|---|---|');
+console.log(`| ${IDLE_PEERS} | ${stats.connections ?? '?'} | ${(idleBefore.rssKb / 1024).toFixed(1)} MB | ${idleKbPerPeer.toFixed(0)} / ${idleLaterKbPerPeer.toFixed(0)} KiB (target <= 100) | ${idleCpu.toFixed(2)} |`);

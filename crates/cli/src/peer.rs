@@ -64,8 +64,10 @@ pub struct PeerArgs {
     #[arg(long, default_value_t = 30)]
     pub announce_interval: u64,
 
-    /// Largest data-channel message we send (P2P Media Loader reads up to 65535 by default).
-    #[arg(long, default_value_t = 65535, value_parser = clap::value_parser!(u32).range(64..=65535))]
+    /// Largest data-channel message, both ways: advertised in our answers as
+    /// max-message-size, and the size segment data is cut into. Each connection keeps a buffer
+    /// of this size; 65535 is P2P Media Loader's own sending size.
+    #[arg(long, default_value_t = swarm::SessionConfig::default().max_message_size as u32, value_parser = clap::value_parser!(u32).range(1024..=262_144))]
     pub max_message_size: u32,
 }
 

@@ -18,4 +18,7 @@
 mod endpoint;
 mod stun;
 
-pub use endpoint::{ChannelId, ConnectionId, Endpoint, EndpointConfig, Error, Event, Transmit};
+pub use endpoint::{
+    ChannelId, ConnectionId, Endpoint, EndpointConfig, Error, Event, Transmit,
+    DEFAULT_MAX_MESSAGE_SIZE,
+};

@@ -259,3 +259,95 @@ fn an_offer_never_connected_expires_at_the_connect_timeout_and_leaves_no_timer()
     );
     assert_eq!(endpoint.poll_timeout(), None, "no timer left behind");
 }
+
+/// Opens one connection to `endpoint` and returns the client, the connection and its channel.
+fn connect_one(
+    endpoint: &mut Endpoint,
+    server: SocketAddr,
+    port: u16,
+) -> (Client, String, rtc::ConnectionId, rtc::ChannelId) {
+    let (mut c, offer) = client(SocketAddr::from(([127, 0, 0, 1], port)));
+    let (id, answer) = endpoint.accept_offer(Instant::now(), &offer).unwrap();
+    c.pc.set_remote_description(
+        Instant::now(),
+        RTCSessionDescription::answer(answer.clone()).unwrap(),
+    )
+    .unwrap();
+    let mut clients = vec![c];
+    let events = run(endpoint, &mut clients, server, |cs, _| {
+        cs[0].channel.is_some()
+    });
+    let channel = events
+        .iter()
+        .find_map(|e| match e {
+            Event::ChannelOpen { channel, .. } => Some(*channel),
+            _ => None,
+        })
+        .expect("the channel opens");
+    (clients.pop().unwrap(), answer, id, channel)
+}
+
+#[test]
+fn the_configured_max_message_size_is_advertised_and_enforced_both_ways() {
+    let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut config = EndpointConfig::new(server);
+    config.max_message_size = 16 * 1024;
+    let mut endpoint = Endpoint::new(config).unwrap();
+    let (client, answer, id, channel) = connect_one(&mut endpoint, server, 50021);
+    assert!(answer.contains("a=max-message-size:16384\r\n"), "{answer}");
+    // The client offered webrtc-rs's default (64 KiB); the smaller value wins.
+    assert_eq!(endpoint.max_message_size(id), Some(16 * 1024));
+    let mut clients = vec![client];
+
+    // A message at the limit goes through whole.
+    let full: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8).collect();
+    endpoint.send(Instant::now(), id, channel, &full).unwrap();
+    run(&mut endpoint, &mut clients, server, |cs, _| {
+        !cs[0].received.is_empty()
+    });
+    assert_eq!(clients[0].received, vec![full.clone()]);
+
+    // One byte more is refused, with the sizes, and the connection lives on.
+    let over = vec![0u8; 16 * 1024 + 1];
+    match endpoint.send(Instant::now(), id, channel, &over) {
+        Err(rtc::Error::MessageTooLarge { len, max }) => {
+            assert_eq!((len, max), (16 * 1024 + 1, 16 * 1024));
+        }
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+    endpoint
+        .send(Instant::now(), id, channel, b"still open")
+        .unwrap();
+    run(&mut endpoint, &mut clients, server, |cs, _| {
+        cs[0].received.len() == 2
+    });
+    assert_eq!(clients[0].received[1], b"still open");
+
+    // The browser side learns the limit from our answer: at the limit arrives, over it is
+    // refused by its own stack.
+    let ch = clients[0].channel.unwrap();
+    let mut dc = clients[0].pc.data_channel(ch).unwrap();
+    assert!(dc.send(Instant::now(), BytesMut::from(&over[..])).is_err());
+    dc.send(Instant::now(), BytesMut::from(&full[..])).unwrap();
+    let events = run(&mut endpoint, &mut clients, server, |_, es| {
+        es.iter().any(|e| matches!(e, Event::Message { .. }))
+    });
+    let got = events.iter().find_map(|e| match e {
+        Event::Message { data, .. } => Some(data.to_vec()),
+        _ => None,
+    });
+    assert_eq!(got, Some(full));
+}
+
+#[test]
+fn by_default_the_answer_advertises_the_default_max_message_size() {
+    let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut endpoint = Endpoint::new(EndpointConfig::new(server)).unwrap();
+    let (_client, answer, id, _channel) = connect_one(&mut endpoint, server, 50031);
+    let advertised = format!("a=max-message-size:{}\r\n", rtc::DEFAULT_MAX_MESSAGE_SIZE);
+    assert!(answer.contains(&advertised), "{answer}");
+    assert_eq!(
+        endpoint.max_message_size(id),
+        Some(rtc::DEFAULT_MAX_MESSAGE_SIZE)
+    );
+}

@@ -174,6 +174,7 @@ pub async fn spawn(config: NodeConfig) -> io::Result<NodeHandle> {
     endpoint_config.buffered_amount_low = config.low_water;
     endpoint_config.connect_timeout = config.connect_timeout;
     endpoint_config.max_connections = config.max_connections;
+    endpoint_config.max_message_size = config.session.max_message_size;
     let endpoint = Endpoint::new(endpoint_config).map_err(io::Error::other)?;
     let (tx, rx) = mpsc::channel(256);
     let node = Node {

@@ -24,7 +24,9 @@ use crate::store::SegmentStore;
 /// Limits of a session.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// Largest message we send; P2P Media Loader's `webRtcMaxMessageSize` (65535) by default.
+    /// Largest message we send: at most the connection's negotiated max message size, so
+    /// the endpoint's ([`rtc::DEFAULT_MAX_MESSAGE_SIZE`], 16 KiB) by default. P2P Media Loader
+    /// joins segment data and command chunks of any size.
     pub max_message_size: usize,
     /// Largest joined command we accept from the peer.
     pub max_command_len: usize,
@@ -33,7 +35,7 @@ pub struct SessionConfig {
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {
-            max_message_size: wire::peer::DEFAULT_MAX_MESSAGE_SIZE,
+            max_message_size: rtc::DEFAULT_MAX_MESSAGE_SIZE,
             max_command_len: 256 * 1024,
         }
     }
