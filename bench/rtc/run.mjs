@@ -5,6 +5,7 @@
 // Run inside a loopback-only namespace, after a release build (`cargo build --release -p
 // swarmcast`; SWARMCAST_BIN picks another binary):
 //   scripts/in-netns.sh node bench/rtc/run.mjs [MB to one peer] [MB per peer for 20 peers]
+// SCTP_MTU=N passes `--sctp-mtu N` to the peer (larger SCTP packets; docs/rtc.md, "CPU").
 // The peer serves the test media's segments (hls-ts); the page requests them one after the
 // other per connection with P2P Media Loader's own command codec, like a PML peer does.
 import fs from 'node:fs';
@@ -24,6 +25,7 @@ const oneMb = Number(process.argv[2] ?? 200);
 const manyMb = Number(process.argv[3] ?? 10);
 const IDLE_PEERS = Number(process.env.IDLE_PEERS ?? 20);
 const TICKS = 100; // USER_HZ on Linux
+const sctpMtu = process.env.SCTP_MTU ? ['--sctp-mtu', process.env.SCTP_MTU] : [];
 
 function usage(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -38,7 +40,7 @@ const origin = await startOrigin();
 const port = await freePort();
 const api = `http://127.0.0.1:${port}`;
 const peer = await startProcess(
-  ['peer', '--playlist', `${origin.url}/hls-ts/index.m3u8`, '--udp', '127.0.0.1:0', '--http', `127.0.0.1:${port}`],
+  ['peer', '--playlist', `${origin.url}/hls-ts/index.m3u8`, '--udp', '127.0.0.1:0', '--http', `127.0.0.1:${port}`, ...sctpMtu],
   { ready: /peer ready/, env: { RUST_LOG: 'warn,swarmcast=info' } },
 );
 const pid = peer.proc.pid;
@@ -95,7 +97,8 @@ const anchors = [
 const [one, many] = rows;
 const perCore = (r) => (8000 / Number(r.cpuPerGb)).toFixed(0);
 console.log(`\nswarmcast peer (rtc-endpoint on webrtc-rs rtc 0.21), Chromium over loopback, 64 KiB messages`);
-console.log(`binary: ${process.env.SWARMCAST_BIN}\n`);
+console.log(`binary: ${process.env.SWARMCAST_BIN}, SCTP MTU ${process.env.SCTP_MTU ?? 'default (1191)'}`);
+console.log(`load average at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
 console.log(`| server | CPU-s per GB, ${one.name} | CPU-s per GB, ${many.name} | MB/s (1 / 20) | Mbit/s per core (1 / 20) | peak RSS MB |`);
 console.log('|---|---|---|---|---|---|');
 console.log(`| ours | ${one.cpuPerGb} | ${many.cpuPerGb} | ${one.mbps} / ${many.mbps} | ${perCore(one)} / ${perCore(many)} | ${many.peakMb} |`);

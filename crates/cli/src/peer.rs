@@ -67,6 +67,14 @@ pub struct PeerArgs {
     /// Largest data-channel message we send (P2P Media Loader reads up to 65535 by default).
     #[arg(long, default_value_t = 65535, value_parser = clap::value_parser!(u32).range(64..=65535))]
     pub max_message_size: u32,
+
+    /// Size budget in bytes of each SCTP data packet (one UDP datagram of about 40 bytes
+    /// more). Unset keeps 1191, which fits every path, TURN relays and IPv6 included. Larger
+    /// packets cost less CPU per byte, but datagrams are sent with don't-fragment, so a value
+    /// above the path MTU stalls the connection: raise it only where every browser's path is
+    /// known to carry it (docs/rtc.md, "CPU").
+    #[arg(long, value_parser = clap::value_parser!(u32).range(512..=16000))]
+    pub sctp_mtu: Option<u32>,
 }
 
 fn parse_advertised(s: &str) -> Result<SocketAddr, String> {
@@ -98,6 +106,7 @@ async fn serve(args: PeerArgs) -> anyhow::Result<()> {
     let mut config = NodeConfig {
         udp_listen: args.udp,
         advertised_addr: args.advertise,
+        sctp_mtu: args.sctp_mtu,
         ..NodeConfig::default()
     };
     config.session.max_message_size = args.max_message_size as usize;
