@@ -73,7 +73,7 @@ pub struct PeerArgs {
     /// packets cost less CPU per byte, but datagrams are sent with don't-fragment, so a value
     /// above the path MTU stalls the connection: raise it only where every browser's path is
     /// known to carry it (docs/rtc.md, "CPU").
-    #[arg(long, value_parser = clap::value_parser!(u32).range(512..=16000))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(512..=2000))]
     pub sctp_mtu: Option<u32>,
 }
 
