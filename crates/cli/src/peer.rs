@@ -195,6 +195,12 @@ async fn http_stats(
         "bytesSent": s.bytes_sent,
         "uploadsCompleted": s.uploads_completed,
         "segmentsHeld": s.segments_held,
+        "udp": {
+            "datagramsSent": s.udp.datagrams_sent,
+            "sends": s.udp.sends,
+            "datagramsReceived": s.udp.datagrams_received,
+            "receives": s.udp.receives,
+        },
     })))
 }
 

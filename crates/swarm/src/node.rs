@@ -74,6 +74,8 @@ pub struct NodeStats {
     pub bytes_sent: u64,
     pub uploads_completed: u64,
     pub segments_held: usize,
+    /// Datagrams and system calls on the UDP socket (batching at work).
+    pub udp: udp::UdpCounters,
 }
 
 enum Request {
@@ -319,6 +321,7 @@ impl Node {
                 stats.connections = self.endpoint.connection_count();
                 stats.open_sessions = self.peers.values().filter(|p| p.channel.is_some()).count();
                 stats.segments_held = self.stores.values().map(SegmentStore::len).sum();
+                stats.udp = self.udp.counters();
                 let _ = reply.send(stats);
             }
         }

@@ -158,12 +158,24 @@ impl RecvBatch {
     }
 }
 
+/// How well batching works: datagrams per system call, each way.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UdpCounters {
+    pub datagrams_sent: u64,
+    /// `sendmsg` calls that the kernel accepted.
+    pub sends: u64,
+    pub datagrams_received: u64,
+    /// `recvmmsg` calls that returned datagrams.
+    pub receives: u64,
+}
+
 /// A non-blocking UDP socket with batched sends and receives.
 #[derive(Debug)]
 pub struct UdpIo {
     socket: UdpSocket,
     state: UdpSocketState,
     queue: SendQueue,
+    counters: UdpCounters,
 }
 
 impl UdpIo {
@@ -176,6 +188,7 @@ impl UdpIo {
             socket,
             state,
             queue: SendQueue::default(),
+            counters: UdpCounters::default(),
         })
     }
 
@@ -186,6 +199,10 @@ impl UdpIo {
     /// Queues a datagram; [`UdpIo::flush`] sends it.
     pub fn queue(&mut self, destination: SocketAddr, datagram: BytesMut) {
         self.queue.push(destination, datagram);
+    }
+
+    pub fn counters(&self) -> UdpCounters {
+        self.counters
     }
 
     /// Datagrams one send may carry: 1 without GSO.
@@ -221,6 +238,7 @@ impl UdpIo {
             socket,
             state,
             queue,
+            counters,
         } = self;
         while let Some(batch) = queue.peek_batch(state.max_gso_segments()) {
             let transmit = Transmit {
@@ -235,6 +253,8 @@ impl UdpIo {
                 state.send((&*socket).into(), &transmit)
             })?;
             queue.consume(count);
+            counters.sends += 1;
+            counters.datagrams_sent += count as u64;
         }
         Ok(())
     }
@@ -246,7 +266,7 @@ impl UdpIo {
 
     /// Reads the datagrams already waiting, up to one `recvmmsg`'s worth, into `batch`.
     /// Returns how many buffers were filled; `WouldBlock` when none was waiting.
-    pub fn try_recv(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+    pub fn try_recv(&mut self, batch: &mut RecvBatch) -> io::Result<usize> {
         batch.filled = 0;
         let mut chunks = batch.buffer.chunks_mut(RECV_BUFFER);
         let mut slices: [IoSliceMut<'_>; BATCH_SIZE] = std::array::from_fn(|_| {
@@ -259,6 +279,8 @@ impl UdpIo {
             self.state.recv((&self.socket).into(), &mut slices, meta)
         })?;
         batch.filled = filled;
+        self.counters.receives += 1;
+        self.counters.datagrams_received += batch.datagrams().count() as u64;
         Ok(filled)
     }
 }

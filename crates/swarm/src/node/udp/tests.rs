@@ -143,7 +143,7 @@ fn refused_sends_lose_and_reorder_nothing() {
 async fn datagrams_cross_loopback_in_order() {
     let bind = || super::super::bind_udp(addr(0), 4 * 1024 * 1024).unwrap();
     let mut sender = UdpIo::new(bind()).unwrap();
-    let receivers = [UdpIo::new(bind()).unwrap(), UdpIo::new(bind()).unwrap()];
+    let mut receivers = [UdpIo::new(bind()).unwrap(), UdpIo::new(bind()).unwrap()];
     let targets: Vec<SocketAddr> = receivers.iter().map(|r| r.local_addr().unwrap()).collect();
     let sizes = [1200, 1200, 1200, 1200, 700];
     let mut expected: Vec<Vec<Vec<u8>>> = vec![Vec::new(), Vec::new()];
@@ -162,7 +162,7 @@ async fn datagrams_cross_loopback_in_order() {
         }
         sender.flush().await;
         assert_eq!(sender.queued(), 0);
-        for (i, receiver) in receivers.iter().enumerate() {
+        for (i, receiver) in receivers.iter_mut().enumerate() {
             while got[i].len() < expected[i].len() {
                 tokio::time::timeout(Duration::from_secs(5), receiver.readable())
                     .await
@@ -178,4 +178,14 @@ async fn datagrams_cross_loopback_in_order() {
         }
     }
     assert_eq!(got, expected);
+    let sent = sender.counters();
+    assert_eq!(sent.datagrams_sent, 400);
+    if sender.max_gso_segments() > 1 {
+        assert!(sent.sends < 400, "GSO batched the runs: {sent:?}");
+    }
+    let received: u64 = receivers
+        .iter()
+        .map(|r| r.counters().datagrams_received)
+        .sum();
+    assert_eq!(received, 400);
 }
