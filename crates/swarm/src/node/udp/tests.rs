@@ -189,3 +189,33 @@ async fn datagrams_cross_loopback_in_order() {
         .sum();
     assert_eq!(received, 400);
 }
+
+/// A GRO group (several datagrams of one sender in one buffer) comes back as its datagrams.
+#[test]
+fn received_gro_groups_split_into_datagrams() {
+    let mut batch = RecvBatch::default();
+    let first = super::RECV_BUFFER;
+    batch.buffer[..2500].copy_from_slice(&datagram(7, 2500));
+    batch.buffer[first..first + 10].copy_from_slice(&datagram(8, 10));
+    batch.meta[0].addr = addr(1);
+    batch.meta[0].len = 2500;
+    batch.meta[0].stride = 1000;
+    batch.meta[1].addr = addr(2);
+    batch.meta[1].len = 10;
+    batch.meta[1].stride = 10;
+    batch.filled = 2;
+    let whole = datagram(7, 2500);
+    let got: Vec<(SocketAddr, Vec<u8>)> = batch
+        .datagrams()
+        .map(|(from, d)| (from, d.to_vec()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (addr(1), whole[..1000].to_vec()),
+            (addr(1), whole[1000..2000].to_vec()),
+            (addr(1), whole[2000..].to_vec()),
+            (addr(2), datagram(8, 10).to_vec()),
+        ]
+    );
+}
