@@ -57,7 +57,10 @@ async function scenario(name, peers, mbPerPeer) {
   const result = await page.evaluate(({ ids, bytes }) => window.stream(ids, bytes), { ids, bytes: mbPerPeer * 1e6 });
   const after = usage(pid);
   const udpAfter = (await (await fetch(`${api}/stats`)).json()).udp;
-  const perCall = (n, calls) => ((udpAfter[n] - udpBefore[n]) / Math.max(1, udpAfter[calls] - udpBefore[calls])).toFixed(1);
+  // Binaries from before batched UDP I/O report no `udp` counters.
+  const perCall = (n, calls) => (udpAfter && udpBefore
+    ? ((udpAfter[n] - udpBefore[n]) / Math.max(1, udpAfter[calls] - udpBefore[calls])).toFixed(1)
+    : '-');
   const gb = result.bytes / 1e9;
   rows.push({
     name,
