@@ -97,7 +97,7 @@ await origin.stop();
 // Earlier figures: ours before batched UDP I/O, and the spike's for the candidate stacks (release
 // builds, same machine, docs/rtc.md): CPU-s per GB to 1 browser connection and to 20.
 const anchors = [
-  ['ours before batched UDP I/O (3 runs)', '9.2-14.0', '9.0-16.3'],
+  ['ours before batched UDP I/O (5 runs)', '9.2-14.0', '9.0-16.3'],
   ['webrtc-rs rtc 0.21 (spike)', '9.3-10.2', '10.9-11.5'],
   ['str0m 0.25 (spike)', '37.5-55.1', '21.5-34.3'],
   ['str0m 0.25, min RTO 100 ms (spike)', '18.2-19.4', '15.3-18.3'],
