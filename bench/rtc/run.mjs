@@ -5,6 +5,7 @@
 // Run inside a loopback-only namespace, after a release build (`cargo build --release -p
 // swarmcast`; SWARMCAST_BIN picks another binary):
 //   scripts/in-netns.sh node bench/rtc/run.mjs [MB to one peer] [MB per peer for 20 peers]
+// SCTP_MTU=N passes `--sctp-mtu N` to the peer (larger SCTP packets; docs/rtc.md, "CPU").
 // The peer serves the test media's segments (hls-ts); the page requests them one after the
 // other per connection with P2P Media Loader's own command codec, like a PML peer does.
 //
@@ -34,6 +35,7 @@ const IDLE_BATCH = 25; // offers in flight at once from the page
 const IDLE_ONLY = process.env.IDLE_ONLY === '1';
 const HEAPTRACK = process.env.HEAPTRACK;
 const TICKS = 100; // USER_HZ on Linux
+const sctpMtu = process.env.SCTP_MTU ? ['--sctp-mtu', process.env.SCTP_MTU] : [];
 
 function usage(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -49,7 +51,7 @@ const port = await freePort();
 const api = `http://127.0.0.1:${port}`;
 // PEER_ARGS: extra arguments for `swarmcast peer`, e.g. "--max-message-size 65535".
 const peerArgs = ['peer', '--playlist', `${origin.url}/hls-ts/index.m3u8`, '--udp', '127.0.0.1:0', '--http', `127.0.0.1:${port}`,
-  ...(process.env.PEER_ARGS ?? '').split(' ').filter(Boolean)];
+  ...sctpMtu, ...(process.env.PEER_ARGS ?? '').split(' ').filter(Boolean)];
 const peer = await startProcess(
   HEAPTRACK ? ['-o', HEAPTRACK, process.env.SWARMCAST_BIN, ...peerArgs] : peerArgs,
   { ready: /peer ready/, env: { RUST_LOG: 'warn,swarmcast=info' }, ...(HEAPTRACK && { bin: 'heaptrack' }) },
@@ -77,15 +79,23 @@ const rows = [];
 async function scenario(name, peers, mbPerPeer) {
   const page = await openPage(ctx, `${origin.url}/e2e/rtc-raw.html`);
   await page.evaluate(({ api, hash, peers }) => window.connectPeers(api, hash, peers), { api, hash: swarm.info_hash, peers });
+  const udpBefore = (await (await fetch(`${api}/stats`)).json()).udp;
   const before = usage(pid);
   const result = await page.evaluate(({ ids, bytes }) => window.stream(ids, bytes), { ids, bytes: mbPerPeer * 1e6 });
   const after = usage(pid);
+  const udpAfter = (await (await fetch(`${api}/stats`)).json()).udp;
+  // Binaries from before batched UDP I/O report no `udp` counters.
+  const perCall = (n, calls) => (udpAfter && udpBefore
+    ? ((udpAfter[n] - udpBefore[n]) / Math.max(1, udpAfter[calls] - udpBefore[calls])).toFixed(1)
+    : '-');
   const gb = result.bytes / 1e9;
   rows.push({
     name,
     mbps: (result.bytes / 1e6 / (result.ms / 1000)).toFixed(1),
     cpuPerGb: ((after.cpu - before.cpu) / gb).toFixed(1),
     peakMb: (after.peakKb / 1024).toFixed(1),
+    perSend: perCall('datagramsSent', 'sends'),
+    perReceive: perCall('datagramsReceived', 'receives'),
   });
   await page.close();
 }
@@ -128,9 +138,10 @@ await ctx.close();
 await peer.stop();
 await origin.stop();
 
-// The spike's figures for the candidate stacks (release builds, same machine, docs/rtc.md):
-// CPU-s per GB to 1 browser connection and to 20.
+// Earlier figures: ours before batched UDP I/O, and the spike's for the candidate stacks (release
+// builds, same machine, docs/rtc.md): CPU-s per GB to 1 browser connection and to 20.
 const anchors = [
+  ['ours before batched UDP I/O (5 runs)', '9.2-14.0', '9.0-16.3'],
   ['webrtc-rs rtc 0.21 (spike)', '9.3-10.2', '10.9-11.5'],
   ['str0m 0.25 (spike)', '37.5-55.1', '21.5-34.3'],
   ['str0m 0.25, min RTO 100 ms (spike)', '18.2-19.4', '15.3-18.3'],
@@ -139,13 +150,18 @@ const anchors = [
 const [one, many] = rows;
 const perCore = (r) => (8000 / Number(r.cpuPerGb)).toFixed(0);
 console.log(`\nswarmcast peer (rtc-endpoint on webrtc-rs rtc 0.21), Chromium over loopback, messages of the peer's --max-message-size`);
-console.log(`binary: ${process.env.SWARMCAST_BIN}\n`);
+console.log(`binary: ${process.env.SWARMCAST_BIN}, SCTP MTU ${process.env.SCTP_MTU ?? 'default (1191)'}`);
+console.log(`load average at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
 if (!IDLE_ONLY) {
   console.log(`| server | CPU-s per GB, ${one.name} | CPU-s per GB, ${many.name} | MB/s (1 / 20) | Mbit/s per core (1 / 20) | peak RSS MB |`);
   console.log('|---|---|---|---|---|---|');
   console.log(`| ours | ${one.cpuPerGb} | ${many.cpuPerGb} | ${one.mbps} / ${many.mbps} | ${perCore(one)} / ${perCore(many)} | ${many.peakMb} |`);
   for (const [name, a, b] of anchors) console.log(`| ${name} | ${a} | ${b} | | | |`);
-  console.log('| target | <= 10 | <= 10 | | >= 800 | |\n');
+  console.log('| target | <= 10 | <= 10 | | >= 800 | |');
+  console.log(`\n| UDP batching | datagrams per send | datagrams per receive call |`);
+  console.log('|---|---|---|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.perSend} | ${r.perReceive} |`);
+  console.log('');
 }
 console.log(`| idle peer connections (after ${IDLE_WARMUP}) | open | RSS before | RSS per connection (3 s / 13 s) | CPU-s per 10 s, all of them |`);
 console.log('|---|---|---|---|---|');

@@ -69,6 +69,14 @@ pub struct PeerArgs {
     /// of this size; 65535 is P2P Media Loader's own sending size.
     #[arg(long, default_value_t = swarm::SessionConfig::default().max_message_size as u32, value_parser = clap::value_parser!(u32).range(1024..=262_144))]
     pub max_message_size: u32,
+
+    /// Size budget in bytes of each SCTP data packet (one UDP datagram of about 40 bytes
+    /// more). Unset keeps 1191, which fits every path, TURN relays and IPv6 included. Larger
+    /// packets cost less CPU per byte, but datagrams are sent with don't-fragment, so a value
+    /// above the path MTU stalls the connection: raise it only where every browser's path is
+    /// known to carry it (docs/rtc.md, "CPU").
+    #[arg(long, value_parser = clap::value_parser!(u32).range(512..=2000))]
+    pub sctp_mtu: Option<u32>,
 }
 
 fn parse_advertised(s: &str) -> Result<SocketAddr, String> {
@@ -100,6 +108,7 @@ async fn serve(args: PeerArgs) -> anyhow::Result<()> {
     let mut config = NodeConfig {
         udp_listen: args.udp,
         advertised_addr: args.advertise,
+        sctp_mtu: args.sctp_mtu,
         ..NodeConfig::default()
     };
     config.session.max_message_size = args.max_message_size as usize;
@@ -188,6 +197,12 @@ async fn http_stats(
         "bytesSent": s.bytes_sent,
         "uploadsCompleted": s.uploads_completed,
         "segmentsHeld": s.segments_held,
+        "udp": {
+            "datagramsSent": s.udp.datagrams_sent,
+            "sends": s.udp.sends,
+            "datagramsReceived": s.udp.datagrams_received,
+            "receives": s.udp.receives,
+        },
     })))
 }
 

@@ -16,6 +16,14 @@ use wire::peer::SegmentId;
 use crate::session::{Session, SessionConfig};
 use crate::store::SegmentStore;
 
+pub mod udp;
+
+use udp::{RecvBatch, UdpIo};
+
+/// `recvmmsg` calls in a row before the loop sends again: acknowledgements queued in the
+/// socket are seen before more data goes out, and a flood cannot starve the sending side.
+const RECV_ROUNDS: usize = 8;
+
 /// A swarm's key: its tracker info-hash (20 ASCII characters for P2P Media Loader swarms).
 pub type SwarmKey = String;
 
@@ -36,6 +44,9 @@ pub struct NodeConfig {
     pub socket_buffer: usize,
     pub connect_timeout: Duration,
     pub max_connections: usize,
+    /// SCTP data packet budget; `None` keeps the stack's path-safe default
+    /// ([`rtc::EndpointConfig::sctp_mtu`]).
+    pub sctp_mtu: Option<u32>,
 }
 
 impl Default for NodeConfig {
@@ -49,6 +60,7 @@ impl Default for NodeConfig {
             socket_buffer: 8 * 1024 * 1024,
             connect_timeout: Duration::from_secs(30),
             max_connections: 10_000,
+            sctp_mtu: None,
         }
     }
 }
@@ -62,6 +74,8 @@ pub struct NodeStats {
     pub bytes_sent: u64,
     pub uploads_completed: u64,
     pub segments_held: usize,
+    /// Datagrams and system calls on the UDP socket (batching at work).
+    pub udp: udp::UdpCounters,
 }
 
 enum Request {
@@ -140,7 +154,7 @@ struct Peer {
 pub struct Node {
     config: NodeConfig,
     endpoint: Endpoint,
-    socket: UdpSocket,
+    udp: UdpIo,
     stores: HashMap<SwarmKey, SegmentStore>,
     peers: HashMap<ConnectionId, Peer>,
     stats: NodeStats,
@@ -175,12 +189,15 @@ pub async fn spawn(config: NodeConfig) -> io::Result<NodeHandle> {
     endpoint_config.connect_timeout = config.connect_timeout;
     endpoint_config.max_connections = config.max_connections;
     endpoint_config.max_message_size = config.session.max_message_size;
+    endpoint_config.sctp_mtu = config.sctp_mtu;
     let endpoint = Endpoint::new(endpoint_config).map_err(io::Error::other)?;
+    let udp = UdpIo::new(socket)?;
+    tracing::debug!(gso_segments = udp.max_gso_segments(), "udp socket ready");
     let (tx, rx) = mpsc::channel(256);
     let node = Node {
         config,
         endpoint,
-        socket,
+        udp,
         stores: HashMap::new(),
         peers: HashMap::new(),
         stats: NodeStats::default(),
@@ -210,7 +227,7 @@ pub fn bind_udp(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
 
 impl Node {
     async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
-        let mut buf = vec![0u8; 65536];
+        let mut received = RecvBatch::default();
         loop {
             self.flush().await;
             // The stack may report a deadline that is already due right after a timeout
@@ -223,14 +240,15 @@ impl Node {
                     t.max(now + Duration::from_millis(1))
                 });
             tokio::select! {
-                received = self.socket.recv_from(&mut buf) => {
-                    if let Ok((n, from)) = received {
-                        self.on_datagram(from, &buf[..n]);
-                        // Take whatever else is already queued before sending again.
-                        for _ in 0..256 {
-                            match self.socket.try_recv_from(&mut buf) {
-                                Ok((n, from)) => self.on_datagram(from, &buf[..n]),
-                                Err(_) => break,
+                ready = self.udp.readable() => {
+                    if ready.is_ok() {
+                        // Take whatever is already queued before sending again.
+                        for _ in 0..RECV_ROUNDS {
+                            if self.udp.try_recv(&mut received).is_err() {
+                                break;
+                            }
+                            for (from, datagram) in received.datagrams() {
+                                self.on_datagram(from, datagram);
                             }
                         }
                     }
@@ -304,6 +322,7 @@ impl Node {
                 stats.connections = self.endpoint.connection_count();
                 stats.open_sessions = self.peers.values().filter(|p| p.channel.is_some()).count();
                 stats.segments_held = self.stores.values().map(SegmentStore::len).sum();
+                stats.udp = self.udp.counters();
                 let _ = reply.send(stats);
             }
         }
@@ -400,15 +419,11 @@ impl Node {
         }
     }
 
+    /// Sends what the endpoint produced since the last turn, batched.
     async fn flush(&mut self) {
         while let Some(transmit) = self.endpoint.poll_transmit() {
-            if let Err(e) = self
-                .socket
-                .send_to(&transmit.contents, transmit.destination)
-                .await
-            {
-                tracing::debug!("udp send to {} failed: {e}", transmit.destination);
-            }
+            self.udp.queue(transmit.destination, transmit.contents);
         }
+        self.udp.flush().await;
     }
 }

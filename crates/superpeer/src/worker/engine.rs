@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtc::{ChannelId, ConnectionId, Endpoint, EndpointConfig, Event};
+use swarm::node::udp::{RecvBatch, UdpIo};
 use swarm::{SegmentStore, Session, SessionConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -22,9 +23,9 @@ use super::Counters;
 /// per viewer at 50 ms RTT, and a lower mark keeps the SCTP queues (and RSS) of hundreds of
 /// viewers small (bench/superpeer/README.md).
 const HIGH_WATER: usize = 256 * 1024;
-/// Datagrams read in one go before the loop sends again, so acknowledgements queued in the
+/// `recvmmsg` calls in a row before the loop sends again, so acknowledgements queued in the
 /// socket are seen before more data goes out.
-const RECV_BATCH: usize = 256;
+const RECV_ROUNDS: usize = 8;
 
 struct Peer {
     swarm: usize,
@@ -59,8 +60,8 @@ pub async fn run(
         .map(|_| SegmentStore::default())
         .collect();
     let mut peers: HashMap<ConnectionId, Peer> = HashMap::new();
-    let mut buf = vec![0u8; 65536];
-    let socket = config.socket;
+    let mut received = RecvBatch::default();
+    let mut udp = UdpIo::new(config.socket)?;
     loop {
         let now = Instant::now();
         // The stack may report an already-due deadline; never spin faster than 1 ms.
@@ -71,15 +72,14 @@ pub async fn run(
             });
         let mut dirty: Vec<ConnectionId> = Vec::new();
         tokio::select! {
-            received = socket.recv_from(&mut buf) => {
-                if let Ok((n, from)) = received {
-                    endpoint.handle_datagram(Instant::now(), from, &buf[..n]);
-                    for _ in 0..RECV_BATCH {
-                        match socket.try_recv_from(&mut buf) {
-                            Ok((n, from)) => {
-                                endpoint.handle_datagram(Instant::now(), from, &buf[..n]);
-                            }
-                            Err(_) => break,
+            ready = udp.readable() => {
+                if ready.is_ok() {
+                    for _ in 0..RECV_ROUNDS {
+                        if udp.try_recv(&mut received).is_err() {
+                            break;
+                        }
+                        for (from, datagram) in received.datagrams() {
+                            endpoint.handle_datagram(Instant::now(), from, datagram);
                         }
                     }
                 }
@@ -149,13 +149,10 @@ pub async fn run(
                 pump(&mut endpoint, &mut peers, &mut dirty, &counters);
             }
             while let Some(t) = endpoint.poll_transmit() {
-                // Wait for room only when the kernel's send buffer is full.
-                if let Err(e) = socket.try_send_to(&t.contents, t.destination) {
-                    if e.kind() == std::io::ErrorKind::WouldBlock {
-                        let _ = socket.send_to(&t.contents, t.destination).await;
-                    }
-                }
+                udp.queue(t.destination, t.contents);
             }
+            // Batched sends; waits for room only when the kernel's send buffer is full.
+            udp.flush().await;
             if !progressed {
                 break;
             }
