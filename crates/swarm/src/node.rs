@@ -387,7 +387,7 @@ impl Node {
                 Event::Closed { connection, reason } => {
                     if let Some(peer) = self.peers.remove(&connection) {
                         self.stats.uploads_completed += peer.session.stats().uploads_completed;
-                        tracing::debug!(connection, reason, "peer gone");
+                        tracing::info!(connection, reason, "peer gone");
                     }
                 }
             }
