@@ -251,15 +251,44 @@ impl Header {
 
 /// Appends an unmasked server frame header.
 fn encode_header(opcode: u8, len: usize, out: &mut Vec<u8>) {
-    out.push(0x80 | opcode);
+    encode_frame_header(0x80 | opcode, 0, len, out);
+}
+
+/// Appends a frame header: the first byte (FIN, opcode), then the payload length, in the
+/// shortest form, with the mask bit.
+fn encode_frame_header(first: u8, mask_bit: u8, len: usize, out: &mut Vec<u8>) {
+    out.push(first);
     if len < 126 {
-        out.push(len as u8);
+        out.push(mask_bit | len as u8);
     } else if let Ok(len) = u16::try_from(len) {
-        out.push(126);
+        out.push(mask_bit | 126);
         out.extend_from_slice(&len.to_be_bytes());
     } else {
-        out.push(127);
+        out.push(mask_bit | 127);
         out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+}
+
+/// Appends a client frame, masked with `mask`, or unmasked with `None` (which a server
+/// refuses). For clients written in Rust: the tests and the load generator.
+pub fn encode_client_frame(
+    fin: bool,
+    opcode: u8,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+    out: &mut Vec<u8>,
+) {
+    let first = (u8::from(fin) << 7) | opcode;
+    match mask {
+        Some(mask) => {
+            encode_frame_header(first, 0x80, payload.len(), out);
+            out.extend_from_slice(&mask);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        }
+        None => {
+            encode_frame_header(first, 0, payload.len(), out);
+            out.extend_from_slice(payload);
+        }
     }
 }
 
@@ -299,21 +328,14 @@ mod tests {
 
     /// A masked client frame, as a browser would send it.
     fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x37, 0xfa, 0x21, 0x3d];
-        let mut out = vec![(u8::from(fin) << 7) | opcode];
-        match payload.len() {
-            n if n < 126 => out.push(0x80 | n as u8),
-            n if n <= 0xFFFF => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        let mut out = Vec::new();
+        encode_client_frame(
+            fin,
+            opcode,
+            payload,
+            Some([0x37, 0xfa, 0x21, 0x3d]),
+            &mut out,
+        );
         out
     }
 

@@ -441,21 +441,9 @@ impl RawClient {
 
     /// A client frame, masked unless `masked` is false.
     fn frame(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-        let mask = [0xa1, 0x02, 0x7f, 0x40];
-        let mut out = vec![(u8::from(fin) << 7) | opcode];
-        let mask_bit = if masked { 0x80 } else { 0 };
-        if payload.len() < 126 {
-            out.push(mask_bit | payload.len() as u8);
-        } else {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-        }
-        if masked {
-            out.extend_from_slice(&mask);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        } else {
-            out.extend_from_slice(payload);
-        }
+        let mask = masked.then_some([0xa1, 0x02, 0x7f, 0x40]);
+        let mut out = Vec::new();
+        tracker::websocket::encode_client_frame(fin, opcode, payload, mask, &mut out);
         out
     }
 

@@ -1,24 +1,12 @@
 //! Properties of the WebSocket frame decoder over generated input.
 
 use proptest::prelude::*;
-use tracker::websocket::{Decoded, Decoder, Event};
+use tracker::websocket::{encode_client_frame, Decoded, Decoder, Event};
 
 /// Masks `payload` into a client frame.
 fn client_frame(fin: bool, opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | opcode];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    let mut out = Vec::new();
+    encode_client_frame(fin, opcode, payload, Some(mask), &mut out);
     out
 }
 
