@@ -55,7 +55,12 @@ async function twoTabs(src, params = {}, whilePlaying = async () => {}) {
 }
 
 test('two SDK tabs share the VOD stream both ways', async () => {
-  const [a, b] = await twoTabs('/hls-ts/index.m3u8');
+  // Both tabs hold their first media request until they have a peer. Without that, tab A can
+  // prefetch the whole 60 s VOD over loopback HTTP before tab B has joined, and then holds
+  // everything B could give it: correct, but then nothing goes from B to A. With both in the
+  // swarm from the start, the HTTP fetches are split between them and each downloads the
+  // other's share.
+  const [a, b] = await twoTabs('/hls-ts/index.m3u8', { waitForPeer: 10000 });
   assert.equal(a.live, false);
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'sdk/packages/hlsjs/package.json'), 'utf8'));
   assert.equal(a.version, pkg.version);
