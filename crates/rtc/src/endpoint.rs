@@ -289,19 +289,15 @@ impl Endpoint {
         from: SocketAddr,
         datagram: &[u8],
     ) -> Option<ConnectionId> {
-        let id = match self.by_addr.get(&from) {
-            Some(&id) => id,
-            None => {
-                let &id = crate::stun::local_ufrag(datagram).and_then(|u| self.by_ufrag.get(u))?;
-                // The browser's address as seen by us (a peer-reflexive candidate).
-                if let Some(connection) = self.connections.get_mut(&id) {
-                    if let Some(old) = connection.remote.replace(from) {
-                        self.by_addr.remove(&old);
-                    }
-                }
-                self.by_addr.insert(from, id);
+        // A STUN check names its connection by our ufrag, and that outranks the address: a
+        // new connection can arrive from the address of one that is dead but not dropped yet
+        // (the browser reused a closed connection's port, or a NAT its mapping).
+        let id = match crate::stun::local_ufrag(datagram).and_then(|u| self.by_ufrag.get(u)) {
+            Some(&id) => {
+                self.bind_address(id, from);
                 id
             }
+            None => *self.by_addr.get(&from)?,
         };
         let mut connection = self.connections.remove(&id)?;
         let result = connection.pc.handle_read(TaggedBytesMut {
@@ -430,6 +426,33 @@ impl Endpoint {
         }
     }
 
+    /// Routes datagrams from `addr` to connection `id` from now on: the browser's address as
+    /// we see it (a peer-reflexive candidate). A connection that had the address is dropped:
+    /// its browser no longer owns that port.
+    fn bind_address(&mut self, id: ConnectionId, addr: SocketAddr) {
+        if self.by_addr.get(&addr) == Some(&id) {
+            return;
+        }
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        if let Some(old) = connection.remote.replace(addr) {
+            if self.by_addr.get(&old) == Some(&id) {
+                self.by_addr.remove(&old);
+            }
+        }
+        if let Some(previous) = self.by_addr.insert(addr, id) {
+            if let Some(stale) = self.connections.remove(&previous) {
+                tracing::debug!(connection = previous, %addr, "address taken by connection {id}");
+                self.forget(
+                    previous,
+                    stale,
+                    "its address was taken by a new connection".into(),
+                );
+            }
+        }
+    }
+
     fn reinsert(&mut self, id: ConnectionId, connection: Box<Connection>) {
         match connection.ended {
             Some(state) => self.forget(id, connection, format!("peer connection {state}")),
@@ -444,8 +467,11 @@ impl Endpoint {
             self.timers.remove(&(at, id));
         }
         self.by_ufrag.remove(&connection.ufrag);
+        // The address may belong to a newer connection by now.
         if let Some(addr) = connection.remote {
-            self.by_addr.remove(&addr);
+            if self.by_addr.get(&addr) == Some(&id) {
+                self.by_addr.remove(&addr);
+            }
         }
         self.events.push_back(Event::Closed {
             connection: id,

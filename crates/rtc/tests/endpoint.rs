@@ -351,3 +351,62 @@ fn by_default_the_answer_advertises_the_default_max_message_size() {
         Some(rtc::DEFAULT_MAX_MESSAGE_SIZE)
     );
 }
+
+#[test]
+fn a_new_connection_from_the_address_of_a_dead_one_connects_and_the_dead_one_is_dropped() {
+    let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut endpoint = Endpoint::new(EndpointConfig::new(server)).unwrap();
+    // The first browser goes away without a word; its connection lives on in the endpoint.
+    let (gone, _, gone_id, channel) = connect_one(&mut endpoint, server, 50031);
+    drop(gone);
+    while endpoint.poll_event().is_some() {}
+
+    // A new browser gets the same port. Its STUN checks name the new connection, so they must
+    // reach it, not the dead one that owned the address.
+    let (mut c, offer) = client(SocketAddr::from(([127, 0, 0, 1], 50031)));
+    let (id, answer) = endpoint.accept_offer(Instant::now(), &offer).unwrap();
+    c.pc.set_remote_description(
+        Instant::now(),
+        RTCSessionDescription::answer(answer).unwrap(),
+    )
+    .unwrap();
+    let mut clients = vec![c];
+    let events = run(&mut endpoint, &mut clients, server, |cs, _| {
+        cs[0].channel.is_some()
+    });
+    let closed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Closed { connection, reason } => Some((*connection, reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        closed,
+        vec![(gone_id, "its address was taken by a new connection")]
+    );
+    assert_eq!(endpoint.connection_count(), 1);
+
+    let channel_of_new = events
+        .iter()
+        .find_map(|e| match e {
+            Event::ChannelOpen {
+                connection,
+                channel,
+                ..
+            } if *connection == id => Some(*channel),
+            _ => None,
+        })
+        .expect("the new connection's channel opens");
+    endpoint
+        .send(Instant::now(), id, channel_of_new, b"to the new one")
+        .unwrap();
+    run(&mut endpoint, &mut clients, server, |cs, _| {
+        !cs[0].received.is_empty()
+    });
+    assert_eq!(clients[0].received, vec![b"to the new one".to_vec()]);
+    assert!(matches!(
+        endpoint.send(Instant::now(), gone_id, channel, b"x"),
+        Err(rtc::Error::UnknownChannel)
+    ));
+}
