@@ -214,6 +214,15 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// A runtime on the calling thread only, for processes whose work is one packet loop (a WebRTC
+/// peer): no other worker threads to wake and hand tasks to on every datagram.
+pub fn single_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// Resolves on Ctrl-C or SIGTERM, for graceful shutdown.
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -96,7 +96,7 @@ struct SeededSwarm {
 }
 
 pub fn run(args: PeerArgs) -> anyhow::Result<()> {
-    crate::demo::runtime()?.block_on(serve(args))
+    crate::demo::single_thread_runtime()?.block_on(serve(args))
 }
 
 async fn serve(args: PeerArgs) -> anyhow::Result<()> {

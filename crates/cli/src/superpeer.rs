@@ -107,9 +107,5 @@ pub fn run(args: SuperpeerArgs) -> anyhow::Result<()> {
 
 /// One worker process; started by the master only, with its spec on stdin.
 pub fn run_worker() -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(superpeer::worker::run())
+    demo::single_thread_runtime()?.block_on(superpeer::worker::run())
 }
