@@ -36,6 +36,11 @@ count() {
 }
 
 scripts/setup.sh test || { echo "setup failed: see above"; exit 1; }
+# The build, npm packages, test media and browser profiles take about 2 GB; say what there
+# is, so that a full disk shows as such and not as a string of unrelated failures.
+target_dir=${CARGO_TARGET_DIR:-target}
+mkdir -p "$target_dir"
+echo "disk: $(df -Ph "$target_dir" | awk 'NR==2 {print $4}') free where the build goes, $(df -Ph "${TMPDIR:-/tmp}" | awk 'NR==2 {print $4}') in ${TMPDIR:-/tmp}"
 
 stage fmt cargo fmt --all --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -57,7 +57,7 @@ enum Command {
 
 /// mimalloc instead of glibc's malloc: the WebRTC stack allocates and frees a few buffers per
 /// packet (glibc's malloc and free were 13 % of a sending peer's CPU, mimalloc's 5 %), and it
-/// keeps less memory per idle connection (tracker 1.15 vs 1.35 KiB, peer 74 vs 88 KiB;
+/// keeps less memory per idle connection (tracker 1.15 vs 1.35 KiB, peer 74–85 vs 88–91 KiB;
 /// docs/rtc.md). Built without transparent huge pages, which would count whole 2 MiB pages
 /// of mostly free memory in RSS. The `system-allocator` feature keeps glibc's, for heap
 /// profilers such as heaptrack that watch malloc.
