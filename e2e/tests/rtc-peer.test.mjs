@@ -54,6 +54,7 @@ test('the peer seeds one swarm with every segment of the playlist', () => {
 
 test('the peer announces its segments as soon as the channel opens', async () => {
   const a = await page.evaluate(() => window.lastAnnouncement(0));
+  assert.ok(a, 'no announcement within 10 s of the channel opening');
   assert.equal(a.c, 0);
   assert.deepEqual(a.l, Array.from({ length: 30 }, (_, i) => i));
 });
