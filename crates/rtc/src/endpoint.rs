@@ -1,10 +1,11 @@
 //! The sans-IO endpoint: a set of peer connections sharing one UDP socket.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use rustc_hash::FxHashMap;
 use webrtc_core::data_channel::RTCDataChannelId;
 use webrtc_core::ice::mdns::MulticastDnsMode;
 use webrtc_core::peer_connection::certificate::{CertificateParams, RTCCertificate};
@@ -153,15 +154,25 @@ struct Connection {
 pub struct Endpoint {
     config: EndpointConfig,
     certificate: RTCCertificate,
-    /// Boxed: a peer connection is several KiB, and each call takes its connection out of the
-    /// map and puts it back, which must move a pointer, not the whole state.
-    connections: HashMap<ConnectionId, Box<Connection>>,
-    by_addr: HashMap<SocketAddr, ConnectionId>,
-    by_ufrag: HashMap<String, ConnectionId>,
+    /// Boxed: a peer connection is several KiB, and the timer path takes a connection out of
+    /// the map and puts it back, which must move a pointer, not the whole state. The maps
+    /// hash with FxHash, once or twice per datagram: their keys are our own ids and ufrags,
+    /// and addresses that passed a STUN check, so no remote party picks them.
+    connections: FxHashMap<ConnectionId, Box<Connection>>,
+    by_addr: FxHashMap<SocketAddr, ConnectionId>,
+    by_ufrag: FxHashMap<String, ConnectionId>,
+    out: Output,
+    next_id: ConnectionId,
+}
+
+/// What the connections produced for the caller, and when each must run next. Apart from the
+/// connection map, so that a connection can be drained while borrowed from it.
+struct Output {
+    buffered_amount_low: u32,
+    connect_timeout: Duration,
     /// Every connection's next deadline, earliest first, so that timers cost O(log n) per
     /// connection touched instead of a scan of all connections on every loop turn.
     timers: BTreeSet<(Instant, ConnectionId)>,
-    next_id: ConnectionId,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -188,16 +199,21 @@ impl Endpoint {
             webrtc_core::crypto::SignatureScheme::EcdsaP256Sha256,
             params,
         )?;
+        let out = Output {
+            buffered_amount_low: u32::try_from(config.buffered_amount_low).unwrap_or(u32::MAX),
+            connect_timeout: config.connect_timeout,
+            timers: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
         Ok(Self {
             config,
             certificate,
-            connections: HashMap::new(),
-            by_addr: HashMap::new(),
-            by_ufrag: HashMap::new(),
-            timers: BTreeSet::new(),
+            connections: FxHashMap::default(),
+            by_addr: FxHashMap::default(),
+            by_ufrag: FxHashMap::default(),
+            out,
             next_id: 1,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
         })
     }
 
@@ -276,7 +292,7 @@ impl Endpoint {
             next_timeout: None,
             scheduled: None,
         });
-        self.drain(id, &mut connection);
+        self.out.drain(id, &mut connection);
         self.connections.insert(id, connection);
         Ok((id, answer_sdp))
     }
@@ -299,7 +315,7 @@ impl Endpoint {
             }
             None => *self.by_addr.get(&from)?,
         };
-        let mut connection = self.connections.remove(&id)?;
+        let connection = self.connections.get_mut(&id)?;
         let result = connection.pc.handle_read(TaggedBytesMut {
             now,
             transport: TransportContext {
@@ -313,8 +329,8 @@ impl Endpoint {
         if let Err(e) = result {
             tracing::debug!(connection = id, "dropped a datagram: {e}");
         }
-        self.drain(id, &mut connection);
-        self.reinsert(id, connection);
+        self.out.drain(id, connection);
+        self.drop_if_ended(id);
         Some(id)
     }
 
@@ -324,11 +340,11 @@ impl Endpoint {
         // Take the due entries first: a connection may come back with a deadline that is
         // already due, and runs again on the next call, not in a loop here.
         let mut due = Vec::new();
-        while let Some(&(at, id)) = self.timers.first() {
+        while let Some(&(at, id)) = self.out.timers.first() {
             if at > now {
                 break;
             }
-            self.timers.pop_first();
+            self.out.timers.pop_first();
             due.push(id);
         }
         for id in due {
@@ -347,22 +363,22 @@ impl Endpoint {
                     tracing::debug!(connection = id, "timeout handling failed: {e}");
                 }
             }
-            self.drain(id, &mut connection);
+            self.out.drain(id, &mut connection);
             self.reinsert(id, connection);
         }
     }
 
     /// The earliest instant at which [`Endpoint::handle_timeout`] must run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|&(at, _)| at)
+        self.out.timers.first().map(|&(at, _)| at)
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.out.transmits.pop_front()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.events.pop_front()
     }
 
     /// Sends one binary message and returns the channel's buffered amount afterwards. The
@@ -375,7 +391,7 @@ impl Endpoint {
         channel: ChannelId,
         data: &[u8],
     ) -> Result<usize, Error> {
-        let Some(mut conn) = self.connections.remove(&connection) else {
+        let Some(conn) = self.connections.get_mut(&connection) else {
             return Err(Error::UnknownChannel);
         };
         let max = conn.pc.sctp().and_then(|t| t.max_message_size());
@@ -390,8 +406,8 @@ impl Endpoint {
                 .map(|()| dc.outstanding_bytes())
                 .map_err(Error::from),
         };
-        self.drain(connection, &mut conn);
-        self.reinsert(connection, conn);
+        self.out.drain(connection, conn);
+        self.drop_if_ended(connection);
         result
     }
 
@@ -417,7 +433,7 @@ impl Endpoint {
         if let Some(mut conn) = self.connections.remove(&connection) {
             let _ = conn.pc.close();
             while let Some(t) = conn.pc.poll_write() {
-                self.transmits.push_back(Transmit {
+                self.out.transmits.push_back(Transmit {
                     destination: t.transport.peer_addr,
                     contents: t.message,
                 });
@@ -453,6 +469,15 @@ impl Endpoint {
         }
     }
 
+    /// Drops the connection if the stack reported it failed or closed.
+    fn drop_if_ended(&mut self, id: ConnectionId) {
+        if self.connections.get(&id).is_some_and(|c| c.ended.is_some()) {
+            if let Some(connection) = self.connections.remove(&id) {
+                self.reinsert(id, connection);
+            }
+        }
+    }
+
     fn reinsert(&mut self, id: ConnectionId, connection: Box<Connection>) {
         match connection.ended {
             Some(state) => self.forget(id, connection, format!("peer connection {state}")),
@@ -464,7 +489,7 @@ impl Endpoint {
 
     fn forget(&mut self, id: ConnectionId, connection: Box<Connection>, reason: String) {
         if let Some(at) = connection.scheduled {
-            self.timers.remove(&(at, id));
+            self.out.timers.remove(&(at, id));
         }
         self.by_ufrag.remove(&connection.ufrag);
         // The address may belong to a newer connection by now.
@@ -473,12 +498,14 @@ impl Endpoint {
                 self.by_addr.remove(&addr);
             }
         }
-        self.events.push_back(Event::Closed {
+        self.out.events.push_back(Event::Closed {
             connection: id,
             reason,
         });
     }
+}
 
+impl Output {
     /// Moves everything the stack produced into our queues and caches its next deadline.
     fn drain(&mut self, id: ConnectionId, connection: &mut Connection) {
         let pc = &mut connection.pc;
@@ -505,9 +532,7 @@ impl Endpoint {
                     ) => connection.ended = Some(state),
                     RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnOpen(channel)) => {
                         if let Some(mut dc) = pc.data_channel(channel) {
-                            dc.set_buffered_amount_low_threshold(
-                                u32::try_from(self.config.buffered_amount_low).unwrap_or(u32::MAX),
-                            );
+                            dc.set_buffered_amount_low_threshold(self.buffered_amount_low);
                             let label = dc.label().to_owned();
                             self.events.push_back(Event::ChannelOpen {
                                 connection: id,
@@ -556,7 +581,7 @@ impl Endpoint {
     /// Moves the connection's entry in the timer set to its current deadline.
     fn schedule(&mut self, id: ConnectionId, connection: &mut Connection) {
         let connect_deadline =
-            (!connection.connected).then(|| connection.created + self.config.connect_timeout);
+            (!connection.connected).then(|| connection.created + self.connect_timeout);
         let deadline = match (connection.next_timeout, connect_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

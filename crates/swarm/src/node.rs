@@ -47,6 +47,9 @@ pub struct NodeConfig {
     /// SCTP data packet budget; `None` keeps the stack's path-safe default
     /// ([`rtc::EndpointConfig::sctp_mtu`]).
     pub sctp_mtu: Option<u32>,
+    /// While sending, how long the loop lets acknowledgements gather before it reads them
+    /// ([`udp::DEFAULT_HOLD`]); zero reads each datagram as it arrives.
+    pub hold: Duration,
 }
 
 impl Default for NodeConfig {
@@ -61,6 +64,7 @@ impl Default for NodeConfig {
             connect_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             sctp_mtu: None,
+            hold: udp::DEFAULT_HOLD,
         }
     }
 }
@@ -191,7 +195,8 @@ pub async fn spawn(config: NodeConfig) -> io::Result<NodeHandle> {
     endpoint_config.max_message_size = config.session.max_message_size;
     endpoint_config.sctp_mtu = config.sctp_mtu;
     let endpoint = Endpoint::new(endpoint_config).map_err(io::Error::other)?;
-    let udp = UdpIo::new(socket)?;
+    let mut udp = UdpIo::new(socket)?;
+    udp.set_hold(config.hold);
     tracing::debug!(gso_segments = udp.max_gso_segments(), "udp socket ready");
     let (tx, rx) = mpsc::channel(256);
     let node = Node {
@@ -228,8 +233,15 @@ pub fn bind_udp(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
 impl Node {
     async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
         let mut received = RecvBatch::default();
+        // One timer for the life of the loop, moved to each new deadline: cheaper than
+        // registering a new one with the runtime on every turn, which is every datagram.
+        let timer = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(timer);
         loop {
             self.flush().await;
+            if let Some(hold) = self.udp.take_hold() {
+                tokio::time::sleep(hold).await;
+            }
             // The stack may report a deadline that is already due right after a timeout
             // was handled; sleeping at least 1 ms keeps the loop from spinning.
             let now = Instant::now();
@@ -239,6 +251,9 @@ impl Node {
                 .map_or(now + Duration::from_secs(3600), |t| {
                     t.max(now + Duration::from_millis(1))
                 });
+            if timer.deadline() != deadline.into() {
+                timer.as_mut().reset(deadline.into());
+            }
             tokio::select! {
                 ready = self.udp.readable() => {
                     if ready.is_ok() {
@@ -247,8 +262,10 @@ impl Node {
                             if self.udp.try_recv(&mut received).is_err() {
                                 break;
                             }
+                            // A batch arrived at one moment: one clock read for all of it.
+                            let now = Instant::now();
                             for (from, datagram) in received.datagrams() {
-                                self.on_datagram(from, datagram);
+                                self.on_datagram(now, from, datagram);
                             }
                         }
                     }
@@ -257,7 +274,7 @@ impl Node {
                     Some(request) => self.on_request(request),
                     None => return,
                 },
-                () = tokio::time::sleep_until(deadline.into()) => {
+                () = &mut timer => {
                     self.endpoint.handle_timeout(Instant::now());
                     self.on_events();
                 }
@@ -265,10 +282,8 @@ impl Node {
         }
     }
 
-    fn on_datagram(&mut self, from: SocketAddr, datagram: &[u8]) {
-        let connection = self
-            .endpoint
-            .handle_datagram(Instant::now(), from, datagram);
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let connection = self.endpoint.handle_datagram(now, from, datagram);
         self.on_events();
         // Acknowledgements free send buffer: top the channel up without waiting for the
         // low-water event.

@@ -62,6 +62,9 @@ pub async fn run(
     let mut peers: HashMap<ConnectionId, Peer> = HashMap::new();
     let mut received = RecvBatch::default();
     let mut udp = UdpIo::new(config.socket)?;
+    // One timer moved to each new deadline rather than a new one registered every turn.
+    let timer = tokio::time::sleep(Duration::from_secs(1));
+    tokio::pin!(timer);
     loop {
         let now = Instant::now();
         // The stack may report an already-due deadline; never spin faster than 1 ms.
@@ -70,6 +73,9 @@ pub async fn run(
             .map_or(now + Duration::from_secs(1), |t| {
                 t.max(now + Duration::from_millis(1))
             });
+        if timer.deadline() != deadline.into() {
+            timer.as_mut().reset(deadline.into());
+        }
         let mut dirty: Vec<ConnectionId> = Vec::new();
         tokio::select! {
             ready = udp.readable() => {
@@ -78,8 +84,9 @@ pub async fn run(
                         if udp.try_recv(&mut received).is_err() {
                             break;
                         }
+                        let now = Instant::now();
                         for (from, datagram) in received.datagrams() {
-                            endpoint.handle_datagram(Instant::now(), from, datagram);
+                            endpoint.handle_datagram(now, from, datagram);
                         }
                     }
                 }
@@ -126,7 +133,7 @@ pub async fn run(
                     }
                 }
             }
-            _ = tokio::time::sleep_until(deadline.into()) => {
+            () = &mut timer => {
                 endpoint.handle_timeout(Instant::now());
             }
         }

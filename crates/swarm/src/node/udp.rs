@@ -11,11 +11,15 @@
 //! - receives take up to [`quinn_udp::BATCH_SIZE`] datagrams per `recvmmsg`, with GRO groups
 //!   split back into datagrams.
 //!
+//! - while data flows, the loop waits a moment after each flush so that acknowledgements
+//!   gather ([`UdpIo::take_hold`]): one wake-up for many datagrams instead of one each.
+//!
 //! The system calls are `quinn-udp`'s; the grouping is sans-IO and tested on its own.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState, BATCH_SIZE};
@@ -26,6 +30,24 @@ use tokio::net::UdpSocket;
 pub const MAX_GSO_BYTES: usize = 65_507;
 /// Room for one received datagram, or one GRO group of them.
 const RECV_BUFFER: usize = 65_536;
+
+/// The node's default for [`UdpIo::set_hold`]: one tick of tokio's timer, the shortest wait
+/// it has. A browser acknowledges every second SCTP packet, so a fast transfer to a few
+/// browsers brings a datagram every 100-200 µs; waking for each cost more CPU than handling it
+/// (docs/rtc.md, "Wake-ups"). The wait adds this much, rounded up to the timer's next tick, to
+/// each round trip while a transfer runs. With hundreds of connections the datagrams batch on
+/// their own, and the super-peer worker does not wait (docs/superpeer.md).
+pub const DEFAULT_HOLD: Duration = Duration::from_millis(1);
+
+/// Datagrams sent since the last wait that mark a transfer in progress. Fewer (a STUN
+/// response, a lone acknowledgement of an idle connection) do not delay the next read.
+const HOLD_AFTER_SENT: u64 = 2;
+
+/// Whether the loop should wait `hold` before its next read, having sent `sent` datagrams
+/// since it last waited. Pure, so the policy is tested without sockets.
+pub fn hold_for(sent: u64, hold: Duration) -> Option<Duration> {
+    (!hold.is_zero() && sent >= HOLD_AFTER_SENT).then_some(hold)
+}
 
 /// Datagrams waiting to be sent, in order. Sans-IO: [`SendQueue::peek_batch`] says what the
 /// next system call carries and [`SendQueue::consume`] drops it once the kernel took it, so a
@@ -176,6 +198,9 @@ pub struct UdpIo {
     state: UdpSocketState,
     queue: SendQueue,
     counters: UdpCounters,
+    hold: Duration,
+    /// Datagrams sent since the last [`UdpIo::take_hold`].
+    sent_since_hold: u64,
 }
 
 impl UdpIo {
@@ -189,7 +214,23 @@ impl UdpIo {
             state,
             queue: SendQueue::default(),
             counters: UdpCounters::default(),
+            hold: Duration::ZERO,
+            sent_since_hold: 0,
         })
+    }
+
+    /// How long the loop waits for acknowledgements to gather while it is sending; zero (the
+    /// default) reads every datagram as soon as it arrives.
+    pub fn set_hold(&mut self, hold: Duration) {
+        self.hold = hold;
+    }
+
+    /// Call once per loop turn, before waiting for the socket: the time to wait first if the
+    /// turns since the last call sent a transfer's worth of datagrams (see [`hold_for`]).
+    pub fn take_hold(&mut self) -> Option<Duration> {
+        let hold = hold_for(self.sent_since_hold, self.hold);
+        self.sent_since_hold = 0;
+        hold
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -239,6 +280,8 @@ impl UdpIo {
             state,
             queue,
             counters,
+            sent_since_hold,
+            ..
         } = self;
         while let Some(batch) = queue.peek_batch(state.max_gso_segments()) {
             let transmit = Transmit {
@@ -255,6 +298,7 @@ impl UdpIo {
             queue.consume(count);
             counters.sends += 1;
             counters.datagrams_sent += count as u64;
+            *sent_since_hold += count as u64;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 
-use super::{RecvBatch, SendQueue, UdpIo, MAX_GSO_BYTES};
+use super::{hold_for, RecvBatch, SendQueue, UdpIo, DEFAULT_HOLD, MAX_GSO_BYTES};
 
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -218,4 +218,51 @@ fn received_gro_groups_split_into_datagrams() {
             (addr(2), datagram(8, 10).to_vec()),
         ]
     );
+}
+
+#[test]
+fn the_loop_waits_only_after_sending_a_transfers_worth() {
+    let hold = Duration::from_millis(1);
+    assert_eq!(hold_for(0, hold), None, "idle");
+    assert_eq!(
+        hold_for(1, hold),
+        None,
+        "a STUN response or one acknowledgement"
+    );
+    assert_eq!(hold_for(2, hold), Some(hold));
+    assert_eq!(hold_for(500, hold), Some(hold));
+    assert_eq!(hold_for(500, Duration::ZERO), None, "turned off");
+}
+
+/// `take_hold` counts what flushes really sent since its last call, and starts over.
+#[tokio::test]
+async fn take_hold_follows_what_was_sent_since_the_last_call() {
+    let bind = || super::super::bind_udp(addr(0), 1024 * 1024).unwrap();
+    let mut sender = UdpIo::new(bind()).unwrap();
+    let to = bind().local_addr().unwrap();
+    sender.queue(to, datagram(0, 100));
+    sender.queue(to, datagram(1, 100));
+    sender.flush().await;
+    assert_eq!(sender.take_hold(), None, "no wait unless set");
+    sender.set_hold(DEFAULT_HOLD);
+    assert_eq!(sender.take_hold(), None);
+    sender.queue(to, datagram(0, 100));
+    sender.flush().await;
+    assert_eq!(sender.take_hold(), None, "one datagram");
+    sender.queue(to, datagram(1, 100));
+    sender.flush().await;
+    sender.queue(to, datagram(2, 100));
+    sender.flush().await;
+    assert_eq!(
+        sender.take_hold(),
+        Some(DEFAULT_HOLD),
+        "two flushes of one each"
+    );
+    assert_eq!(sender.take_hold(), None, "counted from the last call");
+    sender.set_hold(Duration::ZERO);
+    for tag in 3..10 {
+        sender.queue(to, datagram(tag, 100));
+    }
+    sender.flush().await;
+    assert_eq!(sender.take_hold(), None, "turned off");
 }
