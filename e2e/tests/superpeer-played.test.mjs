@@ -60,6 +60,8 @@ test(`${TABS} tabs with a super peer play only the origin's bytes`, { timeout: (
   const stats = (await master.call('GET', `/stats/${pid}`)).body;
   const p2pSegments = states.reduce((n, s) => n + s.sources.p2p + s.sources.mixed, 0);
   t.diagnostic(checker.summary());
+  const dropped = states.reduce((n, s) => n + (s.bytes?.dropped ?? 0), 0);
+  t.diagnostic(`bytes received and dropped by the tabs' guards: ${dropped}`);
   t.diagnostic(`P2P segments ${p2pSegments}, worker uploaded ${((stats.uploadedKB ?? 0) / 1024).toFixed(1)} MB, tabs' peers ${states.map((s) => s.peers.length)}`);
   for (const m of checker.mismatches.slice(0, 10)) t.diagnostic(`differs: ${JSON.stringify(m)}`);
   for (const e of checker.mediaErrors().slice(0, 10)) t.diagnostic(`media error: ${JSON.stringify(e)}`);

@@ -98,7 +98,8 @@ export class P2PEngine extends Emitter<EngineEvents> {
   private connectedCount = 0;
   private announcedPeerId?: string;
   private lastPeersKey = "";
-  private readonly counters = { httpDown: 0, p2pDown: 0, p2pUp: 0, rebuffers: 0 };
+  /** `dropped`: bytes received and never used (stale, overlong, or from sources that disagreed). */
+  private readonly counters = { httpDown: 0, p2pDown: 0, p2pUp: 0, rebuffers: 0, dropped: 0 };
   private speedWindow: { at: number; bytes: number }[] = [];
   private lastStatsKey = "";
   private readonly onPageHide = () => this.sendBeaconStats();
@@ -221,6 +222,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
         this.speedWindow.push({ at: Date.now(), bytes: n });
       },
       onUploadBytes: (n) => (this.counters.p2pUp += n),
+      onDroppedBytes: (n) => (this.counters.dropped += n),
       onPeersChanged: () => this.emitPeers(),
       onSegmentStored: () => {},
       onException: (code, message) => this.emit("exception", { code, message }),
@@ -311,7 +313,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
   }
 
   /** Raw byte counters (the tracker report uses bytes). */
-  getByteCounters(): { httpDown: number; p2pDown: number; p2pUp: number; rebuffers: number } {
+  getByteCounters(): { httpDown: number; p2pDown: number; p2pUp: number; rebuffers: number; dropped: number } {
     return { ...this.counters };
   }
 

@@ -2,7 +2,11 @@
 
 export type ByteRange = { start: number; end: number }; // inclusive, like HTTP Range
 
-export type HttpResult = { data: Uint8Array; status: number; url: string };
+/**
+ * `length`: how many bytes the server said follow from the requested start (from
+ * `Content-Range`, or `Content-Length` when the body is not encoded), when it said so.
+ */
+export type HttpResult = { data: Uint8Array; status: number; url: string; length?: number };
 
 export class HttpError extends Error {
   constructor(message: string, readonly status: number) {
@@ -44,6 +48,7 @@ export async function fetchSegmentBytes(
   // A 200 to a ranged request carries the whole resource: skip to what we asked for.
   let skip = wantStart !== undefined && res.status === 200 ? wantStart : 0;
   let limit = opts.range && res.status === 200 ? opts.range.end - opts.range.start + 1 - offset : Infinity;
+  const length = statedLength(res, wantStart, skip, limit);
   const parts: Uint8Array[] = [];
   let total = 0;
   const push = (chunk: Uint8Array) => {
@@ -75,7 +80,32 @@ export async function fetchSegmentBytes(
     data.set(p, pos);
     pos += p.length;
   }
-  return { data, status: res.status, url: res.url || url };
+  return { data, status: res.status, url: res.url || url, length };
+}
+
+/**
+ * How many bytes of what we asked for the response says it carries, or undefined when it does
+ * not say (no length, an encoded body, a `Content-Range` a cross-origin server did not expose).
+ * A 206 for another start than the one requested is an error: its bytes would land at the wrong
+ * place.
+ */
+function statedLength(res: Response, wantStart: number | undefined, skip: number, limit: number): number | undefined {
+  if (res.status === 206) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get("Content-Range")?.trim() ?? "");
+    if (!m) return undefined;
+    const first = Number(m[1]);
+    const last = Number(m[2]);
+    if (wantStart !== undefined && first !== wantStart) {
+      throw new HttpError(`HTTP 206 starts at byte ${first}, not at ${wantStart}`, res.status);
+    }
+    return last - first + 1;
+  }
+  const encoding = res.headers.get("Content-Encoding");
+  const header = res.headers.get("Content-Length");
+  if (header === null || (encoding && encoding !== "identity")) return undefined;
+  const total = Number(header);
+  if (!Number.isSafeInteger(total) || total < 0) return undefined;
+  return Math.max(0, Math.min(total - skip, limit));
 }
 
 /** Exponentially weighted moving average. */

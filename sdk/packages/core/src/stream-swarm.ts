@@ -8,6 +8,7 @@ import type { Logger } from "./logger.js";
 import { PeerSession, type ByteChannel, type PeerHost } from "./peer/peer-session.js";
 import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
 import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, type SchedulerConfig } from "./scheduler.js";
+import { SegmentTransfer, type Source } from "./segment-transfer.js";
 import { MemoryStorage } from "./storage.js";
 import { answerMessage, randomOfferId, type OutgoingOffer } from "./tracker/messages.js";
 import type { TrackerConnection, SwarmSubscription } from "./tracker/tracker-connection.js";
@@ -40,23 +41,24 @@ export interface SwarmContext {
   onSegmentStored(swarm: StreamSwarm): void;
   startupWaitUntil(): number;
   onException(code: "HTTP_EXPT" | "PEER_EXPT", message: string): void;
+  /** Bytes received and not used: stale, beyond a segment's length, or from sources that disagreed. */
+  onDroppedBytes(n: number): void;
 }
 
 type Waiter = { resolve(r: LoadResult): void; reject(e: unknown): void };
 
 type Transfer = {
   seg: SegmentInfo;
-  chunks: Uint8Array[];
-  received: number;
-  expected?: number;
+  /** The bytes so far; only the current source's count (see segment-transfer.ts). */
+  bytes: SegmentTransfer;
   mode: "http" | "p2p" | "wait";
   peerId?: string;
   cancel?: () => void;
   startedAt: number;
   lastByteAt?: number;
   waiters: Waiter[];
-  usedHttp: boolean;
-  usedP2P: boolean;
+  /** HTTP fetches from byte 0 that gave a length other than the playlist's (at most one retry). */
+  httpRestarts: number;
   /** Peers that failed this segment: not asked again for it. */
   failedPeers: Set<string>;
 };
@@ -277,6 +279,10 @@ export class StreamSwarm implements PeerHost {
     this.ctx.onUploadBytes(bytes, session.remotePeerId);
   }
 
+  onDroppedBytes(bytes: number): void {
+    this.ctx.onDroppedBytes(bytes);
+  }
+
   onProtocolError(session: PeerSession, reason: string): void {
     this.ctx.log.warn("peer", session.remotePeerId, "protocol error:", reason);
     this.ctx.onException("PEER_EXPT", `peer ${session.remotePeerId}: ${reason}`);
@@ -367,9 +373,27 @@ export class StreamSwarm implements PeerHost {
   }
 
   private newTransfer(seg: SegmentInfo, mode: Transfer["mode"]): Transfer {
-    const t: Transfer = { seg, chunks: [], received: 0, mode, startedAt: Date.now(), waiters: [], usedHttp: false, usedP2P: false, failedPeers: new Set() };
+    const known = seg.byteRange ? seg.byteRange.end - seg.byteRange.start + 1 : undefined;
+    const t: Transfer = { seg, bytes: new SegmentTransfer(known, (n) => this.ctx.onDroppedBytes(n)), mode, startedAt: Date.now(), waiters: [], httpRestarts: 0, failedPeers: new Set() };
     this.transfers.set(seg.id, t);
     return t;
+  }
+
+  /** Ends a transfer for good: its source stops, nothing it still receives is used. */
+  private dropTransfer(t: Transfer): void {
+    this.stopSource(t);
+    if (this.transfers.get(t.seg.id) === t) this.transfers.delete(t.seg.id);
+  }
+
+  /**
+   * Stops the transfer's current source. Its handle goes stale first, so whatever the source
+   * still reports (a cancel's own failure callback included) is ignored.
+   */
+  private stopSource(t: Transfer): void {
+    t.bytes.stop();
+    const cancel = t.cancel;
+    t.cancel = undefined;
+    cancel?.();
   }
 
   private holders(t: Transfer) {
@@ -386,7 +410,7 @@ export class StreamSwarm implements PeerHost {
   private decide(t: Transfer): void {
     if (t.mode !== "wait") return;
     const cfg = this.ctx.config.schedulerConfig;
-    const remaining = Math.max(1, (t.expected ?? this.expectedBytes(t.seg)) - t.received);
+    const remaining = Math.max(1, (t.bytes.total ?? this.expectedBytes(t.seg)) - t.bytes.received);
     if (Date.now() < this.ctx.startupWaitUntil() && this.peers.size === 0) return; // waitForPeer
     let someoneHttp = false;
     for (const e of this.peers.values()) if (e.session.httpLoading.has(t.seg.id)) someoneHttp = true;
@@ -418,8 +442,9 @@ export class StreamSwarm implements PeerHost {
   }
 
   private startHttp(t: Transfer): void {
+    const src = t.bytes.begin("http");
     t.mode = "http";
-    t.usedHttp = true;
+    t.peerId = undefined;
     t.startedAt = Date.now();
     t.lastByteAt = undefined;
     const controller = new AbortController();
@@ -432,7 +457,7 @@ export class StreamSwarm implements PeerHost {
     let bytes = 0;
     fetchSegmentBytes(t.seg.url, {
       range: t.seg.byteRange,
-      offset: t.received,
+      offset: src.from,
       signal: controller.signal,
       onFirstByte: () => {
         firstByteAt = performance.now();
@@ -445,83 +470,120 @@ export class StreamSwarm implements PeerHost {
       },
     })
       .then((r) => {
+        if (!t.bytes.isCurrent(src)) return void t.bytes.append(src, r.data); // stale: dropped, counted
+        this.httpLoading.delete(id);
         const secs = (performance.now() - (firstByteAt || began)) / 1000;
         if (bytes > 64 * 1024 && secs > 0) this.ctx.httpBps.add(bytes / secs);
-        t.chunks.push(r.data);
-        t.received += r.data.length;
-        this.httpLoading.delete(id);
-        this.complete(t);
+        const stated = r.length === undefined ? "ok" : t.bytes.expect(src, r.length);
+        const appended = stated === "ok" ? t.bytes.append(src, r.data) : stated;
+        if (appended !== "ok") return this.httpDisagrees(t, src, appended);
+        const done = t.bytes.finish(src);
+        if (done.kind === "complete") return this.complete(t, done.data);
+        this.httpFailed(t, new Error(`HTTP response for ${t.seg.url} ended after ${t.bytes.received} of ${t.bytes.total ?? "?"} bytes`));
       })
       .catch((err) => {
-        if (!controller.signal.aborted) this.ctx.onException("HTTP_EXPT", `segment ${t.seg.url}: ${String(err)}`);
-        this.httpLoading.delete(id);
-        this.scheduleAnnounce();
-        if (this.transfers.get(id) === t) this.transfers.delete(id);
-        for (const w of t.waiters) w.reject(err);
+        if (!t.bytes.isCurrent(src)) return;
+        t.bytes.stop();
+        this.httpFailed(t, err);
       });
+  }
+
+  /**
+   * HTTP gave a length or more bytes than the segment's bytes held so far allow: a peer's part
+   * was wrong (or the origin changed the file). Everything held is dropped; the whole segment
+   * is fetched again from the origin, once.
+   */
+  private httpDisagrees(t: Transfer, src: Source, verdict: string): void {
+    this.ctx.log.warn("segment", t.seg.id, "HTTP from byte", src.from, "disagrees with the bytes held:", verdict);
+    t.bytes.discard();
+    if (src.from === 0 && ++t.httpRestarts > 1) {
+      return this.httpFailed(t, new Error(`HTTP length of ${t.seg.url} does not match its byte range`));
+    }
+    this.startHttp(t);
+  }
+
+  private httpFailed(t: Transfer, err: unknown): void {
+    const id = t.seg.id;
+    const aborted = err instanceof DOMException && err.name === "AbortError";
+    if (!aborted) this.ctx.onException("HTTP_EXPT", `segment ${t.seg.url}: ${String(err)}`);
+    this.httpLoading.delete(id);
+    this.scheduleAnnounce();
+    this.dropTransfer(t);
+    for (const w of t.waiters) w.reject(err);
   }
 
   private startP2P(t: Transfer, peerId: string): void {
     const e = this.peers.get(peerId);
     if (!e || e.session.busy) return;
+    const src = t.bytes.begin("p2p", peerId);
     t.mode = "p2p";
     t.peerId = peerId;
     t.startedAt = Date.now();
     t.lastByteAt = undefined;
-    t.expected = undefined;
-    const base = t.received;
     const began = performance.now();
     let got = 0;
-    t.cancel = e.session.request(t.seg.id, base, {
+    t.cancel = e.session.request(t.seg.id, src.from, {
+      onLength: (n) => {
+        if (t.bytes.expect(src, n) !== "conflict") return;
+        // Its length is not the segment's: nothing it sends can be used.
+        this.ctx.log.warn("peer", peerId, "announced", n, "bytes from", src.from, "for segment", t.seg.id, "which does not match its length");
+        this.peerFailedSegment(t, peerId, "length mismatch");
+      },
       onBytes: (chunk) => {
-        t.usedP2P = true;
-        t.chunks.push(chunk.slice());
-        t.received += chunk.length;
-        got += chunk.length;
+        const v = t.bytes.append(src, chunk.slice());
+        if (v === "stale") return;
         t.lastByteAt = Date.now();
+        got += chunk.length;
         this.ctx.onP2PBytes(chunk.length, peerId);
+        if (v === "overlong") this.peerFailedSegment(t, peerId, "more bytes than announced");
       },
       onComplete: () => {
+        const done = t.bytes.finish(src);
+        if (done.kind === "stale") return;
+        if (done.kind === "short") return this.peerFailedSegment(t, peerId, "incomplete segment");
         e.silentStrikes = 0;
         const secs = (performance.now() - began) / 1000;
         if (got > 32 * 1024 && secs > 0) {
           const bps = got / secs;
           e.session.throughput = e.session.throughput ? 0.5 * bps + 0.5 * e.session.throughput : bps;
         }
-        this.complete(t);
+        this.complete(t, done.data);
       },
       onFail: (reason) => {
+        if (!t.bytes.isCurrent(src)) return;
+        t.bytes.stop();
+        t.cancel = undefined;
         if (reason !== "cancelled") t.failedPeers.add(peerId);
-        this.p2pFailed(t);
+        this.resume(t);
       },
     });
   }
 
-  /** A peer transfer ended without the segment: keep its bytes, let the scheduler go on. */
-  private p2pFailed(t: Transfer): void {
+  /** The peer's transfer of this segment cannot be used: stop it, never ask it again for the segment, go on elsewhere. */
+  private peerFailedSegment(t: Transfer, peerId: string, why: string): void {
+    t.failedPeers.add(peerId);
+    this.ctx.onException("PEER_EXPT", `peer ${peerId}: segment ${t.seg.id}: ${why}`);
+    this.stopSource(t);
+    this.resume(t);
+  }
+
+  /** The transfer's source ended without the segment: keep the bytes held, let the scheduler go on. */
+  private resume(t: Transfer): void {
     if (this.transfers.get(t.seg.id) !== t) return;
     t.mode = "wait";
     t.cancel = undefined;
     t.peerId = undefined;
     if (t.waiters.length) this.decide(t);
-    else if (!t.received) this.transfers.delete(t.seg.id);
+    else if (!t.bytes.received) this.transfers.delete(t.seg.id);
     // else: a prefetch with partial bytes stays parked; the player or the next prefetch resumes it.
   }
 
-  private complete(t: Transfer): void {
-    const total = t.chunks.reduce((n, c) => n + c.length, 0);
-    if (total === 0 && t.mode === "p2p") {
-      // An empty segment is never valid: blame the peer, try elsewhere.
-      if (t.peerId) t.failedPeers.add(t.peerId);
-      return this.p2pFailed(t);
-    }
-    if (this.transfers.get(t.seg.id) === t) this.transfers.delete(t.seg.id);
-    const data = new Uint8Array(total);
-    let pos = 0;
-    for (const c of t.chunks) {
-      data.set(c, pos);
-      pos += c.length;
-    }
+  /** The segment is whole: store it, announce it, hand it to whoever waits. */
+  private complete(t: Transfer, data: Uint8Array): void {
+    if (this.transfers.get(t.seg.id) !== t) return;
+    this.transfers.delete(t.seg.id);
+    t.cancel = undefined;
+    this.httpLoading.delete(t.seg.id);
     const dur = t.seg.endTime - t.seg.startTime;
     if (dur > 0 && !t.seg.byteRange) {
       const bps = data.length / dur;
@@ -534,7 +596,7 @@ export class StreamSwarm implements PeerHost {
     );
     this.scheduleAnnounce();
     this.ctx.onSegmentStored(this);
-    const source = t.usedHttp && t.usedP2P ? "mixed" : t.usedP2P ? "p2p" : "http";
+    const source = t.bytes.usedHttp && t.bytes.usedP2P ? "mixed" : t.bytes.usedP2P ? "p2p" : "http";
     for (const w of t.waiters) w.resolve({ data, source });
   }
 
@@ -560,23 +622,22 @@ export class StreamSwarm implements PeerHost {
   private watchP2P(t: Transfer, now: number, cfg: SchedulerConfig): void {
     let mustFinishByMs = Infinity;
     if (t.waiters.length) {
-      const remaining = Math.max(1, (t.expected ?? this.expectedBytes(t.seg)) - t.received);
+      const remaining = Math.max(1, (t.bytes.total ?? this.expectedBytes(t.seg)) - t.bytes.received);
       const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
       mustFinishByMs = now + budget * 1000;
     }
     const abandon = shouldAbandon(
-      { nowMs: now, startedAtMs: t.startedAt, lastByteAtMs: t.lastByteAt, receivedBytes: t.received, expectedBytes: t.expected ?? this.expectedBytes(t.seg), mustFinishByMs },
+      { nowMs: now, startedAtMs: t.startedAt, lastByteAtMs: t.lastByteAt, receivedBytes: t.bytes.received - (t.bytes.source?.from ?? 0), expectedBytes: (t.bytes.total ?? this.expectedBytes(t.seg)) - (t.bytes.source?.from ?? 0), mustFinishByMs },
       cfg,
     );
     if (!abandon) return;
     const peerId = t.peerId;
     const silent = now - (t.lastByteAt ?? t.startedAt) > cfg.p2pStallTimeoutMs;
-    this.ctx.log.info("abandoning peer", peerId, silent ? "(silent)" : "(too slow)", "for segment", t.seg.id, "at", t.received, "bytes");
+    this.ctx.log.info("abandoning peer", peerId, silent ? "(silent)" : "(too slow)", "for segment", t.seg.id, "at", t.bytes.received, "bytes");
     if (peerId) t.failedPeers.add(peerId);
-    const cancel = t.cancel;
-    t.cancel = undefined;
-    cancel?.(); // -> onFail("cancelled") -> p2pFailed -> decide (HTTP Range for the rest when due)
-    if (t.mode === "p2p") this.p2pFailed(t);
+    // The cancel's own failure callback is stale by then: exactly one decision follows.
+    this.stopSource(t);
+    this.resume(t); // -> decide: another peer, or HTTP Range for the rest when due
     const e = peerId ? this.peers.get(peerId) : undefined;
     if (e && silent && ++e.silentStrikes >= MAX_SILENT_STRIKES) this.dropPeer(peerId as string, `silent on ${MAX_SILENT_STRIKES} transfers in a row`);
   }
@@ -631,16 +692,19 @@ export class StreamSwarm implements PeerHost {
     this.leave();
     this.destroyed = true;
     clearTimeout(this.announceTimer);
-    for (const t of this.transfers.values()) {
-      t.cancel?.();
+    for (const t of [...this.transfers.values()]) {
+      this.dropTransfer(t);
       for (const w of t.waiters) w.reject(new Error("destroyed"));
     }
-    this.transfers.clear();
   }
 
   /** Stops all peer transfers and disconnects (P2P disabled); HTTP transfers go on. */
   disconnectPeers(): void {
-    for (const t of [...this.transfers.values()]) if (t.mode === "p2p") t.cancel?.();
+    for (const t of [...this.transfers.values()]) {
+      if (t.mode !== "p2p") continue;
+      this.stopSource(t);
+      this.resume(t);
+    }
     this.leave();
   }
 }

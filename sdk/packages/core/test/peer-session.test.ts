@@ -113,3 +113,118 @@ describe("PeerSession against empty uploads", () => {
     expect(a.has(5)).toBe(false);
   });
 });
+
+describe("PeerSession: a transfer is bound to its request", () => {
+  async function requester() {
+    const pml = await pmlCommands();
+    const ch = pair();
+    const errors: string[] = [];
+    const dropped = { n: 0 };
+    const a = new PeerSession("B", ch.a, { ...host(new Map(), errors), onDroppedBytes: (n) => (dropped.n += n) });
+    ch.connect(() => {}, () => {});
+    const send = (cmd: Record<string, unknown>) => {
+      for (const m of pml.serializePeerCommand(cmd, 65535)) a.onMessage(m);
+    };
+    const lastRequest = () => {
+      const m = ch.a.sent.filter((x) => pml.deserializeCommand(x.subarray(4, x.length - 4)).c === 1).pop()!;
+      return pml.deserializeCommand(m.subarray(4, m.length - 4)) as { i: number; r: number; b?: number };
+    };
+    const download = (id: number, from = 0) => {
+      const got: number[] = [];
+      let cancel = () => {};
+      const result = new Promise<string>((resolve) => {
+        cancel = a.request(id, from, { onBytes: (c) => got.push(...c), onComplete: () => resolve("complete"), onFail: resolve });
+      });
+      return { got, result, cancel, req: lastRequest() };
+    };
+    return { a, send, download, errors, dropped, sent: ch.a.sent, pml };
+  }
+
+  it("late bytes of a cancelled request are dropped, never counted into the next one", async () => {
+    const { send, download, dropped, a } = await requester();
+    const first = download(1);
+    send({ c: 2, i: 1, s: 10, r: first.req.r });
+    a.onMessage(new Uint8Array(4).fill(1));
+    first.cancel();
+    expect(await first.result).toBe("cancelled");
+    const second = download(2);
+    a.onMessage(new Uint8Array(6).fill(1)); // the rest of segment 1, sent before the peer saw the cancel
+    send({ c: 3, i: 1, r: first.req.r }); // and its Completed
+    send({ c: 2, i: 2, s: 3, r: second.req.r });
+    a.onMessage(new Uint8Array(3).fill(2));
+    send({ c: 3, i: 2, r: second.req.r });
+    expect(await second.result).toBe("complete");
+    expect(second.got).toEqual([2, 2, 2]);
+    expect(dropped.n).toBe(6);
+  });
+
+  it("replies to another request id are ignored, and their bytes are not ours", async () => {
+    const { send, download, a, dropped } = await requester();
+    const d = download(1);
+    send({ c: 2, i: 1, s: 5, r: d.req.r + 1 }); // someone else's SegmentData
+    a.onMessage(new Uint8Array(5).fill(7));
+    send({ c: 2, i: 1, s: 2, r: d.req.r });
+    a.onMessage(new Uint8Array(2).fill(1));
+    send({ c: 3, i: 1, r: d.req.r });
+    expect(await d.result).toBe("complete");
+    expect(d.got).toEqual([1, 1]);
+    expect(dropped.n).toBe(5);
+  });
+
+  it("a second SegmentData for the same request is a protocol error", async () => {
+    const { send, download, errors } = await requester();
+    const d = download(1);
+    send({ c: 2, i: 1, s: 5, r: d.req.r });
+    send({ c: 2, i: 1, s: 5, r: d.req.r });
+    expect(await d.result).toBe("protocol");
+    expect(errors).toEqual(["bad segment transfer"]);
+  });
+
+  it("Completed before all announced bytes is a protocol error, not a short segment", async () => {
+    const { send, download, a } = await requester();
+    const d = download(1);
+    send({ c: 2, i: 1, s: 5, r: d.req.r });
+    a.onMessage(new Uint8Array(4));
+    send({ c: 3, i: 1, r: d.req.r });
+    expect(await d.result).toBe("protocol");
+  });
+
+  it("a resumed request asks from its offset and reports the length that follows", async () => {
+    const { send, download, a, pml, sent } = await requester();
+    let stated = -1;
+    const got: number[] = [];
+    const result = new Promise<string>((resolve) =>
+      a.request(9, 70_000, { onLength: (n) => (stated = n), onBytes: (c) => got.push(c.length), onComplete: () => resolve("complete"), onFail: resolve }),
+    );
+    const req = pml.deserializeCommand(sent[sent.length - 1]!.subarray(4, sent[sent.length - 1]!.length - 4));
+    expect(req).toMatchObject({ c: 1, i: 9, b: 70_000 });
+    send({ c: 2, i: 9, s: 30_000, r: req.r });
+    a.onMessage(new Uint8Array(30_000));
+    send({ c: 3, i: 9, r: req.r });
+    expect(await result).toBe("complete");
+    expect(stated).toBe(30_000);
+  });
+});
+
+describe("PeerSession uploads", () => {
+  it("a new request replaces the upload in progress; a cancel for another request id changes nothing", async () => {
+    const big = new Uint8Array(3 * 65535).fill(3);
+    const small = new Uint8Array(10).fill(4);
+    const sent: Uint8Array[] = [];
+    let buffered = 2 * 1024 * 1024; // over the high-water mark: nothing is sent until drained
+    const channel: ByteChannel = { send: (d) => void sent.push(d.slice()), get bufferedAmount() { return buffered; }, close() {} };
+    const pml = await pmlCommands();
+    const b = new PeerSession("A", channel, host(new Map([[1, big], [2, small]])));
+    const req = (c: Record<string, unknown>) => pml.serializePeerCommand(c, 65535).forEach((m: Uint8Array) => b.onMessage(m));
+    req({ c: 1, i: 1, r: 10 });
+    req({ c: 5, i: 1, r: 99 }); // not ours: ignored
+    req({ c: 1, i: 2, r: 11 }); // replaces the upload of 1
+    buffered = 0;
+    b.onDrain();
+    const dec = (m: Uint8Array) => pml.deserializeCommand(m.subarray(4, m.length - 4));
+    const commands = sent.filter((m) => m.length > 8 && String.fromCharCode(...m.subarray(0, 4)) === "cstr").map(dec);
+    const raw = sent.filter((m) => !(m.length > 8 && String.fromCharCode(...m.subarray(0, 4)) === "cstr"));
+    expect(commands).toEqual([{ c: 2, i: 1, s: big.length, r: 10 }, { c: 2, i: 2, s: 10, r: 11 }, { c: 3, i: 2, r: 11 }]);
+    expect(raw.map((m) => m.length)).toEqual([10]);
+  });
+});

@@ -37,12 +37,17 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-/** A remote peer we script: it holds every segment and sends `sendBytes` of each, then stops. */
-function remotePeer(sendBytes: number) {
+/**
+ * A remote peer we script: it holds every segment and sends `sendBytes` of each, then stops.
+ * `delayMs` holds its replies back (a slower peer); `lengthOffset` makes it announce a wrong
+ * length; `extraBytes` makes it send more than it announced.
+ */
+function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraBytes = 0 } = {}) {
   const requests: PeerCommand[] = [];
   const joiner = new CommandJoiner();
   let deliver: (d: Uint8Array) => void = () => {};
-  const toUs = (cmd: PeerCommand) => encodeCommand(cmd).forEach((m) => queueMicrotask(() => deliver(m)));
+  const later = (fn: () => void) => (delayMs ? setTimeout(fn, delayMs) : queueMicrotask(fn));
+  const toUs = (cmd: PeerCommand) => encodeCommand(cmd).forEach((m) => later(() => deliver(m)));
   const channel: ByteChannel = {
     bufferedAmount: 0,
     close() {},
@@ -54,19 +59,20 @@ function remotePeer(sendBytes: number) {
       requests.push(cmd);
       if (cmd.c !== 1) return;
       const data = segBytes(cmd.i).subarray(cmd.b ?? 0);
-      toUs({ c: 2, i: cmd.i, s: data.length, r: cmd.r });
-      const part = data.subarray(0, Math.min(sendBytes, data.length));
+      toUs({ c: 2, i: cmd.i, s: data.length + lengthOffset, r: cmd.r });
+      const part = new Uint8Array([...data.subarray(0, Math.min(sendBytes, data.length)), ...new Uint8Array(extraBytes).fill(0xee)]);
       for (let o = 0; o < part.length; o += 65535) {
         const chunk = part.slice(o, o + 65535);
-        queueMicrotask(() => deliver(chunk));
+        later(() => deliver(chunk));
       }
-      if (part.length === data.length) toUs({ c: 3, i: cmd.i, r: cmd.r });
+      if (sendBytes >= data.length) toUs({ c: 3, i: cmd.i, r: cmd.r });
     },
   };
   return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: () => toUs({ c: 0, l: [0, 1, 2, 3] }) };
 }
 
 function setup(position: number) {
+  const dropped = { bytes: 0 };
   const playback: Playback = { position, rate: 1, playing: true };
   const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300 } });
   const ctx: SwarmContext = {
@@ -83,13 +89,14 @@ function setup(position: number) {
     onUploadBytes: () => {},
     onPeersChanged: () => {},
     onSegmentStored: () => {},
+    onDroppedBytes: (n) => (dropped.bytes += n),
     startupWaitUntil: () => 0,
     onException: () => {},
   };
   const swarm = new StreamSwarm(ctx, "v2-test", "h".repeat(20), "-SC0001-aaaaaaaaaaaa", "playlist");
   swarm.setSegments([0, 1, 2, 3].map((id) => ({ id, url: `${base}/seg/${id}`, startTime: id * 10, endTime: id * 10 + 10 })), false);
   const timer = setInterval(() => swarm.pump(), 50);
-  return { swarm, ctx, playback, stop: () => (clearInterval(timer), swarm.destroy()) };
+  return { swarm, ctx, playback, dropped, stop: () => (clearInterval(timer), swarm.destroy()) };
 }
 
 describe("StreamSwarm scheduling", () => {
@@ -211,5 +218,78 @@ describe("StreamSwarm prefetch", () => {
     stop();
     expect(peer.requests.filter((c) => c.c === 1).map((c) => (c as { i: number }).i).sort()).toEqual([0, 1, 2, 3]);
     expect(r.source).toBe("cache");
+  });
+});
+
+/** Connects a scripted peer to the swarm and lets its announcement arrive. */
+async function connect(swarm: StreamSwarm, id: string, peer: ReturnType<typeof remotePeer>) {
+  const session = swarm.addPeer(id, peer.channel);
+  peer.connect((d) => session.onMessage(d));
+  peer.announce();
+  await new Promise((r) => setTimeout(r, 30));
+  return session;
+}
+
+const isSegment = (data: Uint8Array, id: number) => Buffer.from(data).equals(Buffer.from(segBytes(id)));
+
+describe("StreamSwarm: one segment, several sources", () => {
+  it("a peer abandoned mid-segment, the next one resuming: the segment, never both transfers", async () => {
+    const { swarm, stop } = setup(0);
+    const silent = remotePeer(100_000);
+    await connect(swarm, "-PM0203-silentsilent", silent);
+    const slow = remotePeer(Infinity, { delayMs: 200 });
+    await connect(swarm, "-PM0203-slowslowslow", slow);
+    // Only the silent peer holds it at first, so it is asked first.
+    const r = await swarm.load(3);
+    const again = await swarm.load(3);
+    stop();
+    expect(r.data.length).toBe(SEG);
+    expect(isSegment(r.data, 3)).toBe(true);
+    expect(isSegment(again.data, 3)).toBe(true);
+  });
+
+  it("many abandoned transfers in a row with peers that answer late still give the segment", async () => {
+    const { swarm, stop } = setup(0);
+    const peers = [0, 1, 2, 3].map((i) => remotePeer(60_000 + i * 10_000, { delayMs: 50 * i }));
+    for (const [i, p] of peers.entries()) await connect(swarm, `-PM0203-peer${i}peer${i}pe`, p);
+    const results = await Promise.all([1, 2, 3].map((id) => swarm.load(id)));
+    stop();
+    for (const [i, r] of results.entries()) expect(isSegment(r.data, i + 1)).toBe(true);
+  });
+
+  it("a peer whose length contradicts what is held is not used; the segment comes whole", async () => {
+    const { swarm, stop, dropped } = setup(0);
+    const first = remotePeer(100_000);
+    await connect(swarm, "-PM0203-firstfirstfi", first);
+    const liar = remotePeer(Infinity, { lengthOffset: 5000 });
+    await connect(swarm, "-PM0203-liarliarliar", liar);
+    const r = await swarm.load(3);
+    stop();
+    expect(isSegment(r.data, 3)).toBe(true);
+    expect(dropped.bytes).toBeGreaterThan(0);
+  });
+
+  it("a peer that sends more than it announced is cut off; the segment comes whole", async () => {
+    const { swarm, stop, dropped } = setup(0);
+    const liar = remotePeer(Infinity, { extraBytes: 70_000 });
+    await connect(swarm, "-PM0203-overoverover", liar);
+    const r = await swarm.load(2);
+    stop();
+    expect(isSegment(r.data, 2)).toBe(true);
+    expect(dropped.bytes).toBeGreaterThan(0);
+    expect(swarm.peerCount()).toBe(0); // a protocol violation ends the connection
+  });
+
+  it("HTTP's length outranks a peer's: a wrong length from the peer restarts the segment from byte 0", async () => {
+    const { swarm, stop, dropped } = setup(0);
+    // Announces 5000 bytes too many, sends 100 000 true bytes, then goes silent.
+    const liar = remotePeer(100_000, { lengthOffset: 5000 });
+    await connect(swarm, "-PM0203-liarliarliar", liar);
+    ranges.length = 0;
+    const r = await swarm.load(3);
+    stop();
+    expect(isSegment(r.data, 3)).toBe(true);
+    expect(ranges).toEqual(["3:bytes=100000-", "3:full"]);
+    expect(dropped.bytes).toBeGreaterThanOrEqual(100_000);
   });
 });

@@ -27,9 +27,13 @@ export interface PeerHost {
   onAnnouncement(session: PeerSession): void;
   onUploaded(bytes: number, session: PeerSession): void;
   onProtocolError(session: PeerSession, reason: string): void;
+  /** Segment bytes received that belonged to no request of ours, or overflowed one. */
+  onDroppedBytes?(bytes: number, session: PeerSession): void;
 }
 
 export type DownloadHandlers = {
+  /** The peer says this many bytes follow from `fromByte` (its `SegmentData`). */
+  onLength?(bytes: number): void;
   /** Bytes from `fromByte` on, as they arrive. */
   onBytes(chunk: Uint8Array): void;
   onComplete(): void;
@@ -60,6 +64,8 @@ export class PeerSession {
   httpLoading = new Set<number>();
   bytesDown = 0;
   bytesUp = 0;
+  /** Segment bytes that belonged to no request of ours (late bytes of a cancelled one): dropped. */
+  bytesDropped = 0;
   /** Smoothed download throughput from this peer, bytes/s (undefined until measured). */
   throughput?: number;
   failures = 0;
@@ -174,6 +180,7 @@ export class PeerSession {
           return;
         }
         d.expected = cmd.s;
+        d.handlers.onLength?.(cmd.s);
         return;
       }
       case 3: {
@@ -204,11 +211,24 @@ export class PeerSession {
 
   private onSegmentBytes(bytes: Uint8Array): void {
     const d = this.download;
-    if (!d || d.expected === undefined) return; // late bytes of a cancelled transfer
-    if (d.received + bytes.length > d.expected) return this.failDownload("protocol");
+    if (!d || d.expected === undefined) {
+      // Late bytes of a transfer we cancelled: the channel is ordered, so they all arrive
+      // before the next request's SegmentData.
+      this.dropBytes(bytes.length);
+      return;
+    }
+    if (d.received + bytes.length > d.expected) {
+      this.dropBytes(bytes.length);
+      return this.failDownload("protocol");
+    }
     d.received += bytes.length;
     this.bytesDown += bytes.length;
     d.handlers.onBytes(bytes);
+  }
+
+  private dropBytes(n: number): void {
+    this.bytesDropped += n;
+    this.host.onDroppedBytes?.(n, this);
   }
 
   private onRequest(id: number, requestId: number, fromByte: number): void {

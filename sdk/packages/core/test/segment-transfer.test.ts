@@ -1,0 +1,159 @@
+// The segment assembly as a pure state machine: whatever sources, late bytes and statements
+// arrive in whatever order, a completed segment is exactly the segment.
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { SegmentTransfer } from "../src/segment-transfer.js";
+
+const segment = (n: number) => new Uint8Array(n).map((_, i) => (i * 31 + 7) & 0xff);
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+describe("SegmentTransfer", () => {
+  it("completes from one source that states its length", () => {
+    const seg = segment(1000);
+    const t = new SegmentTransfer();
+    const s = t.begin("p2p", "a");
+    expect(t.expect(s, 1000)).toBe("ok");
+    expect(t.append(s, seg.subarray(0, 600))).toBe("ok");
+    expect(t.append(s, seg.subarray(600))).toBe("ok");
+    const done = t.finish(s);
+    expect(done.kind).toBe("complete");
+    expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
+  });
+
+  it("drops the bytes of a replaced source: a resumed transfer is never appended twice", () => {
+    const seg = segment(1000);
+    const t = new SegmentTransfer();
+    const a = t.begin("p2p", "a");
+    t.expect(a, 1000);
+    t.append(a, seg.subarray(0, 300));
+    t.stop(); // abandoned
+    const b = t.begin("p2p", "b");
+    expect(b.from).toBe(300);
+    expect(t.expect(b, 700)).toBe("ok");
+    // a's bytes still in flight arrive after b took over
+    expect(t.append(a, seg.subarray(300, 500))).toBe("stale");
+    expect(t.finish(a).kind).toBe("stale");
+    t.append(b, seg.subarray(300));
+    const done = t.finish(b);
+    expect(done.kind).toBe("complete");
+    expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
+    expect(t.droppedBytes).toBe(200);
+    expect(t.usedP2P).toBe(true);
+  });
+
+  it("a length that contradicts the one stated before discards everything held", () => {
+    const seg = segment(1000);
+    const t = new SegmentTransfer();
+    const a = t.begin("p2p", "a");
+    t.expect(a, 1000);
+    t.append(a, seg.subarray(0, 400));
+    t.stop();
+    const b = t.begin("p2p", "b");
+    expect(t.expect(b, 900)).toBe("conflict"); // 400 + 900 != 1000
+    expect(t.received).toBe(0);
+    expect(t.total).toBeUndefined();
+    expect(t.isCurrent(b)).toBe(false);
+    expect(t.conflicts).toBe(1);
+  });
+
+  it("the playlist's byte-range length outranks any source", () => {
+    const t = new SegmentTransfer(500);
+    const s = t.begin("p2p", "a");
+    expect(t.expect(s, 600)).toBe("conflict");
+    expect(t.total).toBe(500);
+  });
+
+  it("bytes beyond the stated length are dropped and flagged", () => {
+    const seg = segment(100);
+    const t = new SegmentTransfer();
+    const s = t.begin("http");
+    t.expect(s, 100);
+    expect(t.append(s, new Uint8Array([...seg, 1, 2, 3]))).toBe("overlong");
+    expect(t.received).toBe(100);
+    expect(t.droppedBytes).toBe(3);
+  });
+
+  it("a source that ends early leaves a short segment, never a complete one", () => {
+    const t = new SegmentTransfer();
+    const s = t.begin("p2p", "a");
+    t.expect(s, 100);
+    t.append(s, segment(100).subarray(0, 60));
+    expect(t.finish(s).kind).toBe("short");
+    expect(t.received).toBe(60);
+  });
+
+  it("HTTP without a stated length defines it; an empty segment is never complete", () => {
+    const t = new SegmentTransfer();
+    const s = t.begin("http");
+    t.append(s, segment(10));
+    expect(t.finish(s).kind).toBe("complete");
+    const e = new SegmentTransfer();
+    expect(e.finish(e.begin("http")).kind).toBe("short");
+  });
+
+  // Random interleavings of sources beginning, stopping, sending (the current one or stale
+  // ones, whose bytes are still in flight) and finishing, in any order.
+  type Step =
+    | { op: "begin"; http: boolean; lieBy: number }
+    | { op: "send"; back: number; n: number }
+    | { op: "finish"; back: number }
+    | { op: "stop" };
+  const steps = (lies: boolean) =>
+    fc.array(
+      fc.oneof(
+        fc.record({ op: fc.constant("begin" as const), http: fc.boolean(), lieBy: lies ? fc.integer({ min: -3, max: 3 }) : fc.constant(0) }),
+        fc.record({ op: fc.constant("send" as const), back: fc.nat(3), n: fc.integer({ min: 1, max: 40 }) }),
+        fc.record({ op: fc.constant("finish" as const), back: fc.nat(3) }),
+        fc.record({ op: fc.constant("stop" as const) }),
+      ) as fc.Arbitrary<Step>,
+      { maxLength: 50 },
+    );
+
+  /** Runs the steps; returns the completed segment, if any. Sources send the segment's true bytes (and, past its end, filler). */
+  function run(t: SegmentTransfer, len: number, script: Step[]): Uint8Array | undefined {
+    const seg = segment(len);
+    const live: { src: ReturnType<SegmentTransfer["begin"]>; pos: number }[] = [];
+    for (const st of script) {
+      const pick = (back: number) => live[live.length - 1 - (back % Math.max(1, live.length))];
+      if (st.op === "begin") {
+        const src = t.begin(st.http ? "http" : "p2p", st.http ? undefined : "p");
+        live.push({ src, pos: src.from });
+        t.expect(src, len - src.from + st.lieBy);
+      } else if (st.op === "send") {
+        const l = pick(st.back);
+        if (!l) continue;
+        const end = l.pos + st.n;
+        t.append(l.src, new Uint8Array(st.n).map((_, i) => seg[l.pos + i] ?? 0x55));
+        l.pos = end;
+      } else if (st.op === "finish") {
+        const l = pick(st.back);
+        if (!l) continue;
+        const done = t.finish(l.src);
+        if (done.kind === "complete") return done.data;
+      } else {
+        t.stop();
+      }
+    }
+    return undefined;
+  }
+
+  it("property: honest sources in any interleaving complete exactly the segment", () => {
+    fc.assert(
+      fc.property(steps(false), (script) => {
+        const data = run(new SegmentTransfer(), 64, script);
+        if (data) expect(same(data, segment(64))).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("property: with the length known, sources that lie about it never complete a wrong segment", () => {
+    fc.assert(
+      fc.property(steps(true), (script) => {
+        const data = run(new SegmentTransfer(64), 64, script);
+        if (data) expect(same(data, segment(64))).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
