@@ -3,7 +3,8 @@
 //! It downloads every segment of every variant of a VOD HLS playlist from the origin, derives
 //! the swarm ids P2P Media Loader 2.3 derives for those variants, joins the swarms through a
 //! WebTorrent tracker like any browser peer (it answers the offers the tracker relays), and
-//! serves the segments over WebRTC data channels from one UDP socket.
+//! serves the segments over WebRTC data channels from one UDP socket: the same seeding node
+//! and tracker client as the super-peer workers ([`swarm::node`], [`swarm::signal`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -15,15 +16,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use futures_util::{SinkExt, StreamExt};
 use swarm::node::{NodeConfig, NodeHandle};
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
+use swarm::signal::{SignalConfig, SignalStatus};
 use wire::swarm_id::{hls, info_hash, stream_swarm_id, swarm_base};
-use wire::tracker::{
-    decode_server, encode_client, AnnounceEvent, AnnounceRequest, AnswerRequest, ClientMessage,
-    Id20, ServerMessage, Signal,
-};
+use wire::tracker::{InfoHash, PeerId};
 
 #[derive(Args, Debug, Clone)]
 pub struct PeerArgs {
@@ -36,6 +32,11 @@ pub struct PeerArgs {
     /// only answers offers posted to `--http`.
     #[arg(long)]
     pub tracker: Option<String>,
+
+    /// A second tracker to fail over to while `--tracker` is down; the peer goes back to
+    /// `--tracker` as soon as it answers again.
+    #[arg(long, requires = "tracker")]
+    pub backup_tracker: Option<String>,
 
     /// Custom channel id replacing the manifest URL in swarm ids (P2P Media Loader's
     /// `swarmId` option); it must be the one the players use.
@@ -108,9 +109,11 @@ pub fn run(args: PeerArgs) -> anyhow::Result<()> {
 
 async fn serve(args: PeerArgs) -> anyhow::Result<()> {
     let peer_id = match &args.peer_id {
-        Some(id) if id.len() == 20 && id.is_ascii() => id.clone(),
+        Some(id) if id.len() == 20 && id.is_ascii() => {
+            PeerId::from_binary_str(id).map_err(|e| anyhow::anyhow!("peer id `{id}`: {e:?}"))?
+        }
         Some(id) => bail!("peer id `{id}` must be 20 ASCII characters"),
-        None => random_peer_id(),
+        None => swarm::peer_id::random(),
     };
     let mut config = NodeConfig {
         udp_listen: args.udp,
@@ -120,7 +123,8 @@ async fn serve(args: PeerArgs) -> anyhow::Result<()> {
         ..NodeConfig::default()
     };
     config.session.max_message_size = args.max_message_size as usize;
-    let node = swarm::node::spawn(config)
+    // This peer holds every segment: nothing to fetch on demand.
+    let (node, _demand) = swarm::node::spawn(config)
         .await
         .context("cannot start the WebRTC node")?;
 
@@ -146,7 +150,7 @@ async fn serve(args: PeerArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
     tracing::info!(
-        peer_id,
+        peer_id = peer_id.to_binary_string(),
         udp = %node.local_addr(),
         http = http_addr.map(|a| a.to_string()).unwrap_or_default(),
         swarms = swarms.len(),
@@ -161,16 +165,25 @@ async fn serve(args: PeerArgs) -> anyhow::Result<()> {
             "seeding"
         );
     }
-    let tracker = args.tracker.clone().map(|url| {
-        let hashes: Vec<String> = swarms.iter().map(|s| s.info_hash.clone()).collect();
-        tokio::spawn(tracker_loop(
-            url,
-            peer_id.clone(),
-            hashes,
-            node.clone(),
-            args.announce_interval,
-        ))
-    });
+    let tracker = match args.tracker.clone() {
+        Some(url) => {
+            let hashes = swarms
+                .iter()
+                .map(|s| InfoHash::from_binary_str(&s.info_hash))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("info hash: {e:?}"))?;
+            let mut config = SignalConfig::new(url, peer_id, hashes);
+            config.signal2 = args.backup_tracker.clone();
+            config.announce_every = Duration::from_secs(args.announce_interval.max(1));
+            let (status, _) = tokio::sync::watch::channel(SignalStatus::default());
+            Some(tokio::spawn(swarm::signal::run(
+                config,
+                node.clone(),
+                status,
+            )))
+        }
+        None => None,
+    };
     crate::demo::shutdown_signal().await;
     if let Some(t) = tracker {
         t.abort();
@@ -185,9 +198,15 @@ async fn http_offer(
     Path(hash): Path<String>,
     sdp: String,
 ) -> (StatusCode, String) {
-    match node.accept_offer(&hash, sdp).await {
+    let Ok(swarm) = InfoHash::from_binary_str(&hash) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("`{hash}` is not an info hash (20 characters)"),
+        );
+    };
+    match node.accept_offer(swarm, sdp).await {
         Ok(answer) => (StatusCode::OK, answer),
-        Err(e) => (StatusCode::BAD_REQUEST, e),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
 
@@ -198,18 +217,24 @@ async fn http_stats(
         .stats()
         .await
         .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+    let (seeder, udp) = (s.seeder, s.udp);
     Ok(Json(serde_json::json!({
-        "connections": s.connections,
-        "openSessions": s.open_sessions,
-        "sessionsClosedMalformed": s.sessions_closed_malformed,
-        "bytesSent": s.bytes_sent,
-        "uploadsCompleted": s.uploads_completed,
-        "segmentsHeld": s.segments_held,
+        "connections": seeder.connections,
+        "openSessions": seeder.open_sessions,
+        "sessionsClosedMalformed": seeder.sessions_closed_malformed,
+        "sessionsClosedSendError": seeder.sessions_closed_send_error,
+        "extraChannelsIgnored": seeder.extra_channels_ignored,
+        "offersRefused": seeder.offers_refused,
+        "bytesSent": seeder.bytes_sent,
+        "uploadedBytes": seeder.uploaded_bytes,
+        "uploadsCompleted": seeder.uploads_completed,
+        "uploadsCancelled": seeder.uploads_cancelled,
+        "segmentsHeld": seeder.segments_held,
         "udp": {
-            "datagramsSent": s.udp.datagrams_sent,
-            "sends": s.udp.sends,
-            "datagramsReceived": s.udp.datagrams_received,
-            "receives": s.udp.receives,
+            "datagramsSent": udp.datagrams_sent,
+            "sends": udp.sends,
+            "datagramsReceived": udp.datagrams_received,
+            "receives": udp.receives,
         },
     })))
 }
@@ -252,6 +277,8 @@ async fn load_playlist(
         };
         let swarm_id = stream_swarm_id(&base, stream.stream_type, &stream.identity.short_id());
         let hash = info_hash(&swarm_id);
+        let key = InfoHash::from_binary_str(&hash)
+            .map_err(|e| anyhow::anyhow!("info hash of {swarm_id}: {e:?}"))?;
         let mut bytes = 0;
         let segments = media_segments(&media);
         for &(id, ref uri) in &segments {
@@ -264,9 +291,7 @@ async fn load_playlist(
                 .bytes()
                 .await?;
             bytes += data.len();
-            node.add_segment(&hash, id, data)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            node.add_segment(key, id, data).await?;
         }
         seeded.push(SeededSwarm {
             info_hash: hash,
@@ -306,123 +331,6 @@ fn media_segments(playlist: &str) -> Vec<(i64, String)> {
         .collect()
 }
 
-fn random_peer_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut random = [0u8; 12];
-    getrandom::fill(&mut random).unwrap_or_default();
-    let tail: String = random
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect();
-    format!("-SC0001-{tail}")
-}
-
-/// Joins the swarms through the tracker, answers relayed offers, re-announces; reconnects
-/// with a bounded backoff when the socket drops.
-async fn tracker_loop(
-    url: String,
-    peer_id: String,
-    hashes: Vec<String>,
-    node: NodeHandle,
-    interval: u64,
-) {
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        match tracker_session(&url, &peer_id, &hashes, &node, interval).await {
-            Ok(()) => tracing::info!("tracker closed the connection"),
-            Err(e) => tracing::warn!("tracker {url}: {e:#}"),
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(60));
-    }
-}
-
-async fn tracker_session(
-    url: &str,
-    peer_id: &str,
-    hashes: &[String],
-    node: &NodeHandle,
-    interval: u64,
-) -> anyhow::Result<()> {
-    let (ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .context("cannot connect")?;
-    let (mut sink, mut stream) = ws.split();
-    let our_id = Id20::from_binary_str(peer_id).map_err(|e| anyhow::anyhow!("peer id: {e:?}"))?;
-    let announce = |hash: &str, event| -> anyhow::Result<String> {
-        let info_hash =
-            Id20::from_binary_str(hash).map_err(|e| anyhow::anyhow!("info hash: {e:?}"))?;
-        Ok(encode_client(&ClientMessage::Announce(AnnounceRequest {
-            info_hash,
-            peer_id: our_id,
-            event,
-            left: Some(0.0),
-            numwant: Some(0.0),
-            offers: Vec::new(),
-        })))
-    };
-    for hash in hashes {
-        sink.send(Message::text(announce(hash, AnnounceEvent::Started)?))
-            .await?;
-    }
-    tracing::info!(url, swarms = hashes.len(), "announced to the tracker");
-    let (answers_tx, mut answers) = mpsc::channel::<String>(64);
-    let mut every = Duration::from_secs(interval.max(1));
-    let mut next_announce = tokio::time::Instant::now() + every;
-    loop {
-        tokio::select! {
-            frame = stream.next() => {
-                let frame = match frame {
-                    None => return Ok(()),
-                    Some(frame) => frame?,
-                };
-                let bytes = match frame {
-                    Message::Text(t) => t.as_bytes().to_vec(),
-                    Message::Binary(b) => b.to_vec(),
-                    Message::Close(_) => return Ok(()),
-                    _ => continue,
-                };
-                match decode_server(&bytes) {
-                    Ok(ServerMessage::Offer(offer)) => {
-                        let node = node.clone();
-                        let answers = answers_tx.clone();
-                        tokio::spawn(async move {
-                            let Some(sdp) = offer.offer.sdp() else { return };
-                            let hash = offer.info_hash.to_binary_string();
-                            match node.accept_offer(&hash, sdp).await {
-                                Ok(answer) => {
-                                    let reply = encode_client(&ClientMessage::Answer(AnswerRequest {
-                                        info_hash: offer.info_hash,
-                                        peer_id: our_id,
-                                        to_peer_id: offer.peer_id,
-                                        offer_id: offer.offer_id,
-                                        answer: Signal::new("answer", &answer),
-                                    }));
-                                    let _ = answers.send(reply).await;
-                                }
-                                Err(e) => tracing::debug!("offer refused: {e}"),
-                            }
-                        });
-                    }
-                    Ok(ServerMessage::AnnounceResponse(r)) if r.interval > 0 => {
-                        every = Duration::from_secs(u64::from(r.interval));
-                    }
-                    Ok(ServerMessage::Error(e)) => tracing::warn!("tracker: {}", e.reason),
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!("unreadable tracker frame: {e}"),
-                }
-            }
-            Some(answer) = answers.recv() => sink.send(Message::text(answer)).await?,
-            () = tokio::time::sleep_until(next_announce) => {
-                for hash in hashes {
-                    sink.send(Message::text(announce(hash, AnnounceEvent::Update)?)).await?;
-                }
-                next_announce = tokio::time::Instant::now() + every;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,12 +347,5 @@ mod tests {
             media_segments(&live),
             [(5, "a.ts".to_owned()), (6, "b.ts".to_owned())]
         );
-    }
-
-    #[test]
-    fn peer_ids_are_20_ascii_chars() {
-        let id = random_peer_id();
-        assert_eq!(id.len(), 20);
-        assert!(id.starts_with("-SC0001-"));
     }
 }

@@ -17,6 +17,8 @@
 
 mod endpoint;
 mod stun;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use endpoint::{
     ChannelId, ConnectionId, Endpoint, EndpointConfig, Error, Event, Transmit,

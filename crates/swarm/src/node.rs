@@ -1,20 +1,19 @@
-//! A seeding node: one UDP socket, one [`rtc::Endpoint`], a [`Session`] per browser, and
-//! the segment stores of the swarms it serves. Runs as one tokio task; everything else talks
-//! to it through a [`NodeHandle`].
+//! A seeding node: a [`Seeder`] on one UDP socket, run as one tokio task. Everything else
+//! talks to it through a [`NodeHandle`]; the demand of viewers comes out of a channel.
+//! This is the only packet loop that serves browsers: `swarmcast peer` and the super-peer
+//! worker both run it.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtc::{ChannelId, ConnectionId, Endpoint, EndpointConfig, Event};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use wire::peer::SegmentId;
 
-use crate::session::{Session, SessionConfig};
-use crate::store::SegmentStore;
+use crate::seeder::{OfferError, Seeder, SeederConfig, SeederStats, SwarmDemand, SwarmKey};
+use crate::session::SessionConfig;
 
 pub mod udp;
 
@@ -24,13 +23,14 @@ use udp::{RecvBatch, UdpIo};
 /// socket are seen before more data goes out, and a flood cannot starve the sending side.
 const RECV_ROUNDS: usize = 8;
 
-/// A swarm's key: its tracker info-hash (20 ASCII characters for P2P Media Loader swarms).
-pub type SwarmKey = String;
+/// Demand entries waiting for the owner; beyond that the node drops them (the seeder keeps
+/// its own bounded queue too).
+const DEMAND_CHANNEL: usize = 256;
 
-/// Settings of a [`Node`].
+/// Settings of a node.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// Where the UDP socket binds.
+    /// Where the UDP socket binds ([`spawn`]; [`spawn_on`] takes a bound socket).
     pub udp_listen: SocketAddr,
     /// The address put in SDP answers; the bound address when `None`. Its port `0` means
     /// "the bound port".
@@ -69,36 +69,45 @@ impl Default for NodeConfig {
     }
 }
 
-/// Counters of a node.
+/// Counters of a node: its seeder's and its socket's.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct NodeStats {
-    pub connections: usize,
-    pub open_sessions: usize,
-    pub sessions_closed_malformed: u64,
-    pub bytes_sent: u64,
-    pub uploads_completed: u64,
-    pub segments_held: usize,
+    pub seeder: SeederStats,
     /// Datagrams and system calls on the UDP socket (batching at work).
     pub udp: udp::UdpCounters,
+}
+
+/// Why a request to the node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("the node has stopped")]
+    Stopped,
+    #[error("offer refused: {0}")]
+    Offer(#[from] OfferError),
 }
 
 enum Request {
     Offer {
         swarm: SwarmKey,
         sdp: String,
-        reply: oneshot::Sender<Result<String, String>>,
+        reply: oneshot::Sender<Result<String, OfferError>>,
     },
     AddSegment {
         swarm: SwarmKey,
         id: SegmentId,
         data: Bytes,
     },
+    RemoveSegment {
+        swarm: SwarmKey,
+        id: SegmentId,
+    },
+    MaxConnections(usize),
     Stats {
         reply: oneshot::Sender<NodeStats>,
     },
 }
 
-/// Talks to a running [`Node`]. Cheap to clone.
+/// Talks to a running node. Cheap to clone; the node stops when every handle is gone.
 #[derive(Clone, Debug)]
 pub struct NodeHandle {
     requests: mpsc::Sender<Request>,
@@ -106,76 +115,78 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
-    /// The UDP address the node is bound to.
+    /// Whether the node's task has ended.
+    pub fn is_stopped(&self) -> bool {
+        self.requests.is_closed()
+    }
+
+    /// The address browsers reach the node at (the advertised one).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
-    /// Answers a browser's (non-trickle) SDP offer for a swarm with a complete answer SDP.
-    pub async fn accept_offer(&self, swarm: &str, sdp: String) -> Result<String, String> {
+    /// Answers a browser's (non-trickle) SDP offer to join `swarm` with a complete answer SDP.
+    pub async fn accept_offer(&self, swarm: SwarmKey, sdp: String) -> Result<String, NodeError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Request::Offer {
-            swarm: swarm.to_owned(),
-            sdp,
-            reply,
-        })
-        .await?;
-        answer.await.map_err(|_| "node stopped".to_owned())?
+        self.send(Request::Offer { swarm, sdp, reply }).await?;
+        Ok(answer.await.map_err(|_| NodeError::Stopped)??)
     }
 
     /// Adds a segment to a swarm's store; connected peers of that swarm get a new
     /// announcement.
-    pub async fn add_segment(&self, swarm: &str, id: SegmentId, data: Bytes) -> Result<(), String> {
-        self.send(Request::AddSegment {
-            swarm: swarm.to_owned(),
-            id,
-            data,
-        })
-        .await
+    pub async fn add_segment(
+        &self,
+        swarm: SwarmKey,
+        id: SegmentId,
+        data: Bytes,
+    ) -> Result<(), NodeError> {
+        self.send(Request::AddSegment { swarm, id, data }).await
     }
 
-    pub async fn stats(&self) -> Result<NodeStats, String> {
+    /// Removes a segment (it left the live window); uploads of it in progress finish.
+    pub async fn remove_segment(&self, swarm: SwarmKey, id: SegmentId) -> Result<(), NodeError> {
+        self.send(Request::RemoveSegment { swarm, id }).await
+    }
+
+    /// Changes how many connections the node accepts from now on.
+    pub async fn set_max_connections(&self, max: usize) -> Result<(), NodeError> {
+        self.send(Request::MaxConnections(max)).await
+    }
+
+    pub async fn stats(&self) -> Result<NodeStats, NodeError> {
         let (reply, stats) = oneshot::channel();
         self.send(Request::Stats { reply }).await?;
-        stats.await.map_err(|_| "node stopped".to_owned())
+        stats.await.map_err(|_| NodeError::Stopped)
     }
 
-    async fn send(&self, request: Request) -> Result<(), String> {
+    async fn send(&self, request: Request) -> Result<(), NodeError> {
         self.requests
             .send(request)
             .await
-            .map_err(|_| "node stopped".to_owned())
+            .map_err(|_| NodeError::Stopped)
     }
-}
-
-struct Peer {
-    swarm: SwarmKey,
-    channel: Option<ChannelId>,
-    session: Session,
 }
 
 /// The node's state, owned by its task.
-pub struct Node {
-    config: NodeConfig,
-    endpoint: Endpoint,
+struct Node {
+    seeder: Seeder,
     udp: UdpIo,
-    stores: HashMap<SwarmKey, SegmentStore>,
-    peers: HashMap<ConnectionId, Peer>,
-    stats: NodeStats,
+    demand: mpsc::Sender<SwarmDemand>,
 }
 
-impl std::fmt::Debug for Node {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node")
-            .field("endpoint", &self.endpoint)
-            .field("peers", &self.peers.len())
-            .finish()
-    }
-}
-
-/// Binds the socket and starts the node on the current tokio runtime.
-pub async fn spawn(config: NodeConfig) -> io::Result<NodeHandle> {
+/// Binds the socket and starts the node on the current tokio runtime. Returns its handle and
+/// the viewers' demand (for owners that fetch on demand; dropping it is fine).
+pub async fn spawn(config: NodeConfig) -> io::Result<(NodeHandle, mpsc::Receiver<SwarmDemand>)> {
     let socket = bind_udp(config.udp_listen, config.socket_buffer)?;
+    spawn_on(socket, config)
+}
+
+/// Starts the node on a socket the caller bound (with [`bind_udp`]); `config.udp_listen`
+/// is not used.
+pub fn spawn_on(
+    socket: UdpSocket,
+    config: NodeConfig,
+) -> io::Result<(NodeHandle, mpsc::Receiver<SwarmDemand>)> {
     let local_addr = socket.local_addr()?;
     let mut advertised = config.advertised_addr.unwrap_or(local_addr);
     if advertised.port() == 0 {
@@ -187,31 +198,35 @@ pub async fn spawn(config: NodeConfig) -> io::Result<NodeHandle> {
             "bound to an unspecified address: set the advertised address browsers can reach",
         ));
     }
-    let mut endpoint_config = EndpointConfig::new(local_addr);
-    endpoint_config.advertised_addr = advertised;
-    endpoint_config.buffered_amount_low = config.low_water;
-    endpoint_config.connect_timeout = config.connect_timeout;
-    endpoint_config.max_connections = config.max_connections;
-    endpoint_config.max_message_size = config.session.max_message_size;
-    endpoint_config.sctp_mtu = config.sctp_mtu;
-    let endpoint = Endpoint::new(endpoint_config).map_err(io::Error::other)?;
+    let seeder = Seeder::new(SeederConfig {
+        local_addr,
+        advertised_addr: advertised,
+        session: config.session.clone(),
+        high_water: config.high_water,
+        low_water: config.low_water,
+        connect_timeout: config.connect_timeout,
+        max_connections: config.max_connections,
+        sctp_mtu: config.sctp_mtu,
+    })
+    .map_err(io::Error::other)?;
     let mut udp = UdpIo::new(socket)?;
     udp.set_hold(config.hold);
     tracing::debug!(gso_segments = udp.max_gso_segments(), "udp socket ready");
     let (tx, rx) = mpsc::channel(256);
+    let (demand_tx, demand_rx) = mpsc::channel(DEMAND_CHANNEL);
     let node = Node {
-        config,
-        endpoint,
+        seeder,
         udp,
-        stores: HashMap::new(),
-        peers: HashMap::new(),
-        stats: NodeStats::default(),
+        demand: demand_tx,
     };
     tokio::spawn(node.run(rx));
-    Ok(NodeHandle {
-        requests: tx,
-        local_addr: advertised,
-    })
+    Ok((
+        NodeHandle {
+            requests: tx,
+            local_addr: advertised,
+        },
+        demand_rx,
+    ))
 }
 
 /// Binds a non-blocking UDP socket with kernel buffers of `buffer` bytes each way (as far as
@@ -246,7 +261,7 @@ impl Node {
             // was handled; sleeping at least 1 ms keeps the loop from spinning.
             let now = Instant::now();
             let deadline = self
-                .endpoint
+                .seeder
                 .poll_timeout()
                 .map_or(now + Duration::from_secs(3600), |t| {
                     t.max(now + Duration::from_millis(1))
@@ -265,7 +280,7 @@ impl Node {
                             // A batch arrived at one moment: one clock read for all of it.
                             let now = Instant::now();
                             for (from, datagram) in received.datagrams() {
-                                self.on_datagram(now, from, datagram);
+                                self.seeder.handle_datagram(now, from, datagram);
                             }
                         }
                     }
@@ -274,169 +289,38 @@ impl Node {
                     Some(request) => self.on_request(request),
                     None => return,
                 },
-                () = &mut timer => {
-                    self.endpoint.handle_timeout(Instant::now());
-                    self.on_events();
-                }
+                () = &mut timer => self.seeder.handle_timeout(Instant::now()),
             }
-        }
-    }
-
-    fn on_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        let connection = self.endpoint.handle_datagram(now, from, datagram);
-        self.on_events();
-        // Acknowledgements free send buffer: top the channel up without waiting for the
-        // low-water event.
-        if let Some(connection) = connection {
-            self.pump(connection);
+            while let Some(demand) = self.seeder.poll_demand() {
+                // An owner that does not read demand (or lags) loses it; serving goes on.
+                let _ = self.demand.try_send(demand);
+            }
         }
     }
 
     fn on_request(&mut self, request: Request) {
+        let now = Instant::now();
         match request {
             Request::Offer { swarm, sdp, reply } => {
-                let result = self
-                    .endpoint
-                    .accept_offer(Instant::now(), &sdp)
-                    .map_err(|e| e.to_string());
-                let result = result.map(|(connection, answer)| {
-                    let session = Session::new(self.config.session.clone());
-                    self.peers.insert(
-                        connection,
-                        Peer {
-                            swarm,
-                            channel: None,
-                            session,
-                        },
-                    );
-                    answer
-                });
-                let _ = reply.send(result);
-                self.on_events();
+                let _ = reply.send(self.seeder.accept_offer(now, swarm, &sdp));
             }
             Request::AddSegment { swarm, id, data } => {
-                let store = self.stores.entry(swarm.clone()).or_default();
-                store.insert(id, data);
-                let ids: Vec<ConnectionId> = self
-                    .peers
-                    .iter()
-                    .filter(|(_, p)| p.swarm == swarm)
-                    .map(|(&id, _)| id)
-                    .collect();
-                for &connection in &ids {
-                    if let Some(peer) = self.peers.get_mut(&connection) {
-                        peer.session.on_store_changed(store);
-                    }
-                }
-                for connection in ids {
-                    self.pump(connection);
-                }
+                self.seeder.insert_segment(now, swarm, id, data);
             }
+            Request::RemoveSegment { swarm, id } => self.seeder.remove_segment(now, swarm, id),
+            Request::MaxConnections(max) => self.seeder.set_max_connections(max),
             Request::Stats { reply } => {
-                let mut stats = self.stats.clone();
-                stats.connections = self.endpoint.connection_count();
-                stats.open_sessions = self.peers.values().filter(|p| p.channel.is_some()).count();
-                stats.segments_held = self.stores.values().map(SegmentStore::len).sum();
-                stats.udp = self.udp.counters();
-                let _ = reply.send(stats);
+                let _ = reply.send(NodeStats {
+                    seeder: self.seeder.stats(),
+                    udp: self.udp.counters(),
+                });
             }
         }
     }
 
-    fn on_events(&mut self) {
-        while let Some(event) = self.endpoint.poll_event() {
-            match event {
-                Event::Connected(connection) => tracing::debug!(connection, "peer connected"),
-                Event::ChannelOpen {
-                    connection,
-                    channel,
-                    label,
-                } => {
-                    let Some(peer) = self.peers.get_mut(&connection) else {
-                        continue;
-                    };
-                    if peer.channel.is_some() {
-                        // PML opens exactly one channel; a second one is not ours to serve.
-                        tracing::debug!(connection, label, "ignoring an extra data channel");
-                        continue;
-                    }
-                    tracing::debug!(connection, label, "data channel open");
-                    peer.channel = Some(channel);
-                    let store = self.stores.entry(peer.swarm.clone()).or_default();
-                    peer.session.on_open(store);
-                    self.pump(connection);
-                }
-                Event::Message {
-                    connection,
-                    channel,
-                    data,
-                } => {
-                    let Some(peer) = self.peers.get_mut(&connection) else {
-                        continue;
-                    };
-                    if peer.channel != Some(channel) {
-                        continue;
-                    }
-                    let store = self.stores.entry(peer.swarm.clone()).or_default();
-                    if let Err(e) = peer.session.handle_message(&data, store) {
-                        tracing::warn!(connection, "closing peer session: {e}");
-                        self.stats.sessions_closed_malformed += 1;
-                        self.endpoint.close(connection, &e.to_string());
-                        continue;
-                    }
-                    self.pump(connection);
-                }
-                Event::BufferedAmountLow { connection, .. } => self.pump(connection),
-                Event::ChannelClosed {
-                    connection,
-                    channel,
-                } => {
-                    if self
-                        .peers
-                        .get(&connection)
-                        .is_some_and(|p| p.channel == Some(channel))
-                    {
-                        self.endpoint.close(connection, "data channel closed");
-                    }
-                }
-                Event::Closed { connection, reason } => {
-                    if let Some(peer) = self.peers.remove(&connection) {
-                        self.stats.uploads_completed += peer.session.stats().uploads_completed;
-                        tracing::info!(connection, reason, "peer gone");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends what the connection's session has while its channel is under the high-water mark.
-    fn pump(&mut self, connection: ConnectionId) {
-        let Some(peer) = self.peers.get_mut(&connection) else {
-            return;
-        };
-        let Some(channel) = peer.channel else { return };
-        let now = Instant::now();
-        while peer.session.wants_to_send() {
-            if self.endpoint.buffered_amount(connection, channel) >= self.config.high_water {
-                break;
-            }
-            let Some(message) = peer.session.poll_message() else {
-                break;
-            };
-            match self.endpoint.send(now, connection, channel, &message) {
-                Ok(_) => self.stats.bytes_sent += message.len() as u64,
-                Err(e) => {
-                    tracing::debug!(connection, "send failed: {e}");
-                    self.endpoint.close(connection, &e.to_string());
-                    break;
-                }
-            }
-        }
-    }
-
-    /// Sends what the endpoint produced since the last turn, batched.
+    /// Sends what the seeder produced since the last turn, batched.
     async fn flush(&mut self) {
-        while let Some(transmit) = self.endpoint.poll_transmit() {
+        while let Some(transmit) = self.seeder.poll_transmit() {
             self.udp.queue(transmit.destination, transmit.contents);
         }
         self.udp.flush().await;

@@ -14,11 +14,10 @@ use wire::tracker::{
 /// Offers per announce (P2P Media Loader asks for 10 peers).
 pub const OFFERS_PER_ANNOUNCE: usize = 10;
 
-/// A P2P-Media-Loader-style peer id: a client prefix and 12 random alphanumerics.
+/// A P2P-Media-Loader-style peer id: the simulator's client prefix and 12 random
+/// alphanumerics.
 pub fn random_peer_id() -> PeerId {
-    let mut id = String::from("-SV0001-");
-    id.extend((0..12).map(|_| fastrand::alphanumeric()));
-    PeerId::from_binary_str(&id).expect("20 ASCII chars")
+    PeerId::peer_id(b"-SV0001-", std::array::from_fn(|_| fastrand::u8(..)))
 }
 
 fn random_offer_id() -> OfferId {

@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
+use swarm::node::NodeHandle;
+use swarm::SwarmDemand;
 use tokio::sync::mpsc;
 use wire::swarm_id::{self, hls};
+use wire::tracker::InfoHash;
 
 use super::cache::{self, DiskCache};
 use super::playlist::{self, Segment};
 use super::Counters;
-use swarm::Demand;
-use wire::peer::SegmentId;
 
 /// Live segments kept behind the oldest one still listed in the playlist.
 const LIVE_KEEP_BEHIND: usize = 3;
@@ -26,32 +27,11 @@ const VOD_LOOKAHEAD: i64 = 3;
 /// VOD segments held in memory per swarm (older ones stay in the disk cache).
 const VOD_MEMORY_SEGMENTS: usize = 40;
 
-/// Changes to the segments the worker holds, from the media side.
-#[derive(Debug)]
-pub enum MediaUpdate {
-    Insert {
-        swarm: usize,
-        id: SegmentId,
-        data: Bytes,
-    },
-    Remove {
-        swarm: usize,
-        id: SegmentId,
-    },
-}
-
-/// A viewer's demand, for the media side (VOD on-demand fetching).
-#[derive(Debug)]
-pub struct SwarmDemand {
-    pub swarm: usize,
-    pub demand: Demand,
-}
-
 /// One stream of the channel: its swarm and its media playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Variant {
     pub swarm_id: String,
-    pub info_hash: String,
+    pub info_hash: InfoHash,
     pub playlist_url: String,
 }
 
@@ -93,32 +73,35 @@ impl Origin {
 
 /// The channel's variants from its manifest: one per variant (and audio rendition) of a
 /// master playlist, or the manifest itself when it is a media playlist.
-pub fn variants(manifest_url: &str, manifest: &str, swarm_base: &str) -> Vec<Variant> {
+pub fn variants(
+    manifest_url: &str,
+    manifest: &str,
+    swarm_base: &str,
+) -> Result<Vec<Variant>, String> {
     hls::streams(manifest)
         .into_iter()
         .map(|s| {
             let swarm_id =
                 swarm_id::stream_swarm_id(swarm_base, s.stream_type, &s.identity.short_id());
-            Variant {
-                info_hash: swarm_id::info_hash(&swarm_id),
+            let info_hash = InfoHash::from_binary_str(&swarm_id::info_hash(&swarm_id))
+                .map_err(|e| format!("info hash of {swarm_id}: {e:?}"))?;
+            Ok(Variant {
+                info_hash,
                 swarm_id,
                 playlist_url: if s.uri.is_empty() {
                     manifest_url.to_owned()
                 } else {
                     playlist::resolve(manifest_url, &s.uri)
                 },
-            }
+            })
         })
         .collect()
 }
 
-/// Polls one live variant forever, sending each new segment once.
-pub async fn run_live(
-    origin: Origin,
-    swarm: usize,
-    variant: Variant,
-    tx: mpsc::Sender<MediaUpdate>,
-) {
+/// Polls one live variant until the node stops, adding each new segment to it once and
+/// removing those that left the window.
+pub async fn run_live(origin: Origin, variant: Variant, node: NodeHandle) {
+    let swarm = variant.info_hash;
     let mut held: VecDeque<i64> = VecDeque::new();
     let mut known: BTreeSet<i64> = BTreeSet::new();
     loop {
@@ -138,15 +121,7 @@ pub async fn run_live(
                         Ok(data) => {
                             known.insert(seg.id);
                             held.push_back(seg.id);
-                            if tx
-                                .send(MediaUpdate::Insert {
-                                    swarm,
-                                    id: seg.id,
-                                    data,
-                                })
-                                .await
-                                .is_err()
-                            {
+                            if node.add_segment(swarm, seg.id, data).await.is_err() {
                                 return;
                             }
                         }
@@ -156,7 +131,7 @@ pub async fn run_live(
                 let keep = p.segments.len() + LIVE_KEEP_BEHIND;
                 while held.len() > keep {
                     let id = held.pop_front().expect("non-empty");
-                    let _ = tx.send(MediaUpdate::Remove { swarm, id }).await;
+                    let _ = node.remove_segment(swarm, id).await;
                 }
                 // Forget ids far behind so the set stays small (a looping origin may reuse
                 // nothing, but a restarted one could).
@@ -177,14 +152,15 @@ pub async fn run_vod(
     variants: Vec<Variant>,
     cache: Option<DiskCache>,
     mut demand: mpsc::Receiver<SwarmDemand>,
-    tx: mpsc::Sender<MediaUpdate>,
+    node: NodeHandle,
 ) {
     let mut segments: HashMap<usize, Vec<Segment>> = HashMap::new();
     let mut held: Vec<VecDeque<i64>> = vec![VecDeque::new(); variants.len()];
-    while let Some(SwarmDemand { swarm, demand }) = demand.recv().await {
-        let Some(variant) = variants.get(swarm) else {
+    while let Some(SwarmDemand { swarm: key, demand }) = demand.recv().await {
+        let Some(swarm) = variants.iter().position(|v| v.info_hash == key) else {
             continue;
         };
+        let variant = &variants[swarm];
         if let std::collections::hash_map::Entry::Vacant(e) = segments.entry(swarm) {
             match origin.text(&variant.playlist_url).await.and_then(|t| {
                 playlist::parse_media(&t, &variant.playlist_url, false).map_err(anyhow::Error::msg)
@@ -214,7 +190,7 @@ pub async fn run_vod(
             let Some(seg) = usize::try_from(id).ok().and_then(|i| list.get(i)) else {
                 continue;
             };
-            let name = cache::file_name(&variant.info_hash, id);
+            let name = cache::file_name(&variant.info_hash.to_binary_string(), id);
             let data = match cache.as_ref().and_then(|c| c.get(&name)) {
                 Some(data) => Bytes::from(data),
                 None => match origin.get(&seg.url, seg.byte_range).await {
@@ -233,16 +209,12 @@ pub async fn run_vod(
                 },
             };
             held[swarm].push_back(id);
-            if tx
-                .send(MediaUpdate::Insert { swarm, id, data })
-                .await
-                .is_err()
-            {
+            if node.add_segment(key, id, data).await.is_err() {
                 return;
             }
             while held[swarm].len() > VOD_MEMORY_SEGMENTS {
                 let old = held[swarm].pop_front().expect("non-empty");
-                let _ = tx.send(MediaUpdate::Remove { swarm, id: old }).await;
+                let _ = node.remove_segment(key, old).await;
             }
         }
     }
@@ -259,19 +231,20 @@ mod tests {
             "http://o/live/x/index.m3u8?t=1",
             text,
             "http://o/live/x/index.m3u8",
-        );
+        )
+        .unwrap();
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].playlist_url, "http://o/live/x/index.m3u8?t=1");
         assert!(v[0]
             .swarm_id
             .starts_with("v2-http://o/live/x/index.m3u8-main-"));
-        assert_eq!(v[0].info_hash.len(), 20);
+        assert_eq!(v[0].info_hash.to_binary_string().len(), 20);
     }
 
     #[test]
     fn master_playlist_gives_one_swarm_per_variant() {
         let text = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS=\"avc1.64001e,mp4a.40.2\"\n360p/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2800000,RESOLUTION=1280x720,CODECS=\"avc1.64001f,mp4a.40.2\"\n720p/index.m3u8\n";
-        let v = variants("http://o/abr/master.m3u8", text, "http://o/abr/master.m3u8");
+        let v = variants("http://o/abr/master.m3u8", text, "http://o/abr/master.m3u8").unwrap();
         assert_eq!(v.len(), 2);
         assert_eq!(v[1].playlist_url, "http://o/abr/720p/index.m3u8");
         assert_ne!(v[0].info_hash, v[1].info_hash);

@@ -1,13 +1,15 @@
 //! A worker process: seeds one channel. Reads its [`WorkerSpec`] from stdin, reports
 //! [`WorkerEvent`]s on stdout, exits when stdin closes.
+//!
+//! The worker is what feeds a [`swarm::node`]: it finds the channel's swarms, fetches media
+//! from the origin into the node's stores ([`media`]), joins the swarms through the tracker
+//! ([`swarm::signal`]) and reports the node's counters. Serving browsers is the node's job,
+//! the same loop `swarmcast peer` runs.
 
 pub mod cache;
-#[cfg(feature = "webrtc")]
-pub mod engine;
 pub mod lifeline;
 pub mod media;
 pub mod playlist;
-pub mod signal;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -16,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use futures_util::FutureExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
 
 use crate::protocol::{MasterCommand, WorkerCounters, WorkerEvent, WorkerSpec};
 
@@ -24,6 +28,17 @@ use crate::protocol::{MasterCommand, WorkerCounters, WorkerEvent, WorkerSpec};
 /// few dozen viewers overflow it and every lost one costs SCTP a 1 s retransmission timeout
 /// (bench/superpeer/README.md).
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
+/// A channel stops receiving data above this many unacknowledged bytes and resumes at half of
+/// it. 256 KiB in flight is still 40 Mbit/s per viewer at 50 ms RTT, and a lower mark keeps
+/// the SCTP queues (and RSS) of hundreds of viewers small (bench/superpeer/README.md).
+const HIGH_WATER: usize = 256 * 1024;
+
+/// How long a viewer's offer may take to connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How often the node's counters are copied into the worker's.
+const NODE_STATS_EVERY: Duration = Duration::from_millis(250);
 
 /// Live counters of a worker, shared by its tasks and reported to the master.
 #[derive(Debug, Default)]
@@ -76,22 +91,19 @@ pub async fn run() -> anyhow::Result<()> {
     tracing::info!(channel = %spec.seed.channel_id, "worker starting");
 
     let counters = Arc::new(Counters::default());
-    let max_connections = Arc::new(AtomicU64::new(u64::from(spec.seed.max_connections)));
+    let (max_connections, max_connections_rx) = watch::channel(spec.seed.max_connections as usize);
 
     // Commands from the master; EOF means stop now.
-    let commands = {
-        let max_connections = max_connections.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stdin.next_line().await {
-                match serde_json::from_str::<MasterCommand>(&line) {
-                    Ok(MasterCommand::Update { seed }) => {
-                        max_connections.store(u64::from(seed.max_connections), Ordering::Relaxed);
-                    }
-                    Err(e) => tracing::warn!("ignoring bad command ({e}): {line}"),
+    let commands = tokio::spawn(async move {
+        while let Ok(Some(line)) = stdin.next_line().await {
+            match serde_json::from_str::<MasterCommand>(&line) {
+                Ok(MasterCommand::Update { seed }) => {
+                    max_connections.send_replace(seed.max_connections as usize);
                 }
+                Err(e) => tracing::warn!("ignoring bad command ({e}): {line}"),
             }
-        })
-    };
+        }
+    });
 
     let advertised_ip = match spec.public_ip {
         Some(ip) => ip,
@@ -105,7 +117,7 @@ pub async fn run() -> anyhow::Result<()> {
     let socket = swarm::node::bind_udp(SocketAddr::new(bind_ip, spec.udp_port), SOCKET_BUFFER)
         .with_context(|| format!("cannot bind UDP port {}", spec.udp_port))?;
     let udp_port = socket.local_addr()?.port();
-    let peer_id = signal::new_peer_id();
+    let peer_id = swarm::peer_id::random();
     emit(&WorkerEvent::Ready {
         udp_port,
         peer_id: String::from_utf8_lossy(&peer_id.0).into_owned(),
@@ -126,7 +138,7 @@ pub async fn run() -> anyhow::Result<()> {
         socket,
         SocketAddr::new(advertised_ip, udp_port),
         peer_id,
-        max_connections,
+        max_connections_rx,
         counters,
     ));
     let _ = commands.await;
@@ -160,13 +172,13 @@ async fn route_ip(signal_url: &str) -> IpAddr {
     probe.await.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
-/// Finds the channel's swarms, then runs the engine, the tracker client and the media side.
+/// Finds the channel's swarms, then runs the node, the tracker client and the media side.
 async fn seed(
     spec: WorkerSpec,
     socket: tokio::net::UdpSocket,
     advertised: SocketAddr,
     peer_id: wire::tracker::PeerId,
-    max_connections: Arc<AtomicU64>,
+    mut max_connections: watch::Receiver<usize>,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
     let origin = media::Origin::new(counters.clone())?;
@@ -174,80 +186,81 @@ async fn seed(
     let mut pause = Duration::from_millis(500);
     let variants = loop {
         match origin.text(&seed.url).await {
-            Ok(text) => {
-                let v = media::variants(&seed.url, &text, &seed.swarm_base);
-                if !v.is_empty() {
-                    break v;
-                }
-                tracing::warn!(url = %seed.url, "manifest lists no stream");
-            }
+            Ok(text) => match media::variants(&seed.url, &text, &seed.swarm_base) {
+                Ok(v) if !v.is_empty() => break v,
+                Ok(_) => tracing::warn!(url = %seed.url, "manifest lists no stream"),
+                Err(e) => tracing::warn!(url = %seed.url, "bad manifest: {e}"),
+            },
             Err(e) => tracing::warn!(url = %seed.url, "manifest fetch failed: {e:#}"),
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(10));
     };
     for v in &variants {
-        tracing::info!(swarm_id = %v.swarm_id, info_hash = %v.info_hash, "joining swarm");
+        tracing::info!(swarm_id = %v.swarm_id, info_hash = ?v.info_hash, "joining swarm");
     }
-    let info_hashes = variants
-        .iter()
-        .map(|v| wire::tracker::Id20::from_binary_str(&v.info_hash))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("bad info hash: {e:?}"))?;
-    let (offer_tx, offer_rx) = tokio::sync::mpsc::channel::<signal::OfferRequest>(256);
-    let (media_tx, media_rx) = tokio::sync::mpsc::channel::<media::MediaUpdate>(64);
-    let (demand_tx, demand_rx) = tokio::sync::mpsc::channel::<media::SwarmDemand>(256);
-    let mut tasks = tokio::task::JoinSet::<anyhow::Result<()>>::new();
-    #[cfg(feature = "webrtc")]
-    {
-        let engine = engine::EngineConfig {
-            socket,
-            advertised,
-            swarms: variants.len(),
-            max_connections,
-        };
-        tasks.spawn(engine::run(
-            engine,
-            offer_rx,
-            media_rx,
-            demand_tx,
-            counters.clone(),
-        ));
-    }
-    #[cfg(not(feature = "webrtc"))]
-    {
-        // Built without the WebRTC endpoint: join the swarms, fetch, but answer no offers.
-        let _ = (socket, advertised, max_connections, demand_tx);
-        let (mut offer_rx, mut media_rx) = (offer_rx, media_rx);
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    Some(o) = offer_rx.recv() => { let _ = o.reply.send(None); }
-                    Some(_) = media_rx.recv() => {}
-                    else => return Ok(()),
-                }
-            }
-        });
-    }
-    let signal_config = signal::SignalConfig {
-        signal1: seed.signal1.clone(),
-        signal2: seed.signal2.clone(),
-        peer_id,
-        info_hashes,
-        probe_primary_every: Duration::from_secs(5),
+    counters
+        .swarms
+        .store(variants.len() as u64, Ordering::Relaxed);
+    let node_config = swarm::node::NodeConfig {
+        advertised_addr: Some(advertised),
+        high_water: HIGH_WATER,
+        low_water: HIGH_WATER / 2,
+        socket_buffer: SOCKET_BUFFER,
+        connect_timeout: CONNECT_TIMEOUT,
+        max_connections: *max_connections.borrow_and_update(),
+        // Measured: holding acknowledgements saves the worker no CPU and delays deliveries
+        // (docs/superpeer.md, "Sizing").
+        hold: Duration::ZERO,
+        ..swarm::node::NodeConfig::default()
     };
-    let c = counters.clone();
+    let (node, demand) = swarm::node::spawn_on(socket, node_config)?;
+    let mut tasks = tokio::task::JoinSet::<anyhow::Result<()>>::new();
+
+    // The master may change maxConnections at any time.
+    let n = node.clone();
     tasks.spawn(async move {
-        signal::run(signal_config, offer_tx, c).await;
+        while max_connections.changed().await.is_ok() {
+            let max = *max_connections.borrow_and_update();
+            n.set_max_connections(max).await?;
+        }
         Ok(())
     });
+
+    // The node's counters, for the master.
+    let (n, c) = (node.clone(), counters.clone());
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(NODE_STATS_EVERY);
+        loop {
+            tick.tick().await;
+            let s = n.stats().await?.seeder;
+            c.peers.store(s.open_sessions as u64, Ordering::Relaxed);
+            c.uploaded_bytes.store(s.uploaded_bytes, Ordering::Relaxed);
+            c.segments.store(s.segments_held as u64, Ordering::Relaxed);
+        }
+    });
+
+    let mut signal_config = swarm::signal::SignalConfig::new(
+        seed.signal1.clone(),
+        peer_id,
+        variants.iter().map(|v| v.info_hash).collect(),
+    );
+    signal_config.signal2 = seed.signal2.clone();
+    let (status_tx, mut status) = watch::channel(swarm::signal::SignalStatus::default());
+    tasks.spawn(swarm::signal::run(signal_config, node.clone(), status_tx).map(Ok));
+    let c = counters.clone();
+    tasks.spawn(async move {
+        while status.changed().await.is_ok() {
+            let s = status.borrow_and_update().clone();
+            c.swarm_peers.store(s.swarm_peers, Ordering::Relaxed);
+            *c.signal.lock().unwrap_or_else(|p| p.into_inner()) = s.tracker;
+        }
+        Ok(())
+    });
+
     if seed.live {
-        for (i, v) in variants.into_iter().enumerate() {
-            let (origin, tx) = (origin.clone(), media_tx.clone());
-            tasks.spawn(async move {
-                media::run_live(origin, i, v, tx).await;
-                Ok(())
-            });
+        for v in variants {
+            tasks.spawn(media::run_live(origin.clone(), v, node.clone()).map(Ok));
         }
     } else {
         let cache = match &spec.cache_dir {
@@ -257,14 +270,11 @@ async fn seed(
             )?),
             None => None,
         };
-        tasks.spawn(async move {
-            media::run_vod(origin, variants, cache, demand_rx, media_tx).await;
-            Ok(())
-        });
+        tasks.spawn(media::run_vod(origin, variants, cache, demand, node.clone()).map(Ok));
     }
     while let Some(done) = tasks.join_next().await {
         if let Ok(Err(e)) = done {
-            // The engine failing leaves nothing to serve with: exit so the master sees it.
+            // The node failing leaves nothing to serve with: exit so the master sees it.
             tracing::error!("worker task failed: {e:#}");
             std::process::exit(2);
         }

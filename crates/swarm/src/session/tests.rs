@@ -359,3 +359,118 @@ fn a_request_for_a_segment_we_lack_is_demand_one_we_hold_is_not() {
         request: 6
     })));
 }
+
+mod transfers_stay_bound_to_their_request {
+    //! Any sequence of requests (duplicate, overlapping, resumed, past the end), cancels and
+    //! store changes, with the output drained a few messages at a time: what the remote sees
+    //! after each `SegmentData` is a prefix of exactly that segment from its offset, never more
+    //! than the size announced, and `Completed` follows only a whole transfer.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Request {
+            segment: SegmentId,
+            request: i64,
+            byte_from: u64,
+        },
+        Cancel {
+            request: i64,
+        },
+        Drain(usize),
+        Insert(SegmentId),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0i64..4, 0i64..3, 0u64..5000).prop_map(|(segment, request, byte_from)| Op::Request {
+                segment,
+                request,
+                byte_from
+            }),
+            (0i64..3).prop_map(|request| Op::Cancel { request }),
+            (1usize..6).prop_map(Op::Drain),
+            (0i64..4).prop_map(Op::Insert),
+        ]
+    }
+
+    /// The remote's view: the transfer the last header opened, and the bytes since.
+    #[derive(Default)]
+    struct Remote {
+        decoder: MessageDecoder,
+        current: Option<(SegmentId, i64, u64, Vec<u8>)>,
+    }
+
+    impl Remote {
+        fn take(&mut self, m: &[u8], store: &SegmentStore) {
+            match self.decoder.decode(m).unwrap() {
+                Incoming::Command(Command::SegmentData {
+                    segment,
+                    request,
+                    size,
+                }) => self.current = Some((segment, request, size, Vec::new())),
+                Incoming::Command(Command::SegmentDataSendingCompleted { segment, request }) => {
+                    let (s, r, size, got) = self.current.take().expect("Completed after a header");
+                    assert_eq!((s, r), (segment, request), "Completed names its transfer");
+                    assert_eq!(got.len() as u64, size, "Completed only after every byte");
+                }
+                Incoming::Command(_) | Incoming::Partial => {}
+                Incoming::Data(d) => {
+                    let (segment, _, size, got) =
+                        self.current.as_mut().expect("bytes follow a header");
+                    got.extend_from_slice(d);
+                    assert!(got.len() as u64 <= *size, "never past the announced size");
+                    let data = store.get(*segment).expect("sent segments are held");
+                    let from = data.len() - *size as usize;
+                    assert_eq!(
+                        got[..],
+                        data[from..from + got.len()],
+                        "the segment's own bytes"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_sequence(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut store = store_with(&[(0, 3000), (1, 2500), (2, 100)]);
+            let mut s = Session::new(config(700));
+            s.on_open(&store);
+            let mut remote = Remote::default();
+            for op in ops {
+                match op {
+                    Op::Request { segment, request, byte_from } => send(
+                        &mut s,
+                        &store,
+                        Command::SegmentRequest { segment, request, byte_from },
+                    ),
+                    Op::Cancel { request } => send(
+                        &mut s,
+                        &store,
+                        Command::CancelSegmentRequest { segment: 0, request },
+                    ),
+                    Op::Drain(n) => {
+                        for _ in 0..n {
+                            let Some(m) = s.poll_message() else { break };
+                            remote.take(&m, &store);
+                        }
+                    }
+                    Op::Insert(id) => {
+                        // Same bytes for the same id: a store holds one version of a segment.
+                        if store.get(id).is_none() {
+                            store.insert(id, store_with(&[(id, 1800)]).get(id).unwrap().clone());
+                        }
+                        s.on_store_changed(&store);
+                    }
+                }
+            }
+            while let Some(m) = s.poll_message() {
+                remote.take(&m, &store);
+            }
+            prop_assert!(s.uploading().is_none(), "everything drained");
+        }
+    }
+}

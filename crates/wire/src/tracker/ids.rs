@@ -97,6 +97,18 @@ impl Id20 {
         self.0.iter().map(|&b| char::from(b)).collect()
     }
 
+    /// A P2P Media Loader-style peer id: an 8-byte client prefix such as `-SC0001-`, then 12
+    /// alphanumerics, one chosen by each byte of `random` (ASCII, so every client decodes it).
+    pub fn peer_id(prefix: &[u8; 8], random: [u8; 12]) -> Self {
+        const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut id = [0u8; ID_LEN];
+        id[..8].copy_from_slice(prefix);
+        for (slot, r) in id[8..].iter_mut().zip(random) {
+            *slot = ALNUM[usize::from(r) % ALNUM.len()];
+        }
+        Id20(id)
+    }
+
     /// Lowercase hex, 40 chars.
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
@@ -246,6 +258,14 @@ impl<'de> Deserialize<'de> for OfferId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_ids_are_the_prefix_and_twelve_alphanumerics() {
+        let id = Id20::peer_id(b"-SC0001-", [0, 61, 62, 255, 9, 10, 35, 36, 51, 52, 1, 2]);
+        assert_eq!(&id.0, b"-SC0001-A9AHJKjkz0BC");
+        let any = Id20::peer_id(b"-SV0001-", [200; 12]);
+        assert!(any.0[8..].iter().all(u8::is_ascii_alphanumeric));
+    }
 
     #[test]
     fn every_byte_value_round_trips_through_json() {

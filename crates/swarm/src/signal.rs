@@ -1,30 +1,25 @@
-//! The worker's tracker ("signal") connection: a WebTorrent tracker client over WebSocket
-//! that announces the channel's swarms, hands relayed offers to the engine and sends its
-//! answers back. It connects to `signal1`, fails over to `signal2` when signal1 is down,
-//! and goes back to signal1 as soon as it answers again.
+//! How a seeder joins swarms: a WebTorrent tracker ("signal") client over WebSocket that
+//! announces the seeder's swarms, hands the offers the tracker relays to the [`NodeHandle`]
+//! and sends its answers back. It connects to `signal1`, fails over to `signal2` when
+//! signal1 is down, and goes back to signal1 as soon as it answers again. Used by the
+//! super-peer workers and `swarmcast peer`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 use wire::tracker::{
     decode_server, encode_client, AnnounceEvent, AnnounceRequest, AnswerRequest, ClientMessage,
-    Id20, InfoHash, PeerId, ServerMessage, Signal,
+    InfoHash, PeerId, ServerMessage, Signal,
 };
 
-use super::Counters;
+use crate::node::NodeHandle;
 
-/// An offer for the engine; it replies with the answer SDP, or `None` to decline.
-#[derive(Debug)]
-pub struct OfferRequest {
-    /// Index of the swarm (into the announced info-hashes).
-    pub swarm: usize,
-    pub sdp: String,
-    pub reply: oneshot::Sender<Option<String>>,
-}
+/// Offers being answered at once at most; more are left to time out at the viewer, who
+/// offers again at its next announce.
+const MAX_PENDING_OFFERS: usize = 64;
 
 /// Which tracker to use next; pure so the failover rules are tested without sockets.
 #[derive(Debug, Clone)]
@@ -89,6 +84,30 @@ pub struct SignalConfig {
     pub info_hashes: Vec<InfoHash>,
     /// While on signal2, how often signal1 is tried again.
     pub probe_primary_every: Duration,
+    /// Time between announces until the tracker says otherwise (its `interval`).
+    pub announce_every: Duration,
+}
+
+impl SignalConfig {
+    pub fn new(signal1: String, peer_id: PeerId, info_hashes: Vec<InfoHash>) -> Self {
+        Self {
+            signal1,
+            signal2: None,
+            peer_id,
+            info_hashes,
+            probe_primary_every: Duration::from_secs(5),
+            announce_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the client reports to its owner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignalStatus {
+    /// The tracker URL we are connected to.
+    pub tracker: Option<String>,
+    /// Other peers in our swarms, as the tracker last counted them.
+    pub swarm_peers: u64,
 }
 
 type Ws =
@@ -104,14 +123,11 @@ async fn connect(url: &str) -> anyhow::Result<Ws> {
     Ok(ws)
 }
 
-/// Runs forever: keeps the worker announced on signal1 or signal2.
-pub async fn run(
-    config: SignalConfig,
-    offers: mpsc::Sender<OfferRequest>,
-    counters: Arc<Counters>,
-) {
+/// Runs until the node stops: keeps the seeder announced on signal1 or signal2.
+pub async fn run(config: SignalConfig, node: NodeHandle, status: watch::Sender<SignalStatus>) {
     let mut failover = Failover::new(config.signal1.clone(), config.signal2.clone());
     let mut next: Option<Ws> = None;
+    let pending = Arc::new(Semaphore::new(MAX_PENDING_OFFERS));
     loop {
         let url = failover.current().to_owned();
         let ws = match next.take() {
@@ -121,16 +137,16 @@ pub async fn run(
         match ws {
             Ok(ws) => {
                 failover.on_connected();
-                tracing::info!(%url, "connected to tracker");
-                set_signal(&counters, Some(&url));
-                let outcome = session(ws, &config, &failover, &offers, &counters).await;
-                set_signal(&counters, None);
+                status.send_modify(|s| s.tracker = Some(url.clone()));
+                let outcome = session(ws, &config, &failover, &node, &pending, &status).await;
+                status.send_modify(|s| s.tracker = None);
                 match outcome {
                     Ended::PrimaryBack(ws) => {
                         tracing::info!(url = failover.primary(), "tracker signal1 is back");
                         failover.back_to_primary();
                         next = Some(*ws);
                     }
+                    Ended::NodeStopped => return,
                     Ended::Closed(why) => {
                         tracing::warn!(%url, "tracker connection ended: {why}");
                         let pause = failover.on_failure();
@@ -147,13 +163,10 @@ pub async fn run(
     }
 }
 
-fn set_signal(counters: &Counters, url: Option<&str>) {
-    *counters.signal.lock().unwrap_or_else(|p| p.into_inner()) = url.map(str::to_owned);
-}
-
 enum Ended {
     Closed(String),
     PrimaryBack(Box<Ws>),
+    NodeStopped,
 }
 
 fn announce(config: &SignalConfig, info_hash: &InfoHash, event: AnnounceEvent) -> Message {
@@ -172,8 +185,9 @@ async fn session(
     ws: Ws,
     config: &SignalConfig,
     failover: &Failover,
-    offers: &mpsc::Sender<OfferRequest>,
-    counters: &Counters,
+    node: &NodeHandle,
+    pending: &Arc<Semaphore>,
+    status: &watch::Sender<SignalStatus>,
 ) -> Ended {
     let (mut sink, mut stream) = ws.split();
     for hash in &config.info_hashes {
@@ -184,13 +198,15 @@ async fn session(
             return Ended::Closed(e.to_string());
         }
     }
-    counters
-        .swarms
-        .store(config.info_hashes.len() as u64, Ordering::Relaxed);
+    tracing::info!(
+        url = failover.current(),
+        swarms = config.info_hashes.len(),
+        "announced to the tracker"
+    );
     let mut swarm_counts = vec![0u64; config.info_hashes.len()];
     let (answers_tx, mut answers) = mpsc::channel::<Message>(64);
-    let mut reannounce = tokio::time::interval(Duration::from_secs(30));
-    reannounce.tick().await;
+    let every = config.announce_every.max(Duration::from_secs(1));
+    let mut reannounce = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut probe = tokio::time::interval(config.probe_primary_every);
     probe.tick().await;
     loop {
@@ -207,7 +223,8 @@ async fn session(
                         if let Some(i) = config.info_hashes.iter().position(|h| *h == r.info_hash) {
                             // The tracker counts us too.
                             swarm_counts[i] = u64::from(r.complete + r.incomplete).saturating_sub(1);
-                            counters.swarm_peers.store(swarm_counts.iter().sum(), Ordering::Relaxed);
+                            let total = swarm_counts.iter().sum();
+                            status.send_if_modified(|s| std::mem::replace(&mut s.swarm_peers, total) != total);
                         }
                         if r.interval > 0 {
                             let every = Duration::from_secs(u64::from(r.interval).clamp(5, 120));
@@ -217,26 +234,28 @@ async fn session(
                         }
                     }
                     Ok(ServerMessage::Offer(o)) => {
-                        let Some(swarm) = config.info_hashes.iter().position(|h| *h == o.info_hash) else {
+                        if !config.info_hashes.contains(&o.info_hash) {
                             continue;
-                        };
-                        let Some(sdp) = o.offer.sdp() else { continue };
-                        let (reply, answer) = oneshot::channel();
-                        if offers.try_send(OfferRequest { swarm, sdp, reply }).is_err() {
-                            continue; // engine saturated: let the offer time out
                         }
-                        let answers_tx = answers_tx.clone();
-                        let (info_hash, peer_id) = (o.info_hash, config.peer_id);
+                        let Some(sdp) = o.offer.sdp() else { continue };
+                        let Ok(permit) = pending.clone().try_acquire_owned() else {
+                            continue; // saturated: let the offer time out
+                        };
+                        let (node, answers_tx, peer_id) = (node.clone(), answers_tx.clone(), config.peer_id);
                         tokio::spawn(async move {
-                            if let Ok(Some(sdp)) = answer.await {
-                                let msg = ClientMessage::Answer(AnswerRequest {
-                                    info_hash,
-                                    peer_id,
-                                    to_peer_id: o.peer_id,
-                                    offer_id: o.offer_id,
-                                    answer: Signal::new("answer", &sdp),
-                                });
-                                let _ = answers_tx.send(Message::text(encode_client(&msg))).await;
+                            let _permit = permit;
+                            match node.accept_offer(o.info_hash, sdp).await {
+                                Ok(sdp) => {
+                                    let msg = ClientMessage::Answer(AnswerRequest {
+                                        info_hash: o.info_hash,
+                                        peer_id,
+                                        to_peer_id: o.peer_id,
+                                        offer_id: o.offer_id,
+                                        answer: Signal::new("answer", &sdp),
+                                    });
+                                    let _ = answers_tx.send(Message::text(encode_client(&msg))).await;
+                                }
+                                Err(e) => tracing::debug!("offer not answered: {e}"),
                             }
                         });
                     }
@@ -251,6 +270,9 @@ async fn session(
                 }
             }
             _ = reannounce.tick() => {
+                if node.is_stopped() {
+                    return Ended::NodeStopped;
+                }
                 for hash in &config.info_hashes {
                     if let Err(e) = sink.send(announce(config, hash, AnnounceEvent::Update)).await {
                         return Ended::Closed(e.to_string());
@@ -265,19 +287,6 @@ async fn session(
             }
         }
     }
-}
-
-/// A P2P-Media-Loader-style peer id: `-SC0001-` and 12 random alphanumerics (ASCII, 20
-/// characters, one per worker).
-pub fn new_peer_id() -> PeerId {
-    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut random = [0u8; 12];
-    getrandom::fill(&mut random).expect("OS randomness");
-    let mut id = *b"-SC0001-000000000000";
-    for (slot, r) in id[8..].iter_mut().zip(random) {
-        *slot = ALNUM[usize::from(r) % ALNUM.len()];
-    }
-    Id20(id)
 }
 
 #[cfg(test)]
@@ -307,21 +316,5 @@ mod tests {
         assert!(pauses.windows(2).all(|w| w[0] <= w[1]));
         assert!(pauses[9] <= Duration::from_secs(30));
         assert_eq!(f.current(), "ws://a");
-    }
-
-    #[test]
-    fn peer_ids_are_ascii_and_distinct() {
-        let (a, b) = (new_peer_id(), new_peer_id());
-        assert_ne!(a, b);
-        assert!(a.0.iter().all(u8::is_ascii_alphanumeric_or_dash));
-    }
-
-    trait AsciiId {
-        fn is_ascii_alphanumeric_or_dash(&self) -> bool;
-    }
-    impl AsciiId for u8 {
-        fn is_ascii_alphanumeric_or_dash(&self) -> bool {
-            self.is_ascii_alphanumeric() || *self == b'-'
-        }
     }
 }
