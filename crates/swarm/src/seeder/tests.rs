@@ -169,6 +169,17 @@ impl Harness {
     }
 }
 
+/// A small send window, so that an upload is still running when the test acts.
+fn small_window(c: &mut SeederConfig) {
+    c.high_water = 32 * 1024;
+    c.low_water = 16 * 1024;
+}
+
+/// The first transfer has begun to arrive.
+fn first_bytes(s: &Seen) -> bool {
+    s.transfers.first().is_some_and(|t| !t.3.is_empty())
+}
+
 fn request(segment: SegmentId, request: i64, byte_from: u64) -> Command {
     Command::SegmentRequest {
         segment,
@@ -226,19 +237,14 @@ fn a_request_past_the_end_gets_nothing_to_append() {
 /// completes.
 #[test]
 fn overlapping_requests_never_mix_bytes() {
-    let mut h = Harness::new(|c| {
-        c.high_water = 32 * 1024;
-        c.low_water = 16 * 1024;
-    });
+    let mut h = Harness::new(small_window);
     let key = swarm(1);
     let (a, b) = (segment(1, 400_000), segment(2, 120_000));
     h.seeder.insert_segment(h.net.now, key, 1, a.clone());
     h.seeder.insert_segment(h.net.now, key, 2, b.clone());
     let p = h.connect(key, &[PML_LABEL]);
     h.send(p, &request(1, 10, 0));
-    h.until(p, "first bytes of 1", |s| {
-        s.transfers.first().is_some_and(|t| !t.3.is_empty())
-    });
+    h.until(p, "first bytes of 1", first_bytes);
     h.send(p, &request(2, 11, 0));
     h.until(p, "2 completed", |s| s.completed(11));
     h.settle();
@@ -255,18 +261,13 @@ fn overlapping_requests_never_mix_bytes() {
 
 #[test]
 fn a_cancel_stops_the_upload_and_the_same_segment_requested_again_comes_whole() {
-    let mut h = Harness::new(|c| {
-        c.high_water = 32 * 1024;
-        c.low_water = 16 * 1024;
-    });
+    let mut h = Harness::new(small_window);
     let key = swarm(1);
     let a = segment(1, 300_000);
     h.seeder.insert_segment(h.net.now, key, 1, a.clone());
     let p = h.connect(key, &[PML_LABEL]);
     h.send(p, &request(1, 20, 0));
-    h.until(p, "first bytes", |s| {
-        s.transfers.first().is_some_and(|t| !t.3.is_empty())
-    });
+    h.until(p, "first bytes", first_bytes);
     // A cancel for another request id is not ours: nothing changes.
     h.send(
         p,
@@ -296,10 +297,7 @@ fn a_cancel_stops_the_upload_and_the_same_segment_requested_again_comes_whole() 
 
 #[test]
 fn a_duplicate_request_while_one_runs_restarts_it_cleanly() {
-    let mut h = Harness::new(|c| {
-        c.high_water = 32 * 1024;
-        c.low_water = 16 * 1024;
-    });
+    let mut h = Harness::new(small_window);
     let key = swarm(1);
     let a = segment(3, 200_000);
     h.seeder.insert_segment(h.net.now, key, 3, a.clone());
@@ -355,19 +353,14 @@ fn a_malformed_command_closes_the_connection_and_is_counted() {
 
 #[test]
 fn a_segment_leaving_the_live_window_is_no_longer_offered_but_its_upload_finishes() {
-    let mut h = Harness::new(|c| {
-        c.high_water = 32 * 1024;
-        c.low_water = 16 * 1024;
-    });
+    let mut h = Harness::new(small_window);
     let key = swarm(1);
     let old = segment(1, 200_000);
     h.seeder.insert_segment(h.net.now, key, 1, old.clone());
     h.seeder.insert_segment(h.net.now, key, 2, segment(2, 1000));
     let p = h.connect(key, &[PML_LABEL]);
     h.send(p, &request(1, 1, 0));
-    h.until(p, "first bytes", |s| {
-        s.transfers.first().is_some_and(|t| !t.3.is_empty())
-    });
+    h.until(p, "first bytes", first_bytes);
     let now = h.net.now;
     h.seeder.remove_segment(now, key, 1);
     h.seeder.insert_segment(now, key, 3, segment(3, 1000));
