@@ -11,7 +11,7 @@ import { defaultManifestUrl, sha256Hex } from "./integrity.js";
 import { Logger } from "./logger.js";
 import { MemoryStorage } from "./storage.js";
 import { StreamSwarm, type LoadResult, type Playback, type SegmentInfo, type SwarmContext, type Verification } from "./stream-swarm.js";
-import { generatePeerId, infoHash, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type StreamType } from "./swarm-id.js";
+import { generatePeerId, infoHash, isServerPeerId, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type StreamType } from "./swarm-id.js";
 import { statsBeaconUrl, statsMessage } from "./tracker/messages.js";
 import { TrackerConnection } from "./tracker/tracker-connection.js";
 
@@ -29,7 +29,8 @@ export type Stats = {
   p2pDownloadSpeed: number;
 };
 
-export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT";
+/** `MEDIA_EXPT`: the player could not use a segment (parsing, decoding); says where it came from. */
+export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT" | "MEDIA_EXPT";
 export type EngineException = { code: ExceptionCode; message: string; stack?: string };
 
 export type EngineEvents = {
@@ -39,6 +40,25 @@ export type EngineEvents = {
   serverConnected(connected: boolean): void;
   exception(e: EngineException): void;
   segmentLoaded(info: { id: number; source: LoadResult["source"]; bytes: number; swarmId: string }): void;
+};
+
+/**
+ * The engine's counters since it started: bytes (HTTP down, P2P down and up, received but
+ * dropped), rebuffers, segments from peers that failed their check or were unverifiable, peers
+ * banned, and player errors by where the segment came from.
+ */
+export type EngineCounters = {
+  httpDown: number;
+  p2pDown: number;
+  p2pUp: number;
+  rebuffers: number;
+  dropped: number;
+  badSegments: number;
+  unverified: number;
+  banned: number;
+  errorsHttp: number;
+  errorsPeer: number;
+  errorsSuperPeer: number;
 };
 
 export type StreamRef = { runtimeUrl: string; type: StreamType; shortId: string };
@@ -107,7 +127,20 @@ export class P2PEngine extends Emitter<EngineEvents> {
    * `badSegments`: segments from peers that failed their check; `unverified`: segments from
    * peers the published digests did not list (fetched by HTTP instead); `banned`: peers banned.
    */
-  private readonly counters = { httpDown: 0, p2pDown: 0, p2pUp: 0, rebuffers: 0, dropped: 0, badSegments: 0, unverified: 0, banned: 0 };
+  private readonly counters: EngineCounters = {
+    httpDown: 0,
+    p2pDown: 0,
+    p2pUp: 0,
+    rebuffers: 0,
+    dropped: 0,
+    badSegments: 0,
+    unverified: 0,
+    banned: 0,
+    /** Player errors (parsing, decoding) by where the segment came from. */
+    errorsHttp: 0,
+    errorsPeer: 0,
+    errorsSuperPeer: 0,
+  };
   private readonly digests: DigestManifests;
   /** Peers banned for this session, and blame shared with others before a ban. */
   private readonly banned = new Set<string>();
@@ -175,6 +208,29 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   reportRebuffer(): void {
     this.counters.rebuffers++;
+  }
+
+  /**
+   * The player could not use a segment (parsing or decoding failed): counted by where the
+   * segment came from (HTTP, browser peers, super peers) and reported as `MEDIA_EXPT`, so that
+   * a bad peer or a bad release shows in the stats the tracker receives.
+   */
+  reportPlaybackError(runtimeUrl: string, id: number, what: string): void {
+    if (this.destroyed) return;
+    const peers = this.swarms.get(runtimeUrl)?.delivery(id)?.peers ?? [];
+    const servers = peers.filter(isServerPeerId);
+    let from: string;
+    if (!peers.length) {
+      this.counters.errorsHttp++;
+      from = "HTTP";
+    } else if (servers.length) {
+      this.counters.errorsSuperPeer++;
+      from = `super peer ${servers.join(", ")}`;
+    } else {
+      this.counters.errorsPeer++;
+      from = `peer ${peers.join(", ")}`;
+    }
+    this.emit("exception", { code: "MEDIA_EXPT", message: `segment ${id} from ${from}: ${what}` });
   }
 
   get rebuffers(): number {
@@ -386,7 +442,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
   }
 
   /** Raw byte counters (the tracker report uses bytes). */
-  getByteCounters(): { httpDown: number; p2pDown: number; p2pUp: number; rebuffers: number; dropped: number; badSegments: number; unverified: number; banned: number } {
+  getByteCounters(): EngineCounters {
     return { ...this.counters };
   }
 
@@ -412,6 +468,11 @@ export class P2PEngine extends Emitter<EngineEvents> {
       p2pUp: this.counters.p2pUp,
       peers: this.getPeers().length,
       rebuffers: this.counters.rebuffers,
+      errorsHttp: this.counters.errorsHttp,
+      errorsPeer: this.counters.errorsPeer,
+      errorsSuperPeer: this.counters.errorsSuperPeer,
+      badSegments: this.counters.badSegments,
+      bannedPeers: this.counters.banned,
     });
   }
 

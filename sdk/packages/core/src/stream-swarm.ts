@@ -91,8 +91,15 @@ const OFFER_TTL_MS = 50_000;
 const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
 const LIVE_KEEP_BEHIND_S = 60;
 
+/** Where a segment handed to the player came from: HTTP, or the peers whose bytes it holds. */
+export type Delivery = { source: LoadResult["source"]; peers: string[] };
+
+/** Deliveries remembered per swarm, to tell where a segment the player rejects came from. */
+const DELIVERIES_KEPT = 256;
+
 export class StreamSwarm implements PeerHost {
   readonly segments = new Map<number, SegmentInfo>();
+  private readonly deliveries = new Map<number, Delivery>();
   /** When each segment id first appeared in the playlist. */
   private readonly firstSeen = new Map<number, number>();
   live = false;
@@ -263,6 +270,11 @@ export class StreamSwarm implements PeerHost {
     e.session.close();
     this.ctx.onPeersChanged();
     for (const t of this.ctx.trackers()) t.announceSoon(this.infoHash);
+  }
+
+  /** Where the segment the player has was loaded from, while remembered. */
+  delivery(id: number): Delivery | undefined {
+    return this.deliveries.get(id);
   }
 
   peerIds(): string[] {
@@ -635,6 +647,9 @@ export class StreamSwarm implements PeerHost {
     this.scheduleAnnounce();
     this.ctx.onSegmentStored(this);
     const source = t.bytes.usedHttp && t.bytes.usedP2P ? "mixed" : t.bytes.usedP2P ? "p2p" : "http";
+    this.deliveries.delete(t.seg.id);
+    this.deliveries.set(t.seg.id, { source, peers: t.bytes.contributors });
+    if (this.deliveries.size > DELIVERIES_KEPT) this.deliveries.delete(this.deliveries.keys().next().value as number);
     for (const w of t.waiters) w.resolve({ data, source });
   }
 

@@ -200,6 +200,14 @@ export class HlsJsP2PEngine {
   private readonly onHlsDestroying = () => this.unbind();
 
   private readonly onHlsError = (_e: string, data: ErrorData) => {
+    const frag = data.frag;
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR && frag && typeof frag.sn === "number") {
+      const start = frag.byteRangeStartOffset;
+      const end = frag.byteRangeEndOffset;
+      const ref = this.lookup(frag.url, start, end);
+      const why = data.reason ?? data.error?.message;
+      if (ref) this.core.reportPlaybackError(ref.streamUrl, ref.id, why ? `${data.details}: ${why}` : data.details);
+    }
     if (!data.fatal) return;
     this.core.reportException({ code: "HLSJS_EXPT", message: `${data.type}/${data.details}`, stack: data.error?.stack });
   };
