@@ -143,3 +143,26 @@ test('without published digests nothing changes: tabs share, nobody is blamed', 
     assert.deepEqual(x.exceptions.filter((c) => c === 'PEER_EXPT'), []);
   }
 });
+
+test('with checks off, a garbled segment from a peer reaches hls.js and the error is counted against peers, up to the tracker', { timeout: 240_000 }, async (t) => {
+  const { origin, tracker, ctx } = await servers();
+  const src = `${origin.url}/live/hls-ts/index.m3u8`;
+  const liar = await openPlayer(ctx, origin, src, tracker.url, { params: { ...params, lie: 'garble' } });
+  await sleep(8000);
+  const victim = await openPlayer(ctx, origin, src, tracker.url, { params: { ...params, integrity: '0' } });
+  const liarId = (await state(liar)).peerId;
+  let s;
+  for (let i = 0; i < 90; i++) {
+    s = await state(victim);
+    if (s.bytes?.errorsPeer > 0) break;
+    await sleep(1000);
+  }
+  await sleep(3000); // the next stats report
+  const channel = (await (await fetch(`${tracker.url.replace('ws:', 'http:')}/channels`)).json()).channels.find((c) => c.errors_peer > 0);
+  t.diagnostic(`victim ${JSON.stringify(s.bytes)}; ${s.exceptionMessages.filter((m) => m.startsWith('MEDIA_EXPT')).slice(0, 2)}`);
+  assert.ok(s.bytes.errorsPeer > 0, 'the player error is counted against peers');
+  assert.equal(s.bytes.errorsHttp, 0, 'and not against HTTP');
+  assert.ok(s.exceptionMessages.some((m) => m.startsWith('MEDIA_EXPT') && m.includes(liarId)), 'the exception names the peer');
+  assert.ok(channel, 'the tracker shows the channel\'s player errors from peers');
+  assert.ok((await trackerMetric(tracker, 'tracker_playback_errors_total{source="peer"}')) > 0);
+});
