@@ -218,7 +218,9 @@ impl DigestCache {
         Ok(d)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (u64, Option<SystemTime>, String)>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (u64, Option<SystemTime>, String)>> {
         self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -97,8 +97,12 @@ impl TestPeer {
         }
         .new_candidate_host()
         .expect("host candidate");
-        pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json().expect("candidate"))
-            .expect("local candidate");
+        pc.add_local_candidate(
+            RTCIceCandidate::from(&candidate)
+                .to_json()
+                .expect("candidate"),
+        )
+        .expect("local candidate");
     }
 
     /// A peer that opens a data channel per label, and its offer SDP.
