@@ -111,6 +111,49 @@ impl SignalConfig {
     }
 }
 
+/// A tracker URL with the `token` query parameter a tracker started with `--token` wants
+/// (as the SDK adds it); the URL as it is for an empty token.
+pub fn with_token(url: &str, token: &str) -> String {
+    if token.is_empty() {
+        return url.to_owned();
+    }
+    let encoded: String = token
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'\''
+            | b'('
+            | b')' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}token={encoded}")
+}
+
+/// A tracker URL fit for logs and status: its token replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some(("token", _)) => "token=***".to_owned(),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
 /// What the client reports to its owner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignalStatus {
@@ -147,25 +190,28 @@ pub async fn run(config: SignalConfig, node: NodeHandle, status: watch::Sender<S
         match ws {
             Ok(ws) => {
                 failover.on_connected();
-                status.send_modify(|s| s.tracker = Some(url.clone()));
+                status.send_modify(|s| s.tracker = Some(redacted(&url)));
                 let outcome = session(ws, &config, &failover, &node, &pending, &status).await;
                 status.send_modify(|s| s.tracker = None);
                 match outcome {
                     Ended::PrimaryBack(ws) => {
-                        tracing::info!(url = failover.primary(), "tracker signal1 is back");
+                        tracing::info!(
+                            url = redacted(failover.primary()),
+                            "tracker signal1 is back"
+                        );
                         failover.back_to_primary();
                         next = Some(*ws);
                     }
                     Ended::NodeStopped => return,
                     Ended::Closed(why) => {
-                        tracing::warn!(%url, "tracker connection ended: {why}");
+                        tracing::warn!(url = redacted(&url), "tracker connection ended: {why}");
                         let pause = failover.on_failure();
                         tokio::time::sleep(pause.max(Duration::from_millis(200))).await;
                     }
                 }
             }
             Err(e) => {
-                tracing::warn!(%url, "cannot reach tracker: {e:#}");
+                tracing::warn!(url = redacted(&url), "cannot reach tracker: {e:#}");
                 let pause = failover.on_failure();
                 tokio::time::sleep(pause).await;
             }
@@ -267,7 +313,7 @@ async fn session(
         }
     }
     tracing::info!(
-        url = failover.current(),
+        url = redacted(failover.current()),
         swarms = config.info_hashes.len(),
         "announced to the tracker"
     );
@@ -392,6 +438,24 @@ mod tests {
         assert_eq!(f.current(), "ws://b");
         f.back_to_primary();
         assert!(f.on_primary());
+    }
+
+    #[test]
+    fn tokens_are_added_as_the_sdk_adds_them() {
+        assert_eq!(with_token("ws://t:8000", ""), "ws://t:8000");
+        assert_eq!(
+            with_token("ws://t:8000", "a b&c"),
+            "ws://t:8000?token=a%20b%26c"
+        );
+        assert_eq!(
+            with_token("wss://t/announce?x=1", "k"),
+            "wss://t/announce?x=1&token=k"
+        );
+        assert_eq!(
+            redacted("wss://t/a?x=1&token=secret"),
+            "wss://t/a?x=1&token=***"
+        );
+        assert_eq!(redacted("ws://t:8000"), "ws://t:8000");
     }
 
     #[test]
