@@ -360,8 +360,9 @@ impl Node {
                 reply,
             } => {
                 // Offers wait for answers that may never come: they may take at most half the
-                // room left, so that viewers' own offers still find some.
-                let count = count.min(self.seeder.room() / 2);
+                // room left (rounded up, so a seeder with room for one viewer still offers),
+                // so that viewers' own offers still find some.
+                let count = count.min(self.seeder.room().div_ceil(2));
                 let offers = (0..count)
                     .map_while(|_| self.seeder.create_offer(now, swarm).ok())
                     .collect();
