@@ -121,6 +121,8 @@ pub struct SeederStats {
     /// Offers of our own made, and answers to them taken.
     pub offers_made: u64,
     pub answers_accepted: u64,
+    /// Offers of our own withdrawn unanswered to take a viewer's offer at the limit.
+    pub own_offers_dropped: u64,
     /// Demand entries dropped because the owner did not take them in time.
     pub demand_dropped: u64,
     /// Unacknowledged bytes over all connections, as last seen.
@@ -137,6 +139,8 @@ struct Peer {
     in_flight: usize,
     /// Waiting in [`Seeder::starved`] for room in the send budget.
     starved: bool,
+    /// When we offered this connection, while it waits for an answer.
+    offered_at: Option<Instant>,
 }
 
 impl Peer {
@@ -147,6 +151,7 @@ impl Peer {
             session: Session::new(session.clone()),
             in_flight: 0,
             starved: false,
+            offered_at: None,
         }
     }
 }
@@ -212,7 +217,9 @@ impl Seeder {
         swarm: SwarmKey,
         sdp: &str,
     ) -> Result<String, OfferError> {
-        if self.endpoint.connection_count() >= self.config.max_connections {
+        if self.endpoint.connection_count() >= self.config.max_connections
+            && !self.drop_oldest_own_offer()
+        {
             self.stats.offers_refused += 1;
             return Err(OfferError::Full(self.config.max_connections));
         }
@@ -239,8 +246,9 @@ impl Seeder {
             return Err(OfferError::Full(self.config.max_connections));
         }
         let (connection, offer) = self.endpoint.create_offer(now, OFFER_CHANNEL_LABEL)?;
-        self.peers
-            .insert(connection, Peer::new(swarm, &self.config.session));
+        let mut peer = Peer::new(swarm, &self.config.session);
+        peer.offered_at = Some(now);
+        self.peers.insert(connection, peer);
         self.stats.offers_made += 1;
         self.on_events(now);
         Ok((connection, offer))
@@ -256,9 +264,28 @@ impl Seeder {
         let result = self.endpoint.accept_answer(now, connection, sdp);
         if result.is_ok() {
             self.stats.answers_accepted += 1;
+            if let Some(peer) = self.peers.get_mut(&connection) {
+                peer.offered_at = None;
+            }
         }
         self.on_events(now);
         result
+    }
+
+    /// Makes room for a viewer's offer by dropping our oldest offer still waiting for an
+    /// answer: a viewer that offers wants us now, while an offer of ours may reach no one.
+    fn drop_oldest_own_offer(&mut self) -> bool {
+        let oldest = self
+            .peers
+            .iter()
+            .filter_map(|(&c, p)| p.offered_at.map(|at| (at, c)))
+            .min();
+        let Some((_, connection)) = oldest else {
+            return false;
+        };
+        self.stats.own_offers_dropped += 1;
+        self.close(connection, "room for a viewer's offer");
+        true
     }
 
     /// Connections that can still be made before the limit.

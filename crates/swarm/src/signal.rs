@@ -92,8 +92,9 @@ pub struct SignalConfig {
     pub probe_primary_every: Duration,
     /// Time between announces until the tracker says otherwise (its `interval`).
     pub announce_every: Duration,
-    /// Offers of our own sent with each announce of each swarm (0: answer offers only).
-    /// After the first announce, only swarms the tracker counts other peers in get offers.
+    /// Offers of our own sent with each announce of a swarm the tracker counts other peers
+    /// in (0: answer offers only); right after the first announce's answer, then with each
+    /// re-announce.
     pub offers_per_announce: usize,
 }
 
@@ -303,10 +304,11 @@ async fn session(
 ) -> Ended {
     let (mut sink, mut stream) = ws.split();
     let mut own = OwnOffers::default();
+    // The first announce carries no offers: the tracker's answer says whether anyone is
+    // there to take them, and an offer nobody takes holds a connection slot until it expires.
     for hash in &config.info_hashes {
-        let offers = own.make(node, *hash, config.offers_per_announce).await;
         if let Err(e) = sink
-            .send(announce(config, hash, AnnounceEvent::Started, offers))
+            .send(announce(config, hash, AnnounceEvent::Started, Vec::new()))
             .await
         {
             return Ended::Closed(e.to_string());
@@ -318,6 +320,7 @@ async fn session(
         "announced to the tracker"
     );
     let mut swarm_counts = vec![0u64; config.info_hashes.len()];
+    let mut answered = vec![false; config.info_hashes.len()];
     let (answers_tx, mut answers) = mpsc::channel::<Message>(64);
     let every = config.announce_every.max(Duration::from_secs(1));
     let mut reannounce = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -339,6 +342,14 @@ async fn session(
                             swarm_counts[i] = u64::from(r.complete + r.incomplete).saturating_sub(1);
                             let total = swarm_counts.iter().sum();
                             status.send_if_modified(|s| std::mem::replace(&mut s.swarm_peers, total) != total);
+                            // Viewers already watching get our offers at once, not at the next
+                            // announce.
+                            if !std::mem::replace(&mut answered[i], true) && swarm_counts[i] > 0 {
+                                let offers = own.make(node, r.info_hash, config.offers_per_announce).await;
+                                if let Err(e) = sink.send(announce(config, &r.info_hash, AnnounceEvent::Update, offers)).await {
+                                    return Ended::Closed(e.to_string());
+                                }
+                            }
                         }
                         if r.interval > 0 {
                             let every = Duration::from_secs(u64::from(r.interval).clamp(5, 120));

@@ -483,6 +483,28 @@ fn offers_count_against_the_connection_limit() {
     ));
 }
 
+#[test]
+fn a_viewers_offer_at_the_limit_takes_the_place_of_our_unanswered_offer() {
+    let mut h = Harness::new(|c| c.max_connections = 1);
+    let key = swarm(1);
+    let (ours, _) = h.seeder.create_offer(h.net.now, key).unwrap();
+    // Nobody answers it; a viewer offers meanwhile and is served.
+    let p = h.connect(key, &[PML_LABEL]);
+    assert_eq!(h.seen[p].last_announcement(), Some(vec![]));
+    let stats = h.seeder.stats();
+    assert_eq!((stats.own_offers_dropped, stats.offers_refused), (1, 0));
+    assert!(
+        !h.seeder.peers.contains_key(&ours),
+        "our offer was withdrawn"
+    );
+    // A connected viewer is never dropped for another: the next offer is refused.
+    let (_, offer) = TestPeer::new(SocketAddr::from(([127, 0, 0, 1], 59998)));
+    assert!(matches!(
+        h.seeder.accept_offer(h.net.now, key, &offer),
+        Err(OfferError::Full(1))
+    ));
+}
+
 /// Unacknowledged bytes in the stack over all connections, read from the endpoint itself.
 fn stack_in_flight(seeder: &mut Seeder) -> usize {
     let channels: Vec<(ConnectionId, ChannelId)> = seeder
