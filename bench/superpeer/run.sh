@@ -68,7 +68,7 @@ pids+=($!); tracker_pid=$!
 tracker=$(wait_for "$work/tracker.log" 'ws://[0-9.:]+')
 api_port=$(free_port)
 mkdir -p "$work/sp"
-printf 'listenPort=%s\nlistenHost=127.0.0.1\nsignal1=%s\ncacheDir=%s/cache\nmaxWorkers=1\n' \
+printf 'listenPort=%s\nlistenHost=127.0.0.1\nsignal1=%s\ncacheDir=%s/cache\nmaxWorkers=1\noriginHosts=127.0.0.1\n' \
   "$api_port" "$tracker" "$work" >"$work/sp/.env"
 (cd "$work/sp" && exec "$bin" superpeer) >"$work/superpeer.log" 2>&1 &
 pids+=($!); master_pid=$!

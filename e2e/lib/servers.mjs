@@ -136,14 +136,15 @@ export async function startTracker({ port, args = [] } = {}) {
 
 /**
  * Starts a `swarmcast superpeer` master from a `.env` in a fresh temp dir (removed on stop):
- * listenPort/listenHost, `cacheDir=<dir>/cache`, then every key of `env`.
+ * listenPort/listenHost, `cacheDir=<dir>/cache`, `originHosts=127.0.0.1` (the test origins),
+ * then every key of `env`.
  * `call(method, path, body)` -> {status, body} sends `X-ACCESS-TOKEN` when `env.accessToken`
  * is set; `poll(path, pred, tries)` repeats `GET path` every 500 ms until `pred(body)`.
  */
 export async function startSuperPeer(env = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
   const port = await freePort();
-  const lines = { listenPort: port, listenHost: '127.0.0.1', cacheDir: `${dir}/cache`, ...env };
+  const lines = { listenPort: port, listenHost: '127.0.0.1', cacheDir: `${dir}/cache`, originHosts: '127.0.0.1', ...env };
   const envFile = path.join(dir, '.env');
   fs.writeFileSync(envFile, Object.entries(lines).map(([k, v]) => `${k}=${v}\n`).join(''));
   const handle = await startProcess(['superpeer', '--env-file', envFile], { ready: /REST API on http/ });

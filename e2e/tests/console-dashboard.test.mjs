@@ -46,7 +46,7 @@ before(async () => {
     tracker = await startTracker({ args: ['--interval', '15'] });
     trackerWs = tracker.url;
     const port = await freePort();
-    fs.writeFileSync(path.join(dir, '.env'), `listenPort=${port}\nlistenHost=127.0.0.1\naccessToken=${SP_TOKEN}\nsignal1=${trackerWs}\ncacheDir=${dir}/cache\n`);
+    fs.writeFileSync(path.join(dir, '.env'), `listenPort=${port}\nlistenHost=127.0.0.1\naccessToken=${SP_TOKEN}\nsignal1=${trackerWs}\ncacheDir=${dir}/cache\noriginHosts=127.0.0.1\n`);
     master = await startProcess(['superpeer', '--env-file', path.join(dir, '.env')], { ready: /REST API on http/ });
     masterUrl = `http://127.0.0.1:${port}`;
     args.push('--tracker', trackerWs.replace('ws://', 'http://'));

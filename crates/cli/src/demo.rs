@@ -132,6 +132,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         signal1: Some(format!("ws://{tracker_addr}")),
         public_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         cache_dir: state.join("superpeer-cache"),
+        // The demo's streams come from its own origin on loopback, and only from there.
+        origin_hosts: outbound::Policy::new(
+            vec![outbound::Rule::Addresses(outbound::policy::Net::host(
+                origin.listen.ip(),
+            ))],
+            superpeer::config::ORIGIN_HOSTS_SETTING,
+        ),
         ..Default::default()
     };
 

@@ -32,6 +32,13 @@ pub struct Net {
 }
 
 impl Net {
+    /// One address.
+    pub fn host(ip: IpAddr) -> Net {
+        let addr = canonical(ip);
+        let prefix = if addr.is_ipv4() { 32 } else { 128 };
+        Net { addr, prefix }
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, canonical(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
@@ -225,10 +232,7 @@ impl Policy {
     }
 
     fn special(&self, what: &str, ip: IpAddr, class: addr::Special) -> Refusal {
-        let shown = Net {
-            addr: canonical(ip),
-            prefix: if canonical(ip).is_ipv4() { 32 } else { 128 },
-        };
+        let shown = Net::host(ip);
         Refusal(format!(
             "{what} {}, which this server does not fetch from unless {} lists it: add {shown} (or its network) to {}",
             class.describe(),
@@ -272,7 +276,7 @@ impl Policy {
             return Ok(());
         }
         if !self.rules.contains(&Rule::AnyHost) {
-            return Err(self.not_listed(&Net::parse(&ip.to_string()).expect("an IP").to_string()));
+            return Err(self.not_listed(&Net::host(ip).to_string()));
         }
         match addr::classify(ip) {
             Some(class) => Err(self.special(&format!("{ip} is"), ip, class)),

@@ -24,6 +24,9 @@ pub struct WorkerSpec {
     pub cache_dir: Option<PathBuf>,
     pub cache_size_mb: u64,
     pub stats_interval_ms: u64,
+    /// The master's `originHosts`: what the worker may fetch (an [`outbound::Policy`] list).
+    #[serde(default)]
+    pub origin_hosts: String,
 }
 
 /// Commands after the spec line.

@@ -104,7 +104,7 @@ impl SignalConfig {
 /// What the client reports to its owner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignalStatus {
-    /// The tracker URL we are connected to.
+    /// The tracker URL we are connected to, without its query (which may hold a token).
     pub tracker: Option<String>,
     /// Other peers in our swarms, as the tracker last counted them.
     pub swarm_peers: u64,
@@ -137,17 +137,21 @@ pub async fn run(config: SignalConfig, node: NodeHandle, status: watch::Sender<S
         match ws {
             Ok(ws) => {
                 failover.on_connected();
-                status.send_modify(|s| s.tracker = Some(url.clone()));
+                status.send_modify(|s| s.tracker = Some(wire::redact::url(&url)));
                 let outcome = session(ws, &config, &failover, &node, &pending, &status).await;
                 status.send_modify(|s| s.tracker = None);
                 match outcome {
                     Ended::PrimaryBack(ws) => {
-                        tracing::info!(url = failover.primary(), "tracker signal1 is back");
+                        tracing::info!(
+                            url = wire::redact::url(failover.primary()),
+                            "tracker signal1 is back"
+                        );
                         failover.back_to_primary();
                         next = Some(*ws);
                     }
                     Ended::NodeStopped => return,
                     Ended::Closed(why) => {
+                        let url = wire::redact::url(&url);
                         tracing::warn!(%url, "tracker connection ended: {why}");
                         let pause = failover.on_failure();
                         tokio::time::sleep(pause.max(Duration::from_millis(200))).await;
@@ -155,6 +159,7 @@ pub async fn run(config: SignalConfig, node: NodeHandle, status: watch::Sender<S
                 }
             }
             Err(e) => {
+                let url = wire::redact::url(&url);
                 tracing::warn!(%url, "cannot reach tracker: {e:#}");
                 let pause = failover.on_failure();
                 tokio::time::sleep(pause).await;
@@ -199,7 +204,7 @@ async fn session(
         }
     }
     tracing::info!(
-        url = failover.current(),
+        url = wire::redact::url(failover.current()),
         swarms = config.info_hashes.len(),
         "announced to the tracker"
     );

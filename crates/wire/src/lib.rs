@@ -4,5 +4,6 @@
 //! deterministically and fuzzed without any I/O.
 
 pub mod peer;
+pub mod redact;
 pub mod swarm_id;
 pub mod tracker;

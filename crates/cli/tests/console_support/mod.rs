@@ -293,7 +293,8 @@ impl TestSuperPeer {
         let dir = tempfile::tempdir().unwrap();
         let mut env = format!(
             "listenPort=0\nlistenHost=127.0.0.1\nsignal1={signal1}\nmaxWorkers={max_workers}\n\
-             statsIntervalMs=200\nrestartBackoffMinMs=200\ncacheDir=cache\ncacheSizeMB=16\n"
+             statsIntervalMs=200\nrestartBackoffMinMs=200\ncacheDir=cache\ncacheSizeMB=16\n\
+             originHosts=127.0.0.1\n"
         );
         if !token.is_empty() {
             env.push_str(&format!("accessToken={token}\n"));
