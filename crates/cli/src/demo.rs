@@ -117,6 +117,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             label: "demo".into(),
         }],
         auto_seeding: Some(true),
+        // Manifests of the demo's own origin only; the super peer is allowed as listed.
+        origin_hosts: vec![origin.listen.ip().to_string()],
         seed_interval: std::time::Duration::try_from_secs_f64(args.seed_interval)
             .ok()
             .filter(|d| !d.is_zero())

@@ -36,6 +36,7 @@ impl From<OpError> for ApiError {
             OpError::Store(StoreError::DuplicateUrl(_)) => StatusCode::CONFLICT,
             OpError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             OpError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            OpError::Forbidden(_) => StatusCode::FORBIDDEN,
         };
         ApiError(status, e.to_string())
     }
@@ -191,6 +192,7 @@ async fn add_super_peer(
 ) -> Result<(StatusCode, Json<SuperPeerView>), ApiError> {
     new.url = validate_url(&new.url).map_err(bad_request)?;
     check_fields(&new.label, &new.access_token)?;
+    c.check_super_peer_url(&new.url).await?;
     let rec = c.store.insert_super_peer(&new, now_unix())?;
     c.check(&rec).await;
     Ok((StatusCode::CREATED, Json(view(&c, rec))))
@@ -206,7 +208,9 @@ async fn update_super_peer(
     Json(mut patch): Json<SuperPeerPatch>,
 ) -> ApiResult<SuperPeerView> {
     if let Some(url) = &patch.url {
-        patch.url = Some(validate_url(url).map_err(bad_request)?);
+        let url = validate_url(url).map_err(bad_request)?;
+        c.check_super_peer_url(&url).await?;
+        patch.url = Some(url);
     }
     check_fields(
         patch.label.as_deref().unwrap_or_default(),

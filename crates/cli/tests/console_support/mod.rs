@@ -413,6 +413,9 @@ impl TestConsole {
     pub fn config(trackers: Vec<String>) -> console::ConsoleConfig {
         console::ConsoleConfig {
             admin_token: ADMIN.into(),
+            // Everything here runs on 127.0.0.1: the super peers and the origin.
+            super_peer_hosts: vec!["127.0.0.1".into()],
+            origin_hosts: vec!["127.0.0.1".into()],
             trackers,
             seed_interval: Duration::from_secs(3600),
             health_interval: Duration::from_secs(3600),

@@ -1,0 +1,200 @@
+//! The console's safe defaults against real sockets: super-peer URLs outside the allowed hosts
+//! are refused (403) before any call, a name that resolves to loopback too, and channel
+//! manifests (whose ids come from viewers' reports) are read only from the allowed origin
+//! hosts; a listener on each refused address sees no connection.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
+mod console_support;
+
+use console_support::TestConsole;
+
+const PLAYLIST: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\ns0.ts\n#EXT-X-ENDLIST\n";
+
+/// A listener on `ip` that counts connections and answers with a VOD playlist.
+async fn counting_listener(ip: &str) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{PLAYLIST}",
+                    PLAYLIST.len()
+                );
+                let _ = s.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+async fn refused_registration(console: &TestConsole, url: &str) -> String {
+    let (status, v) = console
+        .call(
+            "POST",
+            "/api/super-peers",
+            Some(json!({"url": url, "label": "x", "bandwidth_mbps": 100})),
+        )
+        .await;
+    assert_eq!(status, 403, "{url}: {v}");
+    let error = v["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("--super-peer-host"),
+        "says what to configure: {error}"
+    );
+    error
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn super_peer_urls_outside_the_allowed_hosts_are_refused() {
+    let (hidden, seen) = counting_listener("127.0.0.2").await;
+    // Allowed: 127.0.0.1 only.
+    let console = TestConsole::start(TestConsole::config(vec![])).await;
+    let e = refused_registration(&console, &format!("http://{hidden}")).await;
+    assert!(e.contains("127.0.0.2 is not an allowed host"), "{e}");
+    let e = refused_registration(&console, "http://169.254.169.254").await;
+    assert!(e.contains("169.254.169.254 is not an allowed host"), "{e}");
+    let e = refused_registration(&console, &format!("http://localhost:{}", hidden.port())).await;
+    assert!(e.contains("localhost is not an allowed host"), "{e}");
+    // An allowed super peer cannot be moved to a refused URL either.
+    let v = console
+        .post(
+            "/api/super-peers",
+            json!({"url": "http://127.0.0.1:9", "label": "ok"}),
+        )
+        .await;
+    let id = v["id"].as_i64().unwrap();
+    let (status, v) = console
+        .call(
+            "PUT",
+            &format!("/api/super-peers/{id}"),
+            Some(json!({"url": format!("http://{hidden}")})),
+        )
+        .await;
+    assert_eq!(status, 403, "{v}");
+    console.stop().await;
+
+    // Any host with public addresses: loopback and metadata addresses are still refused,
+    // also behind a name.
+    let mut config = TestConsole::config(vec![]);
+    config.super_peer_hosts = vec!["*".into()];
+    let console = TestConsole::start(config).await;
+    let e = refused_registration(&console, &format!("http://localhost:{}", hidden.port())).await;
+    assert!(
+        e.contains("localhost resolves to") && e.contains("a loopback address"),
+        "{e}"
+    );
+    let e = refused_registration(&console, &format!("http://{hidden}")).await;
+    assert!(e.contains("127.0.0.2 is a loopback address"), "{e}");
+    let e = refused_registration(&console, "http://169.254.169.254").await;
+    assert!(e.contains("a cloud metadata address"), "{e}");
+    assert_eq!(console.get("/api/super-peers").await, json!([]));
+    console.stop().await;
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "a refused address was reached"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_are_read_only_from_origin_hosts() {
+    let (hidden, hidden_seen) = counting_listener("127.0.0.2").await;
+    let (origin, origin_seen) = counting_listener("127.0.0.1").await;
+    let mut config = TestConsole::config(vec![]);
+    config.auto_seeding = Some(false);
+    let console = TestConsole::start(config).await;
+    // A super peer that is not there: the seed fails, its decision is logged all the same.
+    let v = console
+        .post(
+            "/api/super-peers",
+            json!({"url": "http://127.0.0.1:9", "label": "gone"}),
+        )
+        .await;
+    let id = v["id"].as_i64().unwrap();
+    let seed = |channel: String| {
+        let console = &console;
+        async move {
+            let (status, v) = console
+                .call(
+                    "POST",
+                    &format!("/api/super-peers/{id}/seed"),
+                    Some(json!({ "channel": channel })),
+                )
+                .await;
+            assert_eq!(status, 502, "{v}");
+            let log = console
+                .get(&format!(
+                    "/api/decisions?channel={}",
+                    console_support::urlencode(&channel)
+                ))
+                .await;
+            log[0]["reason"].as_str().unwrap().to_owned()
+        }
+    };
+    let reason = seed(format!("http://{hidden}/live/index.m3u8")).await;
+    assert!(
+        reason.contains("manifest unreadable")
+            && reason.contains("127.0.0.2 is not an allowed host")
+            && reason.contains("--origin-host"),
+        "{reason}"
+    );
+    let reason = seed(format!("http://{origin}/vod/index.m3u8")).await;
+    assert!(
+        reason.contains("VOD: the playlist has EXT-X-ENDLIST"),
+        "{reason}"
+    );
+    assert_eq!(
+        hidden_seen.load(Ordering::SeqCst),
+        0,
+        "a refused address was reached"
+    );
+    assert!(origin_seen.load(Ordering::SeqCst) >= 1);
+    console.stop().await;
+
+    // No origin host at all: manifests are not read.
+    let mut config = TestConsole::config(vec![]);
+    config.auto_seeding = Some(false);
+    config.origin_hosts.clear();
+    let console = TestConsole::start(config).await;
+    let v = console
+        .post(
+            "/api/super-peers",
+            json!({"url": "http://127.0.0.1:9", "label": "gone"}),
+        )
+        .await;
+    let id2 = v["id"].as_i64().unwrap();
+    let channel = format!("http://{origin}/vod/other.m3u8");
+    let (status, _) = console
+        .call(
+            "POST",
+            &format!("/api/super-peers/{id2}/seed"),
+            Some(json!({ "channel": channel })),
+        )
+        .await;
+    assert_eq!(status, 502);
+    let log = console
+        .get(&format!(
+            "/api/decisions?channel={}",
+            console_support::urlencode(&channel)
+        ))
+        .await;
+    let reason = log[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("reads manifests only from --origin-host hosts"),
+        "{reason}"
+    );
+    console.stop().await;
+}
