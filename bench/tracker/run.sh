@@ -32,7 +32,10 @@
 # 4 a second time with both trackers and our generator under `chrt -r 10`, real-time
 # priority over other work on the machine: on a shared machine, run-queue waits, not the
 # tracker, dominate the latency; needs root or CAP_SYS_NICE; only this step, which leaves
-# both cores partly idle, so other work is not starved), CARGO_TARGET_DIR.
+# both cores partly idle, so other work is not starved), BENCH_LIMITS (`on`, the default: our
+# tracker's announce and offer rate limits are checked on every message, set far above this
+# load, which all comes from one address, so their cost is in every figure; `off`: no
+# limits, the admission step skipped, to measure what the limits cost), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -103,6 +106,14 @@ cpu_share() {
   result[$1]=$(python3 -c "import sys; print((int(sys.argv[1]) - int(sys.argv[2])) / int(sys.argv[3]) / (float(sys.argv[5]) - float(sys.argv[4])))" "$after" "$2" "$ticks_per_s" "$3" "$(now_s)")
 }
 
+case ${BENCH_LIMITS:-on} in
+  on) ours_limits=(--announce-rate 1000000,1000000 --announce-rate-per-ip 1000000,1000000
+                   --offer-rate 10000000,10000000 --offer-rate-per-ip 10000000,10000000) ;;
+  off) ours_limits=(--announce-rate 0 --announce-rate-per-ip 0 --offer-rate 0 --offer-rate-per-ip 0) ;;
+  *) echo "BENCH_LIMITS is on or off"; exit 1 ;;
+esac
+echo "our tracker's rate limits: ${BENCH_LIMITS:-on}"
+
 # start_tracker ours|aquatic tls|plain -> sets $tracker_pid and $port
 start_tracker() {
   port=$(free_port)
@@ -111,7 +122,7 @@ start_tracker() {
     [ "$2" = tls ] && tls=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
     RUST_LOG=warn "${prio[@]}" taskset -c 0 "$swarmcast" tracker --listen "127.0.0.1:$port" "${tls[@]}" \
       --max-connections 100000 --max-connections-per-ip 100000 \
-      --max-info-hashes-per-connection 100000 >"$work/ours.log" 2>&1 &
+      --max-info-hashes-per-connection 100000 "${ours_limits[@]}" >"$work/ours.log" 2>&1 &
   else
     cat >"$work/aquatic.toml" <<TOML
 socket_workers = 1
