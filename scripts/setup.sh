@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 
 want=(ffmpeg)
 if [ "${1:-test}" = test ]; then
-  # Browser tests: Debian's Chromium (never a downloaded one), and the tools for a
-  # loopback-only network namespace.
-  want+=(chromium iproute2 util-linux)
+  # Browser tests: Debian's Chromium (never a downloaded one), the tools for a
+  # loopback-only network namespace, and coturn (a TURN server for the relay-only test).
+  want+=(chromium iproute2 util-linux coturn)
 fi
 
 missing=()

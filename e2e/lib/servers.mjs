@@ -67,14 +67,14 @@ export function startProcess(args, { ready, env = {}, timeoutMs = 60_000, bin = 
       if (!settled) {
         settled = true;
         clearTimeout(timer);
-        reject(new Error(`swarmcast ${args.join(' ')} exited (${code ?? signal}) before it was ready:\n${out}`));
+        reject(new Error(`${path.basename(bin)} ${args.join(' ')} exited (${code ?? signal}) before it was ready:\n${out}`));
       }
     });
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
       proc.kill('SIGKILL');
-      reject(new Error(`swarmcast ${args.join(' ')} was not ready after ${timeoutMs} ms:\n${out}`));
+      reject(new Error(`${path.basename(bin)} ${args.join(' ')} was not ready after ${timeoutMs} ms:\n${out}`));
     }, timeoutMs);
   });
 }
@@ -174,6 +174,35 @@ export async function startSuperPeer(env = {}) {
     dir,
     call,
     poll,
+    async stop() {
+      await handle.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Starts Debian's coturn (`turnserver`) on 127.0.0.1 with one user, relaying between
+ * loopback addresses (which it refuses by default). `urls` is the TURN URL for
+ * `RTCIceServer`; `allocations()` counts the relay allocations it granted so far.
+ */
+export async function startTurnServer({ username = 'e2e', credential = 'e2e-turn-secret' } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-turn-'));
+  const port = await freePort();
+  const args = [
+    '-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
+    '--min-port=49152', '--max-port=49999', '--allow-loopback-peers', '--lt-cred-mech',
+    `--user=${username}:${credential}`, '--realm=swarmcast.test', '--no-tls', '--no-dtls',
+    '--no-cli', '--log-file=stdout', '--simple-log', '--verbose', `--pidfile=${dir}/turnserver.pid`,
+    `--userdb=${dir}/turndb`,
+  ];
+  const handle = await startProcess(args, { bin: 'turnserver', ready: /Total General servers/ });
+  return {
+    ...handle,
+    urls: `turn:127.0.0.1:${port}?transport=udp`,
+    username,
+    credential,
+    allocations: () => (handle.output().match(/ALLOCATE processed, success/g) ?? []).length,
     async stop() {
       await handle.stop();
       fs.rmSync(dir, { recursive: true, force: true });
