@@ -23,6 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# cargo-deny for the supply-chain checks (scripts/supply-chain.sh), built once into ~/.cargo
+# (about 4 minutes on 2 cores), pinned so every machine checks with the same rules.
+cargo_deny_version=0.20.2
+if [ "${1:-test}" = test ] && [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $cargo_deny_version" ]; then
+  echo "==> cargo install cargo-deny $cargo_deny_version"
+  cargo install --locked --quiet "cargo-deny@$cargo_deny_version"
+fi
+
 # npm ci is quick when node_modules already matches the lock file.
 stamp=node_modules/.swarmcast-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
