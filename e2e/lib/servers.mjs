@@ -23,6 +23,19 @@ export async function mediaDir() {
   return media;
 }
 
+/**
+ * Whether this process runs in a network namespace of its own that has only loopback
+ * (scripts/in-netns.sh), where a test may add addresses or listen on every interface.
+ */
+export function ownNetworkNamespace() {
+  try {
+    const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).trim().split('\n');
+    return links.length === 1 && / lo: /.test(links[0]);
+  } catch {
+    return false;
+  }
+}
+
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -7,18 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { freePort, startProcess, startSuperPeer } from '../lib/servers.mjs';
+import { ownNetworkNamespace, freePort, startProcess, startSuperPeer } from '../lib/servers.mjs';
 
-function ownNamespace() {
-  try {
-    const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).trim().split('\n');
-    return links.length === 1 && / lo: /.test(links[0]);
-  } catch {
-    return false;
-  }
 }
-const skip = ownNamespace() ? false : 'listens on 0.0.0.0: only inside its own network namespace (scripts/in-netns.sh)';
+const skip = ownNetworkNamespace() ? false : 'listens on 0.0.0.0: only inside its own network namespace (scripts/in-netns.sh)';
 const stops = [];
 after(async () => {
   for (const stop of stops) await stop();

@@ -8,20 +8,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { startSuperPeer } from '../lib/servers.mjs';
+import { ownNetworkNamespace, startSuperPeer } from '../lib/servers.mjs';
 
 const PRIVATE = '10.66.0.1';
 const METADATA = '169.254.169.254';
 const PLAYLIST = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg1.ts\n#EXT-X-ENDLIST\n';
 
-/** Only in a namespace of our own (loopback alone) may the test add addresses. */
-function ownNamespace() {
-  try {
-    const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).trim().split('\n');
-    return links.length === 1 && / lo: /.test(links[0]);
-  } catch {
-    return false;
-  }
 }
 
 function addAddress(ip) {
@@ -53,7 +45,7 @@ const redirectTo = (location) => (req, res) => {
   res.end();
 };
 
-const skip = ownNamespace() ? false : 'needs its own network namespace (scripts/in-netns.sh) to add addresses';
+const skip = ownNetworkNamespace() ? false : 'needs its own network namespace (scripts/in-netns.sh) to add addresses';
 const servers = [];
 const masters = [];
 

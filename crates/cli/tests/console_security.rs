@@ -3,42 +3,16 @@
 //! manifests (whose ids come from viewers' reports) are read only from the allowed origin
 //! hosts; a listener on each refused address sees no connection.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
 mod console_support;
+mod superpeer_support;
 
+use common::{listener, playlist_response};
 use console_support::TestConsole;
-
-const PLAYLIST: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\ns0.ts\n#EXT-X-ENDLIST\n";
-
-/// A listener on `ip` that counts connections and answers with a VOD playlist.
-async fn counting_listener(ip: &str) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&seen);
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{PLAYLIST}",
-                    PLAYLIST.len()
-                );
-                let _ = s.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    (addr, seen)
-}
 
 async fn refused_registration(console: &TestConsole, url: &str) -> String {
     let (status, v) = console
@@ -59,7 +33,7 @@ async fn refused_registration(console: &TestConsole, url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn super_peer_urls_outside_the_allowed_hosts_are_refused() {
-    let (hidden, seen) = counting_listener("127.0.0.2").await;
+    let (hidden, seen) = listener("127.0.0.2", playlist_response());
     // Allowed: 127.0.0.1 only.
     let console = TestConsole::start(TestConsole::config(vec![])).await;
     let e = refused_registration(&console, &format!("http://{hidden}")).await;
@@ -109,14 +83,13 @@ async fn super_peer_urls_outside_the_allowed_hosts_are_refused() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn manifests_are_read_only_from_origin_hosts() {
-    let (hidden, hidden_seen) = counting_listener("127.0.0.2").await;
-    let (origin, origin_seen) = counting_listener("127.0.0.1").await;
+/// A console in manual mode reading manifests from `origin_hosts`, with a super peer that is
+/// not there (a seed fails, its decision is logged all the same); returns its id.
+async fn manual_console(origin_hosts: Vec<String>) -> (TestConsole, i64) {
     let mut config = TestConsole::config(vec![]);
     config.auto_seeding = Some(false);
+    config.origin_hosts = origin_hosts;
     let console = TestConsole::start(config).await;
-    // A super peer that is not there: the seed fails, its decision is logged all the same.
     let v = console
         .post(
             "/api/super-peers",
@@ -124,34 +97,42 @@ async fn manifests_are_read_only_from_origin_hosts() {
         )
         .await;
     let id = v["id"].as_i64().unwrap();
-    let seed = |channel: String| {
-        let console = &console;
-        async move {
-            let (status, v) = console
-                .call(
-                    "POST",
-                    &format!("/api/super-peers/{id}/seed"),
-                    Some(json!({ "channel": channel })),
-                )
-                .await;
-            assert_eq!(status, 502, "{v}");
-            let log = console
-                .get(&format!(
-                    "/api/decisions?channel={}",
-                    console_support::urlencode(&channel)
-                ))
-                .await;
-            log[0]["reason"].as_str().unwrap().to_owned()
-        }
-    };
-    let reason = seed(format!("http://{hidden}/live/index.m3u8")).await;
+    (console, id)
+}
+
+/// Seeds `channel` by hand on super peer `id`, which is not there (502); returns the reason
+/// the decision log gives, which says how `live` was decided.
+async fn seed_by_hand(console: &TestConsole, id: i64, channel: &str) -> String {
+    let (status, v) = console
+        .call(
+            "POST",
+            &format!("/api/super-peers/{id}/seed"),
+            Some(json!({ "channel": channel })),
+        )
+        .await;
+    assert_eq!(status, 502, "{v}");
+    let log = console
+        .get(&format!(
+            "/api/decisions?channel={}",
+            console_support::urlencode(channel)
+        ))
+        .await;
+    log[0]["reason"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_are_read_only_from_origin_hosts() {
+    let (hidden, hidden_seen) = listener("127.0.0.2", playlist_response());
+    let (origin, origin_seen) = listener("127.0.0.1", playlist_response());
+    let (console, id) = manual_console(vec!["127.0.0.1".into()]).await;
+    let reason = seed_by_hand(&console, id, &format!("http://{hidden}/live/index.m3u8")).await;
     assert!(
         reason.contains("manifest unreadable")
             && reason.contains("127.0.0.2 is not an allowed host")
             && reason.contains("--origin-host"),
         "{reason}"
     );
-    let reason = seed(format!("http://{origin}/vod/index.m3u8")).await;
+    let reason = seed_by_hand(&console, id, &format!("http://{origin}/vod/index.m3u8")).await;
     assert!(
         reason.contains("VOD: the playlist has EXT-X-ENDLIST"),
         "{reason}"
@@ -165,33 +146,8 @@ async fn manifests_are_read_only_from_origin_hosts() {
     console.stop().await;
 
     // No origin host at all: manifests are not read.
-    let mut config = TestConsole::config(vec![]);
-    config.auto_seeding = Some(false);
-    config.origin_hosts.clear();
-    let console = TestConsole::start(config).await;
-    let v = console
-        .post(
-            "/api/super-peers",
-            json!({"url": "http://127.0.0.1:9", "label": "gone"}),
-        )
-        .await;
-    let id2 = v["id"].as_i64().unwrap();
-    let channel = format!("http://{origin}/vod/other.m3u8");
-    let (status, _) = console
-        .call(
-            "POST",
-            &format!("/api/super-peers/{id2}/seed"),
-            Some(json!({ "channel": channel })),
-        )
-        .await;
-    assert_eq!(status, 502);
-    let log = console
-        .get(&format!(
-            "/api/decisions?channel={}",
-            console_support::urlencode(&channel)
-        ))
-        .await;
-    let reason = log[0]["reason"].as_str().unwrap();
+    let (console, id) = manual_console(vec![]).await;
+    let reason = seed_by_hand(&console, id, &format!("http://{origin}/vod/other.m3u8")).await;
     assert!(
         reason.contains("reads manifests only from --origin-host hosts"),
         "{reason}"
