@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ownNetworkNamespace, freePort, startProcess, startSuperPeer } from '../lib/servers.mjs';
+import { freePort, ownNetworkNamespace, startProcess, startSuperPeer } from '../lib/servers.mjs';
 
-}
 const skip = ownNetworkNamespace() ? false : 'listens on 0.0.0.0: only inside its own network namespace (scripts/in-netns.sh)';
 const stops = [];
 after(async () => {

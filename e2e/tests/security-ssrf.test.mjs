@@ -14,8 +14,6 @@ const PRIVATE = '10.66.0.1';
 const METADATA = '169.254.169.254';
 const PLAYLIST = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg1.ts\n#EXT-X-ENDLIST\n';
 
-}
-
 function addAddress(ip) {
   try {
     execFileSync('ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo'], { stdio: 'pipe' });
