@@ -60,9 +60,16 @@ export class PlayedChecker {
     for (const e of errors) this.errors.push({ tab, ...e });
   }
 
-  /** hls.js errors about the media itself (parsing, decoding, appending), not network hiccups. */
+  /**
+   * hls.js errors about the media itself (parsing, decoding, appending, ...), not network
+   * hiccups and not hls.js's own handling of playback stalls (nudging the playhead, or jumping
+   * a gap at the start of a live stream), which say nothing about the bytes.
+   */
   mediaErrors() {
-    return this.errors.filter((e) => e.type === 'mediaError' || /pars|decod|append/i.test(e.details));
+    const stallHandling = new Set(['bufferStalledError', 'bufferNudgeOnStall', 'bufferSeekOverHole']);
+    return this.errors.filter(
+      (e) => (e.type === 'mediaError' && !stallHandling.has(e.details)) || /pars|decod|append/i.test(e.details),
+    );
   }
 
   summary() {
