@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
 /// Bump when the recipe below changes, so cached media is made again.
-const RECIPE_VERSION: &str = "1";
+const RECIPE_VERSION: &str = "3";
 const STAMP: &str = ".swarmcast-media";
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +121,9 @@ fn run_ffmpeg(cwd: &Path, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Length of `vod-20min`: long enough that a viewer seeks over hundreds of segments.
+pub const LONG_VOD_SECONDS: u32 = 1200;
+
 /// One ffmpeg invocation, run in the output folder.
 #[derive(Debug)]
 pub struct Step {
@@ -133,7 +136,7 @@ fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_owned).collect()
 }
 
-/// The whole recipe: one encode, then remuxes. Output layout:
+/// The whole recipe: one encode, then remuxes, and a long low-rate VOD. Output layout:
 ///
 /// | path | what |
 /// |---|---|
@@ -144,6 +147,7 @@ fn words(s: &str) -> Vec<String> {
 /// | `hls-fmp4/index.m3u8` | VOD HLS, fMP4 segments + `init.mp4` |
 /// | `hls-abr/master.m3u8` | 3 renditions `720p/`, `480p/`, `360p/`, MPEG-TS |
 /// | `dash/manifest.mpd` | DASH, SegmentTemplate + timeline, with CMAF HLS `master.m3u8` alongside |
+/// | `vod-20min/index.m3u8` | a 20-minute VOD (600 segments of 2 s), 180p, an encode of its own at any `seconds` |
 pub fn recipe(seconds: u32) -> Vec<Step> {
     let t = seconds.to_string();
     // Fixed 2 s GOP (60 frames at 30 fps), no scene-cut keyframes: every segment starts on one.
@@ -201,6 +205,17 @@ pub fn recipe(seconds: u32) -> Vec<Step> {
             .collect(),
         },
         Step {
+            name: "vod-20min",
+            dirs: &["vod-20min"],
+            args: words(&format!(
+                "-f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi -i sine=frequency=330:sample_rate=48000 \
+                 -t {LONG_VOD_SECONDS} -c:v libx264 -preset ultrafast -profile:v baseline -pix_fmt yuv420p \
+                 -g 60 -keyint_min 60 -sc_threshold 0 -b:v 150k -maxrate 200k -bufsize 300k -threads 2 \
+                 -c:a aac -b:a 48k -ac 1 -fflags +bitexact {hls} -hls_segment_type mpegts \
+                 -hls_segment_filename vod-20min/seg_%04d.ts vod-20min/index.m3u8"
+            )),
+        },
+        Step {
             name: "dash",
             dirs: &["dash"],
             args: words(
@@ -227,11 +242,12 @@ mod tests {
             .iter()
             .filter(|s| s.args.iter().any(|a| a == "libx264"))
             .count();
-        assert_eq!(encodes, 1);
+        // The ladder, and the long VOD at a low rate of its own.
+        assert_eq!(encodes, 2);
         for step in &steps[1..] {
             let copies = step.args.iter().any(|a| a == "copy");
             assert!(
-                copies || step.name == "audio.mp3",
+                copies || step.name == "audio.mp3" || step.name == "vod-20min",
                 "{} must remux",
                 step.name
             );

@@ -154,3 +154,106 @@ async fn manifests_are_read_only_from_origin_hosts() {
     );
     console.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listed_channels_and_indexes_are_read_only_from_origin_hosts() {
+    let (hidden, hidden_seen) = listener("127.0.0.2", playlist_response());
+    let (origin, origin_seen) = listener("127.0.0.1", playlist_response());
+    // An index on an allowed host that lists a channel on a refused one.
+    let index_body = format!("http://{hidden}/live/index.m3u8\n");
+    let (index, index_seen) = listener(
+        "127.0.0.1",
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{index_body}",
+            index_body.len()
+        ),
+    );
+    // Allowed: 127.0.0.1 only.
+    let console = TestConsole::start(TestConsole::config(vec![])).await;
+    let (status, v) = console
+        .call(
+            "POST",
+            "/api/listed-channels",
+            Some(json!({"url": format!("http://{hidden}/live/index.m3u8?token=s3cret")})),
+        )
+        .await;
+    assert_eq!(status, 403, "{v}");
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("127.0.0.2 is not an allowed host") && error.contains("--origin-host"),
+        "{error}"
+    );
+    let (status, v) = console
+        .call(
+            "POST",
+            "/api/listed-channels",
+            Some(json!({"url": format!("http://{index}/tv.m3u8"), "kind": "index"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let entry = &v["channels"][0];
+    assert!(
+        entry["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("127.0.0.2 is not an allowed host")),
+        "{v}"
+    );
+    assert!(index_seen.load(Ordering::SeqCst) >= 1);
+    console.stop().await;
+
+    // No origin host and nothing listed at start: nothing may be listed.
+    let console = TestConsole::start(console::ConsoleConfig {
+        origin_hosts: vec![],
+        ..TestConsole::config(vec![])
+    })
+    .await;
+    let (status, v) = console
+        .call(
+            "POST",
+            "/api/listed-channels",
+            Some(json!({"url": format!("http://{origin}/live/index.m3u8")})),
+        )
+        .await;
+    assert_eq!(status, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("none is set"), "{v}");
+    console.stop().await;
+    assert_eq!(origin_seen.load(Ordering::SeqCst), 0);
+
+    // Channels listed at start make their hosts the origin hosts.
+    let console = TestConsole::start(console::ConsoleConfig {
+        origin_hosts: vec![],
+        listed: vec![(
+            console::listed::Kind::Channel,
+            format!("http://{origin}/live/index.m3u8"),
+        )],
+        ..TestConsole::config(vec![])
+    })
+    .await;
+    let (status, v) = console
+        .call(
+            "POST",
+            "/api/listed-channels",
+            Some(json!({"url": format!("http://{hidden}/live/index.m3u8")})),
+        )
+        .await;
+    assert_eq!(status, 403, "{v}");
+    let listed = console.get("/api/listed-channels").await;
+    assert!(
+        listed["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |c| c["channel"] == json!(format!("http://{origin}/live/index.m3u8"))
+                    && c["error"].is_null()
+            ),
+        "{listed}"
+    );
+    assert!(origin_seen.load(Ordering::SeqCst) >= 1);
+    console.stop().await;
+    assert_eq!(
+        hidden_seen.load(Ordering::SeqCst),
+        0,
+        "a refused address was reached"
+    );
+}

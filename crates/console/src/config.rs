@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::listed::Kind;
 use crate::planner::PlannerConfig;
 use crate::store::NewSuperPeer;
 use crate::traffic::{Resolution, DEFAULT_RESOLUTIONS};
@@ -21,8 +22,10 @@ pub struct ConsoleConfig {
     /// names, `*.domain`, addresses, networks, `*`). Empty: the hosts of `super_peers`, and
     /// the addresses their names have at start.
     pub super_peer_hosts: Vec<String>,
-    /// Hosts and addresses channel manifests may be read from, to tell live from VOD. Empty:
-    /// manifests are not read, and seeds carry `seed.live`.
+    /// Hosts and addresses channel manifests may be read from (to tell live from VOD, and the
+    /// listed channels and indexes). Empty: the hosts of the channels and indexes listed at
+    /// start, with the addresses their names have then; none listed: manifests are not read,
+    /// and seeds carry `seed.live`.
     pub origin_hosts: Vec<String>,
     /// Tracker HTTP base URLs polled for `GET /channels`.
     pub trackers: Vec<String>,
@@ -52,6 +55,10 @@ pub struct ConsoleConfig {
     /// Forces automatic seeding on or off at start; `None` keeps the stored choice (on by
     /// default).
     pub auto_seeding: Option<bool>,
+    /// Channel URLs and index URLs listed at start (kept with those listed through the API).
+    pub listed: Vec<(Kind, String)>,
+    /// How often listed manifests and indexes are read again (their variants may change).
+    pub listed_refresh: Duration,
 }
 
 /// Fields of the `POST /seed` entries the console sends.
@@ -106,6 +113,8 @@ impl Default for ConsoleConfig {
             max_decisions: 5000,
             super_peers: Vec::new(),
             auto_seeding: None,
+            listed: Vec::new(),
+            listed_refresh: Duration::from_secs(300),
         }
     }
 }
@@ -158,36 +167,28 @@ impl ConsoleConfig {
             )
             .map_err(|e| format!("{SUPER_PEER_HOSTS_SETTING}: {e}"));
         }
-        let mut rules = Vec::new();
-        for sp in &self.super_peers {
-            let Ok(url) = reqwest::Url::parse(sp.url.trim()) else {
-                continue;
-            };
-            match url.host() {
-                Some(url::Host::Domain(name)) => {
-                    rules.push(outbound::Rule::Host(
-                        name.trim_end_matches('.').to_ascii_lowercase(),
-                    ));
-                    for ip in resolve(name) {
-                        rules.push(outbound::Rule::Addresses(outbound::policy::Net::host(ip)));
-                    }
-                }
-                Some(url::Host::Ipv4(ip)) => rules.push(outbound::Rule::Addresses(
-                    outbound::policy::Net::host(ip.into()),
-                )),
-                Some(url::Host::Ipv6(ip)) => rules.push(outbound::Rule::Addresses(
-                    outbound::policy::Net::host(ip.into()),
-                )),
-                None => {}
-            }
-        }
-        rules.dedup();
-        Ok(outbound::Policy::new(rules, SUPER_PEER_HOSTS_SETTING))
+        let urls = self.super_peers.iter().map(|sp| sp.url.as_str());
+        Ok(outbound::Policy::new(
+            hosts_of(urls, resolve),
+            SUPER_PEER_HOSTS_SETTING,
+        ))
     }
 
-    pub fn origin_policy(&self) -> Result<outbound::Policy, String> {
-        outbound::Policy::parse(&self.origin_hosts.join(","), ORIGIN_HOSTS_SETTING)
-            .map_err(|e| format!("{ORIGIN_HOSTS_SETTING}: {e}"))
+    /// The origin policy, for manifests: `origin_hosts`, or the hosts of the channels and
+    /// indexes listed at start with the addresses `resolve` gives for their names now.
+    pub fn origin_policy(
+        &self,
+        resolve: impl Fn(&str) -> Vec<std::net::IpAddr>,
+    ) -> Result<outbound::Policy, String> {
+        if !self.origin_hosts.is_empty() {
+            return outbound::Policy::parse(&self.origin_hosts.join(","), ORIGIN_HOSTS_SETTING)
+                .map_err(|e| format!("{ORIGIN_HOSTS_SETTING}: {e}"));
+        }
+        let urls = self.listed.iter().map(|(_, url)| url.as_str());
+        Ok(outbound::Policy::new(
+            hosts_of(urls, resolve),
+            ORIGIN_HOSTS_SETTING,
+        ))
     }
 
     /// `signal1`, `signal2` for seeds: the configured ones, else the trackers' WebSocket URLs.
@@ -212,6 +213,39 @@ fn to_ws(http_url: &str) -> String {
     } else {
         trimmed.to_owned()
     }
+}
+
+/// Allow-list rules for the hosts of `urls`: a name and the addresses it has now, or an
+/// address. The operator wrote these URLs, so their hosts are the operator's choice.
+fn hosts_of<'a>(
+    urls: impl Iterator<Item = &'a str>,
+    resolve: impl Fn(&str) -> Vec<std::net::IpAddr>,
+) -> Vec<outbound::Rule> {
+    let mut rules = Vec::new();
+    for url in urls {
+        let Ok(url) = reqwest::Url::parse(url.trim()) else {
+            continue;
+        };
+        match url.host() {
+            Some(url::Host::Domain(name)) => {
+                rules.push(outbound::Rule::Host(
+                    name.trim_end_matches('.').to_ascii_lowercase(),
+                ));
+                for ip in resolve(name) {
+                    rules.push(outbound::Rule::Addresses(outbound::policy::Net::host(ip)));
+                }
+            }
+            Some(url::Host::Ipv4(ip)) => rules.push(outbound::Rule::Addresses(
+                outbound::policy::Net::host(ip.into()),
+            )),
+            Some(url::Host::Ipv6(ip)) => rules.push(outbound::Rule::Addresses(
+                outbound::policy::Net::host(ip.into()),
+            )),
+            None => {}
+        }
+    }
+    rules.dedup();
+    rules
 }
 
 #[cfg(test)]
@@ -276,8 +310,33 @@ mod tests {
             origin_hosts: vec!["http://x".into()],
             ..ConsoleConfig::default()
         }
-        .origin_policy()
+        .origin_policy(|_| unreachable!())
         .is_err());
+    }
+
+    #[test]
+    fn origin_hosts_default_to_the_listed_channels() {
+        let c = ConsoleConfig {
+            listed: vec![
+                (
+                    Kind::Channel,
+                    "http://127.0.0.1:8080/live/a.m3u8?token=t".into(),
+                ),
+                (Kind::Index, "https://cdn.example/tv.m3u".into()),
+            ],
+            ..ConsoleConfig::default()
+        };
+        let p = c
+            .origin_policy(|name| {
+                assert_eq!(name, "cdn.example");
+                vec!["10.1.2.3".parse().unwrap()]
+            })
+            .unwrap();
+        assert_eq!(p.to_list(), "127.0.0.1,cdn.example,10.1.2.3");
+        assert!(ConsoleConfig::default()
+            .origin_policy(|_| unreachable!())
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod http;
+pub mod listed;
 pub mod manifest;
 pub mod planner;
 pub mod state;

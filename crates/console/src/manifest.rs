@@ -78,7 +78,7 @@ pub async fn is_live(
     let mut url = reqwest::Url::parse(url)
         .map_err(|_| format!("`{}` is not a manifest URL", wire::redact::url(url)))?;
     for _ in 0..2 {
-        let body = fetch(http, &url).await?;
+        let (_, body) = fetch(http, &url).await?;
         match classify(&body) {
             None => {
                 return Err(format!(
@@ -103,8 +103,28 @@ pub async fn is_live(
 /// Manifests bigger than this are not read (a live playlist is a few KB).
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
+/// Fetches a manifest (or a list of them): its final URL after redirects and its text.
+/// `None`: no host is allowed, so nothing is read.
+pub async fn fetch_text(
+    http: Option<&outbound::GuardedClient>,
+    url: &str,
+) -> Result<(String, String), String> {
+    let shown = wire::redact::url(url);
+    let url = reqwest::Url::parse(url).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
+    let Some(http) = http else {
+        return Err(format!(
+            "{shown}: not read: manifests are read only from the hosts of --origin-host, \
+             and none is set"
+        ));
+    };
+    fetch(http, &url).await
+}
+
 /// Errors name the URL without its query, which may hold a token.
-async fn fetch(http: &outbound::GuardedClient, url: &reqwest::Url) -> Result<String, String> {
+async fn fetch(
+    http: &outbound::GuardedClient,
+    url: &reqwest::Url,
+) -> Result<(String, String), String> {
     let shown = wire::redact::url(url.as_str());
     let request = http
         .get(url.as_str())
@@ -115,6 +135,7 @@ async fn fetch(http: &outbound::GuardedClient, url: &reqwest::Url) -> Result<Str
     if !resp.status().is_success() {
         return Err(format!("{shown}: HTTP {}", resp.status()));
     }
+    let final_url = resp.url().to_string();
     let body = resp
         .bytes()
         .await
@@ -122,7 +143,7 @@ async fn fetch(http: &outbound::GuardedClient, url: &reqwest::Url) -> Result<Str
     if body.len() > MAX_MANIFEST_BYTES {
         return Err(format!("{shown}: manifest over {MAX_MANIFEST_BYTES} bytes"));
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok((final_url, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// `live` of a seed: the operator's choice, else the manifest's answer, else `fallback`.

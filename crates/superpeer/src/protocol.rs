@@ -23,10 +23,16 @@ pub struct WorkerSpec {
     /// Disk cache folder of this channel; `None` when `noUseDiskCache`.
     pub cache_dir: Option<PathBuf>,
     pub cache_size_mb: u64,
+    #[serde(default = "default_send_budget_mb")]
+    pub send_budget_mb: u64,
     pub stats_interval_ms: u64,
     /// The master's `originHosts`: what the worker may fetch (an [`outbound::Policy`] list).
     #[serde(default)]
     pub origin_hosts: String,
+}
+
+fn default_send_budget_mb() -> u64 {
+    crate::config::DEFAULT_SEND_BUDGET_MB
 }
 
 /// Commands after the spec line.
