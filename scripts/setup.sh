@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 
 want=(ffmpeg)
 if [ "${1:-test}" = test ]; then
-  # Browser tests: Debian's Chromium (never a downloaded one), and the tools for a
-  # loopback-only network namespace.
-  want+=(chromium iproute2 util-linux)
+  # Browser tests: Debian's Chromium (never a downloaded one), the tools for a
+  # loopback-only network namespace, and coturn (a TURN server for the relay-only test).
+  want+=(chromium iproute2 util-linux coturn)
 fi
 
 missing=()
@@ -21,6 +21,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# cargo-deny for the supply-chain checks (scripts/supply-chain.sh), built once into ~/.cargo
+# (about 4 minutes on 2 cores), pinned so every machine checks with the same rules.
+cargo_deny_version=0.20.2
+if [ "${1:-test}" = test ] && [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $cargo_deny_version" ]; then
+  echo "==> cargo install cargo-deny $cargo_deny_version"
+  cargo install --locked --quiet "cargo-deny@$cargo_deny_version"
 fi
 
 # npm ci is quick when node_modules already matches the lock file.

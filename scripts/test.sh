@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: Rust (fmt, clippy, unit + integration), TypeScript unit tests, and the
-# real-browser end-to-end tests in a loopback-only network namespace. Installs what it needs.
+# Runs every test: Rust (fmt, clippy, unit + integration), supply-chain checks (cargo deny,
+# npm audit), TypeScript unit tests, and the real-browser end-to-end tests in a loopback-only
+# network namespace. Installs what it needs.
 # Every stage runs even when an earlier one fails; the exit status says whether all passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,7 @@ echo "disk: $(df -Ph "$target_dir" | awk 'NR==2 {print $4}') free where the buil
 
 stage fmt cargo fmt --all --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+stage supply-chain scripts/supply-chain.sh
 stage cargo-test cargo test --workspace --locked
 stage build cargo build --locked -p swarmcast
 stage npm-build npm run build --workspaces --if-present

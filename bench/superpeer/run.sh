@@ -64,12 +64,15 @@ pin() { if [ -n "${BENCH_PIN:-}" ]; then exec taskset -c "$1" "${@:2}"; else exe
 origin_port=$(free_port)
 pin 1 "$bin" origin --root "$cache" --listen "127.0.0.1:$origin_port" >"$work/origin.log" 2>&1 &
 pids+=($!); origin_pid=$!
-pin 1 "$bin" tracker --listen 127.0.0.1:0 >"$work/tracker.log" 2>&1 &
+# Every simulated viewer comes from 127.0.0.1: the limits per IP address are for real
+# audiences, where one address holds a household or a NAT, not hundreds of viewers.
+pin 1 "$bin" tracker --listen 127.0.0.1:0 --announce-rate-per-ip 0 --offer-rate-per-ip 0 \
+  >"$work/tracker.log" 2>&1 &
 pids+=($!); tracker_pid=$!
 tracker=$(wait_for "$work/tracker.log" 'ws://[0-9.:]+')
 api_port=$(free_port)
 mkdir -p "$work/sp"
-printf 'listenPort=%s\nlistenHost=127.0.0.1\nsignal1=%s\ncacheDir=%s/cache\nmaxWorkers=1\n' \
+printf 'listenPort=%s\nlistenHost=127.0.0.1\nsignal1=%s\ncacheDir=%s/cache\nmaxWorkers=1\noriginHosts=127.0.0.1\n' \
   "$api_port" "$tracker" "$work" >"$work/sp/.env"
 [ -n "${BENCH_SP_ENV:-}" ] && printf '%s\n' "$BENCH_SP_ENV" >>"$work/sp/.env"
 (cd "$work/sp" && exec "$bin" superpeer) >"$work/superpeer.log" 2>&1 &

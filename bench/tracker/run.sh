@@ -17,6 +17,13 @@
 #      the responses do, latency from the scheduled send time, at 1.2 x the responses/s
 #      aquatic_ws reached in step 2 (each announce with 5 offers makes 11 frames: response,
 #      5 offers, 5 answers): delivered share and p50/p99 relay latency at that load, for both.
+#   5. what our rate limits cost: step 2's closed loop against our tracker alone, with its
+#      announce and offer rate limits checked on every message (set far above this load,
+#      which all comes from one address) and with them off (the admission step skipped),
+#      BENCH_LIMIT_PAIRS times each, alternating so that the machine's other work falls on
+#      both alike (under `chrt -r 10` with BENCH_PRIORITY=1); medians side by side and the
+#      cost in responses/s and per CPU-second.
+# Steps 1-4 run our tracker with its default rate-limit checks on (limits raised as in 5).
 # For every load run the tracker's CPU time is read from /proc, so the table also shows
 # how busy its core was and responses per CPU-second (fair even when the load generator,
 # not the tracker, is the bottleneck).
@@ -32,7 +39,8 @@
 # 4 a second time with both trackers and our generator under `chrt -r 10`, real-time
 # priority over other work on the machine: on a shared machine, run-queue waits, not the
 # tracker, dominate the latency; needs root or CAP_SYS_NICE; only this step, which leaves
-# both cores partly idle, so other work is not starved), CARGO_TARGET_DIR.
+# both cores partly idle, so other work is not starved), BENCH_LIMIT_PAIRS (default 3; 0
+# skips step 5), BENCH_ONLY_LIMITS=1 (step 5 alone), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -103,6 +111,13 @@ cpu_share() {
   result[$1]=$(python3 -c "import sys; print((int(sys.argv[1]) - int(sys.argv[2])) / int(sys.argv[3]) / (float(sys.argv[5]) - float(sys.argv[4])))" "$after" "$2" "$ticks_per_s" "$3" "$(now_s)")
 }
 
+# Our tracker's rate limits, checked on every message but never reached by this load (it all
+# comes from one address), or off: then the tracker skips the admission step.
+limits_on=(--announce-rate 1000000,1000000 --announce-rate-per-ip 1000000,1000000
+           --offer-rate 10000000,10000000 --offer-rate-per-ip 10000000,10000000)
+limits_off=(--announce-rate 0 --announce-rate-per-ip 0 --offer-rate 0 --offer-rate-per-ip 0)
+ours_limits=("${limits_on[@]}")
+
 # start_tracker ours|aquatic tls|plain -> sets $tracker_pid and $port
 start_tracker() {
   port=$(free_port)
@@ -111,7 +126,7 @@ start_tracker() {
     [ "$2" = tls ] && tls=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
     RUST_LOG=warn "${prio[@]}" taskset -c 0 "$swarmcast" tracker --listen "127.0.0.1:$port" "${tls[@]}" \
       --max-connections 100000 --max-connections-per-ip 100000 \
-      --max-info-hashes-per-connection 100000 >"$work/ours.log" 2>&1 &
+      --max-info-hashes-per-connection 100000 "${ours_limits[@]}" >"$work/ours.log" 2>&1 &
   else
     cat >"$work/aquatic.toml" <<TOML
 socket_workers = 1
@@ -219,6 +234,8 @@ idle_rss() {
 
 trackers=(aquatic ours)
 if [ -n "$only_ours" ] || ! command -v aquatic_ws >/dev/null; then trackers=(ours); fi
+only_limits=${BENCH_ONLY_LIMITS:-}
+[ -n "$only_limits" ] && trackers=()
 for t in "${trackers[@]}"; do
   if command -v aquatic_ws_load_test >/dev/null; then
     echo "==> aquatic_ws_load_test against $t"; aquatic_load "$t"
@@ -230,7 +247,7 @@ paced_responses=${BENCH_PACED_RESPONSES:-}
 if [ -z "$paced_responses" ] && [ -n "${result[aquatic.responses_per_s]:-}" ]; then
   paced_responses=$(python3 -c "import sys; print(round(1.2 * float(sys.argv[1])))" "${result[aquatic.responses_per_s]}")
 fi
-if [ -n "$paced_responses" ]; then
+if [ -n "$paced_responses" ] && [ -z "$only_limits" ]; then
   paced_rate=$(python3 -c "import sys; print(round(float(sys.argv[1]) / (1 + 2 * int(sys.argv[2]))))" "$paced_responses" "$offers")
   result[paced_target]=$paced_responses
   for t in "${trackers[@]}"; do
@@ -247,6 +264,52 @@ if [ -n "$paced_responses" ]; then
   fi
 fi
 
+limit_pairs=${BENCH_LIMIT_PAIRS:-3}
+# Under BENCH_PRIORITY both sides run at real-time priority here too: without it, the other
+# work of a shared machine moves responses/s by far more than the limits cost. Keep
+# BENCH_SECONDS short then: this closed loop keeps both cores busy.
+[ -n "${BENCH_PRIORITY:-}" ] && prio=(chrt -r 10)
+for i in $(seq "$limit_pairs"); do
+  for l in on off; do
+    echo "==> our load generator against our tracker, rate limits $l ($i of $limit_pairs)"
+    if [ $l = on ]; then ours_limits=("${limits_on[@]}"); else ours_limits=("${limits_off[@]}"); fi
+    our_load ours "" "lim_${l}_${i}_"
+  done
+done
+ours_limits=("${limits_on[@]}")
+prio=()
+# limits_summary: medians of step 5 (responses/s, per CPU-second) and the cost of the limits.
+limits_summary() {
+  local args=()
+  for i in $(seq "$limit_pairs"); do
+    for l in on off; do
+      args+=("$l" "${result[ours.lim_${l}_${i}_responses_per_s]:-n/a}" "${result[ours.lim_${l}_${i}_cpu]:-n/a}")
+    done
+  done
+  python3 - "${args[@]}" <<'PY'
+import statistics, sys
+runs = {"on": [], "off": []}
+a = sys.argv[1:]
+for i in range(0, len(a), 3):
+    l, rps, cpu = a[i], a[i + 1], a[i + 2]
+    if "n/a" not in (rps, cpu) and float(cpu) > 0:
+        runs[l].append((float(rps), float(rps) / float(cpu)))
+def line(name, vals):
+    print(f"{name:<52} " + "  ".join(f"{r:>9.0f} ({c:.0f}/CPU-s)" for r, c in vals))
+line("  runs with rate limits on: responses/s", runs["on"])
+line("  runs with rate limits off: responses/s", runs["off"])
+if runs["on"] and runs["off"]:
+    med = {l: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v)) for l, v in runs.items()}
+    print(f"{'  median, limits on / off: responses/s':<52} {med['on'][0]:>16.0f} {med['off'][0]:>16.0f}")
+    print(f"{'  median, limits on / off: per tracker CPU-second':<52} {med['on'][1]:>16.0f} {med['off'][1]:>16.0f}")
+    cost = lambda on, off: f"{(1 - on / off) * 100:+.1f} %"
+    print(f"  cost of the rate limits: {cost(med['on'][0], med['off'][0])} of responses/s, "
+          f"{cost(med['on'][1], med['off'][1])} of responses per tracker CPU-second (negative: within noise)")
+else:
+    print("  cost of the rate limits: n/a (a run gave no figures)")
+PY
+}
+
 val() { echo "${result[$1]:-n/a}"; }
 num() { python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v):.{sys.argv[2]}f}')" "$(val "$1")" "$2"; }
 ratio_of() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('n/a' if 'n/a' in (a,b) or float(b)==0 else f'{float(a)/float(b):.2f}')" "$1" "$2"; }
@@ -254,6 +317,13 @@ ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('n/a' if 'n
 per_cpu() { python3 -c "import sys; r,c=sys.argv[1],sys.argv[2]; print('n/a' if 'n/a' in (r,c) or float(c)==0 else f'{float(r)/float(c):.0f}')" "$(val "$1")" "$(val "$2")"; }
 pct() { python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v)*100:.2f} %')" "$(val "$1")"; }
 row() { printf '%-52s %16s %16s\n' "$1" "$2" "$3"; }
+if [ -n "$only_limits" ]; then
+  echo
+  row "rate limits, our load generator, closed loop ($limit_pairs pairs${BENCH_PRIORITY:+, chrt -r 10}):" "" ""
+  limits_summary
+  echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  exit 0
+fi
 echo
 row "metric (tracker on 1 core)" swarmcast aquatic_ws
 row "responses/s, aquatic_ws_load_test (TLS, 64 conns)" "$(num ours.aq_rps 0)" "$(num aquatic.aq_rps 0)"
@@ -293,5 +363,12 @@ if [ -n "${BENCH_PRIORITY:-}" ]; then
   row "  generator's own send lag, p99 (ms)" "$(num ours.prio_send_lag_p99_ms 2)" "$(num aquatic.prio_send_lag_p99_ms 2)"
   row "  tracker / generator waiting for a CPU (share)" "$(pct ours.prio_tracker_wait) / $(pct ours.prio_gen_wait)" "$(pct aquatic.prio_tracker_wait) / $(pct aquatic.prio_gen_wait)"
 fi
+print_limits() {
+  if [ "$limit_pairs" -gt 0 ]; then
+    row "rate limits, our load generator, closed loop ($limit_pairs pairs${BENCH_PRIORITY:+, chrt -r 10}):" "" ""
+    limits_summary
+  fi
+}
+print_limits
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "ratios ours/aquatic: responses/s (aquatic load test) $(ratio ours.aq_rps aquatic.aq_rps), responses/s (our load) $(ratio ours.responses_per_s aquatic.responses_per_s), responses per tracker CPU-second (aquatic load test) $(ratio_of "$(per_cpu ours.aq_rps ours.aq_cpu)" "$(per_cpu aquatic.aq_rps aquatic.aq_cpu)"), (our load) $(ratio_of "$(per_cpu ours.responses_per_s ours.cpu)" "$(per_cpu aquatic.responses_per_s aquatic.cpu)"), offers/s $(ratio ours.offers_per_s aquatic.offers_per_s), answers/s $(ratio ours.answers_per_s aquatic.answers_per_s), p99 latency $(ratio ours.relay_p99_ms aquatic.relay_p99_ms), RSS per idle connection $(ratio ours.idle_bytes aquatic.idle_bytes), open loop at $(val paced_target) responses/s: responses/s $(ratio ours.paced_responses_per_s aquatic.paced_responses_per_s), p99 latency $(ratio ours.paced_relay_p99_ms aquatic.paced_relay_p99_ms), under chrt: responses/s $(ratio ours.prio_responses_per_s aquatic.prio_responses_per_s), p99 latency $(ratio ours.prio_relay_p99_ms aquatic.prio_relay_p99_ms)"

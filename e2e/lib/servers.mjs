@@ -23,6 +23,19 @@ export async function mediaDir() {
   return media;
 }
 
+/**
+ * Whether this process runs in a network namespace of its own that has only loopback
+ * (scripts/in-netns.sh), where a test may add addresses or listen on every interface.
+ */
+export function ownNetworkNamespace() {
+  try {
+    const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).trim().split('\n');
+    return links.length === 1 && / lo: /.test(links[0]);
+  } catch {
+    return false;
+  }
+}
+
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -67,14 +80,14 @@ export function startProcess(args, { ready, env = {}, timeoutMs = 60_000, bin = 
       if (!settled) {
         settled = true;
         clearTimeout(timer);
-        reject(new Error(`swarmcast ${args.join(' ')} exited (${code ?? signal}) before it was ready:\n${out}`));
+        reject(new Error(`${path.basename(bin)} ${args.join(' ')} exited (${code ?? signal}) before it was ready:\n${out}`));
       }
     });
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
       proc.kill('SIGKILL');
-      reject(new Error(`swarmcast ${args.join(' ')} was not ready after ${timeoutMs} ms:\n${out}`));
+      reject(new Error(`${path.basename(bin)} ${args.join(' ')} was not ready after ${timeoutMs} ms:\n${out}`));
     }, timeoutMs);
   });
 }
@@ -136,14 +149,15 @@ export async function startTracker({ port, args = [] } = {}) {
 
 /**
  * Starts a `swarmcast superpeer` master from a `.env` in a fresh temp dir (removed on stop):
- * listenPort/listenHost, `cacheDir=<dir>/cache`, then every key of `env`.
+ * listenPort/listenHost, `cacheDir=<dir>/cache`, `originHosts=127.0.0.1` (the test origins),
+ * then every key of `env`.
  * `call(method, path, body)` -> {status, body} sends `X-ACCESS-TOKEN` when `env.accessToken`
  * is set; `poll(path, pred, tries)` repeats `GET path` every 500 ms until `pred(body)`.
  */
 export async function startSuperPeer(env = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-superpeer-'));
   const port = await freePort();
-  const lines = { listenPort: port, listenHost: '127.0.0.1', cacheDir: `${dir}/cache`, ...env };
+  const lines = { listenPort: port, listenHost: '127.0.0.1', cacheDir: `${dir}/cache`, originHosts: '127.0.0.1', ...env };
   const envFile = path.join(dir, '.env');
   fs.writeFileSync(envFile, Object.entries(lines).map(([k, v]) => `${k}=${v}\n`).join(''));
   const handle = await startProcess(['superpeer', '--env-file', envFile], { ready: /REST API on http/ });
@@ -173,6 +187,35 @@ export async function startSuperPeer(env = {}) {
     dir,
     call,
     poll,
+    async stop() {
+      await handle.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Starts Debian's coturn (`turnserver`) on 127.0.0.1 with one user, relaying between
+ * loopback addresses (which it refuses by default). `urls` is the TURN URL for
+ * `RTCIceServer`; `allocations()` counts the relay allocations it granted so far.
+ */
+export async function startTurnServer({ username = 'e2e', credential = 'e2e-turn-secret' } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-turn-'));
+  const port = await freePort();
+  const args = [
+    '-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
+    '--min-port=49152', '--max-port=49999', '--allow-loopback-peers', '--lt-cred-mech',
+    `--user=${username}:${credential}`, '--realm=swarmcast.test', '--no-tls', '--no-dtls',
+    '--no-cli', '--log-file=stdout', '--simple-log', '--verbose', `--pidfile=${dir}/turnserver.pid`,
+    `--userdb=${dir}/turndb`,
+  ];
+  const handle = await startProcess(args, { bin: 'turnserver', ready: /Total General servers/ });
+  return {
+    ...handle,
+    urls: `turn:127.0.0.1:${port}?transport=udp`,
+    username,
+    credential,
+    allocations: () => (handle.output().match(/ALLOCATE processed, success/g) ?? []).length,
     async stop() {
       await handle.stop();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -38,7 +38,8 @@ before(async () => {
   assert.ok(fs.existsSync(path.join(dashboard, 'index.html')), 'build the dashboard first: npm run build -w web/dashboard');
   fs.mkdirSync(artifacts, { recursive: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-console-'));
-  const args = ['console', '--listen', '127.0.0.1:0', '--database', path.join(dir, 'console.db'), '--admin-token', ADMIN, '--dashboard', dashboard, '--health-interval', '1'];
+  // Super peers and the origin all run on 127.0.0.1: the console may call them there.
+  const args = ['console', '--listen', '127.0.0.1:0', '--database', path.join(dir, 'console.db'), '--admin-token', ADMIN, '--dashboard', dashboard, '--health-interval', '1', '--super-peer-host', '127.0.0.1', '--origin-host', '127.0.0.1'];
   if (fullStack) {
     origin = await startOrigin({ mounts: playerMounts });
     // Viewers re-announce every 15 s (default 120 s): a tab whose first connection to the
@@ -46,7 +47,7 @@ before(async () => {
     tracker = await startTracker({ args: ['--interval', '15'] });
     trackerWs = tracker.url;
     const port = await freePort();
-    fs.writeFileSync(path.join(dir, '.env'), `listenPort=${port}\nlistenHost=127.0.0.1\naccessToken=${SP_TOKEN}\nsignal1=${trackerWs}\ncacheDir=${dir}/cache\n`);
+    fs.writeFileSync(path.join(dir, '.env'), `listenPort=${port}\nlistenHost=127.0.0.1\naccessToken=${SP_TOKEN}\nsignal1=${trackerWs}\ncacheDir=${dir}/cache\noriginHosts=127.0.0.1\n`);
     master = await startProcess(['superpeer', '--env-file', path.join(dir, '.env')], { ready: /REST API on http/ });
     masterUrl = `http://127.0.0.1:${port}`;
     args.push('--tracker', trackerWs.replace('ws://', 'http://'));

@@ -27,9 +27,40 @@ pub struct ConsoleArgs {
     pub database: String,
 
     /// Admin token the dashboard asks for (sent as `Authorization: Bearer` or
-    /// `X-ACCESS-TOKEN`). Without one the API is open: for local demos only.
+    /// `X-ACCESS-TOKEN`). Prefer the environment variable: other users of the machine can
+    /// read a flag in the process list. Without a token the console serves on loopback only,
+    /// unless --allow-open.
     #[arg(long, env = "SWARMCAST_CONSOLE_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Serve on an address other than loopback without an admin token (a warning is logged
+    /// at start).
+    #[arg(long)]
+    pub allow_open: bool,
+
+    /// Hosts and addresses super peers may be registered at (repeatable or comma-separated):
+    /// names (`sp1.example.com`, `*.example.com`), addresses or networks (`10.0.0.0/8`), `*`
+    /// for any host with public addresses. Loopback, private, link-local and metadata
+    /// addresses only when listed as addresses [default: the hosts of --super-peer, with the
+    /// addresses their names have at start].
+    #[arg(
+        long = "super-peer-host",
+        value_name = "HOSTS",
+        env = "SWARMCAST_CONSOLE_SUPER_PEER_HOSTS",
+        value_delimiter = ','
+    )]
+    pub super_peer_hosts: Vec<String>,
+
+    /// Hosts and addresses channel manifests may be read from, to tell live from VOD (same
+    /// syntax). Channel ids come from viewers' reports, so they are never fetched elsewhere
+    /// [default: none: manifests are not read and seeds are sent as live].
+    #[arg(
+        long = "origin-host",
+        value_name = "HOSTS",
+        env = "SWARMCAST_CONSOLE_ORIGIN_HOSTS",
+        value_delimiter = ','
+    )]
+    pub origin_hosts: Vec<String>,
 
     /// Tracker HTTP base URL polled for `GET /channels` (repeatable, e.g. one per node).
     #[arg(
@@ -153,6 +184,9 @@ impl ConsoleArgs {
         Ok(console::ConsoleConfig {
             database: (self.database != ":memory:").then(|| PathBuf::from(&self.database)),
             admin_token: self.admin_token.clone().unwrap_or_default(),
+            allow_open: self.allow_open,
+            super_peer_hosts: self.super_peer_hosts.clone(),
+            origin_hosts: self.origin_hosts.clone(),
             trackers: self.trackers.clone(),
             signals: self.signals.clone(),
             seed_interval: secs("seed-interval", self.seed_interval)?,
@@ -191,6 +225,10 @@ impl ConsoleArgs {
 /// Binds and serves until Ctrl-C or SIGTERM.
 pub async fn serve(args: ConsoleArgs) -> anyhow::Result<()> {
     let config = args.config()?;
+    // Refused before binding, so an open console never listens even for a moment.
+    if let Err(refusal) = config.exposure(args.listen) {
+        anyhow::bail!(refusal);
+    }
     if !args.dashboard.join("index.html").is_file() {
         tracing::warn!(dir = %args.dashboard.display(), "dashboard not built; serving the API only");
     }

@@ -117,6 +117,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             label: "demo".into(),
         }],
         auto_seeding: Some(true),
+        // Manifests of the demo's own origin only; the super peer is allowed as listed.
+        origin_hosts: vec![origin.listen.ip().to_string()],
         seed_interval: std::time::Duration::try_from_secs_f64(args.seed_interval)
             .ok()
             .filter(|d| !d.is_zero())
@@ -132,6 +134,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         signal1: Some(format!("ws://{tracker_addr}")),
         public_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         cache_dir: state.join("superpeer-cache"),
+        // The demo's streams come from its own origin on loopback, and only from there.
+        origin_hosts: outbound::Policy::new(
+            vec![outbound::Rule::Addresses(outbound::policy::Net::host(
+                origin.listen.ip(),
+            ))],
+            superpeer::config::ORIGIN_HOSTS_SETTING,
+        ),
         ..Default::default()
     };
 

@@ -8,6 +8,7 @@ mod origin;
 mod peer;
 mod superpeer;
 mod tracker;
+mod tracker_channels;
 
 use std::io::IsTerminal;
 
@@ -52,6 +53,8 @@ enum Command {
     Peer(peer::PeerArgs),
     /// Run the WebTorrent tracker (WebSocket signaling, channel API, stats ingest, metrics).
     Tracker(tracker::TrackerArgs),
+    /// Print a viewer token (expiring, for one channel) for a tracker's --token-secret.
+    ViewerToken(tracker::ViewerTokenArgs),
     /// Run the super peer master: REST API plus one seeding worker process per channel.
     Superpeer(Box<superpeer::SuperpeerArgs>),
     /// One super-peer worker process (started by the master, spec on stdin).
@@ -84,6 +87,7 @@ fn main() -> anyhow::Result<()> {
         Command::Peer(args) => peer::run(args),
         Command::Console(args) => console::run(args),
         Command::Tracker(args) => tracker::run(args),
+        Command::ViewerToken(args) => tracker::print_viewer_token(args),
         Command::Superpeer(args) => superpeer::run(*args),
         Command::SuperpeerWorker => superpeer::run_worker(),
     }

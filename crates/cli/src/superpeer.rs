@@ -18,12 +18,28 @@ pub struct SuperpeerArgs {
     /// REST API port (`listenPort`) [default: 8090].
     #[arg(long)]
     pub listen_port: Option<u16>,
-    /// REST API address (`listenHost`) [default: 0.0.0.0].
+    /// REST API address (`listenHost`) [default: 0.0.0.0]. Other than loopback, it needs an
+    /// access token or --allow-open.
     #[arg(long)]
     pub listen_host: Option<String>,
-    /// Required `X-ACCESS-TOKEN` of every request (`accessToken`).
+    /// Required `X-ACCESS-TOKEN` of every request (`accessToken`). Prefer `.env` (mode 600) or
+    /// the environment: other users of the machine can read a flag in the process list.
     #[arg(long)]
     pub access_token: Option<String>,
+    /// Serve the REST API on a non-loopback address without an access token (`allowOpen`);
+    /// a warning is logged at every start.
+    #[arg(long)]
+    pub allow_open: bool,
+    /// Hosts channel URLs may point at, comma-separated (`originHosts`): names
+    /// (`cdn.example.com`, `*.example.com`), addresses or networks (`10.0.0.0/8`), `*` for any
+    /// host with public addresses. Loopback, private, link-local and metadata addresses are
+    /// refused unless listed as addresses. Empty (the default) refuses every seed.
+    #[arg(long, value_name = "LIST")]
+    pub origin_hosts: Option<String>,
+    /// Hosts a seed's own signal1/signal2 may name (`signalHosts`), `*` for any
+    /// [default: the hosts of signal1, signal2 and trackerZones].
+    #[arg(long, value_name = "LIST")]
+    pub signal_hosts: Option<String>,
     /// Default tracker URL, ws:// or wss:// (`signal1`).
     #[arg(long)]
     pub signal1: Option<String>,
@@ -72,6 +88,9 @@ impl SuperpeerArgs {
             ("maxWorkers", self.max_workers.clone()),
             ("bandwidth", self.bandwidth.clone()),
             ("reapAfterSecs", self.reap_after_secs.clone()),
+            ("allowOpen", self.allow_open.then(|| "true".to_owned())),
+            ("originHosts", self.origin_hosts.clone()),
+            ("signalHosts", self.signal_hosts.clone()),
         ];
         pairs
             .into_iter()
@@ -82,22 +101,52 @@ impl SuperpeerArgs {
 
 /// Resolves `.env`, environment and flags into the master's configuration.
 pub fn resolve_config(args: &SuperpeerArgs) -> anyhow::Result<MasterConfig> {
-    let dotenv = match &args.env_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            config::parse_dotenv(&text)?
+    let path = args
+        .env_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".env"));
+    let dotenv = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let dotenv =
+                config::parse_dotenv(&text).with_context(|| format!("{}", path.display()))?;
+            if dotenv.contains_key("accessToken") {
+                warn_if_readable_by_others(&path);
+            }
+            dotenv
         }
-        None => match std::fs::read_to_string(".env") {
-            Ok(text) => config::parse_dotenv(&text).context(".env")?,
-            Err(_) => BTreeMap::new(),
-        },
+        Err(e) if args.env_file.is_some() => {
+            return Err(e).with_context(|| format!("cannot read {}", path.display()))
+        }
+        Err(_) => BTreeMap::new(),
     };
     let env: BTreeMap<String, String> = std::env::vars()
         .filter(|(k, _)| config::KEYS.contains(&k.as_str()))
         .collect();
     let merged = config::merge_sources(&[&dotenv, &env, &args.to_map()]);
     Ok(MasterConfig::from_map(&merged)?)
+}
+
+/// Warns when a file holding a token can be read by every user of the machine.
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if let Some(warning) = readable_by_others(path, meta.permissions().mode()) {
+            tracing::warn!("{warning}");
+        }
+    }
+}
+
+/// The warning for a token file with mode `mode`, if other users can read it.
+fn readable_by_others(path: &std::path::Path, mode: u32) -> Option<String> {
+    (mode & 0o004 != 0).then(|| {
+        format!(
+            "{} holds accessToken and every user of this machine can read it (mode {:o}): \
+             run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )
+    })
 }
 
 pub fn run(args: SuperpeerArgs) -> anyhow::Result<()> {
@@ -108,4 +157,21 @@ pub fn run(args: SuperpeerArgs) -> anyhow::Result<()> {
 /// One worker process; started by the master only, with its spec on stdin.
 pub fn run_worker() -> anyhow::Result<()> {
     demo::single_thread_runtime()?.block_on(superpeer::worker::run())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_world_readable_token_file_is_named_with_its_fix() {
+        let path = std::path::Path::new("/srv/sp/.env");
+        let w = readable_by_others(path, 0o100644).unwrap();
+        assert!(
+            w.contains("mode 644") && w.contains("chmod 600 /srv/sp/.env"),
+            "{w}"
+        );
+        assert_eq!(readable_by_others(path, 0o100640), None);
+        assert_eq!(readable_by_others(path, 0o100600), None);
+    }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use tracker::admission::{Limits, Rate};
 use tracker::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
 
 /// WebTorrent tracker for P2P Media Loader, bittorrent-tracker and Swarmcast clients.
@@ -29,8 +30,44 @@ pub struct TrackerArgs {
     pub tls_key: Option<PathBuf>,
 
     /// Require `?token=TOKEN` in the announce URL (and on POST /stats); others get HTTP 401.
+    /// Prefer the environment variable: a flag shows in the process list.
     #[arg(long, env = "SWARMCAST_TRACKER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// Secret shared with the site's backend for viewer tokens that expire: `?token=` may
+    /// then be `EXPIRES.CHANNEL.SIGNATURE` (`swarmcast viewer-token` makes one; the format is
+    /// in docs/tracker.md). Such a connection may use its channel's swarms only. Works beside
+    /// --token.
+    #[arg(long, env = "SWARMCAST_TRACKER_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+
+    /// Private tracker: serve only the swarms of the channels listed in this file (one
+    /// manifest URL a line, or `CHANNEL_ID MANIFEST_URL`); the tracker reads each manifest to
+    /// derive the swarms, and the file again every --channels-refresh seconds.
+    #[arg(long, value_name = "FILE", env = "SWARMCAST_TRACKER_CHANNELS")]
+    pub channels: Option<PathBuf>,
+
+    /// Seconds between readings of the --channels file and its manifests.
+    #[arg(long, default_value_t = 300, env = "SWARMCAST_TRACKER_CHANNELS_REFRESH", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub channels_refresh: u64,
+
+    /// Announces (and scrapes) per second on one connection, `RATE[,BURST]`; more get an
+    /// error frame. 0 turns the limit off.
+    #[arg(long, default_value = "2,20", value_name = "RATE[,BURST]", env = "SWARMCAST_TRACKER_ANNOUNCE_RATE", value_parser = parse_rate)]
+    pub announce_rate: Rate,
+
+    /// Announces (and scrapes) per second from one IP address, all its connections together.
+    #[arg(long, default_value = "50,500", value_name = "RATE[,BURST]", env = "SWARMCAST_TRACKER_ANNOUNCE_RATE_PER_IP", value_parser = parse_rate)]
+    pub announce_rate_per_ip: Rate,
+
+    /// Offers relayed per second from one connection; an announce over it is taken without
+    /// its offers.
+    #[arg(long, default_value = "20,200", value_name = "RATE[,BURST]", env = "SWARMCAST_TRACKER_OFFER_RATE", value_parser = parse_rate)]
+    pub offer_rate: Rate,
+
+    /// Offers relayed per second from one IP address.
+    #[arg(long, default_value = "500,5000", value_name = "RATE[,BURST]", env = "SWARMCAST_TRACKER_OFFER_RATE_PER_IP", value_parser = parse_rate)]
+    pub offer_rate_per_ip: Rate,
 
     /// Page origin allowed to connect, e.g. `https://example.com` (repeatable, or
     /// comma-separated; `*` allows any). Browsers from other origins get HTTP 403. Requests
@@ -120,6 +157,30 @@ pub struct TrackerArgs {
     pub max_channels: usize,
 }
 
+/// `RATE[,BURST]`: a rate per second (0: no limit) and a burst (default: 10 seconds' worth).
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    let (rate, burst) = match s.split_once(',') {
+        Some((r, b)) => (r, Some(b)),
+        None => (s, None),
+    };
+    let rate: f64 = rate
+        .trim()
+        .parse()
+        .ok()
+        .filter(|r: &f64| r.is_finite() && *r >= 0.0)
+        .ok_or_else(|| format!("`{s}`: expected RATE[,BURST], a rate per second >= 0"))?;
+    let burst = match burst {
+        Some(b) => b
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|b| *b >= 1)
+            .ok_or_else(|| format!("`{s}`: the burst is a whole number >= 1"))?,
+        None => (rate * 10.0).ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
+    };
+    Ok(Rate::new(rate, burst))
+}
+
 impl TrackerArgs {
     pub fn config(&self) -> TrackerConfig {
         let secs = Duration::from_secs;
@@ -154,6 +215,17 @@ impl TrackerArgs {
             write_timeout: secs(self.write_timeout),
             idle_timeout: secs(self.idle_timeout),
             token: self.token.clone().filter(|t| !t.is_empty()),
+            token_secret: self
+                .token_secret
+                .clone()
+                .filter(|t| !t.is_empty())
+                .map(String::into_bytes),
+            limits: Limits {
+                announces_per_connection: self.announce_rate,
+                announces_per_ip: self.announce_rate_per_ip,
+                offers_per_connection: self.offer_rate,
+                offers_per_ip: self.offer_rate_per_ip,
+            },
             allowed_origins: self.allowed_origins.clone(),
             ..defaults
         }
@@ -162,16 +234,62 @@ impl TrackerArgs {
 
 /// Binds and serves until Ctrl-C or SIGTERM.
 pub fn run(args: TrackerArgs) -> anyhow::Result<()> {
-    let config = args.config();
+    let mut config = args.config();
     if let Some(tls) = &config.tls {
         // Fail before binding, with the file name in the message.
         tracker::load_tls(tls)?;
     }
     crate::demo::runtime()?.block_on(async {
+        if let Some(path) = &args.channels {
+            let every = Duration::from_secs(args.channels_refresh);
+            config.swarm_list =
+                Some(crate::tracker_channels::watch_list(path.clone(), every).await?);
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         tracker::serve(listener, config, crate::demo::shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Prints a viewer token for the tracker's --token-secret, as a site's backend would sign it.
+#[derive(Args, Debug, Clone)]
+pub struct ViewerTokenArgs {
+    /// The tracker's --token-secret.
+    #[arg(long, env = "SWARMCAST_TRACKER_TOKEN_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// Channel id the token is for (by default the manifest URL without query); empty: any.
+    #[arg(long, default_value = "")]
+    pub channel: String,
+    /// Seconds the token stays valid.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u64,
+}
+
+pub fn print_viewer_token(args: ViewerTokenArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!args.secret.is_empty(), "--secret is empty");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    println!(
+        "{}",
+        tracker::viewer_token::sign(args.secret.as_bytes(), &args.channel, now + args.ttl)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_with_or_without_a_burst() {
+        assert_eq!(parse_rate("2,20").unwrap(), Rate::new(2.0, 20));
+        assert_eq!(parse_rate("0.5").unwrap(), Rate::new(0.5, 5));
+        assert_eq!(parse_rate("0").unwrap(), Rate::new(0.0, 1));
+        for bad in ["-1", "x", "2,0", "2,x", "inf"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -6,6 +6,7 @@
 
 mod common;
 mod console_support;
+mod superpeer_support;
 
 use console_support::{urlencode, TestConsole, TestOrigin, TestSuperPeer, TestTracker};
 use serde_json::{json, Value};

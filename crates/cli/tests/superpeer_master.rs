@@ -1,7 +1,7 @@
 //! The super peer's REST contract and worker lifecycle, against a real master process with
 //! real worker processes (the built `swarmcast` binary).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,137 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod common;
+mod superpeer_support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_swarmcast");
-const TOKEN: &str = "s3cret-token";
-
-struct Master {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Master {
-    /// Starts `swarmcast superpeer` in a fresh folder holding `env` as its `.env`.
-    fn start(env: &str) -> Self {
-        Self::start_with(env, &[], &[])
-    }
-
-    /// Same, with extra environment variables and flags.
-    fn start_with(env: &str, vars: &[(&str, &str)], flags: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".env"), env).unwrap();
-        let mut child = Command::new(BIN)
-            .arg("superpeer")
-            .args(flags)
-            .envs(vars.iter().copied())
-            .current_dir(dir.path())
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[master] {line}");
-                if let Some(rest) = line.split("REST API on http://").nth(1) {
-                    let port: u16 = rest.trim().rsplit(':').next().unwrap().parse().unwrap();
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(port);
-                    }
-                }
-            }
-        });
-        let port = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("master did not start");
-        Self {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn request(&self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if let Some(t) = token {
-            head.push_str(&format!("X-ACCESS-TOKEN: {t}\r\n"));
-        }
-        head.push_str("\r\n");
-        s.write_all(head.as_bytes()).unwrap();
-        // A rejected oversized body may close the connection before we finish writing.
-        let _ = s.write_all(body);
-        let mut raw = Vec::new();
-        let _ = s.read_to_end(&mut raw);
-        let text = String::from_utf8_lossy(&raw);
-        let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-        let value = serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
-        (status, value)
-    }
-
-    fn call(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        self.request(method, path, Some(TOKEN), body.to_string().as_bytes())
-    }
-
-    fn stats(&self) -> Value {
-        let (status, v) = self.call("GET", "/stats", Value::Null);
-        assert_eq!(status, 200, "{v}");
-        v
-    }
-
-    /// Polls `/stats` until `pred` holds (bounded).
-    fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let until = Instant::now() + Duration::from_secs(60);
-        loop {
-            let s = self.stats();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < until,
-                "timed out waiting for {what}: {s:#}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Master {
-    fn drop(&mut self) {
-        common::terminate(&mut self.child);
-    }
-}
-
-fn b64(s: &str) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in s.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+use superpeer_support::{b64, Master, BIN, TOKEN};
 
 /// Whether a process is still alive (present and not a zombie).
 fn alive(pid: u64) -> bool {
@@ -171,7 +43,7 @@ fn pids(stats: &Value) -> Vec<u64> {
 }
 
 /// No tracker listens there: workers keep retrying, which is all these tests need.
-const ENV: &str = "listenPort=0\nlistenHost=127.0.0.1\naccessToken=s3cret-token\nsignal1=ws://127.0.0.1:9/\nmaxBodyBytes=65536\nstatsIntervalMs=200\nrestartBackoffMinMs=200\ncacheDir=cache\n";
+const ENV: &str = "listenPort=0\nlistenHost=127.0.0.1\naccessToken=s3cret-token\nsignal1=ws://127.0.0.1:9/\nmaxBodyBytes=65536\nstatsIntervalMs=200\nrestartBackoffMinMs=200\ncacheDir=cache\noriginHosts=127.0.0.1\n";
 
 fn channel(n: u32) -> String {
     b64(&format!("http://127.0.0.1:9/live/ch{n}/index.m3u8"))

@@ -37,6 +37,7 @@ impl From<OpError> for ApiError {
             OpError::Store(StoreError::DuplicateUrl(_)) => StatusCode::CONFLICT,
             OpError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             OpError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            OpError::Forbidden(_) => StatusCode::FORBIDDEN,
         };
         ApiError(status, e.to_string())
     }
@@ -197,6 +198,7 @@ async fn add_super_peer(
 ) -> Result<(StatusCode, Json<SuperPeerView>), ApiError> {
     new.url = validate_url(&new.url).map_err(bad_request)?;
     check_fields(&new.label, &new.access_token)?;
+    c.check_super_peer_url(&new.url).await?;
     let rec = c.store.insert_super_peer(&new, now_unix())?;
     c.check(&rec).await;
     Ok((StatusCode::CREATED, Json(view(&c, rec))))
@@ -212,7 +214,9 @@ async fn update_super_peer(
     Json(mut patch): Json<SuperPeerPatch>,
 ) -> ApiResult<SuperPeerView> {
     if let Some(url) = &patch.url {
-        patch.url = Some(validate_url(url).map_err(bad_request)?);
+        let url = validate_url(url).map_err(bad_request)?;
+        c.check_super_peer_url(&url).await?;
+        patch.url = Some(url);
     }
     check_fields(
         patch.label.as_deref().unwrap_or_default(),
@@ -271,6 +275,7 @@ async fn add_listed(
     if url.len() > 2048 {
         return Err(bad_request("URL is longer than 2048 characters"));
     }
+    c.check_manifest_url(&url).await?;
     c.store.insert_listed(new.kind, &url, now_unix())?;
     c.read_listed().await;
     Ok((

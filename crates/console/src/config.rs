@@ -13,8 +13,20 @@ pub struct ConsoleConfig {
     /// SQLite file; `None` keeps everything in memory (lost on exit).
     pub database: Option<PathBuf>,
     /// Token the dashboard and API clients must present (`Authorization: Bearer` or
-    /// `X-ACCESS-TOKEN`). Empty leaves the API open, for local demos only.
+    /// `X-ACCESS-TOKEN`). Empty leaves the API open: allowed on loopback, elsewhere only with
+    /// `allow_open`.
     pub admin_token: String,
+    /// Serve on an address other than loopback without an admin token (warned at start).
+    pub allow_open: bool,
+    /// Hosts and addresses super peers may be called at ([`outbound::Policy`] entries:
+    /// names, `*.domain`, addresses, networks, `*`). Empty: the hosts of `super_peers`, and
+    /// the addresses their names have at start.
+    pub super_peer_hosts: Vec<String>,
+    /// Hosts and addresses channel manifests may be read from (to tell live from VOD, and the
+    /// listed channels and indexes). Empty: the hosts of the channels and indexes listed at
+    /// start, with the addresses their names have then; none listed: manifests are not read,
+    /// and seeds carry `seed.live`.
+    pub origin_hosts: Vec<String>,
     /// Tracker HTTP base URLs polled for `GET /channels`.
     pub trackers: Vec<String>,
     /// Tracker WebSocket URLs given to super peers as `signal1` / `signal2`; empty derives
@@ -84,6 +96,9 @@ impl Default for ConsoleConfig {
         ConsoleConfig {
             database: None,
             admin_token: String::new(),
+            allow_open: false,
+            super_peer_hosts: Vec::new(),
+            origin_hosts: Vec::new(),
             trackers: Vec::new(),
             signals: Vec::new(),
             seed_interval: Duration::from_secs(30),
@@ -104,7 +119,78 @@ impl Default for ConsoleConfig {
     }
 }
 
+/// The flag named in refusals of super-peer URLs.
+pub const SUPER_PEER_HOSTS_SETTING: &str = "--super-peer-host";
+/// The flag named in refusals of manifest URLs.
+pub const ORIGIN_HOSTS_SETTING: &str = "--origin-host";
+
 impl ConsoleConfig {
+    /// Whether the console may serve at `addr`: with a token, on loopback, or with
+    /// `allow_open` (then the warning to log at start comes back).
+    pub fn exposure(&self, addr: std::net::SocketAddr) -> Result<Option<String>, String> {
+        let ip = match addr.ip() {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr.ip(), Into::into),
+            ip => ip,
+        };
+        if !self.admin_token.is_empty() {
+            return Ok(None);
+        }
+        if ip.is_loopback() {
+            return Ok(Some(
+                "no admin token: the console API is open to anyone on this machine".into(),
+            ));
+        }
+        if self.allow_open {
+            return Ok(Some(format!(
+                "the console on {addr} has no admin token and --allow-open is set: anyone who \
+                 can reach it can register super peers and seed channels. Set --admin-token to close it"
+            )));
+        }
+        Err(format!(
+            "refusing to serve the console on {addr} without an admin token: anyone who could \
+             reach it could register super peers and seed channels. Set --admin-token \
+             (SWARMCAST_CONSOLE_TOKEN), or listen on loopback (--listen 127.0.0.1:9090), or \
+             pass --allow-open to serve it open anyway"
+        ))
+    }
+
+    /// The super-peer policy: `super_peer_hosts`, or the hosts of `super_peers` with the
+    /// addresses `resolve` gives for their names now.
+    pub fn super_peer_policy(
+        &self,
+        resolve: impl Fn(&str) -> Vec<std::net::IpAddr>,
+    ) -> Result<outbound::Policy, String> {
+        if !self.super_peer_hosts.is_empty() {
+            return outbound::Policy::parse(
+                &self.super_peer_hosts.join(","),
+                SUPER_PEER_HOSTS_SETTING,
+            )
+            .map_err(|e| format!("{SUPER_PEER_HOSTS_SETTING}: {e}"));
+        }
+        let urls = self.super_peers.iter().map(|sp| sp.url.as_str());
+        Ok(outbound::Policy::new(
+            hosts_of(urls, resolve),
+            SUPER_PEER_HOSTS_SETTING,
+        ))
+    }
+
+    /// The origin policy, for manifests: `origin_hosts`, or the hosts of the channels and
+    /// indexes listed at start with the addresses `resolve` gives for their names now.
+    pub fn origin_policy(
+        &self,
+        resolve: impl Fn(&str) -> Vec<std::net::IpAddr>,
+    ) -> Result<outbound::Policy, String> {
+        if !self.origin_hosts.is_empty() {
+            return outbound::Policy::parse(&self.origin_hosts.join(","), ORIGIN_HOSTS_SETTING)
+                .map_err(|e| format!("{ORIGIN_HOSTS_SETTING}: {e}"));
+        }
+        let urls = self.listed.iter().map(|(_, url)| url.as_str());
+        Ok(outbound::Policy::new(
+            hosts_of(urls, resolve),
+            ORIGIN_HOSTS_SETTING,
+        ))
+    }
+
     /// `signal1`, `signal2` for seeds: the configured ones, else the trackers' WebSocket URLs.
     pub fn signal_urls(&self) -> (String, String) {
         let list: Vec<String> = if self.signals.is_empty() {
@@ -129,9 +215,129 @@ fn to_ws(http_url: &str) -> String {
     }
 }
 
+/// Allow-list rules for the hosts of `urls`: a name and the addresses it has now, or an
+/// address. The operator wrote these URLs, so their hosts are the operator's choice.
+fn hosts_of<'a>(
+    urls: impl Iterator<Item = &'a str>,
+    resolve: impl Fn(&str) -> Vec<std::net::IpAddr>,
+) -> Vec<outbound::Rule> {
+    let mut rules = Vec::new();
+    for url in urls {
+        let Ok(url) = reqwest::Url::parse(url.trim()) else {
+            continue;
+        };
+        match url.host() {
+            Some(url::Host::Domain(name)) => {
+                rules.push(outbound::Rule::Host(
+                    name.trim_end_matches('.').to_ascii_lowercase(),
+                ));
+                for ip in resolve(name) {
+                    rules.push(outbound::Rule::Addresses(outbound::policy::Net::host(ip)));
+                }
+            }
+            Some(url::Host::Ipv4(ip)) => rules.push(outbound::Rule::Addresses(
+                outbound::policy::Net::host(ip.into()),
+            )),
+            Some(url::Host::Ipv6(ip)) => rules.push(outbound::Rule::Addresses(
+                outbound::policy::Net::host(ip.into()),
+            )),
+            None => {}
+        }
+    }
+    rules.dedup();
+    rules
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_open_console_needs_loopback_a_token_or_allow_open() {
+        let mut c = ConsoleConfig::default();
+        let public: std::net::SocketAddr = "0.0.0.0:9090".parse().unwrap();
+        let e = c.exposure(public).unwrap_err();
+        assert!(
+            e.contains("--admin-token") && e.contains("--allow-open"),
+            "{e}"
+        );
+        assert!(c
+            .exposure("127.0.0.1:9090".parse().unwrap())
+            .unwrap()
+            .is_some());
+        c.allow_open = true;
+        assert!(c
+            .exposure(public)
+            .unwrap()
+            .unwrap()
+            .contains("--allow-open is set"));
+        c.admin_token = "t".into();
+        c.allow_open = false;
+        assert_eq!(c.exposure(public), Ok(None));
+    }
+
+    #[test]
+    fn super_peer_hosts_default_to_the_listed_super_peers() {
+        let c = ConsoleConfig {
+            super_peers: vec![
+                NewSuperPeer {
+                    url: "http://127.0.0.1:8100".into(),
+                    ..Default::default()
+                },
+                NewSuperPeer {
+                    url: "http://SP1.example:8090/".into(),
+                    ..Default::default()
+                },
+            ],
+            ..ConsoleConfig::default()
+        };
+        let p = c
+            .super_peer_policy(|name| {
+                assert_eq!(name, "sp1.example");
+                vec!["10.0.0.7".parse().unwrap()]
+            })
+            .unwrap();
+        assert_eq!(p.to_list(), "127.0.0.1,sp1.example,10.0.0.7");
+        let c = ConsoleConfig {
+            super_peer_hosts: vec!["*.internal".into(), "10.0.0.0/8".into()],
+            ..c
+        };
+        assert_eq!(
+            c.super_peer_policy(|_| unreachable!()).unwrap().to_list(),
+            "*.internal,10.0.0.0/8"
+        );
+        assert!(ConsoleConfig {
+            origin_hosts: vec!["http://x".into()],
+            ..ConsoleConfig::default()
+        }
+        .origin_policy(|_| unreachable!())
+        .is_err());
+    }
+
+    #[test]
+    fn origin_hosts_default_to_the_listed_channels() {
+        let c = ConsoleConfig {
+            listed: vec![
+                (
+                    Kind::Channel,
+                    "http://127.0.0.1:8080/live/a.m3u8?token=t".into(),
+                ),
+                (Kind::Index, "https://cdn.example/tv.m3u".into()),
+            ],
+            ..ConsoleConfig::default()
+        };
+        let p = c
+            .origin_policy(|name| {
+                assert_eq!(name, "cdn.example");
+                vec!["10.1.2.3".parse().unwrap()]
+            })
+            .unwrap();
+        assert_eq!(p.to_list(), "127.0.0.1,cdn.example,10.1.2.3");
+        assert!(ConsoleConfig::default()
+            .origin_policy(|_| unreachable!())
+            .unwrap()
+            .is_empty());
+    }
 
     #[test]
     fn signals_default_to_the_trackers() {

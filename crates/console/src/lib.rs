@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod http;
 pub mod listed;
 pub mod manifest;
 pub mod planner;
@@ -35,15 +36,18 @@ pub async fn serve(
     serve_console(listener, console, shutdown).await
 }
 
-/// [`serve`] for an already built [`Console`] (to keep a handle on it).
+/// [`serve`] for an already built [`Console`] (to keep a handle on it). Refuses an address
+/// other than loopback without an admin token, unless `allow_open`.
 pub async fn serve_console(
     listener: tokio::net::TcpListener,
     console: Arc<Console>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    if console.config.admin_token.is_empty() {
-        tracing::warn!("no admin token: the console API is open to anyone who can reach it");
+    match console.config.exposure(addr) {
+        Ok(None) => {}
+        Ok(Some(warning)) => tracing::warn!("{warning}"),
+        Err(refusal) => anyhow::bail!(refusal),
     }
     if console.config.trackers.is_empty() {
         tracing::warn!("no tracker configured: no channel ranking, seeding or traffic");
@@ -81,7 +85,12 @@ pub async fn serve_console(
     tracing::info!(
         %addr,
         auto_seeding = console.auto_seeding(),
-        trackers = ?console.config.trackers,
+        trackers = ?console
+            .config
+            .trackers
+            .iter()
+            .map(|t| wire::redact::url(t))
+            .collect::<Vec<_>>(),
         "console listening on http://{addr}"
     );
     let result = axum::serve(listener, api::router(Arc::clone(&console)))

@@ -154,7 +154,11 @@ pub fn attribute(swarms: &mut [SwarmEntry], channels: &[ListedChannel]) {
 }
 
 /// Reads the listed URLs: each channel's manifest, each index and then its channels' manifests.
-pub async fn resolve(http: &reqwest::Client, listed: &[(Kind, String)]) -> Vec<ListedChannel> {
+/// `http` holds them to the origin hosts; `None` (no host allowed): nothing is read.
+pub async fn resolve(
+    http: Option<&outbound::GuardedClient>,
+    listed: &[(Kind, String)],
+) -> Vec<ListedChannel> {
     let mut urls: Vec<String> = Vec::new();
     let mut out: Vec<ListedChannel> = Vec::new();
     for (kind, url) in listed {
@@ -186,7 +190,10 @@ pub async fn resolve(http: &reqwest::Client, listed: &[(Kind, String)]) -> Vec<L
     out
 }
 
-async fn fetch_index(http: &reqwest::Client, url: &str) -> Result<Vec<String>, String> {
+async fn fetch_index(
+    http: Option<&outbound::GuardedClient>,
+    url: &str,
+) -> Result<Vec<String>, String> {
     let (final_url, body) = crate::manifest::fetch_text(http, url).await?;
     index_entries(&final_url, &body)
 }

@@ -70,54 +70,87 @@ fn classify_hls(text: &str) -> Manifest {
 
 /// Fetches `url` (following one master playlist to its first variant) and says whether the
 /// stream is live, and why.
-pub async fn is_live(http: &reqwest::Client, url: &str) -> Result<(bool, &'static str), String> {
-    let mut url = reqwest::Url::parse(url).map_err(|_| format!("`{url}` is not a manifest URL"))?;
+pub async fn is_live(
+    http: &outbound::GuardedClient,
+    url: &str,
+) -> Result<(bool, &'static str), String> {
+    let shown = |u: &reqwest::Url| wire::redact::url(u.as_str());
+    let mut url = reqwest::Url::parse(url)
+        .map_err(|_| format!("`{}` is not a manifest URL", wire::redact::url(url)))?;
     for _ in 0..2 {
         let (_, body) = fetch(http, &url).await?;
         match classify(&body) {
-            None => return Err(format!("{url} is neither an HLS playlist nor a DASH MPD")),
+            None => {
+                return Err(format!(
+                    "{} is neither an HLS playlist nor a DASH MPD",
+                    shown(&url)
+                ))
+            }
             Some(Manifest::Stream { live, why }) => return Ok((live, why)),
             Some(Manifest::Master { variant }) => {
                 url = url
                     .join(&variant)
-                    .map_err(|e| format!("{url}: bad variant URI `{variant}`: {e}"))?;
+                    .map_err(|e| format!("{}: bad variant URI: {e}", shown(&url)))?;
             }
         }
     }
-    Err(format!("{url}: a master playlist inside a master playlist"))
+    Err(format!(
+        "{}: a master playlist inside a master playlist",
+        shown(&url)
+    ))
 }
 
 /// Manifests bigger than this are not read (a live playlist is a few KB).
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
 /// Fetches a manifest (or a list of them): its final URL after redirects and its text.
-pub async fn fetch_text(http: &reqwest::Client, url: &str) -> Result<(String, String), String> {
-    let url = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+/// `None`: no host is allowed, so nothing is read.
+pub async fn fetch_text(
+    http: Option<&outbound::GuardedClient>,
+    url: &str,
+) -> Result<(String, String), String> {
+    let shown = wire::redact::url(url);
+    let url = reqwest::Url::parse(url).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
+    let Some(http) = http else {
+        return Err(format!(
+            "{shown}: not read: manifests are read only from the hosts of --origin-host, \
+             and none is set"
+        ));
+    };
     fetch(http, &url).await
 }
 
-async fn fetch(http: &reqwest::Client, url: &reqwest::Url) -> Result<(String, String), String> {
-    let resp = crate::superpeer::send(http.get(url.clone()), crate::superpeer::Retry::Once)
+/// Errors name the URL without its query, which may hold a token.
+async fn fetch(
+    http: &outbound::GuardedClient,
+    url: &reqwest::Url,
+) -> Result<(String, String), String> {
+    let shown = wire::redact::url(url.as_str());
+    let request = http
+        .get(url.as_str())
+        .map_err(|e| format!("{shown}: refused: {e}"))?;
+    let resp = crate::http::send(request, crate::http::Retry::Once)
         .await
-        .map_err(|e| format!("{url}: {}", crate::superpeer::describe(&e)))?;
+        .map_err(|e| format!("{shown}: {}", crate::http::describe(&e.without_url())))?;
     if !resp.status().is_success() {
-        return Err(format!("{url}: HTTP {}", resp.status()));
+        return Err(format!("{shown}: HTTP {}", resp.status()));
     }
     let final_url = resp.url().to_string();
     let body = resp
         .bytes()
         .await
-        .map_err(|e| format!("{url}: {}", crate::superpeer::describe(&e)))?;
+        .map_err(|e| format!("{shown}: {}", crate::http::describe(&e.without_url())))?;
     if body.len() > MAX_MANIFEST_BYTES {
-        return Err(format!("{url}: manifest over {MAX_MANIFEST_BYTES} bytes"));
+        return Err(format!("{shown}: manifest over {MAX_MANIFEST_BYTES} bytes"));
     }
     Ok((final_url, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// `live` of a seed: the operator's choice, else the manifest's answer, else `fallback`.
 /// Returns the flag and the words for the decision log.
+/// Without a client (no `--origin-host`), manifests are not read.
 pub async fn decide_live(
-    http: &reqwest::Client,
+    http: Option<&outbound::GuardedClient>,
     channel: &str,
     explicit: Option<bool>,
     fallback: bool,
@@ -125,10 +158,21 @@ pub async fn decide_live(
     if let Some(live) = explicit {
         return (live, format!("{} as asked", live_word(live)));
     }
+    let Some(http) = http else {
+        return (
+            fallback,
+            format!(
+                "{} by default (the console reads manifests only from {} hosts, and none is set)",
+                live_word(fallback),
+                crate::config::ORIGIN_HOSTS_SETTING
+            ),
+        );
+    };
     match is_live(http, channel).await {
         Ok((live, why)) => (live, format!("{}: {why}", live_word(live))),
         Err(e) => {
-            tracing::warn!(channel, error = %e, "cannot tell live from VOD; using the default");
+            let channel = wire::redact::url(channel);
+            tracing::warn!(%channel, error = %e, "cannot tell live from VOD; using the default");
             (
                 fallback,
                 format!(

@@ -17,11 +17,6 @@ use crate::traffic::TrafficMeter;
 
 const AUTO_SEEDING_KEY: &str = "auto_seeding";
 
-/// Idle time after which a pooled connection is dropped rather than reused: below the idle
-/// timeouts servers commonly use (hyper's header read timeout is 10 s), so the console does
-/// not write a request into a connection the server is closing.
-const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
-
 /// What the console last learnt about a super peer.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Health {
@@ -62,7 +57,10 @@ pub struct Console {
     pub store: Store,
     pub config: ConsoleConfig,
     client: SuperPeerClient,
+    /// For the operator's trackers.
     http: reqwest::Client,
+    /// For channel manifests, held to `origin_hosts`; `None` when no host is listed.
+    manifests: Option<outbound::GuardedClient>,
     health: RwLock<HashMap<i64, Health>>,
     ranking: RwLock<RankingSnapshot>,
     meter: Mutex<TrafficMeter>,
@@ -100,6 +98,8 @@ pub enum OpError {
     Store(#[from] StoreError),
     #[error("super peer error: {0}")]
     Upstream(String),
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 pub fn now_unix() -> i64 {
@@ -126,13 +126,18 @@ pub fn validate_url(url: &str) -> Result<String, String> {
 impl Console {
     pub fn new(config: ConsoleConfig) -> anyhow::Result<Arc<Console>> {
         let store = Store::open(config.database.as_deref())?;
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            // Servers close idle keep-alive connections (the tracker after its 10 s header
-            // timeout); a pooled connection idle for longer than this is not reused.
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build()?;
+        let http = crate::http::builder(config.request_timeout).build()?;
+        let super_peers = config
+            .super_peer_policy(resolve_now)
+            .map_err(anyhow::Error::msg)?;
+        let origins = config
+            .origin_policy(resolve_now)
+            .map_err(anyhow::Error::msg)?;
+        let manifests = if origins.is_empty() {
+            None
+        } else {
+            Some(crate::http::guarded(config.request_timeout, origins)?)
+        };
         let auto = match config.auto_seeding {
             Some(on) => {
                 store.set_setting(AUTO_SEEDING_KEY, bool_str(on))?;
@@ -164,8 +169,12 @@ impl Console {
         }
         Ok(Arc::new(Console {
             store,
-            client: SuperPeerClient::new(http.clone()),
+            client: SuperPeerClient::new(crate::http::guarded(
+                config.request_timeout,
+                super_peers,
+            )?),
             http,
+            manifests,
             config,
             health: RwLock::new(HashMap::new()),
             ranking: RwLock::new(RankingSnapshot::default()),
@@ -178,6 +187,25 @@ impl Console {
     }
 
     // ---- registry ----
+
+    /// Whether a super peer may be registered at `url` (already validated): its host must
+    /// match the super-peer hosts, and every address its name has now must be allowed.
+    pub async fn check_super_peer_url(&self, url: &str) -> Result<(), OpError> {
+        check_url(self.client.policy(), url).await
+    }
+
+    /// Whether a channel or index at `url` (already validated) may be listed: the same
+    /// checks against the origin hosts, which its manifests are read from.
+    pub async fn check_manifest_url(&self, url: &str) -> Result<(), OpError> {
+        match &self.manifests {
+            Some(http) => check_url(http.policy(), url).await,
+            None => Err(OpError::Forbidden(format!(
+                "{}: manifests are read only from the hosts of --origin-host, and none is \
+                 set: start the console with --origin-host and your streams' hosts",
+                wire::redact::url(url)
+            ))),
+        }
+    }
 
     pub fn health_of(&self, id: i64) -> Health {
         read(&self.health).get(&id).cloned().unwrap_or(Health {
@@ -276,9 +304,10 @@ impl Console {
                 return;
             }
         };
-        let channels = crate::listed::resolve(&self.http, &sources).await;
+        let channels = crate::listed::resolve(self.manifests.as_ref(), &sources).await;
         for c in channels.iter().filter(|c| c.error.is_some()) {
-            tracing::debug!(url = %c.url, error = ?c.error, "listed channel not matched");
+            let url = wire::redact::url(&c.url);
+            tracing::debug!(%url, error = ?c.error, "listed channel not matched");
         }
         *write(&self.listed) = Listed {
             channels,
@@ -494,7 +523,13 @@ impl Console {
     /// `live` for a seed of `channel`: as asked, else from its manifest (see
     /// [`crate::manifest`]), else the configured default; with the words for the log.
     async fn decide_live(&self, channel: &str, asked: Option<bool>) -> (bool, String) {
-        crate::manifest::decide_live(&self.http, channel, asked, self.config.seed.live).await
+        crate::manifest::decide_live(
+            self.manifests.as_ref(),
+            channel,
+            asked,
+            self.config.seed.live,
+        )
+        .await
     }
 
     fn seed_request(&self, channel: &str, live: bool, label: Option<&str>) -> SeedRequest {
@@ -624,6 +659,33 @@ impl Console {
         self.check(&sp).await;
         result.map_err(OpError::Upstream)
     }
+}
+
+/// The addresses `name` has now (blocking: used once at start).
+/// `url`'s host must match `policy`, and every address its name has now must be allowed.
+async fn check_url(policy: &outbound::Policy, url: &str) -> Result<(), OpError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| OpError::BadInput(e.to_string()))?;
+    policy
+        .check_url(&parsed)
+        .map_err(|r| OpError::Forbidden(r.to_string()))?;
+    if let Some(url::Host::Domain(name)) = parsed.host() {
+        match outbound::resolve(policy, name, 0).await {
+            Err(outbound::ResolveError::Refused(r)) => {
+                return Err(OpError::Forbidden(r.to_string()))
+            }
+            // A name that does not resolve now shows its lookup error when it is used.
+            Err(outbound::ResolveError::Lookup { .. }) | Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn resolve_now(name: &str) -> Vec<std::net::IpAddr> {
+    use std::net::ToSocketAddrs;
+    (name, 0)
+        .to_socket_addrs()
+        .map(|addrs| addrs.map(|a| a.ip()).collect())
+        .unwrap_or_default()
 }
 
 fn label_of(sp: &SuperPeerRecord) -> String {

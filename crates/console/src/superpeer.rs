@@ -6,6 +6,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::http::{describe, send, Retry};
 use crate::store::SuperPeerRecord;
 
 /// One `POST /seed` list entry, in the super peer's field names.
@@ -158,31 +159,20 @@ fn parse_worker(v: &Value) -> Option<WorkerStats> {
     })
 }
 
-/// Why a super peer call failed, in words for the operator.
-pub fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        let mut msg = "cannot connect".to_owned();
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            msg = format!("cannot connect: {s}");
-            src = s.source();
-        }
-        msg
-    } else {
-        e.to_string()
-    }
-}
-
+/// Calls super peers through a client held to the console's super-peer hosts.
 #[derive(Debug, Clone)]
 pub struct SuperPeerClient {
-    http: reqwest::Client,
+    http: outbound::GuardedClient,
 }
 
 impl SuperPeerClient {
-    pub fn new(http: reqwest::Client) -> Self {
+    pub fn new(http: outbound::GuardedClient) -> Self {
         SuperPeerClient { http }
+    }
+
+    /// The hosts and addresses super peers may be called at.
+    pub fn policy(&self) -> &outbound::Policy {
+        self.http.policy()
     }
 
     async fn call(
@@ -194,7 +184,7 @@ impl SuperPeerClient {
         retry: Retry,
     ) -> Result<Value, String> {
         let url = format!("{}{}", sp.url.trim_end_matches('/'), path);
-        let mut req = self.http.request(method, &url);
+        let mut req = self.http.request(method, &url).map_err(|e| e.to_string())?;
         if !sp.access_token.is_empty() {
             req = req.header("X-ACCESS-TOKEN", &sp.access_token);
         }
@@ -269,43 +259,6 @@ impl SuperPeerClient {
             .await
             .map(|_| ())
     }
-}
-
-/// Whether a request may be sent again after a connection-level failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    /// Idempotent requests: sent once more on a fresh connection.
-    Once,
-    Never,
-}
-
-/// Sends `req`; with [`Retry::Once`], sends it again when the connection failed under it
-/// (typically a pooled keep-alive connection the server closed as idle just as the request
-/// went out: hyper reports "connection closed before message completed").
-pub async fn send(
-    req: reqwest::RequestBuilder,
-    retry: Retry,
-) -> Result<reqwest::Response, reqwest::Error> {
-    let again = match retry {
-        Retry::Once => req.try_clone(),
-        Retry::Never => None,
-    };
-    match req.send().await {
-        Err(e) if is_connection_failure(&e) => match again {
-            Some(again) => {
-                tracing::debug!(error = %e, "connection failed under a request; sending it again");
-                again.send().await
-            }
-            None => Err(e),
-        },
-        other => other,
-    }
-}
-
-/// A failure of the connection (not a timeout, not an HTTP status): the request can be sent
-/// again on a new connection.
-fn is_connection_failure(e: &reqwest::Error) -> bool {
-    e.is_request() && !e.is_timeout() && !e.is_builder()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -277,9 +277,9 @@ pub fn merge_rankings(rankings: &[Vec<ChannelRank>]) -> Vec<ChannelRank> {
 /// Fetches one tracker's swarms.
 pub async fn poll(http: &reqwest::Client, base_url: &str) -> Result<Vec<SwarmEntry>, String> {
     let url = format!("{}/channels?limit=1000", base_url.trim_end_matches('/'));
-    let resp = crate::superpeer::send(http.get(&url), crate::superpeer::Retry::Once)
+    let resp = crate::http::send(http.get(&url), crate::http::Retry::Once)
         .await
-        .map_err(|e| format!("{url}: {}", crate::superpeer::describe(&e)))?;
+        .map_err(|e| format!("{url}: {}", crate::http::describe(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("{url}: HTTP {}", resp.status()));
     }

@@ -32,6 +32,9 @@ pub const KEYS: &[&str] = &[
     "statsIntervalMs",
     "restartBackoffMinMs",
     "restartBackoffMaxMs",
+    "originHosts",
+    "signalHosts",
+    "allowOpen",
 ];
 
 /// Default `sendBudgetMB`: the seeding engine's default send budget, in MiB.
@@ -44,8 +47,10 @@ pub struct SignalPair {
     pub signal2: Option<String>,
 }
 
-/// Resolved master configuration. `Default` gives a master usable on one machine for tests
-/// and the demo: port 8090 on all interfaces, no token, ephemeral UDP ports.
+/// Resolved master configuration. `Default` gives port 8090 on all interfaces, no token and
+/// no origin host: [`MasterConfig::exposure`] refuses that until it has a token, listens on
+/// loopback or `allow_open` is set, and every seed is refused until `origin_hosts` lists
+/// the hosts of the streams.
 #[derive(Debug, Clone)]
 pub struct MasterConfig {
     /// TCP port of the REST API (`listenPort`); 0 picks a free port.
@@ -88,7 +93,18 @@ pub struct MasterConfig {
     pub restart_backoff_max: Duration,
     /// Executable started as a worker (`<exe> superpeer-worker`); default: this executable.
     pub worker_exe: Option<PathBuf>,
+    /// Hosts and addresses channel URLs (and everything a worker fetches) may point at
+    /// (`originHosts`, see [`outbound::Policy`]); empty refuses every seed.
+    pub origin_hosts: outbound::Policy,
+    /// Hosts a seed's own `signal1`/`signal2` may name (`signalHosts`); `None`: the hosts of
+    /// `signal1`, `signal2` and `trackerZones`.
+    pub signal_hosts: Option<Vec<String>>,
+    /// Serve the REST API on a non-loopback address without an access token (`allowOpen`).
+    pub allow_open: bool,
 }
+
+/// The setting named in refusals of channel URLs.
+pub const ORIGIN_HOSTS_SETTING: &str = "originHosts (.env, or --origin-hosts)";
 
 impl Default for MasterConfig {
     fn default() -> Self {
@@ -113,6 +129,9 @@ impl Default for MasterConfig {
             restart_backoff_min: Duration::from_millis(500),
             restart_backoff_max: Duration::from_secs(30),
             worker_exe: None,
+            origin_hosts: outbound::Policy::new(Vec::new(), ORIGIN_HOSTS_SETTING),
+            signal_hosts: None,
+            allow_open: false,
         }
     }
 }
@@ -301,10 +320,68 @@ impl MasterConfig {
             c.restart_backoff_max =
                 Duration::from_millis(parse_num("restartBackoffMaxMs", v, "milliseconds")?);
         }
+        if let Some(v) = get("originHosts") {
+            c.origin_hosts = outbound::Policy::parse(v, ORIGIN_HOSTS_SETTING)
+                .map_err(|m| err("originHosts", m))?;
+        }
+        if let Some(v) = get("signalHosts") {
+            c.signal_hosts = Some(
+                v.split([',', ' '])
+                    .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect(),
+            );
+        }
+        if let Some(v) = get("allowOpen") {
+            c.allow_open = match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(err("allowOpen", format!("`{v}` is not true or false"))),
+            };
+        }
         if c.restart_backoff_max < c.restart_backoff_min {
             return Err(err("restartBackoffMaxMs", "is below restartBackoffMinMs"));
         }
         Ok(c)
+    }
+
+    /// Whether the REST API may be served as configured. An API that other machines can
+    /// reach needs `accessToken`, unless `allowOpen` says otherwise: then the warning to log
+    /// at every start comes back.
+    pub fn exposure(&self) -> Result<Option<String>, String> {
+        let addr = std::net::SocketAddr::new(self.listen_host, self.listen_port);
+        if is_loopback(self.listen_host) || self.access_token.is_some() {
+            return Ok(None);
+        }
+        if self.allow_open {
+            return Ok(Some(format!(
+                "the REST API on {addr} has no accessToken and allowOpen is set: anyone who can \
+                 reach it can start and stop workers. Set accessToken to close it"
+            )));
+        }
+        Err(format!(
+            "refusing to serve the REST API on {addr} without an access token: anyone who \
+             could reach it could start and stop workers. Set accessToken (.env, or \
+             --access-token), or listen on loopback only (listenHost=127.0.0.1), or set \
+             allowOpen=true (--allow-open) to serve it open anyway"
+        ))
+    }
+
+    /// The hosts a seed's own tracker URLs may name: `signalHosts`, else the hosts of the
+    /// configured tracker URLs. `*` allows any.
+    pub fn allowed_signal_hosts(&self) -> Vec<String> {
+        if let Some(list) = &self.signal_hosts {
+            return list.clone();
+        }
+        let configured = self.signal1.iter().chain(&self.signal2).chain(
+            self.tracker_zones
+                .values()
+                .flat_map(|z| std::iter::once(&z.signal1).chain(&z.signal2)),
+        );
+        let mut hosts: Vec<String> = configured.filter_map(|u| url_host(u)).collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
     }
 
     /// Worker slots the capacity allows: `maxWorkers`, and `bandwidth / workerMbps` when a
@@ -315,6 +392,27 @@ impl MasterConfig {
             .unwrap_or(u32::MAX);
         self.max_workers.min(by_bandwidth)
     }
+}
+
+/// Loopback, IPv4-mapped loopback included.
+pub fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        IpAddr::V4(v4) => v4.is_loopback(),
+    }
+}
+
+/// The host of a URL, lowercased, without port, brackets or a trailing dot.
+pub fn url_host(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let host = match parsed.host()? {
+        url::Host::Domain(d) => d.trim_end_matches('.').to_ascii_lowercase(),
+        url::Host::Ipv4(ip) => ip.to_string(),
+        url::Host::Ipv6(ip) => ip.to_string(),
+    };
+    Some(host)
 }
 
 #[cfg(test)]
@@ -386,6 +484,46 @@ mod tests {
     }
 
     #[test]
+    fn an_open_api_needs_a_token_loopback_or_allow_open() {
+        let open = MasterConfig::default();
+        let e = open.exposure().unwrap_err();
+        assert!(
+            e.contains("0.0.0.0:8090") && e.contains("accessToken") && e.contains("allowOpen"),
+            "{e}"
+        );
+        let loopback = MasterConfig::from_map(&map(&[("listenHost", "127.0.0.1")])).unwrap();
+        assert_eq!(loopback.exposure(), Ok(None));
+        let mapped = MasterConfig::from_map(&map(&[("listenHost", "::ffff:127.0.0.1")])).unwrap();
+        assert_eq!(mapped.exposure(), Ok(None));
+        let token = MasterConfig::from_map(&map(&[("accessToken", "t")])).unwrap();
+        assert_eq!(token.exposure(), Ok(None));
+        let allowed = MasterConfig::from_map(&map(&[("allowOpen", "true")])).unwrap();
+        let warning = allowed.exposure().unwrap().unwrap();
+        assert!(warning.contains("has no accessToken"), "{warning}");
+    }
+
+    #[test]
+    fn signal_hosts_default_to_the_configured_trackers() {
+        let c = MasterConfig::from_map(&map(&[
+            ("signal1", "ws://127.0.0.1:8000/"),
+            (
+                "trackerZones",
+                "us=wss://US.example/ws|wss://us2.example./ws",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.allowed_signal_hosts(),
+            ["127.0.0.1", "us.example", "us2.example"]
+        );
+        let c = MasterConfig::from_map(&map(&[("signalHosts", "*, t.example")])).unwrap();
+        assert_eq!(c.allowed_signal_hosts(), ["*", "t.example"]);
+        let c =
+            MasterConfig::from_map(&map(&[("originHosts", "cdn.example, 10.0.0.0/8")])).unwrap();
+        assert_eq!(c.origin_hosts.to_list(), "cdn.example,10.0.0.0/8");
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         for (k, v) in [
             ("listenPort", "http"),
@@ -394,6 +532,8 @@ mod tests {
             ("trackerZones", "us"),
             ("bandwidth", "-5"),
             ("publicIp", "nope"),
+            ("originHosts", "http://cdn"),
+            ("allowOpen", "maybe"),
             ("sendBudgetMB", "0"),
         ] {
             let e = MasterConfig::from_map(&map(&[(k, v)])).unwrap_err();

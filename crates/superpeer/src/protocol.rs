@@ -26,6 +26,9 @@ pub struct WorkerSpec {
     #[serde(default = "default_send_budget_mb")]
     pub send_budget_mb: u64,
     pub stats_interval_ms: u64,
+    /// The master's `originHosts`: what the worker may fetch (an [`outbound::Policy`] list).
+    #[serde(default)]
+    pub origin_hosts: String,
 }
 
 fn default_send_budget_mb() -> u64 {

@@ -140,25 +140,10 @@ pub fn with_token(url: &str, token: &str) -> String {
     format!("{url}{sep}token={encoded}")
 }
 
-/// A tracker URL fit for logs and status: its token replaced by `***`.
-pub fn redacted(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some(("token", _)) => "token=***".to_owned(),
-            _ => kv.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", query.join("&"))
-}
-
 /// What the client reports to its owner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignalStatus {
-    /// The tracker URL we are connected to.
+    /// The tracker URL we are connected to, without its query (which may hold a token).
     pub tracker: Option<String>,
     /// Other peers in our swarms, as the tracker last counted them.
     pub swarm_peers: u64,
@@ -191,13 +176,13 @@ pub async fn run(config: SignalConfig, node: NodeHandle, status: watch::Sender<S
         match ws {
             Ok(ws) => {
                 failover.on_connected();
-                status.send_modify(|s| s.tracker = Some(redacted(&url)));
+                status.send_modify(|s| s.tracker = Some(wire::redact::url(&url)));
                 let outcome = session(ws, &config, &failover, &node, &pending, &status).await;
                 status.send_modify(|s| s.tracker = None);
                 match outcome {
                     Ended::PrimaryBack(ws) => {
                         tracing::info!(
-                            url = redacted(failover.primary()),
+                            url = wire::redact::url(failover.primary()),
                             "tracker signal1 is back"
                         );
                         failover.back_to_primary();
@@ -205,14 +190,16 @@ pub async fn run(config: SignalConfig, node: NodeHandle, status: watch::Sender<S
                     }
                     Ended::NodeStopped => return,
                     Ended::Closed(why) => {
-                        tracing::warn!(url = redacted(&url), "tracker connection ended: {why}");
+                        let url = wire::redact::url(&url);
+                        tracing::warn!(%url, "tracker connection ended: {why}");
                         let pause = failover.on_failure();
                         tokio::time::sleep(pause.max(Duration::from_millis(200))).await;
                     }
                 }
             }
             Err(e) => {
-                tracing::warn!(url = redacted(&url), "cannot reach tracker: {e:#}");
+                let url = wire::redact::url(&url);
+                tracing::warn!(%url, "cannot reach tracker: {e:#}");
                 let pause = failover.on_failure();
                 tokio::time::sleep(pause).await;
             }
@@ -315,7 +302,7 @@ async fn session(
         }
     }
     tracing::info!(
-        url = redacted(failover.current()),
+        url = wire::redact::url(failover.current()),
         swarms = config.info_hashes.len(),
         "announced to the tracker"
     );
@@ -462,11 +449,6 @@ mod tests {
             with_token("wss://t/announce?x=1", "k"),
             "wss://t/announce?x=1&token=k"
         );
-        assert_eq!(
-            redacted("wss://t/a?x=1&token=secret"),
-            "wss://t/a?x=1&token=***"
-        );
-        assert_eq!(redacted("ws://t:8000"), "ws://t:8000");
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Tracker settings. `Default` gives sane values for an embedded tracker (e.g. in the demo).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::admission::Limits;
+use crate::channels::SwarmList;
 
 /// Rules of the swarm state machine.
 #[derive(Debug, Clone)]
@@ -95,8 +99,17 @@ pub struct TrackerConfig {
     pub idle_timeout: Duration,
     /// Time allowed for the TLS handshake and the HTTP request head.
     pub handshake_timeout: Duration,
-    /// When set, WebSocket upgrades and `POST /stats` need `?token=` with this value.
+    /// When set, WebSocket upgrades and `POST /stats` need `?token=` with this value (or a
+    /// viewer token, when `token_secret` is set too).
     pub token: Option<String>,
+    /// When set, `?token=` may be a viewer token signed with this secret
+    /// ([`crate::viewer_token`]): it expires, and holds the connection to its channel.
+    pub token_secret: Option<Vec<u8>>,
+    /// Rate limits on announces and offers, per connection and per IP address.
+    pub limits: Limits,
+    /// A private tracker: only the swarms of this list are served. The sender may replace
+    /// the list at any time (taken within a second). `None`: any info_hash.
+    pub swarm_list: Option<tokio::sync::watch::Receiver<Arc<SwarmList>>>,
     /// When not empty, a request with an `Origin` header must name one of these origins.
     pub allowed_origins: Vec<String>,
     /// How long shutdown waits for connections to close.
@@ -118,6 +131,9 @@ impl Default for TrackerConfig {
             idle_timeout: Duration::from_secs(300),
             handshake_timeout: Duration::from_secs(10),
             token: None,
+            token_secret: None,
+            limits: Limits::default(),
+            swarm_list: None,
             allowed_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
             seed: None,

@@ -4,9 +4,12 @@
 //! the tokio server around it: WebSocket (`ws://`, or `wss://` with built-in TLS), limits,
 //! metrics, the channel API and stats ingest, all on one port.
 
+pub mod admission;
+pub mod channels;
 pub mod config;
 pub mod stats;
 pub mod swarm;
+pub mod viewer_token;
 pub mod websocket;
 
 pub use config::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};

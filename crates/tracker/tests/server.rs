@@ -1,95 +1,18 @@
 //! The tracker server over real sockets on 127.0.0.1.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
 use tracker::TrackerConfig;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+mod support;
 
-const HASH: &str = "LF5ru/aNcTeuFIVnksyB";
-
-struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    async fn start(config: TrackerConfig) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(tracker::serve(listener, config, async {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    fn ws_url(&self, path: &str) -> String {
-        format!("ws://{}{path}", self.addr)
-    }
-
-    fn http(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn connect(&self) -> Ws {
-        tokio_tungstenite::connect_async(self.ws_url("/announce"))
-            .await
-            .unwrap()
-            .0
-    }
-
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("serve returns after shutdown")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::text(v.to_string())).await.unwrap();
-}
-
-async fn recv(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("socket open")
-            .unwrap();
-        if let Message::Text(text) = msg {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
-}
-
-fn peer(n: u8) -> String {
-    format!("-PM0203-00000000000{}", char::from(b'a' + n))
-}
-
-fn announce(peer_id: &str, offers: usize) -> Value {
-    let offers: Vec<Value> = (0..offers)
-        .map(|k| json!({"offer": {"type": "offer", "sdp": format!("sdp-{k}")}, "offer_id": format!("\u{0}\u{ff}offer-{k}-xxxxxxxxxxx")}))
-        .collect();
-    json!({"action": "announce", "info_hash": HASH, "peer_id": peer_id, "numwant": offers.len(),
-           "uploaded": 0, "downloaded": 0, "event": "started", "offers": offers})
-}
+use support::{announce, http_status, peer, recv, send, Server, HASH};
 
 #[tokio::test]
 async fn offers_and_answers_are_relayed_between_sockets() {
@@ -190,13 +113,6 @@ async fn oversized_messages_close_the_connection_with_1009() {
     server.shutdown().await;
 }
 
-fn http_status(err: tungstenite::Error) -> u16 {
-    match err {
-        tungstenite::Error::Http(response) => response.status().as_u16(),
-        other => panic!("expected an HTTP refusal, got {other}"),
-    }
-}
-
 #[tokio::test]
 async fn token_origin_and_connection_limits_refuse_upgrades_clearly() {
     let server = Server::start(TrackerConfig {
@@ -263,7 +179,6 @@ async fn shutdown_closes_connections_with_going_away() {
     let mut ws = server.connect().await;
     send(&mut ws, announce(&peer(0), 0)).await;
     recv(&mut ws).await;
-    let _ = server.stop.as_ref();
     let closing = tokio::spawn(async move {
         loop {
             match ws.next().await {

@@ -6,5 +6,6 @@
 pub mod integrity;
 pub mod mp4;
 pub mod peer;
+pub mod redact;
 pub mod swarm_id;
 pub mod tracker;

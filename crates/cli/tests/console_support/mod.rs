@@ -3,13 +3,9 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_swarmcast");
 
 /// Bounded wait for a condition another process makes true.
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -287,60 +283,30 @@ impl TestTracker {
 pub struct TestSuperPeer {
     pub url: String,
     pub token: String,
-    child: Child,
-    _dir: tempfile::TempDir,
+    _master: crate::superpeer_support::Master,
 }
 
 impl TestSuperPeer {
     /// Starts a master with access token `token` (empty: none), at most `max_workers`
     /// workers, announcing on `signal1`, with fast worker reports and restarts.
     pub async fn start(token: &str, max_workers: u32, signal1: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let mut env = format!(
             "listenPort=0\nlistenHost=127.0.0.1\nsignal1={signal1}\nmaxWorkers={max_workers}\n\
-             statsIntervalMs=200\nrestartBackoffMinMs=200\ncacheDir=cache\ncacheSizeMB=16\n"
+             statsIntervalMs=200\nrestartBackoffMinMs=200\ncacheDir=cache\ncacheSizeMB=16\n\
+             originHosts=127.0.0.1\n"
         );
         if !token.is_empty() {
             env.push_str(&format!("accessToken={token}\n"));
         }
-        std::fs::write(dir.path().join(".env"), env).unwrap();
-        let mut child = Command::new(BIN)
-            .arg("superpeer")
-            .current_dir(dir.path())
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[superpeer] {line}");
-                if let Some(rest) = line.split("REST API on http://").nth(1) {
-                    let addr = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr);
-                    }
-                }
-            }
-        });
-        let addr = tokio::time::timeout(WAIT, rx)
-            .await
-            .expect("the super peer did not start")
-            .expect("the super peer exited before it was ready");
+        // Waits (on a blocking thread) for the master's "REST API on" line.
+        let master =
+            tokio::task::spawn_blocking(move || crate::superpeer_support::Master::start(&env))
+                .await
+                .expect("the super peer started");
         TestSuperPeer {
-            url: format!("http://{addr}"),
+            url: format!("http://127.0.0.1:{}", master.port),
             token: token.into(),
-            child,
-            _dir: dir,
+            _master: master,
         }
     }
 
@@ -394,12 +360,6 @@ impl TestSuperPeer {
     }
 }
 
-impl Drop for TestSuperPeer {
-    fn drop(&mut self) {
-        crate::common::terminate(&mut self.child);
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Console: in process, on an ephemeral port.
 
@@ -417,6 +377,9 @@ impl TestConsole {
     pub fn config(trackers: Vec<String>) -> console::ConsoleConfig {
         console::ConsoleConfig {
             admin_token: ADMIN.into(),
+            // Everything here runs on 127.0.0.1: the super peers and the origin.
+            super_peer_hosts: vec!["127.0.0.1".into()],
+            origin_hosts: vec!["127.0.0.1".into()],
             trackers,
             seed_interval: Duration::from_secs(3600),
             health_interval: Duration::from_secs(3600),

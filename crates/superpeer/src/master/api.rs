@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,12 +16,14 @@ use subtle::ConstantTimeEq;
 
 use super::supervisor::{State as MasterState, Supervisor, Worker};
 use super::validate::{self, decode_channel};
+use super::vet;
 
 pub const TOKEN_HEADER: &str = "x-access-token";
 
 type Shared = Arc<Supervisor>;
 
-pub fn router(sup: Shared) -> Router {
+/// The routes; `origins` is the client channel URLs are checked with before a seed is taken.
+pub fn router(sup: Shared, origins: outbound::GuardedClient) -> Router {
     let limit = sup.config.max_body_bytes;
     Router::new()
         .route("/ping", post(ping))
@@ -34,6 +36,7 @@ pub fn router(sup: Shared) -> Router {
         .route("/restart/{pid}", post(restart))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(Arc::new(origins)))
         .layer(middleware::from_fn_with_state(sup.clone(), require_token))
         .with_state(sup)
 }
@@ -79,15 +82,28 @@ async fn ping(State(sup): State<Shared>, b: Result<Bytes, BytesRejection>) -> Re
     }
 }
 
-async fn seed(State(sup): State<Shared>, b: Result<Bytes, BytesRejection>) -> Response {
+async fn seed(
+    State(sup): State<Shared>,
+    Extension(origins): Extension<Arc<outbound::GuardedClient>>,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
     let b = match body(b) {
         Ok(b) => b,
         Err(r) => return *r,
     };
-    match validate::parse_seed(&b, &sup.config) {
-        Ok(specs) => Json(json!({ "ok": true, "channels": sup.seed(specs) })).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e.0),
+    let specs = match validate::parse_seed(&b, &sup.config) {
+        Ok(specs) => specs,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.0),
+    };
+    let vetted = match vet::check_signals(&specs, &sup.config) {
+        Ok(()) => vet::check_origins(&specs, &origins).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = vetted {
+        tracing::warn!("seed refused: {e}");
+        return error(StatusCode::FORBIDDEN, e.0);
     }
+    Json(json!({ "ok": true, "channels": sup.seed(specs) })).into_response()
 }
 
 fn worker_json(st: &MasterState, w: &Worker, now: Instant) -> Value {

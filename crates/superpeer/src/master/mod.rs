@@ -6,6 +6,7 @@ pub mod plan;
 pub mod procstat;
 pub(crate) mod supervisor;
 pub mod validate;
+pub mod vet;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,8 +27,20 @@ pub struct Master {
 }
 
 impl Master {
-    /// Binds the REST API port (`listenHost:listenPort`).
+    /// Binds the REST API port (`listenHost:listenPort`). Refuses an address other machines
+    /// can reach without an access token, unless `allowOpen` (then warns, at every start).
     pub async fn bind(config: MasterConfig) -> anyhow::Result<Self> {
+        match config.exposure() {
+            Ok(None) => {}
+            Ok(Some(warning)) => tracing::warn!("{warning}"),
+            Err(refusal) => anyhow::bail!(refusal),
+        }
+        if config.origin_hosts.is_empty() {
+            tracing::warn!(
+                "originHosts is empty: every seed will be refused until it lists the hosts of \
+                 the streams (`*` allows any host with public addresses)"
+            );
+        }
         let addr = SocketAddr::new(config.listen_host, config.listen_port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -44,6 +57,7 @@ impl Master {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let origins = crate::worker::media::origin_client(self.config.origin_hosts.clone())?;
         let (sup, mut events) = Supervisor::new(self.config)?;
         let driver = {
             let sup = sup.clone();
@@ -58,7 +72,7 @@ impl Master {
                 }
             })
         };
-        let app = api::router(sup.clone());
+        let app = api::router(sup.clone(), origins);
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

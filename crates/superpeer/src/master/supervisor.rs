@@ -440,7 +440,7 @@ impl Supervisor {
                 .chain(std::iter::repeat_n(0, missing));
             for restarts in starts {
                 if let Err(e) = self.spawn(st, &spec, restarts, now) {
-                    tracing::error!(channel = %spec.channel_id, "cannot start worker: {e:#}");
+                    tracing::error!(channel = %wire::redact::url(&spec.channel_id), "cannot start worker: {e:#}");
                     if let Some(c) = st.channels.get_mut(&id) {
                         let delay = c.backoff.next_delay(Duration::ZERO);
                         c.pending.push((now + delay, restarts));
@@ -478,6 +478,7 @@ impl Supervisor {
             cache_size_mb: self.config.cache_size_mb,
             send_budget_mb: self.config.send_budget_mb,
             stats_interval_ms: self.config.stats_interval.as_millis() as u64,
+            origin_hosts: self.config.origin_hosts.to_list(),
         };
         // Spawned from a runtime thread that lives as long as the master: the worker's
         // parent-death signal fires when the spawning thread ends, not only the process.
@@ -521,7 +522,13 @@ impl Supervisor {
         });
         let (stop, stop_rx) = oneshot::channel();
         tokio::spawn(watch_exit(child, pid, stop_rx, self.events.clone()));
-        tracing::info!(pid, channel = %spec.channel_id, restarts, udp_port, "worker started");
+        tracing::info!(
+            pid,
+            channel = %wire::redact::url(&spec.channel_id),
+            restarts,
+            udp_port,
+            "worker started"
+        );
         if udp_port != 0 {
             st.used_ports.insert(udp_port);
         }

@@ -35,30 +35,43 @@ pub struct Variant {
     pub playlist_url: String,
 }
 
+/// The client a worker fetches media with: every connection, DNS answer and redirect held to
+/// the master's `originHosts`. The master checks channel URLs with the same client.
+pub fn origin_client(policy: outbound::Policy) -> anyhow::Result<outbound::GuardedClient> {
+    let builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("swarmcast-superpeer/", env!("CARGO_PKG_VERSION")));
+    Ok(outbound::GuardedClient::build(builder, policy)?)
+}
+
 /// Fetches bytes from the origin, counting them.
 #[derive(Clone)]
 pub struct Origin {
-    client: reqwest::Client,
+    client: outbound::GuardedClient,
     counters: Arc<Counters>,
 }
 
 impl Origin {
-    pub fn new(counters: Arc<Counters>) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("swarmcast-superpeer/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client, counters })
+    pub fn new(counters: Arc<Counters>, policy: outbound::Policy) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: origin_client(policy)?,
+            counters,
+        })
     }
 
+    /// Errors never carry the URL: its query may hold a token.
     pub async fn get(&self, url: &str, range: Option<(u64, u64)>) -> anyhow::Result<Bytes> {
-        let mut req = self.client.get(url);
+        let mut req = self.client.get(url)?;
         if let Some((offset, len)) = range {
             req = req.header("Range", format!("bytes={}-{}", offset, offset + len - 1));
         }
-        let resp = req.send().await?.error_for_status()?;
-        let body = resp.bytes().await?;
+        let resp = req
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(reqwest::Error::without_url)?;
+        let body = resp.bytes().await.map_err(reqwest::Error::without_url)?;
         self.counters
             .origin_bytes
             .fetch_add(body.len() as u64, Ordering::Relaxed);
@@ -125,7 +138,10 @@ pub async fn run_live(origin: Origin, variant: Variant, node: NodeHandle) {
                                 return;
                             }
                         }
-                        Err(e) => tracing::warn!(url = %seg.url, "segment fetch failed: {e:#}"),
+                        Err(e) => tracing::warn!(
+                            url = %wire::redact::url(&seg.url),
+                            "segment fetch failed: {e:#}"
+                        ),
                     }
                 }
                 let keep = p.segments.len() + LIVE_KEEP_BEHIND;
@@ -139,7 +155,10 @@ pub async fn run_live(origin: Origin, variant: Variant, node: NodeHandle) {
                     known = known.split_off(&oldest);
                 }
             }
-            Err(e) => tracing::warn!(url = %variant.playlist_url, "playlist fetch failed: {e:#}"),
+            Err(e) => tracing::warn!(
+                url = %wire::redact::url(&variant.playlist_url),
+                "playlist fetch failed: {e:#}"
+            ),
         }
         tokio::time::sleep(wait).await;
     }
@@ -169,7 +188,10 @@ pub async fn run_vod(
                     e.insert(p.segments);
                 }
                 Err(e) => {
-                    tracing::warn!(url = %variant.playlist_url, "playlist fetch failed: {e:#}");
+                    tracing::warn!(
+                        url = %wire::redact::url(&variant.playlist_url),
+                        "playlist fetch failed: {e:#}"
+                    );
                     continue;
                 }
             }
@@ -203,7 +225,10 @@ pub async fn run_vod(
                         data
                     }
                     Err(e) => {
-                        tracing::warn!(url = %seg.url, "segment fetch failed: {e:#}");
+                        tracing::warn!(
+                            url = %wire::redact::url(&seg.url),
+                            "segment fetch failed: {e:#}"
+                        );
                         continue;
                     }
                 },

@@ -88,7 +88,7 @@ pub async fn run() -> anyhow::Result<()> {
         .context("stdin closed before the worker spec")?;
     let spec: WorkerSpec = serde_json::from_str(&first).context("bad worker spec")?;
     lifeline::bind_to_master(spec.master_pid)?;
-    tracing::info!(channel = %spec.seed.channel_id, "worker starting");
+    tracing::info!(channel = %wire::redact::url(&spec.seed.channel_id), "worker starting");
 
     let counters = Arc::new(Counters::default());
     let (max_connections, max_connections_rx) = watch::channel(spec.seed.max_connections as usize);
@@ -181,17 +181,20 @@ async fn seed(
     mut max_connections: watch::Receiver<usize>,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
-    let origin = media::Origin::new(counters.clone())?;
+    let policy = outbound::Policy::parse(&spec.origin_hosts, crate::config::ORIGIN_HOSTS_SETTING)
+        .map_err(anyhow::Error::msg)?;
+    let origin = media::Origin::new(counters.clone(), policy)?;
     let seed = &spec.seed;
+    let shown_url = wire::redact::url(&seed.url);
     let mut pause = Duration::from_millis(500);
     let variants = loop {
         match origin.text(&seed.url).await {
             Ok(text) => match media::variants(&seed.url, &text, &seed.swarm_base) {
                 Ok(v) if !v.is_empty() => break v,
-                Ok(_) => tracing::warn!(url = %seed.url, "manifest lists no stream"),
-                Err(e) => tracing::warn!(url = %seed.url, "bad manifest: {e}"),
+                Ok(_) => tracing::warn!(url = %shown_url, "manifest lists no stream"),
+                Err(e) => tracing::warn!(url = %shown_url, "bad manifest: {e}"),
             },
-            Err(e) => tracing::warn!(url = %seed.url, "manifest fetch failed: {e:#}"),
+            Err(e) => tracing::warn!(url = %shown_url, "manifest fetch failed: {e:#}"),
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(10));

@@ -1,8 +1,11 @@
-//! Access control at upgrade time: token, page origin, connection limits.
+//! Access control at upgrade time: token (static, or a viewer token that expires), page
+//! origin, connection limits.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+
+use crate::viewer_token;
 
 use axum::http::StatusCode;
 
@@ -19,11 +22,23 @@ pub struct Refusal {
     pub reason: Option<Reject>,
 }
 
-/// Checks `?token=` (when a token is configured), comparing in constant time.
-pub fn check_token(config: &TrackerConfig, query: Option<&str>) -> Result<(), Refusal> {
-    let Some(expected) = &config.token else {
-        return Ok(());
-    };
+/// What a connection's token allows: any channel, or the one of its viewer token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    pub channel: Option<Arc<str>>,
+}
+
+/// Checks `?token=` when a token or a viewer-token secret is configured: the static token
+/// (compared in constant time), or a viewer token signed with the secret and not expired at
+/// `now_unix`. Messages never repeat the token.
+pub fn check_token(
+    config: &TrackerConfig,
+    query: Option<&str>,
+    now_unix: u64,
+) -> Result<Access, Refusal> {
+    if config.token.is_none() && config.token_secret.is_none() {
+        return Ok(Access::default());
+    }
     let given = query
         .into_iter()
         .flat_map(|q| q.split('&'))
@@ -34,19 +49,48 @@ pub fn check_token(config: &TrackerConfig, query: Option<&str>) -> Result<(), Re
                 .decode_utf8_lossy()
                 .into_owned()
         });
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(Refusal {
-            status: StatusCode::UNAUTHORIZED,
-            message: "wrong token in the announce URL".to_owned(),
-            reason: Some(Reject::Token),
-        }),
-        None => Err(Refusal {
-            status: StatusCode::UNAUTHORIZED,
-            message: "this tracker needs ?token= in the announce URL".to_owned(),
-            reason: Some(Reject::Token),
-        }),
+    let refuse = |message: String, reason| Refusal {
+        status: StatusCode::UNAUTHORIZED,
+        message,
+        reason: Some(reason),
+    };
+    let Some(given) = given else {
+        return Err(refuse(
+            "this tracker needs ?token= in the announce URL".to_owned(),
+            Reject::Token,
+        ));
+    };
+    if let Some(expected) = &config.token {
+        if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return Ok(Access::default());
+        }
     }
+    if let Some(secret) = &config.token_secret {
+        match viewer_token::verify(secret, &given, now_unix) {
+            Ok(grant) => {
+                return Ok(Access {
+                    channel: grant.channel.map(Arc::from),
+                })
+            }
+            Err(e @ viewer_token::TokenError::Expired { .. }) => {
+                return Err(refuse(e.to_string(), Reject::TokenExpired))
+            }
+            Err(e @ viewer_token::TokenError::BadSignature) => {
+                return Err(refuse(e.to_string(), Reject::Token))
+            }
+            Err(viewer_token::TokenError::Malformed) if config.token.is_none() => {
+                return Err(refuse(
+                    viewer_token::TokenError::Malformed.to_string(),
+                    Reject::Token,
+                ))
+            }
+            Err(viewer_token::TokenError::Malformed) => {}
+        }
+    }
+    Err(refuse(
+        "wrong token in the announce URL".to_owned(),
+        Reject::Token,
+    ))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -160,12 +204,44 @@ mod tests {
             token: Some("s3cret".into()),
             ..TrackerConfig::default()
         };
-        assert!(check_token(&config, Some("token=s3cret")).is_ok());
-        assert!(check_token(&config, Some("a=1&token=s3cret")).is_ok());
-        assert!(check_token(&config, Some("token=s3cre")).is_err());
-        assert!(check_token(&config, Some("token=s3cret2")).is_err());
-        assert!(check_token(&config, None).is_err());
-        assert!(check_token(&TrackerConfig::default(), None).is_ok());
+        assert!(check_token(&config, Some("token=s3cret"), 0).is_ok());
+        assert!(check_token(&config, Some("a=1&token=s3cret"), 0).is_ok());
+        assert!(check_token(&config, Some("token=s3cre"), 0).is_err());
+        assert!(check_token(&config, Some("token=s3cret2"), 0).is_err());
+        assert!(check_token(&config, None, 0).is_err());
+        assert!(check_token(&TrackerConfig::default(), None, 0).is_ok());
+    }
+
+    #[test]
+    fn viewer_tokens_expire_and_carry_their_channel() {
+        let config = TrackerConfig {
+            token: Some("static".into()),
+            token_secret: Some(b"secret".to_vec()),
+            ..TrackerConfig::default()
+        };
+        let token = viewer_token::sign(b"secret", "https://o/a.m3u8", 1_000);
+        let query = format!("token={token}");
+        let access = check_token(&config, Some(&query), 999).unwrap();
+        assert_eq!(access.channel.as_deref(), Some("https://o/a.m3u8"));
+        let expired = check_token(&config, Some(&query), 1_000).unwrap_err();
+        assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+        assert!(expired.message.contains("expired"), "{}", expired.message);
+        assert!(matches!(expired.reason, Some(Reject::TokenExpired)));
+        assert!(!expired.message.contains(&token));
+        // The static token still works beside it; anything else is wrong.
+        assert_eq!(
+            check_token(&config, Some("token=static"), 5_000).unwrap(),
+            Access::default()
+        );
+        assert!(check_token(&config, Some("token=other"), 0)
+            .unwrap_err()
+            .message
+            .contains("wrong token"));
+        let forged = viewer_token::sign(b"guess", "https://o/a.m3u8", 9_000);
+        assert!(check_token(&config, Some(&format!("token={forged}")), 0)
+            .unwrap_err()
+            .message
+            .contains("signature"));
     }
 
     #[test]

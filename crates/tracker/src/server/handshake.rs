@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::config::TrackerConfig;
 
-use super::access::{check_origin, check_token, Refusal};
+use super::access::{check_origin, check_token, Access, Refusal};
 
 /// Largest request head read before deciding; longer heads go to hyper, which applies its
 /// own limits.
@@ -33,6 +33,8 @@ pub enum Request {
 pub struct Upgrade {
     accept_key: String,
     refusal: Option<Refusal>,
+    /// What the token allows, when it passed.
+    pub access: Access,
     /// Bytes the client sent after the request head (normally none).
     pub rest: Vec<u8>,
 }
@@ -98,22 +100,35 @@ fn classify(request: &httparse::Request<'_, '_>, config: &TrackerConfig) -> Opti
         return None;
     }
     let key = header("sec-websocket-key")?;
-    let refusal = if header("sec-websocket-version") != Some(b"13") {
-        Some(Refusal {
+    let checked = if header("sec-websocket-version") != Some(b"13") {
+        Err(Refusal {
             status: StatusCode::BAD_REQUEST,
             message: "only WebSocket version 13 is supported".to_owned(),
             reason: None,
         })
     } else {
-        check_token(config, query)
-            .and_then(|()| check_origin(config, header("origin")))
-            .err()
+        check_token(config, query, unix_now()).and_then(|access| {
+            check_origin(config, header("origin"))?;
+            Ok(access)
+        })
+    };
+    let (access, refusal) = match checked {
+        Ok(access) => (access, None),
+        Err(refusal) => (Access::default(), Some(refusal)),
     };
     Some(Upgrade {
         accept_key: accept_key(key),
         refusal,
+        access,
         rest: Vec::new(),
     })
+}
+
+/// Seconds since the Unix epoch, for viewer-token expiry.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// `Sec-WebSocket-Accept` for a client's key (RFC 6455 section 4.2.2).

@@ -186,14 +186,19 @@ async fn post_stats(
     body: Bytes,
 ) -> Response {
     let config = &shared.config;
-    if let Err(refusal) =
-        check_token(config, uri.query()).and_then(|()| check_origin(config, origin(&headers)))
-    {
-        if let Some(reason) = refusal.reason {
-            shared.metrics.rejected(reason);
+    let checked = check_token(config, uri.query(), super::handshake::unix_now()).and_then(|a| {
+        check_origin(config, origin(&headers))?;
+        Ok(a)
+    });
+    let access = match checked {
+        Ok(access) => access,
+        Err(refusal) => {
+            if let Some(reason) = refusal.reason {
+                shared.metrics.rejected(reason);
+            }
+            return cors(json_error(refusal.status, refusal.message));
         }
-        return cors(json_error(refusal.status, refusal.message));
-    }
+    };
     if body.len() > MAX_STATS_BODY {
         return cors(json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -214,7 +219,20 @@ async fn post_stats(
         }
         Err(e) => return cors(json_error(StatusCode::BAD_REQUEST, e.reason)),
     };
-    let result = shared.core().tracker.ingest_stats(report, Instant::now());
+    let result = {
+        let mut core = shared.core();
+        match core
+            .admission
+            .check_report(access.channel.as_deref(), &report)
+        {
+            Ok(()) => core.tracker.ingest_stats(report, Instant::now()),
+            Err(refused) => {
+                shared.metrics.refused(refused, 1);
+                let reason = refused.reason(core.admission.limits());
+                return cors(json_error(StatusCode::FORBIDDEN, reason));
+            }
+        }
+    };
     match result {
         Ok(()) => cors(StatusCode::NO_CONTENT.into_response()),
         Err(reason) => cors(json_error(StatusCode::TOO_MANY_REQUESTS, reason)),

@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use crate::admission::{Refused, Scope};
 use crate::swarm::Counts;
 
 use super::outbox::FrameKind;
@@ -20,7 +21,21 @@ pub enum InKind {
 
 const IN_KINDS: [&str; 5] = ["announce", "answer", "scrape", "stats", "invalid"];
 const OUT_KINDS: [&str; 4] = ["response", "offer", "answer", "error"];
-const REJECT_REASONS: [&str; 4] = ["token", "origin", "connections_total", "connections_per_ip"];
+const REJECT_REASONS: [&str; 5] = [
+    "token",
+    "origin",
+    "connections_total",
+    "connections_per_ip",
+    "token_expired",
+];
+const REFUSED_REASONS: [&str; 6] = [
+    "announce_rate_connection",
+    "announce_rate_ip",
+    "offer_rate_connection",
+    "offer_rate_ip",
+    "unknown_swarm",
+    "other_channel",
+];
 const CLOSE_REASONS: [&str; 5] = [
     "slow_reader",
     "write_timeout",
@@ -40,6 +55,7 @@ pub enum Reject {
     Origin,
     ConnectionsTotal,
     ConnectionsPerIp,
+    TokenExpired,
 }
 
 /// Why the tracker closed a connection.
@@ -60,7 +76,8 @@ pub struct Metrics {
     messages_in: [AtomicU64; 5],
     messages_out: [AtomicU64; 4],
     dropped: [AtomicU64; 4],
-    rejected: [AtomicU64; 4],
+    rejected: [AtomicU64; 5],
+    refused: [AtomicU64; 6],
     closed: [AtomicU64; 5],
     pub stats_posts: AtomicU64,
     latency_buckets: [AtomicU64; 12],
@@ -92,6 +109,20 @@ impl Metrics {
 
     pub fn rejected(&self, reason: Reject) {
         self.rejected[reason as usize].fetch_add(1, Relaxed);
+    }
+
+    /// A message refused by admission (rate limits, private tracker, viewer token), or for
+    /// the offer limits, `n` offers dropped.
+    pub fn refused(&self, why: Refused, n: u64) {
+        let i = match why {
+            Refused::AnnounceRate(Scope::Connection) => 0,
+            Refused::AnnounceRate(Scope::Ip) => 1,
+            Refused::OfferRate(Scope::Connection) => 2,
+            Refused::OfferRate(Scope::Ip) => 3,
+            Refused::UnknownSwarm => 4,
+            Refused::OtherChannel => 5,
+        };
+        self.refused[i].fetch_add(n, Relaxed);
     }
 
     pub fn closed(&self, reason: Closed) {
@@ -178,6 +209,13 @@ impl Metrics {
             "reason",
             &REJECT_REASONS,
             &self.rejected,
+        );
+        counter(
+            "tracker_refused_messages_total",
+            "Messages refused by rate limits, the private tracker's list or a viewer token's channel, by reason (offer_rate_*: offers dropped).",
+            "reason",
+            &REFUSED_REASONS,
+            &self.refused,
         );
         counter(
             "tracker_closed_connections_total",

@@ -30,15 +30,18 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use crate::admission::Admission;
 use crate::config::{TlsFiles, TrackerConfig};
 use crate::swarm::{ConnId, Tracker};
 
 use self::metrics::Metrics;
 use self::outbox::Outbox;
 
-/// The state machine and where each connection's frames go, behind one lock.
+/// The state machine, what it admits, and where each connection's frames go, behind one
+/// lock.
 pub(crate) struct Core {
     pub tracker: Tracker,
+    pub admission: Admission,
     pub routes: HashMap<ConnId, Arc<Outbox>>,
 }
 
@@ -112,9 +115,18 @@ pub async fn serve(
     let tls = config.tls.as_ref().map(load_tls).transpose()?;
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
+    let mut admission = Admission::new(
+        config.limits,
+        config.swarm.max_offers_per_announce,
+        Instant::now(),
+    );
+    if let Some(list) = &config.swarm_list {
+        admission.set_swarms(Some(list.borrow().clone()));
+    }
     let shared = Arc::new(Shared {
         core: Mutex::new(Core {
             tracker: Tracker::new(config.swarm.clone(), seed),
+            admission,
             routes: HashMap::new(),
         }),
         metrics: Metrics::default(),
@@ -322,7 +334,15 @@ where
         return None;
     }
     let rest = std::mem::take(&mut upgrade.rest);
-    Some(ws::Connection::open(stream, rest, shared, slot))
+    let access = std::mem::take(&mut upgrade.access);
+    Some(ws::Connection::open(
+        stream,
+        rest,
+        shared,
+        slot,
+        client_ip(peer),
+        access,
+    ))
 }
 
 async fn serve_http<S>(stream: S, peer: SocketAddr, router: axum::Router, shared: Arc<Shared>)
@@ -351,14 +371,15 @@ where
     }
 }
 
-/// Once a second: expires peers, offers and stats, and closes connections that are idle or
-/// whose socket accepts nothing (one timer for all connections). On shutdown, asks every
-/// connection to close.
+/// Once a second: expires peers, offers and stats, closes connections that are idle or whose
+/// socket accepts nothing (one timer for all connections), and takes a new private swarm
+/// list if there is one. On shutdown, asks every connection to close.
 async fn sweep(shared: Arc<Shared>) {
     let period = Duration::from_secs(1);
     let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1);
     let idle = secs(shared.config.idle_timeout);
     let write = secs(shared.config.write_timeout);
+    let mut swarm_list = shared.config.swarm_list.clone();
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => break,
@@ -366,7 +387,14 @@ async fn sweep(shared: Arc<Shared>) {
         }
         let now = Instant::now();
         let clock = shared.clock_secs(now);
+        let fresh_list = swarm_list
+            .as_mut()
+            .filter(|l| l.has_changed().unwrap_or(false))
+            .map(|l| l.borrow_and_update().clone());
         let mut core = shared.core();
+        if let Some(list) = fresh_list {
+            core.admission.set_swarms(Some(list));
+        }
         core.tracker.expire(now);
         for outbox in core.routes.values() {
             let stalled = outbox.write_stalled_since.load(Ordering::Relaxed);

@@ -22,13 +22,16 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
+use std::net::IpAddr;
+
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use wire::tracker::{decode_client, encode_server_into, ClientMessage, ServerMessage};
 
+use crate::admission::{self, Verdict};
 use crate::swarm::{ConnId, Outgoing};
 use crate::websocket::{self, close_code, Decoded, Decoder, Event};
 
-use super::access::Slot;
+use super::access::{Access, Slot};
 use super::metrics::{Closed, InKind};
 use super::outbox::{Ending, Frame, FrameKind, Outbox, Pushed};
 use super::Shared;
@@ -66,15 +69,26 @@ impl<S> Connection<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    /// Registers a connection whose upgrade was just accepted. `rest` holds bytes the client
-    /// sent right after its upgrade request.
-    pub fn open(stream: S, rest: Vec<u8>, shared: Arc<Shared>, slot: Slot) -> Self {
+    /// Registers a connection from `ip` whose upgrade was just accepted, with what its token
+    /// allows. `rest` holds bytes the client sent right after its upgrade request.
+    pub fn open(
+        stream: S,
+        rest: Vec<u8>,
+        shared: Arc<Shared>,
+        slot: Slot,
+        ip: IpAddr,
+        access: Access,
+    ) -> Self {
         let conn = shared.next_conn_id();
         let outbox = Arc::new(Outbox::new(shared.config.send_queue));
         outbox
             .last_read
             .store(shared.clock_secs(Instant::now()), Relaxed);
-        shared.core().routes.insert(conn, outbox.clone());
+        {
+            let mut core = shared.core();
+            core.routes.insert(conn, outbox.clone());
+            core.admission.open(conn, ip, access.channel);
+        }
         if shared.shutdown.is_cancelled() {
             outbox.close(GOING_AWAY, "tracker shutting down");
         }
@@ -104,6 +118,7 @@ where
             let mut core = self.shared.core();
             core.routes.remove(&self.conn);
             core.tracker.connection_closed(self.conn);
+            core.admission.close(self.conn);
         }
         let Connection {
             mut stream,
@@ -464,7 +479,7 @@ where
             .last_read
             .store(shared.clock_secs(received), Relaxed);
         match decode_client(bytes) {
-            Ok(msg) => {
+            Ok(mut msg) => {
                 shared.metrics.message_in(match &msg {
                     ClientMessage::Announce(_) => InKind::Announce,
                     ClientMessage::Answer(_) => InKind::Answer,
@@ -472,7 +487,44 @@ where
                     ClientMessage::Stats(_) => InKind::Stats,
                 });
                 let mut core = shared.core();
-                core.tracker.handle(conn, msg, received, &mut scratch.out);
+                let offers = match &msg {
+                    ClientMessage::Announce(a) => a
+                        .offers
+                        .len()
+                        .min(shared.config.swarm.max_offers_per_announce)
+                        as u64,
+                    _ => 0,
+                };
+                let verdict = core.admission.admit(conn, &mut msg, received);
+                let refused = match verdict {
+                    Verdict::Take => None,
+                    Verdict::TakeWithoutOffers(why) => {
+                        shared.metrics.refused(why, offers);
+                        Some(admission::error_frame(
+                            &msg,
+                            why.reason(core.admission.limits()),
+                        ))
+                    }
+                    Verdict::Refuse(why) => {
+                        shared.metrics.refused(why, 1);
+                        let frame =
+                            admission::error_frame(&msg, why.reason(core.admission.limits()));
+                        scratch.out.push(Outgoing {
+                            to: conn,
+                            msg: frame,
+                        });
+                        None
+                    }
+                };
+                if !matches!(verdict, Verdict::Refuse(_)) {
+                    core.tracker.handle(conn, msg, received, &mut scratch.out);
+                }
+                if let Some(frame) = refused {
+                    scratch.out.push(Outgoing {
+                        to: conn,
+                        msg: frame,
+                    });
+                }
                 let core = &*core;
                 scratch.targets.extend(scratch.out.iter().map(|o| {
                     if o.to == conn {
@@ -484,11 +536,17 @@ where
             }
             Err(e) => {
                 shared.metrics.message_in(InKind::Invalid);
-                scratch.out.push(Outgoing {
-                    to: conn,
-                    msg: ServerMessage::Error(e.into_server_error()),
-                });
-                scratch.targets.push(None);
+                match shared.core().admission.admit_undecodable(conn, received) {
+                    // A flood of junk gets no answers.
+                    Verdict::Refuse(why) => shared.metrics.refused(why, 1),
+                    _ => {
+                        scratch.out.push(Outgoing {
+                            to: conn,
+                            msg: ServerMessage::Error(e.into_server_error()),
+                        });
+                        scratch.targets.push(None);
+                    }
+                }
             }
         }
         for (o, target) in scratch.out.drain(..).zip(scratch.targets.drain(..)) {

@@ -34,7 +34,11 @@ export type P2PConfig = {
   p2pEnabled?: boolean;
   /** Upload to peers. Default true. */
   p2pUploadEnabled?: boolean;
-  /** RTCPeerConnection configuration (STUN/TURN). */
+  /**
+   * RTCPeerConnection configuration, passed as is (STUN/TURN servers, `iceTransportPolicy`).
+   * `iceTransportPolicy: "relay"` with the site's TURN server in `iceServers` hides viewers'
+   * IP addresses from each other: peers then see only the TURN server's address.
+   */
   webRTCConfig?: RTCConfiguration;
   /** Free label (<= 20 chars), kept for API compatibility; not sent anywhere yet. */
   tag?: string;
@@ -106,6 +110,19 @@ export function trackerGroups(c: P2PConfig): string[][] {
   return groups
     .map((g) => g.filter((u) => !(secure && u.startsWith("ws:"))).map((u) => withToken(u, c.token)))
     .filter((g) => g.length > 0);
+}
+
+/** What would keep peers from connecting with this RTCConfiguration, in words (empty: nothing). */
+export function rtcConfigProblems(rtc: RTCConfiguration): string[] {
+  if (rtc.iceTransportPolicy !== "relay") return [];
+  const turn = (rtc.iceServers ?? []).filter((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).some((u) => /^turns?:/i.test(u)));
+  if (!turn.length) {
+    return ['webRTCConfig.iceTransportPolicy is "relay" but iceServers has no turn: or turns: URL: no peer connection can form'];
+  }
+  if (turn.some((s) => !s.username || !s.credential)) {
+    return ["webRTCConfig: a TURN server without username and credential: most TURN servers refuse it, and relay-only peers cannot connect"];
+  }
+  return [];
 }
 
 export function resolveConfig(c: P2PConfig): ResolvedConfig {

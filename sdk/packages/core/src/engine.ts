@@ -3,7 +3,7 @@
  * periodic scheduler tick, stats, events. Player integrations (hls.js, ...) feed it manifests,
  * playlists and playback position and ask it for segments.
  */
-import { resolveConfig, type P2PConfig, type ResolvedConfig } from "./config.js";
+import { resolveConfig, rtcConfigProblems, type P2PConfig, type ResolvedConfig } from "./config.js";
 import { Emitter } from "./events.js";
 import { DigestManifests } from "./digests.js";
 import { Ewma, fetchSegmentBytes } from "./http.js";
@@ -159,6 +159,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     this.config = resolveConfig(config);
     this.log = new Logger(this.config.logLevel);
     if (this.config.showSlogan && typeof console !== "undefined") console.info(`Swarmcast P2P engine v${VERSION} (P2P Media Loader v2 compatible)`);
+    for (const problem of rtcConfigProblems(this.config.rtcConfig)) this.log.warn(problem);
     this.storage = new MemoryStorage(this.config.memoryLimitBytes);
     this.httpBps = new Ewma(0.3, this.config.schedulerConfig.defaultHttpBps);
     this.digests = new DigestManifests(this.log);
