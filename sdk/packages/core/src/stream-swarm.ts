@@ -653,6 +653,19 @@ export class StreamSwarm implements PeerHost {
     for (const w of t.waiters) w.resolve({ data, source });
   }
 
+  /**
+   * A segment's bytes from the player integration's own store (a disk cache): kept in memory
+   * and offered to peers like any other. The caller vouches for them (they were checked or came
+   * from HTTP when stored).
+   */
+  adopt(id: number, data: Uint8Array): void {
+    const seg = this.segments.get(id);
+    if (!seg || this.ctx.storage.has(this.swarmId, id)) return;
+    const pos = this.ctx.playback().position;
+    this.ctx.storage.put({ swarmId: this.swarmId, id, data, startTime: seg.startTime, endTime: seg.endTime }, (s) => s.endTime < pos - 5);
+    this.scheduleAnnounce();
+  }
+
   // ---- periodic work --------------------------------------------------------------------------
 
   /** Called by the engine every few hundred ms and whenever peers announce. */
