@@ -526,6 +526,13 @@ export class P2PEngine extends Emitter<EngineEvents> {
     return this.activeSwarm?.peerId;
   }
 
+  /** Every connected peer of every swarm, with the bytes exchanged with it. */
+  getPeerInfo(): PeerInfo[] {
+    const out: PeerInfo[] = [];
+    for (const s of this.swarms.values()) for (const p of s.peerInfo()) out.push({ ...p, swarm: s.swarmId });
+    return out;
+  }
+
   getPeers(): string[] {
     const out = new Set<string>();
     for (const s of this.swarms.values()) for (const p of s.peerIds()) out.add(p);
