@@ -6,7 +6,7 @@
  * peers, HTTP, deadlines, integrity checks and stats are the core's; this file adds the media
  * element, the disk cache and the worker link.
  */
-import { DiskCache, P2PEngine, PlaybackWatcher, type EngineEvents, type P2PConfig, type PlaybackQuality, type Stats } from "@swarmcast/core";
+import { DiskCache, P2PEngine, PlaybackWatcher, type EngineEvents, type P2PConfig, type Playback, type PlaybackQuality, type Stats } from "@swarmcast/core";
 import { proxiedUrl } from "./link.js";
 import { DEFAULT_PIECE_LENGTH, fileShortId, pieceRange, pieceSegments } from "./pieces.js";
 import { probe } from "./probe.js";
@@ -32,8 +32,9 @@ export type MediaP2PConfig = Omit<P2PConfig, "channelId" | "diskCacheLimit"> & {
 };
 
 const MiB = 1024 * 1024;
+const FIRST_PEERS_PATIENCE_MS = 3000;
 
-type OpenFile = { url: string; length: number; type: string; version: string; proxied: string };
+type OpenFile = { url: string; length: number; type: string; version: string; proxied: string; timed: boolean };
 
 function isMobile(): boolean {
   return typeof navigator !== "undefined" && /Android|iPhone|iPad|iPod|Mobile/i.test(navigator.userAgent ?? "");
@@ -82,11 +83,14 @@ export class P2PEngineMedia {
       logLevel: rest.logLevel === true ? "warn" : (rest.logLevel ?? "error"),
       showSlogan: rest.showSlogan ?? false,
       channelId: typeof channelId === "string" ? () => channelId : channelId,
+      // The element reads ~10 s ahead at startup, before a peer could connect: those pieces
+      // give the first peers a moment, within their deadlines.
+      scheduler: { firstPeersPatienceMs: FIRST_PEERS_PATIENCE_MS, ...rest.scheduler },
     });
     this.pieceLength = pieceLength && pieceLength > 0 ? Math.floor(pieceLength) : DEFAULT_PIECE_LENGTH;
     this.elemOption = mediaElem;
     this.watcher = new PlaybackWatcher(() => this.core.reportRebuffer());
-    this.core.setPlaybackSource(() => this.watcher.playback());
+    this.core.setPlaybackSource(() => this.playback());
     this.disk = P2PEngineMedia.isSupported() ? DiskCache.open(limitOf(diskCacheLimit, 1500 * MiB, 1000 * MiB), "swarmcast-media") : Promise.resolve(undefined);
     if (P2PEngineMedia.isServiceWorkerSupported()) {
       this.link = new WorkerLink({
@@ -123,7 +127,7 @@ export class P2PEngineMedia {
     if (known) return known.proxied;
     if (!info?.ok || this.destroyed) return url;
     const proxied = proxiedUrl(scope, { url: abs, length: info.length, type: info.type, engine: this.engineId });
-    const file: OpenFile = { url: abs, length: info.length, type: info.type, version: `${info.length}`, proxied };
+    const file: OpenFile = { url: abs, length: info.length, type: info.type, version: `${info.length}`, proxied, timed: false };
     this.files.set(abs, file);
     this.core.setManifestUrl(abs);
     this.core.addStream({ runtimeUrl: abs, type: "main", shortId: fileShortId(this.pieceLength) });
@@ -175,6 +179,18 @@ export class P2PEngineMedia {
     media.addEventListener("error", this.onMediaError);
   }
 
+  /**
+   * The playhead for the scheduler. Unlike a live stream's, a file's timeline is known once the
+   * element has its duration (piece times follow from it), and `currentTime` is where reading
+   * starts even before the first frame plays: from then on only the pieces due within the HTTP
+   * budget go to the origin at startup, and the rest may come from peers in time.
+   */
+  private playback(): Playback {
+    const pb = this.watcher.playback();
+    if (pb.started === false && this.playingFile()?.timed) return { ...pb, started: true };
+    return pb;
+  }
+
   private playingFile(): OpenFile | undefined {
     const src = this.watcher.element?.currentSrc;
     for (const f of this.files.values()) if (f.proxied === src) return f;
@@ -185,7 +201,9 @@ export class P2PEngineMedia {
   private readonly onDuration = () => {
     const f = this.playingFile();
     const d = this.watcher.element?.duration;
-    if (f && d !== undefined) this.core.updateStream(f.url, pieceSegments(f.url, f.length, this.pieceLength, d), false);
+    if (!f || d === undefined) return;
+    this.core.updateStream(f.url, pieceSegments(f.url, f.length, this.pieceLength, d), false);
+    f.timed = Number.isFinite(d) && d > 0;
   };
 
   /** Whatever went wrong on the proxied URL, the element goes on from the file's own URL. */
