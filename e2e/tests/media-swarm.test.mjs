@@ -20,6 +20,8 @@ before(async () => {
     webm: { file: 'progressive.webm', pieceLength: 512 * KiB },
     // A 60 s MP3 is under 1 MB: pieces of 64 KiB (4 s each) give its swarm something to share.
     mp3: { file: 'audio.mp3', pieceLength: 64 * KiB },
+    leave: { file: 'progressive.mp4', pieceLength: 512 * KiB },
+    disk: { file: 'progressive.mp4', pieceLength: 512 * KiB },
   });
   origin = await startOrigin({ mounts: { '/m': folders.dir } });
   tracker = await startTracker();
@@ -45,35 +47,39 @@ async function originBytes(name) {
 }
 
 /**
- * Tab A plays `/m/<name>/<file>`; tab B opens once A has played 2 s, and both play `seconds`
- * more. B must take most of its bytes from A, the two together must cost the origin well under
- * two copies of the file, and the elements must have played what they were given.
+ * Three tabs play `/m/<name>/<file>`, each opened once the one before has played 2 s, and all
+ * play `seconds`. Two tabs elect one of them to fetch each piece from the origin first, so the
+ * first two share both ways; the third finds the file in the swarm and must take most of its
+ * bytes from the other two. Together they must cost the origin well under two copies of the
+ * file (three without P2P), and every element must have played what it was given.
  */
-async function twoTabs(ctx, name, file, params, seconds) {
+async function threeTabs(ctx, name, file, params, seconds) {
   const src = `/m/${name}/${file}`;
   const { bytes, duration } = probeFile(path.join(folders.dir, name, file));
-  const p = { tracker: tracker.url, disk: '0', channel: `${name}-two-tabs`, ...params };
-  const a = await openMedia(ctx, origin, src, p);
-  await playedAtLeast(a, 2);
-  const b = await openMedia(ctx, origin, src, p);
-  await playedAtLeast(b, seconds);
-  await playedAtLeast(a, seconds);
-  const [sa, sb] = await Promise.all([a, b].map(state));
-  for (const s of [sa, sb]) {
+  const p = { tracker: tracker.url, disk: '0', channel: `${name}-tabs`, ...params };
+  const tabs = [];
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await playedAtLeast(tabs[i - 1], 2);
+    tabs.push(await openMedia(ctx, origin, src, p));
+  }
+  for (const t of [...tabs].reverse()) await playedAtLeast(t, seconds);
+  const states = await Promise.all(tabs.map(state));
+  for (const s of states) {
     assert.ok(s.proxied, `played through the worker; ${mediaSummary(s)}`);
     assert.deepEqual(s.errors, [], mediaSummary(s));
     assert.equal(s.rebuffers, 0, `no stall; ${mediaSummary(s)}`);
     assert.ok(Math.abs(s.duration - duration) < 0.1, `the element's duration ${s.duration} s is the file's ${duration} s`);
     if (s.kind === 'video') assert.ok(s.frames >= 10 * seconds, `frames decoded: ${s.frames} in ${s.currentTime} s`);
+    assert.equal(s.bytes.badSegments + s.bytes.unverified, 0, `every piece from peers matched the published digests; ${mediaSummary(s)}`);
   }
-  assert.ok(sb.bytes.p2pDown > sb.bytes.httpDown, `B took most of its bytes from A; ${mediaSummary(sb)}`);
-  assert.ok(sa.bytes.p2pUp > 0, `A uploaded; ${mediaSummary(sa)}`);
-  assert.equal(sb.bytes.badSegments + sb.bytes.unverified, 0, `every piece from A matched the published digests; ${mediaSummary(sb)}`);
+  const [sa, sb, sc] = states;
+  assert.ok(sb.bytes.p2pDown > 0 && sa.bytes.p2pUp > 0, `the first two share; A ${mediaSummary(sa)} B ${mediaSummary(sb)}`);
+  assert.ok(sc.bytes.p2pDown > sc.bytes.httpDown, `the third took most of its bytes from the others; ${mediaSummary(sc)}`);
   const fromOrigin = await originBytes(name);
-  const share = sb.bytes.p2pDown / (sb.bytes.p2pDown + sb.bytes.httpDown);
-  console.log(`${file}: B's P2P share ${(share * 100).toFixed(0)} %, origin ${(fromOrigin / bytes).toFixed(2)}x the file for both tabs`);
-  assert.ok(fromOrigin < 1.5 * bytes, `origin served ${fromOrigin} bytes for two tabs of a ${bytes}-byte file`);
-  return { a, b, sa, sb };
+  const share = (x) => `${((100 * x.bytes.p2pDown) / (x.bytes.p2pDown + x.bytes.httpDown)).toFixed(0)} %`;
+  console.log(`${file}: P2P share A ${share(sa)}, B ${share(sb)}, C ${share(sc)}; origin ${(fromOrigin / bytes).toFixed(2)}x the file for three tabs`);
+  assert.ok(fromOrigin < 1.5 * bytes, `origin served ${fromOrigin} bytes for three tabs of a ${bytes}-byte file`);
+  return { tabs, states };
 }
 
 /** Every part of every piece the worker gave the elements is the origin's byte for byte. */
@@ -85,12 +91,14 @@ async function assertServedIsOrigins(pages) {
   return checker;
 }
 
-test('two tabs share an MP4 by pieces; every byte played is the origin\'s; seeks to the middle and to the last second play', async () => {
+test('three tabs share an MP4 by pieces; every byte played is the origin\'s; seeks to the middle and to the last second play', async () => {
   await withBrowser(async (ctx) => {
-    const { a, b, sa } = await twoTabs(ctx, 'mp4', 'progressive.mp4', {}, 8);
+    const { tabs, states } = await threeTabs(ctx, 'mp4', 'progressive.mp4', {}, 8);
+    const [a, , b] = tabs;
+    const sa = states[0];
     assert.equal(sa.protocolVersion, 'v2');
     assert.ok(sa.supported && sa.swVersionSupported, 'support statics');
-    // Seek B to the middle (a Range request from there), then to the last second: both play.
+    // Seek the third tab to the middle (a Range request from there), then to the last second.
     const duration = (await state(b)).duration;
     const mid = duration / 2;
     await b.evaluate((t) => window.__seek(t), mid);
@@ -99,8 +107,8 @@ test('two tabs share an MP4 by pieces; every byte played is the origin\'s; seeks
     const last = await waitForState(b, (s) => s.ended || s.errors.length > 0, { what: 'the end after the seek to the last second' });
     assert.deepEqual(last.errors, [], mediaSummary(last));
     assert.ok(last.currentTime >= duration - 0.1, `played to the end; ${mediaSummary(last)}`);
-    const checker = await assertServedIsOrigins([a, b]);
-    console.log(`mp4: ${checker.summary()}; B ${mediaSummary(last)}`);
+    const checker = await assertServedIsOrigins(tabs);
+    console.log(`mp4: ${checker.summary()}; C ${mediaSummary(last)}`);
   });
 });
 
@@ -121,17 +129,56 @@ test('a lying peer\'s pieces never reach the element: checked against the digest
   });
 });
 
-test('two tabs share an MP3 in <audio>', async () => {
+test('three tabs share an MP3 in <audio>', async () => {
   await withBrowser(async (ctx) => {
-    const { a, b, sb } = await twoTabs(ctx, 'mp3', 'audio.mp3', { kind: 'audio', piece: String(64 * KiB) }, 8);
-    assert.equal(sb.kind, 'audio');
-    await assertServedIsOrigins([a, b]);
+    const { tabs, states } = await threeTabs(ctx, 'mp3', 'audio.mp3', { kind: 'audio', piece: String(64 * KiB) }, 8);
+    assert.ok(states.every((s) => s.kind === 'audio'));
+    await assertServedIsOrigins(tabs);
   });
 });
 
-test('two tabs share a WebM', async () => {
+test('three tabs share a WebM', async () => {
   await withBrowser(async (ctx) => {
-    const { a, b } = await twoTabs(ctx, 'webm', 'progressive.webm', {}, 8);
-    await assertServedIsOrigins([a, b]);
+    const { tabs } = await threeTabs(ctx, 'webm', 'progressive.webm', {}, 8);
+    await assertServedIsOrigins(tabs);
+  });
+});
+
+test('the peer a tab is taking pieces from closes: no stall, the rest comes from the origin', async () => {
+  await withBrowser(async (ctx) => {
+    const p = { tracker: tracker.url, disk: '0', channel: 'mp4-leave' };
+    const src = '/m/leave/progressive.mp4';
+    const a = await openMedia(ctx, origin, src, p);
+    await playedAtLeast(a, 2);
+    const b = await openMedia(ctx, origin, src, p);
+    await waitForState(b, (s) => s.bytes?.p2pDown > 0, { what: 'B taking pieces from A' });
+    await a.close();
+    const at = (await state(b)).currentTime;
+    const s = await playedAtLeast(b, at + 8, 'B playing 8 s after A left');
+    assert.deepEqual(s.errors, [], mediaSummary(s));
+    assert.equal(s.rebuffers, 0, `no stall; ${mediaSummary(s)}`);
+    await assertServedIsOrigins([b]);
+  });
+});
+
+test('a reload plays what was watched from IndexedDB: no origin bytes for a cached piece', async () => {
+  await withBrowser(async (ctx) => {
+    const p = { p2p: '0', channel: 'mp4-disk' };
+    const page = await openMedia(ctx, origin, '/m/disk/progressive.mp4', p);
+    const first = await playedAtLeast(page, 6);
+    assert.deepEqual(first.errors, [], mediaSummary(first));
+    const cached = new Set(first.loaded.map((x) => Number(x.split(':')[0])));
+    const before = await originBytes('disk');
+    await page.reload();
+    const again = await playedAtLeast(page, 3, '3 s played after the reload');
+    assert.deepEqual(again.errors, [], mediaSummary(again));
+    assert.ok(again.proxied, mediaSummary(again));
+    const fetched = again.loaded.map((x) => Number(x.split(':')[0]));
+    assert.ok(cached.has(0) && !fetched.includes(0), `the first piece came from disk; before ${first.loaded}, after ${again.loaded}`);
+    assert.deepEqual(fetched.filter((i) => cached.has(i)), [], `no cached piece loaded again; after the reload: ${again.loaded}`);
+    const piece = 512 * KiB;
+    const spent = (await originBytes('disk')) - before;
+    assert.ok(spent <= fetched.length * piece + 64 * KiB, `origin bytes after the reload (${spent}) are those of the ${fetched.length} pieces not cached`);
+    await assertServedIsOrigins([page]);
   });
 });

@@ -25,7 +25,7 @@ export type MediaP2PConfig = Omit<P2PConfig, "channelId" | "diskCacheLimit"> & {
   swFile?: string;
   /** Its scope. Default './'. */
   swScope?: string;
-  /** IndexedDB cache of pieces, bytes. Default 1500 MiB desktop, 1000 MiB mobile; 0 turns it off. */
+  /** IndexedDB cache of pieces, bytes, shared by the tabs of the origin. Default 2500 MiB desktop, 1500 MiB mobile; 0 turns it off. */
   diskCacheLimit?: Limit;
   /** Pieces the worker fetches ahead of the one the element reads. Default 0. */
   minBufferCount?: number;
@@ -91,7 +91,7 @@ export class P2PEngineMedia {
     this.elemOption = mediaElem;
     this.watcher = new PlaybackWatcher(() => this.core.reportRebuffer());
     this.core.setPlaybackSource(() => this.playback());
-    this.disk = P2PEngineMedia.isSupported() ? DiskCache.open(limitOf(diskCacheLimit, 1500 * MiB, 1000 * MiB), "swarmcast-media") : Promise.resolve(undefined);
+    this.disk = P2PEngineMedia.isSupported() ? DiskCache.open(limitOf(diskCacheLimit, 2500 * MiB, 1500 * MiB), "swarmcast-media") : Promise.resolve(undefined);
     if (P2PEngineMedia.isServiceWorkerSupported()) {
       this.link = new WorkerLink({
         swFile: swFile ?? "./sw.js",
