@@ -4,6 +4,8 @@
 // in a folder of its own, so that the origin's count of that folder is the file's origin bytes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { startOrigin, startTracker } from '../lib/servers.mjs';
 import { launchBrowser, waitForState } from '../lib/browser.mjs';
@@ -181,4 +183,48 @@ test('a reload plays what was watched from IndexedDB: no origin bytes for a cach
     assert.ok(spent <= fetched.length * piece + 64 * KiB, `origin bytes after the reload (${spent}) are those of the ${fetched.length} pieces not cached`);
     await assertServedIsOrigins([page]);
   });
+});
+
+/** Serves one file with byte ranges and without CORS headers, on another port: another origin. */
+async function noCorsServer(file) {
+  const data = fs.readFileSync(file);
+  const server = http.createServer((req, res) => {
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const start = m ? Number(m[1]) : 0;
+    const end = m && m[2] ? Math.min(Number(m[2]), data.length - 1) : data.length - 1;
+    const headers = { 'Content-Type': 'video/mp4', 'Accept-Ranges': 'bytes', 'Content-Length': end - start + 1 };
+    if (m) headers['Content-Range'] = `bytes ${start}-${end}/${data.length}`;
+    res.writeHead(m ? 206 : 200, headers);
+    res.end(req.method === 'HEAD' ? undefined : data.subarray(start, end + 1));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+test('bad input: a missing file, a file that is not media, a cross-origin file without CORS: an exception, and the URL played as it is', async () => {
+  const other = await noCorsServer(path.join(folders.dir, 'mp4', 'progressive.mp4'));
+  try {
+    await withBrowser(async (ctx) => {
+      const p = { tracker: tracker.url, disk: '0' };
+      const cases = [
+        { src: '/m/mp4/missing.mp4', code: 'HTTP_EXPT', plays: false },
+        { src: '/e2e/media-sw.js', code: 'MEDIA_EXPT', plays: false },
+        { src: `${other.url}/progressive.mp4`, code: 'HTTP_EXPT', plays: true },
+      ];
+      for (const c of cases) {
+        const page = await openMedia(ctx, origin, c.src, p);
+        const s = await waitForState(page, (x) => x.exceptions.length > 0 && x.src !== null, { what: `an exception for ${c.src}` });
+        assert.deepEqual(s.exceptions, [c.code], `${c.src}: ${mediaSummary(s)}`);
+        assert.equal(s.proxied, false, `${c.src} is given to the element as it is`);
+        assert.equal(s.src, new URL(c.src, origin.url).href);
+        if (c.plays) {
+          const played = await playedAtLeast(page, 2, `${c.src} playing over plain HTTP`);
+          assert.deepEqual(played.errors, [], mediaSummary(played));
+        }
+        await page.close();
+      }
+    });
+  } finally {
+    await other.close();
+  }
 });
