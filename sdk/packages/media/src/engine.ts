@@ -150,10 +150,9 @@ export class P2PEngineMedia {
     const disk = await this.disk;
     if (disk && !this.core.hasSegment(url, index)) {
       const cached = await disk.get(key).catch(() => undefined);
-      if (cached && cached.length === size) {
-        this.core.adoptSegment(url, index, cached);
-        return cached;
-      }
+      // Into memory, then loaded as any stored piece: the swarm is joined and the piece offered
+      // to peers even when a tab plays everything from disk.
+      if (cached && cached.length === size) this.core.adoptSegment(url, index, cached);
     }
     const r = await this.core.loadSegment(url, index, { url, byteRange: range }, signal);
     if (disk && r.source !== "cache") disk.put(key, r.data).catch((err) => this.core.log.debug("disk cache write failed", err));
