@@ -71,6 +71,9 @@ async function run(kind, origin, tracker) {
     const p2p = states.reduce((n, s) => n + (s.bytes?.p2pDown ?? 0), 0);
     process.stderr.write(`  startup per tab (ms, in opening order): ${states.map((s) => (s.startupMs == null ? '-' : Math.round(s.startupMs))).join(' ')}\n`);
     process.stderr.write(`  seek per tab (ms): ${seeks.map((x) => (x == null ? '-' : Math.round(x))).join(' ')}\n`);
+    const phases = {};
+    for (const st of states) for (const [k, v] of Object.entries(st.timeline ?? {})) (phases[k] ??= []).push(v);
+    process.stderr.write(`  startup phases, median ms: ${Object.entries(phases).map(([k, xs]) => `${k} ${med(xs)}`).join(', ')}\n`);
     return {
       run: kind,
       tabs: N,

@@ -101,7 +101,9 @@ export class P2PEngineMedia {
         piece: (url, index, signal) => this.piece(url, index, signal),
         failed: (message) => this.core.reportException({ code: "SW_EXPT", message }),
       });
-      void this.link.register();
+      // Registers the worker and, when one already controls the page, says hello now: the
+      // first getProxiedUrl then waits for the probe only.
+      void this.link.ready();
     }
   }
 
