@@ -14,7 +14,8 @@
 # remuxed into 2 s HLS segments with ffmpeg (no re-encoding) into the cache folder below.
 # Settings (environment): CARGO_TARGET_DIR, SWARMCAST_MEDIA_DIR (test media folder, default
 # ~/.cache/swarmcast/media), BENCH_PIN=1 (worker on CPU 0, simulator, tracker and origin on
-# CPU 1, so the worker has a core of its own).
+# CPU 1, so the worker has a core of its own), BENCH_SP_ENV (more lines for the super peer's
+# .env, e.g. "sendBudgetMB=1024" to compare send budgets).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -70,6 +71,7 @@ api_port=$(free_port)
 mkdir -p "$work/sp"
 printf 'listenPort=%s\nlistenHost=127.0.0.1\nsignal1=%s\ncacheDir=%s/cache\nmaxWorkers=1\n' \
   "$api_port" "$tracker" "$work" >"$work/sp/.env"
+[ -n "${BENCH_SP_ENV:-}" ] && printf '%s\n' "$BENCH_SP_ENV" >>"$work/sp/.env"
 (cd "$work/sp" && exec "$bin" superpeer) >"$work/superpeer.log" 2>&1 &
 pids+=($!); master_pid=$!
 wait_for "$work/superpeer.log" 'REST API on http' >/dev/null

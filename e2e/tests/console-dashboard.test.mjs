@@ -190,3 +190,30 @@ test(
     }
   },
 );
+
+test(
+  'a channel listed by URL from the dashboard is matched to its swarm and stays listed',
+  { skip: !fullStack && 'this build has no origin to list a channel of' },
+  async () => {
+    const page = await openPage(ctx, 'about:blank');
+    await login(page);
+    await page.goto(`${consoleUrl}/#channels`);
+    const form = page.locator('[data-testid=list-channel]');
+    await form.locator('input[type=url]').fill(`${origin.url}/live/hls-ts/index.m3u8`);
+    await form.locator('button[type=submit]').click();
+    const row = page.locator('[data-testid=listed-channel]', { hasText: 'live/hls-ts/index.m3u8' });
+    await row.waitFor({ timeout: 15_000 });
+    assert.match(await row.textContent(), /matched/);
+    // A URL that is not a manifest is listed with the reason it matches nothing.
+    await form.locator('input[type=url]').fill(`${origin.url}/no-such-channel.m3u8`);
+    await form.locator('button[type=submit]').click();
+    const bad = page.locator('[data-testid=listed-channel]', { hasText: 'no-such-channel' });
+    await bad.waitFor({ timeout: 15_000 });
+    assert.match(await bad.textContent(), /HTTP 404/);
+    await page.reload();
+    await page.locator('[data-testid=listed]').nth(1).waitFor();
+    await screenshots(page, 'console-channel-list');
+    assert.deepEqual(page.errors.filter((e) => !/status of 401/.test(e)), [], 'no page errors');
+    await page.close();
+  },
+);

@@ -70,6 +70,20 @@ pub struct ConsoleArgs {
     #[arg(long = "super-peer", value_name = "SPEC", value_parser = parse_super_peer)]
     pub super_peers: Vec<console::NewSuperPeer>,
 
+    /// List a channel's manifest URL at start (repeatable): its swarms are matched by the
+    /// ids P2P Media Loader derives, so channels whose viewers report no stats are seeded too.
+    #[arg(long = "channel", value_name = "URL")]
+    pub channels: Vec<String>,
+
+    /// List an index of channel URLs at start (repeatable): a text or M3U file, one URL per
+    /// line, read again every --listed-refresh seconds.
+    #[arg(long = "channel-index", value_name = "URL")]
+    pub channel_indexes: Vec<String>,
+
+    /// Seconds between readings of listed manifests and indexes.
+    #[arg(long, default_value_t = 300.0, value_name = "SECS")]
+    pub listed_refresh: f64,
+
     /// Viewers a channel needs to be seeded automatically.
     #[arg(long, default_value_t = 1)]
     pub min_viewers: u32,
@@ -158,6 +172,17 @@ impl ConsoleArgs {
             },
             super_peers: self.super_peers.clone(),
             auto_seeding: self.auto_seeding,
+            listed: self
+                .channels
+                .iter()
+                .map(|u| (console::listed::Kind::Channel, u.clone()))
+                .chain(
+                    self.channel_indexes
+                        .iter()
+                        .map(|u| (console::listed::Kind::Index, u.clone())),
+                )
+                .collect(),
+            listed_refresh: secs("listed-refresh", self.listed_refresh)?,
             ..defaults
         })
     }

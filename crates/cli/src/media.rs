@@ -1,9 +1,9 @@
 //! `swarmcast media`: the test media every test, demo and benchmark plays.
 //!
 //! One ffmpeg encode of a synthetic 3-rendition ladder (fixed 2 s GOP = segment duration),
-//! then remuxes (each well under a second) into every packaging we serve, plus the two
-//! formats that need an encode of their own: an MP3 and a small VP9/Opus WebM. The result is kept
-//! in a cache folder outside the repository and reused until the recipe changes.
+//! then remuxes (each well under a second) into every packaging we serve, plus what needs an
+//! encode of its own: an MP3, a small VP9/Opus WebM and a long low-rate VOD. The result is
+//! kept in a cache folder outside the repository and reused until the recipe changes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
 /// Bump when the recipe below changes, so cached media is made again.
-const RECIPE_VERSION: &str = "2";
+const RECIPE_VERSION: &str = "4";
 const STAMP: &str = ".swarmcast-media";
 
 #[derive(Subcommand, Debug)]
@@ -122,6 +122,9 @@ fn run_ffmpeg(cwd: &Path, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Length of `vod-20min`: long enough that a viewer seeks over hundreds of segments.
+pub const LONG_VOD_SECONDS: u32 = 1200;
+
 /// One ffmpeg invocation, run in the output folder.
 #[derive(Debug)]
 pub struct Step {
@@ -134,11 +137,11 @@ fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_owned).collect()
 }
 
-/// The whole recipe: one encode, then remuxes. Output layout:
+/// The whole recipe: one encode, then remuxes, and a long low-rate VOD. Output layout:
 ///
 /// | path | what |
 /// |---|---|
-/// | `ladder.mp4` | 720p 2500k / 480p 1000k / 360p 500k H.264 + AAC, the only encode |
+/// | `ladder.mp4` | 720p 2500k / 480p 1000k / 360p 500k H.264 + AAC, the main encode |
 /// | `progressive.mp4` | 720p + AAC, faststart |
 /// | `audio.mp3` | 128k MP3 |
 /// | `progressive.webm` | 360p VP9 500k + Opus 96k (a fast realtime encode of the 360p rung) |
@@ -146,6 +149,7 @@ fn words(s: &str) -> Vec<String> {
 /// | `hls-fmp4/index.m3u8` | VOD HLS, fMP4 segments + `init.mp4` |
 /// | `hls-abr/master.m3u8` | 3 renditions `720p/`, `480p/`, `360p/`, MPEG-TS |
 /// | `dash/manifest.mpd` | DASH, SegmentTemplate + timeline, with CMAF HLS `master.m3u8` alongside |
+/// | `vod-20min/index.m3u8` | a 20-minute VOD (600 segments of 2 s), 180p, an encode of its own at any `seconds` |
 pub fn recipe(seconds: u32) -> Vec<Step> {
     let t = seconds.to_string();
     // Fixed 2 s GOP (60 frames at 30 fps), no scene-cut keyframes: every segment starts on one.
@@ -211,6 +215,17 @@ pub fn recipe(seconds: u32) -> Vec<Step> {
             .collect(),
         },
         Step {
+            name: "vod-20min",
+            dirs: &["vod-20min"],
+            args: words(&format!(
+                "-f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi -i sine=frequency=330:sample_rate=48000 \
+                 -t {LONG_VOD_SECONDS} -c:v libx264 -preset ultrafast -profile:v baseline -pix_fmt yuv420p \
+                 -g 60 -keyint_min 60 -sc_threshold 0 -b:v 150k -maxrate 200k -bufsize 300k -threads 2 \
+                 -c:a aac -b:a 48k -ac 1 -fflags +bitexact {hls} -hls_segment_type mpegts \
+                 -hls_segment_filename vod-20min/seg_%04d.ts vod-20min/index.m3u8"
+            )),
+        },
+        Step {
             name: "dash",
             dirs: &["dash"],
             args: words(
@@ -237,12 +252,16 @@ mod tests {
             .iter()
             .filter(|s| s.args.iter().any(|a| a == "libx264"))
             .count();
-        assert_eq!(encodes, 1);
+        // The ladder, and the long VOD at a low rate of its own.
+        assert_eq!(encodes, 2);
         for step in &steps[1..] {
             let copies = step.args.iter().any(|a| a == "copy");
-            // The audio-only and WebM outputs need codecs of their own: small encodes.
+            // The audio-only, WebM and long VOD outputs need encodes of their own.
             assert!(
-                copies || step.name == "audio.mp3" || step.name == "progressive.webm",
+                copies
+                    || step.name == "audio.mp3"
+                    || step.name == "progressive.webm"
+                    || step.name == "vod-20min",
                 "{} must remux",
                 step.name
             );

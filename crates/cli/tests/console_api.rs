@@ -9,6 +9,7 @@ mod console_support;
 
 use console_support::{urlencode, TestConsole, TestOrigin, TestSuperPeer, TestTracker};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_checks_health_and_survives_restart() {
@@ -495,5 +496,138 @@ async fn a_super_peer_without_room_gets_nothing() {
     );
     let stats = sp.stats().await;
     assert_eq!(stats["channels"], json!([]), "nothing seeded: {stats}");
+    console.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_listed_by_url_are_seeded_though_their_viewers_report_nothing() {
+    let origin = TestOrigin::start(&["plain", "other"]).await;
+    let tracker = TestTracker::start().await;
+    let (plain, other) = (origin.live("plain"), origin.vod("other"));
+    let plain_hash = console_support::info_hash_of(&plain).await;
+    let other_hash = console_support::info_hash_of(&other).await;
+    // Viewers as unmodified P2P Media Loader clients are: they announce and report nothing.
+    let mut viewers = Vec::new();
+    for peer in 0..3 {
+        viewers.push(tracker.viewer(&plain_hash, peer).await);
+    }
+    viewers.push(tracker.viewer(&other_hash, 10).await);
+    let sp = TestSuperPeer::start("", 2, &tracker.ws_url()).await;
+    let console = TestConsole::start(TestConsole::config(vec![tracker.url.clone()])).await;
+    console.register(&sp, "", 1000).await;
+
+    // Known by info-hash only, no channel can be seeded.
+    let round = console.post("/api/seeding/run", json!({})).await;
+    let actions = round["actions"].as_array().unwrap();
+    assert!(
+        actions.iter().all(|a| a["action"] != "seed"),
+        "nothing seedable yet: {round}"
+    );
+
+    // PLAIN listed by URL, OTHER through an M3U index of relative URLs.
+    let (status, listed) = console
+        .call("POST", "/api/listed-channels", Some(json!({"url": plain})))
+        .await;
+    assert_eq!(status, 201, "{listed}");
+    let hex: String = plain_hash.bytes().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(listed["channels"][0]["channel"], plain, "{listed}");
+    assert_eq!(
+        listed["channels"][0]["info_hashes"],
+        json!([hex]),
+        "{listed}"
+    );
+    origin.write(
+        "channels.m3u",
+        "#EXTM3U\n#EXTINF:-1,Other\nother/index.m3u8\n",
+    );
+    let index = format!("{}/channels.m3u", origin.url);
+    let (status, listed) = console
+        .call(
+            "POST",
+            "/api/listed-channels",
+            Some(json!({"url": index, "kind": "index"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{listed}");
+    assert_eq!(listed["sources"].as_array().unwrap().len(), 2, "{listed}");
+    assert!(
+        listed["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["channel"] == json!(other) && c["error"].is_null()),
+        "{listed}"
+    );
+
+    // Bad input: a clear error, nothing listed.
+    let (status, v) = console
+        .call(
+            "POST",
+            "/api/listed-channels",
+            Some(json!({"url": "ftp://x/a"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    let (status, v) = console
+        .call(
+            "POST",
+            "/api/listed-channels",
+            Some(json!({"url": "http://o/a", "kind": "x"})),
+        )
+        .await;
+    assert!(status == 400 || status == 422, "{status} {v}");
+    let (status, _) = console
+        .call("DELETE", "/api/listed-channels/999", None)
+        .await;
+    assert_eq!(status, 404);
+
+    // Both channels are ranked with their viewers and seeded.
+    let round = console.post("/api/seeding/run", json!({})).await;
+    let seeded: Vec<&Value> = round["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "seed")
+        .collect();
+    assert_eq!(seeded.len(), 2, "{round}");
+    assert_eq!(seeded[0]["channel"], plain, "the hotter first: {round}");
+    assert_eq!(seeded[1]["channel"], other, "{round}");
+    sp.wait_workers("workers for both listed channels", |w| {
+        w.len() == 2 && w.iter().all(|w| w["signal"].is_string())
+    })
+    .await;
+    // The tracker knows PLAIN by info-hash only: the console's view names it, with the
+    // worker's announce among the peers and not among the viewers.
+    let row_of = |channels: &Value| {
+        channels["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["channel"] == json!(plain))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let row = loop {
+        console.post("/api/seeding/run", json!({})).await;
+        let row = row_of(&console.get("/api/channels").await);
+        if row["peers"] == 4 || std::time::Instant::now() > deadline {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(row["peers"], 4, "three viewers and the worker: {row}");
+    assert_eq!(row["viewers"], 3, "the worker is not a viewer: {row}");
+
+    // Unlisting PLAIN leaves it known by info-hash only again; OTHER stays.
+    let listed = console.get("/api/listed-channels").await;
+    let id = listed["sources"][0]["id"].as_i64().unwrap();
+    let (status, _) = console
+        .call("DELETE", &format!("/api/listed-channels/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let listed = console.get("/api/listed-channels").await;
+    assert_eq!(listed["sources"].as_array().unwrap().len(), 1, "{listed}");
+    drop(viewers);
     console.stop().await;
 }

@@ -11,8 +11,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::listed::{Kind, ListedChannel};
 use crate::state::{now_unix, validate_url, Console, Health, OpError};
-use crate::store::{NewSuperPeer, StoreError, SuperPeerPatch, SuperPeerRecord};
+use crate::store::{ListedRecord, NewSuperPeer, StoreError, SuperPeerPatch, SuperPeerRecord};
 use crate::superpeer::WorkerOp;
 use crate::traffic::OVERALL;
 
@@ -31,7 +32,7 @@ impl IntoResponse for ApiError {
 impl From<OpError> for ApiError {
     fn from(e: OpError) -> Self {
         let status = match &e {
-            OpError::NotFound(_) => StatusCode::NOT_FOUND,
+            OpError::NotFound(_) | OpError::NotListed(_) => StatusCode::NOT_FOUND,
             OpError::BadInput(_) => StatusCode::BAD_REQUEST,
             OpError::Store(StoreError::DuplicateUrl(_)) => StatusCode::CONFLICT,
             OpError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -73,6 +74,11 @@ pub fn router(console: Shared) -> Router {
             post(restart_worker),
         )
         .route("/channels", get(channels))
+        .route("/listed-channels", get(listed).post(add_listed))
+        .route(
+            "/listed-channels/{id}",
+            axum::routing::delete(delete_listed),
+        )
         .route("/seeding", get(seeding).put(set_seeding))
         .route("/seeding/run", post(run_seeding))
         .route("/decisions", get(decisions))
@@ -228,6 +234,62 @@ async fn delete_super_peer(
         return Err(OpError::NotFound(id).into());
     }
     c.forget_health(id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The channel list: what the operator listed, and the channels read from it.
+#[derive(Debug, Serialize)]
+struct ListedView {
+    sources: Vec<ListedRecord>,
+    channels: Vec<ListedChannel>,
+}
+
+async fn listed(State(c): State<Shared>) -> ApiResult<ListedView> {
+    Ok(Json(ListedView {
+        sources: c.store.listed()?,
+        channels: c.listed_channels().await,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct NewListed {
+    url: String,
+    #[serde(default = "channel_kind")]
+    kind: Kind,
+}
+
+fn channel_kind() -> Kind {
+    Kind::Channel
+}
+
+/// Lists a URL and reads the list at once, so the answer says what it matched.
+async fn add_listed(
+    State(c): State<Shared>,
+    Json(new): Json<NewListed>,
+) -> Result<(StatusCode, Json<ListedView>), ApiError> {
+    let url = crate::listed::validate_url(&new.url).map_err(bad_request)?;
+    if url.len() > 2048 {
+        return Err(bad_request("URL is longer than 2048 characters"));
+    }
+    c.store.insert_listed(new.kind, &url, now_unix())?;
+    c.read_listed().await;
+    Ok((
+        StatusCode::CREATED,
+        Json(ListedView {
+            sources: c.store.listed()?,
+            channels: c.listed_channels().await,
+        }),
+    ))
+}
+
+async fn delete_listed(
+    State(c): State<Shared>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    if !c.store.delete_listed(id)? {
+        return Err(OpError::NotListed(id).into());
+    }
+    c.read_listed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::listed::Kind;
 use crate::planner::PlannerConfig;
 use crate::store::NewSuperPeer;
 use crate::traffic::{Resolution, DEFAULT_RESOLUTIONS};
@@ -42,6 +43,10 @@ pub struct ConsoleConfig {
     /// Forces automatic seeding on or off at start; `None` keeps the stored choice (on by
     /// default).
     pub auto_seeding: Option<bool>,
+    /// Channel URLs and index URLs listed at start (kept with those listed through the API).
+    pub listed: Vec<(Kind, String)>,
+    /// How often listed manifests and indexes are read again (their variants may change).
+    pub listed_refresh: Duration,
 }
 
 /// Fields of the `POST /seed` entries the console sends.
@@ -93,6 +98,8 @@ impl Default for ConsoleConfig {
             max_decisions: 5000,
             super_peers: Vec::new(),
             auto_seeding: None,
+            listed: Vec::new(),
+            listed_refresh: Duration::from_secs(300),
         }
     }
 }

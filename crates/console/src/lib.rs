@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod listed;
 pub mod manifest;
 pub mod planner;
 pub mod state;

@@ -73,7 +73,7 @@ fn classify_hls(text: &str) -> Manifest {
 pub async fn is_live(http: &reqwest::Client, url: &str) -> Result<(bool, &'static str), String> {
     let mut url = reqwest::Url::parse(url).map_err(|_| format!("`{url}` is not a manifest URL"))?;
     for _ in 0..2 {
-        let body = fetch(http, &url).await?;
+        let (_, body) = fetch(http, &url).await?;
         match classify(&body) {
             None => return Err(format!("{url} is neither an HLS playlist nor a DASH MPD")),
             Some(Manifest::Stream { live, why }) => return Ok((live, why)),
@@ -90,13 +90,20 @@ pub async fn is_live(http: &reqwest::Client, url: &str) -> Result<(bool, &'stati
 /// Manifests bigger than this are not read (a live playlist is a few KB).
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
-async fn fetch(http: &reqwest::Client, url: &reqwest::Url) -> Result<String, String> {
+/// Fetches a manifest (or a list of them): its final URL after redirects and its text.
+pub async fn fetch_text(http: &reqwest::Client, url: &str) -> Result<(String, String), String> {
+    let url = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    fetch(http, &url).await
+}
+
+async fn fetch(http: &reqwest::Client, url: &reqwest::Url) -> Result<(String, String), String> {
     let resp = crate::superpeer::send(http.get(url.clone()), crate::superpeer::Retry::Once)
         .await
         .map_err(|e| format!("{url}: {}", crate::superpeer::describe(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("{url}: HTTP {}", resp.status()));
     }
+    let final_url = resp.url().to_string();
     let body = resp
         .bytes()
         .await
@@ -104,7 +111,7 @@ async fn fetch(http: &reqwest::Client, url: &reqwest::Url) -> Result<String, Str
     if body.len() > MAX_MANIFEST_BYTES {
         return Err(format!("{url}: manifest over {MAX_MANIFEST_BYTES} bytes"));
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok((final_url, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// `live` of a seed: the operator's choice, else the manifest's answer, else `fallback`.

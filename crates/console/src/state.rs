@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 
 use crate::config::ConsoleConfig;
+use crate::listed::{Kind, ListedChannel};
 use crate::planner::{self, Action, ChannelDemand, RunningWorker, SuperPeerSlot};
 use crate::store::{NewDecision, NewSuperPeer, Store, StoreError, SuperPeerRecord};
 use crate::superpeer::{encode_channel, SeedRequest, SuperPeerClient, WorkerOp, WorkerStats};
@@ -70,6 +71,15 @@ pub struct Console {
     round: tokio::sync::Mutex<()>,
     /// Channels unplaced in the previous round: logged again only when that changes.
     unplaced: Mutex<HashSet<String>>,
+    /// The listed channels as last read.
+    listed: RwLock<Listed>,
+}
+
+/// Listed channels as last read, and when.
+#[derive(Debug, Default)]
+struct Listed {
+    channels: Vec<ListedChannel>,
+    read_at: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for Console {
@@ -82,6 +92,8 @@ impl std::fmt::Debug for Console {
 pub enum OpError {
     #[error("no super peer with id {0}")]
     NotFound(i64),
+    #[error("no listed channel with id {0}")]
+    NotListed(i64),
     #[error("{0}")]
     BadInput(String),
     #[error(transparent)]
@@ -128,6 +140,10 @@ impl Console {
             }
             None => store.setting(AUTO_SEEDING_KEY)?.as_deref() != Some("false"),
         };
+        for (kind, url) in &config.listed {
+            let url = crate::listed::validate_url(url).map_err(anyhow::Error::msg)?;
+            store.insert_listed(*kind, &url, now_unix())?;
+        }
         for sp in &config.super_peers {
             let url = validate_url(&sp.url).map_err(anyhow::Error::msg)?;
             let sp = NewSuperPeer { url, ..sp.clone() };
@@ -157,6 +173,7 @@ impl Console {
             auto: AtomicBool::new(auto),
             round: tokio::sync::Mutex::new(()),
             unplaced: Mutex::new(HashSet::new()),
+            listed: RwLock::new(Listed::default()),
         }))
     }
 
@@ -237,14 +254,59 @@ impl Console {
         read(&self.ranking).clone()
     }
 
+    // ---- listed channels ----
+
+    /// The listed channels, read again when older than the refresh interval.
+    pub async fn listed_channels(&self) -> Vec<ListedChannel> {
+        let fresh = read(&self.listed)
+            .read_at
+            .is_some_and(|t| t.elapsed() < self.config.listed_refresh);
+        if !fresh {
+            self.read_listed().await;
+        }
+        read(&self.listed).channels.clone()
+    }
+
+    /// Reads every listed manifest and index now.
+    pub async fn read_listed(&self) {
+        let sources: Vec<(Kind, String)> = match self.store.listed() {
+            Ok(rows) => rows.into_iter().map(|r| (r.kind, r.url)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the channel list");
+                return;
+            }
+        };
+        let channels = crate::listed::resolve(&self.http, &sources).await;
+        for c in channels.iter().filter(|c| c.error.is_some()) {
+            tracing::debug!(url = %c.url, error = ?c.error, "listed channel not matched");
+        }
+        *write(&self.listed) = Listed {
+            channels,
+            read_at: Some(std::time::Instant::now()),
+        };
+    }
+
+    /// The URL a super peer fetches for a listed channel whose id alone does not do.
+    fn seed_url(&self, channel: &str) -> Option<String> {
+        read(&self.listed)
+            .channels
+            .iter()
+            .find(|c| c.channel == channel)
+            .and_then(ListedChannel::seed_url)
+            .map(str::to_owned)
+    }
+
     /// Polls every tracker, keeps the merged ranking and books the traffic history.
     pub async fn poll_trackers(&self) -> RankingSnapshot {
         let mut polls: Vec<Option<Vec<ChannelRank>>> = Vec::new();
         let mut errors = Vec::new();
         let workers = self.workers_per_channel();
+        let listed = self.listed_channels().await;
         for t in &self.config.trackers {
             match tracker::poll(&self.http, t).await {
-                Ok(mut r) => {
+                Ok(mut swarms) => {
+                    crate::listed::attribute(&mut swarms, &listed);
+                    let mut r = tracker::rank_channels(&swarms);
                     tracker::discount_workers(&mut r, &workers);
                     polls.push(Some(r));
                 }
@@ -450,6 +512,7 @@ impl Console {
             no_use_disk_cache: d.no_use_disk_cache,
             max_connections: d.max_connections,
             label: label.unwrap_or(&d.label).to_owned(),
+            url: self.seed_url(channel),
         }
     }
 

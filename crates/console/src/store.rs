@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use crate::listed::Kind;
 use crate::traffic::{Resolution, TrafficPoint, TrafficSeries};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,15 @@ pub struct SuperPeerPatch {
     pub bandwidth_mbps: Option<u32>,
     pub access_token: Option<String>,
     pub label: Option<String>,
+}
+
+/// A channel URL or index URL the operator listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListedRecord {
+    pub id: i64,
+    pub kind: Kind,
+    pub url: String,
+    pub added_at: i64,
 }
 
 /// One entry of the decision log: what the console (or the operator) did and why.
@@ -102,6 +112,12 @@ CREATE TABLE IF NOT EXISTS super_peers (
     access_token TEXT NOT NULL DEFAULT '',
     label TEXT NOT NULL DEFAULT '',
     created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS listed_channels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL UNIQUE,
+    added_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
@@ -244,6 +260,58 @@ impl Store {
         Ok(self
             .conn()
             .execute("DELETE FROM super_peers WHERE id = ?1", [id])?
+            > 0)
+    }
+
+    // ---- listed channels ----
+
+    pub fn listed(&self) -> Result<Vec<ListedRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id, kind, url, added_at FROM listed_channels ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            let kind: String = r.get(1)?;
+            Ok(ListedRecord {
+                id: r.get(0)?,
+                kind: Kind::parse(&kind).unwrap_or(Kind::Channel),
+                url: r.get(2)?,
+                added_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Lists a URL (or changes the kind of one listed already).
+    pub fn insert_listed(
+        &self,
+        kind: Kind,
+        url: &str,
+        now: i64,
+    ) -> Result<ListedRecord, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO listed_channels (kind, url, added_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(url) DO UPDATE SET kind = excluded.kind",
+            params![kind.as_str(), url, now],
+        )?;
+        Ok(conn.query_row(
+            "SELECT id, added_at FROM listed_channels WHERE url = ?1",
+            [url],
+            |r| {
+                Ok(ListedRecord {
+                    id: r.get(0)?,
+                    kind,
+                    url: url.to_owned(),
+                    added_at: r.get(1)?,
+                })
+            },
+        )?)
+    }
+
+    pub fn delete_listed(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM listed_channels WHERE id = ?1", [id])?
             > 0)
     }
 
@@ -474,6 +542,32 @@ mod tests {
             store.setting("auto_seeding").unwrap().as_deref(),
             Some("false")
         );
+    }
+
+    #[test]
+    fn listed_channels_survive_reopen_and_relisting_changes_the_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("console.db");
+        {
+            let store = Store::open(Some(&path)).unwrap();
+            let a = store
+                .insert_listed(Kind::Channel, "http://o/a.m3u8", 5)
+                .unwrap();
+            let again = store
+                .insert_listed(Kind::Index, "http://o/a.m3u8", 9)
+                .unwrap();
+            assert_eq!((again.id, again.added_at), (a.id, 5));
+            store
+                .insert_listed(Kind::Channel, "http://o/b.m3u8", 6)
+                .unwrap();
+        }
+        let store = Store::open(Some(&path)).unwrap();
+        let all = store.listed().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].kind, Kind::Index);
+        assert!(store.delete_listed(all[1].id).unwrap());
+        assert!(!store.delete_listed(all[1].id).unwrap());
+        assert_eq!(store.listed().unwrap().len(), 1);
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct SeedRequest {
     pub no_use_disk_cache: bool,
     pub max_connections: u32,
     pub label: String,
+    /// The manifest to fetch when the channel id alone does not do (a listed URL with a
+    /// query, or one that redirects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// Encodes a channel id for `POST /seed` and `/stats/:channelId`.
@@ -337,8 +341,18 @@ mod tests {
             no_use_disk_cache: false,
             max_connections: 80,
             label: "l".into(),
+            url: None,
         };
-        let v = serde_json::to_value(req).unwrap();
+        let v = serde_json::to_value(&req).unwrap();
+        assert!(v.get("url").is_none(), "no url unless needed: {v}");
+        let with_url = SeedRequest {
+            url: Some("http://o/a.m3u8?t=1".into()),
+            ..req.clone()
+        };
+        assert_eq!(
+            serde_json::to_value(with_url).unwrap()["url"],
+            "http://o/a.m3u8?t=1"
+        );
         for key in [
             "token",
             "channel",

@@ -274,8 +274,8 @@ pub fn merge_rankings(rankings: &[Vec<ChannelRank>]) -> Vec<ChannelRank> {
     out
 }
 
-/// Fetches and ranks one tracker's channels.
-pub async fn poll(http: &reqwest::Client, base_url: &str) -> Result<Vec<ChannelRank>, String> {
+/// Fetches one tracker's swarms.
+pub async fn poll(http: &reqwest::Client, base_url: &str) -> Result<Vec<SwarmEntry>, String> {
     let url = format!("{}/channels?limit=1000", base_url.trim_end_matches('/'));
     let resp = crate::superpeer::send(http.get(&url), crate::superpeer::Retry::Once)
         .await
@@ -287,8 +287,7 @@ pub async fn poll(http: &reqwest::Client, base_url: &str) -> Result<Vec<ChannelR
         .json()
         .await
         .map_err(|e| format!("{url}: bad JSON: {e}"))?;
-    let swarms = parse_channels(&body).map_err(|e| format!("{url}: {e}"))?;
-    Ok(rank_channels(&swarms))
+    parse_channels(&body).map_err(|e| format!("{url}: {e}"))
 }
 
 #[cfg(test)]
@@ -442,7 +441,7 @@ mod tests {
         let http = reqwest::Client::new();
         assert_eq!(poll(&http, &url).await.unwrap()[0].peers, 2);
         let again = poll(&http, &url).await;
-        assert_eq!(again.unwrap()[0].channel, "c");
+        assert_eq!(again.unwrap()[0].channel.as_deref(), Some("c"));
         drop(http);
         server.await.unwrap();
     }

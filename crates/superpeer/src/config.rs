@@ -23,6 +23,7 @@ pub const KEYS: &[&str] = &[
     "udpPorts",
     "cacheDir",
     "cacheSizeMB",
+    "sendBudgetMB",
     "maxWorkers",
     "bandwidth",
     "workerMbps",
@@ -32,6 +33,9 @@ pub const KEYS: &[&str] = &[
     "restartBackoffMinMs",
     "restartBackoffMaxMs",
 ];
+
+/// Default `sendBudgetMB`: the seeding engine's default send budget, in MiB.
+pub const DEFAULT_SEND_BUDGET_MB: u64 = (swarm::seeder::DEFAULT_SEND_BUDGET / (1024 * 1024)) as u64;
 
 /// Tracker (signal) URLs of one tracker zone: `signal1`, failing over to `signal2`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +68,9 @@ pub struct MasterConfig {
     pub cache_dir: PathBuf,
     /// Upper bound of the disk cache per channel, in MiB (`cacheSizeMB`).
     pub cache_size_mb: u64,
+    /// Unacknowledged bytes a worker keeps in flight over all its viewers at most, in MiB
+    /// (`sendBudgetMB`): what bounds its send buffers when many viewers fetch at once.
+    pub send_budget_mb: u64,
     /// Hard ceiling on worker processes (`maxWorkers`).
     pub max_workers: u32,
     /// Upload capacity of this server in Mbit/s (`bandwidth`, also set by `POST /ping`).
@@ -96,6 +103,7 @@ impl Default for MasterConfig {
             udp_ports: None,
             cache_dir: PathBuf::from("cache"),
             cache_size_mb: 2048,
+            send_budget_mb: DEFAULT_SEND_BUDGET_MB,
             max_workers: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
             bandwidth_mbps: None,
             worker_mbps: 200.0,
@@ -252,6 +260,12 @@ impl MasterConfig {
         if let Some(v) = get("cacheSizeMB") {
             c.cache_size_mb = parse_num("cacheSizeMB", v, "a size in MiB")?;
         }
+        if let Some(v) = get("sendBudgetMB") {
+            c.send_budget_mb = parse_num("sendBudgetMB", v, "a size in MiB")?;
+            if c.send_budget_mb == 0 {
+                return Err(err("sendBudgetMB", "must be at least 1 (MiB)"));
+            }
+        }
         if let Some(v) = get("maxWorkers") {
             c.max_workers = parse_num("maxWorkers", v, "a worker count")?;
         }
@@ -355,9 +369,11 @@ mod tests {
             ("publicIp", "203.0.113.7"),
             ("bandwidth", "1000"),
             ("maxWorkers", "8"),
+            ("sendBudgetMB", "16"),
         ]))
         .unwrap();
         assert_eq!(c.listen_port, 9100);
+        assert_eq!(c.send_budget_mb, 16);
         assert_eq!(
             c.tracker_zones["us"].signal2.as_deref(),
             Some("wss://us2.example/ws")
@@ -378,6 +394,7 @@ mod tests {
             ("trackerZones", "us"),
             ("bandwidth", "-5"),
             ("publicIp", "nope"),
+            ("sendBudgetMB", "0"),
         ] {
             let e = MasterConfig::from_map(&map(&[(k, v)])).unwrap_err();
             assert_eq!(e.key, k, "{e}");

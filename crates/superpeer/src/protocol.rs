@@ -23,7 +23,13 @@ pub struct WorkerSpec {
     /// Disk cache folder of this channel; `None` when `noUseDiskCache`.
     pub cache_dir: Option<PathBuf>,
     pub cache_size_mb: u64,
+    #[serde(default = "default_send_budget_mb")]
+    pub send_budget_mb: u64,
     pub stats_interval_ms: u64,
+}
+
+fn default_send_budget_mb() -> u64 {
+    crate::config::DEFAULT_SEND_BUDGET_MB
 }
 
 /// Commands after the spec line.

@@ -41,6 +41,8 @@ pub struct NodeConfig {
     pub high_water: usize,
     /// Sending resumes when the unacknowledged bytes fall to this level.
     pub low_water: usize,
+    /// Unacknowledged bytes over all connections at most ([`SeederConfig::send_budget`]).
+    pub send_budget: usize,
     /// Requested kernel buffer sizes of the UDP socket (SO_RCVBUF / SO_SNDBUF).
     pub socket_buffer: usize,
     pub connect_timeout: Duration,
@@ -61,6 +63,7 @@ impl Default for NodeConfig {
             session: SessionConfig::default(),
             high_water: 1024 * 1024,
             low_water: 256 * 1024,
+            send_budget: crate::seeder::DEFAULT_SEND_BUDGET,
             socket_buffer: 8 * 1024 * 1024,
             connect_timeout: Duration::from_secs(30),
             max_connections: 10_000,
@@ -250,6 +253,7 @@ pub fn spawn_on(
         session: config.session.clone(),
         high_water: config.high_water,
         low_water: config.low_water,
+        send_budget: config.send_budget,
         connect_timeout: config.connect_timeout,
         max_connections: config.max_connections,
         sctp_mtu: config.sctp_mtu,
@@ -360,8 +364,9 @@ impl Node {
                 reply,
             } => {
                 // Offers wait for answers that may never come: they may take at most half the
-                // room left, so that viewers' own offers still find some.
-                let count = count.min(self.seeder.room() / 2);
+                // room left (rounded up, so a seeder with room for one viewer still offers),
+                // so that viewers' own offers still find some.
+                let count = count.min(self.seeder.room().div_ceil(2));
                 let offers = (0..count)
                     .map_while(|_| self.seeder.create_offer(now, swarm).ok())
                     .collect();

@@ -35,6 +35,10 @@ const OFFER_CHANNEL_LABEL: &str = "swarmcast";
 /// behind, and newer demand says more about where viewers are).
 const MAX_QUEUED_DEMAND: usize = 1024;
 
+/// Default [`SeederConfig::send_budget`]: 32 MiB, about 60 segments of a 2.7 Mbit/s stream in
+/// flight at once (on loopback a viewer's transfer needs a few hundred KiB of it at a time).
+pub const DEFAULT_SEND_BUDGET: usize = 32 * 1024 * 1024;
+
 /// Settings of a [`Seeder`].
 #[derive(Debug, Clone)]
 pub struct SeederConfig {
@@ -47,6 +51,10 @@ pub struct SeederConfig {
     pub high_water: usize,
     /// Sending resumes when the unacknowledged bytes fall to this level.
     pub low_water: usize,
+    /// Unacknowledged bytes over all connections at most (plus one message): what bounds the
+    /// stack's send buffers, its copies of the data, when many viewers fetch at once.
+    /// Connections held back by it are served in turn as acknowledgements free room.
+    pub send_budget: usize,
     /// A connection not connected by then is dropped.
     pub connect_timeout: Duration,
     /// Offers beyond this many connections are refused ([`Seeder::set_max_connections`]
@@ -64,6 +72,7 @@ impl SeederConfig {
             session: SessionConfig::default(),
             high_water: 1024 * 1024,
             low_water: 256 * 1024,
+            send_budget: DEFAULT_SEND_BUDGET,
             connect_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             sctp_mtu: None,
@@ -114,12 +123,32 @@ pub struct SeederStats {
     pub answers_accepted: u64,
     /// Demand entries dropped because the owner did not take them in time.
     pub demand_dropped: u64,
+    /// Unacknowledged bytes over all connections, as last seen.
+    pub in_flight_bytes: usize,
+    /// Times a connection waited for room in the send budget.
+    pub budget_waits: u64,
 }
 
 struct Peer {
     swarm: SwarmKey,
     channel: Option<ChannelId>,
     session: Session,
+    /// Its unacknowledged bytes as last seen, counted in [`Seeder::in_flight`].
+    in_flight: usize,
+    /// Waiting in [`Seeder::starved`] for room in the send budget.
+    starved: bool,
+}
+
+impl Peer {
+    fn new(swarm: SwarmKey, session: &SessionConfig) -> Self {
+        Peer {
+            swarm,
+            channel: None,
+            session: Session::new(session.clone()),
+            in_flight: 0,
+            starved: false,
+        }
+    }
 }
 
 /// The seeding engine's state. See the module documentation.
@@ -129,6 +158,12 @@ pub struct Seeder {
     peers: HashMap<ConnectionId, Peer>,
     stores: HashMap<SwarmKey, SegmentStore>,
     demand: VecDeque<SwarmDemand>,
+    /// Unacknowledged bytes over all connections: the sum of their last seen counts, refreshed
+    /// whenever a connection is touched (each acknowledgement arrives in a datagram of its own
+    /// connection, so none goes unseen for long).
+    in_flight: usize,
+    /// Connections held back by the send budget, served first come first served.
+    starved: VecDeque<ConnectionId>,
     stats: SeederStats,
     /// Counters of closed sessions, added to the live ones in [`Seeder::stats`].
     closed_uploaded: u64,
@@ -161,6 +196,8 @@ impl Seeder {
             peers: HashMap::new(),
             stores: HashMap::new(),
             demand: VecDeque::new(),
+            in_flight: 0,
+            starved: VecDeque::new(),
             stats: SeederStats::default(),
             closed_uploaded: 0,
             closed_completed: 0,
@@ -182,14 +219,8 @@ impl Seeder {
         let (connection, answer) = self.endpoint.accept_offer(now, sdp).inspect_err(|_| {
             self.stats.offers_refused += 1;
         })?;
-        self.peers.insert(
-            connection,
-            Peer {
-                swarm,
-                channel: None,
-                session: Session::new(self.config.session.clone()),
-            },
-        );
+        self.peers
+            .insert(connection, Peer::new(swarm, &self.config.session));
         self.on_events(now);
         Ok(answer)
     }
@@ -208,14 +239,8 @@ impl Seeder {
             return Err(OfferError::Full(self.config.max_connections));
         }
         let (connection, offer) = self.endpoint.create_offer(now, OFFER_CHANNEL_LABEL)?;
-        self.peers.insert(
-            connection,
-            Peer {
-                swarm,
-                channel: None,
-                session: Session::new(self.config.session.clone()),
-            },
-        );
+        self.peers
+            .insert(connection, Peer::new(swarm, &self.config.session));
         self.stats.offers_made += 1;
         self.on_events(now);
         Ok((connection, offer))
@@ -252,15 +277,17 @@ impl Seeder {
         let connection = self.endpoint.handle_datagram(now, from, datagram);
         self.on_events(now);
         // Acknowledgements free send buffer: top the channel up without waiting for the
-        // low-water event.
+        // low-water event, then let connections waiting for the budget use what was freed.
         if let Some(connection) = connection {
             self.pump(now, connection);
         }
+        self.feed_starved(now);
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
         self.endpoint.handle_timeout(now);
         self.on_events(now);
+        self.feed_starved(now);
     }
 
     /// When [`Seeder::handle_timeout`] is due next.
@@ -303,6 +330,7 @@ impl Seeder {
         stats.swarms = self.stores.len();
         stats.segments_held = self.stores.values().map(SegmentStore::len).sum();
         stats.bytes_held = self.stores.values().map(SegmentStore::byte_len).sum();
+        stats.in_flight_bytes = self.in_flight;
         let live = self.peers.values().map(|p| p.session.stats());
         let (mut up, mut done, mut cancelled) = (
             self.closed_uploaded,
@@ -423,14 +451,26 @@ impl Seeder {
         self.pump(now, connection);
     }
 
-    /// Sends what the connection's session has while its channel is under the high-water mark.
+    /// Sends what the connection's session has while its channel is under the high-water mark
+    /// and all connections together are under the send budget.
     fn pump(&mut self, now: Instant, connection: ConnectionId) {
         let Some(peer) = self.peers.get_mut(&connection) else {
             return;
         };
         let Some(channel) = peer.channel else { return };
-        while peer.session.wants_to_send() {
-            if self.endpoint.buffered_amount(connection, channel) >= self.config.high_water {
+        loop {
+            let buffered = self.endpoint.buffered_amount(connection, channel);
+            self.in_flight = self.in_flight - peer.in_flight + buffered;
+            peer.in_flight = buffered;
+            if !peer.session.wants_to_send() || buffered >= self.config.high_water {
+                break;
+            }
+            if self.in_flight >= self.config.send_budget {
+                if !peer.starved {
+                    peer.starved = true;
+                    self.starved.push_back(connection);
+                    self.stats.budget_waits += 1;
+                }
                 break;
             }
             let Some(message) = peer.session.poll_message() else {
@@ -449,6 +489,20 @@ impl Seeder {
         }
     }
 
+    /// Serves connections that waited for the send budget, in turn, while it has room.
+    fn feed_starved(&mut self, now: Instant) {
+        while self.in_flight < self.config.send_budget {
+            let Some(connection) = self.starved.pop_front() else {
+                return;
+            };
+            let Some(peer) = self.peers.get_mut(&connection) else {
+                continue;
+            };
+            peer.starved = false;
+            self.pump(now, connection);
+        }
+    }
+
     /// Ends a connection now: its session is gone at once, so nothing more is sent on it.
     fn close(&mut self, connection: ConnectionId, reason: &str) {
         self.forget(connection);
@@ -460,6 +514,8 @@ impl Seeder {
         let Some(peer) = self.peers.remove(&connection) else {
             return false;
         };
+        // Its buffers go with it; a stale entry in `starved` is skipped when reached.
+        self.in_flight -= peer.in_flight;
         let s = peer.session.stats();
         self.closed_uploaded += s.uploaded_bytes;
         self.closed_completed += s.uploads_completed;

@@ -1,6 +1,12 @@
 //! One simulated viewer: a WebRTC peer connection on its own UDP socket (as a browser has),
 //! joined through the tracker, that requests new live segments from the super peer by P2P
 //! Media Loader command and checks that each arrives complete before its deadline.
+//!
+//! Like a browser in a swarm it holds every segment, not only those it takes from the super
+//! peer: the others it gets "elsewhere" (other viewers or HTTP, not simulated: a transfer
+//! between two simulated viewers would cost this process as much as one from the worker)
+//! within the deadline. Each time it holds a new segment it announces what it holds to the
+//! super peer, as P2P Media Loader announces to every peer it is connected to.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -76,6 +82,7 @@ impl Counters {
 }
 
 struct Download {
+    segment: i64,
     request: i64,
     started: Instant,
     deadline: Instant,
@@ -92,6 +99,27 @@ struct Requests {
     /// Segments to request, with the moment to do it.
     scheduled: VecDeque<(i64, Instant)>,
     current: Option<Download>,
+    /// Segments got elsewhere, with the moment they are held.
+    elsewhere: VecDeque<(i64, Instant)>,
+    /// The newest segments held, oldest first ([`HELD`] at most, as a live player keeps).
+    held: VecDeque<i64>,
+    /// `held` changed since the last announcement.
+    announce: bool,
+}
+
+/// Segments a viewer holds and announces: a live window's worth.
+const HELD: usize = 20;
+
+impl Requests {
+    fn hold(&mut self, segment: i64) {
+        if !self.held.contains(&segment) {
+            if self.held.len() == HELD {
+                self.held.pop_front();
+            }
+            self.held.push_back(segment);
+            self.announce = true;
+        }
+    }
 }
 
 /// Runs one viewer until `stop` turns true or its connection fails.
@@ -184,6 +212,9 @@ async fn connect_and_run(
         newest: None,
         scheduled: VecDeque::new(),
         current: None,
+        elsewhere: VecDeque::new(),
+        held: VecDeque::new(),
+        announce: false,
     };
     let mut buf = vec![0u8; 65536];
     let opened_by = Instant::now() + Duration::from_secs(20);
@@ -220,6 +251,7 @@ async fn connect_and_run(
             if let Some(id) = channel {
                 progressed |=
                     send_due_requests(&mut pc, id, counters, shared.deadline, &mut requests);
+                progressed |= announce_held(&mut pc, id, &mut requests);
             }
             while let Some(t) = pc.poll_write() {
                 progressed = true;
@@ -239,6 +271,9 @@ async fn connect_and_run(
             .unwrap_or(now + Duration::from_secs(1))
             .max(now + Duration::from_millis(1));
         if let Some(&(_, at)) = requests.scheduled.front() {
+            wake = wake.min(at);
+        }
+        if let Some(&(_, at)) = requests.elsewhere.front() {
             wake = wake.min(at);
         }
         if let Some(d) = requests.current.as_ref().filter(|d| !d.late) {
@@ -312,9 +347,13 @@ fn on_message(
                     let now = Instant::now();
                     for segment in fresh {
                         requests.newest = Some(segment);
+                        let delay = shared.jitter.mul_f64(fastrand::f64());
                         if wants(index, segment, shared.share) {
-                            let delay = shared.jitter.mul_f64(fastrand::f64());
                             requests.scheduled.push_back((segment, now + delay));
+                        } else {
+                            // Got from another viewer or HTTP within the deadline.
+                            let got = now + delay + shared.deadline.mul_f64(fastrand::f64());
+                            requests.elsewhere.push_back((segment, got));
                         }
                     }
                 }
@@ -329,6 +368,9 @@ fn on_message(
             if let Some(d) = requests.current.take_if(|d| d.request == request) {
                 let now = Instant::now();
                 let complete = d.size == Some(d.received);
+                if complete {
+                    requests.hold(d.segment);
+                }
                 if complete && now <= d.deadline && !d.late {
                     Counters::add(&counters.on_time, 1);
                 } else if !d.late {
@@ -389,6 +431,7 @@ fn send_due_requests(
         }
         Counters::add(&counters.requested, 1);
         requests.current = Some(Download {
+            segment,
             request,
             started: now,
             deadline: now + deadline,
@@ -399,6 +442,38 @@ fn send_due_requests(
         sent = true;
     }
     sent
+}
+
+/// Takes in the segments got elsewhere by now and, when what the viewer holds changed,
+/// announces it to the super peer.
+fn announce_held(
+    pc: &mut RTCPeerConnection,
+    channel: RTCDataChannelId,
+    requests: &mut Requests,
+) -> bool {
+    let now = Instant::now();
+    while let Some(&(segment, at)) = requests.elsewhere.front() {
+        if at > now {
+            break;
+        }
+        requests.elsewhere.pop_front();
+        requests.hold(segment);
+    }
+    if !requests.announce {
+        return false;
+    }
+    requests.announce = false;
+    let command = Command::SegmentsAnnouncement {
+        loaded: requests.held.iter().copied().collect(),
+        http_loading: Vec::new(),
+    };
+    let Some(mut dc) = pc.data_channel(channel) else {
+        return false;
+    };
+    for message in wire::peer::encode(&command, DEFAULT_MAX_MESSAGE_SIZE) {
+        let _ = dc.send(now, BytesMut::from(&message[..]));
+    }
+    true
 }
 
 fn check_deadline(counters: &Counters, requests: &mut Requests) {

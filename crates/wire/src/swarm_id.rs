@@ -164,6 +164,11 @@ pub fn info_hash(stream_swarm_id: &str) -> String {
     BASE64.encode(&digest[..15])
 }
 
+/// The tracker info-hash as 40 hex digits (of its 20 bytes), the form trackers list.
+pub fn info_hash_hex(info_hash: &str) -> String {
+    info_hash.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
 pub mod hls;
 
 #[cfg(test)]

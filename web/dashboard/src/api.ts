@@ -111,6 +111,12 @@ export interface Channel {
   last_decision: Decision | null;
 }
 
+/** The operator's channel list: URLs and indexes of URLs, and the channels read from them. */
+export interface ListedChannels {
+  sources: { id: number; kind: 'channel' | 'index'; url: string; added_at: number }[];
+  channels: { url: string; channel: string; info_hashes: string[]; error: string | null }[];
+}
+
 export interface Seeding {
   auto: boolean;
   interval_secs: number;

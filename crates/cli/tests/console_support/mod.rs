@@ -113,6 +113,11 @@ impl TestOrigin {
         format!("{}/live/{name}/index.m3u8", self.url)
     }
 
+    /// Writes a file the origin then serves at `/{name}`.
+    pub fn write(&self, name: &str, contents: &str) {
+        std::fs::write(self._dir.path().join(name), contents).unwrap();
+    }
+
     /// The VOD stream of `name`.
     pub fn vod(&self, name: &str) -> String {
         format!("{}/{name}/index.m3u8", self.url)

@@ -476,6 +476,7 @@ impl Supervisor {
                     .join(cache_folder_name(&spec.channel_id))
             }),
             cache_size_mb: self.config.cache_size_mb,
+            send_budget_mb: self.config.send_budget_mb,
             stats_interval_ms: self.config.stats_interval.as_millis() as u64,
         };
         // Spawned from a runtime thread that lives as long as the master: the worker's

@@ -231,6 +231,9 @@ async fn seed(
         advertised_addr: Some(advertised),
         high_water: HIGH_WATER,
         low_water: HIGH_WATER / 2,
+        send_budget: usize::try_from(spec.send_budget_mb)
+            .unwrap_or(usize::MAX / (1024 * 1024))
+            .saturating_mul(1024 * 1024),
         socket_buffer: SOCKET_BUFFER,
         connect_timeout: CONNECT_TIMEOUT,
         max_connections: *max_connections.borrow_and_update(),

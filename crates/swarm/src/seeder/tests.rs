@@ -482,3 +482,68 @@ fn offers_count_against_the_connection_limit() {
         Err(OfferError::Full(1))
     ));
 }
+
+/// Unacknowledged bytes in the stack over all connections, read from the endpoint itself.
+fn stack_in_flight(seeder: &mut Seeder) -> usize {
+    let channels: Vec<(ConnectionId, ChannelId)> = seeder
+        .peers
+        .iter()
+        .filter_map(|(&c, p)| p.channel.map(|ch| (c, ch)))
+        .collect();
+    channels
+        .into_iter()
+        .map(|(c, ch)| seeder.endpoint.buffered_amount(c, ch))
+        .sum()
+}
+
+#[test]
+fn the_send_budget_bounds_what_all_connections_have_in_flight_and_serves_each_in_turn() {
+    const BUDGET: usize = 48 * 1024;
+    let mut h = Harness::new(|c| c.send_budget = BUDGET);
+    let key = swarm(1);
+    let data = segment(3, 200_000);
+    h.seeder.insert_segment(h.net.now, key, 3, data.clone());
+    let peers: Vec<usize> = (0..4).map(|_| h.connect(key, &[PML_LABEL])).collect();
+    for (i, &p) in peers.iter().enumerate() {
+        h.send(p, &request(3, i as i64 + 1, 0));
+    }
+    let max_message = h.seeder.config.session.max_message_size;
+    let mut peak = 0;
+    for _ in 0..20_000 {
+        h.net.step(&mut h.seeder, &mut h.peers);
+        let in_flight = stack_in_flight(&mut h.seeder);
+        peak = peak.max(in_flight);
+        assert!(
+            in_flight <= BUDGET + max_message,
+            "{in_flight} bytes in flight, budget {BUDGET}"
+        );
+        assert_eq!(
+            h.seeder.stats().in_flight_bytes,
+            in_flight,
+            "the count agrees with the stack"
+        );
+        for &p in &peers {
+            h.seen[p].take(&mut h.peers[p]);
+        }
+        if peers
+            .iter()
+            .enumerate()
+            .all(|(i, &p)| h.seen[p].completed(i as i64 + 1))
+        {
+            break;
+        }
+    }
+    for (i, &p) in peers.iter().enumerate() {
+        assert!(h.seen[p].completed(i as i64 + 1), "peer {p} was served");
+        assert_eq!(
+            h.seen[p].transfers[0].3[..],
+            data[..],
+            "peer {p} got the segment"
+        );
+    }
+    assert!(peak > BUDGET / 2, "the budget was used: peak {peak}");
+    assert!(
+        h.seeder.stats().budget_waits > 0,
+        "connections waited for the budget"
+    );
+}

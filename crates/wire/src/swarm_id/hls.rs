@@ -13,6 +13,30 @@ pub struct HlsStream {
     pub identity: StreamIdentity,
 }
 
+/// One swarm viewers of a channel join, with its tracker info-hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSwarm {
+    pub stream: HlsStream,
+    pub swarm_id: String,
+    pub info_hash: String,
+}
+
+/// The swarms of every stream of a playlist, for a swarm base ([`super::swarm_base`]).
+pub fn swarms(base: &str, playlist: &str) -> Vec<StreamSwarm> {
+    streams(playlist)
+        .into_iter()
+        .map(|stream| {
+            let swarm_id =
+                super::stream_swarm_id(base, stream.stream_type, &stream.identity.short_id());
+            StreamSwarm {
+                info_hash: super::info_hash(&swarm_id),
+                swarm_id,
+                stream,
+            }
+        })
+        .collect()
+}
+
 /// Reads a master or media playlist's text.
 pub fn streams(playlist: &str) -> Vec<HlsStream> {
     let mut streams = Vec::new();
@@ -196,5 +220,17 @@ mod tests {
         let s = streams("#EXTM3U\n#EXTINF:2.0,\nseg0.ts\n");
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].identity.canonical(), "0--------");
+    }
+
+    #[test]
+    fn swarms_carry_the_ids_of_each_stream() {
+        let base = "https://example.com/live/index.m3u8";
+        let s = swarms(base, "#EXTM3U\n#EXTINF:2.0,\nseg0.ts\n");
+        assert_eq!(s.len(), 1);
+        let id =
+            super::super::stream_swarm_id(base, StreamType::Main, &s[0].stream.identity.short_id());
+        assert_eq!(s[0].swarm_id, id);
+        assert_eq!(s[0].info_hash, super::super::info_hash(&id));
+        assert_eq!(super::super::info_hash_hex(&s[0].info_hash).len(), 40);
     }
 }

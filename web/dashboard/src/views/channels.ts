@@ -1,5 +1,5 @@
-import { api, type Channel, type Decision } from '../api';
-import { clear, h, shortChannel } from '../dom';
+import { api, type Channel, type Decision, type ListedChannels } from '../api';
+import { act, clear, h, shortChannel, toast } from '../dom';
 import { describeProblems, formatAgo, formatBytes, formatPercent, p2pShare } from '../format';
 
 export function decisionItem(d: Decision, now: number): HTMLElement {
@@ -24,7 +24,11 @@ function problems(q: Channel['quality'] | undefined): HTMLElement {
 export function channelsView(root: HTMLElement, openTraffic: (channel: string) => void): { refresh: () => Promise<void> } {
   const table = h('div');
   root.append(h('section', { class: 'card' }, h('h2', {}, 'Channels by viewers'), h('p', { class: 'muted' }, 'From the tracker. "Why" is the last seeding decision about the channel.'), table));
+  const list = listedView(root, () => refresh());
   async function refresh(): Promise<void> {
+    await Promise.all([refreshRanking(), list.refresh()]);
+  }
+  async function refreshRanking(): Promise<void> {
     const data = await api<{ channels: Channel[]; errors: string[]; polled_at: number }>('GET', '/channels');
     const now = Math.floor(Date.now() / 1000);
     clear(table);
@@ -51,6 +55,52 @@ export function channelsView(root: HTMLElement, openTraffic: (channel: string) =
       h('thead', {}, h('tr', {}, ...['#', 'Channel', 'Viewers', 'P2P share', 'Delivered', 'Problems', 'Seeded on', 'Why'].map((t) => h('th', {}, t)))),
       h('tbody', {}, ...rows),
     )));
+  }
+  return { refresh };
+}
+
+/** The channel list: channel URLs (or indexes of them) whose swarms the console names, so
+ * channels watched only by clients that report no stats are ranked and seeded too. */
+function listedView(root: HTMLElement, onChange: () => void): { refresh: () => Promise<void> } {
+  const url = h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://cdn.example.com/live/news/index.m3u8' });
+  const kind = h('select', { name: 'kind' }, h('option', { value: 'channel' }, 'channel manifest'), h('option', { value: 'index' }, 'index of channel URLs'));
+  const submit = h('button', { class: 'btn primary', type: 'submit' }, 'List');
+  const form = h('form', { class: 'grid-form', 'data-testid': 'list-channel' }, h('label', {}, 'URL', url), h('label', {}, 'Kind', kind), h('div', { class: 'form-actions' }, submit));
+  const body = h('div');
+  root.append(h('section', { class: 'card' }, h('h2', {}, 'Channel list'),
+    h('p', { class: 'muted' }, 'Channels known by URL: their swarms are found by the ids P2P Media Loader derives from the manifest, so viewers that report no stats count too. An index is a text or M3U file of channel URLs, one per line.'),
+    form, body));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void act(submit, async () => {
+      const listed = await api<ListedChannels>('POST', '/listed-channels', { url: url.value.trim(), kind: (kind as HTMLSelectElement).value });
+      const failed = listed.channels.filter((c) => c.error);
+      toast(failed.length ? `Listed; ${failed.length} not matched: ${failed[0].error}` : 'Listed', failed.length ? 'error' : 'ok');
+      form.reset();
+      onChange();
+    });
+  });
+  async function refresh(): Promise<void> {
+    const listed = await api<ListedChannels>('GET', '/listed-channels');
+    clear(body);
+    if (!listed.sources.length) {
+      body.append(h('p', { class: 'empty' }, 'Nothing listed: channels are known from the SDK\'s stats reports only.'));
+      return;
+    }
+    const sources = listed.sources.map((s) => {
+      const remove = h('button', { class: 'btn small danger' }, 'Remove');
+      remove.addEventListener('click', () => void act(remove, () => api('DELETE', `/listed-channels/${s.id}`).then(onChange), 'Removed from the list'));
+      return h('tr', { 'data-testid': 'listed' }, h('td', { 'data-label': 'URL', class: 'wide' }, h('div', { class: 'channel', title: s.url }, shortChannel(s.url))), h('td', { 'data-label': 'Kind' }, s.kind), h('td', { class: 'actions' }, remove));
+    });
+    const channels = listed.channels.map((c) => h('tr', { 'data-testid': 'listed-channel' },
+      h('td', { 'data-label': 'Channel', class: 'wide' }, h('div', { class: 'channel', title: c.url }, shortChannel(c.channel || c.url))),
+      h('td', { 'data-label': 'Swarms', class: 'num' }, c.info_hashes.length),
+      h('td', { 'data-label': 'Status', class: 'wide' }, c.error ? h('span', { class: 'error-text' }, c.error) : h('span', { class: 'muted' }, 'matched')),
+    ));
+    body.append(
+      h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('thead', {}, h('tr', {}, ...['Listed', 'Kind', ''].map((t) => h('th', {}, t)))), h('tbody', {}, ...sources))),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('thead', {}, h('tr', {}, ...['Channel', 'Swarms', 'Status'].map((t) => h('th', {}, t)))), h('tbody', {}, ...channels))),
+    );
   }
   return { refresh };
 }
