@@ -1,5 +1,5 @@
 // Builds one package: ESM (dist/index.js), a browser IIFE bundle (dist/<name>.iife.js, exposing a
-// global) and type definitions (tsc). Usage: node build.mjs core|hlsjs
+// global) and type definitions (tsc), plus a package's extra bundles. Usage: node build.mjs core|hlsjs|media
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -8,7 +8,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const name = process.argv[2];
-const globals = { core: "SwarmcastCore", hlsjs: "SwarmcastHls" };
+const globals = { core: "SwarmcastCore", hlsjs: "SwarmcastHls", media: "P2PEngineMedia" };
+// The browser bundle's entry where it is not src/index.ts (the global is then that module's export).
+const browserEntry = { media: "src/browser.cjs" };
+// Scripts that are not the package's API: the media engine's ServiceWorker.
+const extra = { media: [{ entry: "src/sw/index.ts", out: "sw.js", globalName: "MediaProxy" }] };
 if (!globals[name]) throw new Error(`unknown package ${name}`);
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "packages", name);
 const require = createRequire(join(dir, "package.json"));
@@ -33,6 +37,7 @@ await build({
 // IIFE: our own code inlined, hls.js expected as the page's global `Hls`.
 await build({
   ...common,
+  entryPoints: [join(dir, browserEntry[name] ?? "src/index.ts")],
   format: "iife",
   globalName: globals[name],
   minify: true,
@@ -48,5 +53,8 @@ await build({
     },
   ],
 });
+for (const x of extra[name] ?? []) {
+  await build({ ...common, entryPoints: [join(dir, x.entry)], format: "iife", globalName: x.globalName, minify: true, outfile: join(dir, "dist", x.out) });
+}
 execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", join(dir, "tsconfig.json")], { stdio: "inherit" });
 console.log(`built ${pkg.name}@${pkg.version}`);

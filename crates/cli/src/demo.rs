@@ -81,6 +81,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     )?;
     let hls_js = require(assets.join("node_modules/hls.js/dist"), npm)?;
     let sdk = require(assets.join("sdk/packages/hlsjs/dist"), npm)?;
+    let media_sdk = require(assets.join("sdk/packages/media/dist"), npm)?;
     let dashboard = require(assets.join("web/dashboard/dist"), npm)?;
     let state = match &args.state_dir {
         Some(dir) => dir.clone(),
@@ -100,6 +101,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             ("/player".into(), player),
             ("/vendor/hls.js".into(), hls_js),
             ("/vendor/swarmcast".into(), sdk),
+            ("/vendor/swarmcast-media".into(), media_sdk),
         ],
         live_window: 10,
     };
@@ -168,6 +170,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  player, looping live stream   {player_url}");
         println!("  player, VOD                   {player_url}&src=/hls-ts/index.m3u8");
         println!("  player, live ABR ladder       {player_url}&src=/live/hls-abr/master.m3u8");
+        println!(
+            "  player, MP4 file              {base}/player/media.html?tracker=ws://{tracker_addr}"
+        );
         println!(
             "  dashboard (admin token: {})  http://{}/",
             args.admin_token,

@@ -1,8 +1,9 @@
 //! `swarmcast media`: the test media every test, demo and benchmark plays.
 //!
 //! One ffmpeg encode of a synthetic 3-rendition ladder (fixed 2 s GOP = segment duration),
-//! then remuxes (each well under a second) into every packaging we serve. The result is kept
-//! in a cache folder outside the repository and reused until the recipe changes.
+//! then remuxes (each well under a second) into every packaging we serve, plus what needs an
+//! encode of its own: an MP3, a small VP9/Opus WebM and a long low-rate VOD. The result is
+//! kept in a cache folder outside the repository and reused until the recipe changes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +12,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
 /// Bump when the recipe below changes, so cached media is made again.
-const RECIPE_VERSION: &str = "3";
+const RECIPE_VERSION: &str = "4";
 const STAMP: &str = ".swarmcast-media";
 
 #[derive(Subcommand, Debug)]
@@ -140,9 +141,10 @@ fn words(s: &str) -> Vec<String> {
 ///
 /// | path | what |
 /// |---|---|
-/// | `ladder.mp4` | 720p 2500k / 480p 1000k / 360p 500k H.264 + AAC, the only encode |
+/// | `ladder.mp4` | 720p 2500k / 480p 1000k / 360p 500k H.264 + AAC, the main encode |
 /// | `progressive.mp4` | 720p + AAC, faststart |
 /// | `audio.mp3` | 128k MP3 |
+/// | `progressive.webm` | 360p VP9 500k + Opus 96k (a fast realtime encode of the 360p rung) |
 /// | `hls-ts/index.m3u8` | VOD HLS, MPEG-TS segments |
 /// | `hls-fmp4/index.m3u8` | VOD HLS, fMP4 segments + `init.mp4` |
 /// | `hls-abr/master.m3u8` | 3 renditions `720p/`, `480p/`, `360p/`, MPEG-TS |
@@ -174,6 +176,14 @@ pub fn recipe(seconds: u32) -> Vec<Step> {
             name: "audio.mp3",
             dirs: &[],
             args: words("-i ladder.mp4 -map 0:a:0 -c:a libmp3lame -b:a 128k audio.mp3"),
+        },
+        Step {
+            name: "progressive.webm",
+            dirs: &[],
+            args: words(
+                "-i ladder.mp4 -map 0:v:2 -map 0:a:0 -c:v libvpx-vp9 -b:v 500k -deadline realtime -cpu-used 8 \
+                 -row-mt 1 -g 60 -threads 2 -c:a libopus -b:a 96k progressive.webm",
+            ),
         },
         Step {
             name: "hls-ts",
@@ -246,8 +256,12 @@ mod tests {
         assert_eq!(encodes, 2);
         for step in &steps[1..] {
             let copies = step.args.iter().any(|a| a == "copy");
+            // The audio-only, WebM and long VOD outputs need encodes of their own.
             assert!(
-                copies || step.name == "audio.mp3" || step.name == "vod-20min",
+                copies
+                    || step.name == "audio.mp3"
+                    || step.name == "progressive.webm"
+                    || step.name == "vod-20min",
                 "{} must remux",
                 step.name
             );

@@ -2,6 +2,9 @@
 //! P2P Media Loader 2.3 does), then for live streams polls each variant playlist and
 //! fetches every new segment from the origin once, ahead of the viewers; for VOD fetches
 //! the segments viewers are at (and a few ahead) on demand, through the disk cache.
+//! A channel whose URL is a progressive file (MP4, MP3, WebM, ...) is one swarm whose
+//! segments are the file's pieces, as the browser's media engine shares it: fetched by
+//! `Range` on demand, like VOD segments.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -19,6 +22,14 @@ use wire::tracker::InfoHash;
 use super::cache::{self, DiskCache};
 use super::playlist::{self, Segment};
 use super::Counters;
+
+/// Bytes per piece of a progressive file: the browser media engine's default `pieceLength`.
+pub const PIECE_LENGTH: u64 = 512 * 1024;
+/// Extensions of the progressive files a channel may be (seeded by pieces, no playlist).
+const PROGRESSIVE: &[&str] = &[
+    "mp4", "m4a", "m4v", "mov", "mp3", "webm", "weba", "mkv", "ogg", "oga", "opus", "aac", "flac",
+    "wav",
+];
 
 /// Live segments kept behind the oldest one still listed in the playlist.
 const LIVE_KEEP_BEHIND: usize = 3;
@@ -78,6 +89,34 @@ impl Origin {
         Ok(body)
     }
 
+    /// The length of a file, from a one-byte `Range` request (`Content-Range`'s total) or,
+    /// where ranges are ignored, the `Content-Length` of the whole answer (not read).
+    pub async fn length(&self, url: &str) -> anyhow::Result<u64> {
+        let resp = self
+            .client
+            .get(url)?
+            .header("Range", "bytes=0-0")
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(reqwest::Error::without_url)?;
+        let total = resp
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit_once('/'))
+            .and_then(|(_, n)| n.trim().parse::<u64>().ok());
+        match (resp.status().as_u16(), total) {
+            (206, Some(n)) => Ok(n),
+            (200, _) => resp.content_length().context(
+                "the origin gives no length for the file: it cannot be seeded by pieces",
+            ),
+            (status, _) => anyhow::bail!(
+                "HTTP {status} without a complete length in Content-Range: the origin must serve byte ranges of the file"
+            ),
+        }
+    }
+
     pub async fn text(&self, url: &str) -> anyhow::Result<String> {
         let body = self.get(url, None).await?;
         String::from_utf8(body.to_vec()).context("playlist is not UTF-8")
@@ -107,6 +146,46 @@ pub fn variants(
                     playlist::resolve(manifest_url, &s.uri)
                 },
             })
+        })
+        .collect()
+}
+
+/// Whether a channel URL names a progressive file (by its path's extension).
+pub fn is_progressive(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| PROGRESSIVE.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
+/// A progressive file's swarm: a main stream without properties, as the browser engine
+/// declares a file (and hls.js a media playlist loaded directly).
+pub fn file_variant(url: &str, swarm_base: &str) -> Result<Variant, String> {
+    let identity = swarm_id::StreamIdentity {
+        bitrate: Some(0),
+        ..swarm_id::StreamIdentity::default()
+    };
+    let swarm_id =
+        swarm_id::stream_swarm_id(swarm_base, swarm_id::StreamType::Main, &identity.short_id());
+    let info_hash = InfoHash::from_binary_str(&swarm_id::info_hash(&swarm_id))
+        .map_err(|e| format!("info hash of {swarm_id}: {e:?}"))?;
+    Ok(Variant {
+        swarm_id,
+        info_hash,
+        playlist_url: url.to_owned(),
+    })
+}
+
+/// The pieces of a file of `length` bytes as segments: piece `i` is segment `i`.
+pub fn file_pieces(url: &str, length: u64, piece_length: u64) -> Vec<Segment> {
+    wire::integrity::pieces(length, piece_length)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (first, last))| Segment {
+            id: i as i64,
+            url: url.to_owned(),
+            byte_range: Some((first, last - first + 1)),
+            duration: 0.0,
         })
         .collect()
 }
@@ -165,15 +244,16 @@ pub async fn run_live(origin: Origin, variant: Variant, node: NodeHandle) {
 }
 
 /// Serves VOD variants: fetches what viewers are at (and a few segments ahead) from the
-/// disk cache or the origin.
+/// disk cache or the origin. `segments` holds the lists already known by variant index (a
+/// file's pieces); the others come from their playlists when first wanted.
 pub async fn run_vod(
     origin: Origin,
     variants: Vec<Variant>,
+    mut segments: HashMap<usize, Vec<Segment>>,
     cache: Option<DiskCache>,
     mut demand: mpsc::Receiver<SwarmDemand>,
     node: NodeHandle,
 ) {
-    let mut segments: HashMap<usize, Vec<Segment>> = HashMap::new();
     let mut held: Vec<VecDeque<i64>> = vec![VecDeque::new(); variants.len()];
     while let Some(SwarmDemand { swarm: key, demand }) = demand.recv().await {
         let Some(swarm) = variants.iter().position(|v| v.info_hash == key) else {
@@ -264,6 +344,25 @@ mod tests {
             .swarm_id
             .starts_with("v2-http://o/live/x/index.m3u8-main-"));
         assert_eq!(v[0].info_hash.to_binary_string().len(), 20);
+    }
+
+    #[test]
+    fn a_file_is_one_swarm_of_pieces_as_the_browser_engine_declares_it() {
+        assert!(is_progressive("http://o/m/progressive.MP4?token=1"));
+        assert!(is_progressive("http://o/audio.mp3#t=3"));
+        assert!(!is_progressive("http://o/live/index.m3u8"));
+        assert!(!is_progressive("http://o/mp4/"));
+        let v = file_variant("http://o/a.mp4?t=1", "http://o/a.mp4").unwrap();
+        // @swarmcast/media's fileShortId(512 KiB) = streamShortId({ bitrate: 0 }).
+        let text = "#EXTM3U\n#EXTINF:2,\na.ts\n";
+        let same = variants("http://o/a.mp4", text, "http://o/a.mp4").unwrap();
+        assert_eq!(v.swarm_id, same[0].swarm_id);
+        assert_eq!(v.playlist_url, "http://o/a.mp4?t=1");
+        let p = file_pieces("http://o/a.mp4", 2 * PIECE_LENGTH + 10, PIECE_LENGTH);
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[1].byte_range, Some((PIECE_LENGTH, PIECE_LENGTH)));
+        assert_eq!(p[2].byte_range, Some((2 * PIECE_LENGTH, 10)));
+        assert_eq!(p[2].id, 2);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod lifeline;
 pub mod media;
 pub mod playlist;
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -172,6 +173,27 @@ async fn route_ip(signal_url: &str) -> IpAddr {
     probe.await.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
+/// The channel's variants from its manifest, retried (with backoff) until it lists some.
+async fn manifest_variants(
+    origin: &media::Origin,
+    seed: &crate::master::validate::SeedSpec,
+) -> Vec<media::Variant> {
+    let mut pause = Duration::from_millis(500);
+    let shown_url = wire::redact::url(&seed.url);
+    loop {
+        match origin.text(&seed.url).await {
+            Ok(text) => match media::variants(&seed.url, &text, &seed.swarm_base) {
+                Ok(v) if !v.is_empty() => return v,
+                Ok(_) => tracing::warn!(url = %shown_url, "manifest lists no stream"),
+                Err(e) => tracing::warn!(url = %shown_url, "bad manifest: {e}"),
+            },
+            Err(e) => tracing::warn!(url = %shown_url, "manifest fetch failed: {e:#}"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+}
+
 /// Finds the channel's swarms, then runs the node, the tracker client and the media side.
 async fn seed(
     spec: WorkerSpec,
@@ -187,17 +209,21 @@ async fn seed(
     let seed = &spec.seed;
     let shown_url = wire::redact::url(&seed.url);
     let mut pause = Duration::from_millis(500);
-    let variants = loop {
-        match origin.text(&seed.url).await {
-            Ok(text) => match media::variants(&seed.url, &text, &seed.swarm_base) {
-                Ok(v) if !v.is_empty() => break v,
-                Ok(_) => tracing::warn!(url = %shown_url, "manifest lists no stream"),
-                Err(e) => tracing::warn!(url = %shown_url, "bad manifest: {e}"),
-            },
-            Err(e) => tracing::warn!(url = %shown_url, "manifest fetch failed: {e:#}"),
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(10));
+    let (variants, known) = if media::is_progressive(&seed.url) {
+        let variant =
+            media::file_variant(&seed.url, &seed.swarm_base).map_err(anyhow::Error::msg)?;
+        let length = loop {
+            match origin.length(&seed.url).await {
+                Ok(n) => break n,
+                Err(e) => tracing::warn!(url = %shown_url, "file length unknown: {e:#}"),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(10));
+        };
+        let pieces = media::file_pieces(&seed.url, length, media::PIECE_LENGTH);
+        (vec![variant], HashMap::from([(0, pieces)]))
+    } else {
+        (manifest_variants(&origin, seed).await, HashMap::new())
     };
     for v in &variants {
         tracing::info!(swarm_id = %v.swarm_id, info_hash = ?v.info_hash, "joining swarm");
@@ -268,7 +294,8 @@ async fn seed(
         Ok(())
     });
 
-    if seed.live {
+    // A file has no live edge: it is always seeded on demand.
+    if seed.live && known.is_empty() {
         for v in variants {
             tasks.spawn(media::run_live(origin.clone(), v, node.clone()).map(Ok));
         }
@@ -280,7 +307,7 @@ async fn seed(
             )?),
             None => None,
         };
-        tasks.spawn(media::run_vod(origin, variants, cache, demand, node.clone()).map(Ok));
+        tasks.spawn(media::run_vod(origin, variants, known, cache, demand, node.clone()).map(Ok));
     }
     while let Some(done) = tasks.join_next().await {
         if let Ok(Err(e)) = done {

@@ -29,8 +29,11 @@ export type Stats = {
   p2pDownloadSpeed: number;
 };
 
-/** `MEDIA_EXPT`: the player could not use a segment (parsing, decoding); says where it came from. */
-export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT" | "MEDIA_EXPT";
+/**
+ * `MEDIA_EXPT`: the player could not use a segment (parsing, decoding), or a file is not media;
+ * says where it came from. `SW_EXPT`: the media engine's ServiceWorker could not be used.
+ */
+export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT" | "MEDIA_EXPT" | "SW_EXPT";
 export type EngineException = { code: ExceptionCode; message: string; stack?: string };
 
 export type EngineEvents = {
@@ -255,6 +258,21 @@ export class P2PEngine extends Emitter<EngineEvents> {
     }
     const r = await fetchSegmentBytes(fallback.url, { range: fallback.byteRange, signal, onBytes: (c) => (this.counters.httpDown += c.length) });
     return { data: r.data, source: "http" };
+  }
+
+  /** The swarm id of a declared stream (once it has segments). */
+  swarmIdOf(runtimeUrl: string): string | undefined {
+    return this.swarms.get(runtimeUrl)?.swarmId;
+  }
+
+  /** Whether a segment of the stream is in memory (served at once). */
+  hasSegment(runtimeUrl: string, id: number): boolean {
+    return this.swarms.get(runtimeUrl)?.segmentData(id) !== undefined;
+  }
+
+  /** A segment from the integration's own disk cache: into memory, offered to peers (StreamSwarm.adopt). */
+  adoptSegment(runtimeUrl: string, id: number, data: Uint8Array): void {
+    this.swarms.get(runtimeUrl)?.adopt(id, data);
   }
 
   /** Fetches a segment by HTTP now, before the player asks for it (startup). */

@@ -20,6 +20,13 @@ export type SchedulerConfig = {
   prefetchWindowS: number;
   simultaneousP2PDownloads: number;
   simultaneousHttpDownloads: number;
+  /**
+   * For this long after joining a swarm, while no peer is connected yet, a segment whose budget
+   * allows waits for the first peers instead of going to HTTP at once (its deadline still
+   * holds). 0: never. The progressive-file engine uses it: a media element reads far ahead at
+   * startup, before any peer could answer.
+   */
+  firstPeersPatienceMs: number;
 };
 
 export const DEFAULT_SCHEDULER: SchedulerConfig = {
@@ -30,6 +37,7 @@ export const DEFAULT_SCHEDULER: SchedulerConfig = {
   prefetchWindowS: 60,
   simultaneousP2PDownloads: 3,
   simultaneousHttpDownloads: 2,
+  firstPeersPatienceMs: 0,
 };
 
 export function transferSeconds(bytes: number, bps: number, latencyS = 0): number {

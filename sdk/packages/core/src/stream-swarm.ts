@@ -109,6 +109,7 @@ export class StreamSwarm implements PeerHost {
   private readonly httpLoading = new Set<number>();
   private announceTimer?: ReturnType<typeof setTimeout>;
   private joined = false;
+  private joinedAt = 0;
   private destroyed = false;
   lastUsed = Date.now();
   /** The stream the player is on: only it prefetches. */
@@ -129,6 +130,7 @@ export class StreamSwarm implements PeerHost {
   join(): void {
     if (this.joined || this.destroyed) return;
     this.joined = true;
+    this.joinedAt = Date.now();
     for (const t of this.ctx.trackers()) t.join(this.subscription());
   }
 
@@ -453,13 +455,19 @@ export class StreamSwarm implements PeerHost {
         holders: this.holders(t),
         someoneHttpLoading: someoneHttp,
         designatedElsewhere: electorate.length > 0 && designatedSeeder(this.peerId, electorate, this.key(t.seg.id)) !== this.peerId,
-        mayArriveSoon: this.foreignPeerMayFetch(t.seg.id),
+        mayArriveSoon: this.foreignPeerMayFetch(t.seg.id) || this.awaitingFirstPeers(),
         p2pEnabled: this.ctx.p2pEnabled(),
       },
       cfg,
     );
     if (d.kind === "http") this.startHttp(t);
     else if (d.kind === "p2p") this.startP2P(t, d.peerId);
+  }
+
+  /** Just joined, no peer yet, and the scheduler is told to give the first peers a moment. */
+  private awaitingFirstPeers(): boolean {
+    const patience = this.ctx.config.schedulerConfig.firstPeersPatienceMs;
+    return patience > 0 && this.joined && this.peers.size === 0 && Date.now() - this.joinedAt < patience;
   }
 
   /** A peer outside our election is connected and the segment is new enough that it may be fetching it. */
@@ -656,6 +664,19 @@ export class StreamSwarm implements PeerHost {
     this.deliveries.set(t.seg.id, { source, peers: t.bytes.contributors });
     if (this.deliveries.size > DELIVERIES_KEPT) this.deliveries.delete(this.deliveries.keys().next().value as number);
     for (const w of t.waiters) w.resolve({ data, source });
+  }
+
+  /**
+   * A segment's bytes from the player integration's own store (a disk cache): kept in memory
+   * and offered to peers like any other. The caller vouches for them (they were checked or came
+   * from HTTP when stored).
+   */
+  adopt(id: number, data: Uint8Array): void {
+    const seg = this.segments.get(id);
+    if (!seg || this.ctx.storage.has(this.swarmId, id)) return;
+    const pos = this.ctx.playback().position;
+    this.ctx.storage.put({ swarmId: this.swarmId, id, data, startTime: seg.startTime, endTime: seg.endTime }, (s) => s.endTime < pos - 5);
+    this.scheduleAnnounce();
   }
 
   // ---- periodic work --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { StreamSwarm, type Playback, type SwarmContext } from "../src/stream-swarm.js";
 import { resolveConfig } from "../src/config.js";
+import type { SchedulerConfig } from "../src/scheduler.js";
 import { MemoryStorage } from "../src/storage.js";
 import { Ewma } from "../src/http.js";
 import { Logger } from "../src/logger.js";
@@ -71,11 +72,11 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
   return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: () => toUs({ c: 0, l: [0, 1, 2, 3] }) };
 }
 
-function setup(position: number) {
+function setup(position: number, scheduler: Partial<SchedulerConfig> = {}) {
   const dropped = { bytes: 0 };
   const bad: { id: number; peers: string[] }[] = [];
   const playback: Playback = { position, rate: 1, playing: true };
-  const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300 } });
+  const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300, ...scheduler } });
   const ctx: SwarmContext = {
     config,
     log: new Logger("none"),
@@ -178,6 +179,33 @@ describe("StreamSwarm startup", () => {
     peer.connect((d) => session.onMessage(d));
     peer.announce();
     await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(3);
+    stop();
+    expect(r.source).toBe("http");
+  });
+});
+
+describe("StreamSwarm first peers", () => {
+  it("with firstPeersPatienceMs, a segment with time to spare waits for the first peer after joining and comes from it", async () => {
+    const { swarm, stop } = setup(0, { firstPeersPatienceMs: 5000 });
+    swarm.join();
+    const before = ranges.length;
+    const loading = swarm.load(2);
+    await new Promise((r) => setTimeout(r, 300));
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    const r = await loading;
+    stop();
+    expect(r.source).toBe("p2p");
+    expect(ranges.slice(before)).toEqual([]);
+  });
+
+  it("when no peer comes within the patience, HTTP; a segment due now never waits", async () => {
+    const { swarm, stop } = setup(20, { firstPeersPatienceMs: 300 });
+    swarm.join();
+    expect((await swarm.load(2)).source).toBe("http"); // due now
     const r = await swarm.load(3);
     stop();
     expect(r.source).toBe("http");

@@ -1,0 +1,284 @@
+/**
+ * P2PEngineMedia: progressive files (MP4, WebM, MP3, ...) shared between viewers. The page asks
+ * `getProxiedUrl(url)` for the URL to give its `<video>`/`<audio>`; the ServiceWorker answers the
+ * element's requests for it piece by piece, and asks this engine for each piece. The engine is
+ * thin over `@swarmcast/core`: a file is one swarm whose segments are its pieces, so memory,
+ * peers, HTTP, deadlines, integrity checks and stats are the core's; this file adds the media
+ * element, the disk cache and the worker link.
+ */
+import { DiskCache, P2PEngine, PlaybackWatcher, type EngineEvents, type P2PConfig, type Playback, type PlaybackQuality, type Stats } from "@swarmcast/core";
+import { proxiedUrl } from "./link.js";
+import { DEFAULT_PIECE_LENGTH, fileShortId, pieceRange, pieceSegments } from "./pieces.js";
+import { probe } from "./probe.js";
+import { WorkerLink } from "./worker-link.js";
+
+type Limit = number | { pc: number; mobile: number };
+
+export type MediaP2PConfig = Omit<P2PConfig, "channelId" | "diskCacheLimit"> & {
+  /** The swarm's name: a function of the file's URL, or one fixed string (for a page's one file). Default: the URL without query. */
+  channelId?: string | ((url: string) => string);
+  /** Bytes of every piece but the last. Default 512 KiB. */
+  pieceLength?: number;
+  /** The `<video>`/`<audio>` element (or its id). Default: the first in the document. */
+  mediaElem?: HTMLMediaElement | string;
+  /** The ServiceWorker script. Default './sw.js'. */
+  swFile?: string;
+  /** Its scope. Default './'. */
+  swScope?: string;
+  /** IndexedDB cache of pieces, bytes, shared by the tabs of the origin. Default 2500 MiB desktop, 1500 MiB mobile; 0 turns it off. */
+  diskCacheLimit?: Limit;
+  /** Pieces the worker fetches ahead of the one the element reads. Default 0. */
+  minBufferCount?: number;
+};
+
+const MiB = 1024 * 1024;
+const FIRST_PEERS_PATIENCE_MS = 3000;
+
+type OpenFile = { url: string; length: number; type: string; version: string; proxied: string; timed: boolean };
+
+function isMobile(): boolean {
+  return typeof navigator !== "undefined" && /Android|iPhone|iPad|iPod|Mobile/i.test(navigator.userAgent ?? "");
+}
+
+function limitOf(l: Limit | undefined, pc: number, mobile: number): number {
+  if (typeof l === "number") return l;
+  return isMobile() ? (l?.mobile ?? mobile) : (l?.pc ?? pc);
+}
+
+export class P2PEngineMedia {
+  static readonly version = P2PEngine.version;
+  static readonly protocolVersion = P2PEngine.protocolVersion;
+
+  /** WebRTC data channels, ServiceWorkers and response streams are all available. */
+  static isSupported(): boolean {
+    return P2PEngine.isSupported() && P2PEngine.isServiceWorkerSupported() && typeof ReadableStream !== "undefined";
+  }
+  static isWebRTCSupported(): boolean {
+    return P2PEngine.isWebRTCSupported();
+  }
+  static isServiceWorkerSupported(): boolean {
+    return P2PEngine.isServiceWorkerSupported();
+  }
+  /** The same as isServiceWorkerSupported, under the name existing pages already call. */
+  static isSeviceWorkerSupported(): boolean {
+    return P2PEngine.isServiceWorkerSupported();
+  }
+
+  readonly core: P2PEngine;
+  private readonly pieceLength: number;
+  private readonly link?: WorkerLink;
+  private readonly disk: Promise<DiskCache | undefined>;
+  private readonly files = new Map<string, OpenFile>();
+  private readonly watcher: PlaybackWatcher;
+  private readonly elemOption?: HTMLMediaElement | string;
+  /** Names this engine to the worker in proxied URLs. */
+  private readonly engineId = randomId();
+  private destroyed = false;
+
+  constructor(config: MediaP2PConfig = {}) {
+    const { channelId, pieceLength, mediaElem, swFile, swScope, diskCacheLimit, minBufferCount, ...rest } = config;
+    this.core = new P2PEngine({
+      ...rest,
+      // Where the media engine's documented defaults differ from the core's.
+      logLevel: rest.logLevel === true ? "warn" : (rest.logLevel ?? "error"),
+      showSlogan: rest.showSlogan ?? false,
+      channelId: typeof channelId === "string" ? () => channelId : channelId,
+      // The element reads ~10 s ahead at startup, before a peer could connect: those pieces
+      // give the first peers a moment, within their deadlines.
+      scheduler: { firstPeersPatienceMs: FIRST_PEERS_PATIENCE_MS, ...rest.scheduler },
+    });
+    this.pieceLength = pieceLength && pieceLength > 0 ? Math.floor(pieceLength) : DEFAULT_PIECE_LENGTH;
+    this.elemOption = mediaElem;
+    this.watcher = new PlaybackWatcher(() => this.core.reportRebuffer());
+    this.core.setPlaybackSource(() => this.playback());
+    this.disk = P2PEngineMedia.isSupported() ? DiskCache.open(limitOf(diskCacheLimit, 2500 * MiB, 1500 * MiB), "swarmcast-media") : Promise.resolve(undefined);
+    if (P2PEngineMedia.isServiceWorkerSupported()) {
+      this.link = new WorkerLink({
+        swFile: swFile ?? "./sw.js",
+        swScope: swScope ?? "./",
+        hello: { engine: this.engineId, pieceLength: this.pieceLength, minBufferCount: Math.max(0, Math.floor(minBufferCount ?? 0)) },
+        log: this.core.log,
+        piece: (url, index, signal) => this.piece(url, index, signal),
+        failed: (message) => this.core.reportException({ code: "SW_EXPT", message }),
+      });
+      // Registers the worker and, when one already controls the page, says hello now: the
+      // first getProxiedUrl then waits for the probe only.
+      void this.link.ready();
+    }
+  }
+
+  /**
+   * The URL to play `url` from: a proxied URL the ServiceWorker answers from pieces, or `url`
+   * itself when that can't be (no worker in control yet, a file that is missing, not media,
+   * unreadable across origins or of unknown length: `exception` says which).
+   */
+  async getProxiedUrl(url: string): Promise<string> {
+    const abs = new URL(url, typeof location !== "undefined" ? location.href : undefined).href;
+    if (!this.link || this.destroyed) return url;
+    const known = this.files.get(abs);
+    const [scope, info] = await Promise.all([this.link.ready(), known ? undefined : probe(abs)]);
+    if (info && !info.ok) {
+      if (info.code) this.core.reportException({ code: info.code, message: info.message });
+      else this.core.log.info(info.message);
+      return url;
+    }
+    if (!scope) {
+      this.core.log.info("no ServiceWorker in control of this page yet: plain HTTP for", abs);
+      return url;
+    }
+    if (known) return known.proxied;
+    if (!info?.ok || this.destroyed) return url;
+    const proxied = proxiedUrl(scope, { url: abs, length: info.length, type: info.type, engine: this.engineId });
+    const file: OpenFile = { url: abs, length: info.length, type: info.type, version: `${info.length}`, proxied, timed: false };
+    this.files.set(abs, file);
+    this.core.setManifestUrl(abs);
+    this.core.addStream({ runtimeUrl: abs, type: "main", shortId: fileShortId(this.pieceLength) });
+    this.core.updateStream(abs, pieceSegments(abs, info.length, this.pieceLength), false);
+    this.bindElement();
+    this.watcher.loadStarted();
+    return proxied;
+  }
+
+  // ---- pieces for the worker ----------------------------------------------------------------
+
+  /** Piece `index` of an open file: memory, the disk cache, then peers or HTTP by the core's deadline rule. */
+  private async piece(url: string, index: number, signal: AbortSignal): Promise<Uint8Array> {
+    const file = this.files.get(url);
+    if (!file || this.destroyed) throw new Error(`${url} is not open`);
+    const range = pieceRange(index, file.length, this.pieceLength);
+    const size = range.end - range.start + 1;
+    const swarmId = this.core.swarmIdOf(url) ?? url;
+    const key = `${swarmId}|${file.version}|${index}`;
+    const disk = await this.disk;
+    if (disk && !this.core.hasSegment(url, index)) {
+      const cached = await disk.get(key).catch(() => undefined);
+      // Into memory, then loaded as any stored piece: the swarm is joined and the piece offered
+      // to peers even when a tab plays everything from disk.
+      if (cached && cached.length === size) this.core.adoptSegment(url, index, cached);
+    }
+    const r = await this.core.loadSegment(url, index, { url, byteRange: range }, signal);
+    if (disk && r.source !== "cache") disk.put(key, r.data).catch((err) => this.core.log.debug("disk cache write failed", err));
+    return r.data.slice(); // transferred to the worker: the core keeps its own
+  }
+
+  // ---- the media element --------------------------------------------------------------------
+
+  private element(): HTMLMediaElement | undefined {
+    const e = this.elemOption;
+    if (typeof e === "string") return (document.getElementById(e) as HTMLMediaElement | null) ?? undefined;
+    if (e) return e;
+    return typeof document !== "undefined" ? (document.querySelector("video, audio") as HTMLMediaElement | null) ?? undefined : undefined;
+  }
+
+  private bindElement(): void {
+    const media = this.element();
+    if (!media || media === this.watcher.element) return;
+    this.watcher.element?.removeEventListener("durationchange", this.onDuration);
+    this.watcher.element?.removeEventListener("error", this.onMediaError);
+    this.watcher.attach(media);
+    media.addEventListener("durationchange", this.onDuration);
+    media.addEventListener("error", this.onMediaError);
+  }
+
+  /**
+   * The playhead for the scheduler. Unlike a live stream's, a file's timeline is known once the
+   * element has its duration (piece times follow from it), and `currentTime` is where reading
+   * starts even before the first frame plays: from then on only the pieces due within the HTTP
+   * budget go to the origin at startup, and the rest may come from peers in time.
+   */
+  private playback(): Playback {
+    const pb = this.watcher.playback();
+    if (pb.started === false && this.playingFile()?.timed) return { ...pb, started: true };
+    return pb;
+  }
+
+  private playingFile(): OpenFile | undefined {
+    const src = this.watcher.element?.currentSrc;
+    for (const f of this.files.values()) if (f.proxied === src) return f;
+    return undefined;
+  }
+
+  /** Piece times follow the duration once the element knows it (deadlines count from them). */
+  private readonly onDuration = () => {
+    const f = this.playingFile();
+    const d = this.watcher.element?.duration;
+    if (!f || d === undefined) return;
+    this.core.updateStream(f.url, pieceSegments(f.url, f.length, this.pieceLength, d), false);
+    f.timed = Number.isFinite(d) && d > 0;
+  };
+
+  /** Whatever went wrong on the proxied URL, the element goes on from the file's own URL. */
+  private readonly onMediaError = () => {
+    const media = this.watcher.element;
+    const f = this.playingFile();
+    if (!media || !f) return;
+    const at = media.currentTime;
+    const playing = !media.paused;
+    this.core.reportException({ code: "MEDIA_EXPT", message: `${f.url} failed through the ServiceWorker (${media.error?.message ?? media.error?.code}): played from its own URL` });
+    media.src = f.url;
+    media.currentTime = at;
+    if (playing) void media.play().catch(() => {});
+  };
+
+  // ---- events and controls (the core's) -----------------------------------------------------
+
+  on<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
+    this.core.on(event, fn);
+    return this;
+  }
+  once<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
+    this.core.once(event, fn);
+    return this;
+  }
+  off<K extends keyof EngineEvents>(event: K, fn?: EngineEvents[K]): this {
+    this.core.off(event, fn);
+    return this;
+  }
+  enableP2P(): void {
+    this.core.enableP2P();
+  }
+  disableP2P(): void {
+    this.core.disableP2P();
+  }
+  /** Drops all peers and tracker connections and starts P2P afresh. */
+  restartP2p(): void {
+    this.core.restartP2p();
+  }
+  restartP2P(): void {
+    this.core.restartP2p();
+  }
+  get p2pEnabled(): boolean {
+    return this.core.p2pEnabled;
+  }
+  getStats(): Stats & { rebuffers: number; peers: number } {
+    return this.core.getStats();
+  }
+  getPeerId(): string | undefined {
+    return this.core.getPeerId();
+  }
+  getPeers(): string[] {
+    return this.core.getPeers();
+  }
+  /** Startup time and rebuffering seen on the media element. */
+  getPlaybackQuality(): PlaybackQuality {
+    return this.watcher.get();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.link?.close();
+    const media = this.watcher.element;
+    media?.removeEventListener("durationchange", this.onDuration);
+    media?.removeEventListener("error", this.onMediaError);
+    this.watcher.detach();
+    this.core.destroy();
+    void this.disk.then((d) => d?.close());
+  }
+}
+
+function randomId(): string {
+  const a = new Uint8Array(8);
+  crypto.getRandomValues(a);
+  return [...a].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,115 @@
+/**
+ * The page's side of the ServiceWorker: registers the worker script when the page has none,
+ * says hello to the worker in control (over a MessageChannel) and answers its piece requests
+ * with the engine's pieces. `ready()` says under which scope proxied URLs work now, or that
+ * they don't (no worker in control yet, or one that does not answer: plain HTTP then).
+ */
+import type { Logger } from "@swarmcast/core";
+import { HELLO, type Hello, type PageMessage, type WorkerMessage } from "./link.js";
+
+export type WorkerLinkOptions = {
+  swFile: string;
+  swScope: string;
+  hello: Omit<Hello, "type">;
+  log: Logger;
+  /** A piece for the worker; the bytes handed back are transferred (the caller keeps none). */
+  piece(url: string, index: number, signal: AbortSignal): Promise<Uint8Array>;
+  /** The worker script could not be registered. */
+  failed(message: string): void;
+};
+
+/** How long the worker in control gets to answer hello before we play without it. */
+const WELCOME_TIMEOUT_MS = 3000;
+
+export class WorkerLink {
+  private port?: MessagePort;
+  private welcome?: Promise<string | undefined>;
+  private registered?: Promise<void>;
+  private readonly open = new Map<number, AbortController>();
+  private closed = false;
+  private readonly sw: ServiceWorkerContainer | undefined = typeof navigator !== "undefined" ? navigator.serviceWorker : undefined;
+  private readonly onControllerChange = () => {
+    this.welcome = undefined; // a new worker: say hello again
+  };
+
+  constructor(private readonly o: WorkerLinkOptions) {
+    this.sw?.addEventListener("controllerchange", this.onControllerChange);
+  }
+
+  /** Registers the worker script unless a worker already serves this page's scope. */
+  register(): Promise<void> {
+    this.registered ??= (async () => {
+      const sw = this.sw;
+      if (!sw || sw.controller) return;
+      const script = new URL(this.o.swFile, location.href).href;
+      const existing = await sw.getRegistration(new URL(this.o.swScope, location.href).href);
+      const active = existing?.active ?? existing?.waiting ?? existing?.installing;
+      // A site's own worker (which may importScripts ours) is never replaced.
+      if (active && active.scriptURL !== script) return;
+      try {
+        await sw.register(script, { scope: this.o.swScope });
+      } catch (err) {
+        this.o.failed(`ServiceWorker ${script} could not be registered: ${String(err)}`);
+      }
+    })();
+    return this.registered;
+  }
+
+  /** The scope proxied URLs live under, once the worker in control answered; else undefined. */
+  async ready(): Promise<string | undefined> {
+    await this.register();
+    const sw = this.sw;
+    if (!sw?.controller || this.closed) return undefined;
+    this.welcome ??= this.hello(sw.controller);
+    if (!(await this.welcome)) return undefined;
+    return (await sw.getRegistration())?.scope;
+  }
+
+  private hello(controller: ServiceWorker): Promise<string | undefined> {
+    this.port?.close();
+    const channel = new MessageChannel();
+    const port = (this.port = channel.port1);
+    return new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        this.o.log.warn("the ServiceWorker in control did not answer: is sw.js imported in it? Files play from their own URLs.");
+        resolve(undefined);
+      }, WELCOME_TIMEOUT_MS);
+      port.onmessage = (e: MessageEvent<WorkerMessage>) => {
+        const m = e.data;
+        if (m?.t === "welcome") {
+          clearTimeout(timer);
+          resolve(m.version);
+        } else if (m?.t === "piece") void this.answer(port, m.id, m.url, m.index);
+        else if (m?.t === "cancel") this.open.get(m.id)?.abort();
+      };
+      port.start();
+      const hello: Hello = { type: HELLO, ...this.o.hello };
+      controller.postMessage(hello, [channel.port2]);
+    });
+  }
+
+  private async answer(port: MessagePort, id: number, url: string, index: number): Promise<void> {
+    const ctl = new AbortController();
+    this.open.set(id, ctl);
+    let reply: PageMessage;
+    try {
+      const data = await this.o.piece(url, index, ctl.signal);
+      reply = { t: "data", id, data: data.buffer as ArrayBuffer };
+    } catch (err) {
+      reply = { t: "error", id, message: String(err) };
+    } finally {
+      this.open.delete(id);
+    }
+    if (ctl.signal.aborted || this.closed) return;
+    port.postMessage(reply, reply.t === "data" ? [reply.data] : []);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sw?.removeEventListener("controllerchange", this.onControllerChange);
+    for (const c of this.open.values()) c.abort();
+    this.port?.postMessage({ t: "bye" } satisfies PageMessage);
+    this.port?.close();
+  }
+}
