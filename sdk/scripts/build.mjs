@@ -1,5 +1,5 @@
 // Builds one package: ESM (dist/index.js), a browser IIFE bundle (dist/<name>.iife.js, exposing a
-// global) and type definitions (tsc). Usage: node build.mjs core|hlsjs
+// global) and type definitions (tsc). Usage: node build.mjs core|hlsjs|shaka
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const name = process.argv[2];
-const globals = { core: "SwarmcastCore", hlsjs: "SwarmcastHls" };
+const globals = { core: "SwarmcastCore", hlsjs: "SwarmcastHls", shaka: "SwarmcastShaka" };
 if (!globals[name]) throw new Error(`unknown package ${name}`);
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "packages", name);
 const require = createRequire(join(dir, "package.json"));

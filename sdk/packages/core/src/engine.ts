@@ -9,7 +9,7 @@ import { Ewma, fetchSegmentBytes } from "./http.js";
 import { Logger } from "./logger.js";
 import { MemoryStorage } from "./storage.js";
 import { StreamSwarm, type LoadResult, type Playback, type SegmentInfo, type SwarmContext } from "./stream-swarm.js";
-import { generatePeerId, infoHash, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type StreamType } from "./swarm-id.js";
+import { generatePeerId, infoHashFor, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type IdRules, type StreamType } from "./swarm-id.js";
 import { statsBeaconUrl, statsMessage } from "./tracker/messages.js";
 import { TrackerConnection } from "./tracker/tracker-connection.js";
 
@@ -27,7 +27,7 @@ export type Stats = {
   p2pDownloadSpeed: number;
 };
 
-export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT";
+export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT" | "SHAKA_EXPT";
 export type EngineException = { code: ExceptionCode; message: string; stack?: string };
 
 export type EngineEvents = {
@@ -39,7 +39,8 @@ export type EngineEvents = {
   segmentLoaded(info: { id: number; source: LoadResult["source"]; bytes: number; swarmId: string }): void;
 };
 
-export type StreamRef = { runtimeUrl: string; type: StreamType; shortId: string };
+/** A stream the player plays: `shortId` names it within the channel, by `idRules` (default "pml-2.3"). */
+export type StreamRef = { runtimeUrl: string; type: StreamType; shortId: string; idRules?: IdRules };
 
 export type PeerInfo = { peerId: string; swarm: string; bytesDown: number; bytesUp: number; throughput?: number };
 
@@ -194,7 +195,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     const ref = this.streams.get(runtimeUrl);
     if (!ref || !this.manifestUrl) return undefined;
     const id = streamSwarmId(this.channel, ref.type, ref.shortId);
-    const hash = infoHash(id);
+    const hash = infoHashFor(ref.idRules ?? "pml-2.3", id);
     let peerId = this.peerIdsByHash.get(hash);
     if (!peerId) {
       peerId = generatePeerId(this.config.peerIdPrefix);

@@ -5,6 +5,7 @@ export * from "./storage.js";
 export * from "./config.js";
 export * from "./events.js";
 export { Logger, type LogLevel } from "./logger.js";
+export { MediaWatch, type PlaybackQuality } from "./media-watch.js";
 export { fetchSegmentBytes, Ewma, HttpError, type ByteRange } from "./http.js";
 export * from "./tracker/messages.js";
 export { TrackerConnection, type SwarmSubscription } from "./tracker/tracker-connection.js";

@@ -18,7 +18,7 @@ import type {
   LevelUpdatedData,
   ManifestLoadedData,
 } from "hls.js";
-import { P2PEngine, hlsAudioShortId, hlsVideoShortId, type EngineEvents, type P2PConfig, type SegmentInfo, type Stats } from "@swarmcast/core";
+import { MediaWatch, P2PEngine, hlsAudioShortId, hlsVideoShortId, type EngineEvents, type P2PConfig, type PlaybackQuality, type SegmentInfo, type Stats } from "@swarmcast/core";
 import { runtimeKey, segmentsFromFragments } from "./segments.js";
 
 export type HlsP2PConfig = P2PConfig & {
@@ -32,8 +32,6 @@ export type HlsP2PConfig = P2PConfig & {
 };
 
 type Ref = { streamUrl: string; id: number };
-
-type PlaybackQuality = { startupMs?: number; rebuffers: number; rebufferMs: number; playing: boolean };
 
 function newStats(): LoaderStats {
   return {
@@ -85,16 +83,14 @@ export class HlsJsP2PEngine {
 
   readonly core: P2PEngine;
   private hls?: Hls;
-  private media?: HTMLMediaElement;
   private readonly refs = new Map<string, Ref>();
-  private readonly quality: PlaybackQuality = { rebuffers: 0, rebufferMs: 0, playing: false };
-  private loadStartedAt?: number;
-  private stallStartedAt?: number;
+  private readonly media: MediaWatch;
   private readonly liveSyncSegments: number;
 
   constructor(config: HlsP2PConfig = {}) {
     const { hlsjsInstance, liveSyncSegments, ...p2p } = config;
     this.core = new P2PEngine(p2p);
+    this.media = new MediaWatch(() => this.core.reportRebuffer());
     this.liveSyncSegments = liveSyncSegments ?? 5;
     if (hlsjsInstance) this.bindHls(hlsjsInstance);
   }
@@ -121,12 +117,8 @@ export class HlsJsP2PEngine {
     hls.on(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
     hls.on(Hls.Events.DESTROYING, this.onHlsDestroying);
     hls.on(Hls.Events.ERROR, this.onHlsError);
-    if (hls.media) this.attachMedia(hls.media);
-    this.core.setPlaybackSource(() => {
-      const m = this.media;
-      const started = this.quality.playing;
-      return m ? { position: m.currentTime, rate: m.playbackRate || 1, playing: !m.paused, started } : { position: 0, rate: 1, playing: false, started: false };
-    });
+    if (hls.media) this.media.attach(hls.media);
+    this.core.setPlaybackSource(() => this.media.playback());
   }
 
   // ---- events and controls (delegated to the core engine) -----------------------------------
@@ -170,9 +162,7 @@ export class HlsJsP2PEngine {
   }
   /** Startup time and rebuffering seen on the bound media element. */
   getPlaybackQuality(): PlaybackQuality {
-    const q = { ...this.quality };
-    if (this.stallStartedAt !== undefined) q.rebufferMs += performance.now() - this.stallStartedAt;
-    return q;
+    return this.media.get();
   }
 
   destroy(): void {
@@ -193,7 +183,7 @@ export class HlsJsP2PEngine {
     hls.off(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
     hls.off(Hls.Events.DESTROYING, this.onHlsDestroying);
     hls.off(Hls.Events.ERROR, this.onHlsError);
-    this.detachMedia();
+    this.media.detach();
     this.hls = undefined;
   }
 
@@ -205,7 +195,7 @@ export class HlsJsP2PEngine {
   };
 
   private readonly onManifestLoading = () => {
-    this.loadStartedAt = performance.now();
+    this.media.loadStarted();
     this.firstSegmentFetched = false;
   };
 
@@ -218,7 +208,7 @@ export class HlsJsP2PEngine {
    */
   private fetchFirstSegment(url: string, segments: SegmentInfo[], live: boolean): void {
     const hls = this.hls;
-    if (!hls || this.firstSegmentFetched || this.quality.playing || !segments.length) return;
+    if (!hls || this.firstSegmentFetched || this.media.playing || !segments.length) return;
     const configured = hls.config.startPosition;
     const pos = live ? hls.liveSyncPosition : configured > 0 ? configured : (segments[0] as SegmentInfo).startTime;
     if (pos === null || !Number.isFinite(pos)) return;
@@ -264,53 +254,8 @@ export class HlsJsP2PEngine {
     }
   };
 
-  private readonly onMediaAttached = (_e: string, data: { media: HTMLMediaElement }) => this.attachMedia(data.media);
-  private readonly onMediaDetaching = () => this.detachMedia();
-
-  private attachMedia(media: HTMLMediaElement): void {
-    if (this.media === media) return;
-    this.detachMedia();
-    this.media = media;
-    media.addEventListener("playing", this.onPlaying);
-    media.addEventListener("waiting", this.onWaiting);
-    media.addEventListener("seeking", this.onSeeking);
-  }
-
-  private detachMedia(): void {
-    const m = this.media;
-    if (!m) return;
-    m.removeEventListener("playing", this.onPlaying);
-    m.removeEventListener("waiting", this.onWaiting);
-    m.removeEventListener("seeking", this.onSeeking);
-    this.media = undefined;
-  }
-
-  private seeking = false;
-
-  private readonly onPlaying = () => {
-    const now = performance.now();
-    if (!this.quality.playing) {
-      this.quality.playing = true;
-      if (this.loadStartedAt !== undefined) this.quality.startupMs = now - this.loadStartedAt;
-    }
-    if (this.stallStartedAt !== undefined) {
-      this.quality.rebufferMs += now - this.stallStartedAt;
-      this.stallStartedAt = undefined;
-    }
-    this.seeking = false;
-  };
-
-  private readonly onWaiting = () => {
-    // A stall after playback began, not caused by a seek, is a rebuffer.
-    if (!this.quality.playing || this.seeking || this.stallStartedAt !== undefined) return;
-    this.stallStartedAt = performance.now();
-    this.quality.rebuffers++;
-    this.core.reportRebuffer();
-  };
-
-  private readonly onSeeking = () => {
-    this.seeking = true;
-  };
+  private readonly onMediaAttached = (_e: string, data: { media: HTMLMediaElement }) => this.media.attach(data.media);
+  private readonly onMediaDetaching = () => this.media.detach();
 
   lookup(url: string, rangeStart?: number, rangeEnd?: number): Ref | undefined {
     return this.refs.get(runtimeKey(url, rangeStart, rangeEnd));
