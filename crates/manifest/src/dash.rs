@@ -91,9 +91,19 @@ pub struct Timing {
 /// How a representation's segments are addressed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Addressing {
-    Template { media: String, timing: Timing },
-    List { media: Vec<(String, Option<(u64, u64)>)>, timing: Timing },
-    Base { index_range: Option<(u64, u64)>, timescale: u64, presentation_time_offset: u64 },
+    Template {
+        media: String,
+        timing: Timing,
+    },
+    List {
+        media: Vec<(String, Option<(u64, u64)>)>,
+        timing: Timing,
+    },
+    Base {
+        index_range: Option<(u64, u64)>,
+        timescale: u64,
+        presentation_time_offset: u64,
+    },
     /// A single media file with no index: one segment.
     Whole,
 }
@@ -178,7 +188,10 @@ fn number<T: std::str::FromStr>(node: Node, attr: &str) -> Result<Option<T>, Man
     node.attribute(attr)
         .map(|v| {
             v.trim().parse().map_err(|_| {
-                bad(format!("{}@{attr}=\"{v}\" is not a number", node.tag_name().name()))
+                bad(format!(
+                    "{}@{attr}=\"{v}\" is not a number",
+                    node.tag_name().name()
+                ))
             })
         })
         .transpose()
@@ -211,12 +224,17 @@ impl Mpd {
             .map_err(|e| bad(format!("XML: {e}")))?;
         let mpd = doc.root_element();
         if mpd.tag_name().name() != "MPD" {
-            return Err(bad(format!("the root element is <{}>", mpd.tag_name().name())));
+            return Err(bad(format!(
+                "the root element is <{}>",
+                mpd.tag_name().name()
+            )));
         }
         let live = mpd.attribute("type") == Some("dynamic");
         let duration_attr = |n: Node, a: &str| -> Result<Option<f64>, ManifestError> {
             n.attribute(a)
-                .map(|v| parse_duration(v).ok_or_else(|| bad(format!("{a}=\"{v}\" is not a duration"))))
+                .map(|v| {
+                    parse_duration(v).ok_or_else(|| bad(format!("{a}=\"{v}\" is not a duration")))
+                })
                 .transpose()
         };
         let availability_start = match mpd.attribute("availabilityStartTime") {
@@ -235,7 +253,11 @@ impl Mpd {
             let start = match duration_attr(*p, "start")? {
                 Some(s) => s,
                 None => match periods.last() {
-                    Some(Period { start, duration: Some(d), .. }) => start + d,
+                    Some(Period {
+                        start,
+                        duration: Some(d),
+                        ..
+                    }) => start + d,
                     Some(_) => return Err(bad(format!("Period {i} has no start"))),
                     None => 0.0,
                 },
@@ -287,7 +309,11 @@ impl Mpd {
                 list.push(&r.id);
             }
         }
-        let audio_type = if video.is_empty() { StreamType::Main } else { StreamType::Secondary };
+        let audio_type = if video.is_empty() {
+            StreamType::Main
+        } else {
+            StreamType::Secondary
+        };
         let numbered = |ids: &[&str], stream_type, content| -> Vec<DashStream> {
             ids.iter()
                 .enumerate()
@@ -306,17 +332,31 @@ impl Mpd {
 
     /// The segments of the representation with this id in every period, as available at
     /// `now` (Unix seconds; only live MPDs depend on it).
-    pub fn segments(&self, representation: &str, now: f64) -> Result<StreamSegments, ManifestError> {
+    pub fn segments(
+        &self,
+        representation: &str,
+        now: f64,
+    ) -> Result<StreamSegments, ManifestError> {
         let mut out = StreamSegments::default();
         for period in &self.periods {
-            for rep in period.representations.iter().filter(|r| r.id == representation) {
+            for rep in period
+                .representations
+                .iter()
+                .filter(|r| r.id == representation)
+            {
                 self.add_segments(period, rep, now, &mut out)?;
             }
         }
         Ok(out)
     }
 
-    fn add_segments(&self, period: &Period, rep: &Representation, now: f64, out: &mut StreamSegments) -> Result<(), ManifestError> {
+    fn add_segments(
+        &self,
+        period: &Period,
+        rep: &Representation,
+        now: f64,
+        out: &mut StreamSegments,
+    ) -> Result<(), ManifestError> {
         let resolve = |media: &str| url::resolve(&rep.base_url, media);
         match &rep.addressing {
             Addressing::Whole => out.segments.push(Segment {
@@ -326,8 +366,17 @@ impl Mpd {
                 start: period.start,
                 duration: period.duration.unwrap_or(0.0),
             }),
-            Addressing::Base { index_range, timescale, presentation_time_offset } => {
-                let range = index_range.ok_or_else(|| bad(format!("representation {}: SegmentBase without indexRange", rep.id)))?;
+            Addressing::Base {
+                index_range,
+                timescale,
+                presentation_time_offset,
+            } => {
+                let range = index_range.ok_or_else(|| {
+                    bad(format!(
+                        "representation {}: SegmentBase without indexRange",
+                        rep.id
+                    ))
+                })?;
                 out.indexes.push(IndexRef {
                     url: rep.base_url.clone(),
                     range,
@@ -337,15 +386,20 @@ impl Mpd {
             Addressing::Template { media, timing } => {
                 for (n, t, d) in self.times(period, timing, now, None)? {
                     let path = fill_template(media, &rep.id, rep.bandwidth, n, t);
-                    out.segments.push(segment(period, timing, resolve(&path), None, t, d));
+                    out.segments
+                        .push(segment(period, timing, resolve(&path), None, t, d));
                 }
             }
             Addressing::List { media, timing } => {
                 for (n, t, d) in self.times(period, timing, now, Some(media.len() as u64))? {
-                    let Some((m, range)) = usize::try_from(n - timing.start_number).ok().and_then(|i| media.get(i)) else {
+                    let Some((m, range)) = usize::try_from(n - timing.start_number)
+                        .ok()
+                        .and_then(|i| media.get(i))
+                    else {
                         break;
                     };
-                    out.segments.push(segment(period, timing, resolve(m), *range, t, d));
+                    out.segments
+                        .push(segment(period, timing, resolve(m), *range, t, d));
                 }
             }
         }
@@ -353,12 +407,20 @@ impl Mpd {
     }
 
     /// `(number, t, d)` of the segments of a period, in timescale units.
-    fn times(&self, period: &Period, timing: &Timing, now: f64, count: Option<u64>) -> Result<Vec<(u64, u64, u64)>, ManifestError> {
+    fn times(
+        &self,
+        period: &Period,
+        timing: &Timing,
+        now: f64,
+        count: Option<u64>,
+    ) -> Result<Vec<(u64, u64, u64)>, ManifestError> {
         let ts = timing.timescale as f64;
         let pto = timing.presentation_time_offset;
         // The period's end on its own clock, and (live) the newest time that has been published.
         let period_end = period.duration.map(|d| pto as f64 + d * ts);
-        let live_edge = self.live.then(|| pto as f64 + (now - self.availability_start - period.start) * ts);
+        let live_edge = self
+            .live
+            .then_some(pto as f64 + (now - self.availability_start - period.start) * ts);
         let mut out = Vec::new();
         if let Some(timeline) = &timing.timeline {
             let mut next = pto;
@@ -371,8 +433,15 @@ impl Mpd {
                     *r as u64
                 } else {
                     // r = -1: repeat until the next entry, the period's end or (live) now.
-                    let until = timeline.get(i + 1).and_then(|s| s.0).map(|x| x as f64).or(period_end).or(live_edge)
-                        .ok_or_else(|| bad("an open-ended SegmentTimeline repeat with nothing to end it"))?;
+                    let until = timeline
+                        .get(i + 1)
+                        .and_then(|s| s.0)
+                        .map(|x| x as f64)
+                        .or(period_end)
+                        .or(live_edge)
+                        .ok_or_else(|| {
+                            bad("an open-ended SegmentTimeline repeat with nothing to end it")
+                        })?;
                     (((until - t as f64) / *d as f64).ceil().max(1.0) as u64).saturating_sub(1)
                 };
                 for _ in 0..=repeats.min(1_000_000) {
@@ -387,13 +456,17 @@ impl Mpd {
                 (_, Some(n)) => (0, n),
                 (Some(edge), None) => {
                     let published = ((edge - pto as f64) / df).floor().max(0.0) as u64;
-                    let published = period_end.map_or(published, |e| published.min(((e - pto as f64) / df).ceil() as u64));
+                    let published = period_end.map_or(published, |e| {
+                        published.min(((e - pto as f64) / df).ceil() as u64)
+                    });
                     let depth = self.time_shift_buffer_depth.unwrap_or(60.0) * ts;
                     let first = ((edge - depth - pto as f64) / df).floor().max(0.0) as u64;
                     (first.min(published), published)
                 }
                 (None, None) => {
-                    let e = period_end.ok_or_else(|| bad("a SegmentTemplate with duration in a period of unknown length"))?;
+                    let e = period_end.ok_or_else(|| {
+                        bad("a SegmentTemplate with duration in a period of unknown length")
+                    })?;
                     (0, ((e - pto as f64) / df).ceil() as u64)
                 }
             };
@@ -401,7 +474,11 @@ impl Mpd {
                 out.push((timing.start_number + k, pto + k * d, d));
             }
         } else if count == Some(1) {
-            out.push((timing.start_number, pto, period_end.map_or(0, |e| (e - pto as f64) as u64)));
+            out.push((
+                timing.start_number,
+                pto,
+                period_end.map_or(0, |e| (e - pto as f64) as u64),
+            ));
         } else {
             return Err(bad("segments with neither duration nor SegmentTimeline"));
         }
@@ -414,7 +491,10 @@ impl Mpd {
 }
 
 /// Segments from a fetched segment index.
-pub fn segments_from_index(index: &IndexRef, sidx_bytes: &[u8]) -> Result<Vec<Segment>, ManifestError> {
+pub fn segments_from_index(
+    index: &IndexRef,
+    sidx_bytes: &[u8],
+) -> Result<Vec<Segment>, ManifestError> {
     let sidx = sidx::parse(sidx_bytes, index.range.0)?;
     let ts = sidx.timescale as f64;
     Ok(sidx
@@ -433,14 +513,33 @@ pub fn segments_from_index(index: &IndexRef, sidx_bytes: &[u8]) -> Result<Vec<Se
         .collect())
 }
 
-fn segment(period: &Period, timing: &Timing, url: String, byte_range: Option<(u64, u64)>, t: u64, d: u64) -> Segment {
+fn segment(
+    period: &Period,
+    timing: &Timing,
+    url: String,
+    byte_range: Option<(u64, u64)>,
+    t: u64,
+    d: u64,
+) -> Segment {
     let ts = timing.timescale as f64;
     let start = period.start + (t as f64 - timing.presentation_time_offset as f64) / ts;
-    Segment { id: segment_id(start), url, byte_range, start, duration: d as f64 / ts }
+    Segment {
+        id: segment_id(start),
+        url,
+        byte_range,
+        start,
+        duration: d as f64 / ts,
+    }
 }
 
 /// `$RepresentationID$`, `$Number$`, `$Time$`, `$Bandwidth$` (with `%0Nd` widths) and `$$`.
-pub fn fill_template(template: &str, representation: &str, bandwidth: u64, number: u64, time: u64) -> String {
+pub fn fill_template(
+    template: &str,
+    representation: &str,
+    bandwidth: u64,
+    number: u64,
+    time: u64,
+) -> String {
     let mut out = String::with_capacity(template.len() + 16);
     let mut parts = template.split('$');
     out.push_str(parts.next().unwrap_or_default());
@@ -453,7 +552,11 @@ pub fn fill_template(template: &str, representation: &str, bandwidth: u64, numbe
         }
         inside = false;
         let (name, format) = part.split_once('%').unwrap_or((part, ""));
-        let width = format.strip_prefix('0').and_then(|f| f.strip_suffix('d')).and_then(|w| w.parse().ok()).unwrap_or(0);
+        let width = format
+            .strip_prefix('0')
+            .and_then(|f| f.strip_suffix('d'))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(0);
         match name {
             "" => out.push('$'),
             "RepresentationID" => out.push_str(representation),
@@ -479,9 +582,11 @@ fn base_url(parent: &str, node: Node) -> String {
 }
 
 fn content_of(set: Node, rep: Node) -> Content {
-    let kind = set
-        .attribute("contentType")
-        .or_else(|| rep.attribute("mimeType").or_else(|| set.attribute("mimeType")).and_then(|m| m.split('/').next()));
+    let kind = set.attribute("contentType").or_else(|| {
+        rep.attribute("mimeType")
+            .or_else(|| set.attribute("mimeType"))
+            .and_then(|m| m.split('/').next())
+    });
     match kind {
         Some("video") => Content::Video,
         Some("audio") => Content::Audio,
@@ -496,7 +601,11 @@ fn timing(chain: &Chain, timeline: Option<Node>) -> Result<Timing, ManifestError
             children(tl, "S")
                 .map(|s| {
                     let d = number::<u64>(s, "d")?.ok_or_else(|| bad("an S element without d"))?;
-                    Ok((number::<u64>(s, "t")?, d, number::<i64>(s, "r")?.unwrap_or(0)))
+                    Ok((
+                        number::<u64>(s, "t")?,
+                        d,
+                        number::<i64>(s, "r")?.unwrap_or(0),
+                    ))
                 })
                 .collect::<Result<Vec<_>, ManifestError>>()
         })
@@ -510,26 +619,46 @@ fn timing(chain: &Chain, timeline: Option<Node>) -> Result<Timing, ManifestError
     })
 }
 
-fn representation(period: Node, set: Node, rep: Node, set_base: &str) -> Result<Representation, ManifestError> {
-    let id = rep.attribute("id").ok_or_else(|| bad("a Representation without id"))?.to_owned();
+fn representation(
+    period: Node,
+    set: Node,
+    rep: Node,
+    set_base: &str,
+) -> Result<Representation, ManifestError> {
+    let id = rep
+        .attribute("id")
+        .ok_or_else(|| bad("a Representation without id"))?
+        .to_owned();
     let levels = [rep, set, period];
-    let chain_of = |name: &'static str| Chain(levels.iter().filter_map(|n| child(*n, name)).collect());
+    let chain_of =
+        |name: &'static str| Chain(levels.iter().filter_map(|n| child(*n, name)).collect());
     let template = chain_of("SegmentTemplate");
     let list = chain_of("SegmentList");
     let base = chain_of("SegmentBase");
     let addressing = if let Some(media) = template.text("media") {
-        Addressing::Template { media: media.to_owned(), timing: timing(&template, template.child("SegmentTimeline"))? }
+        Addressing::Template {
+            media: media.to_owned(),
+            timing: timing(&template, template.child("SegmentTimeline"))?,
+        }
     } else if !list.0.is_empty() {
         let urls = list.0.iter().find(|l| child(**l, "SegmentURL").is_some());
         let media = urls
             .map(|l| {
                 children(*l, "SegmentURL")
-                    .map(|u| Ok((u.attribute("media").unwrap_or_default().to_owned(), byte_range(u.attribute("mediaRange"))?)))
+                    .map(|u| {
+                        Ok((
+                            u.attribute("media").unwrap_or_default().to_owned(),
+                            byte_range(u.attribute("mediaRange"))?,
+                        ))
+                    })
                     .collect::<Result<Vec<_>, ManifestError>>()
             })
             .transpose()?
             .unwrap_or_default();
-        Addressing::List { media, timing: timing(&list, list.child("SegmentTimeline"))? }
+        Addressing::List {
+            media,
+            timing: timing(&list, list.child("SegmentTimeline"))?,
+        }
     } else if !base.0.is_empty() {
         Addressing::Base {
             index_range: byte_range(base.text("indexRange"))?,
@@ -556,7 +685,9 @@ fn representation(period: Node, set: Node, rep: Node, set_base: &str) -> Result<
 /// `"first-last"` (inclusive) as `(offset, length)`.
 fn byte_range(text: Option<&str>) -> Result<Option<(u64, u64)>, ManifestError> {
     let Some(text) = text else { return Ok(None) };
-    let parsed = text.split_once('-').and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)));
+    let parsed = text
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)));
     match parsed {
         Some((first, last)) if last >= first => Ok(Some((first, last - first + 1))),
         _ => Err(bad(format!("bad byte range \"{text}\""))),

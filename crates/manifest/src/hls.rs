@@ -39,7 +39,26 @@ fn parse(text: &str) -> Result<Playlist, ManifestError> {
 /// The streams of a master or media playlist.
 pub fn streams(text: &str) -> Result<Vec<HlsStream>, ManifestError> {
     Ok(match parse(text)? {
-        Playlist::MasterPlaylist(master) => master_streams(&master),
+        Playlist::MasterPlaylist(master) => {
+            // m3u8-rs drops a variant it cannot read (a BANDWIDTH that is not a number, no
+            // URI) without a word: count them, so a broken ladder is an error, not a smaller one.
+            let written = text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("#EXT-X-STREAM-INF"))
+                .count();
+            let read = master
+                .variants
+                .iter()
+                .filter(|v| !v.is_i_frame && !v.uri.is_empty())
+                .count();
+            if read < written {
+                return Err(ManifestError::Hls(format!(
+                    "{} of {written} #EXT-X-STREAM-INF entries are unreadable (attributes or URI)",
+                    written - read
+                )));
+            }
+            master_streams(&master)
+        }
         // hls.js makes a single level with bitrate 0 and no attributes for a media playlist.
         Playlist::MediaPlaylist(media) if !media.segments.is_empty() => vec![HlsStream {
             uri: String::new(),
@@ -220,9 +239,7 @@ pub fn classify(text: &str) -> Result<Classified, ManifestError> {
             live: false,
             why: "the playlist has EXT-X-ENDLIST",
         }),
-        Playlist::MediaPlaylist(m)
-            if m.playlist_type == Some(m3u8_rs::MediaPlaylistType::Vod) =>
-        {
+        Playlist::MediaPlaylist(m) if m.playlist_type == Some(m3u8_rs::MediaPlaylistType::Vod) => {
             Ok(Classified::Stream {
                 live: false,
                 why: "the playlist type is VOD",
@@ -238,6 +255,15 @@ pub fn classify(text: &str) -> Result<Classified, ManifestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreadable_variants_are_errors_not_a_smaller_ladder() {
+        let bad = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=x\na.m3u8\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=1\nb.m3u8\n";
+        let e = streams(bad).unwrap_err().to_string();
+        assert!(e.contains("1 of 2"), "{e}");
+        assert!(streams("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n").is_err());
+    }
 
     #[test]
     fn master_playlist_variants_and_audio() {
@@ -316,7 +342,8 @@ mod tests {
             classify(typed),
             Ok(Classified::Stream { live: false, .. })
         ));
-        let event = "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\ns0.ts\n";
+        let event =
+            "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\ns0.ts\n";
         assert!(matches!(
             classify(event),
             Ok(Classified::Stream { live: true, .. })

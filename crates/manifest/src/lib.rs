@@ -107,8 +107,14 @@ mod tests {
             classify(fixed),
             Ok(Classified::Stream { live: false, .. })
         ));
-        assert_eq!(classify("<html>not found</html>"), Err(ManifestError::Unknown));
+        assert_eq!(
+            classify("<html>not found</html>"),
+            Err(ManifestError::Unknown)
+        );
         assert_eq!(classify(""), Err(ManifestError::Unknown));
-        assert!(matches!(classify("<MPD type=\"static\""), Err(ManifestError::Dash(_))));
+        assert!(matches!(
+            classify("<MPD type=\"static\""),
+            Err(ManifestError::Dash(_))
+        ));
     }
 }

@@ -82,7 +82,9 @@ pub fn parse(bytes: &[u8], file_offset: u64) -> Result<Sidx, ManifestError> {
     for _ in 0..count {
         let word = r.u32()?;
         if word & 0x8000_0000 != 0 {
-            return Err(err("hierarchical indexes (a sidx pointing at sidx) are not supported"));
+            return Err(err(
+                "hierarchical indexes (a sidx pointing at sidx) are not supported",
+            ));
         }
         let length = word & 0x7fff_ffff;
         let duration = r.u32()?;
@@ -107,7 +109,12 @@ pub(crate) mod tests {
     use super::*;
 
     /// A version-0 sidx box with the given (length, duration) references.
-    pub fn sidx_box(timescale: u32, earliest: u32, first_offset: u32, refs: &[(u32, u32)]) -> Vec<u8> {
+    pub fn sidx_box(
+        timescale: u32,
+        earliest: u32,
+        first_offset: u32,
+        refs: &[(u32, u32)],
+    ) -> Vec<u8> {
         let mut body = vec![0u8; 4]; // version 0, flags
         body.extend(1u32.to_be_bytes());
         body.extend(timescale.to_be_bytes());
@@ -135,8 +142,18 @@ pub(crate) mod tests {
         assert_eq!(
             s.references,
             [
-                SidxReference { offset: end, length: 100, start: 0, duration: 2000 },
-                SidxReference { offset: end + 100, length: 50, start: 2000, duration: 1500 },
+                SidxReference {
+                    offset: end,
+                    length: 100,
+                    start: 0,
+                    duration: 2000
+                },
+                SidxReference {
+                    offset: end + 100,
+                    length: 50,
+                    start: 2000,
+                    duration: 1500
+                },
             ]
         );
     }

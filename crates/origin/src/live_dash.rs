@@ -72,7 +72,10 @@ impl DashLoop {
             .and_then(manifest::dash::parse_duration)
             .filter(|d| *d > 0.0)
             .ok_or_else(|| refuse("no positive mediaPresentationDuration"))?;
-        if period.descendants().any(|n| matches!(n.tag_name().name(), "SegmentList" | "SegmentBase")) {
+        if period
+            .descendants()
+            .any(|n| matches!(n.tag_name().name(), "SegmentList" | "SegmentBase"))
+        {
             return Err(refuse("only SegmentTemplate addressing is looped"));
         }
         let templates: Vec<Template> = period
@@ -128,7 +131,10 @@ fn elements<'a, 'i>(node: Node<'a, 'i>, name: &'a str) -> impl Iterator<Item = N
 fn template(node: Node, loop_s: f64) -> Result<Template, DashLoopError> {
     let num = |a: &str| -> Result<Option<u64>, DashLoopError> {
         node.attribute(a)
-            .map(|v| v.parse().map_err(|_| refuse(format!("SegmentTemplate@{a}=\"{v}\""))))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| refuse(format!("SegmentTemplate@{a}=\"{v}\"")))
+            })
             .transpose()
     };
     let timescale = num("timescale")?.unwrap_or(1).max(1) as f64;
@@ -138,11 +144,24 @@ fn template(node: Node, loop_s: f64) -> Result<Template, DashLoopError> {
     if let Some(timeline) = elements(node, "SegmentTimeline").next() {
         let mut next = pto;
         for s in elements(timeline, "S") {
-            let get = |a: &str| s.attribute(a).map(|v| v.parse::<i64>().map_err(|_| refuse(format!("S@{a}=\"{v}\"")))).transpose();
-            let d = get("d")?.filter(|d| *d > 0).ok_or_else(|| refuse("an S without a positive d"))? as u64;
+            let get = |a: &str| {
+                s.attribute(a)
+                    .map(|v| {
+                        v.parse::<i64>()
+                            .map_err(|_| refuse(format!("S@{a}=\"{v}\"")))
+                    })
+                    .transpose()
+            };
+            let d = get("d")?
+                .filter(|d| *d > 0)
+                .ok_or_else(|| refuse("an S without a positive d"))? as u64;
             let mut t = get("t")?.map_or(next, |t| t.max(0) as u64);
             let r = get("r")?.unwrap_or(0);
-            let count = if r < 0 { ((end - t as f64) / d as f64).ceil().max(1.0) as u64 } else { r as u64 + 1 };
+            let count = if r < 0 {
+                ((end - t as f64) / d as f64).ceil().max(1.0) as u64
+            } else {
+                r as u64 + 1
+            };
             for _ in 0..count.min(100_000) {
                 segments.push((t, d));
                 t += d;
@@ -153,7 +172,9 @@ fn template(node: Node, loop_s: f64) -> Result<Template, DashLoopError> {
         let count = ((end - pto as f64) / d as f64).ceil() as u64;
         segments.extend((0..count.min(100_000)).map(|k| (pto + k * d, d)));
     } else {
-        return Err(refuse("a SegmentTemplate with neither SegmentTimeline nor duration"));
+        return Err(refuse(
+            "a SegmentTemplate with neither SegmentTimeline nor duration",
+        ));
     }
     if segments.is_empty() {
         return Err(refuse("a SegmentTemplate without segments"));
@@ -187,7 +208,14 @@ impl Live<'_> {
                     ("minimumUpdatePeriod", duration(l.max_segment_s)),
                     ("timeShiftBufferDepth", duration(l.window_s)),
                 ];
-                let skip = ["type", "mediaPresentationDuration", "availabilityStartTime", "publishTime", "minimumUpdatePeriod", "timeShiftBufferDepth"];
+                let skip = [
+                    "type",
+                    "mediaPresentationDuration",
+                    "availabilityStartTime",
+                    "publishTime",
+                    "minimumUpdatePeriod",
+                    "timeShiftBufferDepth",
+                ];
                 self.open(out, node, &skip, &attrs);
                 for c in node.children() {
                     if c.is_element() && c.tag_name().name() == "Period" {
@@ -198,12 +226,19 @@ impl Live<'_> {
                         self.child(out, c, None);
                     }
                 }
-                let _ = write!(out, "<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\" value=\"{}\"/>", date_time(self.now));
+                let _ = write!(
+                    out,
+                    "<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\" value=\"{}\"/>",
+                    date_time(self.now)
+                );
                 out.push_str("</MPD>");
             }
             "Period" => {
                 let k = loop_index.unwrap_or(0);
-                let attrs = [("id", k.to_string()), ("start", duration(k as f64 * self.this.loop_s))];
+                let attrs = [
+                    ("id", k.to_string()),
+                    ("start", duration(k as f64 * self.this.loop_s)),
+                ];
                 self.open(out, node, &["id", "start", "duration"], &attrs);
                 self.children(out, node, loop_index);
                 out.push_str("</Period>");
@@ -253,7 +288,10 @@ impl Live<'_> {
             let _ = write!(out, "<S t=\"{s}\" d=\"{d}\"/>");
         }
         out.push_str("</SegmentTimeline>");
-        for c in node.children().filter(|c| c.tag_name().name() != "SegmentTimeline") {
+        for c in node
+            .children()
+            .filter(|c| c.tag_name().name() != "SegmentTimeline")
+        {
             self.child(out, c, Some(k));
         }
         out.push_str("</SegmentTemplate>");

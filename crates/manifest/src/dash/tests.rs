@@ -33,10 +33,17 @@ fn streams_are_numbered_per_type_in_mpd_order() {
     assert!(!mpd.live);
     assert_eq!(mpd.duration, Some(60.0));
     let s = mpd.streams();
-    let summary: Vec<(StreamType, usize, &str)> = s.iter().map(|s| (s.stream_type, s.index, s.representation.as_str())).collect();
+    let summary: Vec<(StreamType, usize, &str)> = s
+        .iter()
+        .map(|s| (s.stream_type, s.index, s.representation.as_str()))
+        .collect();
     assert_eq!(
         summary,
-        [(StreamType::Main, 0, "0"), (StreamType::Main, 1, "2"), (StreamType::Secondary, 0, "3")]
+        [
+            (StreamType::Main, 0, "0"),
+            (StreamType::Main, 1, "2"),
+            (StreamType::Secondary, 0, "3")
+        ]
     );
 }
 
@@ -50,8 +57,19 @@ fn timeline_template_segments_and_ids() {
     let ids: Vec<i64> = v.segments.iter().take(3).map(|s| s.id).collect();
     assert_eq!(ids, [0, 4, 8]);
     let a = mpd.segments("3", 0.0).unwrap().segments;
-    let starts: Vec<(i64, String)> = a.iter().map(|s| (s.id, format!("{:.3}", s.start))).collect();
-    assert_eq!(starts, [(0, "0.000".into()), (3, "1.941".into()), (7, "3.947".into()), (11, "5.952".into())]);
+    let starts: Vec<(i64, String)> = a
+        .iter()
+        .map(|s| (s.id, format!("{:.3}", s.start)))
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            (0, "0.000".into()),
+            (3, "1.941".into()),
+            (7, "3.947".into()),
+            (11, "5.952".into())
+        ]
+    );
 }
 
 #[test]
@@ -119,7 +137,11 @@ fn segment_lists_with_ranges_and_multi_period_ids() {
     assert_eq!(mpd.periods[1].start, 4.0);
     assert_eq!(mpd.streams().len(), 1);
     let s = mpd.segments("v", 0.0).unwrap().segments;
-    let got: Vec<(i64, &str, Option<(u64, u64)>)> = s.iter().map(|s| (s.id, s.url.as_str(), s.byte_range)).collect();
+    type Row<'a> = (i64, &'a str, Option<(u64, u64)>);
+    let got: Vec<Row> = s
+        .iter()
+        .map(|s| (s.id, s.url.as_str(), s.byte_range))
+        .collect();
     assert_eq!(
         got,
         [
@@ -141,7 +163,10 @@ fn segment_base_goes_through_the_sidx() {
     let listing = mpd.segments("a", 0.0).unwrap();
     assert!(listing.segments.is_empty());
     let index = &listing.indexes[0];
-    assert_eq!((index.url.as_str(), index.range), ("http://o/a.mp4", (800, 100)));
+    assert_eq!(
+        (index.url.as_str(), index.range),
+        ("http://o/a.mp4", (800, 100))
+    );
     let sidx = crate::sidx::tests::sidx_box(1000, 500, 0, &[(100, 2000), (50, 2000)]);
     let s = segments_from_index(index, &sidx).unwrap();
     let end = 800 + sidx.len() as u64;
@@ -151,8 +176,14 @@ fn segment_base_goes_through_the_sidx() {
 
 #[test]
 fn templates_fill_identifiers() {
-    assert_eq!(fill_template("a-$Number%05d$-$Time$.m4s", "r", 7, 3, 99), "a-00003-99.m4s");
-    assert_eq!(fill_template("$RepresentationID$_$Bandwidth%03d$", "x", 5, 0, 0), "x_005");
+    assert_eq!(
+        fill_template("a-$Number%05d$-$Time$.m4s", "r", 7, 3, 99),
+        "a-00003-99.m4s"
+    );
+    assert_eq!(
+        fill_template("$RepresentationID$_$Bandwidth%03d$", "x", 5, 0, 0),
+        "x_005"
+    );
     assert_eq!(fill_template("cost$$5", "x", 5, 0, 0), "cost$5");
     assert_eq!(fill_template("odd$Unknown", "x", 5, 0, 0), "odd$Unknown");
 }

@@ -30,13 +30,21 @@ const STARTED: f64 = 1_700_000_000.0;
 fn live_at(window: usize, elapsed: f64) -> (String, Mpd) {
     let l = DashLoop::new(VOD, window).unwrap();
     let text = l.mpd_at(STARTED, STARTED + elapsed);
-    let mpd = Mpd::parse(&text, "http://o/live/dash/manifest.mpd").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let mpd = Mpd::parse(&text, "http://o/live/dash/manifest.mpd")
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
     (text, mpd)
 }
 
 fn listed(mpd: &Mpd, rep: &str, elapsed: f64) -> Vec<(String, i64)> {
     let s = mpd.segments(rep, STARTED + elapsed).unwrap().segments;
-    s.into_iter().map(|s| (s.url.trim_start_matches("http://o/live/dash/").to_owned(), s.id)).collect()
+    s.into_iter()
+        .map(|s| {
+            (
+                s.url.trim_start_matches("http://o/live/dash/").to_owned(),
+                s.id,
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -44,12 +52,28 @@ fn starts_with_a_full_window_of_a_dynamic_mpd() {
     let (text, mpd) = live_at(2, 0.0);
     assert!(mpd.live);
     // The stream began one window (2 × 2.1 s) before the origin.
-    assert!((mpd.availability_start - (STARTED - 4.2)).abs() < 1e-3, "{}", mpd.availability_start);
+    assert!(
+        (mpd.availability_start - (STARTED - 4.2)).abs() < 1e-3,
+        "{}",
+        mpd.availability_start
+    );
     assert_eq!(mpd.time_shift_buffer_depth, Some(4.2));
     assert_eq!(mpd.minimum_update_period, Some(2.1));
     assert_eq!(mpd.duration, None);
-    assert_eq!(listed(&mpd, "0", 0.0), [("chunk-0-00001.m4s?loop=0".to_owned(), 0), ("chunk-0-00002.m4s?loop=0".to_owned(), 4)]);
-    assert_eq!(listed(&mpd, "1", 0.0), [("chunk-1-00001.m4s?loop=0".to_owned(), 0), ("chunk-1-00002.m4s?loop=0".to_owned(), 3)]);
+    assert_eq!(
+        listed(&mpd, "0", 0.0),
+        [
+            ("chunk-0-00001.m4s?loop=0".to_owned(), 0),
+            ("chunk-0-00002.m4s?loop=0".to_owned(), 4)
+        ]
+    );
+    assert_eq!(
+        listed(&mpd, "1", 0.0),
+        [
+            ("chunk-1-00001.m4s?loop=0".to_owned(), 0),
+            ("chunk-1-00002.m4s?loop=0".to_owned(), 3)
+        ]
+    );
     assert!(text.contains("<Title>a &amp; b</Title>"), "{text}");
     assert!(text.contains("xsi:schemaLocation="), "{text}");
     assert!(text.contains("urn:mpeg:dash:utc:direct:2014"), "{text}");
@@ -59,9 +83,15 @@ fn starts_with_a_full_window_of_a_dynamic_mpd() {
 fn segments_appear_in_real_time_and_slide_out() {
     // Edge 5.99 s: the third video segment (4..6 s) has not ended yet.
     let (_, mpd) = live_at(2, 1.79);
-    assert_eq!(listed(&mpd, "0", 1.79).last().unwrap().0, "chunk-0-00002.m4s?loop=0");
+    assert_eq!(
+        listed(&mpd, "0", 1.79).last().unwrap().0,
+        "chunk-0-00002.m4s?loop=0"
+    );
     let (_, mpd) = live_at(2, 1.81);
-    assert_eq!(listed(&mpd, "0", 1.81).last().unwrap().0, "chunk-0-00003.m4s?loop=0");
+    assert_eq!(
+        listed(&mpd, "0", 1.81).last().unwrap().0,
+        "chunk-0-00003.m4s?loop=0"
+    );
     // Edge 6.41 s: the first one (ended at 2 s) is older than the 4.2 s window.
     let (text, mpd) = live_at(2, 2.21);
     let v = listed(&mpd, "0", 2.21);
@@ -77,12 +107,22 @@ fn each_loop_is_a_period_with_its_own_urls_and_ids() {
     assert_eq!(mpd.periods[1].start, 6.0);
     assert_eq!(mpd.streams().len(), 2);
     let v = listed(&mpd, "0", 4.0);
-    assert_eq!(v, [("chunk-0-00003.m4s?loop=0".to_owned(), 8), ("chunk-0-00001.m4s?loop=1".to_owned(), segment_id(6.0))]);
+    assert_eq!(
+        v,
+        [
+            ("chunk-0-00003.m4s?loop=0".to_owned(), 8),
+            ("chunk-0-00001.m4s?loop=1".to_owned(), segment_id(6.0))
+        ]
+    );
     // Many loops later the periods and ids keep counting.
     let (_, mpd) = live_at(2, 6.0 * 100.0);
     assert!(mpd.periods.iter().all(|p| p.start >= 6.0 * 100.0));
     let v = listed(&mpd, "0", 600.0);
-    assert!(v.iter().all(|(u, id)| u.ends_with("loop=100") && *id >= 1200), "{v:?}");
+    assert!(
+        v.iter()
+            .all(|(u, id)| u.ends_with("loop=100") && *id >= 1200),
+        "{v:?}"
+    );
 }
 
 #[test]

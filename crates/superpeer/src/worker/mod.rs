@@ -9,7 +9,6 @@
 pub mod cache;
 pub mod lifeline;
 pub mod media;
-pub mod playlist;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -50,6 +49,8 @@ pub struct Counters {
     pub segments: AtomicU64,
     pub swarms: AtomicU64,
     pub signal: Mutex<Option<String>>,
+    /// Why the channel's manifest cannot be used right now, if it cannot.
+    pub manifest_error: Mutex<Option<String>>,
 }
 
 impl Counters {
@@ -63,6 +64,11 @@ impl Counters {
             swarms: self.swarms.load(Ordering::Relaxed),
             signal: self
                 .signal
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            manifest_error: self
+                .manifest_error
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
@@ -185,17 +191,20 @@ async fn seed(
     let seed = &spec.seed;
     let mut pause = Duration::from_millis(500);
     let variants = loop {
-        match origin.text(&seed.url).await {
+        let problem = match origin.text(&seed.url).await {
             Ok(text) => match media::variants(&seed.url, &text, &seed.swarm_base) {
                 Ok(v) if !v.is_empty() => break v,
-                Ok(_) => tracing::warn!(url = %seed.url, "manifest lists no stream"),
-                Err(e) => tracing::warn!(url = %seed.url, "bad manifest: {e}"),
+                Ok(_) => "the manifest lists no stream".to_owned(),
+                Err(e) => e,
             },
-            Err(e) => tracing::warn!(url = %seed.url, "manifest fetch failed: {e:#}"),
-        }
+            Err(e) => format!("fetch failed: {e:#}"),
+        };
+        tracing::warn!(url = %seed.url, "manifest unusable: {problem}");
+        origin.report_manifest_error(Some(format!("{}: {problem}", seed.url)));
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(10));
     };
+    origin.report_manifest_error(None);
     for v in &variants {
         tracing::info!(swarm_id = %v.swarm_id, info_hash = ?v.info_hash, "joining swarm");
     }
