@@ -7,11 +7,13 @@
  * stream of the manifest (as P2P Media Loader's Shaka integration numbers them, see
  * streams.ts), keeps each swarm's segment list in step with Shaka's segment indexes, and reads
  * the playhead and rebuffers from the media element. Manifests, init segments and text go over
- * HTTP as Shaka fetches them.
+ * HTTP as Shaka fetches them. For HLS it also installs Shaka's HLS parser wrapped so that the
+ * engine can read media sequence numbers (hls-parser.ts).
  */
-import { HttpError, MediaWatch, P2PEngine, type EngineEvents, type P2PConfig, type PlaybackQuality, type SegmentInfo, type Stats } from "@swarmcast/core";
+import { HttpError, MediaWatch, P2PEngine, type EngineEvents, type IdRules, type P2PConfig, type PlaybackQuality, type SegmentInfo, type Stats } from "@swarmcast/core";
 import type shakaNamespace from "shaka-player/dist/shaka-player.compiled";
-import { dashSegments, rangeFromHeader, runtimeKey, streamsOfVariants, type SegmentReferenceLike, type StreamDecl } from "./streams.js";
+import { hlsParserFactory, type SequenceMaps } from "./hls-parser.js";
+import { dashSegments, HlsSequenceIds, lastMediaSequence, rangeFromHeader, runtimeKey, streamsOfVariants, type SegmentReferenceLike, type StreamDecl } from "./streams.js";
 
 type Shaka = typeof shakaNamespace;
 type Player = shakaNamespace.Player;
@@ -28,6 +30,12 @@ export type ShakaP2PConfig = P2PConfig & {
    * time. Default 10.
    */
   liveDelay?: number;
+  /**
+   * How streams are named: "pml-2.2" (default) as the published p2p-media-loader-shaka (2.2.2)
+   * does, or "pml-2.3" as P2P Media Loader's hls.js integration 2.3 and our hls.js engine do, so
+   * that Shaka viewers of an HLS stream share swarms with hls.js viewers (see sdk/README.md).
+   */
+  idRules?: IdRules;
 };
 
 /** What the request filter leaves on a media-segment request for the scheme plugin. */
@@ -36,7 +44,10 @@ const MARK = Symbol("swarmcast");
 type MarkedRequest = Request & { [MARK]?: Mark };
 
 /** One stream of the manifest: its swarm key and the ids of its segments by request key. */
-type Declared = StreamDecl & { key: string; ids: Map<string, number>; first?: unknown; last?: unknown; count: number };
+type Declared = StreamDecl & { key: string; ids: Map<string, number>; hls: HlsSequenceIds; first?: unknown; last?: unknown; count: number };
+
+/** The engine bound to each player's networking engine, for the HLS parser. */
+const ENGINES = new WeakMap<object, ShakaP2PEngine>();
 
 function shakaGlobal(): Shaka | undefined {
   return (globalThis as { shaka?: Shaka }).shaka;
@@ -55,11 +66,15 @@ export class ShakaP2PEngine {
     const { NetworkingEngine, HttpFetchPlugin } = shaka.net;
     const plugin: shakaNamespace.extern.SchemePlugin = (uri, request, type, progress, headers, config) => {
       const mark = (request as MarkedRequest)[MARK];
-      const own = mark && type === NetworkingEngine.RequestType.SEGMENT ? mark.engine.load(shaka, uri, request, mark) : undefined;
+      const own = mark && type === NetworkingEngine.RequestType.SEGMENT ? mark.engine.load(shaka, uri, request, mark, progress) : undefined;
       return own ?? HttpFetchPlugin.parse(uri, request, type, progress, headers, config);
     };
     NetworkingEngine.registerScheme("http", plugin, NetworkingEngine.PluginPriority.APPLICATION, true);
     NetworkingEngine.registerScheme("https", plugin, NetworkingEngine.PluginPriority.APPLICATION, true);
+    const hls = hlsParserFactory(shaka, (net, maps) => {
+      if (net && typeof net === "object") ENGINES.get(net)?.setSequenceMaps(maps);
+    });
+    for (const mime of ["application/x-mpegurl", "application/vnd.apple.mpegurl"]) shaka.media.ManifestParser.registerParserByMime(mime, hls);
   }
 
   /** Puts Shaka's own plugins back. */
@@ -67,6 +82,8 @@ export class ShakaP2PEngine {
     if (!shaka) return;
     const { NetworkingEngine, HttpFetchPlugin } = shaka.net;
     for (const scheme of ["http", "https"]) NetworkingEngine.registerScheme(scheme, HttpFetchPlugin.parse, NetworkingEngine.PluginPriority.PREFERRED, true);
+    const hls = () => new shaka.hls.HlsParser();
+    for (const mime of ["application/x-mpegurl", "application/vnd.apple.mpegurl"]) shaka.media.ManifestParser.registerParserByMime(mime, hls);
   }
 
   /** Shaka Player (MSE) and WebRTC are both available. */
@@ -91,15 +108,20 @@ export class ShakaP2PEngine {
   private player?: Player;
   private readonly media: MediaWatch;
   private readonly liveDelay: number;
+  private readonly idRules: IdRules;
   private declared = new Map<number, Declared>();
+  /** The manifest's variants, read once per load (Shaka warns on every getManifest call). */
+  private variants?: readonly shakaNamespace.extern.Variant[];
   private manifestUrlSet = false;
+  private sequenceMaps: () => SequenceMaps | undefined = () => undefined;
   private readonly syncTimer: ReturnType<typeof setInterval>;
 
   constructor(config: ShakaP2PConfig = {}) {
-    const { player, liveDelay, ...p2p } = config;
+    const { player, liveDelay, idRules, ...p2p } = config;
     this.core = new P2PEngine(p2p);
     this.media = new MediaWatch(() => this.core.reportRebuffer());
     this.liveDelay = liveDelay ?? 10;
+    this.idRules = idRules ?? "pml-2.2";
     this.core.setPlaybackSource(() => this.media.playback());
     this.syncTimer = setInterval(() => this.syncAll(), 1000);
     if (player) this.bindShakaPlayer(player);
@@ -110,6 +132,7 @@ export class ShakaP2PEngine {
     this.unbind();
     this.player = player;
     const net = player.getNetworkingEngine();
+    if (net) ENGINES.set(net, this);
     net?.registerRequestFilter(this.onRequest);
     net?.registerResponseFilter(this.onResponse);
     if (player.getConfiguration().manifest.defaultPresentationDelay === 0) {
@@ -186,6 +209,7 @@ export class ShakaP2PEngine {
     const player = this.player;
     if (!player) return;
     const net = player.getNetworkingEngine();
+    if (net) ENGINES.delete(net);
     net?.unregisterRequestFilter(this.onRequest);
     net?.unregisterResponseFilter(this.onResponse);
     for (const [event, fn] of this.playerEvents()) player.removeEventListener(event, fn);
@@ -197,6 +221,8 @@ export class ShakaP2PEngine {
     this.media.loadStarted();
     this.manifestUrlSet = false;
     this.declared = new Map();
+    this.variants = undefined;
+    this.sequenceMaps = () => undefined;
     const media = this.player?.getMediaElement();
     if (media) this.media.attach(media);
   };
@@ -229,6 +255,12 @@ export class ShakaP2PEngine {
     this.core.setManifestUrl(response.originalUri, response.uri);
   };
 
+  /** Where Shaka's HLS parser keeps the media sequence numbers of the playlists it loaded. */
+  setSequenceMaps(maps: () => SequenceMaps | undefined): void {
+    this.sequenceMaps = maps;
+    this.syncAll();
+  }
+
   private isDash(): boolean {
     const type = (this.player as { getManifestType?: () => string | null } | undefined)?.getManifestType?.();
     return type === "DASH";
@@ -236,16 +268,19 @@ export class ShakaP2PEngine {
 
   /** Declares the manifest's streams (once per load) and brings their segment lists up to date. */
   private syncAll(): void {
-    const manifest = this.player?.getManifest();
-    if (!manifest || !this.manifestUrlSet) return;
+    if (!this.manifestUrlSet || !this.player) return;
+    // The stream objects stay those of the manifest: Shaka updates their segment indexes.
+    this.variants ??= this.player.getManifest()?.variants;
+    const variants = this.variants;
+    if (!variants) return;
     if (!this.declared.size) {
-      for (const s of streamsOfVariants(manifest.variants)) {
+      for (const s of streamsOfVariants(variants, this.idRules)) {
         const key = `shaka-stream:${s.shakaId}`;
-        this.declared.set(s.shakaId, { ...s, key, ids: new Map(), count: 0 });
-        this.core.addStream({ runtimeUrl: key, type: s.type, shortId: s.shortId, idRules: "pml-2.2" });
+        this.declared.set(s.shakaId, { ...s, key, ids: new Map(), hls: new HlsSequenceIds(), count: 0 });
+        this.core.addStream({ runtimeUrl: key, type: s.type, shortId: s.shortId, idRules: this.idRules });
       }
     }
-    for (const v of manifest.variants) for (const s of [v.video, v.audio]) if (s) this.sync(s);
+    for (const v of variants) for (const s of [v.video, v.audio]) if (s) this.sync(s);
   }
 
   private sync(stream: Stream): Declared | undefined {
@@ -263,8 +298,15 @@ export class ShakaP2PEngine {
     let segments: SegmentInfo[];
     let keys: string[];
     if (this.isDash()) ({ segments, keys } = dashSegments(refs));
-    else if (!live) ({ segments, keys } = hlsVodSegments(refs as SegmentReferenceLike[]));
-    else return d; // live HLS through Shaka: HTTP only (see docs/sdk.md)
+    else if (this.idRules === "pml-2.3" && !live) ({ segments, keys } = hlsVodSegments(refs as SegmentReferenceLike[]));
+    else {
+      // Media sequence numbers. P2P Media Loader's Shaka integration reads the video map for
+      // audio streams too; the 2.3 rules (hls.js) number each playlist by its own.
+      const maps = this.sequenceMaps();
+      if (!maps) return d;
+      const map = this.idRules === "pml-2.2" || stream.type !== "audio" ? maps.video : maps.audio;
+      ({ segments, keys } = d.hls.update(refs as SegmentReferenceLike[], lastMediaSequence(map)));
+    }
     d.first = refs[0];
     d.last = refs[refs.length - 1];
     d.count = refs.length;
@@ -274,7 +316,7 @@ export class ShakaP2PEngine {
   }
 
   /** The scheme plugin's work for a marked media segment; undefined leaves it to HTTP. */
-  load(shaka: Shaka, uri: string, request: Request, mark: Mark): shakaNamespace.extern.IAbortableOperation<Response> | undefined {
+  load(shaka: Shaka, uri: string, request: Request, mark: Mark, progress: shakaNamespace.extern.ProgressUpdated): shakaNamespace.extern.IAbortableOperation<Response> | undefined {
     const range = rangeFromHeader(request.headers["Range"] ?? request.headers["range"]);
     const key = runtimeKey(mark.ref.getUris()[0] ?? uri, range);
     let declared = this.declared.get(mark.stream.id);
@@ -290,6 +332,9 @@ export class ShakaP2PEngine {
         // Shaka's bandwidth estimate to a variant HTTP can't sustain.
         const httpBps = Math.max(1, this.core.getHttpThroughput());
         const floorMs = r.source === "http" ? 0 : (r.data.length / httpBps) * 1000;
+        const timeMs = Math.max(performance.now() - started, floorMs, 1);
+        // One progress report for the whole segment: what Shaka's bandwidth estimate reads.
+        progress(timeMs, r.data.length, 0);
         return {
           uri,
           originalUri: uri,
@@ -297,7 +342,7 @@ export class ShakaP2PEngine {
           data: r.data.slice().buffer,
           headers: {},
           originalRequest: request,
-          timeMs: Math.max(performance.now() - started, floorMs, 1),
+          timeMs,
           fromCache: r.source === "cache",
           status: 200,
         };
@@ -317,7 +362,7 @@ export class ShakaP2PEngine {
   }
 }
 
-/** HLS VOD through Shaka: segments numbered by position from 0, as P2P Media Loader does. */
+/** HLS VOD through Shaka by the 2.3 rules: segments numbered by position from 0, as hls.js viewers do. */
 function hlsVodSegments(refs: readonly SegmentReferenceLike[]): { segments: SegmentInfo[]; keys: string[] } {
   const segments: SegmentInfo[] = [];
   const keys: string[] = [];

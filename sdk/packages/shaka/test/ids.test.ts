@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { infoHashMd5, streamSwarmId } from "@swarmcast/core";
-import { dashSegments, rangeFromHeader, runtimeKey, streamsOfVariants, type SegmentReferenceLike, type ShakaVariantLike } from "../src/streams.js";
+import { dashSegments, HlsSequenceIds, lastMediaSequence, rangeFromHeader, runtimeKey, streamsOfVariants, type SegmentReferenceLike, type ShakaVariantLike } from "../src/streams.js";
 
 
 /** A package's folder, looked up from `from` upwards as Node does (its exports hide deep paths). */
@@ -89,20 +89,31 @@ describe("streams and swarm ids (p2p-media-loader-shaka 2.2.2)", () => {
 
 type PmlSegment = { externalId: number; runtimeId: string; byteRange?: { start: number; end: number } };
 
-async function pmlDashSegments(refs: SegmentReferenceLike[]): Promise<PmlSegment[]> {
+/** PML's segment manager over a fake core that keeps what it is told, like PML's core does. */
+async function pmlSegmentManager(protocol: "dash" | "hls") {
   const { SegmentManager } = (await import(/* @vite-ignore */ join(shakaDir, "lib/segment-manager.js"))) as {
     SegmentManager: new (info: unknown, core: unknown) => { setStream(s: unknown, type: string, index: number): void; updateStreamSegments(s: unknown, refs: unknown[]): void };
   };
   const added: PmlSegment[] = [];
-  const streams = new Map<string, { runtimeId: string; segments: Map<string, unknown>; shakaStream: unknown }>();
+  const streams = new Map<string, { runtimeId: string; segments: Map<string, PmlSegment>; shakaStream: unknown }>();
   const core = {
     addStreamIfNoneExists: (s: { runtimeId: string; shakaStream: unknown }) => streams.set(s.runtimeId, { ...s, segments: new Map() }),
     getStream: (id: string) => streams.get(id),
-    updateStream: (_id: string, segments: PmlSegment[]) => added.push(...segments),
+    updateStream: (id: string, segments: PmlSegment[], stale: Iterable<string> = []) => {
+      const s = streams.get(id)!;
+      for (const r of stale) s.segments.delete(r);
+      for (const seg of segments) s.segments.set(seg.runtimeId, seg);
+      added.push(...segments);
+    },
   };
-  const m = new SegmentManager({ protocol: "dash" }, core);
-  const stream = { id: 1, segmentIndex: null };
+  const m = new SegmentManager({ protocol }, core);
+  const stream: { id: number; segmentIndex: null; mediaSequenceTimeMap?: Map<number, number> } = { id: 1, segmentIndex: null };
   m.setStream(stream, "main", 0);
+  return { m, stream, added, current: () => streams.get("1")!.segments };
+}
+
+async function pmlDashSegments(refs: SegmentReferenceLike[]): Promise<PmlSegment[]> {
+  const { m, stream, added } = await pmlSegmentManager("dash");
   m.updateStreamSegments(stream, refs);
   return added;
 }
@@ -141,6 +152,43 @@ describe("DASH segment ids (p2p-media-loader-shaka 2.2.2)", () => {
   it("the test media's first segments", () => {
     const ref = (start: number): SegmentReferenceLike => ({ getUris: () => ["u"], getStartTime: () => start, getEndTime: () => start + 2, getStartByte: () => 0, getEndByte: () => null });
     expect(dashSegments([ref(0), ref(2), ref(93184 / 48000 + 60)]).segments.map((s) => s.id)).toEqual([0, 4, 123]);
+  });
+});
+
+describe("HLS segment ids (p2p-media-loader-shaka 2.2.2)", () => {
+  it("equal PML's media sequence numbering over a live window that slides", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat(1000), fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 12 }), async (first, window, steps) => {
+        const ref = (seq: number): SegmentReferenceLike => ({
+          getUris: () => [`http://o/seg${seq}.ts`],
+          getStartTime: () => seq * 2,
+          getEndTime: () => seq * 2 + 2,
+          getStartByte: () => 0,
+          getEndByte: () => null,
+        });
+        const pml = await pmlSegmentManager("hls");
+        const ours = new HlsSequenceIds();
+        // Shaka keeps every media sequence of the stream in its map, oldest first.
+        const map = new Map<number, number>();
+        let head = first;
+        for (const step of [0, ...steps]) {
+          head += step;
+          for (let s = first; s <= head; s++) if (!map.has(s)) map.set(s, s * 2);
+          const refs = Array.from({ length: Math.min(window, head - first + 1) }, (_, i) => ref(head - Math.min(window, head - first + 1) + 1 + i));
+          pml.stream.mediaSequenceTimeMap = map;
+          pml.m.updateStreamSegments(pml.stream, refs);
+          const got = ours.update(refs, lastMediaSequence(map));
+          const want = new Map([...pml.current().values()].map((s) => [s.runtimeId, s.externalId]));
+          // PML drops as many old segments as it adds new ones (a full window); where both list
+          // a segment, the ids agree.
+          got.keys.forEach((k, i) => want.has(k) && expect(got.segments[i]!.id).toBe(want.get(k)));
+          expect([...want.keys()].every((k) => got.keys.includes(k))).toBe(true);
+          // And each is its media sequence number.
+          got.segments.forEach((s) => expect(s.id).toBe(s.startTime / 2));
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
