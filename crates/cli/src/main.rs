@@ -2,6 +2,7 @@
 
 mod console;
 mod demo;
+mod hash;
 mod media;
 mod origin;
 mod peer;
@@ -40,6 +41,9 @@ enum Command {
     Origin(origin::OriginArgs),
     /// Operator console: super-peer registry, hot-channel auto-seeding, traffic dashboard.
     Console(console::ConsoleArgs),
+    /// Write the SHA-256 digests of every segment under a folder (`segments-sha256.json`), so
+    /// that players can check what peers send them.
+    Hash(hash::HashArgs),
     /// Make or locate the test media (HLS, DASH, MP4, MP3) with ffmpeg.
     #[command(subcommand)]
     Media(media::MediaCommand),
@@ -75,6 +79,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Origin(args) => origin::run(args),
+        Command::Hash(args) => hash::run(args),
         Command::Media(cmd) => media::run(cmd),
         Command::Peer(args) => peer::run(args),
         Command::Console(args) => console::run(args),

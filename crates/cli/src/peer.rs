@@ -57,7 +57,7 @@ pub struct PeerArgs {
     #[arg(long)]
     pub http: Option<SocketAddr>,
 
-    /// Our 20-character peer id in the swarms; random `-SC0001-…` by default.
+    /// Our 20-character peer id in the swarms; random `-SCSP01-…` by default.
     #[arg(long)]
     pub peer_id: Option<String>,
 

@@ -10,6 +10,40 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+/// What went wrong for a channel's viewers, from their stats reports (cumulative).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Quality {
+    /// Player errors (parsing, decoding) on segments from HTTP, browser peers, super peers.
+    pub errors_http: u64,
+    pub errors_peer: u64,
+    pub errors_superpeer: u64,
+    /// Segments from peers that failed viewers' integrity checks, and peers banned for them.
+    pub bad_segments: u64,
+    pub banned_peers: u64,
+}
+
+impl Quality {
+    fn max(self, o: Quality) -> Quality {
+        Quality {
+            errors_http: self.errors_http.max(o.errors_http),
+            errors_peer: self.errors_peer.max(o.errors_peer),
+            errors_superpeer: self.errors_superpeer.max(o.errors_superpeer),
+            bad_segments: self.bad_segments.max(o.bad_segments),
+            banned_peers: self.banned_peers.max(o.banned_peers),
+        }
+    }
+
+    fn add(self, o: Quality) -> Quality {
+        Quality {
+            errors_http: self.errors_http.saturating_add(o.errors_http),
+            errors_peer: self.errors_peer.saturating_add(o.errors_peer),
+            errors_superpeer: self.errors_superpeer.saturating_add(o.errors_superpeer),
+            bad_segments: self.bad_segments.saturating_add(o.bad_segments),
+            banned_peers: self.banned_peers.saturating_add(o.banned_peers),
+        }
+    }
+}
+
 /// One swarm as the tracker lists it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SwarmEntry {
@@ -24,6 +58,7 @@ pub struct SwarmEntry {
     pub p2p_bytes: u64,
     pub upload_bytes: u64,
     pub rebuffers: u64,
+    pub quality: Quality,
 }
 
 /// One channel, all its swarms together.
@@ -47,6 +82,7 @@ pub struct ChannelRank {
     pub p2p_bytes: u64,
     pub upload_bytes: u64,
     pub rebuffers: u64,
+    pub quality: Quality,
 }
 
 /// Parses a `GET /channels` body: a list of swarms, bare or under `channels` / `swarms`.
@@ -124,6 +160,13 @@ fn parse_swarm(v: &Value) -> Option<SwarmEntry> {
         p2p_bytes: num(&["p2p_bytes", "p2pBytes"]),
         upload_bytes: num(&["upload_bytes", "uploadBytes"]),
         rebuffers: num(&["rebuffers"]),
+        quality: Quality {
+            errors_http: num(&["errors_http"]),
+            errors_peer: num(&["errors_peer"]),
+            errors_superpeer: num(&["errors_superpeer"]),
+            bad_segments: num(&["bad_segments"]),
+            banned_peers: num(&["banned_peers"]),
+        },
     })
 }
 
@@ -154,6 +197,7 @@ pub fn rank_channels(swarms: &[SwarmEntry]) -> Vec<ChannelRank> {
         c.p2p_bytes = c.p2p_bytes.max(s.p2p_bytes);
         c.upload_bytes = c.upload_bytes.max(s.upload_bytes);
         c.rebuffers = c.rebuffers.max(s.rebuffers);
+        c.quality = c.quality.max(s.quality);
     }
     let mut out: Vec<ChannelRank> = by_channel
         .into_values()
@@ -217,6 +261,7 @@ pub fn merge_rankings(rankings: &[Vec<ChannelRank>]) -> Vec<ChannelRank> {
                 c.p2p_bytes = c.p2p_bytes.saturating_add(r.p2p_bytes);
                 c.upload_bytes = c.upload_bytes.saturating_add(r.upload_bytes);
                 c.rebuffers = c.rebuffers.saturating_add(r.rebuffers);
+                c.quality = c.quality.add(r.quality);
             }
         }
     }
@@ -252,6 +297,25 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn viewers_quality_counters_are_read_once_per_channel_and_summed_over_trackers() {
+        let swarm = |h: &str| {
+            json!({"info_hash": h, "peers": 2, "channel": "c", "errors_http": 1, "errors_peer": 2,
+                   "errors_superpeer": 3, "bad_segments": 4, "banned_peers": 5})
+        };
+        let one = rank_channels(&parse_channels(&json!([swarm("a"), swarm("b")])).unwrap());
+        let want = Quality {
+            errors_http: 1,
+            errors_peer: 2,
+            errors_superpeer: 3,
+            bad_segments: 4,
+            banned_peers: 5,
+        };
+        assert_eq!(one[0].quality, want);
+        let both = merge_rankings(&[one.clone(), one]);
+        assert_eq!(both[0].quality.bad_segments, 8);
+    }
+
+    #[test]
     fn swarms_fold_into_channels() {
         let body = json!({"channels": [
             {"info_hash": "h1", "peers": 3, "seeders": 0, "leechers": 3,
@@ -283,6 +347,7 @@ mod tests {
         );
         assert_eq!(abr.info_hashes, ["h1", "h2"]);
         assert!(!ranking[0].seedable);
+        assert_eq!(abr.quality, Quality::default(), "absent counters are 0");
         assert_eq!(ranking[2].peers, 2, "peers default to seeders + leechers");
         assert!(parse_channels(&json!({"nope": 1})).is_err());
         assert_eq!(parse_channels(&json!([])).unwrap(), []);

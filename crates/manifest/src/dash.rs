@@ -17,7 +17,7 @@
 use roxmltree::{Document, Node};
 use wire::swarm_id::StreamType;
 
-use crate::{sidx, url, ManifestError, Segment};
+use crate::{url, ManifestError, Segment};
 
 /// P2P Media Loader's Shaka integration numbers segments in half seconds of start time.
 pub const SEGMENT_ID_RESOLUTION_S: f64 = 0.5;
@@ -495,7 +495,8 @@ pub fn segments_from_index(
     index: &IndexRef,
     sidx_bytes: &[u8],
 ) -> Result<Vec<Segment>, ManifestError> {
-    let sidx = sidx::parse(sidx_bytes, index.range.0)?;
+    let sidx = wire::mp4::parse_sidx(sidx_bytes, index.range.0)
+        .map_err(|e| ManifestError::Sidx(e.to_string()))?;
     let ts = sidx.timescale as f64;
     Ok(sidx
         .references

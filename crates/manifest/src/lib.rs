@@ -5,7 +5,7 @@
 //! - [`hls`]: HLS master and media playlists, parsed by `m3u8-rs`; ids as P2P Media Loader's
 //!   hls.js integration gives them (media sequence when live, position when VOD).
 //! - [`dash`]: DASH MPDs, parsed by `roxmltree`: `SegmentTemplate` with `$Number$` or
-//!   `SegmentTimeline`/`$Time$`, `SegmentList`, `SegmentBase` (through [`sidx`]); ids as P2P
+//!   `SegmentTimeline`/`$Time$`, `SegmentList`, `SegmentBase` (through `wire::mp4`'s sidx parser); ids as P2P
 //!   Media Loader's Shaka integration gives them (`trunc(start time / 0.5 s)`).
 //! - [`classify`]: what a manifest body is (HLS master, HLS media, DASH) and whether it is live.
 //! - [`url::resolve`]: relative references in manifests.
@@ -15,7 +15,6 @@
 
 pub mod dash;
 pub mod hls;
-pub mod sidx;
 pub mod url;
 
 /// One segment of a stream, with everything needed to fetch it and to name it in a swarm.

@@ -3,9 +3,11 @@
 //! - serves a media folder (and extra mounted folders) with media MIME types, `Range` / 206 and
 //!   CORS, through tower-http's `ServeDir`;
 //! - replays any VOD HLS playlist and any VOD DASH MPD as a looping live stream under `/live/`
-//!   (see [`live`] and [`live_dash`]);
+//!   (see [`live`] and [`live_dash`]), with a `segments-sha256.json` beside each live HLS stream
+//!   that lists the digests of its window (see [`digests`]);
 //! - counts the bytes it served per directory, at `GET /__stats` (see [`stats`]).
 
+pub mod digests;
 pub mod live;
 pub mod live_dash;
 pub mod stats;
@@ -26,6 +28,7 @@ use tower::ServiceExt;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
+use crate::digests::{DigestCache, MANIFEST_NAME};
 use crate::live::LiveLoop;
 use crate::live_dash::DashLoop;
 use crate::stats::ByteCounters;
@@ -51,6 +54,7 @@ struct AppState {
     started_unix: f64,
     loops: Mutex<HashMap<PathBuf, Arc<LiveLoop>>>,
     dash_loops: Mutex<HashMap<PathBuf, Arc<DashLoop>>>,
+    digests: Arc<DigestCache>,
 }
 
 impl AppState {
@@ -78,6 +82,7 @@ pub fn router(config: OriginConfig) -> Router {
         started_unix: unix_now(),
         loops: Mutex::default(),
         dash_loops: Mutex::default(),
+        digests: Arc::default(),
     });
     let mut app = Router::new()
         .route("/__stats", get(get_stats).delete(reset_stats))
@@ -134,6 +139,9 @@ async fn live(State(s): State<Arc<AppState>>, req: Request) -> Response {
     }
     if path.ends_with(".mpd") {
         return live_mpd(&s, &dir.join(rest.trim_start_matches('/'))).await;
+    }
+    if let Some(folder) = rest.strip_suffix(MANIFEST_NAME) {
+        return live_digests(&s, &dir.join(folder.trim_start_matches('/'))).await;
     }
     let uri: Uri = match rest.parse() {
         Ok(uri) => uri,
@@ -206,6 +214,61 @@ async fn live_mpd(s: &AppState, file: &Path) -> Response {
         looped.mpd_at(s.started_unix, now),
     )
         .into_response()
+}
+
+/// The digests of the segments the folder's live streams list now and listed one window ago,
+/// current as segments appear (a packager's manifest would grow the same way).
+async fn live_digests(s: &AppState, folder: &Path) -> Response {
+    let Ok(mut entries) = tokio::fs::read_dir(folder).await else {
+        return (StatusCode::NOT_FOUND, "no such folder").into_response();
+    };
+    let mut playlists = Vec::new();
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        if entry.path().extension().is_some_and(|e| e == "m3u8") {
+            playlists.push(entry.path());
+        }
+    }
+    let elapsed = s.started.elapsed();
+    let mut names = std::collections::BTreeSet::new();
+    for p in playlists {
+        let Ok(LoadedPlaylist::Live(looped)) = load_loop(s, &p).await else {
+            continue;
+        };
+        let now = looped.playlist_at(elapsed);
+        let window: f64 = now.segments.iter().map(|seg| f64::from(seg.duration)).sum();
+        let before = looped.playlist_at(elapsed.saturating_sub(Duration::from_secs_f64(window)));
+        for seg in now.segments.iter().chain(&before.segments) {
+            names.insert(digests::file_name(&seg.uri));
+        }
+    }
+    if names.is_empty() {
+        return (StatusCode::NOT_FOUND, "no live stream in this folder").into_response();
+    }
+    let (cache, folder) = (s.digests.clone(), folder.to_owned());
+    let manifest = tokio::task::spawn_blocking(move || {
+        let mut m = wire::integrity::DigestManifest::default();
+        for name in names {
+            if let Ok(d) = cache.whole(&folder.join(&name)) {
+                m.files.insert(name, wire::integrity::FileDigests::Whole(d));
+            }
+        }
+        m
+    })
+    .await;
+    match manifest {
+        Ok(m) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            m.to_json(),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 enum LoadedPlaylist {

@@ -216,6 +216,31 @@ fn replays_vod_dash_as_a_dynamic_mpd() {
 }
 
 #[test]
+fn a_live_stream_publishes_the_digests_of_its_window() {
+    let (addr, _dir) = start();
+    let a = get(addr, "/live/vod/segments-sha256.json", "");
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("cache-control"), Some("no-cache"));
+    let m = wire::integrity::DigestManifest::parse(&a.body).unwrap();
+    // The window (3 segments) of a stream that began one window before the origin.
+    assert_eq!(
+        m.files.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["seg_000.ts", "seg_001.ts", "seg_002.ts"]
+    );
+    let digest = wire::integrity::sha256_hex(&[1u8; 1000]);
+    assert_eq!(m.lookup("seg_001.ts", None), Some(digest.as_str()));
+    assert_eq!(
+        get(addr, "/live/nowhere/segments-sha256.json", "").status,
+        404
+    );
+    assert_eq!(
+        get(addr, "/live/segments-sha256.json", "").status,
+        404,
+        "no stream at the root"
+    );
+}
+
+#[test]
 fn counts_bytes_served_per_directory() {
     let (addr, _dir) = start();
     get(addr, "/vod/seg_000.ts", "");

@@ -1,11 +1,13 @@
-//! Our peer ids: `-SC0001-` and 12 random alphanumerics, as P2P Media Loader shapes its own
-//! (ASCII, 20 characters). One generator for every seeder (super-peer workers,
-//! `swarmcast peer`).
+//! Our servers' peer ids: `-SCSP01-` and 12 random alphanumerics, as P2P Media Loader shapes
+//! its own (ASCII, 20 characters). One generator for every seeder (super-peer workers,
+//! `swarmcast peer`). Browsers running our SDK are `-SC0001-…`: both start `-SC` (our peers,
+//! which speak our extensions), and viewers tell a server from a browser by `-SCSP`, to say
+//! where a bad segment came from.
 
 use wire::tracker::PeerId;
 
 /// The client prefix of Swarmcast's servers.
-pub const PREFIX: &[u8; 8] = b"-SC0001-";
+pub const PREFIX: &[u8; 8] = b"-SCSP01-";
 
 /// A fresh random peer id.
 pub fn random() -> PeerId {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use wire::tracker::{InfoHash, PeerId, StatsReport};
+use wire::tracker::{InfoHash, PeerId, QualityCounters, StatsReport};
 
 use crate::config::StatsConfig;
 
@@ -21,6 +21,34 @@ pub struct ChannelTotals {
     pub p2p_bytes: u64,
     pub upload_bytes: u64,
     pub rebuffers: u64,
+    /// Player errors, segments that failed the integrity check and peers banned for them.
+    pub quality: QualityCounters,
+}
+
+/// The counters a report carries, in a fixed order, so deltas are computed alike.
+const COUNTERS: usize = 9;
+
+fn counters_of(r: &StatsReport) -> [u64; COUNTERS] {
+    let q = &r.quality;
+    [
+        r.http_down,
+        r.p2p_down,
+        r.p2p_up,
+        r.rebuffers,
+        q.errors_http,
+        q.errors_peer,
+        q.errors_superpeer,
+        q.bad_segments,
+        q.banned_peers,
+    ]
+}
+
+fn add_quality(q: &mut QualityCounters, d: &[u64; COUNTERS]) {
+    q.errors_http = q.errors_http.saturating_add(d[4]);
+    q.errors_peer = q.errors_peer.saturating_add(d[5]);
+    q.errors_superpeer = q.errors_superpeer.saturating_add(d[6]);
+    q.bad_segments = q.bad_segments.saturating_add(d[7]);
+    q.banned_peers = q.banned_peers.saturating_add(d[8]);
 }
 
 #[derive(Debug)]
@@ -32,7 +60,7 @@ struct Channel {
 #[derive(Debug)]
 struct Reporter {
     channel: Arc<str>,
-    last: [u64; 4],
+    last: [u64; COUNTERS],
     seen: Instant,
 }
 
@@ -43,6 +71,8 @@ pub struct StatsBook {
     channels: HashMap<Arc<str>, Channel>,
     /// The channel each info_hash was last reported under, and when.
     swarm_channels: HashMap<InfoHash, (Arc<str>, Instant)>,
+    /// Quality counters of every report since the tracker started (for metrics).
+    quality: QualityCounters,
 }
 
 impl StatsBook {
@@ -52,6 +82,7 @@ impl StatsBook {
             reporters: HashMap::new(),
             channels: HashMap::new(),
             swarm_channels: HashMap::new(),
+            quality: QualityCounters::default(),
         }
     }
 
@@ -73,7 +104,7 @@ impl StatsBook {
             }
             None => Arc::from(r.channel.as_str()),
         };
-        let counters = [r.http_down, r.p2p_down, r.p2p_up, r.rebuffers];
+        let counters = counters_of(&r);
         let mut deltas = counters;
         match self.reporters.get_mut(&key) {
             Some(rep) if rep.channel == channel_name => {
@@ -123,6 +154,8 @@ impl StatsBook {
         t.p2p_bytes = t.p2p_bytes.saturating_add(deltas[1]);
         t.upload_bytes = t.upload_bytes.saturating_add(deltas[2]);
         t.rebuffers = t.rebuffers.saturating_add(deltas[3]);
+        add_quality(&mut t.quality, &deltas);
+        add_quality(&mut self.quality, &deltas);
         channel.last_report = now;
         self.swarm_channels.insert(r.info_hash, (channel_name, now));
         Ok(())
@@ -154,6 +187,11 @@ impl StatsBook {
         let (name, _) = self.swarm_channels.get(info_hash)?;
         let channel = self.channels.get(name)?;
         Some((name.to_string(), channel.totals))
+    }
+
+    /// Quality counters summed over every report since the tracker started.
+    pub fn quality(&self) -> QualityCounters {
+        self.quality
     }
 
     pub fn channel_count(&self) -> usize {

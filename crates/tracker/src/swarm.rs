@@ -85,6 +85,8 @@ pub struct Counts {
     pub seeders: usize,
     pub channels: usize,
     pub viewers: usize,
+    /// Viewers' playback errors and integrity failures, summed over their reports.
+    pub quality: wire::tracker::QualityCounters,
 }
 
 /// The whole tracker state.
@@ -429,6 +431,7 @@ impl Tracker {
             seeders: self.swarms.values().map(|s| s.seeders as usize).sum(),
             channels: self.stats.channel_count(),
             viewers: self.stats.reporter_count(),
+            quality: self.stats.quality(),
         }
     }
 

@@ -427,6 +427,7 @@ fn stats(h: InfoHash, peer: u8, channel: &str, n: [u64; 4]) -> ClientMessage {
         p2p_up: n[2],
         peers: 3,
         rebuffers: n[3],
+        quality: QualityCounters::default(),
     })
 }
 
@@ -468,6 +469,41 @@ fn stats_become_channel_aggregates_from_cumulative_counters() {
     w.tracker.expire(w.now);
     let totals = w.tracker.swarm(&h).unwrap().channel.unwrap().1;
     assert_eq!((totals.viewers, totals.http_bytes), (0, 360));
+}
+
+#[test]
+fn playback_errors_and_integrity_failures_add_up_per_channel_and_in_all() {
+    let mut w = World::new(SwarmConfig::default());
+    let h = hash(0);
+    w.swarm_of(h, 2);
+    let with_quality = |peer: u8, q: [u64; 5]| {
+        let ClientMessage::Stats(mut r) = stats(h, peer, "https://cdn/live.m3u8", [1, 1, 1, 0])
+        else {
+            unreachable!()
+        };
+        r.quality = QualityCounters {
+            errors_http: q[0],
+            errors_peer: q[1],
+            errors_superpeer: q[2],
+            bad_segments: q[3],
+            banned_peers: q[4],
+        };
+        ClientMessage::Stats(r)
+    };
+    w.send(100, with_quality(0, [1, 2, 0, 3, 1]));
+    w.send(101, with_quality(1, [0, 0, 4, 0, 0]));
+    // Cumulative, like the byte counters.
+    w.send(100, with_quality(0, [1, 3, 0, 5, 2]));
+    let totals = w.tracker.swarm(&h).unwrap().channel.unwrap().1;
+    let want = QualityCounters {
+        errors_http: 1,
+        errors_peer: 3,
+        errors_superpeer: 4,
+        bad_segments: 5,
+        banned_peers: 2,
+    };
+    assert_eq!(totals.quality, want);
+    assert_eq!(w.tracker.counts().quality, want);
 }
 
 #[test]

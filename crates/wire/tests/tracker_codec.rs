@@ -236,6 +236,24 @@ fn sample_client_messages() -> Vec<ClientMessage> {
             p2p_up: 3,
             peers: 4,
             rebuffers: 5,
+            quality: QualityCounters::default(),
+        }),
+        ClientMessage::Stats(StatsReport {
+            info_hash: id(HASH),
+            peer_id: id(PEER),
+            channel: "https://x/y.m3u8".into(),
+            http_down: 1,
+            p2p_down: 2,
+            p2p_up: 3,
+            peers: 4,
+            rebuffers: 5,
+            quality: QualityCounters {
+                errors_http: 6,
+                errors_peer: 7,
+                errors_superpeer: 8,
+                bad_segments: 9,
+                banned_peers: 10,
+            },
         }),
     ]
 }

@@ -66,7 +66,7 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
             ScrapeRequest::InfoHashes(list)
         })
     });
-    let stats = (id20(), id20(), "[ -~]{1,80}", any::<[u32; 5]>()).prop_map(
+    let stats = (id20(), id20(), "[ -~]{1,80}", any::<[u32; 10]>()).prop_map(
         |(info_hash, peer_id, channel, n)| {
             ClientMessage::Stats(StatsReport {
                 info_hash,
@@ -77,6 +77,13 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
                 p2p_up: n[2].into(),
                 peers: n[3].into(),
                 rebuffers: n[4].into(),
+                quality: QualityCounters {
+                    errors_http: n[5].into(),
+                    errors_peer: n[6].into(),
+                    errors_superpeer: n[7].into(),
+                    bad_segments: n[8].into(),
+                    banned_peers: n[9].into(),
+                },
             })
         },
     );

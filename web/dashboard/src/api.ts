@@ -105,6 +105,8 @@ export interface Channel {
   p2p_bytes: number;
   upload_bytes: number;
   rebuffers: number;
+  /** Viewers' player errors by segment source, segments that failed integrity checks, peers banned. */
+  quality: { errors_http: number; errors_peer: number; errors_superpeer: number; bad_segments: number; banned_peers: number };
   seeded_on: { super_peer_id: number; label: string; pid: number; peers: number }[];
   last_decision: Decision | null;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { windowStart, formatBytes, formatDuration, formatPercent, formatRate, p2pShare, stoppedMessage, toChartData, totals } from './format';
+import { describeProblems, windowStart, formatBytes, formatDuration, formatPercent, formatRate, p2pShare, stoppedMessage, toChartData, totals } from './format';
 
 describe('formatting', () => {
   it('formats bytes, rates and durations', () => {
@@ -18,6 +18,16 @@ describe('formatting', () => {
     expect(p2pShare(250, 750)).toBe(75);
     expect(formatPercent(p2pShare(999, 1))).toBe('0.1%');
     expect(formatPercent(null)).toBe('–');
+  });
+});
+
+describe('describeProblems', () => {
+  it('says nothing when nothing went wrong, and names the sources when something did', () => {
+    const none = { errors_http: 0, errors_peer: 0, errors_superpeer: 0, bad_segments: 0, banned_peers: 0 };
+    expect(describeProblems(none)).toBe('');
+    expect(describeProblems({ ...none, errors_peer: 2, errors_superpeer: 1, bad_segments: 1, banned_peers: 1 })).toBe(
+      '3 player errors (peers 2, super peers 1) · 1 bad segment from peers · 1 peer banned',
+    );
   });
 });
 

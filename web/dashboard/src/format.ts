@@ -129,3 +129,24 @@ export function stoppedMessage(pid: number, channel: string, seeding: { auto: bo
   if (!seeding?.auto) return `Worker ${pid} stopped`;
   return `Worker ${pid} stopped: automatic seeding starts ${channel} again within ${Math.ceil(seeding.interval_secs)} s while it is watched`;
 }
+
+/**
+ * What went wrong for a channel's viewers, in words: player errors by where the segment came
+ * from, and segments from peers that failed integrity checks. Empty when nothing did.
+ */
+export function describeProblems(q: { errors_http: number; errors_peer: number; errors_superpeer: number; bad_segments: number; banned_peers: number }): string {
+  const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  const parts: string[] = [];
+  const errors = q.errors_http + q.errors_peer + q.errors_superpeer;
+  if (errors) {
+    const by = [
+      q.errors_http ? `HTTP ${q.errors_http}` : '',
+      q.errors_peer ? `peers ${q.errors_peer}` : '',
+      q.errors_superpeer ? `super peers ${q.errors_superpeer}` : '',
+    ].filter(Boolean);
+    parts.push(`${plural(errors, 'player error')} (${by.join(', ')})`);
+  }
+  if (q.bad_segments) parts.push(`${plural(q.bad_segments, 'bad segment')} from peers`);
+  if (q.banned_peers) parts.push(`${plural(q.banned_peers, 'peer')} banned`);
+  return parts.join(' · ');
+}

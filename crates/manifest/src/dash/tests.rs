@@ -167,7 +167,7 @@ fn segment_base_goes_through_the_sidx() {
         (index.url.as_str(), index.range),
         ("http://o/a.mp4", (800, 100))
     );
-    let sidx = crate::sidx::tests::sidx_box(1000, 500, 0, &[(100, 2000), (50, 2000)]);
+    let sidx = sidx_box(1000, 500, 0, &[(100, 2000), (50, 2000)]);
     let s = segments_from_index(index, &sidx).unwrap();
     let end = 800 + sidx.len() as u64;
     assert_eq!(s[0].byte_range, Some((end, 100)));
@@ -226,4 +226,24 @@ fn every_prefix_of_an_mpd_parses_or_fails_without_panicking() {
             }
         }
     }
+}
+
+/// A version-0 sidx box with the given (length, duration) references.
+fn sidx_box(timescale: u32, earliest: u32, first_offset: u32, refs: &[(u32, u32)]) -> Vec<u8> {
+    let mut body = vec![0u8; 4]; // version 0, flags
+    body.extend(1u32.to_be_bytes());
+    body.extend(timescale.to_be_bytes());
+    body.extend(earliest.to_be_bytes());
+    body.extend(first_offset.to_be_bytes());
+    body.extend([0, 0]);
+    body.extend((refs.len() as u16).to_be_bytes());
+    for (len, dur) in refs {
+        body.extend(len.to_be_bytes());
+        body.extend(dur.to_be_bytes());
+        body.extend(0x9000_0000u32.to_be_bytes());
+    }
+    let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    out.extend(b"sidx");
+    out.extend(body);
+    out
 }

@@ -78,6 +78,12 @@ struct SwarmJson {
     p2p_bytes: u64,
     upload_bytes: u64,
     rebuffers: u64,
+    /// Player errors by where the segment came from, integrity failures, peers banned.
+    errors_http: u64,
+    errors_peer: u64,
+    errors_superpeer: u64,
+    bad_segments: u64,
+    banned_peers: u64,
 }
 
 impl From<SwarmSummary> for SwarmJson {
@@ -98,6 +104,11 @@ impl From<SwarmSummary> for SwarmJson {
             p2p_bytes: totals.p2p_bytes,
             upload_bytes: totals.upload_bytes,
             rebuffers: totals.rebuffers,
+            errors_http: totals.quality.errors_http,
+            errors_peer: totals.quality.errors_peer,
+            errors_superpeer: totals.quality.errors_superpeer,
+            bad_segments: totals.quality.bad_segments,
+            banned_peers: totals.quality.banned_peers,
         }
     }
 }

@@ -196,6 +196,31 @@ impl Metrics {
             "# HELP tracker_stats_posts_total Stats reports received by POST /stats.\n# TYPE tracker_stats_posts_total counter\ntracker_stats_posts_total {}",
             self.stats_posts.load(Relaxed)
         );
+        let q = &counts.quality;
+        let _ = writeln!(
+            s,
+            "# HELP tracker_playback_errors_total Viewers' player errors (parsing, decoding), by where the segment came from.\n# TYPE tracker_playback_errors_total counter"
+        );
+        for (source, n) in [
+            ("http", q.errors_http),
+            ("peer", q.errors_peer),
+            ("superpeer", q.errors_superpeer),
+        ] {
+            let _ = writeln!(
+                s,
+                "tracker_playback_errors_total{{source=\"{source}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            s,
+            "# HELP tracker_bad_segments_total Segments from peers that failed viewers' integrity checks (dropped, never played).\n# TYPE tracker_bad_segments_total counter\ntracker_bad_segments_total {}",
+            q.bad_segments
+        );
+        let _ = writeln!(
+            s,
+            "# HELP tracker_banned_peers_total Peers viewers banned for sending bad segments.\n# TYPE tracker_banned_peers_total counter\ntracker_banned_peers_total {}",
+            q.banned_peers
+        );
         let name = "tracker_relay_latency_seconds";
         let _ = writeln!(s, "# HELP {name} Time from reading an offer or answer to writing it to the target socket.\n# TYPE {name} histogram");
         let mut cumulative = 0;

@@ -96,6 +96,23 @@ pub struct StatsReport {
     pub p2p_up: u64,
     pub peers: u64,
     pub rebuffers: u64,
+    /// Quality counters (absent in reports from older clients: 0).
+    pub quality: QualityCounters,
+}
+
+/// What went wrong in a viewer's playback since page load, reported with its stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QualityCounters {
+    /// Player errors (parsing, decoding) on segments that came by HTTP.
+    pub errors_http: u64,
+    /// Player errors on segments that came from browser peers.
+    pub errors_peer: u64,
+    /// Player errors on segments that came from super peers.
+    pub errors_superpeer: u64,
+    /// Segments from peers that failed the integrity check (dropped, never played).
+    pub bad_segments: u64,
+    /// Peers banned for sending them.
+    pub banned_peers: u64,
 }
 
 /// A frame that is not a valid client message, with what is needed to answer it in a way
@@ -283,6 +300,11 @@ struct Incoming<'a> {
     p2p_up: Option<LenientNumber>,
     peers: Option<LenientNumber>,
     rebuffers: Option<LenientNumber>,
+    errors_http: Option<LenientNumber>,
+    errors_peer: Option<LenientNumber>,
+    errors_superpeer: Option<LenientNumber>,
+    bad_segments: Option<LenientNumber>,
+    banned_peers: Option<LenientNumber>,
 }
 
 /// Decodes one client frame.
@@ -385,6 +407,13 @@ fn from_incoming(msg: Incoming<'_>) -> Result<ClientMessage, String> {
                 p2p_up: counter("p2p_up", msg.p2p_up)?,
                 peers: counter("peers", msg.peers)?,
                 rebuffers: counter("rebuffers", msg.rebuffers)?,
+                quality: QualityCounters {
+                    errors_http: counter("errors_http", msg.errors_http)?,
+                    errors_peer: counter("errors_peer", msg.errors_peer)?,
+                    errors_superpeer: counter("errors_superpeer", msg.errors_superpeer)?,
+                    bad_segments: counter("bad_segments", msg.bad_segments)?,
+                    banned_peers: counter("banned_peers", msg.banned_peers)?,
+                },
             }))
         }
         other => Err(format!(
@@ -408,6 +437,10 @@ fn counter(name: &str, value: Option<LenientNumber>) -> Result<u64, String> {
         Some(LenientNumber(Some(v))) if (0.0..=MAX_COUNTER).contains(&v) => Ok(v.trunc() as u64),
         Some(_) => Err(format!("{name} must be a number from 0 to 2^53-1")),
     }
+}
+
+fn nonzero(v: u64) -> Option<u64> {
+    (v > 0).then_some(v)
 }
 
 /// The fields a client sends, for encoding. Absent fields are left out.
@@ -444,6 +477,16 @@ struct Outgoing<'a> {
     peers: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rebuffers: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors_http: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors_peer: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors_superpeer: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bad_segments: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    banned_peers: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -472,6 +515,11 @@ impl<'a> Outgoing<'a> {
             p2p_up: None,
             peers: None,
             rebuffers: None,
+            errors_http: None,
+            errors_peer: None,
+            errors_superpeer: None,
+            bad_segments: None,
+            banned_peers: None,
         }
     }
 }
@@ -514,6 +562,11 @@ pub fn encode_client(msg: &ClientMessage) -> String {
             p2p_up: Some(s.p2p_up),
             peers: Some(s.peers),
             rebuffers: Some(s.rebuffers),
+            errors_http: nonzero(s.quality.errors_http),
+            errors_peer: nonzero(s.quality.errors_peer),
+            errors_superpeer: nonzero(s.quality.errors_superpeer),
+            bad_segments: nonzero(s.quality.bad_segments),
+            banned_peers: nonzero(s.quality.banned_peers),
             ..Outgoing::new("stats")
         },
     };

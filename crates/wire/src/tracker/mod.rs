@@ -14,7 +14,7 @@ mod server;
 
 pub use client::{
     decode_client, encode_client, AnnounceEvent, AnnounceRequest, AnswerRequest, ClientMessage,
-    DecodeError, Offer, ScrapeRequest, StatsReport, MAX_CHANNEL_LEN,
+    DecodeError, Offer, QualityCounters, ScrapeRequest, StatsReport, MAX_CHANNEL_LEN,
 };
 pub use ids::{Id20, IdError, InfoHash, OfferId, PeerId, ID_LEN, MAX_OFFER_ID_LEN};
 pub use server::{

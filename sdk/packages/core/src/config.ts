@@ -3,6 +3,21 @@ import { DEFAULT_SCHEDULER, type SchedulerConfig } from "./scheduler.js";
 
 export type SignalConfig = { main: string; backup?: string };
 
+/** A segment as `validateP2PSegment` sees it. */
+export type SegmentRef = { url: string; byteRange?: { start: number; end: number }; id: number; swarmId: string };
+
+/**
+ * Segment integrity. By default every segment that came from peers is checked against the
+ * SHA-256 digests the site publishes in `segments-sha256.json` beside each media playlist, when
+ * it publishes them; `false` checks nothing.
+ */
+export type IntegrityConfig = {
+  /** Where a stream's digest manifest is: a URL, or a function of the media playlist's URL. */
+  manifestUrl?: string | ((playlistUrl: string) => string | undefined);
+  /** Check segments from HTTP too (sites that use several CDNs). Default false. */
+  verifyHttp?: boolean;
+};
+
 export type P2PConfig = {
   /** 'debug' | 'info' | 'warn' | 'error' | 'none' (or true/false). Default 'error'. */
   logLevel?: LogLevel;
@@ -46,6 +61,14 @@ export type P2PConfig = {
   statsReportInterval?: number;
   /** Scheduler tuning. */
   scheduler?: Partial<SchedulerConfig>;
+  /** Segment integrity against published digests (on when the site publishes them). */
+  integrity?: boolean | IntegrityConfig;
+  /**
+   * A site's own check of every segment that came from peers, before it is played, stored or
+   * offered to others (as P2P Media Loader's hook). False: the bytes are dropped, the segment
+   * comes by HTTP, and the peers that sent it are disconnected.
+   */
+  validateP2PSegment?: (segment: SegmentRef, data: Uint8Array) => boolean | Promise<boolean>;
   /** Prefix of our peer ids (8 chars). Default "-SC0001-". */
   peerIdPrefix?: string;
   /** Callbacks (alternatives to the events of the same data). */
@@ -55,7 +78,7 @@ export type P2PConfig = {
 };
 
 export type ResolvedConfig = Required<Pick<P2PConfig, "logLevel" | "showSlogan" | "p2pEnabled" | "p2pUploadEnabled" | "waitForPeer" | "waitForPeerTimeout" | "maxPeers" | "offersPerAnnounce" | "statsReportInterval" | "peerIdPrefix">> &
-  P2PConfig & { trackerGroups: string[][]; memoryLimitBytes: number; schedulerConfig: SchedulerConfig; rtcConfig: RTCConfiguration };
+  P2PConfig & { trackerGroups: string[][]; memoryLimitBytes: number; schedulerConfig: SchedulerConfig; rtcConfig: RTCConfiguration; integrityConfig: IntegrityConfig | false };
 
 export const DEFAULT_ICE_SERVERS: RTCIceServer[] = [{ urls: ["stun:stun.l.google.com:19302", "stun:global.stun.twilio.com:3478"] }];
 
@@ -104,5 +127,6 @@ export function resolveConfig(c: P2PConfig): ResolvedConfig {
     memoryLimitBytes,
     schedulerConfig: { ...DEFAULT_SCHEDULER, ...(c.scheduler ?? {}) },
     rtcConfig: c.webRTCConfig ?? { iceServers: DEFAULT_ICE_SERVERS },
+    integrityConfig: c.integrity === false ? false : c.integrity === true || c.integrity === undefined ? {} : c.integrity,
   };
 }

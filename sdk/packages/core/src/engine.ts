@@ -5,11 +5,13 @@
  */
 import { resolveConfig, type P2PConfig, type ResolvedConfig } from "./config.js";
 import { Emitter } from "./events.js";
+import { DigestManifests } from "./digests.js";
 import { Ewma, fetchSegmentBytes } from "./http.js";
+import { defaultManifestUrl, sha256Hex } from "./integrity.js";
 import { Logger } from "./logger.js";
 import { MemoryStorage } from "./storage.js";
-import { StreamSwarm, type LoadResult, type Playback, type SegmentInfo, type SwarmContext } from "./stream-swarm.js";
-import { generatePeerId, infoHashFor, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type IdRules, type StreamType } from "./swarm-id.js";
+import { StreamSwarm, type LoadResult, type Playback, type SegmentInfo, type SwarmContext, type Verification } from "./stream-swarm.js";
+import { generatePeerId, infoHashFor, isServerPeerId, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type IdRules, type StreamType } from "./swarm-id.js";
 import { statsBeaconUrl, statsMessage } from "./tracker/messages.js";
 import { TrackerConnection } from "./tracker/tracker-connection.js";
 
@@ -27,7 +29,8 @@ export type Stats = {
   p2pDownloadSpeed: number;
 };
 
-export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT" | "SHAKA_EXPT";
+/** `MEDIA_EXPT`: the player could not use a segment (parsing, decoding); says where it came from. */
+export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT" | "SHAKA_EXPT" | "MEDIA_EXPT";
 export type EngineException = { code: ExceptionCode; message: string; stack?: string };
 
 export type EngineEvents = {
@@ -39,12 +42,36 @@ export type EngineEvents = {
   segmentLoaded(info: { id: number; source: LoadResult["source"]; bytes: number; swarmId: string }): void;
 };
 
+/**
+ * The engine's counters since it started: bytes (HTTP down, P2P down and up, received but
+ * dropped), rebuffers, segments from peers that failed their check or were unverifiable, peers
+ * banned, and player errors by where the segment came from.
+ */
+export type EngineCounters = {
+  httpDown: number;
+  p2pDown: number;
+  p2pUp: number;
+  rebuffers: number;
+  dropped: number;
+  badSegments: number;
+  unverified: number;
+  banned: number;
+  errorsHttp: number;
+  errorsPeer: number;
+  errorsSuperPeer: number;
+  /** Bytes checked against published digests, and the time the digests took (ms). */
+  verifiedBytes: number;
+  verifyMs: number;
+};
+
 /** A stream the player plays: `shortId` names it within the channel, by `idRules` (default "pml-2.3"). */
 export type StreamRef = { runtimeUrl: string; type: StreamType; shortId: string; idRules?: IdRules };
 
 export type PeerInfo = { peerId: string; swarm: string; bytesDown: number; bytesUp: number; throughput?: number };
 
 const TICK_MS = 250;
+/** A peer that took part in this many bad segments with other senders is banned too. */
+const SHARED_BLAME_BAN = 2;
 const INACTIVE_SWARM_MS = 30_000;
 
 export class P2PEngine extends Emitter<EngineEvents> {
@@ -99,8 +126,31 @@ export class P2PEngine extends Emitter<EngineEvents> {
   private connectedCount = 0;
   private announcedPeerId?: string;
   private lastPeersKey = "";
-  /** `dropped`: bytes received and never used (stale, overlong, or from sources that disagreed). */
-  private readonly counters = { httpDown: 0, p2pDown: 0, p2pUp: 0, rebuffers: 0, dropped: 0 };
+  /**
+   * `dropped`: bytes received and never used (stale, overlong, or from sources that disagreed).
+   * `badSegments`: segments from peers that failed their check; `unverified`: segments from
+   * peers the published digests did not list (fetched by HTTP instead); `banned`: peers banned.
+   */
+  private readonly counters: EngineCounters = {
+    httpDown: 0,
+    p2pDown: 0,
+    p2pUp: 0,
+    rebuffers: 0,
+    dropped: 0,
+    badSegments: 0,
+    unverified: 0,
+    banned: 0,
+    /** Player errors (parsing, decoding) by where the segment came from. */
+    errorsHttp: 0,
+    errorsPeer: 0,
+    errorsSuperPeer: 0,
+    verifiedBytes: 0,
+    verifyMs: 0,
+  };
+  private readonly digests: DigestManifests;
+  /** Peers banned for this session, and blame shared with others before a ban. */
+  private readonly banned = new Set<string>();
+  private readonly sharedBlame = new Map<string, number>();
   private speedWindow: { at: number; bytes: number }[] = [];
   private lastStatsKey = "";
   private readonly onPageHide = () => this.sendBeaconStats();
@@ -112,6 +162,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     if (this.config.showSlogan && typeof console !== "undefined") console.info(`Swarmcast P2P engine v${VERSION} (P2P Media Loader v2 compatible)`);
     this.storage = new MemoryStorage(this.config.memoryLimitBytes);
     this.httpBps = new Ewma(0.3, this.config.schedulerConfig.defaultHttpBps);
+    this.digests = new DigestManifests(this.log);
     this.p2pOn = this.config.p2pEnabled && P2PEngine.isSupported();
     if (!this.config.trackerGroups.length) {
       this.log.warn("no tracker configured (announce or signalConfig): HTTP only");
@@ -163,6 +214,29 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   reportRebuffer(): void {
     this.counters.rebuffers++;
+  }
+
+  /**
+   * The player could not use a segment (parsing or decoding failed): counted by where the
+   * segment came from (HTTP, browser peers, super peers) and reported as `MEDIA_EXPT`, so that
+   * a bad peer or a bad release shows in the stats the tracker receives.
+   */
+  reportPlaybackError(runtimeUrl: string, id: number, what: string): void {
+    if (this.destroyed) return;
+    const peers = this.swarms.get(runtimeUrl)?.delivery(id)?.peers ?? [];
+    const servers = peers.filter(isServerPeerId);
+    let from: string;
+    if (!peers.length) {
+      this.counters.errorsHttp++;
+      from = "HTTP";
+    } else if (servers.length) {
+      this.counters.errorsSuperPeer++;
+      from = `super peer ${servers.join(", ")}`;
+    } else {
+      this.counters.errorsPeer++;
+      from = `peer ${peers.join(", ")}`;
+    }
+    this.emit("exception", { code: "MEDIA_EXPT", message: `segment ${id} from ${from}: ${what}` });
   }
 
   get rebuffers(): number {
@@ -224,11 +298,74 @@ export class P2PEngine extends Emitter<EngineEvents> {
       },
       onUploadBytes: (n) => (this.counters.p2pUp += n),
       onDroppedBytes: (n) => (this.counters.dropped += n),
+      verify: (swarm, seg, data, fromPeers) => this.verifySegment(swarm, seg, data, fromPeers),
+      onBadSegment: (swarm, seg, peers, v) => this.onBadSegment(swarm, seg, peers, v),
+      isBanned: (peerId) => this.banned.has(peerId),
       onPeersChanged: () => this.emitPeers(),
       onSegmentStored: () => {},
       onException: (code, message) => this.emit("exception", { code, message }),
       startupWaitUntil: () => (this.config.waitForPeer ? this.startedAt + this.config.waitForPeerTimeout * 1000 : 0),
     };
+  }
+
+  // ---- integrity ------------------------------------------------------------------------------
+
+  private async verifySegment(swarm: StreamSwarm, seg: SegmentInfo, data: Uint8Array, fromPeers: boolean): Promise<Verification> {
+    const validate = this.config.validateP2PSegment;
+    if (fromPeers && validate) {
+      let ok: boolean;
+      try {
+        ok = await validate({ url: seg.url, byteRange: seg.byteRange, id: seg.id, swarmId: swarm.swarmId }, data);
+      } catch (err) {
+        this.log.warn("validateP2PSegment threw:", err);
+        ok = false;
+      }
+      if (!ok) return { ok: false, reason: "rejected by validateP2PSegment", blame: true };
+    }
+    const integrity = this.config.integrityConfig;
+    if (integrity === false || (!fromPeers && !integrity.verifyHttp)) return { ok: true };
+    const where = integrity.manifestUrl;
+    const manifestUrl = typeof where === "function" ? where(swarm.runtimeUrl) : (where ?? defaultManifestUrl(swarm.runtimeUrl));
+    if (!manifestUrl) return { ok: true };
+    const found = await this.digests.lookup(manifestUrl, seg.url, seg.byteRange);
+    if (found.kind === "none") return { ok: true };
+    if (found.kind === "unlisted") return { ok: false, reason: "not listed in the published digests", blame: false };
+    const began = performance.now();
+    const actual = await sha256Hex(data);
+    this.counters.verifyMs += performance.now() - began;
+    this.counters.verifiedBytes += data.length;
+    if (actual === found.sha256) return { ok: true };
+    return { ok: false, reason: `its SHA-256 ${actual.slice(0, 16)}… is not the published ${found.sha256.slice(0, 16)}…`, blame: true };
+  }
+
+  /**
+   * A segment from peers failed its check. Its only sender is banned for the session; a sender
+   * that shared the segment with others is banned once that happens twice. Unlisted segments
+   * blame nobody.
+   */
+  private onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }): void {
+    if (!v.blame) {
+      this.counters.unverified++;
+      this.log.info("segment", seg.id, "from", peers.join(", "), "not used:", v.reason);
+      return;
+    }
+    this.counters.badSegments++;
+    for (const peerId of peers) {
+      const shared = peers.length > 1 ? (this.sharedBlame.get(peerId) ?? 0) + 1 : SHARED_BLAME_BAN;
+      this.sharedBlame.set(peerId, shared);
+      const ban = shared >= SHARED_BLAME_BAN;
+      const message = `peer ${peerId} sent segment ${seg.id} of ${swarm.swarmId} (${seg.url}): ${v.reason}${ban ? "; banned for this session" : ""}`;
+      this.log.warn(message);
+      this.emit("exception", { code: "PEER_EXPT", message });
+      if (ban) this.banPeer(peerId, v.reason);
+    }
+  }
+
+  private banPeer(peerId: string, why: string): void {
+    if (this.banned.has(peerId)) return;
+    this.banned.add(peerId);
+    this.counters.banned++;
+    for (const s of this.swarms.values()) s.dropPeer(peerId, `banned: ${why}`);
   }
 
   // ---- trackers -------------------------------------------------------------------------------
@@ -314,7 +451,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
   }
 
   /** Raw byte counters (the tracker report uses bytes). */
-  getByteCounters(): { httpDown: number; p2pDown: number; p2pUp: number; rebuffers: number; dropped: number } {
+  getByteCounters(): EngineCounters {
     return { ...this.counters };
   }
 
@@ -340,6 +477,11 @@ export class P2PEngine extends Emitter<EngineEvents> {
       p2pUp: this.counters.p2pUp,
       peers: this.getPeers().length,
       rebuffers: this.counters.rebuffers,
+      errorsHttp: this.counters.errorsHttp,
+      errorsPeer: this.counters.errorsPeer,
+      errorsSuperPeer: this.counters.errorsSuperPeer,
+      badSegments: this.counters.badSegments,
+      bannedPeers: this.counters.banned,
     });
   }
 
@@ -365,6 +507,13 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   getPeerId(): string | undefined {
     return this.activeSwarm?.peerId;
+  }
+
+  /** Every connected peer of every swarm, with the bytes exchanged with it. */
+  getPeerInfo(): PeerInfo[] {
+    const out: PeerInfo[] = [];
+    for (const s of this.swarms.values()) for (const p of s.peerInfo()) out.push({ ...p, swarm: s.swarmId });
+    return out;
   }
 
   getPeers(): string[] {

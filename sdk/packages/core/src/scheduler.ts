@@ -141,7 +141,14 @@ export type PrefetchPeer = { peerId: string; busy: boolean; loaded: ReadonlySet<
 
 export type PrefetchInput = {
   /** Segments ahead of the playhead not stored and not downloading, earliest first. */
-  candidates: { id: number; key: string; /** too new to fetch by HTTP yet */ httpHold?: boolean }[];
+  candidates: {
+    id: number;
+    key: string;
+    /** too new to fetch by HTTP yet */
+    httpHold?: boolean;
+    /** peers that failed this segment already: never asked for it again */
+    failedPeers?: ReadonlySet<string>;
+  }[];
   peers: PrefetchPeer[];
   selfId: string;
   freeP2PSlots: number;
@@ -162,7 +169,7 @@ export function planPrefetch(i: PrefetchInput): PrefetchPlan {
   const rnd = i.random ?? Math.random;
   for (const c of i.candidates) {
     if (p2pSlots <= 0 && httpSlots <= 0) break;
-    const holders = i.peers.filter((p) => p.loaded.has(c.id));
+    const holders = i.peers.filter((p) => p.loaded.has(c.id) && !c.failedPeers?.has(p.peerId));
     if (holders.length) {
       const free = holders.filter((p) => idle.has(p.peerId));
       if (free.length && p2pSlots > 0) {

@@ -54,6 +54,7 @@ export class SegmentTransfer {
   conflicts = 0;
   usedHttp = false;
   usedP2P = false;
+  private readonly peers = new Set<string>();
 
   /**
    * `knownLength`: the segment's length when the playlist says it (a byte range). `onDrop` hears
@@ -128,7 +129,10 @@ export class SegmentTransfer {
       this.chunks.push(chunk);
       this.held += chunk.length;
       if (source.kind === "http") this.usedHttp = true;
-      else this.usedP2P = true;
+      else {
+        this.usedP2P = true;
+        if (source.peerId !== undefined) this.peers.add(source.peerId);
+      }
     }
     return verdict;
   }
@@ -157,6 +161,12 @@ export class SegmentTransfer {
     this.current = undefined;
     this.usedHttp = false;
     this.usedP2P = false;
+    this.peers.clear();
+  }
+
+  /** The peers whose bytes are held. */
+  get contributors(): string[] {
+    return [...this.peers];
   }
 
   get droppedBytes(): number {

@@ -7,7 +7,7 @@ import { fetchSegmentBytes, type ByteRange, type Ewma } from "./http.js";
 import type { Logger } from "./logger.js";
 import { PeerSession, type ByteChannel, type PeerHost } from "./peer/peer-session.js";
 import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
-import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, type SchedulerConfig } from "./scheduler.js";
+import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, type PrefetchInput, type SchedulerConfig } from "./scheduler.js";
 import { SegmentTransfer, type Source } from "./segment-transfer.js";
 import { MemoryStorage } from "./storage.js";
 import { answerMessage, randomOfferId, type OutgoingOffer } from "./tracker/messages.js";
@@ -23,6 +23,9 @@ export type SegmentInfo = { id: number; url: string; byteRange?: ByteRange; star
 export type Playback = { position: number; rate: number; playing: boolean; started?: boolean };
 
 export type LoadResult = { data: Uint8Array; source: "http" | "p2p" | "cache" | "mixed" };
+
+/** The outcome of a whole segment's check; `blame`: the bytes were wrong, not merely unverifiable. */
+export type Verification = { ok: true } | { ok: false; reason: string; blame: boolean };
 
 /** What a swarm needs from the engine that owns it. */
 export interface SwarmContext {
@@ -43,6 +46,12 @@ export interface SwarmContext {
   onException(code: "HTTP_EXPT" | "PEER_EXPT", message: string): void;
   /** Bytes received and not used: stale, beyond a segment's length, or from sources that disagreed. */
   onDroppedBytes(n: number): void;
+  /** Checks a whole segment before it is played, stored or announced (digests, the site's validator). */
+  verify(swarm: StreamSwarm, seg: SegmentInfo, data: Uint8Array, fromPeers: boolean): Promise<Verification>;
+  /** A segment from these peers failed its check: count it, blame them (disconnect, ban). */
+  onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }): void;
+  /** Peers banned for this session: no connection to them is kept or made. */
+  isBanned(peerId: string): boolean;
 }
 
 type Waiter = { resolve(r: LoadResult): void; reject(e: unknown): void };
@@ -51,7 +60,8 @@ type Transfer = {
   seg: SegmentInfo;
   /** The bytes so far; only the current source's count (see segment-transfer.ts). */
   bytes: SegmentTransfer;
-  mode: "http" | "p2p" | "wait";
+  /** `verify`: whole, being checked before anyone gets it. */
+  mode: "http" | "p2p" | "wait" | "verify";
   peerId?: string;
   cancel?: () => void;
   startedAt: number;
@@ -75,12 +85,21 @@ const FOREIGN_PEER_PATIENCE_MS = 1500;
 /** A peer that goes silent on this many transfers in a row is disconnected (as P2P Media Loader does after 3). */
 const MAX_SILENT_STRIKES = 3;
 
+type PrefetchCandidate = PrefetchInput["candidates"][number];
+
 const OFFER_TTL_MS = 50_000;
 const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
 const LIVE_KEEP_BEHIND_S = 60;
 
+/** Where a segment handed to the player came from: HTTP, or the peers whose bytes it holds. */
+export type Delivery = { source: LoadResult["source"]; peers: string[] };
+
+/** Deliveries remembered per swarm, to tell where a segment the player rejects came from. */
+const DELIVERIES_KEPT = 256;
+
 export class StreamSwarm implements PeerHost {
   readonly segments = new Map<number, SegmentInfo>();
+  private readonly deliveries = new Map<number, Delivery>();
   /** When each segment id first appeared in the playlist. */
   private readonly firstSeen = new Map<number, number>();
   live = false;
@@ -171,7 +190,7 @@ export class StreamSwarm implements PeerHost {
   }
 
   private async onOffer(remote: string, offerId: string, sdp: string, via: TrackerConnection): Promise<void> {
-    if (!this.ctx.p2pEnabled() || remote === this.peerId || this.peers.has(remote) || this.peers.size >= this.ctx.config.maxPeers) return;
+    if (!this.ctx.p2pEnabled() || remote === this.peerId || this.peers.has(remote) || this.peers.size >= this.ctx.config.maxPeers || this.ctx.isBanned(remote)) return;
     try {
       const a = await answerOffer(this.ctx.config.rtcConfig, sdp);
       if (this.destroyed || !this.joined) return a.pc.close();
@@ -189,7 +208,7 @@ export class StreamSwarm implements PeerHost {
     const p = this.pendingOffers.get(offerId);
     if (!p) return;
     this.pendingOffers.delete(offerId);
-    if (this.peers.has(remote) || remote === this.peerId) return p.offer.pc.close();
+    if (this.peers.has(remote) || remote === this.peerId || this.ctx.isBanned(remote)) return p.offer.pc.close();
     try {
       await acceptAnswer(p.offer, sdp);
       await this.attach(remote, p.offer.pc, p.offer.channel);
@@ -204,8 +223,8 @@ export class StreamSwarm implements PeerHost {
       pc.close();
       throw err;
     });
-    if (this.destroyed || !this.joined || this.peers.has(remote)) {
-      // Duplicate (both sides offered at once) or we left meanwhile.
+    if (this.destroyed || !this.joined || this.peers.has(remote) || this.ctx.isBanned(remote)) {
+      // Duplicate (both sides offered at once), banned meanwhile, or we left.
       pc.close();
       return;
     }
@@ -251,6 +270,16 @@ export class StreamSwarm implements PeerHost {
     e.session.close();
     this.ctx.onPeersChanged();
     for (const t of this.ctx.trackers()) t.announceSoon(this.infoHash);
+  }
+
+  /** Where the segment the player has was loaded from, while remembered. */
+  delivery(id: number): Delivery | undefined {
+    return this.deliveries.get(id);
+  }
+
+  /** Connected peers with the bytes exchanged with each. */
+  peerInfo(): { peerId: string; bytesDown: number; bytesUp: number; throughput?: number }[] {
+    return [...this.peers.values()].map(({ session: s }) => ({ peerId: s.remotePeerId, bytesDown: s.bytesDown, bytesUp: s.bytesUp, throughput: s.throughput }));
   }
 
   peerIds(): string[] {
@@ -574,13 +603,39 @@ export class StreamSwarm implements PeerHost {
     t.cancel = undefined;
     t.peerId = undefined;
     if (t.waiters.length) this.decide(t);
-    else if (!t.bytes.received) this.transfers.delete(t.seg.id);
-    // else: a prefetch with partial bytes stays parked; the player or the next prefetch resumes it.
+    else if (!t.bytes.received && !t.failedPeers.size) this.transfers.delete(t.seg.id);
+    // else: a prefetch stays parked, with its partial bytes or the peers that failed it, so
+    // that the player or the next prefetch resumes it without asking those peers again.
   }
 
-  /** The segment is whole: store it, announce it, hand it to whoever waits. */
+  /** The segment is whole: check it, then store it, announce it, hand it to whoever waits. */
   private complete(t: Transfer, data: Uint8Array): void {
     if (this.transfers.get(t.seg.id) !== t) return;
+    t.mode = "verify";
+    t.cancel = undefined;
+    const fromPeers = t.bytes.usedP2P;
+    this.ctx
+      .verify(this, t.seg, data, fromPeers)
+      .catch((err): Verification => ({ ok: false, reason: `check failed: ${String(err)}`, blame: false }))
+      .then((v) => {
+        if (this.transfers.get(t.seg.id) !== t || t.mode !== "verify") return;
+        if (v.ok) return this.accept(t, data);
+        if (!fromPeers) return this.httpFailed(t, new Error(`segment ${t.seg.url}: ${v.reason}`));
+        this.rejectPeersBytes(t, v);
+      });
+  }
+
+  /** Bytes from peers failed the check: none of it is used; the segment comes from elsewhere. */
+  private rejectPeersBytes(t: Transfer, v: Verification & { ok: false }): void {
+    const peers = t.bytes.contributors;
+    for (const p of peers) t.failedPeers.add(p);
+    this.ctx.onBadSegment(this, t.seg, peers, v);
+    t.bytes.discard();
+    t.mode = "wait";
+    this.resume(t);
+  }
+
+  private accept(t: Transfer, data: Uint8Array): void {
     this.transfers.delete(t.seg.id);
     t.cancel = undefined;
     this.httpLoading.delete(t.seg.id);
@@ -597,6 +652,9 @@ export class StreamSwarm implements PeerHost {
     this.scheduleAnnounce();
     this.ctx.onSegmentStored(this);
     const source = t.bytes.usedHttp && t.bytes.usedP2P ? "mixed" : t.bytes.usedP2P ? "p2p" : "http";
+    this.deliveries.delete(t.seg.id);
+    this.deliveries.set(t.seg.id, { source, peers: t.bytes.contributors });
+    if (this.deliveries.size > DELIVERIES_KEPT) this.deliveries.delete(this.deliveries.keys().next().value as number);
     for (const w of t.waiters) w.resolve({ data, source });
   }
 
@@ -610,6 +668,10 @@ export class StreamSwarm implements PeerHost {
     for (const t of [...this.transfers.values()]) {
       if (t.mode === "wait" && t.waiters.length) this.decide(t);
       else if (t.mode === "p2p") this.watchP2P(t, now, cfg);
+    }
+    for (const t of [...this.transfers.values()]) {
+      // A parked transfer of a segment that left the playlist is done for.
+      if (t.mode === "wait" && !t.waiters.length && !this.segments.has(t.seg.id)) this.transfers.delete(t.seg.id);
     }
     if (this.active) this.prefetch();
     if (this.live) {
@@ -655,13 +717,13 @@ export class StreamSwarm implements PeerHost {
       if (t.mode === "p2p") p2pActive++;
       if (t.mode === "http") httpActive++;
     }
-    const candidates: { id: number; key: string; httpHold?: boolean }[] = [];
+    const candidates: PrefetchCandidate[] = [];
     for (const s of [...this.segments.values()].sort((a, b) => a.startTime - b.startTime)) {
       if (s.endTime <= pos || s.startTime > horizon) continue;
       const t = this.transfers.get(s.id);
       if ((t && t.mode !== "wait") || this.ctx.storage.has(this.swarmId, s.id)) continue;
       if (t && t.waiters.length) continue; // the player's own transfer is decided elsewhere
-      candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id) });
+      candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id), failedPeers: t?.failedPeers });
     }
     if (!candidates.length) return;
     const peers = [...this.peers.entries()].map(([peerId, e]) => ({ peerId, busy: e.session.busy, loaded: e.session.loaded, httpLoading: e.session.httpLoading, throughputBps: e.session.throughput }));

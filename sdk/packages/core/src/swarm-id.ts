@@ -112,6 +112,14 @@ export function infoHashFor(rules: IdRules, streamSwarmIdValue: string): string 
 
 const ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/** Peer ids of our servers (super peers, `swarmcast peer`) start with this. */
+export const SERVER_PEER_ID_PREFIX = "-SCSP";
+
+/** Whether a peer id is one of our servers' (a super peer) rather than a browser's. */
+export function isServerPeerId(peerId: string): boolean {
+  return peerId.startsWith(SERVER_PEER_ID_PREFIX);
+}
+
 /** 20-char ASCII peer id: a client prefix ("-SC0001-") then random alphanumerics. */
 export function generatePeerId(prefix: string, random: () => number = Math.random): string {
   let id = prefix.slice(0, 20);

@@ -91,6 +91,23 @@ describe("seeder election and prefetch", () => {
     });
     expect(plan).toEqual({ p2p: [], http: [3] });
   });
+  it("a peer that failed a segment is not its holder any more: the next idle holder or HTTP", () => {
+    const plan = planPrefetch({
+      candidates: [
+        { id: 1, key: "a", failedPeers: new Set(["liar"]) },
+        { id: 2, key: "b", failedPeers: new Set(["liar"]) },
+      ],
+      peers: [
+        { peerId: "liar", busy: false, loaded: new Set([1, 2]) },
+        { peerId: "good", busy: false, loaded: new Set([1]) },
+      ],
+      selfId: "me",
+      freeP2PSlots: 3,
+      freeHttpSlots: 3,
+      electorate: [],
+    });
+    expect(plan).toEqual({ p2p: [{ id: 1, peerId: "good" }], http: [2] });
+  });
   it("no HTTP prefetch without peers", () => {
     const plan = planPrefetch({ candidates: [{ id: 1, key: "k" }], peers: [], selfId: "me", freeP2PSlots: 3, freeHttpSlots: 2, electorate: [] });
     expect(plan).toEqual({ p2p: [], http: [] });

@@ -42,7 +42,7 @@ afterAll(() => server.close());
  * `delayMs` holds its replies back (a slower peer); `lengthOffset` makes it announce a wrong
  * length; `extraBytes` makes it send more than it announced.
  */
-function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraBytes = 0 } = {}) {
+function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraBytes = 0, flip = false } = {}) {
   const requests: PeerCommand[] = [];
   const joiner = new CommandJoiner();
   let deliver: (d: Uint8Array) => void = () => {};
@@ -58,7 +58,7 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
       const cmd = decodeCommandBody(r.body) as PeerCommand;
       requests.push(cmd);
       if (cmd.c !== 1) return;
-      const data = segBytes(cmd.i).subarray(cmd.b ?? 0);
+      const data = segBytes(cmd.i).subarray(cmd.b ?? 0).map((b, i) => (flip && i === 1000 ? b ^ 0xff : b));
       toUs({ c: 2, i: cmd.i, s: data.length + lengthOffset, r: cmd.r });
       const part = new Uint8Array([...data.subarray(0, Math.min(sendBytes, data.length)), ...new Uint8Array(extraBytes).fill(0xee)]);
       for (let o = 0; o < part.length; o += 65535) {
@@ -73,6 +73,7 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
 
 function setup(position: number) {
   const dropped = { bytes: 0 };
+  const bad: { id: number; peers: string[] }[] = [];
   const playback: Playback = { position, rate: 1, playing: true };
   const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300 } });
   const ctx: SwarmContext = {
@@ -90,13 +91,18 @@ function setup(position: number) {
     onPeersChanged: () => {},
     onSegmentStored: () => {},
     onDroppedBytes: (n) => (dropped.bytes += n),
+    // The check a site's published digests make: the segment's true bytes (segBytes).
+    verify: async (_swarm, seg, data) =>
+      Buffer.from(data).equals(Buffer.from(segBytes(seg.id))) ? { ok: true } : { ok: false, reason: "digest mismatch", blame: true },
+    onBadSegment: (_swarm, seg, peers) => bad.push({ id: seg.id, peers }),
+    isBanned: () => false,
     startupWaitUntil: () => 0,
     onException: () => {},
   };
   const swarm = new StreamSwarm(ctx, "v2-test", "h".repeat(20), "-SC0001-aaaaaaaaaaaa", "playlist");
   swarm.setSegments([0, 1, 2, 3].map((id) => ({ id, url: `${base}/seg/${id}`, startTime: id * 10, endTime: id * 10 + 10 })), false);
   const timer = setInterval(() => swarm.pump(), 50);
-  return { swarm, ctx, playback, dropped, stop: () => (clearInterval(timer), swarm.destroy()) };
+  return { swarm, ctx, playback, dropped, bad, stop: () => (clearInterval(timer), swarm.destroy()) };
 }
 
 describe("StreamSwarm scheduling", () => {
@@ -291,5 +297,34 @@ describe("StreamSwarm: one segment, several sources", () => {
     expect(isSegment(r.data, 3)).toBe(true);
     expect(ranges).toEqual(["3:bytes=100000-", "3:full"]);
     expect(dropped.bytes).toBeGreaterThanOrEqual(100_000);
+  });
+});
+
+describe("StreamSwarm: segments from peers are checked before use", () => {
+  it("a peer that sends the right length of wrong bytes is blamed; the player gets the segment by HTTP", async () => {
+    const { swarm, stop, bad } = setup(0);
+    const liar = remotePeer(Infinity, { flip: true });
+    await connect(swarm, "-PM0203-liarliarliar", liar);
+    ranges.length = 0;
+    const r = await swarm.load(3);
+    const again = await swarm.load(3);
+    stop();
+    expect(isSegment(r.data, 3)).toBe(true);
+    expect(r.source).toBe("http");
+    expect(again.source).toBe("cache");
+    expect(bad).toEqual([{ id: 3, peers: ["-PM0203-liarliarliar"] }]);
+    expect(ranges).toEqual(["3:full"]); // nothing of the liar's was kept
+  });
+
+  it("a prefetched segment that fails its check is never stored or announced", async () => {
+    const { swarm, ctx, stop, bad } = setup(0);
+    swarm.active = true;
+    const liar = remotePeer(Infinity, { flip: true });
+    await connect(swarm, "-PM0203-liarliarliar", liar);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && bad.length < 4) await new Promise((r) => setTimeout(r, 20));
+    stop();
+    expect(bad.map((b) => b.id).sort()).toEqual([0, 1, 2, 3]);
+    expect(ctx.storage.ids("v2-test")).toEqual([]);
   });
 });

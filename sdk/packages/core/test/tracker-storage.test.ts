@@ -25,7 +25,10 @@ describe("tracker messages", () => {
   it("stats report follows the tracker contract", () => {
     expect(JSON.parse(statsMessage({ infoHash: "h".repeat(20), peerId: "p".repeat(20), channel: "http://o/live/x.m3u8", httpDown: 10.4, p2pDown: 20, p2pUp: 30, peers: 2, rebuffers: 1 }))).toEqual({
       action: "stats", info_hash: "h".repeat(20), peer_id: "p".repeat(20), channel: "http://o/live/x.m3u8", http_down: 10, p2p_down: 20, p2p_up: 30, peers: 2, rebuffers: 1,
+      errors_http: 0, errors_peer: 0, errors_superpeer: 0, bad_segments: 0, banned_peers: 0,
     });
+    const q = JSON.parse(statsMessage({ infoHash: "h".repeat(20), peerId: "p".repeat(20), channel: "c", httpDown: 0, p2pDown: 0, p2pUp: 0, peers: 0, rebuffers: 0, errorsHttp: 1, errorsPeer: 2, errorsSuperPeer: 3, badSegments: 4, bannedPeers: 5 }));
+    expect([q.errors_http, q.errors_peer, q.errors_superpeer, q.bad_segments, q.banned_peers]).toEqual([1, 2, 3, 4, 5]);
     expect(statsBeaconUrl("wss://t.example/announce")).toBe("https://t.example/stats");
     expect(statsBeaconUrl("ws://127.0.0.1:8000")).toBe("http://127.0.0.1:8000/stats");
   });

@@ -47,6 +47,14 @@ function newStats(): LoaderStats {
   };
 }
 
+/** hls.js errors that say a segment's bytes could not be used (not network or stall handling). */
+const SEGMENT_ERRORS = new Set<string>([
+  Hls.ErrorDetails.FRAG_PARSING_ERROR,
+  Hls.ErrorDetails.FRAG_DECRYPT_ERROR,
+  Hls.ErrorDetails.BUFFER_APPEND_ERROR,
+  Hls.ErrorDetails.BUFFER_APPENDING_ERROR,
+]);
+
 export class HlsJsP2PEngine {
   static readonly version = P2PEngine.version;
   static readonly protocolVersion = P2PEngine.protocolVersion;
@@ -190,6 +198,14 @@ export class HlsJsP2PEngine {
   private readonly onHlsDestroying = () => this.unbind();
 
   private readonly onHlsError = (_e: string, data: ErrorData) => {
+    const frag = data.frag;
+    if (SEGMENT_ERRORS.has(data.details) && frag && typeof frag.sn === "number") {
+      const start = frag.byteRangeStartOffset;
+      const end = frag.byteRangeEndOffset;
+      const ref = this.lookup(frag.url, start, end);
+      const why = data.reason ?? data.error?.message;
+      if (ref) this.core.reportPlaybackError(ref.streamUrl, ref.id, why ? `${data.details}: ${why}` : data.details);
+    }
     if (!data.fatal) return;
     this.core.reportException({ code: "HLSJS_EXPT", message: `${data.type}/${data.details}`, stack: data.error?.stack });
   };

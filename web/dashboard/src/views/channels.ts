@@ -1,6 +1,6 @@
 import { api, type Channel, type Decision } from '../api';
 import { clear, h, shortChannel } from '../dom';
-import { formatAgo, formatBytes, formatPercent, p2pShare } from '../format';
+import { describeProblems, formatAgo, formatBytes, formatPercent, p2pShare } from '../format';
 
 export function decisionItem(d: Decision, now: number): HTMLElement {
   const where = d.super_peer_label ? ` on ${d.super_peer_label}${d.pid ? ` (worker ${d.pid})` : ''}` : '';
@@ -12,6 +12,13 @@ export function decisionItem(d: Decision, now: number): HTMLElement {
       d.error ? h('div', { class: 'error-text' }, d.error) : null,
     ),
   );
+}
+
+/** A channel's problems, highlighted when there are any. */
+function problems(q: Channel['quality'] | undefined): HTMLElement {
+  if (!q) return h('span', { class: 'muted' }, '—');
+  const text = describeProblems(q);
+  return text ? h('span', { class: 'error-text', 'data-testid': 'problems' }, text) : h('span', { class: 'muted' }, 'none');
 }
 
 export function channelsView(root: HTMLElement, openTraffic: (channel: string) => void): { refresh: () => Promise<void> } {
@@ -35,12 +42,13 @@ export function channelsView(root: HTMLElement, openTraffic: (channel: string) =
         h('td', { 'data-label': 'Viewers', class: 'num strong' }, c.viewers),
         h('td', { 'data-label': 'P2P share', class: 'num' }, formatPercent(p2pShare(c.http_bytes, c.p2p_bytes))),
         h('td', { 'data-label': 'Delivered', class: 'num' }, formatBytes(c.http_bytes + c.p2p_bytes)),
+        h('td', { 'data-label': 'Problems', class: 'wide' }, problems(c.quality)),
         h('td', { 'data-label': 'Seeded on', class: 'wide' }, c.seeded_on.length ? c.seeded_on.map((s) => h('span', { class: 'chip' }, `${s.label || '#' + s.super_peer_id} · ${s.peers} peers`)) : h('span', { class: 'muted' }, '—')),
         h('td', { 'data-label': 'Why', class: 'why' }, c.last_decision ? [h('span', { class: `tag ${c.last_decision.action}` }, c.last_decision.action), ' ', c.last_decision.reason, h('span', { class: 'muted small' }, ` (${formatAgo(c.last_decision.ts, now)})`)] : h('span', { class: 'muted' }, '—')),
       );
     });
     table.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-      h('thead', {}, h('tr', {}, ...['#', 'Channel', 'Viewers', 'P2P share', 'Delivered', 'Seeded on', 'Why'].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ...['#', 'Channel', 'Viewers', 'P2P share', 'Delivered', 'Problems', 'Seeded on', 'Why'].map((t) => h('th', {}, t)))),
       h('tbody', {}, ...rows),
     )));
   }

@@ -51,6 +51,13 @@ export type StatsReport = {
   p2pUp: number;
   peers: number;
   rebuffers: number;
+  /** Player errors on segments from HTTP, from browser peers, from super peers. */
+  errorsHttp?: number;
+  errorsPeer?: number;
+  errorsSuperPeer?: number;
+  /** Segments from peers that failed the integrity check, and peers banned for them. */
+  badSegments?: number;
+  bannedPeers?: number;
 };
 
 /** The stats contract with our tracker: `{"action":"stats", ...}` every ~10 s, bytes cumulative. */
@@ -65,6 +72,11 @@ export function statsMessage(s: StatsReport): string {
     p2p_up: Math.round(s.p2pUp),
     peers: s.peers,
     rebuffers: s.rebuffers,
+    errors_http: s.errorsHttp ?? 0,
+    errors_peer: s.errorsPeer ?? 0,
+    errors_superpeer: s.errorsSuperPeer ?? 0,
+    bad_segments: s.badSegments ?? 0,
+    banned_peers: s.bannedPeers ?? 0,
   });
 }
 
