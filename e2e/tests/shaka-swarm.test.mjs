@@ -93,8 +93,8 @@ test('two Shaka tabs share the DASH VOD both ways', async () => {
   const b = await open('sdk-shaka', '/dash/manifest.mpd', params);
   const [sa, sb] = await playTogether([a, b]);
   assert.equal(sa.live, false);
-  assert.equal(sa.variants, 3);
-  // Swarm ids as p2p-media-loader-shaka 2.2.2 names them: the 360p video is the third video stream.
+  // Swarm ids as p2p-media-loader-shaka 2.2.2 names them: the 360p video is the third video
+  // stream of the ladder (Shaka itself drops the variants the pin rules out from its manifest).
   for (const s of [sa, sb]) assert.ok(s.swarms.includes(`v2-${origin.url}/dash/manifest.mpd-main-2`), JSON.stringify(s.swarms));
 });
 

@@ -7,12 +7,12 @@
  * stream of the manifest (as P2P Media Loader's Shaka integration numbers them, see
  * streams.ts), keeps each swarm's segment list in step with Shaka's segment indexes, and reads
  * the playhead and rebuffers from the media element. Manifests, init segments and text go over
- * HTTP as Shaka fetches them. For HLS it also installs Shaka's HLS parser wrapped so that the
- * engine can read media sequence numbers (hls-parser.ts).
+ * HTTP as Shaka fetches them. It also installs Shaka's DASH and HLS parsers wrapped, so that the
+ * engine sees the variants as parsed and, for HLS, media sequence numbers (parsers.ts).
  */
 import { HttpError, MediaWatch, P2PEngine, type EngineEvents, type IdRules, type P2PConfig, type PlaybackQuality, type SegmentInfo, type Stats } from "@swarmcast/core";
 import type shakaNamespace from "shaka-player/dist/shaka-player.compiled";
-import { hlsParserFactory, type SequenceMaps } from "./hls-parser.js";
+import { registerParsers, type Parsed, type SequenceMaps } from "./parsers.js";
 import { dashSegments, HlsSequenceIds, lastMediaSequence, rangeFromHeader, runtimeKey, streamsOfVariants, type SegmentReferenceLike, type StreamDecl } from "./streams.js";
 
 type Shaka = typeof shakaNamespace;
@@ -71,10 +71,9 @@ export class ShakaP2PEngine {
     };
     NetworkingEngine.registerScheme("http", plugin, NetworkingEngine.PluginPriority.APPLICATION, true);
     NetworkingEngine.registerScheme("https", plugin, NetworkingEngine.PluginPriority.APPLICATION, true);
-    const hls = hlsParserFactory(shaka, (net, maps) => {
-      if (net && typeof net === "object") ENGINES.get(net)?.setSequenceMaps(maps);
+    registerParsers(shaka, (parsed) => {
+      if (parsed.net && typeof parsed.net === "object") ENGINES.get(parsed.net)?.setParsed(parsed);
     });
-    for (const mime of ["application/x-mpegurl", "application/vnd.apple.mpegurl"]) shaka.media.ManifestParser.registerParserByMime(mime, hls);
   }
 
   /** Puts Shaka's own plugins back. */
@@ -82,8 +81,7 @@ export class ShakaP2PEngine {
     if (!shaka) return;
     const { NetworkingEngine, HttpFetchPlugin } = shaka.net;
     for (const scheme of ["http", "https"]) NetworkingEngine.registerScheme(scheme, HttpFetchPlugin.parse, NetworkingEngine.PluginPriority.PREFERRED, true);
-    const hls = () => new shaka.hls.HlsParser();
-    for (const mime of ["application/x-mpegurl", "application/vnd.apple.mpegurl"]) shaka.media.ManifestParser.registerParserByMime(mime, hls);
+    registerParsers(shaka);
   }
 
   /** Shaka Player (MSE) and WebRTC are both available. */
@@ -255,9 +253,14 @@ export class ShakaP2PEngine {
     this.core.setManifestUrl(response.originalUri, response.uri);
   };
 
-  /** Where Shaka's HLS parser keeps the media sequence numbers of the playlists it loaded. */
-  setSequenceMaps(maps: () => SequenceMaps | undefined): void {
-    this.sequenceMaps = maps;
+  /**
+   * The manifest as Shaka's parser returned it: its variants before the player drops any
+   * (streams are numbered over all of them, as P2P Media Loader does), and for HLS where the
+   * parser keeps the media sequence numbers of the playlists it loaded.
+   */
+  setParsed(parsed: Parsed): void {
+    this.variants = parsed.variants;
+    this.sequenceMaps = parsed.sequenceMaps;
     this.syncAll();
   }
 
@@ -270,6 +273,7 @@ export class ShakaP2PEngine {
   private syncAll(): void {
     if (!this.manifestUrlSet || !this.player) return;
     // The stream objects stay those of the manifest: Shaka updates their segment indexes.
+    // Without the wrapped parsers (registerPlugins not called), the player's manifest.
     this.variants ??= this.player.getManifest()?.variants;
     const variants = this.variants;
     if (!variants) return;
