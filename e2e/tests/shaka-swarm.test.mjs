@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { mediaDir, startOrigin } from '../lib/servers.mjs';
 import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
-import { drainPlayed, PlayedChecker } from '../lib/played.mjs';
-import { sleep, startTracker, state } from './sdk-support.mjs';
+import { sleep, startTracker } from './sdk-support.mjs';
+import { p2p, playTogether, summary } from './shaka-support.mjs';
 
 let origin;
 let tracker;
@@ -40,50 +40,6 @@ after(async () => {
 function open(page, src, params = {}) {
   const q = new URLSearchParams({ src: `${origin.url}${src}`, tracker: tracker.url, log: 'warn', ...params });
   return openPage(ctx, `${origin.url}/e2e/${page}.html?${q}`);
-}
-
-/** P2P bytes down and up of either page kind. */
-const p2p = (s) => (s.pml ? { down: s.p2pBytes, up: s.uploadedBytes } : { down: s.bytes?.p2pDown ?? 0, up: s.bytes?.p2pUp ?? 0 });
-
-function summary(s) {
-  return JSON.stringify({
-    t: Number(s.currentTime.toFixed(1)), fatal: s.fatal, p2p: p2p(s), peers: s.peers?.length ?? s.peersConnected,
-    sources: s.sources, heights: s.heights, errors: s.errors.slice(-5), exceptions: s.exceptions?.slice(-5),
-  });
-}
-
-/**
- * Plays the pages until each played `seconds` of media and moved P2P bytes both ways (bounded),
- * then checks every played segment against the origin. `extra(states)` may ask for more.
- */
-async function playTogether(pages, { seconds = 10, extra = () => true } = {}) {
-  const starts = [];
-  for (const p of pages) {
-    starts.push((await waitForState(p, (s) => s.currentTime > 0 || s.fatal, { what: 'playback start' })).currentTime);
-  }
-  const checker = new PlayedChecker();
-  const done = (s, i) => s.fatal || (s.currentTime >= starts[i] + seconds && p2p(s).down > 0 && p2p(s).up > 0);
-  const deadline = Date.now() + 120_000;
-  let states;
-  while (Date.now() < deadline) {
-    states = await Promise.all(pages.map(state));
-    for (const [i, p] of pages.entries()) await checker.add(`tab ${'ABC'[i]}`, await drainPlayed(p));
-    if (states.every(done) && extra(states)) break;
-    await sleep(500);
-  }
-  for (const p of pages) await p.close();
-  const all = states.map((s, i) => `tab ${'ABC'[i]}: ${summary(s)}`).join('; ');
-  states.forEach((s, i) => {
-    const tab = `tab ${'ABC'[i]} (${all})`;
-    assert.equal(s.fatal, null, tab);
-    assert.ok(s.currentTime >= starts[i] + seconds, `played ${seconds} s; ${tab}`);
-    assert.ok(p2p(s).down > 0, `downloaded from a peer; ${tab}`);
-    assert.ok(p2p(s).up > 0, `uploaded to a peer; ${tab}`);
-  });
-  assert.ok(checker.checked > 0, checker.summary());
-  assert.deepEqual(checker.mismatches, [], checker.summary());
-  assert.deepEqual(checker.errors, [], `Shaka errors: ${checker.summary()}`);
-  return states;
 }
 
 test('two Shaka tabs share the DASH VOD both ways', async () => {
