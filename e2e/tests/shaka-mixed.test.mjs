@@ -1,6 +1,6 @@
 // Shaka Player with the Swarmcast engine (@swarmcast/shaka) among other viewers, in real
-// Chromium: unmodified p2p-media-loader-shaka 2.2.2 on the live DASH stream and on HLS (both
-// ways), our hls.js engine on HLS (Shaka engine with idRules "pml-2.3"), and a super peer
+// Chromium: unmodified p2p-media-loader-shaka 2.2.2 on the live DASH stream and on live and VOD
+// HLS (both ways), our hls.js engine on HLS (Shaka engine with idRules "pml-2.3"), and a super peer
 // seeding a live DASH channel to a Shaka tab alone. Every segment a player was handed is
 // compared by SHA-256 with the origin's bytes and any player error fails the test.
 import { after, before, test } from 'node:test';
@@ -41,13 +41,14 @@ async function withPml(src, params) {
   return [p, o];
 }
 
-test('ours and p2p-media-loader-shaka share the live DASH stream both ways', async () => {
-  // PML fetches every segment within its high-demand window (15 s ahead by default) over HTTP,
-  // which near the live edge is all of them: a 2 s window lets it look for peers first. Near
-  // the edge, whoever plays further ahead fetches first: one of ours ahead of PML (liveDelay
-  // 6 s) feeds it, then, alone with it, one of ours behind it (30 s, more than PML's delay plus
-  // Shaka's 10 s buffering goal; hence the 60 s window) takes from it.
-  const src = '/live/dash/manifest.mpd';
+/**
+ * Live with PML both ways. PML fetches every segment within its high-demand window (15 s ahead
+ * by default) over HTTP, which near the live edge is all of them: a 2 s window lets it look for
+ * peers first. Near the edge, whoever plays further ahead fetches first: one of ours ahead of
+ * PML (liveDelay 6 s) feeds it, then, alone with it, one of ours behind it (30 s, more than
+ * PML's delay plus Shaka's 10 s buffering goal; hence the 60 s window) takes from it.
+ */
+async function liveWithPml(src) {
   const pml = await open('pml-shaka', src, { video: '360', highDemand: '2' });
   await waitForState(pml, (s) => s.currentTime > 1 || s.fatal, { what: 'PML playback' });
   const ahead = await open('sdk-shaka', src, { video: '360', liveDelay: '6' });
@@ -57,9 +58,13 @@ test('ours and p2p-media-loader-shaka share the live DASH stream both ways', asy
   assert.equal(o.live, true);
   assert.ok(o.peers.length > 0 && o.peers.every((id) => id.startsWith('-PM0202-')), `PML 2.2.2 its only peer: ${o.peers}`);
   assert.ok(p.peerIds.some((id) => id.startsWith('-SC')), `our peers connected to PML: ${p.peerIds}`);
-});
+}
 
-test('ours and p2p-media-loader-shaka share HLS through Shaka both ways', async () => {
+test('ours and p2p-media-loader-shaka share the live DASH stream both ways', () => liveWithPml('/live/dash/manifest.mpd'));
+
+test('ours and p2p-media-loader-shaka share live HLS through Shaka both ways', () => liveWithPml('/live/dash/master.m3u8'));
+
+test('ours and p2p-media-loader-shaka share HLS VOD through Shaka both ways', async () => {
   await withPml('/dash/master.m3u8', { video: '360' });
 });
 
