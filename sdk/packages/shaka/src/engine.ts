@@ -12,6 +12,7 @@
  */
 import { HttpError, MediaWatch, P2PEngine, type EngineEvents, type IdRules, type P2PConfig, type PlaybackQuality, type SegmentInfo, type Stats } from "@swarmcast/core";
 import type shakaNamespace from "shaka-player/dist/shaka-player.compiled";
+import { DeliveredSegments } from "./delivered.js";
 import { registerParsers, type Parsed, type SequenceMaps } from "./parsers.js";
 import { dashSegments, HlsSequenceIds, lastMediaSequence, rangeFromHeader, runtimeKey, streamsOfVariants, type SegmentReferenceLike, type StreamDecl } from "./streams.js";
 
@@ -108,6 +109,7 @@ export class ShakaP2PEngine {
   private readonly liveDelay: number;
   private readonly idRules: IdRules;
   private declared = new Map<number, Declared>();
+  private readonly delivered = new DeliveredSegments();
   /** The manifest's variants, read once per load (Shaka warns on every getManifest call). */
   private variants?: readonly shakaNamespace.extern.Variant[];
   private manifestUrlSet = false;
@@ -232,7 +234,11 @@ export class ShakaP2PEngine {
   };
 
   private readonly onError = (e: Event) => {
-    const detail = (e as Event & { detail?: { code?: number; severity?: number; message?: string; stack?: string } }).detail;
+    const detail = (e as Event & { detail?: { category?: number; code?: number; severity?: number; data?: unknown[]; message?: string; stack?: string } }).detail;
+    // A media error (category 3: appending, decoding) that names a segment we handed over is
+    // counted against where that segment came from.
+    const hit = detail?.category === 3 ? this.delivered.namedBy(detail.data) : undefined;
+    if (hit) this.core.reportPlaybackError(hit.stream, hit.id, `shaka ${detail?.code ?? "?"}`);
     // Severity 2 is CRITICAL: the player stopped.
     if (detail?.severity !== 2) return;
     this.core.reportException({ code: "SHAKA_EXPT", message: `shaka error ${detail.code ?? "?"}${detail.message ? `: ${detail.message}` : ""}`, stack: detail.stack });
@@ -339,6 +345,7 @@ export class ShakaP2PEngine {
         const timeMs = Math.max(performance.now() - started, floorMs, 1);
         // One progress report for the whole segment: what Shaka's bandwidth estimate reads.
         progress(timeMs, r.data.length, 0);
+        this.delivered.add(uri, declared.key, id);
         return {
           uri,
           originalUri: uri,
