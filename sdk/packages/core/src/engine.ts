@@ -325,7 +325,10 @@ export class P2PEngine extends Emitter<EngineEvents> {
     const integrity = this.config.integrityConfig;
     if (integrity === false || (!fromPeers && !integrity.verifyHttp)) return { ok: true };
     const where = integrity.manifestUrl;
-    const manifestUrl = typeof where === "function" ? where(swarm.runtimeUrl) : (where ?? defaultManifestUrl(swarm.runtimeUrl));
+    // Streams of the Shaka engine are keyed by Shaka's stream id, not a playlist URL: their
+    // digests are looked up beside the segment.
+    const base = /^https?:/i.test(swarm.runtimeUrl) ? swarm.runtimeUrl : seg.url;
+    const manifestUrl = typeof where === "function" ? where(base) : (where ?? defaultManifestUrl(base));
     if (!manifestUrl) return { ok: true };
     const found = await this.digests.lookup(manifestUrl, seg.url, seg.byteRange);
     if (found.kind === "none") return { ok: true };
