@@ -8,8 +8,11 @@
 // beside each live playlist; `sdk-nocheck` is the SDK with those checks off, and the SDK rows
 // print what the checks cost (bytes checked, milliseconds spent, MB/s, share of wall time).
 //
+// With `--player shaka` the same runs use Shaka Player on the looping live DASH stream (360p
+// pinned): Shaka alone, @swarmcast/shaka, and unmodified p2p-media-loader-shaka 2.2.2.
+//
 // Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml] (also: sdk-http, sdk-nocheck)
-//                                 [--stagger-ms 1000] [--src /live/hls-abr/360p/index.m3u8]
+//                                 [--stagger-ms 1000] [--src /live/hls-abr/360p/index.m3u8] [--player hlsjs|shaka]
 // Needs the built swarmcast binary (SWARMCAST_BIN or target/debug/swarmcast) and built SDK
 // bundles (npm run build --workspaces). Not a test: it prints figures and exits 0.
 import { parseArgs } from 'node:util';
@@ -25,15 +28,23 @@ const { values: opt } = parseArgs({
     seconds: { type: 'string', default: '60' },
     runs: { type: 'string', default: 'control,sdk,pml' },
     'stagger-ms': { type: 'string', default: '1000' },
-    src: { type: 'string', default: '/live/hls-abr/360p/index.m3u8' },
+    src: { type: 'string' },
+    player: { type: 'string', default: 'hlsjs' },
   },
 });
+const shaka = opt.player === 'shaka';
+if (!shaka && opt.player !== 'hlsjs') throw new Error(`--player is hlsjs or shaka, not ${opt.player}`);
+opt.src ??= shaka ? '/live/dash/manifest.mpd' : '/live/hls-abr/360p/index.m3u8';
 const N = Number(opt.tabs);
 const seconds = Number(opt.seconds);
 const stagger = Number(opt['stagger-ms']);
 // `sdk-http` is the SDK page with P2P off: the loader's own cost, without any peer traffic.
-const pages = { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', 'sdk-http': 'sdk-hlsjs.html', 'sdk-nocheck': 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
+const pages = shaka
+  ? { control: 'shaka-control.html', sdk: 'sdk-shaka.html', 'sdk-http': 'sdk-shaka.html', pml: 'pml-shaka.html' }
+  : { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', 'sdk-http': 'sdk-hlsjs.html', 'sdk-nocheck': 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
 const extraParams = { 'sdk-http': { p2p: '0' }, 'sdk-nocheck': { integrity: '0' } };
+/** HTTP and P2P bytes a tab downloaded, whichever page it is (the PML Shaka page counts its own). */
+const bytesOf = (s) => (s.pml && !s.bytes ? { httpDown: s.httpBytes ?? 0, p2pDown: s.p2pBytes ?? 0 } : (s.bytes ?? {}));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const prefix = path.posix.dirname(opt.src) + '/'; // the origin counts bytes per folder
 
@@ -41,7 +52,7 @@ async function run(kind, origin, tracker) {
   const ctx = await launchBrowser();
   try {
     await origin.resetStats();
-    const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error', ...(extraParams[kind] ?? {}) });
+    const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error', ...(shaka ? { video: '360' } : {}), ...(extraParams[kind] ?? {}) });
     const tabs = [];
     for (let i = 0; i < N; i++) {
       // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
@@ -58,8 +69,8 @@ async function run(kind, origin, tracker) {
     const states = await Promise.all(tabs.map((p) => p.evaluate(() => window.__state)));
     const served = await origin.stats();
     const media = served.dirs?.[prefix]?.bytes ?? served.total.bytes;
-    const http = states.reduce((n, s) => n + (s.bytes?.httpDown ?? 0), 0);
-    const p2p = states.reduce((n, s) => n + (s.bytes?.p2pDown ?? 0), 0);
+    const http = states.reduce((n, s) => n + (bytesOf(s).httpDown ?? 0), 0);
+    const p2p = states.reduce((n, s) => n + (bytesOf(s).p2pDown ?? 0), 0);
     process.stderr.write(`  startup per tab (ms, in opening order): ${states.map((s) => (s.startupMs == null ? '-' : Math.round(s.startupMs))).join(' ')}\n`);
     const phases = {};
     for (const s of states) for (const [k, v] of Object.entries(s.timeline ?? {})) (phases[k] ??= []).push(v);
@@ -81,6 +92,7 @@ async function run(kind, origin, tracker) {
     }
     return {
       run: kind,
+      player: opt.player,
       tabs: N,
       playing: startups.length,
       fatal: states.filter((s) => s.fatal).length,
@@ -107,7 +119,7 @@ const tracker = await startTracker();
 const results = [];
 try {
   for (const kind of opt.runs.split(',')) {
-    if (!pages[kind]) throw new Error(`unknown run ${kind}`);
+    if (!pages[kind]) throw new Error(`unknown run ${kind} for --player ${opt.player}`);
     process.stderr.write(`run ${kind}: ${N} tabs, ${seconds} s\n`);
     results.push(await run(kind, origin, tracker));
     console.log(JSON.stringify(results.at(-1)));

@@ -63,12 +63,16 @@ export class PlayedChecker {
   /**
    * hls.js errors about the media itself (parsing, decoding, appending, ...), not network
    * hiccups and not hls.js's own handling of playback stalls (nudging the playhead, or jumping
-   * a gap at the start of a live stream), which say nothing about the bytes.
+   * a gap at the start of a live stream), which say nothing about the bytes. Every Shaka Player
+   * error counts (`type: 'shakaError'`).
    */
   mediaErrors() {
     const stallHandling = new Set(['bufferStalledError', 'bufferNudgeOnStall', 'bufferSeekOverHole']);
     return this.errors.filter(
-      (e) => (e.type === 'mediaError' && !stallHandling.has(e.details)) || /pars|decod|append/i.test(e.details),
+      (e) =>
+        e.type === 'shakaError' ||
+        (e.type === 'mediaError' && !stallHandling.has(e.details)) ||
+        /pars|decod|append/i.test(e.details),
     );
   }
 

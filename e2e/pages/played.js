@@ -2,7 +2,9 @@
 // that every media fragment hls.js receives is recorded (URL, sequence number, byte length,
 // SHA-256) before hls.js parses it, and every hls.js error is recorded with its fragment.
 // Tests drain `window.__played` and compare each digest with the origin's file: a browser test
-// then checks what was played, not only how many bytes moved.
+// then checks what was played, not only how many bytes moved. `recordPlayedShaka(player)` does
+// the same for Shaka Player with a response filter on its networking engine (media segments
+// only: Shaka passes the segment reference to filters) and records every Shaka error.
 (function () {
   const played = (window.__played = { records: [], errors: [], pending: 0 });
   const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -10,18 +12,19 @@
   function record(context, data, sourceOf) {
     const frag = context.frag;
     if (!frag || frag.sn === 'initSegment' || context.part) return;
-    // A copy taken now: hls.js may hand the buffer to its worker right after this call.
-    const copy = new Uint8Array(data).slice();
-    const entry = {
+    push(data, {
       url: context.url,
       sn: frag.sn,
       level: frag.level,
-      bytes: copy.length,
       range: context.rangeEnd > context.rangeStart ? [context.rangeStart, context.rangeEnd - 1] : null,
       source: sourceOf ? sourceOf(frag) : null,
-      sha256: null,
-      at: Math.round(performance.now()),
-    };
+    });
+  }
+
+  function push(data, fields) {
+    // A copy taken now: the player may hand the buffer on right after this call.
+    const copy = new Uint8Array(data.buffer ?? data, data.byteOffset ?? 0, data.byteLength).slice();
+    const entry = { ...fields, bytes: copy.length, sha256: null, at: Math.round(performance.now()) };
     played.records.push(entry);
     played.pending++;
     crypto.subtle.digest('SHA-256', copy).then((d) => {
@@ -53,6 +56,27 @@
         sn: d.frag?.sn ?? null,
         url: d.frag?.url ?? null,
       });
+    });
+  };
+
+  // Shaka Player: media segments as the networking engine hands them to the player.
+  window.recordPlayedShaka = function (player, { sourceOf } = {}) {
+    const net = player.getNetworkingEngine();
+    net.registerResponseFilter((type, response, context) => {
+      const ref = context?.segment;
+      if (type !== window.shaka.net.NetworkingEngine.RequestType.SEGMENT || !ref || typeof ref.getStartTime !== 'function') return;
+      const m = /^bytes=(\d+)-(\d+)$/.exec(response.originalRequest?.headers?.Range ?? '');
+      push(response.data, {
+        url: response.uri,
+        sn: Math.trunc(ref.getStartTime() / 0.5),
+        level: context.stream?.id ?? null,
+        range: m ? [Number(m[1]), Number(m[2])] : null,
+        source: sourceOf ? sourceOf(response.uri) : null,
+      });
+    });
+    player.addEventListener('error', (e) => {
+      const d = e.detail ?? {};
+      played.errors.push({ type: 'shakaError', details: `${d.category}/${d.code}`, fatal: d.severity === 2, reason: d.message ?? null, sn: null, url: null });
     });
   };
 })();

@@ -1,5 +1,5 @@
 // Builds one package: ESM (dist/index.js), a browser IIFE bundle (dist/<name>.iife.js, exposing a
-// global) and type definitions (tsc), plus a package's extra bundles. Usage: node build.mjs core|hlsjs|media
+// global) and type definitions (tsc), plus a package's extra bundles. Usage: node build.mjs core|hlsjs|shaka|media
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const name = process.argv[2];
-const globals = { core: "SwarmcastCore", hlsjs: "SwarmcastHls", media: "P2PEngineMedia" };
+const globals = { core: "SwarmcastCore", hlsjs: "SwarmcastHls", shaka: "SwarmcastShaka", media: "P2PEngineMedia" };
 // The browser bundle's entry where it is not src/index.ts (the global is then that module's export).
 const browserEntry = { media: "src/browser.cjs" };
 // Scripts that are not the package's API: the media engine's ServiceWorker.

@@ -1,72 +1,10 @@
 //! Whether a channel is live or VOD, from its manifest, so seeds carry the right `live` flag
 //! (a live worker polls the playlist; a VOD worker fetches on demand through its disk cache).
-//!
-//! HLS: a media playlist is live unless it has `#EXT-X-ENDLIST` or `#EXT-X-PLAYLIST-TYPE:VOD`;
-//! a master playlist is as live as its first variant. DASH: `type="dynamic"` is live.
+//! The manifest is read by the shared `manifest` crate (HLS: live unless `#EXT-X-ENDLIST` or
+//! `#EXT-X-PLAYLIST-TYPE:VOD`, a master playlist as live as its first variant; DASH:
+//! `type="dynamic"` is live); a manifest it cannot read is reported with the reason.
 
-/// What one manifest says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Manifest {
-    /// An HLS media playlist or a DASH MPD: live or not.
-    Stream { live: bool, why: &'static str },
-    /// An HLS master playlist: look at this variant (URI as written, maybe relative).
-    Master { variant: String },
-}
-
-/// Classifies a manifest body; `None` when it is neither HLS nor DASH.
-pub fn classify(body: &str) -> Option<Manifest> {
-    let text = body.trim_start_matches('\u{feff}').trim_start();
-    if text.starts_with("#EXTM3U") {
-        return Some(classify_hls(text));
-    }
-    if text.starts_with("<?xml") || text.starts_with("<MPD") {
-        let mpd = text.find("<MPD").map(|i| &text[i..])?;
-        let head = &mpd[..mpd.find('>').unwrap_or(mpd.len())];
-        let live = head.contains("type=\"dynamic\"") || head.contains("type='dynamic'");
-        let why = if live {
-            "the MPD is dynamic"
-        } else {
-            "the MPD is static"
-        };
-        return Some(Manifest::Stream { live, why });
-    }
-    None
-}
-
-fn classify_hls(text: &str) -> Manifest {
-    let mut expect_variant = false;
-    let mut first_variant = None;
-    for line in text.lines().map(str::trim) {
-        if line == "#EXT-X-ENDLIST" {
-            return Manifest::Stream {
-                live: false,
-                why: "the playlist has EXT-X-ENDLIST",
-            };
-        }
-        if line
-            .strip_prefix("#EXT-X-PLAYLIST-TYPE:")
-            .is_some_and(|t| t.trim() == "VOD")
-        {
-            return Manifest::Stream {
-                live: false,
-                why: "the playlist type is VOD",
-            };
-        }
-        if line.starts_with("#EXT-X-STREAM-INF") {
-            expect_variant = true;
-        } else if expect_variant && !line.is_empty() && !line.starts_with('#') {
-            first_variant.get_or_insert_with(|| line.to_owned());
-            expect_variant = false;
-        }
-    }
-    match first_variant {
-        Some(variant) => Manifest::Master { variant },
-        None => Manifest::Stream {
-            live: true,
-            why: "the playlist has no EXT-X-ENDLIST",
-        },
-    }
-}
+use manifest::Classified;
 
 /// Fetches `url` (following one master playlist to its first variant) and says whether the
 /// stream is live, and why.
@@ -79,15 +17,10 @@ pub async fn is_live(
         .map_err(|_| format!("`{}` is not a manifest URL", wire::redact::url(url)))?;
     for _ in 0..2 {
         let (_, body) = fetch(http, &url).await?;
-        match classify(&body) {
-            None => {
-                return Err(format!(
-                    "{} is neither an HLS playlist nor a DASH MPD",
-                    shown(&url)
-                ))
-            }
-            Some(Manifest::Stream { live, why }) => return Ok((live, why)),
-            Some(Manifest::Master { variant }) => {
+        match manifest::classify(&body) {
+            Err(e) => return Err(format!("{}: {e}", shown(&url))),
+            Ok(Classified::Stream { live, why }) => return Ok((live, why)),
+            Ok(Classified::Master { variant }) => {
                 url = url
                     .join(&variant)
                     .map_err(|e| format!("{}: bad variant URI: {e}", shown(&url)))?;
@@ -197,55 +130,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hls_media_playlists() {
-        let live = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\ns7.ts\n";
-        assert!(matches!(
-            classify(live),
-            Some(Manifest::Stream { live: true, .. })
-        ));
-        let event = "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:2,\ns0.ts\n";
-        assert!(matches!(
-            classify(event),
-            Some(Manifest::Stream { live: true, .. })
-        ));
-        let vod = format!("{live}#EXT-X-ENDLIST\n");
-        assert!(matches!(
-            classify(&vod),
-            Some(Manifest::Stream { live: false, .. })
-        ));
-        let typed = "#EXTM3U\r\n#EXT-X-PLAYLIST-TYPE:VOD\r\n#EXTINF:2,\r\ns0.ts\r\n";
-        assert!(matches!(
-            classify(typed),
-            Some(Manifest::Stream { live: false, .. })
-        ));
-    }
-
-    #[test]
-    fn master_playlists_point_at_their_first_variant() {
-        let master = "\u{feff}#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,URI=\"a/index.m3u8\"\n\
-            #EXT-X-STREAM-INF:BANDWIDTH=800000\n\nlow/index.m3u8\n\
-            #EXT-X-STREAM-INF:BANDWIDTH=2000000\nhigh/index.m3u8\n";
-        assert_eq!(
-            classify(master),
-            Some(Manifest::Master {
-                variant: "low/index.m3u8".into()
-            })
-        );
-    }
-
-    #[test]
-    fn dash_and_others() {
-        let dynamic = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"dynamic\">";
-        assert!(matches!(
-            classify(dynamic),
-            Some(Manifest::Stream { live: true, .. })
-        ));
-        let fixed = "<MPD type=\"static\" mediaPresentationDuration=\"PT60S\"><Period/></MPD>";
-        assert!(matches!(
-            classify(fixed),
-            Some(Manifest::Stream { live: false, .. })
-        ));
-        assert_eq!(classify("<html>not found</html>"), None);
-        assert_eq!(classify(""), None);
+    fn words_for_the_decision_log() {
+        assert_eq!(live_word(true), "live");
+        assert_eq!(live_word(false), "VOD");
     }
 }

@@ -2,19 +2,20 @@
 //!
 //! - serves a media folder (and extra mounted folders) with media MIME types, `Range` / 206 and
 //!   CORS, through tower-http's `ServeDir`;
-//! - replays any VOD HLS playlist as a looping live stream under `/live/` (see [`live`]), with
-//!   a `segments-sha256.json` beside each live stream that lists the digests of its window
-//!   (see [`digests`]);
+//! - replays any VOD HLS playlist and any VOD DASH MPD as a looping live stream under `/live/`
+//!   (see [`live`] and [`live_dash`]), with a `segments-sha256.json` beside each live HLS stream
+//!   that lists the digests of its window (see [`digests`]);
 //! - counts the bytes it served per directory, at `GET /__stats` (see [`stats`]).
 
 pub mod digests;
 pub mod live;
+pub mod live_dash;
 pub mod stats;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
@@ -29,6 +30,7 @@ use tower_http::services::ServeDir;
 
 use crate::digests::{DigestCache, MANIFEST_NAME};
 use crate::live::LiveLoop;
+use crate::live_dash::DashLoop;
 use crate::stats::ByteCounters;
 
 /// Path prefix under which every VOD HLS playlist is also served as a looping live stream.
@@ -48,7 +50,10 @@ struct AppState {
     config: OriginConfig,
     counters: ByteCounters,
     started: Instant,
+    /// The same start as Unix seconds: live MPDs state wall-clock times.
+    started_unix: f64,
     loops: Mutex<HashMap<PathBuf, Arc<LiveLoop>>>,
+    dash_loops: Mutex<HashMap<PathBuf, Arc<DashLoop>>>,
     digests: Arc<DigestCache>,
 }
 
@@ -74,7 +79,9 @@ pub fn router(config: OriginConfig) -> Router {
         config,
         counters: ByteCounters::default(),
         started: Instant::now(),
+        started_unix: unix_now(),
         loops: Mutex::default(),
+        dash_loops: Mutex::default(),
         digests: Arc::default(),
     });
     let mut app = Router::new()
@@ -130,6 +137,9 @@ async fn live(State(s): State<Arc<AppState>>, req: Request) -> Response {
     if path.ends_with(".m3u8") {
         return live_playlist(&s, &dir.join(rest.trim_start_matches('/'))).await;
     }
+    if path.ends_with(".mpd") {
+        return live_mpd(&s, &dir.join(rest.trim_start_matches('/'))).await;
+    }
     if let Some(folder) = rest.strip_suffix(MANIFEST_NAME) {
         return live_digests(&s, &dir.join(folder.trim_start_matches('/'))).await;
     }
@@ -160,6 +170,50 @@ async fn live_playlist(s: &AppState, file: &Path) -> Response {
         Ok(()) => playlist_response(out),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// `/live/<path>.mpd`: the VOD MPD at `<path>` as a dynamic MPD of the moment.
+async fn live_mpd(s: &AppState, file: &Path) -> Response {
+    let cached = s
+        .dash_loops
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(file)
+        .cloned();
+    let looped = match cached {
+        Some(looped) => looped,
+        None => {
+            let Ok(text) = tokio::fs::read_to_string(file).await else {
+                return (StatusCode::NOT_FOUND, "no such MPD").into_response();
+            };
+            match DashLoop::new(&text, s.config.live_window) {
+                Ok(looped) => {
+                    let looped = Arc::new(looped);
+                    let mut loops = s.dash_loops.lock().unwrap_or_else(|e| e.into_inner());
+                    loops.insert(file.to_owned(), looped.clone());
+                    looped
+                }
+                Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+            }
+        }
+    };
+    // The same clock as the HLS loops: the origin's start plus the monotonic time since.
+    let now = s.started_unix + s.started.elapsed().as_secs_f64();
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(DASH_MIME)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        looped.mpd_at(s.started_unix, now),
+    )
+        .into_response()
 }
 
 /// The digests of the segments the folder's live streams list now and listed one window ago,
@@ -257,13 +311,14 @@ fn playlist_response(body: Vec<u8>) -> Response {
 }
 
 const HLS_MIME: &str = "application/vnd.apple.mpegurl";
+const DASH_MIME: &str = "application/dash+xml";
 
 /// The media MIME types browsers and players expect; generic guessing gets `.ts` wrong.
 fn media_mime(path: &str) -> Option<&'static str> {
     let ext = path.rsplit_once('.')?.1;
     Some(match ext {
         "m3u8" => HLS_MIME,
-        "mpd" => "application/dash+xml",
+        "mpd" => DASH_MIME,
         "ts" => "video/mp2t",
         "m4s" => "video/iso.segment",
         "mp4" | "m4v" => "video/mp4",

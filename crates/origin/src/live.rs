@@ -97,6 +97,15 @@ impl LiveLoop {
                     // Repeat the init segment at the window start and after each discontinuity.
                     map: self.map_for(k, first),
                     program_date_time: None,
+                    // The VOD's wall-clock dates (m3u8-rs keeps them as unknown tags when the
+                    // packager wrote them after EXTINF) would repeat every loop: players sync
+                    // live streams on them.
+                    unknown_tags: vod
+                        .unknown_tags
+                        .iter()
+                        .filter(|t| !t.tag.ends_with("PROGRAM-DATE-TIME"))
+                        .cloned()
+                        .collect(),
                     ..vod.clone()
                 }
             })
@@ -231,6 +240,18 @@ mod tests {
         assert!(p.segments[1].discontinuity);
         assert_eq!(p.segments[1].map.as_ref().unwrap().uri, "init.mp4");
         assert_eq!(render(&p).matches("EXT-X-MAP").count(), 2);
+    }
+
+    #[test]
+    fn the_vods_dates_are_not_replayed() {
+        let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:VOD\n\
+            #EXTINF:2,\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000+0000\na.m4s\n\
+            #EXTINF:2,\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000+0000\nb.m4s\n#EXT-X-ENDLIST\n";
+        let vod = m3u8_rs::parse_media_playlist_res(text.as_bytes()).unwrap();
+        let live = LiveLoop::new(vod, 2).unwrap();
+        let out = render(&live.playlist_at(Duration::from_secs(7)));
+        assert!(!out.contains("PROGRAM-DATE-TIME"), "{out}");
+        assert!(out.contains("b.m4s?seq="), "{out}");
     }
 
     #[test]

@@ -64,6 +64,17 @@ fn write_media(root: &Path) {
     )
     .unwrap();
     std::fs::write(root.join("broken.m3u8"), "this is not a playlist").unwrap();
+    std::fs::create_dir_all(root.join("dash")).unwrap();
+    std::fs::write(
+        root.join("dash/manifest.mpd"),
+        r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT8S"><Period>
+        <AdaptationSet contentType="video"><Representation id="v" bandwidth="1">
+        <SegmentTemplate timescale="1" media="c-$Number$.m4s" startNumber="1" duration="2"/>
+        </Representation></AdaptationSet></Period></MPD>"#,
+    )
+    .unwrap();
+    std::fs::write(root.join("dash/c-2.m4s"), b"two").unwrap();
+    std::fs::write(root.join("dash/list.mpd"), "<MPD><Period/></MPD>").unwrap();
 }
 
 fn start() -> (SocketAddr, tempfile::TempDir) {
@@ -147,6 +158,10 @@ fn bad_input_gets_a_4xx_never_a_crash() {
     assert_eq!(get(addr, "/no/such/file.ts", "").status, 404);
     assert_eq!(get(addr, "/live/no/such.m3u8", "").status, 404);
     assert_eq!(get(addr, "/live/broken.m3u8", "").status, 422);
+    assert_eq!(get(addr, "/live/no/such.mpd", "").status, 404);
+    let unloopable = get(addr, "/live/dash/list.mpd", "");
+    assert_eq!(unloopable.status, 422);
+    assert!(String::from_utf8_lossy(&unloopable.body).contains("cannot be looped"));
     // Unsatisfiable and malformed ranges.
     assert_eq!(
         get(addr, "/vod/seg_000.ts", "Range: bytes=5000-6000\r\n").status,
@@ -180,6 +195,24 @@ fn replays_vod_as_live_with_unique_segment_urls() {
     assert!(String::from_utf8(master.body)
         .unwrap()
         .contains("vod/index.m3u8"));
+}
+
+#[test]
+fn replays_vod_dash_as_a_dynamic_mpd() {
+    let (addr, _dir) = start();
+    let a = get(addr, "/live/dash/manifest.mpd", "");
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("content-type"), Some("application/dash+xml"));
+    assert_eq!(a.header("cache-control"), Some("no-cache"));
+    let text = String::from_utf8(a.body).unwrap();
+    let mpd = manifest::dash::Mpd::parse(&text, "http://o/live/dash/manifest.mpd").unwrap();
+    assert!(mpd.live, "{text}");
+    let now = mpd.availability_start + 6.0;
+    let listed = mpd.segments("v", now).unwrap().segments;
+    assert_eq!(listed.len(), 3, "{text}");
+    assert_eq!(listed[1].url, "http://o/live/dash/c-2.m4s?loop=0");
+    let seg = get(addr, "/live/dash/c-2.m4s?loop=0", "");
+    assert_eq!((seg.status, seg.body.as_slice()), (200, &b"two"[..]));
 }
 
 #[test]

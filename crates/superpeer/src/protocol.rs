@@ -60,6 +60,8 @@ pub struct WorkerCounters {
     pub signal: Option<String>,
     /// Swarms (one per variant) the worker announces in.
     pub swarms: u64,
+    /// Why the channel's manifest cannot be used right now (unreachable, malformed), if so.
+    pub manifest_error: Option<String>,
 }
 
 /// Lines a worker writes on stdout.

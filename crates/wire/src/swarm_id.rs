@@ -8,11 +8,16 @@
 //!   replaces it (P2P Media Loader's `swarmId` option) ([`stream_swarm_id`]).
 //! - The info-hash is `base64(sha1(swarm id)[..15])`: 20 ASCII characters ([`info_hash`]).
 //!
+//! P2P Media Loader up to 2.2 (and its Shaka integration, whose newest release is 2.2.2) names
+//! a stream by its position instead (`"v2-" + base + "-" + type + "-" + index`) and hashes with
+//! MD5: [`info_hash_md5`].
+//!
 //! [`hls`] reads the variants of an HLS playlist the way hls.js reports them to P2P Media
 //! Loader.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use md5::Md5;
 use sha1::{Digest, Sha1};
 
 /// The protocol generation carried in every swarm id.
@@ -169,6 +174,13 @@ pub fn info_hash_hex(info_hash: &str) -> String {
     info_hash.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The info-hash of P2P Media Loader up to 2.2 (its Shaka integration 2.2.2 included): base64
+/// of bytes 1..16 of the MD5 of the swarm id, 20 ASCII characters.
+pub fn info_hash_md5(stream_swarm_id: &str) -> String {
+    let digest = Md5::digest(stream_swarm_id.as_bytes());
+    BASE64.encode(&digest[1..])
+}
+
 pub mod hls;
 
 #[cfg(test)]
@@ -179,6 +191,13 @@ mod tests {
     fn reference_example_from_the_study() {
         let id = "v2-https://example.com/live/master.m3u8-main-EDSJuhWcg4AyVz2Iky/BJ8hVmjA=";
         assert_eq!(info_hash(id), "LF5ru/aNcTeuFIVnksyB");
+    }
+
+    #[test]
+    fn md5_info_hash_of_p2p_media_loader_2_2() {
+        // Computed with nano-md5, which P2P Media Loader 2.2.2 uses: btoa(md5.fromUtf8(id).slice(1)).
+        let id = "v2-http://127.0.0.1:8080/dash/manifest.mpd-main-0";
+        assert_eq!(info_hash_md5(id), "y99c/X3XMrJT7vHdl0Pt");
     }
 
     #[test]

@@ -130,6 +130,7 @@ fn worker_json(st: &MasterState, w: &Worker, now: Instant) -> Value {
         "uptime": now.saturating_duration_since(w.started).as_secs(),
         "restarts": w.restarts,
         "signal": c.signal,
+        "manifestError": c.manifest_error,
         "udpPort": w.ready.as_ref().map(|r| r.0),
         "peerId": w.ready.as_ref().map(|r| r.1.as_str()),
     })

@@ -1,10 +1,12 @@
-//! The worker's media side: finds the channel's variants (one swarm each, ids derived as
-//! P2P Media Loader 2.3 does), then for live streams polls each variant playlist and
-//! fetches every new segment from the origin once, ahead of the viewers; for VOD fetches
-//! the segments viewers are at (and a few ahead) on demand, through the disk cache.
-//! A channel whose URL is a progressive file (MP4, MP3, WebM, ...) is one swarm whose
-//! segments are the file's pieces, as the browser's media engine shares it: fetched by
-//! `Range` on demand, like VOD segments.
+//! The worker's media side: finds the channel's streams (one swarm each, named as P2P Media
+//! Loader names them: by its 2.3 rules for HLS, as its Shaka integration 2.2.2 does for DASH),
+//! then for live streams polls each stream's listing (HLS media playlist or DASH MPD) and
+//! fetches every new segment from the origin once, ahead of the viewers; for VOD fetches the
+//! segments viewers are at (and a few ahead) on demand, through the disk cache. Manifests are
+//! read by the shared `manifest` crate; one that cannot be read is reported in the worker's
+//! stats and read again later, never the end of the loop. A channel whose URL is a
+//! progressive file (MP4, MP3, WebM, ...) is one swarm whose segments are the file's pieces,
+//! as the browser's media engine shares it: fetched by `Range` on demand, like VOD segments.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -13,14 +15,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
+use manifest::dash::Mpd;
+use manifest::Segment;
 use swarm::node::NodeHandle;
 use swarm::SwarmDemand;
 use tokio::sync::mpsc;
-use wire::swarm_id::{self, hls};
+use wire::swarm_id;
 use wire::tracker::InfoHash;
 
 use super::cache::{self, DiskCache};
-use super::playlist::{self, Segment};
 use super::Counters;
 
 /// Bytes per piece of a progressive file: the browser media engine's default `pieceLength`.
@@ -34,16 +37,40 @@ const PROGRESSIVE: &[&str] = &[
 /// Live segments kept behind the oldest one still listed in the playlist.
 const LIVE_KEEP_BEHIND: usize = 3;
 /// VOD segments fetched past the one a viewer is at.
-const VOD_LOOKAHEAD: i64 = 3;
+const VOD_LOOKAHEAD: usize = 3;
 /// VOD segments held in memory per swarm (older ones stay in the disk cache).
 const VOD_MEMORY_SEGMENTS: usize = 40;
 
-/// One stream of the channel: its swarm and its media playlist.
+/// One stream of the channel: its swarm and where its segments are listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Variant {
     pub swarm_id: String,
     pub info_hash: InfoHash,
-    pub playlist_url: String,
+    pub listing: Listing,
+}
+
+/// Where a stream's segments are listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    /// An HLS media playlist.
+    Hls { playlist_url: String },
+    /// A representation of a DASH MPD.
+    Dash {
+        mpd_url: String,
+        representation: String,
+    },
+    /// A progressive file, whose pieces are known from its length (no listing to read).
+    File { url: String },
+}
+
+impl Listing {
+    fn url(&self) -> &str {
+        match self {
+            Listing::Hls { playlist_url } => playlist_url,
+            Listing::Dash { mpd_url, .. } => mpd_url,
+            Listing::File { url } => url,
+        }
+    }
 }
 
 /// The client a worker fetches media with: every connection, DNS answer and redirect held to
@@ -119,33 +146,101 @@ impl Origin {
 
     pub async fn text(&self, url: &str) -> anyhow::Result<String> {
         let body = self.get(url, None).await?;
-        String::from_utf8(body.to_vec()).context("playlist is not UTF-8")
+        String::from_utf8(body.to_vec()).context("manifest is not UTF-8")
+    }
+
+    /// What is wrong with the channel's manifest, for the worker's stats (`None`: nothing).
+    pub fn report_manifest_error(&self, error: Option<String>) {
+        *self
+            .counters
+            .manifest_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = error;
+    }
+
+    /// A stream's segments as listed now, and how soon to look again.
+    pub async fn segments(
+        &self,
+        listing: &Listing,
+        live: bool,
+    ) -> anyhow::Result<(Vec<Segment>, Duration)> {
+        let text = self.text(listing.url()).await?;
+        match listing {
+            Listing::Hls { playlist_url } => {
+                let p = manifest::hls::media(&text, playlist_url, live)?;
+                let wait = Duration::from_secs_f64((p.target_duration / 2.0).clamp(0.5, 5.0));
+                Ok((p.segments, wait))
+            }
+            Listing::Dash {
+                mpd_url,
+                representation,
+            } => {
+                let mpd = Mpd::parse(&text, mpd_url)?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                let listed = mpd.segments(representation, now)?;
+                let mut segments = listed.segments;
+                for index in &listed.indexes {
+                    let bytes = self.get(&index.url, Some(index.range)).await?;
+                    segments.extend(manifest::dash::segments_from_index(index, &bytes)?);
+                }
+                segments.sort_by_key(|s| s.id);
+                let update = mpd.minimum_update_period.unwrap_or(2.0);
+                Ok((
+                    segments,
+                    Duration::from_secs_f64((update / 2.0).clamp(0.5, 5.0)),
+                ))
+            }
+            Listing::File { .. } => {
+                anyhow::bail!("a progressive file has no listing: its pieces come from its length")
+            }
+        }
     }
 }
 
-/// The channel's variants from its manifest: one per variant (and audio rendition) of a
-/// master playlist, or the manifest itself when it is a media playlist.
-pub fn variants(
-    manifest_url: &str,
-    manifest: &str,
-    swarm_base: &str,
-) -> Result<Vec<Variant>, String> {
-    hls::streams(manifest)
+/// The channel's streams from its manifest: for HLS one per variant (and audio rendition) of a
+/// master playlist, or the manifest itself when it is a media playlist; for DASH one per video
+/// and audio representation.
+pub fn variants(manifest_url: &str, text: &str, swarm_base: &str) -> Result<Vec<Variant>, String> {
+    let variant = |swarm_id: String, hash: String, listing| {
+        let info_hash = InfoHash::from_binary_str(&hash)
+            .map_err(|e| format!("info hash of {swarm_id}: {e:?}"))?;
+        Ok(Variant {
+            swarm_id,
+            info_hash,
+            listing,
+        })
+    };
+    if manifest::is_dash(text) {
+        let mpd = Mpd::parse(text, manifest_url).map_err(|e| e.to_string())?;
+        return mpd
+            .streams()
+            .into_iter()
+            .map(|s| {
+                let id = swarm_id::stream_swarm_id(swarm_base, s.stream_type, &s.index.to_string());
+                let hash = swarm_id::info_hash_md5(&id);
+                let listing = Listing::Dash {
+                    mpd_url: manifest_url.to_owned(),
+                    representation: s.representation,
+                };
+                variant(id, hash, listing)
+            })
+            .collect();
+    }
+    manifest::hls::streams(text)
+        .map_err(|e| e.to_string())?
         .into_iter()
         .map(|s| {
-            let swarm_id =
-                swarm_id::stream_swarm_id(swarm_base, s.stream_type, &s.identity.short_id());
-            let info_hash = InfoHash::from_binary_str(&swarm_id::info_hash(&swarm_id))
-                .map_err(|e| format!("info hash of {swarm_id}: {e:?}"))?;
-            Ok(Variant {
-                info_hash,
-                swarm_id,
-                playlist_url: if s.uri.is_empty() {
-                    manifest_url.to_owned()
-                } else {
-                    playlist::resolve(manifest_url, &s.uri)
-                },
-            })
+            let id = swarm_id::stream_swarm_id(swarm_base, s.stream_type, &s.identity.short_id());
+            let hash = swarm_id::info_hash(&id);
+            let playlist_url = if s.uri.is_empty() {
+                manifest_url.to_owned()
+            } else {
+                manifest::url::resolve(manifest_url, &s.uri)
+            };
+            variant(id, hash, Listing::Hls { playlist_url })
         })
         .collect()
 }
@@ -172,7 +267,9 @@ pub fn file_variant(url: &str, swarm_base: &str) -> Result<Variant, String> {
     Ok(Variant {
         swarm_id,
         info_hash,
-        playlist_url: url.to_owned(),
+        listing: Listing::File {
+            url: url.to_owned(),
+        },
     })
 }
 
@@ -185,6 +282,7 @@ pub fn file_pieces(url: &str, length: u64, piece_length: u64) -> Vec<Segment> {
             id: i as i64,
             url: url.to_owned(),
             byte_range: Some((first, last - first + 1)),
+            start: 0.0,
             duration: 0.0,
         })
         .collect()
@@ -198,16 +296,12 @@ pub async fn run_live(origin: Origin, variant: Variant, node: NodeHandle) {
     let mut known: BTreeSet<i64> = BTreeSet::new();
     loop {
         let mut wait = Duration::from_secs(1);
-        match origin.text(&variant.playlist_url).await.and_then(|t| {
-            playlist::parse_media(&t, &variant.playlist_url, true).map_err(anyhow::Error::msg)
-        }) {
-            Ok(p) => {
-                wait = Duration::from_secs_f64((p.target_duration / 2.0).clamp(0.5, 5.0));
-                let fresh: Vec<&Segment> = p
-                    .segments
-                    .iter()
-                    .filter(|s| !known.contains(&s.id))
-                    .collect();
+        match origin.segments(&variant.listing, true).await {
+            Ok((segments, next)) => {
+                origin.report_manifest_error(None);
+                wait = next;
+                let fresh: Vec<&Segment> =
+                    segments.iter().filter(|s| !known.contains(&s.id)).collect();
                 for seg in fresh {
                     match origin.get(&seg.url, seg.byte_range).await {
                         Ok(data) => {
@@ -223,7 +317,7 @@ pub async fn run_live(origin: Origin, variant: Variant, node: NodeHandle) {
                         ),
                     }
                 }
-                let keep = p.segments.len() + LIVE_KEEP_BEHIND;
+                let keep = segments.len() + LIVE_KEEP_BEHIND;
                 while held.len() > keep {
                     let id = held.pop_front().expect("non-empty");
                     let _ = node.remove_segment(swarm, id).await;
@@ -234,10 +328,11 @@ pub async fn run_live(origin: Origin, variant: Variant, node: NodeHandle) {
                     known = known.split_off(&oldest);
                 }
             }
-            Err(e) => tracing::warn!(
-                url = %wire::redact::url(&variant.playlist_url),
-                "playlist fetch failed: {e:#}"
-            ),
+            Err(e) => {
+                let url = wire::redact::url(variant.listing.url());
+                tracing::warn!(url = %url, "manifest unusable: {e:#}");
+                origin.report_manifest_error(Some(format!("{url}: {e:#}")));
+            }
         }
         tokio::time::sleep(wait).await;
     }
@@ -261,37 +356,37 @@ pub async fn run_vod(
         };
         let variant = &variants[swarm];
         if let std::collections::hash_map::Entry::Vacant(e) = segments.entry(swarm) {
-            match origin.text(&variant.playlist_url).await.and_then(|t| {
-                playlist::parse_media(&t, &variant.playlist_url, false).map_err(anyhow::Error::msg)
-            }) {
-                Ok(p) => {
-                    e.insert(p.segments);
+            match origin.segments(&variant.listing, false).await {
+                Ok((list, _)) => {
+                    origin.report_manifest_error(None);
+                    e.insert(list);
                 }
                 Err(e) => {
-                    tracing::warn!(
-                        url = %wire::redact::url(&variant.playlist_url),
-                        "playlist fetch failed: {e:#}"
-                    );
+                    let url = wire::redact::url(variant.listing.url());
+                    tracing::warn!(url = %url, "manifest unusable: {e:#}");
+                    origin.report_manifest_error(Some(format!("{url}: {e:#}")));
                     continue;
                 }
             }
         }
         let list = &segments[&swarm];
-        let mut wanted: BTreeSet<i64> = BTreeSet::new();
+        // Segments by position in the list (ids need not be consecutive: DASH ids count half
+        // seconds).
+        let mut wanted: BTreeSet<usize> = BTreeSet::new();
         for id in demand
             .missing
             .into_iter()
             .chain(demand.announced.iter().max().copied())
         {
-            wanted.extend(id..=id + VOD_LOOKAHEAD);
+            if let Ok(i) = list.binary_search_by_key(&id, |s| s.id) {
+                wanted.extend(i..=i + VOD_LOOKAHEAD);
+            }
         }
-        for id in wanted {
+        for seg in wanted.into_iter().filter_map(|i| list.get(i)) {
+            let id = seg.id;
             if held[swarm].contains(&id) {
                 continue;
             }
-            let Some(seg) = usize::try_from(id).ok().and_then(|i| list.get(i)) else {
-                continue;
-            };
             let name = cache::file_name(&variant.info_hash.to_binary_string(), id);
             let data = match cache.as_ref().and_then(|c| c.get(&name)) {
                 Some(data) => Bytes::from(data),
@@ -339,7 +434,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v.len(), 1);
-        assert_eq!(v[0].playlist_url, "http://o/live/x/index.m3u8?t=1");
+        assert_eq!(
+            v[0].listing,
+            Listing::Hls {
+                playlist_url: "http://o/live/x/index.m3u8?t=1".into()
+            }
+        );
         assert!(v[0]
             .swarm_id
             .starts_with("v2-http://o/live/x/index.m3u8-main-"));
@@ -357,7 +457,12 @@ mod tests {
         let text = "#EXTM3U\n#EXTINF:2,\na.ts\n";
         let same = variants("http://o/a.mp4", text, "http://o/a.mp4").unwrap();
         assert_eq!(v.swarm_id, same[0].swarm_id);
-        assert_eq!(v.playlist_url, "http://o/a.mp4?t=1");
+        assert_eq!(
+            v.listing,
+            Listing::File {
+                url: "http://o/a.mp4?t=1".into()
+            }
+        );
         let p = file_pieces("http://o/a.mp4", 2 * PIECE_LENGTH + 10, PIECE_LENGTH);
         assert_eq!(p.len(), 3);
         assert_eq!(p[1].byte_range, Some((PIECE_LENGTH, PIECE_LENGTH)));
@@ -370,7 +475,53 @@ mod tests {
         let text = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS=\"avc1.64001e,mp4a.40.2\"\n360p/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2800000,RESOLUTION=1280x720,CODECS=\"avc1.64001f,mp4a.40.2\"\n720p/index.m3u8\n";
         let v = variants("http://o/abr/master.m3u8", text, "http://o/abr/master.m3u8").unwrap();
         assert_eq!(v.len(), 2);
-        assert_eq!(v[1].playlist_url, "http://o/abr/720p/index.m3u8");
+        assert_eq!(
+            v[1].listing,
+            Listing::Hls {
+                playlist_url: "http://o/abr/720p/index.m3u8".into()
+            }
+        );
         assert_ne!(v[0].info_hash, v[1].info_hash);
+    }
+
+    #[test]
+    fn mpd_gives_one_swarm_per_representation_named_as_shaka_peers_name_them() {
+        let text = r#"<MPD type="static" mediaPresentationDuration="PT4S"><Period>
+            <AdaptationSet contentType="video"><SegmentTemplate timescale="1" duration="2" media="$RepresentationID$-$Number$.m4s"/>
+              <Representation id="hi" bandwidth="2"/><Representation id="lo" bandwidth="1"/></AdaptationSet>
+            <AdaptationSet contentType="audio"><SegmentTemplate timescale="1" duration="2" media="a-$Number$.m4s"/>
+              <Representation id="a" bandwidth="1"/></AdaptationSet></Period></MPD>"#;
+        let v = variants("http://o/d/m.mpd?t=1", text, "http://o/d/m.mpd").unwrap();
+        let ids: Vec<&str> = v.iter().map(|v| v.swarm_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "v2-http://o/d/m.mpd-main-0",
+                "v2-http://o/d/m.mpd-main-1",
+                "v2-http://o/d/m.mpd-secondary-0"
+            ]
+        );
+        assert_eq!(
+            v[0].info_hash.to_binary_string(),
+            swarm_id::info_hash_md5("v2-http://o/d/m.mpd-main-0")
+        );
+        assert_eq!(
+            v[1].listing,
+            Listing::Dash {
+                mpd_url: "http://o/d/m.mpd?t=1".into(),
+                representation: "lo".into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_manifests_are_errors() {
+        assert!(variants("http://o/m.mpd", "<MPD><Period>", "b").is_err());
+        assert!(variants(
+            "http://o/m.m3u8",
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=x\na.m3u8\n",
+            "b"
+        )
+        .is_err());
     }
 }

@@ -9,7 +9,6 @@
 pub mod cache;
 pub mod lifeline;
 pub mod media;
-pub mod playlist;
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -51,6 +50,8 @@ pub struct Counters {
     pub segments: AtomicU64,
     pub swarms: AtomicU64,
     pub signal: Mutex<Option<String>>,
+    /// Why the channel's manifest cannot be used right now, if it cannot.
+    pub manifest_error: Mutex<Option<String>>,
 }
 
 impl Counters {
@@ -64,6 +65,11 @@ impl Counters {
             swarms: self.swarms.load(Ordering::Relaxed),
             signal: self
                 .signal
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            manifest_error: self
+                .manifest_error
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
@@ -181,14 +187,16 @@ async fn manifest_variants(
     let mut pause = Duration::from_millis(500);
     let shown_url = wire::redact::url(&seed.url);
     loop {
-        match origin.text(&seed.url).await {
+        let problem = match origin.text(&seed.url).await {
             Ok(text) => match media::variants(&seed.url, &text, &seed.swarm_base) {
                 Ok(v) if !v.is_empty() => return v,
-                Ok(_) => tracing::warn!(url = %shown_url, "manifest lists no stream"),
-                Err(e) => tracing::warn!(url = %shown_url, "bad manifest: {e}"),
+                Ok(_) => "the manifest lists no stream".to_owned(),
+                Err(e) => e,
             },
-            Err(e) => tracing::warn!(url = %shown_url, "manifest fetch failed: {e:#}"),
-        }
+            Err(e) => format!("fetch failed: {e:#}"),
+        };
+        tracing::warn!(url = %shown_url, "manifest unusable: {problem}");
+        origin.report_manifest_error(Some(format!("{shown_url}: {problem}")));
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(10));
     }
@@ -225,6 +233,7 @@ async fn seed(
     } else {
         (manifest_variants(&origin, seed).await, HashMap::new())
     };
+    origin.report_manifest_error(None);
     for v in &variants {
         tracing::info!(swarm_id = %v.swarm_id, info_hash = ?v.info_hash, "joining swarm");
     }

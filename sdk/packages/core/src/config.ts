@@ -8,11 +8,14 @@ export type SegmentRef = { url: string; byteRange?: { start: number; end: number
 
 /**
  * Segment integrity. By default every segment that came from peers is checked against the
- * SHA-256 digests the site publishes in `segments-sha256.json` beside each media playlist, when
- * it publishes them; `false` checks nothing.
+ * SHA-256 digests the site publishes in `segments-sha256.json` beside each media playlist (with
+ * Shaka: beside each segment), when it publishes them; `false` checks nothing.
  */
 export type IntegrityConfig = {
-  /** Where a stream's digest manifest is: a URL, or a function of the media playlist's URL. */
+  /**
+   * Where a stream's digest manifest is: a URL, or a function of the media playlist's URL (with
+   * Shaka, which names no playlist per stream: of the segment's URL).
+   */
   manifestUrl?: string | ((playlistUrl: string) => string | undefined);
   /** Check segments from HTTP too (sites that use several CDNs). Default false. */
   verifyHttp?: boolean;

@@ -11,7 +11,7 @@ import { defaultManifestUrl, sha256Hex } from "./integrity.js";
 import { Logger } from "./logger.js";
 import { MemoryStorage } from "./storage.js";
 import { StreamSwarm, type LoadResult, type Playback, type SegmentInfo, type SwarmContext, type Verification } from "./stream-swarm.js";
-import { generatePeerId, infoHash, isServerPeerId, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type StreamType } from "./swarm-id.js";
+import { generatePeerId, infoHashFor, isServerPeerId, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type IdRules, type StreamType } from "./swarm-id.js";
 import { statsBeaconUrl, statsMessage } from "./tracker/messages.js";
 import { TrackerConnection } from "./tracker/tracker-connection.js";
 
@@ -33,7 +33,7 @@ export type Stats = {
  * `MEDIA_EXPT`: the player could not use a segment (parsing, decoding), or a file is not media;
  * says where it came from. `SW_EXPT`: the media engine's ServiceWorker could not be used.
  */
-export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT" | "MEDIA_EXPT" | "SW_EXPT";
+export type ExceptionCode = "TRACKER_EXPT" | "SIGNAL_EXPT" | "HTTP_EXPT" | "PEER_EXPT" | "HLSJS_EXPT" | "SHAKA_EXPT" | "MEDIA_EXPT" | "SW_EXPT";
 export type EngineException = { code: ExceptionCode; message: string; stack?: string };
 
 export type EngineEvents = {
@@ -67,7 +67,8 @@ export type EngineCounters = {
   verifyMs: number;
 };
 
-export type StreamRef = { runtimeUrl: string; type: StreamType; shortId: string };
+/** A stream the player plays: `shortId` names it within the channel, by `idRules` (default "pml-2.3"). */
+export type StreamRef = { runtimeUrl: string; type: StreamType; shortId: string; idRules?: IdRules };
 
 export type PeerInfo = { peerId: string; swarm: string; bytesDown: number; bytesUp: number; throughput?: number };
 
@@ -287,7 +288,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     const ref = this.streams.get(runtimeUrl);
     if (!ref || !this.manifestUrl) return undefined;
     const id = streamSwarmId(this.channel, ref.type, ref.shortId);
-    const hash = infoHash(id);
+    const hash = infoHashFor(ref.idRules ?? "pml-2.3", id);
     let peerId = this.peerIdsByHash.get(hash);
     if (!peerId) {
       peerId = generatePeerId(this.config.peerIdPrefix);
@@ -343,7 +344,10 @@ export class P2PEngine extends Emitter<EngineEvents> {
     const integrity = this.config.integrityConfig;
     if (integrity === false || (!fromPeers && !integrity.verifyHttp)) return { ok: true };
     const where = integrity.manifestUrl;
-    const manifestUrl = typeof where === "function" ? where(swarm.runtimeUrl) : (where ?? defaultManifestUrl(swarm.runtimeUrl));
+    // Streams of the Shaka engine are keyed by Shaka's stream id, not a playlist URL: their
+    // digests are looked up beside the segment.
+    const base = /^https?:/i.test(swarm.runtimeUrl) ? swarm.runtimeUrl : seg.url;
+    const manifestUrl = typeof where === "function" ? where(base) : (where ?? defaultManifestUrl(base));
     if (!manifestUrl) return { ok: true };
     const found = await this.digests.lookup(manifestUrl, seg.url, seg.byteRange);
     if (found.kind === "none") return { ok: true };

@@ -4,7 +4,12 @@
  *   streamSwarmId = "v2-" + base + "-" + type + "-" + shortId
  *   infoHash      = base64(sha1(streamSwarmId)[0..15])   (20 ASCII chars)
  * where base is the manifest's final URL without query (or a configured channel id).
+ *
+ * P2P Media Loader up to 2.2 (and its Shaka integration, newest release 2.2.2) names a stream by
+ * its position among the streams of its type instead of a short id, and hashes with MD5
+ * (`infoHashMd5`). `IdRules` says which a stream follows.
  */
+import { md5 } from "./md5.js";
 import { base64, sha1, utf8 } from "./sha1.js";
 
 export const PEER_PROTOCOL_VERSION = "v2";
@@ -87,6 +92,22 @@ export function streamSwarmId(base: string, type: StreamType, shortId: string): 
 /** 20-char ASCII info hash of a stream swarm id. */
 export function infoHash(streamSwarmIdValue: string): string {
   return base64(sha1(utf8(streamSwarmIdValue)).subarray(0, 15));
+}
+
+/** 20-char ASCII info hash by the P2P Media Loader 2.2 rule: base64(md5(id)[1..16]). */
+export function infoHashMd5(streamSwarmIdValue: string): string {
+  return base64(md5(utf8(streamSwarmIdValue)).subarray(1));
+}
+
+/**
+ * Which P2P Media Loader generation's swarm naming a stream follows: "pml-2.3" (short id of the
+ * stream's attributes, SHA-1; P2P Media Loader 2.3, our hls.js engine) or "pml-2.2" (position
+ * of the stream, MD5; P2P Media Loader 2.2, the published p2p-media-loader-shaka).
+ */
+export type IdRules = "pml-2.3" | "pml-2.2";
+
+export function infoHashFor(rules: IdRules, streamSwarmIdValue: string): string {
+  return rules === "pml-2.2" ? infoHashMd5(streamSwarmIdValue) : infoHash(streamSwarmIdValue);
 }
 
 const ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

@@ -18,7 +18,7 @@ import type {
   LevelUpdatedData,
   ManifestLoadedData,
 } from "hls.js";
-import { P2PEngine, PlaybackWatcher, hlsAudioShortId, hlsVideoShortId, type EngineEvents, type P2PConfig, type PlaybackQuality, type SegmentInfo, type Stats } from "@swarmcast/core";
+import { MediaWatch, P2PEngine, hlsAudioShortId, hlsVideoShortId, type EngineEvents, type P2PConfig, type PlaybackQuality, type SegmentInfo, type Stats } from "@swarmcast/core";
 import { runtimeKey, segmentsFromFragments } from "./segments.js";
 
 export type HlsP2PConfig = P2PConfig & {
@@ -92,13 +92,13 @@ export class HlsJsP2PEngine {
   readonly core: P2PEngine;
   private hls?: Hls;
   private readonly refs = new Map<string, Ref>();
-  private readonly watcher: PlaybackWatcher;
+  private readonly media: MediaWatch;
   private readonly liveSyncSegments: number;
 
   constructor(config: HlsP2PConfig = {}) {
     const { hlsjsInstance, liveSyncSegments, ...p2p } = config;
     this.core = new P2PEngine(p2p);
-    this.watcher = new PlaybackWatcher(() => this.core.reportRebuffer());
+    this.media = new MediaWatch(() => this.core.reportRebuffer());
     this.liveSyncSegments = liveSyncSegments ?? 5;
     if (hlsjsInstance) this.bindHls(hlsjsInstance);
   }
@@ -125,8 +125,8 @@ export class HlsJsP2PEngine {
     hls.on(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
     hls.on(Hls.Events.DESTROYING, this.onHlsDestroying);
     hls.on(Hls.Events.ERROR, this.onHlsError);
-    if (hls.media) this.watcher.attach(hls.media);
-    this.core.setPlaybackSource(() => this.watcher.playback());
+    if (hls.media) this.media.attach(hls.media);
+    this.core.setPlaybackSource(() => this.media.playback());
   }
 
   // ---- events and controls (delegated to the core engine) -----------------------------------
@@ -170,7 +170,7 @@ export class HlsJsP2PEngine {
   }
   /** Startup time and rebuffering seen on the bound media element. */
   getPlaybackQuality(): PlaybackQuality {
-    return this.watcher.get();
+    return this.media.get();
   }
 
   destroy(): void {
@@ -191,7 +191,7 @@ export class HlsJsP2PEngine {
     hls.off(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
     hls.off(Hls.Events.DESTROYING, this.onHlsDestroying);
     hls.off(Hls.Events.ERROR, this.onHlsError);
-    this.watcher.detach();
+    this.media.detach();
     this.hls = undefined;
   }
 
@@ -211,7 +211,7 @@ export class HlsJsP2PEngine {
   };
 
   private readonly onManifestLoading = () => {
-    this.watcher.loadStarted();
+    this.media.loadStarted();
     this.firstSegmentFetched = false;
   };
 
@@ -224,7 +224,7 @@ export class HlsJsP2PEngine {
    */
   private fetchFirstSegment(url: string, segments: SegmentInfo[], live: boolean): void {
     const hls = this.hls;
-    if (!hls || this.firstSegmentFetched || this.watcher.get().playing || !segments.length) return;
+    if (!hls || this.firstSegmentFetched || this.media.playing || !segments.length) return;
     const configured = hls.config.startPosition;
     const pos = live ? hls.liveSyncPosition : configured > 0 ? configured : (segments[0] as SegmentInfo).startTime;
     if (pos === null || !Number.isFinite(pos)) return;
@@ -270,8 +270,8 @@ export class HlsJsP2PEngine {
     }
   };
 
-  private readonly onMediaAttached = (_e: string, data: { media: HTMLMediaElement }) => this.watcher.attach(data.media);
-  private readonly onMediaDetaching = () => this.watcher.detach();
+  private readonly onMediaAttached = (_e: string, data: { media: HTMLMediaElement }) => this.media.attach(data.media);
+  private readonly onMediaDetaching = () => this.media.detach();
 
   lookup(url: string, rangeStart?: number, rangeEnd?: number): Ref | undefined {
     return this.refs.get(runtimeKey(url, rangeStart, rangeEnd));

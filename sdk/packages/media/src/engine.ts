@@ -6,7 +6,7 @@
  * peers, HTTP, deadlines, integrity checks and stats are the core's; this file adds the media
  * element, the disk cache and the worker link.
  */
-import { DiskCache, P2PEngine, PlaybackWatcher, type EngineEvents, type P2PConfig, type Playback, type PlaybackQuality, type Stats } from "@swarmcast/core";
+import { DiskCache, P2PEngine, MediaWatch, type EngineEvents, type P2PConfig, type Playback, type PlaybackQuality, type Stats } from "@swarmcast/core";
 import { proxiedUrl } from "./link.js";
 import { DEFAULT_PIECE_LENGTH, fileShortId, pieceRange, pieceSegments } from "./pieces.js";
 import { probe } from "./probe.js";
@@ -69,7 +69,7 @@ export class P2PEngineMedia {
   private readonly link?: WorkerLink;
   private readonly disk: Promise<DiskCache | undefined>;
   private readonly files = new Map<string, OpenFile>();
-  private readonly watcher: PlaybackWatcher;
+  private readonly watcher: MediaWatch;
   private readonly elemOption?: HTMLMediaElement | string;
   /** Names this engine to the worker in proxied URLs. */
   private readonly engineId = randomId();
@@ -89,7 +89,7 @@ export class P2PEngineMedia {
     });
     this.pieceLength = pieceLength && pieceLength > 0 ? Math.floor(pieceLength) : DEFAULT_PIECE_LENGTH;
     this.elemOption = mediaElem;
-    this.watcher = new PlaybackWatcher(() => this.core.reportRebuffer());
+    this.watcher = new MediaWatch(() => this.core.reportRebuffer());
     this.core.setPlaybackSource(() => this.playback());
     this.disk = P2PEngineMedia.isSupported() ? DiskCache.open(limitOf(diskCacheLimit, 2500 * MiB, 1500 * MiB), "swarmcast-media") : Promise.resolve(undefined);
     if (P2PEngineMedia.isServiceWorkerSupported()) {

@@ -1,13 +1,13 @@
 /**
- * Watches a media element for the engine: the playhead the scheduler's deadlines are counted
- * from, whether playback has started, startup time (from `loadStarted()` to the first
- * `playing`), and rebuffers (a `waiting` after playback began that no seek caused).
+ * Watches a media element for the player integrations: where the playhead is (for the
+ * scheduler), when playback first started (startup time from the load) and each rebuffer (a
+ * stall after playback began that no seek caused).
  */
 import type { Playback } from "./stream-swarm.js";
 
 export type PlaybackQuality = { startupMs?: number; rebuffers: number; rebufferMs: number; playing: boolean };
 
-export class PlaybackWatcher {
+export class MediaWatch {
   private media?: HTMLMediaElement;
   private readonly quality: PlaybackQuality = { rebuffers: 0, rebufferMs: 0, playing: false };
   private loadStartedAt?: number;
@@ -17,8 +17,18 @@ export class PlaybackWatcher {
   /** `onRebuffer` is called once per rebuffer. */
   constructor(private readonly onRebuffer: () => void = () => {}) {}
 
+  /** The element watched, if any. */
   get element(): HTMLMediaElement | undefined {
     return this.media;
+  }
+
+  /** The player started loading a new source: startup is measured from here. */
+  loadStarted(): void {
+    this.loadStartedAt = performance.now();
+  }
+
+  get playing(): boolean {
+    return this.quality.playing;
   }
 
   attach(media: HTMLMediaElement): void {
@@ -39,12 +49,7 @@ export class PlaybackWatcher {
     this.media = undefined;
   }
 
-  /** The player started loading a source: startup is timed from here. */
-  loadStarted(): void {
-    this.loadStartedAt = performance.now();
-  }
-
-  /** The playhead as the scheduler reads it. */
+  /** The playhead, for the scheduler. */
   playback(): Playback {
     const m = this.media;
     const started = this.quality.playing;
@@ -72,6 +77,7 @@ export class PlaybackWatcher {
   };
 
   private readonly onWaiting = () => {
+    // A stall after playback began, not caused by a seek, is a rebuffer.
     if (!this.quality.playing || this.seeking || this.stallStartedAt !== undefined) return;
     this.stallStartedAt = performance.now();
     this.quality.rebuffers++;

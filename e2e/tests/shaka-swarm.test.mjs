@@ -1,0 +1,89 @@
+// Shaka Player with the Swarmcast engine (@swarmcast/shaka), in real Chromium: two tabs share
+// the DASH VOD and the looping live DASH stream both ways, keep sharing across an ABR switch,
+// and share with unmodified p2p-media-loader-shaka 2.2.2 both ways. Every segment Shaka was
+// handed is compared by SHA-256 with the origin's bytes and any Shaka error fails the test.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { mediaDir, startOrigin } from '../lib/servers.mjs';
+import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
+import { sleep, startTracker } from './sdk-support.mjs';
+import { p2p, playTogether, summary } from './shaka-support.mjs';
+
+let origin;
+let tracker;
+let ctx;
+let listDir;
+before(async () => {
+  // The test media's ladder as single-file DASH: SegmentList addressing with byte ranges (a
+  // remux, under a second). p2p-media-loader-shaka 2.2.2 on Shaka 4.16 sees only the segments
+  // Shaka has already materialised of a SegmentTimeline; of a SegmentList it sees them all.
+  listDir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-dash-list-'));
+  const ladder = path.join(await mediaDir(), 'ladder.mp4');
+  execFileSync('ffmpeg', ['-v', 'error', '-i', ladder, '-map', '0:v:0', '-map', '0:v:1', '-map', '0:v:2', '-map', '0:a:0', '-c', 'copy',
+    '-f', 'dash', '-single_file', '1', '-seg_duration', '2', '-use_template', '0', '-use_timeline', '0',
+    '-adaptation_sets', 'id=0,streams=v id=1,streams=a', path.join(listDir, 'manifest.mpd')]);
+  origin = await startOrigin({ mounts: { '/dash-list': listDir } });
+  tracker = await startTracker();
+  ctx = await launchBrowser();
+});
+after(async () => {
+  await ctx?.close();
+  await tracker?.stop();
+  await origin?.stop();
+  if (listDir) fs.rmSync(listDir, { recursive: true, force: true });
+});
+
+function open(page, src, params = {}) {
+  const q = new URLSearchParams({ src: `${origin.url}${src}`, tracker: tracker.url, log: 'warn', ...params });
+  return openPage(ctx, `${origin.url}/e2e/${page}.html?${q}`);
+}
+
+test('two Shaka tabs share the DASH VOD both ways', async () => {
+  // Both hold their first request until they have a peer, so neither fetches the whole VOD alone.
+  const params = { video: '360', waitForPeer: '10' };
+  const a = await open('sdk-shaka', '/dash/manifest.mpd', params);
+  const b = await open('sdk-shaka', '/dash/manifest.mpd', params);
+  const [sa, sb] = await playTogether([a, b]);
+  assert.equal(sa.live, false);
+  // Swarm ids as p2p-media-loader-shaka 2.2.2 names them: the 360p video is the third video
+  // stream of the ladder (Shaka itself drops the variants the pin rules out from its manifest).
+  for (const s of [sa, sb]) assert.ok(s.swarms.includes(`v2-${origin.url}/dash/manifest.mpd-main-2`), JSON.stringify(s.swarms));
+});
+
+test('two Shaka tabs share the live DASH stream both ways, and across an ABR switch', async () => {
+  const params = { video: '360', switchTo: '480', switchAt: '8' };
+  const a = await open('sdk-shaka', '/live/dash/manifest.mpd', params);
+  await sleep(1000);
+  const b = await open('sdk-shaka', '/live/dash/manifest.mpd', params);
+  // After the switch both tabs are in the 480p swarm and keep taking segments from each other.
+  let atSwitch;
+  const [sa, sb] = await playTogether([a, b], {
+    seconds: 16,
+    extra: (states) => {
+      if (!states.every((s) => s.heights.includes(480))) return false;
+      atSwitch ??= states.map((s) => p2p(s).down);
+      return states.every((s, i) => p2p(s).down > atSwitch[i]);
+    },
+  });
+  assert.equal(sa.live, true);
+  for (const s of [sa, sb]) {
+    assert.deepEqual(s.heights.slice(-1), [480], summary(s));
+    assert.ok(s.swarms.some((id) => id.endsWith('/live/dash/manifest.mpd-main-1')), `480p swarm used: ${s.swarms}`);
+  }
+  assert.ok(atSwitch && [sa, sb].every((s, i) => p2p(s).down > atSwitch[i]), `P2P after the switch: ${atSwitch}`);
+});
+
+test('our Shaka engine and unmodified p2p-media-loader-shaka share a DASH VOD (SegmentList, byte ranges) both ways', async () => {
+  // PML's tab starts first, so ours has segments to take from it; PML prefetches segments
+  // beyond its 15 s high-demand window from peers, and ours has them.
+  const pml = await open('pml-shaka', '/dash-list/manifest.mpd', { video: '360' });
+  await waitForState(pml, (s) => s.currentTime > 1 || s.fatal, { what: 'PML playback' });
+  const ours = await open('sdk-shaka', '/dash-list/manifest.mpd', { video: '360' });
+  const [p, o] = await playTogether([pml, ours]);
+  assert.ok(o.peers.some((id) => id.startsWith('-PM0202-')), `PML 2.2.2 peer connected: ${o.peers}`);
+  assert.ok(p.peerIds.some((id) => id.startsWith('-SC')), `our peer connected to PML: ${p.peerIds}`);
+});
