@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin, startSuperPeer, startTracker } from '../lib/servers.mjs';
 import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
+import { drainPlayed, PlayedChecker } from '../lib/played.mjs';
 
 let origin;
 let tracker;
@@ -40,7 +41,13 @@ test('a full worker gets a second worker for its channel, and the next viewer co
     what: 'the first viewer connected to the first worker',
     timeoutMs: 90_000,
   });
-  assert.equal(s1.fatal, null, `errors: ${s1.errors}`);
+  // What the players were handed is checked against the origin whatever happens next.
+  const checker = new PlayedChecker();
+  const played = async () => {
+    for (const [i, tab] of tabs.entries()) await checker.add(i, await drainPlayed(tab));
+    return checker.summary();
+  };
+  assert.equal(s1.fatal, null, `errors: ${s1.errors}; ${await played()}; ${JSON.stringify(checker.mismatches)}`);
 
   // The first worker is at maxConnections: the master adds a second one for the channel.
   ch = await master.poll(`/stats/${channel}`, (c) => c.workers?.length >= 2 && c.workers.every((w) => w.signal));
@@ -53,11 +60,19 @@ test('a full worker gets a second worker for its channel, and the next viewer co
     what: 'the second viewer connected to the second worker',
     timeoutMs: 120_000,
   });
-  assert.equal(s2.fatal, null, `errors: ${s2.errors}`);
+  assert.equal(s2.fatal, null, `errors: ${s2.errors}; ${await played()}; ${JSON.stringify(checker.mismatches)}`);
   assert.ok(!s2.peers.includes(first.peerId), `the full worker refused the second viewer: ${s2.peers}`);
 
   ch = await master.poll(`/stats/${channel}`, (c) => c.workers?.filter((w) => w.peers >= 1).length >= 2);
   const busy = ch.workers.filter((w) => w.peers >= 1);
   assert.ok(busy.length >= 2, `both workers count a viewer: ${JSON.stringify(ch.workers)}`);
   assert.ok(ch.workers.every((w) => w.peers <= 1), `no worker exceeds maxConnections: ${JSON.stringify(ch.workers)}`);
+  await played();
+  const detail = async () => JSON.stringify({
+    mismatches: checker.mismatches,
+    errors: checker.errors,
+    p2p: await Promise.all(tabs.map((t) => t.evaluate(() => window.__state.p2pSegments.map((x) => ({ url: x.url, peer: x.peerId, bytes: x.bytes, sha: x.sha256?.slice(0, 8) }))))),
+  });
+  assert.deepEqual(checker.mismatches, [], `every played fragment is the origin's: ${checker.summary()} ${await detail()}`);
+  assert.deepEqual(checker.mediaErrors(), [], checker.summary());
 });

@@ -25,10 +25,17 @@ pub struct WorkerSpec {
     pub cache_size_mb: u64,
     #[serde(default = "default_send_budget_mb")]
     pub send_budget_mb: u64,
+    /// Whether the worker announces with offers of its own (its channel's first worker does).
+    #[serde(default = "default_make_offers")]
+    pub make_offers: bool,
     pub stats_interval_ms: u64,
     /// The master's `originHosts`: what the worker may fetch (an [`outbound::Policy`] list).
     #[serde(default)]
     pub origin_hosts: String,
+}
+
+fn default_make_offers() -> bool {
+    true
 }
 
 fn default_send_budget_mb() -> u64 {

@@ -465,7 +465,15 @@ impl Supervisor {
                 .find(|p| !st.used_ports.contains(p))
                 .ok_or_else(|| anyhow::anyhow!("no free UDP port in udpPorts"))?,
         };
+        // Only a channel's first worker offers: an extra worker is there for the viewers the
+        // full ones refuse, who offer themselves; its own offers would go to viewers the
+        // tracker picks, often ones a full worker already serves.
+        let first_of_channel = !st
+            .workers
+            .values()
+            .any(|w| w.channel_id == spec.channel_id && !w.is_stopping());
         let worker_spec = WorkerSpec {
+            make_offers: first_of_channel,
             seed: spec.clone(),
             master_pid: std::process::id(),
             udp_port,

@@ -291,6 +291,9 @@ async fn seed(
         .signal2
         .as_deref()
         .map(|url| swarm::signal::with_token(url, &seed.token));
+    if !spec.make_offers {
+        signal_config.offers_per_announce = 0;
+    }
     let (status_tx, mut status) = watch::channel(swarm::signal::SignalStatus::default());
     tasks.spawn(swarm::signal::run(signal_config, node.clone(), status_tx).map(Ok));
     let c = counters.clone();
