@@ -5,6 +5,8 @@
 //! metrics, the channel API and stats ingest, all on one port.
 
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod stats;
 pub mod swarm;
 pub mod websocket;

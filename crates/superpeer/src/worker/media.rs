@@ -110,7 +110,7 @@ pub async fn run_live(origin: Origin, variant: Variant, node: NodeHandle) {
             playlist::parse_media(&t, &variant.playlist_url, true).map_err(anyhow::Error::msg)
         }) {
             Ok(p) => {
-                wait = Duration::from_secs_f64((p.target_duration / 2.0).clamp(0.5, 5.0));
+                wait = p.reload_interval();
                 let fresh: Vec<&Segment> = p
                     .segments
                     .iter()

@@ -2,6 +2,8 @@
 //! id P2P Media Loader (hls.js) gives it — the media sequence number for live streams, the
 //! index in the playlist for VOD.
 
+use std::time::Duration;
+
 /// One segment of a media playlist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
@@ -20,6 +22,14 @@ pub struct MediaPlaylist {
     pub target_duration: f64,
     pub ended: bool,
     pub segments: Vec<Segment>,
+}
+
+impl MediaPlaylist {
+    /// How long a live worker waits before it reloads the playlist: half the target
+    /// duration, from 0.5 s to 5 s.
+    pub fn reload_interval(&self) -> Duration {
+        Duration::from_secs_f64((self.target_duration / 2.0).clamp(0.5, 5.0))
+    }
 }
 
 /// Resolves `reference` against `base` (absolute URL, absolute path or relative path).
