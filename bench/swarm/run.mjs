@@ -4,7 +4,11 @@
 // stream for the same time. Prints per run: origin bytes, P2P share, startup, rebuffers, and the
 // theoretical best share (N-1)/N.
 //
-// Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml] (also: sdk-http)
+// The SDK checks every segment it takes from peers against the digests the origin publishes
+// beside each live playlist; `sdk-nocheck` is the SDK with those checks off, and the SDK rows
+// print what the checks cost (bytes checked, milliseconds spent, MB/s, share of wall time).
+//
+// Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml] (also: sdk-http, sdk-nocheck)
 //                                 [--stagger-ms 1000] [--src /live/hls-abr/360p/index.m3u8]
 // Needs the built swarmcast binary (SWARMCAST_BIN or target/debug/swarmcast) and built SDK
 // bundles (npm run build --workspaces). Not a test: it prints figures and exits 0.
@@ -28,8 +32,8 @@ const N = Number(opt.tabs);
 const seconds = Number(opt.seconds);
 const stagger = Number(opt['stagger-ms']);
 // `sdk-http` is the SDK page with P2P off: the loader's own cost, without any peer traffic.
-const pages = { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', 'sdk-http': 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
-const extraParams = { 'sdk-http': { p2p: '0' } };
+const pages = { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', 'sdk-http': 'sdk-hlsjs.html', 'sdk-nocheck': 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
+const extraParams = { 'sdk-http': { p2p: '0' }, 'sdk-nocheck': { integrity: '0' } };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const prefix = path.posix.dirname(opt.src) + '/'; // the origin counts bytes per folder
 
@@ -66,6 +70,15 @@ async function run(kind, origin, tracker) {
     states.forEach((s, i) => {
       if (s.startupMs > 2 * typical) process.stderr.write(`  slow tab ${i + 1}: ${JSON.stringify(s.timeline ?? {})}\n`);
     });
+    const verifiedMB = states.reduce((n, s) => n + (s.bytes?.verifiedBytes ?? 0), 0) / 1e6;
+    const verifyMs = states.reduce((n, s) => n + (s.bytes?.verifyMs ?? 0), 0);
+    if (verifiedMB > 0) {
+      process.stderr.write(
+        `  segment checks: ${verifiedMB.toFixed(1)} MB from peers checked in ${Math.round(verifyMs)} ms ` +
+          `(${(verifiedMB / Math.max(1e-3, verifyMs / 1000)).toFixed(0)} MB/s, ${((100 * verifyMs) / (N * seconds * 1000)).toFixed(3)} % of the tabs' time; ` +
+          `P2P ${(p2p / 1e6 / (N * seconds)).toFixed(2)} MB/s per tab)\n`,
+      );
+    }
     return {
       run: kind,
       tabs: N,
@@ -80,6 +93,9 @@ async function run(kind, origin, tracker) {
       rebuffers: states.reduce((n, s) => n + (s.rebuffers ?? 0), 0),
       rebufferS: +(states.reduce((n, s) => n + (s.rebufferMs ?? 0), 0) / 1000).toFixed(1),
       bestShare: +((N - 1) / N).toFixed(3),
+      checkedMB: +verifiedMB.toFixed(1),
+      checkMs: Math.round(verifyMs),
+      badSegments: states.reduce((n, s) => n + (s.bytes?.badSegments ?? 0), 0),
     };
   } finally {
     await ctx.close();
@@ -107,6 +123,10 @@ if (by.sdk) {
   console.log(`SDK P2P share ${by.sdk.p2pShare} vs target ${target.toFixed(3)} (0.8 x (N-1)/N)${by.pml ? `, PML ${by.pml.p2pShare}` : ''}`);
   if (by.control) {
     console.log(`origin media bytes vs control: ${(by.sdk.originMediaMB / by.control.originMediaMB).toFixed(3)}; startup median ${by.sdk.startupMsMedian} ms vs ${by.control.startupMsMedian} ms; rebuffers ${by.sdk.rebuffers} vs ${by.control.rebuffers}`);
+  }
+  if (by['sdk-nocheck']) {
+    const n = by['sdk-nocheck'];
+    console.log(`with segment checks vs without: P2P share ${by.sdk.p2pShare} vs ${n.p2pShare}; startup median ${by.sdk.startupMsMedian} ms vs ${n.startupMsMedian} ms (ratio ${(by.sdk.startupMsMedian / n.startupMsMedian).toFixed(2)}); rebuffers ${by.sdk.rebuffers} vs ${n.rebuffers}`);
   }
 }
 const out = path.join(repoRoot, 'bench/swarm/results');

@@ -79,7 +79,7 @@ pub struct ConsoleArgs {
     pub stop_below: u32,
 
     /// Upload bandwidth budgeted per worker (Mbps); bounds workers per super peer.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = console::planner::DEFAULT_WORKER_MBPS)]
     pub worker_mbps: u32,
 
     /// `token` sent in `POST /seed` entries (the tracker token, if the tracker wants one).

@@ -67,7 +67,10 @@ pub fn run(args: HashArgs) -> anyhow::Result<()> {
         println!("{}: {status}", path.display());
     }
     if stale > 0 {
-        bail!("{stale} manifests are not current: run `swarmcast hash {}`", args.dir.display());
+        bail!(
+            "{stale} manifests are not current: run `swarmcast hash {}`",
+            args.dir.display()
+        );
     }
     Ok(())
 }

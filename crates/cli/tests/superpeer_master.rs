@@ -326,18 +326,29 @@ fn rest_contract() {
     assert_eq!(v["workers"], 1, "{v}");
     let s = m.wait_for("one worker", |s| pids(s).len() == 1);
     assert_eq!(s["capacity"]["workers"], 1);
-    let (_, v) = m.call("POST", "/ping", json!({"workers": 8}));
-    assert_eq!(v["workers"], 2, "{v}");
+    // A forced count is exact: three workers for two channels, each channel with one at least.
+    let (status, _) = m.call("POST", "/ping", json!({"workers": 3}));
+    assert_eq!(status, 200);
+    let s = m.wait_for("three workers", |s| pids(s).len() == 3);
+    assert_eq!(s["capacity"]["workers"], 3);
+    let labels: std::collections::BTreeSet<String> = s["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["channel"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(labels.len(), 2, "both channels have a worker: {s}");
 
     // Stop one, then all: processes end.
-    let s = m.wait_for("two workers", |s| pids(s).len() == 2);
     let ps = pids(&s);
     let (status, _) = m.call("POST", &format!("/stop/{}", ps[0]), Value::Null);
     assert_eq!(status, 200);
     wait_dead(ps[0]);
     let (status, v) = m.call("POST", "/stop_all", Value::Null);
     assert_eq!(status, 200, "{v}");
-    wait_dead(ps[1]);
+    for pid in &ps[1..] {
+        wait_dead(*pid);
+    }
     m.wait_for("no workers", |s| {
         s["workers"].as_array().unwrap().is_empty()
     });

@@ -1,9 +1,16 @@
 //! The seeding planner: a pure function from (channel ranking, super peers, running workers)
 //! to actions, each with the reason an operator can read in the decision log.
 //!
+//! The console plans channels per super peer; each super peer's master scales the workers of
+//! a channel within that (it adds one when every worker of the channel is at
+//! `maxConnections`). So several workers of one channel on one super peer are the master's
+//! doing and are never stopped here. A channel spreads to another super peer only when the
+//! ones holding it are full: every worker of it at `maxConnections` and no slot left.
+//!
 //! Rules, in order:
 //! 1. A worker whose channel cooled (fewer viewers than `stop_below_viewers`, or gone from
-//!    the tracker) is stopped; so is a second worker of a channel already seeded.
+//!    the tracker) is stopped; so is a worker of a channel on a second super peer whose
+//!    viewers would fit on the channel's first super peer again.
 //! 2. A super peer running more workers than its capacity stops its coldest ones.
 //! 3. Channels with at least `min_viewers_to_seed` viewers, hottest first, that no worker
 //!    seeds yet go to the reachable super peer with the most free slots.
@@ -16,6 +23,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
+
+/// Upload a worker is budgeted by default, in Mbps: the super peer's own default (its
+/// `workerMbps`), so that both sides count the same slots for the same bandwidth.
+pub const DEFAULT_WORKER_MBPS: u32 = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -38,7 +49,7 @@ impl Default for PlannerConfig {
         PlannerConfig {
             min_viewers_to_seed: 1,
             stop_below_viewers: 1,
-            worker_mbps: 100,
+            worker_mbps: DEFAULT_WORKER_MBPS,
             preempt_factor: 2,
         }
     }
@@ -70,6 +81,9 @@ pub struct RunningWorker {
     pub super_peer_id: i64,
     pub pid: u32,
     pub channel: String,
+    /// Viewers connected to it, and how many it takes (`maxConnections`; 0 when unknown).
+    pub peers: u32,
+    pub max_connections: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -186,6 +200,8 @@ pub fn plan(
     let viewers = viewers_without_workers(demand, &visible);
     let viewers_of = |ch: &str| viewers.get(ch).copied().unwrap_or(0);
 
+    let load = Load::new(cfg, &reachable, &visible);
+
     // 1. Cooled channels and duplicates.
     let mut kept: Vec<Seeded> = Vec::new();
     let mut sorted_workers = visible.clone();
@@ -201,13 +217,19 @@ pub fn plan(
                 cfg.stop_below_viewers
             ))
         } else {
-            kept.iter().find(|k| k.channel == w.channel).map(|first| {
-                format!(
-                    "duplicate: the channel is already seeded by worker {} on {}",
-                    first.pid.unwrap_or(0),
-                    label(first.super_peer_id)
-                )
-            })
+            let home = load.home(&w.channel);
+            (home != Some(w.super_peer_id))
+                .then_some(home)
+                .flatten()
+                .filter(|&h| load.room(h, &w.channel) >= u64::from(w.peers))
+                .map(|h| {
+                    format!(
+                        "duplicate: the channel is seeded on {}, which has room for this worker's {} viewer{}",
+                        label(h),
+                        w.peers,
+                        plural(w.peers)
+                    )
+                })
         };
         match reason {
             Some(reason) => actions.push(Action::Stop {
@@ -264,7 +286,9 @@ pub fn plan(
         if v < cfg.min_viewers_to_seed || v == 0 {
             break;
         }
-        if seeded.iter().any(|s| &s.channel == channel) {
+        let holders: Vec<i64> = load.holders(channel);
+        let spills = !holders.is_empty() && holders.iter().all(|&h| load.room(h, channel) == 0);
+        if seeded.iter().any(|s| &s.channel == channel) && !spills {
             continue;
         }
         let hot = format!(
@@ -273,9 +297,11 @@ pub fn plan(
             plural(v),
             cfg.min_viewers_to_seed
         );
-        // The reachable super peer with the most free slots; ties go to more bandwidth.
+        // The reachable super peer with the most free slots; ties go to more bandwidth. A
+        // channel that spills over goes to one that does not hold it yet.
         let best = reachable
             .values()
+            .filter(|sp| !holders.contains(&sp.id))
             .map(|sp| {
                 let cap = capacity(cfg, sp);
                 (sp, cap, cap.saturating_sub(used[&sp.id]))
@@ -288,15 +314,26 @@ pub fn plan(
             });
         if let Some((sp, cap, free)) = best {
             *used.get_mut(&sp.id).expect("reachable peers have a count") += 1;
+            let why = if spills {
+                format!(
+                    "{hot}; it spills over: every worker of it is full and {} ha{} no slot left; {} had the most room: {free} of {cap} slot{} free",
+                    holders.iter().map(|&h| label(h)).collect::<Vec<_>>().join(", "),
+                    if holders.len() == 1 { "s" } else { "ve" },
+                    describe_peer(sp),
+                    plural(cap)
+                )
+            } else {
+                format!(
+                    "{hot}; {} had the most room: {free} of {cap} slot{} free",
+                    describe_peer(sp),
+                    plural(cap)
+                )
+            };
             actions.push(Action::Seed {
                 super_peer_id: sp.id,
                 channel: channel.clone(),
                 viewers: v,
-                reason: format!(
-                    "{hot}; {} had the most room: {free} of {cap} slot{} free",
-                    describe_peer(sp),
-                    plural(cap)
-                ),
+                reason: why,
             });
             seeded.push(Seeded {
                 super_peer_id: sp.id,
@@ -304,6 +341,10 @@ pub fn plan(
                 channel: channel.clone(),
                 viewers: v,
             });
+            continue;
+        }
+        if spills {
+            // Seeded, and full wherever it is: nothing better to do this round.
             continue;
         }
         if reachable.is_empty() {
@@ -373,6 +414,77 @@ pub fn plan(
     actions
 }
 
+/// Where each channel's workers run and how full they are.
+struct Load {
+    /// Workers per super peer.
+    workers: BTreeMap<i64, u32>,
+    /// Capacity per super peer.
+    capacity: BTreeMap<i64, u32>,
+    /// (super peer, channel) -> (workers, free connections on them, max connections of one).
+    channels: BTreeMap<(i64, String), (u32, u64, u32)>,
+}
+
+impl Load {
+    fn new(
+        cfg: &PlannerConfig,
+        reachable: &BTreeMap<i64, &SuperPeerSlot>,
+        workers: &[RunningWorker],
+    ) -> Self {
+        let mut load = Load {
+            workers: BTreeMap::new(),
+            capacity: reachable
+                .iter()
+                .map(|(id, sp)| (*id, capacity(cfg, sp)))
+                .collect(),
+            channels: BTreeMap::new(),
+        };
+        for w in workers {
+            *load.workers.entry(w.super_peer_id).or_default() += 1;
+            let e = load
+                .channels
+                .entry((w.super_peer_id, w.channel.clone()))
+                .or_default();
+            e.0 += 1;
+            e.1 += u64::from(w.max_connections.saturating_sub(w.peers));
+            e.2 = e.2.max(w.max_connections);
+        }
+        load
+    }
+
+    /// The super peers holding a channel.
+    fn holders(&self, channel: &str) -> Vec<i64> {
+        self.channels
+            .keys()
+            .filter(|(_, c)| c == channel)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The super peer holding most of a channel's workers (the lowest id among equals).
+    fn home(&self, channel: &str) -> Option<i64> {
+        self.channels
+            .iter()
+            .filter(|((_, c), _)| c == channel)
+            .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.0 .0.cmp(&a.0 .0)))
+            .map(|((id, _), _)| *id)
+    }
+
+    /// Viewers of a channel a super peer can still take: free connections on its workers of
+    /// the channel, and whole workers more in its free slots.
+    fn room(&self, super_peer: i64, channel: &str) -> u64 {
+        let Some(&(_, free, max)) = self.channels.get(&(super_peer, channel.to_owned())) else {
+            return 0;
+        };
+        let slots = self
+            .capacity
+            .get(&super_peer)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(self.workers.get(&super_peer).copied().unwrap_or(0));
+        free + u64::from(slots) * u64::from(max)
+    }
+}
+
 fn describe_peer(sp: &SuperPeerSlot) -> String {
     if sp.label.is_empty() {
         format!("super peer #{}", sp.id)
@@ -417,6 +529,8 @@ mod tests {
             super_peer_id,
             pid,
             channel: channel.into(),
+            peers: 0,
+            max_connections: 80,
         }
     }
 
@@ -447,8 +561,8 @@ mod tests {
     #[test]
     fn hottest_channels_fill_the_free_slots() {
         let cfg = PlannerConfig::default();
-        // sp1: 200 Mbps / 100 per worker = 2 slots; sp2: 1 slot (its ping says 1 worker).
-        let peers = [sp(1, 200, Some(8)), sp(2, 1000, Some(1))];
+        // sp1: 400 Mbps / 200 per worker = 2 slots; sp2: 1 slot (its ping says 1 worker).
+        let peers = [sp(1, 400, Some(8)), sp(2, 1000, Some(1))];
         let actions = plan(
             &cfg,
             &demand(&[("cold", 1), ("hot", 9), ("warm", 4), ("mild", 2)]),
@@ -518,24 +632,93 @@ mod tests {
         assert_eq!(seeds(&actions), [(2, "a")]);
     }
 
+    fn busy(super_peer_id: i64, pid: u32, channel: &str, peers: u32) -> RunningWorker {
+        RunningWorker {
+            peers,
+            ..worker(super_peer_id, pid, channel)
+        }
+    }
+
     #[test]
-    fn duplicates_and_over_capacity_are_trimmed() {
+    fn over_capacity_keeps_the_hottest() {
         let cfg = PlannerConfig::default();
         let actions = plan(
             &cfg,
             &demand(&[("a", 10), ("b", 3), ("c", 6)]),
             &[sp(1, 100, Some(2))],
+            &[worker(1, 1, "a"), worker(1, 3, "b"), worker(1, 4, "c")],
+        );
+        // 100 Mbps = 1 slot: a stays, c and b go.
+        assert_eq!(stops(&actions), [(4, "c"), (3, "b")]);
+        assert!(actions[0].reason().starts_with("over capacity"));
+    }
+
+    #[test]
+    fn the_masters_extra_workers_of_a_channel_are_kept() {
+        let cfg = PlannerConfig::default();
+        // The master added two workers to "a" when its first was full: its business.
+        let actions = plan(
+            &cfg,
+            &demand(&[("a", 200)]),
+            &[sp(1, 0, Some(4))],
             &[
-                worker(1, 1, "a"),
-                worker(1, 2, "a"),
-                worker(1, 3, "b"),
-                worker(1, 4, "c"),
+                busy(1, 1, "a", 80),
+                busy(1, 2, "a", 80),
+                busy(1, 3, "a", 37),
             ],
         );
-        // pid 2 duplicates a; then 100 Mbps = 1 slot: a stays, c and b go.
-        assert_eq!(stops(&actions), [(2, "a"), (4, "c"), (3, "b")]);
-        assert!(actions[0].reason().starts_with("duplicate"));
-        assert!(actions[1].reason().starts_with("over capacity"));
+        assert!(actions.is_empty(), "{actions:?}");
+    }
+
+    #[test]
+    fn a_full_channel_spills_to_another_super_peer_and_comes_back_when_it_fits() {
+        let cfg = PlannerConfig::default();
+        let peers = [sp(1, 0, Some(2)), sp(2, 0, Some(4))];
+        // Both slots of sp1 hold "a", both workers full: "a" spills over to sp2.
+        let full = [busy(1, 1, "a", 80), busy(1, 2, "a", 80)];
+        let actions = plan(&cfg, &demand(&[("a", 200)]), &peers, &full);
+        assert_eq!(seeds(&actions), [(2, "a")]);
+        assert!(
+            actions[0].reason().contains("spills over"),
+            "{}",
+            actions[0].reason()
+        );
+        // While sp1 is still full, the worker on sp2 stays.
+        let spilled = [full[0].clone(), full[1].clone(), busy(2, 9, "a", 30)];
+        assert!(plan(&cfg, &demand(&[("a", 190)]), &peers, &spilled).is_empty());
+        // Once its 30 viewers fit on sp1 again, it is a duplicate.
+        let emptier = [
+            busy(1, 1, "a", 40),
+            busy(1, 2, "a", 80),
+            busy(2, 9, "a", 30),
+        ];
+        let actions = plan(&cfg, &demand(&[("a", 150)]), &peers, &emptier);
+        assert_eq!(stops(&actions), [(9, "a")]);
+        assert!(
+            actions[0].reason().starts_with("duplicate"),
+            "{}",
+            actions[0].reason()
+        );
+    }
+
+    #[test]
+    fn a_second_super_peer_is_a_duplicate_while_the_first_has_room() {
+        let cfg = PlannerConfig::default();
+        let actions = plan(
+            &cfg,
+            &demand(&[("a", 20)]),
+            &[sp(1, 0, Some(4)), sp(2, 0, Some(4))],
+            &[busy(1, 1, "a", 10), busy(2, 5, "a", 5)],
+        );
+        assert_eq!(stops(&actions), [(5, "a")]);
+    }
+
+    #[test]
+    fn both_sides_budget_the_same_bandwidth_per_worker() {
+        assert_eq!(
+            f64::from(PlannerConfig::default().worker_mbps),
+            superpeer::MasterConfig::default().worker_mbps
+        );
     }
 
     #[test]
@@ -596,7 +779,7 @@ mod tests {
     fn capacity_combines_bandwidth_and_worker_limit() {
         let cfg = PlannerConfig::default();
         assert_eq!(capacity(&cfg, &sp(1, 1000, Some(4))), 4);
-        assert_eq!(capacity(&cfg, &sp(1, 250, Some(4))), 2);
+        assert_eq!(capacity(&cfg, &sp(1, 500, Some(4))), 2);
         assert_eq!(capacity(&cfg, &sp(1, 50, Some(4))), 1);
         assert_eq!(capacity(&cfg, &sp(1, 0, Some(3))), 3);
         assert_eq!(capacity(&cfg, &sp(1, 0, Some(0))), 1);

@@ -368,6 +368,8 @@ impl Console {
                         super_peer_id: sp.id,
                         pid: w.pid,
                         channel: w.channel.clone(),
+                        peers: w.peers,
+                        max_connections: w.max_connections,
                     }
                 }));
             }

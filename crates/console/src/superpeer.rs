@@ -61,6 +61,8 @@ pub struct WorkerStats {
     pub state: String,
     pub live: bool,
     pub peers: u32,
+    /// Viewers the worker takes (`maxConnections`; 0 when the super peer does not say).
+    pub max_connections: u32,
     pub uploaded_kb: u64,
     pub origin_kb: u64,
     pub cpu_percent: f64,
@@ -132,6 +134,8 @@ fn parse_worker(v: &Value) -> Option<WorkerStats> {
             "connected",
         ]))
         .unwrap_or(u32::MAX),
+        max_connections: u32::try_from(uint(&["maxConnections", "max_connections"]))
+            .unwrap_or(u32::MAX),
         uploaded_kb: uint(&["uploadedKB", "uploaded_kb", "uploadedKb", "uploaded"]),
         origin_kb: uint(&[
             "originKB",

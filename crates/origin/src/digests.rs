@@ -200,25 +200,37 @@ fn range_digest(file: &File, (first, last): ByteRange) -> io::Result<String> {
 /// modification time): the live streams' manifests name the same VOD files loop after loop.
 #[derive(Debug, Default)]
 pub struct DigestCache {
-    known: Mutex<HashMap<PathBuf, (u64, Option<SystemTime>, String)>>,
+    known: Mutex<HashMap<PathBuf, Known>>,
+}
+
+/// A file's length and modification time when it was hashed, and its digest.
+#[derive(Debug)]
+struct Known {
+    len: u64,
+    modified: Option<SystemTime>,
+    digest: String,
 }
 
 impl DigestCache {
     pub fn whole(&self, path: &Path) -> io::Result<String> {
         let meta = std::fs::metadata(path)?;
         let stamp = (meta.len(), meta.modified().ok());
-        if let Some((len, mtime, d)) = self.lock().get(path) {
-            if (*len, *mtime) == stamp {
-                return Ok(d.clone());
+        if let Some(known) = self.lock().get(path) {
+            if (known.len, known.modified) == stamp {
+                return Ok(known.digest.clone());
             }
         }
-        let d = whole_digest(path)?;
-        self.lock()
-            .insert(path.to_owned(), (stamp.0, stamp.1, d.clone()));
-        Ok(d)
+        let digest = whole_digest(path)?;
+        let known = Known {
+            len: stamp.0,
+            modified: stamp.1,
+            digest: digest.clone(),
+        };
+        self.lock().insert(path.to_owned(), known);
+        Ok(digest)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (u64, Option<SystemTime>, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Known>> {
         self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -204,7 +204,10 @@ async fn live_digests(s: &AppState, folder: &Path) -> Response {
     match manifest {
         Ok(m) => (
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
             ],
             m.to_json(),

@@ -196,8 +196,15 @@ fn a_live_stream_publishes_the_digests_of_its_window() {
     );
     let digest = wire::integrity::sha256_hex(&[1u8; 1000]);
     assert_eq!(m.lookup("seg_001.ts", None), Some(digest.as_str()));
-    assert_eq!(get(addr, "/live/nowhere/segments-sha256.json", "").status, 404);
-    assert_eq!(get(addr, "/live/segments-sha256.json", "").status, 404, "no stream at the root");
+    assert_eq!(
+        get(addr, "/live/nowhere/segments-sha256.json", "").status,
+        404
+    );
+    assert_eq!(
+        get(addr, "/live/segments-sha256.json", "").status,
+        404,
+        "no stream at the root"
+    );
 }
 
 #[test]

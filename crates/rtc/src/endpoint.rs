@@ -129,6 +129,8 @@ pub enum Error {
     MessageTooLarge { len: usize, max: usize },
     #[error("invalid offer: {0}")]
     InvalidOffer(String),
+    #[error("invalid answer: {0}")]
+    InvalidAnswer(String),
     #[error("webrtc: {0}")]
     Stack(#[from] webrtc_core::shared::error::Error),
 }
@@ -233,6 +235,66 @@ impl Endpoint {
         now: Instant,
         offer_sdp: &str,
     ) -> Result<(ConnectionId, String), Error> {
+        let (ufrag, mut pc) = self.new_peer_connection(now)?;
+        let offer = RTCSessionDescription::offer(offer_sdp.to_owned())
+            .map_err(|e| Error::InvalidOffer(e.to_string()))?;
+        pc.set_remote_description(now, offer)
+            .map_err(|e| Error::InvalidOffer(e.to_string()))?;
+        self.add_host_candidate(&mut pc)?;
+        let answer = pc.create_answer(None)?;
+        pc.set_local_description(now, answer)?;
+        let answer_sdp = pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| Error::InvalidOffer("no local description".into()))?;
+        Ok((self.register(ufrag, pc, now), answer_sdp))
+    }
+
+    /// Makes an offer of our own, with one data channel labelled `label` and our single host
+    /// candidate, for a remote peer found through a tracker. The connection waits for
+    /// [`Endpoint::accept_answer`]; unanswered, it is dropped at the connect timeout. Once
+    /// connected, the channel opens as [`Event::ChannelOpen`], as a browser's would.
+    pub fn create_offer(
+        &mut self,
+        now: Instant,
+        label: &str,
+    ) -> Result<(ConnectionId, String), Error> {
+        let (ufrag, mut pc) = self.new_peer_connection(now)?;
+        pc.create_data_channel(label, None)?;
+        self.add_host_candidate(&mut pc)?;
+        let offer = pc.create_offer(None)?;
+        pc.set_local_description(now, offer)?;
+        let offer_sdp = pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| Error::InvalidOffer("no local description".into()))?;
+        Ok((self.register(ufrag, pc, now), offer_sdp))
+    }
+
+    /// Takes the remote answer to an offer made by [`Endpoint::create_offer`].
+    pub fn accept_answer(
+        &mut self,
+        now: Instant,
+        connection: ConnectionId,
+        answer_sdp: &str,
+    ) -> Result<(), Error> {
+        let conn = self
+            .connections
+            .get_mut(&connection)
+            .ok_or(Error::UnknownChannel)?;
+        let answer = RTCSessionDescription::answer(answer_sdp.to_owned())
+            .map_err(|e| Error::InvalidAnswer(e.to_string()))?;
+        conn.pc
+            .set_remote_description(now, answer)
+            .map_err(|e| Error::InvalidAnswer(e.to_string()))?;
+        self.out.drain(connection, conn);
+        self.drop_if_ended(connection);
+        Ok(())
+    }
+
+    /// A peer connection of ours: ICE-lite with fresh credentials, the endpoint's certificate,
+    /// message size and packet size. Refused beyond `max_connections`.
+    fn new_peer_connection(&self, now: Instant) -> Result<(String, RTCPeerConnection), Error> {
         if self.connections.len() >= self.config.max_connections {
             return Err(Error::TooManyConnections(self.config.max_connections));
         }
@@ -252,14 +314,15 @@ impl Endpoint {
         let configuration = RTCConfigurationBuilder::new()
             .with_certificates(vec![self.certificate.clone()])
             .build();
-        let mut pc = RTCPeerConnectionBuilder::new()
+        let pc = RTCPeerConnectionBuilder::new()
             .with_configuration(configuration)
             .with_setting_engine(setting_engine)
             .build(now)?;
-        let offer = RTCSessionDescription::offer(offer_sdp.to_owned())
-            .map_err(|e| Error::InvalidOffer(e.to_string()))?;
-        pc.set_remote_description(now, offer)
-            .map_err(|e| Error::InvalidOffer(e.to_string()))?;
+        Ok((ufrag, pc))
+    }
+
+    /// Our one candidate: the advertised address.
+    fn add_host_candidate(&self, pc: &mut RTCPeerConnection) -> Result<(), Error> {
         let advertised = self.config.advertised_addr;
         let candidate = CandidateHostConfig {
             base_config: CandidateConfig {
@@ -273,12 +336,10 @@ impl Endpoint {
         }
         .new_candidate_host()?;
         pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
-        let answer = pc.create_answer(None)?;
-        pc.set_local_description(now, answer)?;
-        let answer_sdp = pc
-            .local_description()
-            .map(|d| d.sdp)
-            .ok_or_else(|| Error::InvalidOffer("no local description".into()))?;
+        Ok(())
+    }
+
+    fn register(&mut self, ufrag: String, pc: RTCPeerConnection, now: Instant) -> ConnectionId {
         let id = self.next_id;
         self.next_id += 1;
         self.by_ufrag.insert(ufrag.clone(), id);
@@ -294,7 +355,7 @@ impl Endpoint {
         });
         self.out.drain(id, &mut connection);
         self.connections.insert(id, connection);
-        Ok((id, answer_sdp))
+        id
     }
 
     /// Feeds one received datagram and returns the connection it belonged to. Datagrams from

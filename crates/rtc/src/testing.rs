@@ -53,6 +53,58 @@ impl TestPeer {
         Self::with_channels(addr, &[PML_LABEL])
     }
 
+    /// A peer that answers a remote offer (the remote opens the data channel), and its answer.
+    pub fn answering(addr: SocketAddr, offer_sdp: &str) -> (Self, String) {
+        let mut pc = Self::peer_connection();
+        let offer = RTCSessionDescription::offer(offer_sdp.to_owned()).expect("offer SDP");
+        pc.set_remote_description(Instant::now(), offer)
+            .expect("remote description");
+        Self::add_candidate(&mut pc, addr);
+        let answer = pc.create_answer(None).expect("answer");
+        pc.set_local_description(Instant::now(), answer.clone())
+            .expect("local description");
+        let peer = Self {
+            pc,
+            addr,
+            channels: Vec::new(),
+            received: Vec::new(),
+            closed: false,
+        };
+        (peer, answer.sdp)
+    }
+
+    fn peer_connection() -> RTCPeerConnection {
+        let settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_include_loopback_candidate(true)
+            .build();
+        RTCPeerConnectionBuilder::new()
+            .with_setting_engine(settings)
+            .build(Instant::now())
+            .expect("peer connection")
+    }
+
+    fn add_candidate(pc: &mut RTCPeerConnection, addr: SocketAddr) {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: addr.ip().to_string(),
+                port: addr.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .expect("host candidate");
+        pc.add_local_candidate(
+            RTCIceCandidate::from(&candidate)
+                .to_json()
+                .expect("candidate"),
+        )
+        .expect("local candidate");
+    }
+
     /// A peer that opens a data channel per label, and its offer SDP.
     pub fn with_channels(addr: SocketAddr, labels: &[&str]) -> (Self, String) {
         let settings = SettingEngineBuilder::new()

@@ -282,3 +282,59 @@ fn a_new_connection_from_the_address_of_a_dead_one_connects_and_the_dead_one_is_
         Err(rtc::Error::UnknownChannel)
     ));
 }
+
+#[test]
+fn an_offer_of_ours_is_answered_and_its_channel_opens_and_carries_messages() {
+    let mut endpoint = Endpoint::new(EndpointConfig::new(SERVER)).unwrap();
+    let mut net = Network::new(SERVER);
+    let (id, offer) = endpoint.create_offer(net.now, "swarmcast").unwrap();
+    assert!(offer.contains("a=ice-lite"), "{offer}");
+    assert!(offer.contains("127.0.0.1 40000 typ host"), "{offer}");
+    assert!(offer.contains("m=application"), "{offer}");
+    let (peer, answer) = TestPeer::answering(at(50041), &offer);
+    endpoint.accept_answer(net.now, id, &answer).unwrap();
+    let mut peers = vec![peer];
+    let events = run(&mut net, &mut endpoint, &mut peers, |ps, es| {
+        ps[0].open_channels() == 1 && !opened(es).is_empty()
+    });
+    let (connection, channel, label) = opened(&events).pop().unwrap();
+    assert_eq!((connection, label.as_str()), (id, "swarmcast"));
+    endpoint.send(net.now, id, channel, b"from us").unwrap();
+    peers[0].send(net.now, b"from them");
+    let mut got = Vec::new();
+    let events = run(&mut net, &mut endpoint, &mut peers, |ps, es| {
+        got.extend(ps[0].take_received());
+        !got.is_empty() && es.iter().any(|e| matches!(e, Event::Message { .. }))
+    });
+    assert_eq!(got, vec![b"from us".to_vec()]);
+    assert!(events.iter().any(
+        |e| matches!(e, Event::Message { connection, data, .. } if *connection == id && &data[..] == b"from them")
+    ));
+}
+
+#[test]
+fn answers_to_unknown_connections_and_garbage_answers_are_refused() {
+    let mut endpoint = Endpoint::new(EndpointConfig::new(SERVER)).unwrap();
+    let now = Instant::now();
+    assert!(matches!(
+        endpoint.accept_answer(now, 99, "v=0"),
+        Err(rtc::Error::UnknownChannel)
+    ));
+    let (id, _) = endpoint.create_offer(now, "x").unwrap();
+    assert!(matches!(
+        endpoint.accept_answer(now, id, "not sdp"),
+        Err(rtc::Error::InvalidAnswer(_))
+    ));
+}
+
+#[test]
+fn an_unanswered_offer_is_dropped_at_the_connect_timeout() {
+    let mut config = EndpointConfig::new(SERVER);
+    config.connect_timeout = Duration::from_secs(5);
+    let mut endpoint = Endpoint::new(config).unwrap();
+    let start = Instant::now();
+    endpoint.create_offer(start, "x").unwrap();
+    assert_eq!(endpoint.connection_count(), 1);
+    endpoint.handle_timeout(start + Duration::from_secs(5));
+    assert_eq!(endpoint.connection_count(), 0);
+}

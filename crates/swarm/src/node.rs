@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rtc::ConnectionId;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use wire::peer::SegmentId;
@@ -84,6 +85,8 @@ pub enum NodeError {
     Stopped,
     #[error("offer refused: {0}")]
     Offer(#[from] OfferError),
+    #[error("answer refused: {0}")]
+    Answer(#[from] rtc::Error),
 }
 
 enum Request {
@@ -100,6 +103,16 @@ enum Request {
     RemoveSegment {
         swarm: SwarmKey,
         id: SegmentId,
+    },
+    CreateOffers {
+        swarm: SwarmKey,
+        count: usize,
+        reply: oneshot::Sender<Vec<(ConnectionId, String)>>,
+    },
+    AcceptAnswer {
+        connection: ConnectionId,
+        sdp: String,
+        reply: oneshot::Sender<Result<(), rtc::Error>>,
     },
     MaxConnections(usize),
     Stats {
@@ -130,6 +143,39 @@ impl NodeHandle {
         let (reply, answer) = oneshot::channel();
         self.send(Request::Offer { swarm, sdp, reply }).await?;
         Ok(answer.await.map_err(|_| NodeError::Stopped)??)
+    }
+
+    /// Makes up to `count` offers to join `swarm`, for the tracker to relay to viewers (fewer
+    /// when the connection limit is near). Each waits for [`NodeHandle::accept_answer`].
+    pub async fn create_offers(
+        &self,
+        swarm: SwarmKey,
+        count: usize,
+    ) -> Result<Vec<(ConnectionId, String)>, NodeError> {
+        let (reply, offers) = oneshot::channel();
+        self.send(Request::CreateOffers {
+            swarm,
+            count,
+            reply,
+        })
+        .await?;
+        offers.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// Takes a viewer's answer to one of our offers.
+    pub async fn accept_answer(
+        &self,
+        connection: ConnectionId,
+        sdp: String,
+    ) -> Result<(), NodeError> {
+        let (reply, done) = oneshot::channel();
+        self.send(Request::AcceptAnswer {
+            connection,
+            sdp,
+            reply,
+        })
+        .await?;
+        Ok(done.await.map_err(|_| NodeError::Stopped)??)
     }
 
     /// Adds a segment to a swarm's store; connected peers of that swarm get a new
@@ -308,6 +354,26 @@ impl Node {
                 self.seeder.insert_segment(now, swarm, id, data);
             }
             Request::RemoveSegment { swarm, id } => self.seeder.remove_segment(now, swarm, id),
+            Request::CreateOffers {
+                swarm,
+                count,
+                reply,
+            } => {
+                // Offers wait for answers that may never come: they may take at most half the
+                // room left, so that viewers' own offers still find some.
+                let count = count.min(self.seeder.room() / 2);
+                let offers = (0..count)
+                    .map_while(|_| self.seeder.create_offer(now, swarm).ok())
+                    .collect();
+                let _ = reply.send(offers);
+            }
+            Request::AcceptAnswer {
+                connection,
+                sdp,
+                reply,
+            } => {
+                let _ = reply.send(self.seeder.accept_answer(now, connection, &sdp));
+            }
             Request::MaxConnections(max) => self.seeder.set_max_connections(max),
             Request::Stats { reply } => {
                 let _ = reply.send(NodeStats {

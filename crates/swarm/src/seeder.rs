@@ -28,6 +28,9 @@ use crate::store::SegmentStore;
 /// A swarm's key: its tracker info hash.
 pub type SwarmKey = InfoHash;
 
+/// The label of the data channel on connections we offer (browsers accept any).
+const OFFER_CHANNEL_LABEL: &str = "swarmcast";
+
 /// Demand entries kept for the owner at most; older ones are dropped first (the owner is
 /// behind, and newer demand says more about where viewers are).
 const MAX_QUEUED_DEMAND: usize = 1024;
@@ -106,6 +109,9 @@ pub struct SeederStats {
     /// Data channels beyond the first of a connection, not served.
     pub extra_channels_ignored: u64,
     pub offers_refused: u64,
+    /// Offers of our own made, and answers to them taken.
+    pub offers_made: u64,
+    pub answers_accepted: u64,
     /// Demand entries dropped because the owner did not take them in time.
     pub demand_dropped: u64,
 }
@@ -186,6 +192,55 @@ impl Seeder {
         );
         self.on_events(now);
         Ok(answer)
+    }
+
+    /// Makes an offer to join `swarm` for a viewer the tracker will relay it to (a seeder that
+    /// offers reaches viewers already watching at once, instead of at their next announce).
+    /// The connection waits for [`Seeder::accept_answer`]; unanswered, it is dropped at the
+    /// connect timeout. Counts against the connection limit like any other.
+    pub fn create_offer(
+        &mut self,
+        now: Instant,
+        swarm: SwarmKey,
+    ) -> Result<(ConnectionId, String), OfferError> {
+        if self.endpoint.connection_count() >= self.config.max_connections {
+            self.stats.offers_refused += 1;
+            return Err(OfferError::Full(self.config.max_connections));
+        }
+        let (connection, offer) = self.endpoint.create_offer(now, OFFER_CHANNEL_LABEL)?;
+        self.peers.insert(
+            connection,
+            Peer {
+                swarm,
+                channel: None,
+                session: Session::new(self.config.session.clone()),
+            },
+        );
+        self.stats.offers_made += 1;
+        self.on_events(now);
+        Ok((connection, offer))
+    }
+
+    /// Takes a viewer's answer to an offer of [`Seeder::create_offer`].
+    pub fn accept_answer(
+        &mut self,
+        now: Instant,
+        connection: ConnectionId,
+        sdp: &str,
+    ) -> Result<(), rtc::Error> {
+        let result = self.endpoint.accept_answer(now, connection, sdp);
+        if result.is_ok() {
+            self.stats.answers_accepted += 1;
+        }
+        self.on_events(now);
+        result
+    }
+
+    /// Connections that can still be made before the limit.
+    pub fn room(&self) -> usize {
+        self.config
+            .max_connections
+            .saturating_sub(self.endpoint.connection_count())
     }
 
     /// Changes how many connections are accepted; existing ones stay.

@@ -1,18 +1,21 @@
 //! How a seeder joins swarms: a WebTorrent tracker ("signal") client over WebSocket that
 //! announces the seeder's swarms, hands the offers the tracker relays to the [`NodeHandle`]
-//! and sends its answers back. It connects to `signal1`, fails over to `signal2` when
+//! and sends its answers back. Like a browser peer, it also sends offers of its own with each
+//! announce, so that viewers already watching connect at once rather than at their next
+//! announce; their answers come back through the tracker. It connects to `signal1`, fails over to `signal2` when
 //! signal1 is down, and goes back to signal1 as soon as it answers again. Used by the
 //! super-peer workers and `swarmcast peer`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 use wire::tracker::{
     decode_server, encode_client, AnnounceEvent, AnnounceRequest, AnswerRequest, ClientMessage,
-    InfoHash, PeerId, ServerMessage, Signal,
+    InfoHash, Offer, OfferId, PeerId, ServerMessage, Signal,
 };
 
 use crate::node::NodeHandle;
@@ -20,6 +23,9 @@ use crate::node::NodeHandle;
 /// Offers being answered at once at most; more are left to time out at the viewer, who
 /// offers again at its next announce.
 const MAX_PENDING_OFFERS: usize = 64;
+
+/// Our own offers wait this long for an answer, as a browser's do.
+const OFFER_TTL: Duration = Duration::from_secs(50);
 
 /// Which tracker to use next; pure so the failover rules are tested without sockets.
 #[derive(Debug, Clone)]
@@ -86,6 +92,9 @@ pub struct SignalConfig {
     pub probe_primary_every: Duration,
     /// Time between announces until the tracker says otherwise (its `interval`).
     pub announce_every: Duration,
+    /// Offers of our own sent with each announce of each swarm (0: answer offers only).
+    /// After the first announce, only swarms the tracker counts other peers in get offers.
+    pub offers_per_announce: usize,
 }
 
 impl SignalConfig {
@@ -97,8 +106,52 @@ impl SignalConfig {
             info_hashes,
             probe_primary_every: Duration::from_secs(5),
             announce_every: Duration::from_secs(30),
+            offers_per_announce: 10,
         }
     }
+}
+
+/// A tracker URL with the `token` query parameter a tracker started with `--token` wants
+/// (as the SDK adds it); the URL as it is for an empty token.
+pub fn with_token(url: &str, token: &str) -> String {
+    if token.is_empty() {
+        return url.to_owned();
+    }
+    let encoded: String = token
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'\''
+            | b'('
+            | b')' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}token={encoded}")
+}
+
+/// A tracker URL fit for logs and status: its token replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some(("token", _)) => "token=***".to_owned(),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }
 
 /// What the client reports to its owner.
@@ -137,25 +190,28 @@ pub async fn run(config: SignalConfig, node: NodeHandle, status: watch::Sender<S
         match ws {
             Ok(ws) => {
                 failover.on_connected();
-                status.send_modify(|s| s.tracker = Some(url.clone()));
+                status.send_modify(|s| s.tracker = Some(redacted(&url)));
                 let outcome = session(ws, &config, &failover, &node, &pending, &status).await;
                 status.send_modify(|s| s.tracker = None);
                 match outcome {
                     Ended::PrimaryBack(ws) => {
-                        tracing::info!(url = failover.primary(), "tracker signal1 is back");
+                        tracing::info!(
+                            url = redacted(failover.primary()),
+                            "tracker signal1 is back"
+                        );
                         failover.back_to_primary();
                         next = Some(*ws);
                     }
                     Ended::NodeStopped => return,
                     Ended::Closed(why) => {
-                        tracing::warn!(%url, "tracker connection ended: {why}");
+                        tracing::warn!(url = redacted(&url), "tracker connection ended: {why}");
                         let pause = failover.on_failure();
                         tokio::time::sleep(pause.max(Duration::from_millis(200))).await;
                     }
                 }
             }
             Err(e) => {
-                tracing::warn!(%url, "cannot reach tracker: {e:#}");
+                tracing::warn!(url = redacted(&url), "cannot reach tracker: {e:#}");
                 let pause = failover.on_failure();
                 tokio::time::sleep(pause).await;
             }
@@ -169,16 +225,72 @@ enum Ended {
     NodeStopped,
 }
 
-fn announce(config: &SignalConfig, info_hash: &InfoHash, event: AnnounceEvent) -> Message {
+fn announce(
+    config: &SignalConfig,
+    info_hash: &InfoHash,
+    event: AnnounceEvent,
+    offers: Vec<Offer>,
+) -> Message {
     let msg = ClientMessage::Announce(AnnounceRequest {
         info_hash: *info_hash,
         peer_id: config.peer_id,
         event,
         left: Some(0.0),
-        numwant: Some(0.0),
-        offers: Vec::new(),
+        numwant: Some(offers.len() as f64),
+        offers,
     });
     Message::text(encode_client(&msg))
+}
+
+/// Our offers the tracker carries, by offer id: the connection waiting for the answer.
+#[derive(Default)]
+struct OwnOffers {
+    pending: HashMap<OfferId, (ConnectionIdOf, InfoHash, Instant)>,
+}
+
+type ConnectionIdOf = rtc::ConnectionId;
+
+impl OwnOffers {
+    /// Offers for one swarm's announce, made by the node and remembered.
+    async fn make(&mut self, node: &NodeHandle, swarm: InfoHash, count: usize) -> Vec<Offer> {
+        let now = Instant::now();
+        self.pending
+            .retain(|_, (_, _, at)| now.duration_since(*at) < OFFER_TTL);
+        if count == 0 {
+            return Vec::new();
+        }
+        let Ok(made) = node.create_offers(swarm, count).await else {
+            return Vec::new();
+        };
+        made.into_iter()
+            .map(|(connection, sdp)| {
+                let offer_id = random_offer_id();
+                self.pending.insert(offer_id, (connection, swarm, now));
+                Offer {
+                    offer_id,
+                    offer: Signal::new("offer", &sdp),
+                }
+            })
+            .collect()
+    }
+
+    /// The connection an answer is for, if it answers an offer of ours in that swarm.
+    fn answered(&mut self, swarm: &InfoHash, offer_id: &OfferId) -> Option<ConnectionIdOf> {
+        match self.pending.get(offer_id) {
+            Some((_, s, _)) if s == swarm => self.pending.remove(offer_id).map(|(c, _, _)| c),
+            _ => None,
+        }
+    }
+}
+
+fn random_offer_id() -> OfferId {
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).expect("the OS random source");
+    for b in &mut bytes {
+        *b = ALNUM[usize::from(*b) % ALNUM.len()];
+    }
+    OfferId::from_bytes(&bytes).expect("20 bytes make an offer id")
 }
 
 async fn session(
@@ -190,16 +302,18 @@ async fn session(
     status: &watch::Sender<SignalStatus>,
 ) -> Ended {
     let (mut sink, mut stream) = ws.split();
+    let mut own = OwnOffers::default();
     for hash in &config.info_hashes {
+        let offers = own.make(node, *hash, config.offers_per_announce).await;
         if let Err(e) = sink
-            .send(announce(config, hash, AnnounceEvent::Started))
+            .send(announce(config, hash, AnnounceEvent::Started, offers))
             .await
         {
             return Ended::Closed(e.to_string());
         }
     }
     tracing::info!(
-        url = failover.current(),
+        url = redacted(failover.current()),
         swarms = config.info_hashes.len(),
         "announced to the tracker"
     );
@@ -234,7 +348,9 @@ async fn session(
                         }
                     }
                     Ok(ServerMessage::Offer(o)) => {
-                        if !config.info_hashes.contains(&o.info_hash) {
+                        // Another server (a worker of the same channel): two ICE-lite ends
+                        // never connect, and servers have nothing to take from each other.
+                        if !config.info_hashes.contains(&o.info_hash) || o.peer_id.0.starts_with(crate::peer_id::PREFIX) {
                             continue;
                         }
                         let Some(sdp) = o.offer.sdp() else { continue };
@@ -259,6 +375,18 @@ async fn session(
                             }
                         });
                     }
+                    Ok(ServerMessage::Answer(a)) => {
+                        let Some(connection) = own.answered(&a.info_hash, &a.offer_id) else {
+                            continue; // not ours, or expired
+                        };
+                        let Some(sdp) = a.answer.sdp() else { continue };
+                        let node = node.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = node.accept_answer(connection, sdp).await {
+                                tracing::debug!("answer not taken: {e}");
+                            }
+                        });
+                    }
                     Ok(ServerMessage::Error(e)) => tracing::warn!("tracker error: {}", e.reason),
                     Ok(_) => {}
                     Err(e) => tracing::debug!("undecodable tracker frame: {e}"),
@@ -273,8 +401,11 @@ async fn session(
                 if node.is_stopped() {
                     return Ended::NodeStopped;
                 }
-                for hash in &config.info_hashes {
-                    if let Err(e) = sink.send(announce(config, hash, AnnounceEvent::Update)).await {
+                for (i, hash) in config.info_hashes.iter().enumerate() {
+                    // Offers only where the tracker counts someone to give them to.
+                    let count = if swarm_counts[i] > 0 { config.offers_per_announce } else { 0 };
+                    let offers = own.make(node, *hash, count).await;
+                    if let Err(e) = sink.send(announce(config, hash, AnnounceEvent::Update, offers)).await {
                         return Ended::Closed(e.to_string());
                     }
                 }
@@ -307,6 +438,24 @@ mod tests {
         assert_eq!(f.current(), "ws://b");
         f.back_to_primary();
         assert!(f.on_primary());
+    }
+
+    #[test]
+    fn tokens_are_added_as_the_sdk_adds_them() {
+        assert_eq!(with_token("ws://t:8000", ""), "ws://t:8000");
+        assert_eq!(
+            with_token("ws://t:8000", "a b&c"),
+            "ws://t:8000?token=a%20b%26c"
+        );
+        assert_eq!(
+            with_token("wss://t/announce?x=1", "k"),
+            "wss://t/announce?x=1&token=k"
+        );
+        assert_eq!(
+            redacted("wss://t/a?x=1&token=secret"),
+            "wss://t/a?x=1&token=***"
+        );
+        assert_eq!(redacted("ws://t:8000"), "ws://t:8000");
     }
 
     #[test]

@@ -477,7 +477,8 @@ fn playback_errors_and_integrity_failures_add_up_per_channel_and_in_all() {
     let h = hash(0);
     w.swarm_of(h, 2);
     let with_quality = |peer: u8, q: [u64; 5]| {
-        let ClientMessage::Stats(mut r) = stats(h, peer, "https://cdn/live.m3u8", [1, 1, 1, 0]) else {
+        let ClientMessage::Stats(mut r) = stats(h, peer, "https://cdn/live.m3u8", [1, 1, 1, 0])
+        else {
             unreachable!()
         };
         r.quality = QualityCounters {

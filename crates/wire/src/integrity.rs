@@ -96,7 +96,11 @@ impl DigestManifest {
                 }
             }
         }
-        out.push_str(if self.files.is_empty() { "}\n" } else { "\n}\n" });
+        out.push_str(if self.files.is_empty() {
+            "}\n"
+        } else {
+            "\n}\n"
+        });
         out
     }
 

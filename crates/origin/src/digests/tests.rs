@@ -22,13 +22,19 @@ fn a_folder_lists_whole_segments_ranges_and_pieces() {
     .unwrap();
     let m = folder_manifest(dir.path(), 512 * 1024).unwrap();
     assert_eq!(m.files.len(), 3, "{:?}", m.files.keys());
-    assert_eq!(m.lookup("seg_000.ts", None), Some(sha256_hex(&seg).as_str()));
+    assert_eq!(
+        m.lookup("seg_000.ts", None),
+        Some(sha256_hex(&seg).as_str())
+    );
     assert_eq!(
         m.lookup("all.m4s", Some((1000, 2999))),
         Some(sha256_hex(&ranged[1000..]).as_str()),
         "an offset-less range follows the previous one"
     );
-    assert_eq!(m.lookup("all.m4s", Some((0, 999))), Some(sha256_hex(&ranged[..1000]).as_str()));
+    assert_eq!(
+        m.lookup("all.m4s", Some((0, 999))),
+        Some(sha256_hex(&ranged[..1000]).as_str())
+    );
     let FileDigests::Ranges(pieces) = &m.files["movie.mp4"] else {
         panic!("a progressive file is listed by pieces")
     };

@@ -150,7 +150,7 @@ async fn stats_all(State(sup): State<Shared>) -> Response {
         "uploadedKB": st.workers.values().map(|w| w.counters.uploaded_bytes / 1024).sum::<u64>(),
     });
     let capacity = json!({
-        "workers": sup.slots(&st),
+        "workers": sup.slots(&st).count(),
         "bandwidth": st.bandwidth_mbps,
         "forcedWorkers": st.forced_workers,
     });

@@ -30,10 +30,33 @@ impl ChannelDemand {
     }
 }
 
-/// Splits `slots` worker processes among channels: first one worker each, by priority
-/// (then age), then the extra workers busy channels want, in the same order. A channel that
-/// gets 0 is queued until capacity frees up.
-pub fn allocate(channels: &[ChannelDemand], slots: u32) -> BTreeMap<String, u32> {
+/// How many worker processes the master runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slots {
+    /// At most this many: one per channel, more for busy channels.
+    UpTo(u32),
+    /// Exactly this many while any channel is seeded (`POST /ping {workers}`): what busy
+    /// channels do not take is spread over all channels, by priority.
+    Forced(u32),
+}
+
+impl Slots {
+    /// The number of worker processes this allows.
+    pub fn count(self) -> u32 {
+        match self {
+            Slots::UpTo(n) | Slots::Forced(n) => n,
+        }
+    }
+}
+
+/// Splits worker processes among channels: first one worker each, by priority (then age),
+/// then the extra workers busy channels want, in the same order, then (forced counts only)
+/// the rest round-robin. A channel that gets 0 is queued until capacity frees up.
+pub fn allocate(channels: &[ChannelDemand], slots: Slots) -> BTreeMap<String, u32> {
+    let (slots, fill) = match slots {
+        Slots::UpTo(n) => (n, false),
+        Slots::Forced(n) => (n, true),
+    };
     let mut order: Vec<&ChannelDemand> = channels.iter().collect();
     order.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.order.cmp(&b.order)));
     let mut left = slots;
@@ -51,6 +74,15 @@ pub fn allocate(channels: &[ChannelDemand], slots: u32) -> BTreeMap<String, u32>
         if extra > 0 {
             *out.entry(c.channel_id.clone()).or_default() += extra;
             left -= extra;
+        }
+    }
+    while fill && left > 0 && !order.is_empty() {
+        for c in &order {
+            if left == 0 {
+                break;
+            }
+            *out.entry(c.channel_id.clone()).or_default() += 1;
+            left -= 1;
         }
     }
     out
@@ -147,8 +179,23 @@ mod tests {
     }
 
     #[test]
+    fn a_forced_count_runs_exactly_that_many_workers_spread_over_channels() {
+        let chans = [demand("hi", 5, 0, 0, 1), demand("lo", 0, 1, 0, 1)];
+        let a = allocate(&chans, Slots::Forced(5));
+        assert_eq!((a["hi"], a["lo"]), (3, 2));
+        // Busy channels take their extra workers first.
+        let chans = [demand("hi", 5, 0, 0, 1), demand("lo", 0, 1, 80, 1)];
+        let a = allocate(&chans, Slots::Forced(3));
+        assert_eq!((a["hi"], a["lo"]), (1, 2));
+        assert!(allocate(&[], Slots::Forced(4)).is_empty());
+    }
+
+    #[test]
     fn every_channel_gets_one_worker_when_capacity_allows() {
-        let a = allocate(&[demand("a", 0, 0, 0, 0), demand("b", 0, 1, 5, 1)], 8);
+        let a = allocate(
+            &[demand("a", 0, 0, 0, 0), demand("b", 0, 1, 5, 1)],
+            Slots::UpTo(8),
+        );
         assert_eq!((a["a"], a["b"]), (1, 1));
     }
 
@@ -157,7 +204,7 @@ mod tests {
         assert_eq!(demand("a", 0, 0, 80, 1).wanted(), 2);
         assert_eq!(demand("a", 0, 0, 79, 1).wanted(), 1);
         assert_eq!(demand("a", 0, 0, 160, 2).wanted(), 3);
-        let a = allocate(&[demand("a", 0, 0, 80, 1)], 8);
+        let a = allocate(&[demand("a", 0, 0, 80, 1)], Slots::UpTo(8));
         assert_eq!(a["a"], 2);
     }
 
@@ -168,21 +215,24 @@ mod tests {
             demand("high", 9, 5, 0, 0),
             demand("mid", 5, 1, 0, 1),
         ];
-        let a = allocate(&chans, 2);
+        let a = allocate(&chans, Slots::UpTo(2));
         assert_eq!((a["high"], a["mid"], a["low"]), (1, 1, 0));
         // Equal priority: the older channel keeps its worker.
-        let a = allocate(&[demand("new", 0, 7, 0, 0), demand("old", 0, 2, 0, 1)], 1);
+        let a = allocate(
+            &[demand("new", 0, 7, 0, 0), demand("old", 0, 2, 0, 1)],
+            Slots::UpTo(1),
+        );
         assert_eq!((a["old"], a["new"]), (1, 0));
     }
 
     #[test]
     fn scale_out_comes_after_one_worker_each() {
         let chans = [demand("busy", 9, 0, 500, 1), demand("quiet", 0, 1, 0, 1)];
-        let a = allocate(&chans, 2);
+        let a = allocate(&chans, Slots::UpTo(2));
         assert_eq!((a["busy"], a["quiet"]), (1, 1));
-        let a = allocate(&chans, 3);
+        let a = allocate(&chans, Slots::UpTo(3));
         assert_eq!((a["busy"], a["quiet"]), (2, 1));
-        let a = allocate(&chans, 0);
+        let a = allocate(&chans, Slots::UpTo(0));
         assert_eq!((a["busy"], a["quiet"]), (0, 0));
     }
 

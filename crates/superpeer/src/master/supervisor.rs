@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
-use super::plan::{allocate, should_reap, Backoff, ChannelDemand, IdleClock};
+use super::plan::{allocate, should_reap, Backoff, ChannelDemand, IdleClock, Slots};
 use super::procstat::CpuMeter;
 use super::validate::SeedSpec;
 use crate::config::MasterConfig;
@@ -117,16 +117,22 @@ impl Supervisor {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Worker slots allowed now: configuration, `bandwidth` and a forced count.
-    pub fn slots(&self, state: &State) -> u32 {
-        let mut slots = self.config.capacity_workers(state.bandwidth_mbps);
-        if let Some(forced) = state.forced_workers {
-            slots = slots.min(forced);
+    /// Worker slots now: a count forced by `POST /ping {workers}` (exactly that many), else
+    /// what the configuration and `bandwidth` allow; never more than the UDP ports.
+    pub fn slots(&self, state: &State) -> Slots {
+        let ports = self
+            .config
+            .udp_ports
+            .as_ref()
+            .map_or(u32::MAX, |r| u32::from(r.end() - r.start()) + 1);
+        match state.forced_workers {
+            Some(forced) => Slots::Forced(forced.min(ports)),
+            None => Slots::UpTo(
+                self.config
+                    .capacity_workers(state.bandwidth_mbps)
+                    .min(ports),
+            ),
         }
-        if let Some(range) = &self.config.udp_ports {
-            slots = slots.min(u32::from(range.end() - range.start()) + 1);
-        }
-        slots
     }
 
     /// Applies a validated `POST /seed` list: new channels start, known ones are updated

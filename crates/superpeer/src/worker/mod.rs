@@ -240,12 +240,16 @@ async fn seed(
         }
     });
 
+    // The seed's token reaches the tracker, as a viewer's does (`?token=`).
     let mut signal_config = swarm::signal::SignalConfig::new(
-        seed.signal1.clone(),
+        swarm::signal::with_token(&seed.signal1, &seed.token),
         peer_id,
         variants.iter().map(|v| v.info_hash).collect(),
     );
-    signal_config.signal2 = seed.signal2.clone();
+    signal_config.signal2 = seed
+        .signal2
+        .as_deref()
+        .map(|url| swarm::signal::with_token(url, &seed.token));
     let (status_tx, mut status) = watch::channel(swarm::signal::SignalStatus::default());
     tasks.spawn(swarm::signal::run(signal_config, node.clone(), status_tx).map(Ok));
     let c = counters.clone();

@@ -448,3 +448,37 @@ fn an_invalid_offer_is_refused_with_its_reason() {
     assert!(matches!(err, OfferError::Rtc(_)), "{err}");
     assert_eq!(h.seeder.stats().connections, 0);
 }
+
+#[test]
+fn a_viewer_that_answers_our_offer_is_served_like_one_that_offered() {
+    let mut h = Harness::new(|_| {});
+    let key = swarm(1);
+    let data = segment(4, 30_000);
+    h.seeder.insert_segment(h.net.now, key, 4, data.clone());
+    let (connection, offer) = h.seeder.create_offer(h.net.now, key).unwrap();
+    let (peer, answer) = TestPeer::answering(SocketAddr::from(([127, 0, 0, 1], 50900)), &offer);
+    h.seeder
+        .accept_answer(h.net.now, connection, &answer)
+        .unwrap();
+    h.peers.push(peer);
+    h.seen.push(Seen::default());
+    let p = h.peers.len() - 1;
+    h.until(p, "announced on open", |s| {
+        s.last_announcement() == Some(vec![4])
+    });
+    h.send(p, &request(4, 9, 0));
+    h.until(p, "completed", |s| s.completed(9));
+    assert_eq!(h.seen[p].transfers[0].3[..], data[..]);
+    let stats = h.seeder.stats();
+    assert_eq!((stats.offers_made, stats.answers_accepted), (1, 1));
+}
+
+#[test]
+fn offers_count_against_the_connection_limit() {
+    let mut h = Harness::new(|c| c.max_connections = 1);
+    h.seeder.create_offer(h.net.now, swarm(1)).unwrap();
+    assert!(matches!(
+        h.seeder.create_offer(h.net.now, swarm(1)),
+        Err(OfferError::Full(1))
+    ));
+}

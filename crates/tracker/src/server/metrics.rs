@@ -206,7 +206,10 @@ impl Metrics {
             ("peer", q.errors_peer),
             ("superpeer", q.errors_superpeer),
         ] {
-            let _ = writeln!(s, "tracker_playback_errors_total{{source=\"{source}\"}} {n}");
+            let _ = writeln!(
+                s,
+                "tracker_playback_errors_total{{source=\"{source}\"}} {n}"
+            );
         }
         let _ = writeln!(
             s,

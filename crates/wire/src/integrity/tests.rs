@@ -11,7 +11,11 @@ fn reads_peertube_manifests_and_looks_segments_up() {
     );
     let m = DigestManifest::parse(json.as_bytes()).unwrap();
     assert_eq!(m.lookup("seg_000.ts", None), Some(A));
-    assert_eq!(m.lookup("video.mp4", Some((1000, 1499))), Some(A), "hex read in any case");
+    assert_eq!(
+        m.lookup("video.mp4", Some((1000, 1499))),
+        Some(A),
+        "hex read in any case"
+    );
     assert_eq!(m.lookup("video.mp4", None), None);
     assert_eq!(m.lookup("seg_000.ts", Some((0, 9))), None);
     assert_eq!(m.lookup("other.ts", None), None);

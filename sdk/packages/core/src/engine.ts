@@ -59,6 +59,9 @@ export type EngineCounters = {
   errorsHttp: number;
   errorsPeer: number;
   errorsSuperPeer: number;
+  /** Bytes checked against published digests, and the time the digests took (ms). */
+  verifiedBytes: number;
+  verifyMs: number;
 };
 
 export type StreamRef = { runtimeUrl: string; type: StreamType; shortId: string };
@@ -140,6 +143,8 @@ export class P2PEngine extends Emitter<EngineEvents> {
     errorsHttp: 0,
     errorsPeer: 0,
     errorsSuperPeer: 0,
+    verifiedBytes: 0,
+    verifyMs: 0,
   };
   private readonly digests: DigestManifests;
   /** Peers banned for this session, and blame shared with others before a ban. */
@@ -324,7 +329,10 @@ export class P2PEngine extends Emitter<EngineEvents> {
     const found = await this.digests.lookup(manifestUrl, seg.url, seg.byteRange);
     if (found.kind === "none") return { ok: true };
     if (found.kind === "unlisted") return { ok: false, reason: "not listed in the published digests", blame: false };
+    const began = performance.now();
     const actual = await sha256Hex(data);
+    this.counters.verifyMs += performance.now() - began;
+    this.counters.verifiedBytes += data.length;
     if (actual === found.sha256) return { ok: true };
     return { ok: false, reason: `its SHA-256 ${actual.slice(0, 16)}… is not the published ${found.sha256.slice(0, 16)}…`, blame: true };
   }
@@ -498,6 +506,13 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   getPeerId(): string | undefined {
     return this.activeSwarm?.peerId;
+  }
+
+  /** Every connected peer of every swarm, with the bytes exchanged with it. */
+  getPeerInfo(): PeerInfo[] {
+    const out: PeerInfo[] = [];
+    for (const s of this.swarms.values()) for (const p of s.peerInfo()) out.push({ ...p, swarm: s.swarmId });
+    return out;
   }
 
   getPeers(): string[] {

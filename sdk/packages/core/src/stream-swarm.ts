@@ -277,6 +277,11 @@ export class StreamSwarm implements PeerHost {
     return this.deliveries.get(id);
   }
 
+  /** Connected peers with the bytes exchanged with each. */
+  peerInfo(): { peerId: string; bytesDown: number; bytesUp: number; throughput?: number }[] {
+    return [...this.peers.values()].map(({ session: s }) => ({ peerId: s.remotePeerId, bytesDown: s.bytesDown, bytesUp: s.bytesUp, throughput: s.throughput }));
+  }
+
   peerIds(): string[] {
     return [...this.peers.keys()];
   }
