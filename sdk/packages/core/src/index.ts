@@ -11,6 +11,6 @@ export { TrackerConnection, type SwarmSubscription } from "./tracker/tracker-con
 export { PeerSession, type ByteChannel, type PeerHost, type DownloadHandlers } from "./peer/peer-session.js";
 export { StreamSwarm, type SegmentInfo, type Playback, type LoadResult, type Verification, type Delivery } from "./stream-swarm.js";
 export { SegmentTransfer } from "./segment-transfer.js";
-export { parseDigestManifest, expectedDigest, manifestKey, sha256Hex, defaultManifestUrl, type DigestManifest } from "./integrity.js";
+export { parseDigestManifest, ManifestError, expectedDigest, manifestKey, sha256Hex, defaultManifestUrl, type DigestManifest } from "./integrity.js";
 export { DigestManifests, type DigestLookup } from "./digests.js";
 export { P2PEngine, VERSION, type Stats, type EngineEvents, type EngineException, type ExceptionCode, type StreamRef, type PeerInfo, type EngineCounters } from "./engine.js";
