@@ -9,6 +9,8 @@ if [ "${1:-test}" = test ]; then
   # Browser tests: Debian's Chromium (never a downloaded one), and the tools for a
   # loopback-only network namespace.
   want+=(chromium iproute2 util-linux)
+  # The fuzz targets link libFuzzer, which libfuzzer-sys compiles from C++.
+  want+=(g++)
 fi
 
 missing=()
