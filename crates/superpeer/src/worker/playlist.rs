@@ -100,12 +100,17 @@ pub fn parse_media(text: &str, url: &str, live: bool) -> Result<MediaPlaylist, S
     let mut segments = Vec::new();
     for line in text.lines().map(str::trim) {
         if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
-            sequence = v.trim().parse().map_err(|_| "bad EXT-X-MEDIA-SEQUENCE")?;
+            sequence = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&n: &i64| n >= 0)
+                .ok_or("bad EXT-X-MEDIA-SEQUENCE")?;
         } else if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
-            target_duration = v.trim().parse().map_err(|_| "bad EXT-X-TARGETDURATION")?;
+            target_duration = seconds(v).ok_or("bad EXT-X-TARGETDURATION")?;
         } else if let Some(v) = line.strip_prefix("#EXTINF:") {
             let d = v.split(',').next().unwrap_or_default().trim();
-            duration = Some(d.parse().map_err(|_| "bad EXTINF")?);
+            duration = Some(seconds(d).ok_or("bad EXTINF")?);
         } else if let Some(v) = line.strip_prefix("#EXT-X-BYTERANGE:") {
             let (len, offset) = v.split_once('@').map_or((v, None), |(l, o)| (l, Some(o)));
             let len: u64 = len.trim().parse().map_err(|_| "bad EXT-X-BYTERANGE")?;
@@ -117,13 +122,23 @@ pub fn parse_media(text: &str, url: &str, live: bool) -> Result<MediaPlaylist, S
             ended = true;
         } else if !line.is_empty() && !line.starts_with('#') {
             let index = segments.len() as i64;
-            let range = byte_range.take().map(|(offset, len)| {
-                let offset = offset.unwrap_or(next_offset);
-                next_offset = offset + len;
-                (offset, len)
-            });
+            let range = match byte_range.take() {
+                Some((offset, len)) => {
+                    let offset = offset.unwrap_or(next_offset);
+                    next_offset = offset.checked_add(len).ok_or("bad EXT-X-BYTERANGE")?;
+                    Some((offset, len))
+                }
+                None => None,
+            };
+            let id = if live {
+                sequence
+                    .checked_add(index)
+                    .ok_or("bad EXT-X-MEDIA-SEQUENCE")?
+            } else {
+                index
+            };
             segments.push(Segment {
-                id: if live { sequence + index } else { index },
+                id,
                 url: resolve(url, line),
                 byte_range: range,
                 duration: duration.take().unwrap_or(target_duration),
@@ -135,6 +150,14 @@ pub fn parse_media(text: &str, url: &str, live: bool) -> Result<MediaPlaylist, S
         ended,
         segments,
     })
+}
+
+/// A duration in seconds: a finite, non-negative decimal (Rust also reads "inf" and "NaN").
+fn seconds(v: &str) -> Option<f64> {
+    v.trim()
+        .parse()
+        .ok()
+        .filter(|d: &f64| d.is_finite() && *d >= 0.0)
 }
 
 #[cfg(test)]
@@ -178,6 +201,43 @@ mod tests {
         assert_eq!(p.segments[0].id, 0);
         assert_eq!(p.segments[1].byte_range, Some((100, 50)));
         assert_eq!(p.segments[1].duration, 4.0);
+    }
+
+    /// Found by fuzzing: "-INF" and "NaN" read as floats, a negative duration reached the
+    /// segment list and a NaN target duration panicked the reload timer.
+    #[test]
+    fn durations_are_finite_and_not_negative() {
+        for bad in [
+            "#EXTINF:-INF,",
+            "#EXTINF:NaN,",
+            "#EXTINF:-1,",
+            "#EXT-X-TARGETDURATION:inf",
+        ] {
+            let text = format!("#EXTM3U\n{bad}\nseg.ts\n");
+            assert!(
+                parse_media(&text, "http://o/x.m3u8", true).is_err(),
+                "{bad}"
+            );
+        }
+        let p = parse_media("#EXTM3U\n#EXT-X-TARGETDURATION:0\n", "http://o/x", true).unwrap();
+        assert_eq!(p.reload_interval(), Duration::from_millis(500));
+    }
+
+    /// Sequence numbers and byte offsets near the top of their range are refused, not
+    /// wrapped (or, with overflow checks, a panic).
+    #[test]
+    fn huge_sequence_numbers_and_offsets_are_errors() {
+        let seq = format!("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:{}\na.ts\nb.ts\n", i64::MAX);
+        assert!(parse_media(&seq, "http://o/x", true).is_err());
+        assert!(parse_media(&seq, "http://o/x", false).is_ok());
+        assert!(parse_media(
+            "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:-3\na.ts\n",
+            "http://o/x",
+            true
+        )
+        .is_err());
+        let range = format!("#EXTM3U\n#EXT-X-BYTERANGE:10@{}\nv.mp4\n", u64::MAX - 5);
+        assert!(parse_media(&range, "http://o/x", false).is_err());
     }
 
     #[test]
