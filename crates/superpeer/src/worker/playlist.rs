@@ -212,6 +212,7 @@ mod tests {
             "#EXTINF:NaN,",
             "#EXTINF:-1,",
             "#EXT-X-TARGETDURATION:inf",
+            "#EXT-X-TARGETDURATION:NaN",
         ] {
             let text = format!("#EXTM3U\n{bad}\nseg.ts\n");
             assert!(
