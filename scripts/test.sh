@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: Rust (fmt, clippy, unit + integration), supply-chain checks (cargo deny,
-# npm audit), TypeScript unit tests, and the real-browser end-to-end tests in a loopback-only
-# network namespace. Installs what it needs.
+# Runs every test: Rust (fmt, clippy, unit + integration, a short run of every fuzz target),
+# supply-chain checks (cargo deny, npm audit), TypeScript unit tests, and the real-browser
+# end-to-end tests in a loopback-only network namespace. Installs what it needs.
 # Every stage runs even when an earlier one fails; the exit status says whether all passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +47,9 @@ stage fmt cargo fmt --all --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 stage supply-chain scripts/supply-chain.sh
 stage cargo-test cargo test --workspace --locked
+# Every fuzz target for a few seconds on a fresh corpus, two at a time (docs/testing.md,
+# "Fuzzing"); the instrumented release build is most of the stage's time.
+SWARMCAST_FUZZ_JOBS=${SWARMCAST_FUZZ_JOBS:-2} stage fuzz scripts/fuzz.sh ci "${SWARMCAST_FUZZ_SECONDS:-10}"
 stage build cargo build --locked -p swarmcast
 stage npm-build npm run build --workspaces --if-present
 stage npm-unit npm run test:unit --workspaces --if-present
@@ -54,7 +57,7 @@ export SWARMCAST_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/swarmcast"
 stage media "$SWARMCAST_BIN" media generate
 stage e2e scripts/in-netns.sh node --test --test-concurrency=1 --test-reporter=spec e2e/tests/*.test.mjs
 
-for s in cargo-test npm-unit e2e; do count "$s"; done
+for s in cargo-test fuzz npm-unit e2e; do count "$s"; done
 echo
 if [ ${#failed_stages[@]} -gt 0 ]; then
   echo "failed stages: ${failed_stages[*]}"

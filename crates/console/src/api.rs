@@ -182,6 +182,25 @@ async fn list_super_peers(State(c): State<Shared>) -> ApiResult<Vec<SuperPeerVie
     Ok(Json(all.into_iter().map(|sp| view(&c, sp)).collect()))
 }
 
+/// A new super peer as the operator sent it, with its URL normalised and its fields bounded.
+fn checked_new(mut new: NewSuperPeer) -> Result<NewSuperPeer, ApiError> {
+    new.url = validate_url(&new.url).map_err(bad_request)?;
+    check_fields(&new.label, &new.access_token)?;
+    Ok(new)
+}
+
+/// An update as the operator sent it, checked like a new super peer.
+fn checked_patch(mut patch: SuperPeerPatch) -> Result<SuperPeerPatch, ApiError> {
+    if let Some(url) = &patch.url {
+        patch.url = Some(validate_url(url).map_err(bad_request)?);
+    }
+    check_fields(
+        patch.label.as_deref().unwrap_or_default(),
+        patch.access_token.as_deref().unwrap_or_default(),
+    )?;
+    Ok(patch)
+}
+
 fn check_fields(label: &str, token: &str) -> Result<(), ApiError> {
     if label.len() > 200 {
         return Err(bad_request("label is longer than 200 characters"));
@@ -194,10 +213,9 @@ fn check_fields(label: &str, token: &str) -> Result<(), ApiError> {
 
 async fn add_super_peer(
     State(c): State<Shared>,
-    Json(mut new): Json<NewSuperPeer>,
+    Json(new): Json<NewSuperPeer>,
 ) -> Result<(StatusCode, Json<SuperPeerView>), ApiError> {
-    new.url = validate_url(&new.url).map_err(bad_request)?;
-    check_fields(&new.label, &new.access_token)?;
+    let new = checked_new(new)?;
     c.check_super_peer_url(&new.url).await?;
     let rec = c.store.insert_super_peer(&new, now_unix())?;
     c.check(&rec).await;
@@ -211,17 +229,12 @@ async fn get_super_peer(State(c): State<Shared>, Path(id): Path<i64>) -> ApiResu
 async fn update_super_peer(
     State(c): State<Shared>,
     Path(id): Path<i64>,
-    Json(mut patch): Json<SuperPeerPatch>,
+    Json(patch): Json<SuperPeerPatch>,
 ) -> ApiResult<SuperPeerView> {
+    let patch = checked_patch(patch)?;
     if let Some(url) = &patch.url {
-        let url = validate_url(url).map_err(bad_request)?;
-        c.check_super_peer_url(&url).await?;
-        patch.url = Some(url);
+        c.check_super_peer_url(url).await?;
     }
-    check_fields(
-        patch.label.as_deref().unwrap_or_default(),
-        patch.access_token.as_deref().unwrap_or_default(),
-    )?;
     let rec = c
         .store
         .update_super_peer(id, &patch)?
@@ -514,6 +527,26 @@ async fn overview(State(c): State<Shared>) -> ApiResult<serde_json::Value> {
         "tracker_errors": ranking.errors,
         "seeding": seeding_view(&c),
     })))
+}
+
+/// For the fuzz targets (`fuzz/` at the repository root): the request bodies of the JSON
+/// routes, decoded as the `Json` extractor does and checked as the handlers do before any
+/// I/O. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// Runs `body` through every JSON route's decoding and checks; returns the super peer URL
+    /// a `POST /super-peers` with this body would store, if it is accepted.
+    pub fn request_bodies(body: &[u8]) -> Option<String> {
+        if let Ok(patch) = serde_json::from_slice::<SuperPeerPatch>(body) {
+            let _ = checked_patch(patch);
+        }
+        let _ = serde_json::from_slice::<SeedBody>(body);
+        let _ = serde_json::from_slice::<SeedingBody>(body);
+        let new = serde_json::from_slice::<NewSuperPeer>(body).ok()?;
+        checked_new(new).ok().map(|new| new.url)
+    }
 }
 
 #[cfg(test)]

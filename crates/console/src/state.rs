@@ -110,7 +110,15 @@ pub fn now_unix() -> i64 {
 
 /// Checks a super peer URL: http(s), a host, no query.
 pub fn validate_url(url: &str) -> Result<String, String> {
-    let trimmed = url.trim().trim_end_matches('/');
+    let trimmed = url
+        .trim_start()
+        .trim_end_matches(|c: char| c == '/' || c.is_whitespace());
+    // The URL parser drops these silently; the stored URL would keep them.
+    if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "URL `{url}` must not contain spaces or control characters"
+        ));
+    }
     let parsed = reqwest::Url::parse(trimmed).map_err(|e| format!("invalid URL `{url}`: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!(
@@ -726,5 +734,13 @@ mod tests {
         assert!(validate_url("ftp://a").is_err());
         assert!(validate_url("http://a/?x=1").is_err());
         assert!(validate_url("nonsense").is_err());
+        // Found by fuzzing: slashes and spaces mixed at the end left spaces in the stored URL,
+        // which the URL parser ignored.
+        assert_eq!(
+            validate_url(" http://o/x.m3u8   / /").unwrap(),
+            "http://o/x.m3u8"
+        );
+        assert!(validate_url("http://o/x\t.m3u8").is_err());
+        assert!(validate_url("\0http://o/x").is_err());
     }
 }

@@ -190,32 +190,47 @@ pub fn media(text: &str, url: &str, live: bool) -> Result<MediaPlaylist, Manifes
             ))
         }
     };
-    let mut next_offset = 0;
-    let segments = media
-        .segments
-        .iter()
-        .enumerate()
-        .scan(0.0, |start, (index, s)| {
-            let byte_range = s.byte_range.as_ref().map(|r| {
+    // Numbers from the origin are checked, not trusted: an infinite or negative duration, or a
+    // sequence number or byte offset past what ids and offsets hold, is an error.
+    let bad = |what: &str| ManifestError::Hls(what.to_owned());
+    let first_id = if live {
+        i64::try_from(media.media_sequence).map_err(|_| bad("media sequence out of range"))?
+    } else {
+        0
+    };
+    let mut next_offset: u64 = 0;
+    let mut start = 0.0;
+    let mut segments = Vec::with_capacity(media.segments.len());
+    for (index, s) in media.segments.iter().enumerate() {
+        let duration = f64::from(s.duration);
+        if !duration.is_finite() || duration < 0.0 {
+            return Err(bad(
+                "a segment duration is not a finite, non-negative number",
+            ));
+        }
+        let byte_range = match s.byte_range.as_ref() {
+            Some(r) => {
                 let offset = r.offset.unwrap_or(next_offset);
-                next_offset = offset + r.length;
-                (offset, r.length)
-            });
-            let seg = Segment {
-                id: if live {
-                    media.media_sequence as i64 + index as i64
-                } else {
-                    index as i64
-                },
-                url: url::resolve(url, &s.uri),
-                byte_range,
-                start: *start,
-                duration: f64::from(s.duration),
-            };
-            *start += f64::from(s.duration);
-            Some(seg)
-        })
-        .collect();
+                next_offset = offset
+                    .checked_add(r.length)
+                    .ok_or_else(|| bad("a byte range ends past 2^64"))?;
+                Some((offset, r.length))
+            }
+            None => None,
+        };
+        let id = i64::try_from(index)
+            .ok()
+            .and_then(|i| first_id.checked_add(i))
+            .ok_or_else(|| bad("segment ids out of range"))?;
+        segments.push(Segment {
+            id,
+            url: url::resolve(url, &s.uri),
+            byte_range,
+            start,
+            duration,
+        });
+        start += duration;
+    }
     Ok(MediaPlaylist {
         target_duration: media.target_duration as f64,
         ended: media.end_list,
@@ -316,6 +331,30 @@ mod tests {
         assert_eq!(p.segments[0].id, 0);
         assert_eq!(p.segments[1].byte_range, Some((100, 50)));
         assert_eq!(p.segments[1].duration, 4.0);
+    }
+
+    #[test]
+    fn durations_must_be_finite_and_numbers_in_range() {
+        // Whatever m3u8-rs makes of odd durations, segments come out finite and not negative.
+        for d in ["-INF", "-1", "NaN", "1e999"] {
+            let text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:{d},\na.ts\n");
+            if let Ok(p) = media(&text, "http://o/p.m3u8", true) {
+                assert!(
+                    p.segments
+                        .iter()
+                        .all(|s| s.duration.is_finite() && s.duration >= 0.0),
+                    "{d}"
+                );
+            }
+        }
+        let huge = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:18446744073709551615\n#EXTINF:2,\na.ts\n";
+        assert!(media(huge, "http://o/p.m3u8", true).is_err());
+        assert!(
+            media(huge, "http://o/p.m3u8", false).is_ok(),
+            "VOD ids are positions"
+        );
+        let ranges = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:18446744073709551615@10\na.ts\n";
+        assert!(media(ranges, "http://o/p.m3u8", false).is_err());
     }
 
     #[test]

@@ -17,6 +17,12 @@
 
 mod endpoint;
 mod stun;
+/// For the fuzz targets (`fuzz/` at the repository root): the STUN parsing that routes each
+/// datagram. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::stun::local_ufrag;
+}
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -7,6 +7,8 @@
 pub mod admission;
 pub mod channels;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod stats;
 pub mod swarm;
 pub mod viewer_token;

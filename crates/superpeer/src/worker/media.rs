@@ -168,7 +168,7 @@ impl Origin {
         match listing {
             Listing::Hls { playlist_url } => {
                 let p = manifest::hls::media(&text, playlist_url, live)?;
-                let wait = Duration::from_secs_f64((p.target_duration / 2.0).clamp(0.5, 5.0));
+                let wait = reload_wait(p.target_duration);
                 Ok((p.segments, wait))
             }
             Listing::Dash {
@@ -188,16 +188,21 @@ impl Origin {
                 }
                 segments.sort_by_key(|s| s.id);
                 let update = mpd.minimum_update_period.unwrap_or(2.0);
-                Ok((
-                    segments,
-                    Duration::from_secs_f64((update / 2.0).clamp(0.5, 5.0)),
-                ))
+                Ok((segments, reload_wait(update)))
             }
             Listing::File { .. } => {
                 anyhow::bail!("a progressive file has no listing: its pieces come from its length")
             }
         }
     }
+}
+
+/// How long to wait before reading a live listing again: half its segment duration (or
+/// update period), 0.5 to 5 s; a value that is no number (the manifest's NaN or infinity,
+/// which would panic a timer) counts as 2 s.
+fn reload_wait(seconds: f64) -> Duration {
+    let seconds = if seconds.is_finite() { seconds } else { 2.0 };
+    Duration::from_secs_f64((seconds / 2.0).clamp(0.5, 5.0))
 }
 
 /// The channel's streams from its manifest: for HLS one per variant (and audio rendition) of a

@@ -56,23 +56,40 @@ where
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buf) {
-            Ok(httparse::Status::Partial) => continue,
-            Ok(httparse::Status::Complete(len)) => {
-                let upgrade = classify(&request, config);
-                return Ok(match upgrade {
-                    Some(mut upgrade) => {
-                        upgrade.rest = buf.split_off(len);
-                        Request::WebSocket(upgrade)
-                    }
-                    None => Request::Http(buf),
-                });
+        match parse_head(&buf, config) {
+            Head::Partial => continue,
+            Head::WebSocket(mut upgrade, len) => {
+                upgrade.rest = buf.split_off(len);
+                return Ok(Request::WebSocket(upgrade));
             }
-            // Hyper answers malformed requests (400) and oversized header lists (431).
-            Err(_) => return Ok(Request::Http(buf)),
+            Head::Http => return Ok(Request::Http(buf)),
         }
+    }
+}
+
+/// What the bytes read so far of a first request are.
+pub enum Head {
+    /// The head is not complete yet.
+    Partial,
+    /// A WebSocket upgrade on the announce path whose head takes this many bytes.
+    WebSocket(Upgrade, usize),
+    /// Any other request, or a malformed one: hyper answers it.
+    Http,
+}
+
+/// Classifies the start of a request. Pure: what the connection task does with the bytes
+/// it read, and what the fuzzer feeds arbitrary bytes to.
+pub fn parse_head(buf: &[u8], config: &TrackerConfig) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(buf) {
+        Ok(httparse::Status::Partial) => Head::Partial,
+        Ok(httparse::Status::Complete(len)) => match classify(&request, config) {
+            Some(upgrade) => Head::WebSocket(upgrade, len),
+            None => Head::Http,
+        },
+        // Hyper answers malformed requests (400) and oversized header lists (431).
+        Err(_) => Head::Http,
     }
 }
 

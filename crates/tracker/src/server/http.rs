@@ -136,7 +136,7 @@ fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// The info_hash from the URL: the 20-char string (URL-encoded) or 40 hex digits.
-fn parse_info_hash(raw: &str) -> Option<InfoHash> {
+pub(crate) fn parse_info_hash(raw: &str) -> Option<InfoHash> {
     Id20::from_binary_str(raw)
         .ok()
         .or_else(|| Id20::from_hex(raw))

@@ -7,8 +7,8 @@
 //! [`outbox::Outbox`]es, write batches); any other request goes to hyper and axum.
 
 mod access;
-mod handshake;
-mod http;
+pub(crate) mod handshake;
+pub(crate) mod http;
 pub mod metrics;
 pub mod outbox;
 mod ws;

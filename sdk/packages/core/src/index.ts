@@ -13,6 +13,6 @@ export { PeerSession, type ByteChannel, type PeerHost, type DownloadHandlers } f
 export { StreamSwarm, type SegmentInfo, type Playback, type LoadResult, type Verification, type Delivery } from "./stream-swarm.js";
 export { SegmentTransfer } from "./segment-transfer.js";
 export { DiskCache } from "./disk-cache.js";
-export { parseDigestManifest, expectedDigest, manifestKey, sha256Hex, defaultManifestUrl, type DigestManifest } from "./integrity.js";
+export { parseDigestManifest, ManifestError, expectedDigest, manifestKey, sha256Hex, defaultManifestUrl, type DigestManifest } from "./integrity.js";
 export { DigestManifests, type DigestLookup } from "./digests.js";
 export { P2PEngine, VERSION, type Stats, type EngineEvents, type EngineException, type ExceptionCode, type StreamRef, type PeerInfo, type EngineCounters } from "./engine.js";

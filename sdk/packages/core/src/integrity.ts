@@ -14,13 +14,18 @@ import type { ByteRange } from "./http.js";
 
 export type DigestManifest = Map<string, string | Map<string, string>>;
 
+/** What is wrong with a manifest; the only error {@link parseDigestManifest} throws. */
+export class ManifestError extends Error {
+  override name = "ManifestError";
+}
+
 const HEX64 = /^[0-9a-f]{64}$/;
 const RANGE = /^(\d+)-(\d+)$/;
 
-/** Reads a manifest; throws an Error that says what is wrong with it. */
+/** Reads a manifest; throws a {@link ManifestError} that says what is wrong with it. */
 export function parseDigestManifest(json: unknown): DigestManifest {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new Error("a segment digest manifest is a JSON object keyed by file name");
+    throw new ManifestError("a segment digest manifest is a JSON object keyed by file name");
   }
   const out: DigestManifest = new Map();
   for (const [file, value] of Object.entries(json as Record<string, unknown>)) {
@@ -30,13 +35,13 @@ export function parseDigestManifest(json: unknown): DigestManifest {
       const ranges = new Map<string, string>();
       for (const [range, digest] of Object.entries(value as Record<string, unknown>)) {
         const m = RANGE.exec(range);
-        if (!m || Number(m[1]) > Number(m[2])) throw new Error(`${file}: "${range}" is not a byte range "<first>-<last>"`);
-        if (typeof digest !== "string") throw new Error(`${file} ${range}: the digest is not a string`);
+        if (!m || Number(m[1]) > Number(m[2])) throw new ManifestError(`${file}: "${range}" is not a byte range "<first>-<last>"`);
+        if (typeof digest !== "string") throw new ManifestError(`${file} ${range}: the digest is not a string`);
         ranges.set(`${Number(m[1])}-${Number(m[2])}`, checkDigest(digest, `${file} ${range}`));
       }
       out.set(file, ranges);
     } else {
-      throw new Error(`${file}: expected a digest or an object of byte ranges`);
+      throw new ManifestError(`${file}: expected a digest or an object of byte ranges`);
     }
   }
   return out;
@@ -44,7 +49,7 @@ export function parseDigestManifest(json: unknown): DigestManifest {
 
 function checkDigest(value: string, what: string): string {
   const v = value.toLowerCase();
-  if (!HEX64.test(v)) throw new Error(`${what}: "${value.slice(0, 80)}" is not a SHA-256 in hex`);
+  if (!HEX64.test(v)) throw new ManifestError(`${what}: "${value.slice(0, 80)}" is not a SHA-256 in hex`);
   return v;
 }
 

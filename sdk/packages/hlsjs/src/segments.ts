@@ -14,6 +14,13 @@ export function runtimeKey(url: string, rangeStart?: number, rangeEnd?: number):
   return rangeStart !== undefined && rangeEnd !== undefined && rangeEnd > rangeStart ? `${url}|${rangeStart}-${rangeEnd}` : url;
 }
 
+/** hls.js's `[start, endExclusive]` as an inclusive range; anything else (`[]`, or not whole byte offsets) is no range. */
+function byteRangeOf(r: number[] | undefined): { start: number; end: number } | undefined {
+  if (r?.length !== 2) return undefined;
+  const [start, end] = r as [number, number];
+  return Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end > start ? { start, end: end - 1 } : undefined;
+}
+
 /** Live segments are numbered by media sequence, VOD by position in the playlist (PML's rule). */
 export function segmentsFromFragments(fragments: readonly HlsFragmentLike[], live: boolean): { segments: SegmentInfo[]; keys: string[] } {
   const segments: SegmentInfo[] = [];
@@ -21,7 +28,7 @@ export function segmentsFromFragments(fragments: readonly HlsFragmentLike[], liv
   fragments.forEach((f, index) => {
     if (f.sn === "initSegment") return;
     const id = live ? f.sn : index;
-    const br = f.byteRange && f.byteRange.length === 2 && (f.byteRange[1] as number) > (f.byteRange[0] as number) ? { start: f.byteRange[0] as number, end: (f.byteRange[1] as number) - 1 } : undefined;
+    const br = byteRangeOf(f.byteRange);
     segments.push({ id, url: f.url, byteRange: br, startTime: f.start, endTime: f.start + f.duration });
     keys.push(runtimeKey(f.url, br?.start, br ? br.end + 1 : undefined));
   });

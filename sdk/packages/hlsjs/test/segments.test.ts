@@ -23,6 +23,13 @@ describe("hls.js fragments to segments", () => {
     expect(keys[2]).toBe(runtimeKey("http://o/v/all.mp4", 1000, 2000));
     expect(keys[0]).toBe("http://o/v/a.ts");
   });
+  it("a byte range that is not whole byte offsets is no range (found by the property test)", () => {
+    for (const byteRange of [[0, 5e-324], [10.5, 20], [-4, 8], [NaN, 3]]) {
+      const { segments, keys } = segmentsFromFragments([{ url: "http://o/v/all.mp4", sn: 1, start: 0, duration: 2, byteRange }], false);
+      expect(segments[0]!.byteRange).toBeUndefined();
+      expect(keys[0]).toBe("http://o/v/all.mp4");
+    }
+  });
   it("init segments are left to HTTP", () => {
     expect(segmentsFromFragments([{ url: "i.mp4", sn: "initSegment", start: 0, duration: 0 }], false).segments).toEqual([]);
   });
