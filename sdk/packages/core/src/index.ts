@@ -6,6 +6,7 @@ export * from "./config.js";
 export * from "./events.js";
 export { Logger, type LogLevel } from "./logger.js";
 export { MediaWatch, type PlaybackQuality } from "./media-watch.js";
+export { PlayerEngine } from "./player-engine.js";
 export { fetchSegmentBytes, Ewma, HttpError, type ByteRange } from "./http.js";
 export * from "./tracker/messages.js";
 export { TrackerConnection, type SwarmSubscription } from "./tracker/tracker-connection.js";

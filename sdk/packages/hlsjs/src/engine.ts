@@ -18,7 +18,7 @@ import type {
   LevelUpdatedData,
   ManifestLoadedData,
 } from "hls.js";
-import { MediaWatch, P2PEngine, hlsAudioShortId, hlsVideoShortId, type EngineEvents, type P2PConfig, type PlaybackQuality, type SegmentInfo, type Stats } from "@swarmcast/core";
+import { P2PEngine, PlayerEngine, hlsAudioShortId, hlsVideoShortId, type P2PConfig, type SegmentInfo } from "@swarmcast/core";
 import { runtimeKey, segmentsFromFragments } from "./segments.js";
 
 export type HlsP2PConfig = P2PConfig & {
@@ -55,7 +55,7 @@ const SEGMENT_ERRORS = new Set<string>([
   Hls.ErrorDetails.BUFFER_APPENDING_ERROR,
 ]);
 
-export class HlsJsP2PEngine {
+export class HlsJsP2PEngine extends PlayerEngine {
   static readonly version = P2PEngine.version;
   static readonly protocolVersion = P2PEngine.protocolVersion;
 
@@ -89,16 +89,13 @@ export class HlsJsP2PEngine {
     return { hls, engine };
   }
 
-  readonly core: P2PEngine;
   private hls?: Hls;
   private readonly refs = new Map<string, Ref>();
-  private readonly media: MediaWatch;
   private readonly liveSyncSegments: number;
 
   constructor(config: HlsP2PConfig = {}) {
     const { hlsjsInstance, liveSyncSegments, ...p2p } = config;
-    this.core = new P2PEngine(p2p);
-    this.media = new MediaWatch(() => this.core.reportRebuffer());
+    super(p2p);
     this.liveSyncSegments = liveSyncSegments ?? 5;
     if (hlsjsInstance) this.bindHls(hlsjsInstance);
   }
@@ -131,47 +128,6 @@ export class HlsJsP2PEngine {
 
   // ---- events and controls (delegated to the core engine) -----------------------------------
 
-  on<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
-    this.core.on(event, fn);
-    return this;
-  }
-  once<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
-    this.core.once(event, fn);
-    return this;
-  }
-  off<K extends keyof EngineEvents>(event: K, fn?: EngineEvents[K]): this {
-    this.core.off(event, fn);
-    return this;
-  }
-  enableP2P(): void {
-    this.core.enableP2P();
-  }
-  disableP2P(): void {
-    this.core.disableP2P();
-  }
-  /** Drops all peers and tracker connections and starts P2P afresh. */
-  restartP2p(): void {
-    this.core.restartP2p();
-  }
-  restartP2P(): void {
-    this.core.restartP2p();
-  }
-  get p2pEnabled(): boolean {
-    return this.core.p2pEnabled;
-  }
-  getStats(): Stats & { rebuffers: number; peers: number } {
-    return this.core.getStats();
-  }
-  getPeerId(): string | undefined {
-    return this.core.getPeerId();
-  }
-  getPeers(): string[] {
-    return this.core.getPeers();
-  }
-  /** Startup time and rebuffering seen on the bound media element. */
-  getPlaybackQuality(): PlaybackQuality {
-    return this.media.get();
-  }
 
   destroy(): void {
     this.unbind();

@@ -6,7 +6,7 @@
  * peers, HTTP, deadlines, integrity checks and stats are the core's; this file adds the media
  * element, the disk cache and the worker link.
  */
-import { DiskCache, P2PEngine, MediaWatch, type EngineEvents, type P2PConfig, type Playback, type PlaybackQuality, type Stats } from "@swarmcast/core";
+import { DiskCache, P2PEngine, PlayerEngine, type P2PConfig, type Playback } from "@swarmcast/core";
 import { proxiedUrl } from "./link.js";
 import { DEFAULT_PIECE_LENGTH, fileShortId, pieceRange, pieceSegments } from "./pieces.js";
 import { probe } from "./probe.js";
@@ -45,7 +45,7 @@ function limitOf(l: Limit | undefined, pc: number, mobile: number): number {
   return isMobile() ? (l?.mobile ?? mobile) : (l?.pc ?? pc);
 }
 
-export class P2PEngineMedia {
+export class P2PEngineMedia extends PlayerEngine {
   static readonly version = P2PEngine.version;
   static readonly protocolVersion = P2PEngine.protocolVersion;
 
@@ -64,12 +64,10 @@ export class P2PEngineMedia {
     return P2PEngine.isServiceWorkerSupported();
   }
 
-  readonly core: P2PEngine;
   private readonly pieceLength: number;
   private readonly link?: WorkerLink;
   private readonly disk: Promise<DiskCache | undefined>;
   private readonly files = new Map<string, OpenFile>();
-  private readonly watcher: MediaWatch;
   private readonly elemOption?: HTMLMediaElement | string;
   /** Names this engine to the worker in proxied URLs. */
   private readonly engineId = randomId();
@@ -77,7 +75,7 @@ export class P2PEngineMedia {
 
   constructor(config: MediaP2PConfig = {}) {
     const { channelId, pieceLength, mediaElem, swFile, swScope, diskCacheLimit, minBufferCount, ...rest } = config;
-    this.core = new P2PEngine({
+    super({
       ...rest,
       // Where the media engine's documented defaults differ from the core's.
       logLevel: rest.logLevel === true ? "warn" : (rest.logLevel ?? "error"),
@@ -89,7 +87,6 @@ export class P2PEngineMedia {
     });
     this.pieceLength = pieceLength && pieceLength > 0 ? Math.floor(pieceLength) : DEFAULT_PIECE_LENGTH;
     this.elemOption = mediaElem;
-    this.watcher = new MediaWatch(() => this.core.reportRebuffer());
     this.core.setPlaybackSource(() => this.playback());
     this.disk = P2PEngineMedia.isSupported() ? DiskCache.open(limitOf(diskCacheLimit, 2500 * MiB, 1500 * MiB), "swarmcast-media") : Promise.resolve(undefined);
     if (P2PEngineMedia.isServiceWorkerSupported()) {
@@ -135,7 +132,7 @@ export class P2PEngineMedia {
     this.core.addStream({ runtimeUrl: abs, type: "main", shortId: fileShortId(this.pieceLength) });
     this.core.updateStream(abs, pieceSegments(abs, info.length, this.pieceLength), false);
     this.bindElement();
-    this.watcher.loadStarted();
+    this.media.loadStarted();
     return proxied;
   }
 
@@ -172,10 +169,10 @@ export class P2PEngineMedia {
 
   private bindElement(): void {
     const media = this.element();
-    if (!media || media === this.watcher.element) return;
-    this.watcher.element?.removeEventListener("durationchange", this.onDuration);
-    this.watcher.element?.removeEventListener("error", this.onMediaError);
-    this.watcher.attach(media);
+    if (!media || media === this.media.element) return;
+    this.media.element?.removeEventListener("durationchange", this.onDuration);
+    this.media.element?.removeEventListener("error", this.onMediaError);
+    this.media.attach(media);
     media.addEventListener("durationchange", this.onDuration);
     media.addEventListener("error", this.onMediaError);
   }
@@ -187,13 +184,13 @@ export class P2PEngineMedia {
    * budget go to the origin at startup, and the rest may come from peers in time.
    */
   private playback(): Playback {
-    const pb = this.watcher.playback();
+    const pb = this.media.playback();
     if (pb.started === false && this.playingFile()?.timed) return { ...pb, started: true };
     return pb;
   }
 
   private playingFile(): OpenFile | undefined {
-    const src = this.watcher.element?.currentSrc;
+    const src = this.media.element?.currentSrc;
     for (const f of this.files.values()) if (f.proxied === src) return f;
     return undefined;
   }
@@ -201,7 +198,7 @@ export class P2PEngineMedia {
   /** Piece times follow the duration once the element knows it (deadlines count from them). */
   private readonly onDuration = () => {
     const f = this.playingFile();
-    const d = this.watcher.element?.duration;
+    const d = this.media.element?.duration;
     if (!f || d === undefined) return;
     this.core.updateStream(f.url, pieceSegments(f.url, f.length, this.pieceLength, d), false);
     f.timed = Number.isFinite(d) && d > 0;
@@ -209,7 +206,7 @@ export class P2PEngineMedia {
 
   /** Whatever went wrong on the proxied URL, the element goes on from the file's own URL. */
   private readonly onMediaError = () => {
-    const media = this.watcher.element;
+    const media = this.media.element;
     const f = this.playingFile();
     if (!media || !f) return;
     const at = media.currentTime;
@@ -222,56 +219,15 @@ export class P2PEngineMedia {
 
   // ---- events and controls (the core's) -----------------------------------------------------
 
-  on<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
-    this.core.on(event, fn);
-    return this;
-  }
-  once<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
-    this.core.once(event, fn);
-    return this;
-  }
-  off<K extends keyof EngineEvents>(event: K, fn?: EngineEvents[K]): this {
-    this.core.off(event, fn);
-    return this;
-  }
-  enableP2P(): void {
-    this.core.enableP2P();
-  }
-  disableP2P(): void {
-    this.core.disableP2P();
-  }
-  /** Drops all peers and tracker connections and starts P2P afresh. */
-  restartP2p(): void {
-    this.core.restartP2p();
-  }
-  restartP2P(): void {
-    this.core.restartP2p();
-  }
-  get p2pEnabled(): boolean {
-    return this.core.p2pEnabled;
-  }
-  getStats(): Stats & { rebuffers: number; peers: number } {
-    return this.core.getStats();
-  }
-  getPeerId(): string | undefined {
-    return this.core.getPeerId();
-  }
-  getPeers(): string[] {
-    return this.core.getPeers();
-  }
-  /** Startup time and rebuffering seen on the media element. */
-  getPlaybackQuality(): PlaybackQuality {
-    return this.watcher.get();
-  }
 
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
     this.link?.close();
-    const media = this.watcher.element;
+    const media = this.media.element;
     media?.removeEventListener("durationchange", this.onDuration);
     media?.removeEventListener("error", this.onMediaError);
-    this.watcher.detach();
+    this.media.detach();
     this.core.destroy();
     void this.disk.then((d) => d?.close());
   }

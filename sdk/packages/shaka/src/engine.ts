@@ -10,7 +10,7 @@
  * HTTP as Shaka fetches them. It also installs Shaka's DASH and HLS parsers wrapped, so that the
  * engine sees the variants as parsed and, for HLS, media sequence numbers (parsers.ts).
  */
-import { HttpError, MediaWatch, P2PEngine, type EngineEvents, type IdRules, type P2PConfig, type PlaybackQuality, type SegmentInfo, type Stats } from "@swarmcast/core";
+import { HttpError, P2PEngine, PlayerEngine, type IdRules, type P2PConfig, type SegmentInfo } from "@swarmcast/core";
 import type shakaNamespace from "shaka-player/dist/shaka-player.compiled";
 import { DeliveredSegments } from "./delivered.js";
 import { registerParsers, type Parsed, type SequenceMaps } from "./parsers.js";
@@ -54,7 +54,7 @@ function shakaGlobal(): Shaka | undefined {
   return (globalThis as { shaka?: Shaka }).shaka;
 }
 
-export class ShakaP2PEngine {
+export class ShakaP2PEngine extends PlayerEngine {
   static readonly version = P2PEngine.version;
   static readonly protocolVersion = P2PEngine.protocolVersion;
 
@@ -103,9 +103,7 @@ export class ShakaP2PEngine {
     return P2PEngine.isServiceWorkerSupported();
   }
 
-  readonly core: P2PEngine;
   private player?: Player;
-  private readonly media: MediaWatch;
   private readonly liveDelay: number;
   private readonly idRules: IdRules;
   private declared = new Map<number, Declared>();
@@ -118,8 +116,7 @@ export class ShakaP2PEngine {
 
   constructor(config: ShakaP2PConfig = {}) {
     const { player, liveDelay, idRules, ...p2p } = config;
-    this.core = new P2PEngine(p2p);
-    this.media = new MediaWatch(() => this.core.reportRebuffer());
+    super(p2p);
     this.liveDelay = liveDelay ?? 10;
     this.idRules = idRules ?? "pml-2.2";
     this.core.setPlaybackSource(() => this.media.playback());
@@ -145,47 +142,6 @@ export class ShakaP2PEngine {
 
   // ---- events and controls (delegated to the core engine) -----------------------------------
 
-  on<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
-    this.core.on(event, fn);
-    return this;
-  }
-  once<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {
-    this.core.once(event, fn);
-    return this;
-  }
-  off<K extends keyof EngineEvents>(event: K, fn?: EngineEvents[K]): this {
-    this.core.off(event, fn);
-    return this;
-  }
-  enableP2P(): void {
-    this.core.enableP2P();
-  }
-  disableP2P(): void {
-    this.core.disableP2P();
-  }
-  /** Drops all peers and tracker connections and starts P2P afresh. */
-  restartP2p(): void {
-    this.core.restartP2p();
-  }
-  restartP2P(): void {
-    this.core.restartP2p();
-  }
-  get p2pEnabled(): boolean {
-    return this.core.p2pEnabled;
-  }
-  getStats(): Stats & { rebuffers: number; peers: number } {
-    return this.core.getStats();
-  }
-  getPeerId(): string | undefined {
-    return this.core.getPeerId();
-  }
-  getPeers(): string[] {
-    return this.core.getPeers();
-  }
-  /** Startup time and rebuffering seen on the player's media element. */
-  getPlaybackQuality(): PlaybackQuality {
-    return this.media.get();
-  }
 
   destroy(): void {
     clearInterval(this.syncTimer);
