@@ -15,7 +15,9 @@
 # Settings (environment): CARGO_TARGET_DIR, SWARMCAST_MEDIA_DIR (test media folder, default
 # ~/.cache/swarmcast/media), BENCH_PIN=1 (worker on CPU 0, simulator, tracker and origin on
 # CPU 1, so the worker has a core of its own), BENCH_SP_ENV (more lines for the super peer's
-# .env, e.g. "sendBudgetMB=1024" to compare send budgets).
+# .env, e.g. "sendBudgetMB=1024" to compare send budgets), BENCH_HEAPTRACK=FILE (the worker runs
+# under heaptrack, built with glibc's malloc, and its profile goes to FILE.zst; the peak heap
+# is printed at the end, `heaptrack_print -f FILE.zst` tells by allocation site).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,7 +26,10 @@ media=${SWARMCAST_MEDIA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/swarmcast/media}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/swarmcast/bench-superpeer
 
 echo "==> building swarmcast and viewer-sim (release)"
-cargo build --release -q -p swarmcast -p viewer-sim
+features=()
+# heaptrack watches malloc; the default allocator (mimalloc) does not call it.
+[ -n "${BENCH_HEAPTRACK:-}" ] && features=(--features swarmcast/system-allocator)
+cargo build --release -q -p swarmcast -p viewer-sim "${features[@]}"
 bin=$(realpath "$target/release/swarmcast")
 sim=$(realpath "$target/release/viewer-sim")
 
@@ -75,9 +80,24 @@ mkdir -p "$work/sp"
 printf 'listenPort=%s\nlistenHost=127.0.0.1\nsignal1=%s\ncacheDir=%s/cache\nmaxWorkers=1\noriginHosts=127.0.0.1\n' \
   "$api_port" "$tracker" "$work" >"$work/sp/.env"
 [ -n "${BENCH_SP_ENV:-}" ] && printf '%s\n' "$BENCH_SP_ENV" >>"$work/sp/.env"
-(cd "$work/sp" && exec "$bin" superpeer) >"$work/superpeer.log" 2>&1 &
+master_bin=$bin
+if [ -n "${BENCH_HEAPTRACK:-}" ]; then
+  # The master spawns its workers from its own executable's path: start it from a copy, then
+  # put a script there that runs the worker under heaptrack's preload library.
+  mkdir -p "$work/bin" && cp "$bin" "$work/bin/swarmcast"
+  master_bin=$work/bin/swarmcast
+  cat >"$work/bin/worker" <<EOF
+#!/bin/sh
+rm -f "$work/heaptrack.fifo" && mkfifo "$work/heaptrack.fifo"
+/usr/lib/heaptrack/libexec/heaptrack_interpret <"$work/heaptrack.fifo" | zstd -q >"$BENCH_HEAPTRACK.zst" &
+LD_PRELOAD=/usr/lib/heaptrack/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT="$work/heaptrack.fifo" exec "$bin" "\$@"
+EOF
+  chmod +x "$work/bin/worker"
+fi
+(cd "$work/sp" && exec "$master_bin" superpeer) >"$work/superpeer.log" 2>&1 &
 pids+=($!); master_pid=$!
 wait_for "$work/superpeer.log" 'REST API on http' >/dev/null
+[ -n "${BENCH_HEAPTRACK:-}" ] && mv -f "$work/bin/worker" "$master_bin"
 api=http://127.0.0.1:$api_port
 
 manifest=http://127.0.0.1:$origin_port/live/live720/index.m3u8
@@ -98,3 +118,11 @@ echo "==> origin $origin_pid, tracker $tracker_pid, master $master_pid, worker $
 echo
 echo "worker /stats at the end:"
 curl -sf "$api/stats/$worker_pid" | python3 -c 'import json,sys; w=json.load(sys.stdin); print({k: w[k] for k in ("peers","segments","uploadedKB","originKB","cpu","memoryMB")})' || true
+if [ -n "${BENCH_HEAPTRACK:-}" ]; then
+  # The worker ends with its master; heaptrack's interpreter then finishes the file.
+  kill "$master_pid" 2>/dev/null || true
+  sleep 3
+  echo "worker heap profile: $BENCH_HEAPTRACK.zst"
+  heaptrack_print -f "$BENCH_HEAPTRACK.zst" --print-peaks 0 --print-allocators 0 \
+    --print-temporary 0 --print-leaks 0 2>/dev/null | grep -E 'peak heap|peak RSS' || true
+fi

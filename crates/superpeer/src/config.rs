@@ -24,6 +24,7 @@ pub const KEYS: &[&str] = &[
     "cacheDir",
     "cacheSizeMB",
     "sendBudgetMB",
+    "viewerBufferKB",
     "maxWorkers",
     "bandwidth",
     "workerMbps",
@@ -39,6 +40,12 @@ pub const KEYS: &[&str] = &[
 
 /// Default `sendBudgetMB`: the seeding engine's default send budget, in MiB.
 pub const DEFAULT_SEND_BUDGET_MB: u64 = (swarm::seeder::DEFAULT_SEND_BUDGET / (1024 * 1024)) as u64;
+
+/// Default `viewerBufferKB`. The stack keeps each connection's unacknowledged chunks in a hash
+/// table that never shrinks: at 256 KiB (about 230 chunks of 1.2 KB with one more message) it
+/// grows to 512 slots, 64 KiB per viewer for good; at 192 KiB it stays at 256 slots, 32 KiB.
+/// 192 KiB in flight is still 30 Mbit/s per viewer at 50 ms RTT.
+pub const DEFAULT_VIEWER_BUFFER_KB: u64 = 192;
 
 /// Tracker (signal) URLs of one tracker zone: `signal1`, failing over to `signal2`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +83,9 @@ pub struct MasterConfig {
     /// Unacknowledged bytes a worker keeps in flight over all its viewers at most, in MiB
     /// (`sendBudgetMB`): what bounds its send buffers when many viewers fetch at once.
     pub send_budget_mb: u64,
+    /// Unacknowledged bytes one viewer's channel may hold, in KiB (`viewerBufferKB`); sending
+    /// to it resumes at half. Higher serves far viewers (long RTT) faster, at more memory each.
+    pub viewer_buffer_kb: u64,
     /// Hard ceiling on worker processes (`maxWorkers`).
     pub max_workers: u32,
     /// Upload capacity of this server in Mbit/s (`bandwidth`, also set by `POST /ping`).
@@ -120,6 +130,7 @@ impl Default for MasterConfig {
             cache_dir: PathBuf::from("cache"),
             cache_size_mb: 2048,
             send_budget_mb: DEFAULT_SEND_BUDGET_MB,
+            viewer_buffer_kb: DEFAULT_VIEWER_BUFFER_KB,
             max_workers: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
             bandwidth_mbps: None,
             worker_mbps: 200.0,
@@ -283,6 +294,12 @@ impl MasterConfig {
             c.send_budget_mb = parse_num("sendBudgetMB", v, "a size in MiB")?;
             if c.send_budget_mb == 0 {
                 return Err(err("sendBudgetMB", "must be at least 1 (MiB)"));
+            }
+        }
+        if let Some(v) = get("viewerBufferKB") {
+            c.viewer_buffer_kb = parse_num("viewerBufferKB", v, "a size in KiB")?;
+            if !(32..=16 * 1024).contains(&c.viewer_buffer_kb) {
+                return Err(err("viewerBufferKB", "must be between 32 and 16384 (KiB)"));
             }
         }
         if let Some(v) = get("maxWorkers") {
@@ -468,10 +485,12 @@ mod tests {
             ("bandwidth", "1000"),
             ("maxWorkers", "8"),
             ("sendBudgetMB", "16"),
+            ("viewerBufferKB", "512"),
         ]))
         .unwrap();
         assert_eq!(c.listen_port, 9100);
         assert_eq!(c.send_budget_mb, 16);
+        assert_eq!(c.viewer_buffer_kb, 512);
         assert_eq!(
             c.tracker_zones["us"].signal2.as_deref(),
             Some("wss://us2.example/ws")
@@ -535,6 +554,8 @@ mod tests {
             ("originHosts", "http://cdn"),
             ("allowOpen", "maybe"),
             ("sendBudgetMB", "0"),
+            ("viewerBufferKB", "8"),
+            ("viewerBufferKB", "many"),
         ] {
             let e = MasterConfig::from_map(&map(&[(k, v)])).unwrap_err();
             assert_eq!(e.key, k, "{e}");

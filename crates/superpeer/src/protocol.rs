@@ -25,6 +25,8 @@ pub struct WorkerSpec {
     pub cache_size_mb: u64,
     #[serde(default = "default_send_budget_mb")]
     pub send_budget_mb: u64,
+    #[serde(default = "default_viewer_buffer_kb")]
+    pub viewer_buffer_kb: u64,
     /// Whether the worker announces with offers of its own (its channel's first worker does).
     #[serde(default = "default_make_offers")]
     pub make_offers: bool,
@@ -40,6 +42,10 @@ fn default_make_offers() -> bool {
 
 fn default_send_budget_mb() -> u64 {
     crate::config::DEFAULT_SEND_BUDGET_MB
+}
+
+fn default_viewer_buffer_kb() -> u64 {
+    crate::config::DEFAULT_VIEWER_BUFFER_KB
 }
 
 /// Commands after the spec line.

@@ -29,11 +29,6 @@ use crate::protocol::{MasterCommand, WorkerCounters, WorkerEvent, WorkerSpec};
 /// (bench/superpeer/README.md).
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
-/// A channel stops receiving data above this many unacknowledged bytes and resumes at half of
-/// it. 256 KiB in flight is still 40 Mbit/s per viewer at 50 ms RTT, and a lower mark keeps
-/// the SCTP queues (and RSS) of hundreds of viewers small (bench/superpeer/README.md).
-const HIGH_WATER: usize = 256 * 1024;
-
 /// How long a viewer's offer may take to connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -240,10 +235,15 @@ async fn seed(
     counters
         .swarms
         .store(variants.len() as u64, Ordering::Relaxed);
+    let viewer_buffer = usize::try_from(spec.viewer_buffer_kb)
+        .unwrap_or(usize::MAX / 1024)
+        .saturating_mul(1024);
     let node_config = swarm::node::NodeConfig {
         advertised_addr: Some(advertised),
-        high_water: HIGH_WATER,
-        low_water: HIGH_WATER / 2,
+        // A channel stops receiving data above this many unacknowledged bytes and resumes at
+        // half of it (`viewerBufferKB`).
+        high_water: viewer_buffer,
+        low_water: viewer_buffer / 2,
         send_budget: usize::try_from(spec.send_budget_mb)
             .unwrap_or(usize::MAX / (1024 * 1024))
             .saturating_mul(1024 * 1024),
