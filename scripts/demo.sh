@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh demo
-# The SDK bundle and the dashboard are served by the demo.
+# The SDK bundles and the dashboard are built into the binary: build them first.
 npm run build --workspaces --if-present --silent
 cargo build --release --locked -p swarmcast
-exec target/release/swarmcast demo --assets . "$@"
+exec target/release/swarmcast demo "$@"

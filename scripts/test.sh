@@ -44,6 +44,9 @@ mkdir -p "$target_dir"
 echo "disk: $(df -Ph "$target_dir" | awk 'NR==2 {print $4}') free where the build goes, $(df -Ph "${TMPDIR:-/tmp}" | awk 'NR==2 {print $4}') in ${TMPDIR:-/tmp}"
 
 stage fmt cargo fmt --all --check
+# Before any cargo build: the binary embeds the dashboard and the SDK bundles the npm build
+# makes (crates/webassets), and e2e/tests/single-binary.test.mjs checks that it does.
+stage npm-build npm run build --workspaces --if-present
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 stage supply-chain scripts/supply-chain.sh
 stage cargo-test cargo test --workspace --locked
@@ -51,7 +54,6 @@ stage cargo-test cargo test --workspace --locked
 # "Fuzzing"); the instrumented release build is most of the stage's time.
 SWARMCAST_FUZZ_JOBS=${SWARMCAST_FUZZ_JOBS:-2} stage fuzz scripts/fuzz.sh ci "${SWARMCAST_FUZZ_SECONDS:-10}"
 stage build cargo build --locked -p swarmcast
-stage npm-build npm run build --workspaces --if-present
 stage npm-unit npm run test:unit --workspaces --if-present
 export SWARMCAST_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/swarmcast"
 stage media "$SWARMCAST_BIN" media generate

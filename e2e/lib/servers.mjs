@@ -50,12 +50,14 @@ export function freePort() {
 }
 
 /**
- * Spawns the swarmcast binary with `args` and resolves once a line of its output matches
- * `ready`. Rejects with the output so far if it exits first or takes longer than `timeoutMs`.
+ * Spawns the swarmcast binary with `args` (in folder `cwd`, default this process's) and
+ * resolves once a line of its output matches `ready`. Rejects with the output so far if it
+ * exits first or takes longer than `timeoutMs`.
  */
-export function startProcess(args, { ready, env = {}, timeoutMs = 60_000, bin = swarmcastBin() } = {}) {
+export function startProcess(args, { ready, env = {}, timeoutMs = 60_000, bin = swarmcastBin(), cwd } = {}) {
   return new Promise((resolve, reject) => {
     const proc = spawn(bin, args, {
+      cwd,
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -88,9 +88,10 @@ pub struct ConsoleArgs {
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub traffic_interval: f64,
 
-    /// Built dashboard to serve (`npm run build --workspace web/dashboard`).
-    #[arg(long, default_value = "web/dashboard/dist", value_name = "DIR")]
-    pub dashboard: PathBuf,
+    /// Serve the dashboard from this folder (`web/dashboard/dist` after `npm run build
+    /// --workspace web/dashboard`) instead of the one built into the binary: for development.
+    #[arg(long, value_name = "DIR")]
+    pub dashboard: Option<PathBuf>,
 
     /// Start with automatic seeding on or off (default: as last set, on the first time).
     #[arg(long, value_name = "BOOL")]
@@ -192,7 +193,7 @@ impl ConsoleArgs {
             seed_interval: secs("seed-interval", self.seed_interval)?,
             health_interval: secs("health-interval", self.health_interval)?,
             traffic_interval: secs("traffic-interval", self.traffic_interval)?,
-            dashboard_dir: Some(self.dashboard.clone()),
+            dashboard_dir: self.dashboard.clone(),
             planner: console::planner::PlannerConfig {
                 min_viewers_to_seed: self.min_viewers,
                 stop_below_viewers: self.stop_below,
@@ -229,8 +230,15 @@ pub async fn serve(args: ConsoleArgs) -> anyhow::Result<()> {
     if let Err(refusal) = config.exposure(args.listen) {
         anyhow::bail!(refusal);
     }
-    if !args.dashboard.join("index.html").is_file() {
-        tracing::warn!(dir = %args.dashboard.display(), "dashboard not built; serving the API only");
+    match &args.dashboard {
+        Some(dir) if !dir.join("index.html").is_file() => {
+            tracing::warn!(dir = %dir.display(), "no index.html there; serving the API only")
+        }
+        None if webassets::dashboard().is_none() => tracing::warn!(
+            "this binary was built without the dashboard (run `npm run build --workspaces \
+             --if-present` before `cargo build`); serving the API only"
+        ),
+        _ => {}
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -16,10 +16,11 @@ use crate::origin::OriginArgs;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Repository checkout holding `web/player`, `node_modules`, and the SDK and dashboard
-    /// builds (`npm ci && npm run build --workspaces --if-present`; `make demo` does both).
-    #[arg(long, default_value = ".")]
-    pub assets: PathBuf,
+    /// Serve the player, hls.js, the SDK bundles and the dashboard from this repository
+    /// checkout (after `npm ci && npm run build --workspaces --if-present`) instead of the
+    /// copies built into the binary: for development.
+    #[arg(long, value_name = "DIR")]
+    pub assets: Option<PathBuf>,
 
     /// Port of the media origin (the CDN stand-in); the player page is served there too.
     #[arg(long, default_value_t = 8080)]
@@ -66,23 +67,46 @@ fn require(dir: PathBuf, hint: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+type Mounts = Vec<(String, PathBuf)>;
+
+/// The origin's mounts and the dashboard folder from a repository checkout (`--assets`).
+fn from_checkout(assets: &std::path::Path) -> anyhow::Result<(Mounts, Option<PathBuf>)> {
+    let npm = "run `npm ci && npm run build --workspaces --if-present` in the repository root \
+               (`make demo` does)";
+    let player = require(assets.join("web/player"), "pass the repository root")?;
+    let hls_js = require(assets.join("node_modules/hls.js/dist"), npm)?;
+    let sdk = require(assets.join("sdk/packages/hlsjs/dist"), npm)?;
+    let media_sdk = require(assets.join("sdk/packages/media/dist"), npm)?;
+    let dashboard = require(assets.join("web/dashboard/dist"), npm)?;
+    let mounts = vec![
+        ("/player".into(), player),
+        ("/vendor/hls.js".into(), hls_js),
+        ("/vendor/swarmcast".into(), sdk),
+        ("/vendor/swarmcast-media".into(), media_sdk),
+    ];
+    Ok((mounts, Some(dashboard)))
+}
+
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let media_dir = media::ensure(&media::GenerateArgs {
         dir: args.media.clone(),
         seconds: 60,
         force: false,
     })?;
-    let assets = &args.assets;
-    let npm = "run `npm ci && npm run build --workspaces --if-present` in the repository root \
-               (`make demo` does), or pass --assets";
-    let player = require(
-        assets.join("web/player"),
-        "run the demo from the repository root",
-    )?;
-    let hls_js = require(assets.join("node_modules/hls.js/dist"), npm)?;
-    let sdk = require(assets.join("sdk/packages/hlsjs/dist"), npm)?;
-    let media_sdk = require(assets.join("sdk/packages/media/dist"), npm)?;
-    let dashboard = require(assets.join("web/dashboard/dist"), npm)?;
+    let (mounts, dashboard) = match &args.assets {
+        Some(assets) => from_checkout(assets)?,
+        None => {
+            let missing = webassets::missing();
+            anyhow::ensure!(
+                missing.is_empty(),
+                "this binary was built without {}: run `npm ci && npm run build --workspaces \
+                 --if-present` in the repository root and build it again (`make demo` does), \
+                 or pass --assets with the repository root",
+                missing.join(", ")
+            );
+            (Vec::new(), None)
+        }
+    };
     let state = match &args.state_dir {
         Some(dir) => dir.clone(),
         None => media_dir
@@ -97,12 +121,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let origin = OriginArgs {
         root: media_dir,
         listen: local(args.origin_port),
-        mounts: vec![
-            ("/player".into(), player),
-            ("/vendor/hls.js".into(), hls_js),
-            ("/vendor/swarmcast".into(), sdk),
-            ("/vendor/swarmcast-media".into(), media_sdk),
-        ],
+        mounts,
+        no_site: false,
         live_window: 10,
     };
     let tracker_addr = local(args.tracker_port);
@@ -111,7 +131,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         database: Some(state.join("console.sqlite")),
         admin_token: args.admin_token.clone(),
         trackers: vec![format!("http://{tracker_addr}")],
-        dashboard_dir: Some(dashboard),
+        dashboard_dir: dashboard,
         super_peers: vec![console::NewSuperPeer {
             url: superpeer_url.clone(),
             bandwidth_mbps: 1000,

@@ -22,9 +22,17 @@ pub struct OriginArgs {
     pub listen: SocketAddr,
 
     /// Extra folder to serve under a URL prefix, as `PREFIX=DIR` (repeatable),
-    /// e.g. `--mount /player=web/player`.
+    /// e.g. `--mount /player=web/player`. A mount at the prefix of a built-in part (see
+    /// --no-site) serves that folder instead, for development.
     #[arg(long = "mount", value_name = "PREFIX=DIR", value_parser = parse_mount)]
     pub mounts: Vec<(String, PathBuf)>,
+
+    /// Do not serve the parts built into the binary: the demo player at `/player/`, hls.js at
+    /// `/vendor/hls.js/hls.min.js` and the SDK's browser bundles at
+    /// `/vendor/swarmcast/hlsjs.iife.js`, `/vendor/swarmcast-shaka/shaka.iife.js`,
+    /// `/vendor/swarmcast-core/core.iife.js` and `/vendor/swarmcast-media/media.iife.js`.
+    #[arg(long, env = "SWARMCAST_ORIGIN_NO_SITE")]
+    pub no_site: bool,
 
     /// Number of segments listed in a live playlist.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
@@ -51,6 +59,11 @@ impl OriginArgs {
         Ok(origin::OriginConfig {
             root: self.root.clone(),
             mounts: self.mounts.clone(),
+            embedded: if self.no_site {
+                Vec::new()
+            } else {
+                webassets::site()
+            },
             live_window: usize::from(self.live_window),
         })
     }

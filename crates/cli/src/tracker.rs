@@ -14,6 +14,8 @@ use tracker::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
 /// One port serves the WebSocket tracker (`ws://HOST:PORT/` or `/announce`; `wss://` with
 /// `--tls-cert` and `--tls-key`) and HTTP: `GET /health`, `GET /metrics` (Prometheus),
 /// `GET /channels` (swarms ranked by peers), `GET /channels/{info_hash}` and `POST /stats`.
+/// With --drain, SIGTERM first drains the node (`/health` answers 503, sessions close
+/// gradually) so that a load balancer moves its viewers to other nodes (docs/operations.md).
 /// Every option can also be set through the environment variable shown.
 #[derive(Args, Debug, Clone)]
 pub struct TrackerArgs {
@@ -148,6 +150,13 @@ pub struct TrackerArgs {
     #[arg(long, default_value_t = 300, env = "SWARMCAST_TRACKER_IDLE_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle_timeout: u64,
 
+    /// Seconds to drain on SIGTERM or Ctrl-C before stopping: `/health` answers 503 and new
+    /// WebSocket connections get 503, so that the load balancer sends new clients to other
+    /// nodes, while open sessions are closed (1001) a few at a time over this period and
+    /// their clients reconnect elsewhere. 0 stops at once.
+    #[arg(long, default_value_t = 0, value_name = "SECS", env = "SWARMCAST_TRACKER_DRAIN", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub drain: u64,
+
     /// Viewers followed by the stats ingest; reports from more are refused.
     #[arg(long, default_value_t = 200_000, env = "SWARMCAST_TRACKER_MAX_VIEWERS")]
     pub max_viewers: usize,
@@ -227,6 +236,7 @@ impl TrackerArgs {
                 offers_per_ip: self.offer_rate_per_ip,
             },
             allowed_origins: self.allowed_origins.clone(),
+            drain: secs(self.drain),
             ..defaults
         }
     }

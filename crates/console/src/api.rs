@@ -92,11 +92,14 @@ pub fn router(console: Shared) -> Router {
         .route("/health", get(health))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route".into()) });
     let mut app = Router::new().nest("/api", api);
-    app = match console.config.dashboard_dir.clone() {
-        Some(dir) if dir.join("index.html").is_file() => app.fallback_service(
+    app = match (console.config.dashboard_dir.clone(), webassets::dashboard()) {
+        (Some(dir), _) if dir.join("index.html").is_file() => app.fallback_service(
             tower_http::services::ServeDir::new(&dir)
                 .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
         ),
+        (None, Some(embedded)) => {
+            app.fallback_service(webassets::service(embedded, webassets::NotFound::Index))
+        }
         _ => app.fallback(|| async { Html(NOT_BUILT) }),
     };
     app.with_state(console)
@@ -104,8 +107,9 @@ pub fn router(console: Shared) -> Router {
 
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>Swarmcast console</title>\
 <body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>Swarmcast console</h1>\
-<p>The API runs at <code>/api/</code>, but the dashboard is not built: run <code>npm ci &amp;&amp; \
-npm run build --workspace web/dashboard</code> and pass <code>--dashboard web/dashboard/dist</code>.</p>";
+<p>The API runs at <code>/api/</code>, but there is no dashboard: this binary was built before \
+the dashboard was. Run <code>npm ci &amp;&amp; npm run build --workspaces --if-present</code>, then \
+<code>cargo build</code> again, or pass <code>--dashboard web/dashboard/dist</code>.</p>";
 
 /// Accepts `Authorization: Bearer <token>` or `X-ACCESS-TOKEN: <token>`, compared in
 /// constant time.

@@ -40,7 +40,8 @@ pub struct ConsoleConfig {
     pub traffic_interval: Duration,
     /// Timeout of every call to a super peer or tracker.
     pub request_timeout: Duration,
-    /// Built dashboard (`web/dashboard/dist`); `None` or missing serves a hint page.
+    /// Built dashboard folder (`web/dashboard/dist`), for development; `None` serves the one
+    /// built into the binary, and a hint page if the binary has none.
     pub dashboard_dir: Option<PathBuf>,
     pub planner: PlannerConfig,
     pub seed: SeedDefaults,

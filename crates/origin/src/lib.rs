@@ -42,6 +42,9 @@ pub struct OriginConfig {
     pub root: PathBuf,
     /// Extra folders served under a URL prefix, e.g. `("/player", "web/player")`.
     pub mounts: Vec<(String, PathBuf)>,
+    /// Folders built into the binary ([`webassets::site`]) served under a URL prefix, unless
+    /// a mount has the same prefix.
+    pub embedded: Vec<(String, &'static webassets::Dir<'static>)>,
     /// Segments listed in a live playlist.
     pub live_window: usize,
 }
@@ -75,6 +78,12 @@ impl AppState {
 pub fn router(config: OriginConfig) -> Router {
     let root = ServeDir::new(&config.root).append_index_html_on_directories(true);
     let mounts = config.mounts.clone();
+    let embedded: Vec<_> = config
+        .embedded
+        .iter()
+        .filter(|(prefix, _)| !mounts.iter().any(|(p, _)| p == prefix))
+        .cloned()
+        .collect();
     let state = Arc::new(AppState {
         config,
         counters: ByteCounters::default(),
@@ -87,6 +96,12 @@ pub fn router(config: OriginConfig) -> Router {
     let mut app = Router::new()
         .route("/__stats", get(get_stats).delete(reset_stats))
         .route("/live/{*path}", get(live).head(live));
+    for (prefix, dir) in embedded {
+        app = app.nest_service(
+            &prefix,
+            webassets::service(dir, webassets::NotFound::Status),
+        );
+    }
     for (prefix, dir) in mounts {
         app = app.nest_service(
             &prefix,

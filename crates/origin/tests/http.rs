@@ -83,6 +83,7 @@ fn start() -> (SocketAddr, tempfile::TempDir) {
     let app = router(OriginConfig {
         root: dir.path().into(),
         mounts: vec![],
+        embedded: vec![],
         live_window: 3,
     });
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

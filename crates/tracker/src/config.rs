@@ -114,6 +114,9 @@ pub struct TrackerConfig {
     pub allowed_origins: Vec<String>,
     /// How long shutdown waits for connections to close.
     pub shutdown_grace: Duration,
+    /// Before shutting down, how long to drain: refuse new connections (`/health` 503) and
+    /// close the open ones gradually so that clients reconnect to other nodes. Zero: none.
+    pub drain: Duration,
     /// Seed of the random peer selection (fixed for reproducible tests; `None` = random).
     pub seed: Option<u64>,
 }
@@ -136,6 +139,7 @@ impl Default for TrackerConfig {
             swarm_list: None,
             allowed_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
+            drain: Duration::ZERO,
             seed: None,
         }
     }

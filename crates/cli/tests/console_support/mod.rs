@@ -90,6 +90,7 @@ impl TestOrigin {
         let app = origin::router(origin::OriginConfig {
             root: dir.path().to_owned(),
             mounts: Vec::new(),
+            embedded: Vec::new(),
             live_window: 4,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -49,8 +49,13 @@ async fn upgrade() -> Response {
         .into_response()
 }
 
-async fn health() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok" }))
+/// 503 while the node drains, so that a load balancer's health check takes it out.
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.drain.is_draining() {
+        let body = Json(serde_json::json!({ "status": "draining" }));
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
+    Json(serde_json::json!({ "status": "ok" })).into_response()
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

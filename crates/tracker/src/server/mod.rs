@@ -7,6 +7,7 @@
 //! [`outbox::Outbox`]es, write batches); any other request goes to hyper and axum.
 
 mod access;
+pub(crate) mod drain;
 pub(crate) mod handshake;
 pub(crate) mod http;
 pub mod metrics;
@@ -52,6 +53,7 @@ pub(crate) struct Shared {
     pub metrics: Metrics,
     pub limits: access::ConnectionLimits,
     pub shutdown: CancellationToken,
+    pub drain: drain::Drain,
     pub tasks: TaskTracker,
     next_conn: AtomicU64,
     /// Origin of the coarse clock the sweeper compares against.
@@ -103,8 +105,9 @@ pub fn load_tls(files: &TlsFiles) -> io::Result<Arc<rustls::ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-/// Serves the tracker on `listener` until `shutdown` resolves, then closes every connection
-/// (WebSocket close 1001) and waits up to `config.shutdown_grace` for them.
+/// Serves the tracker on `listener` until `shutdown` resolves, then drains for
+/// `config.drain` ([`drain`]), closes every connection (WebSocket close 1001) and waits up
+/// to `config.shutdown_grace` for them.
 ///
 /// Logs `tracker listening on ws://ADDR` (or `wss://`) once ready.
 pub async fn serve(
@@ -132,6 +135,7 @@ pub async fn serve(
         metrics: Metrics::default(),
         limits: access::ConnectionLimits::default(),
         shutdown: CancellationToken::new(),
+        drain: drain::Drain::default(),
         tasks: TaskTracker::new(),
         next_conn: AtomicU64::new(1),
         started: Instant::now(),
@@ -146,6 +150,7 @@ pub async fn serve(
     let open_sockets = Arc::new(AtomicUsize::new(0));
     // Sockets beyond this are closed at once, before any TLS or HTTP work.
     let max_sockets = shared.config.max_connections + 1024;
+    let shutdown = drain::after(shutdown, shared.clone());
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -315,6 +320,7 @@ where
     };
     let slot = match upgrade.take_refusal() {
         Some(refusal) => Err(refusal),
+        None if shared.drain.is_draining() => Err(drain::refusal()),
         None => shared.limits.acquire(client_ip(peer), &shared.config),
     };
     let slot = match slot {

@@ -53,8 +53,15 @@ impl Server {
             .0
     }
 
+    /// Sends the shutdown signal without waiting for the server to stop.
+    pub fn signal_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     pub async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
+        self.signal_stop();
         tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
             .expect("serve returns after shutdown")
