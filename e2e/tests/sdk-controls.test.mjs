@@ -12,6 +12,8 @@ const VOD = '/hls-ts/index.m3u8';
 let origin;
 let tracker;
 let ctx;
+/** The test page has no disk cache unless asked (its tabs stand for different viewers). */
+const DISK = { diskCacheLimit: 100 * 1024 * 1024 };
 /** An uncapped tab playing VOD, opened once for the tests that need a peer holding segments. */
 let seeder;
 before(async () => {
@@ -64,8 +66,7 @@ async function until(page, pred, ms) {
 
 async function getSeeder() {
   if (!seeder) {
-    // No disk cache for the hls-ts tabs: the disk test below owns what IndexedDB holds.
-    seeder = await openTab(VOD, { cfg: { diskCacheLimit: 0 } });
+    seeder = await openTab(VOD);
     const s = await played(seeder, 2, 'the seeder plays');
     assert.equal(s.fatal, null, summary(s));
   }
@@ -74,10 +75,10 @@ async function getSeeder() {
 
 test('maxUploadKbps: a tab serves at most its token bucket allows, and the other tab still plays', async () => {
   const kbps = 800;
-  const a = await openTab(VOD, { cfg: { maxUploadKbps: kbps, diskCacheLimit: 0 } });
+  const a = await openTab(VOD, { cfg: { maxUploadKbps: kbps } });
   const sa = await played(a, 2, 'the capped tab plays');
   assert.equal(sa.fatal, null, summary(sa));
-  const b = await openTab(VOD, { cfg: { diskCacheLimit: 0 } });
+  const b = await openTab(VOD);
   const sb = await until(b, (s) => s.fatal || (s.currentTime >= 12 && s.bytes?.p2pDown > 0), 60_000);
   // What A served over its whole life, and how long that was (page clock).
   const up = await a.evaluate(() => ({ bytes: window.__engine.core.getByteCounters().p2pUp, ms: performance.now() - window.__state.engineCreatedAt }));
@@ -97,7 +98,7 @@ test('maxUploadKbps: a tab serves at most its token bucket allows, and the other
 
 test('a tab on a cellular connection downloads from peers and serves none', async () => {
   const a = await getSeeder();
-  const c = await openTab(VOD, { cfg: { diskCacheLimit: 0 }, connection: { type: 'cellular', saveData: false } });
+  const c = await openTab(VOD, { connection: { type: 'cellular', saveData: false } });
   const sc = await until(c, (s) => s.fatal || (s.currentTime >= 8 && s.bytes?.p2pDown > 0), 45_000);
   const cUp = await c.evaluate(() => window.__engine.core.getByteCounters().p2pUp);
   await c.close();
@@ -110,7 +111,7 @@ test('a tab on a cellular connection downloads from peers and serves none', asyn
 
 test('wifiOnly: HTTP only on a cellular connection, P2P once it turns to wifi', async () => {
   await getSeeder();
-  const w = await openTab(VOD, { cfg: { wifiOnly: true, diskCacheLimit: 0 }, connection: { type: 'cellular' } });
+  const w = await openTab(VOD, { cfg: { wifiOnly: true }, connection: { type: 'cellular' } });
   const off = await played(w, 4);
   assert.equal(off.fatal, null, summary(off));
   assert.equal(off.p2pEnabled, false, summary(off));
@@ -126,7 +127,7 @@ test('wifiOnly: HTTP only on a cellular connection, P2P once it turns to wifi', 
 
 test('minPeers: with fewer peers than that, nothing is downloaded from the one connected', async () => {
   const a = await getSeeder();
-  const m = await openTab(VOD, { cfg: { minPeers: 2, diskCacheLimit: 0 } });
+  const m = await openTab(VOD, { cfg: { minPeers: 2 } });
   const sm = await until(m, (s) => s.fatal || (s.currentTime >= 10 && s.peers.length > 0), 45_000);
   await m.close();
   await a.close();
@@ -139,13 +140,13 @@ test('minPeers: with fewer peers than that, nothing is downloaded from the one c
 test('disk cache: a reloaded VOD plays what was watched from IndexedDB and serves it to a new tab', async () => {
   const src = '/hls-fmp4/index.m3u8';
   // First visit without P2P: everything by HTTP, written to the disk cache once checked.
-  const r = await openTab(src, { params: { p2p: '0' } });
+  const r = await openTab(src, { cfg: DISK, params: { p2p: '0' } });
   const first = await played(r, 6, 'first visit');
   assert.equal(first.fatal, null, summary(first));
   const watched = new Set((await r.evaluate(() => window.__played.records)).map((x) => x.sn));
   assert.ok(watched.size >= 4, `segments loaded on the first visit: ${[...watched]}`);
   // The reload, with P2P: watched segments come from disk.
-  const q = new URLSearchParams({ src, tracker: tracker.url, log: 'warn', cfg: '{}' });
+  const q = new URLSearchParams({ src, tracker: tracker.url, log: 'warn', cfg: JSON.stringify(DISK) });
   await r.goto(`${origin.url}/e2e/sdk-hlsjs.html?${q}`);
   const again = await played(r, 3, 'after the reload');
   assert.equal(again.fatal, null, summary(again));
@@ -154,8 +155,8 @@ test('disk cache: a reloaded VOD plays what was watched from IndexedDB and serve
   assert.ok(fromDisk.length >= 2, `watched segments played again: ${JSON.stringify(records.map((x) => [x.sn, x.source]))}`);
   assert.deepEqual(fromDisk.filter((x) => x.source !== 'cache').map((x) => x.sn), [], `every watched segment came from disk: ${JSON.stringify(records.map((x) => [x.sn, x.source]))}`);
   assert.equal(again.bytes.p2pDown, 0, summary(again));
-  // A new tab without a disk cache of its own gets watched segments from the reloaded tab.
-  const s = await openTab(src, { cfg: { diskCacheLimit: 0 }, params: { waitForPeer: '10' } });
+  // A new tab without a disk cache (the page's default) gets watched segments from the reloaded tab.
+  const s = await openTab(src, { params: { waitForPeer: '10' } });
   const ss = await until(s, (x) => x.fatal || (x.currentTime >= 8 && x.bytes?.p2pDown > 0), 45_000);
   const got = (await s.evaluate(() => window.__played.records)).filter((x) => x.source === 'p2p' && watched.has(x.sn));
   const rUp = await r.evaluate(() => window.__engine.core.getByteCounters().p2pUp);
