@@ -110,6 +110,19 @@ type PrefetchCandidate = PrefetchInput["candidates"][number];
 const OFFER_TTL_MS = 50_000;
 const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
 const LIVE_KEEP_BEHIND_S = 60;
+/**
+ * The longest the player waits on the disk cache (opening it and reading its index, or reading
+ * one segment): IndexedDB can stall (another tab holding an upgrade, a busy disk), and past
+ * this the segment comes from the network as if the cache were empty.
+ */
+const DISK_PATIENCE_MS = 2000;
+
+/** The promise's value, or undefined once `ms` have passed. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 /** Where a segment handed to the player came from: HTTP, or the peers whose bytes it holds. */
 export type Delivery = { source: LoadResult["source"]; peers: string[] };
@@ -401,10 +414,16 @@ export class StreamSwarm implements PeerHost {
   /** Learns which of the playlist's segments the disk cache holds, then announces them. */
   private async indexDisk(): Promise<void> {
     try {
-      const disk = await this.ctx.disk();
-      if (!disk || this.live) return;
       const prefix = `${this.swarmId}|`;
-      for (const key of await disk.keys(prefix)) {
+      const keys = await within(
+        (async () => {
+          const disk = await this.ctx.disk();
+          return disk && !this.live ? disk.keys(prefix) : [];
+        })(),
+        DISK_PATIENCE_MS,
+      );
+      if (!keys) this.ctx.log.warn("disk cache did not answer within", DISK_PATIENCE_MS, "ms: segments come from the network");
+      for (const key of keys ?? []) {
         const id = Number(key.slice(prefix.length, key.indexOf("|", prefix.length)));
         const seg = this.segments.get(id);
         if (seg && diskKey(this.swarmId, seg) === key) this.onDisk.set(id, key);
@@ -427,8 +446,8 @@ export class StreamSwarm implements PeerHost {
   private async readDisk(id: number): Promise<Uint8Array | undefined> {
     const key = this.onDisk.get(id);
     const seg = this.segments.get(id);
-    const disk = key && seg ? await this.ctx.disk()?.catch(() => undefined) : undefined;
-    const data = disk && key ? await disk.get(key).catch(() => undefined) : undefined;
+    const disk = key && seg ? await within(this.ctx.disk()?.catch(() => undefined) ?? Promise.resolve(undefined), DISK_PATIENCE_MS) : undefined;
+    const data = disk && key ? await within(disk.get(key).catch(() => undefined), DISK_PATIENCE_MS) : undefined;
     const want = seg?.byteRange ? seg.byteRange.end - seg.byteRange.start + 1 : undefined;
     if (!data || (want !== undefined && data.length !== want)) {
       this.onDisk.delete(id);

@@ -431,6 +431,14 @@ describe("StreamSwarm: disk cache (VOD)", () => {
     expect(live.m.size).toBe(0);
   });
 
+  it("a disk cache that never answers costs at most its patience: the segment comes by HTTP", async () => {
+    const stuck = { get: () => new Promise(() => {}), put: () => new Promise(() => {}), keys: () => new Promise(() => {}) } as unknown as DiskCache;
+    const { swarm, stop } = setup(20, {}, { disk: stuck });
+    const r = await swarm.load(2); // not stuck behind the disk
+    stop();
+    expect(r.source).toBe("http");
+  });
+
   it("a segment that failed its check is never written", async () => {
     const { m, disk } = memoryDisk();
     const { swarm, stop } = setup(0, {}, { disk });
