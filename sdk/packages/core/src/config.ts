@@ -173,6 +173,8 @@ export function resolveConfig(c: P2PConfig): ResolvedConfig {
     trackerGroups: trackerGroups(c),
     memoryLimitBytes,
     diskLimitBytes,
+    // A count that is not one (NaN, negative) would hold P2P downloads for good: 0.
+    minPeers: Number.isFinite(c.minPeers) ? Math.max(0, Math.floor(c.minPeers as number)) : 0,
     schedulerConfig: { ...DEFAULT_SCHEDULER, ...(c.scheduler ?? {}) },
     rtcConfig: c.webRTCConfig ?? { iceServers: DEFAULT_ICE_SERVERS },
     integrityConfig: c.integrity === false ? false : c.integrity === true || c.integrity === undefined ? {} : c.integrity,
