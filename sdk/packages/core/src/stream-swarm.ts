@@ -233,8 +233,7 @@ export class StreamSwarm implements PeerHost {
   }
 
   private async onOffer(remote: string, offerId: string, sdp: string, via: TrackerConnection): Promise<void> {
-    if (!this.ctx.p2pEnabled() || remote === this.peerId || this.peers.has(remote) || this.ctx.isBanned(remote)) return;
-    if (this.peers.size >= this.ctx.config.maxPeers && !this.replaceSlowPeer()) return;
+    if (!this.admits(remote)) return;
     try {
       const a = await answerOffer(this.ctx.config.rtcConfig, sdp);
       if (this.destroyed || !this.joined) return a.pc.close();
@@ -246,6 +245,15 @@ export class StreamSwarm implements PeerHost {
     } catch (err) {
       this.ctx.log.debug("answering offer failed", err);
     }
+  }
+
+  /**
+   * Whether an offer from `remote` is answered: P2P on, not us, not connected or banned, and
+   * room for it, made by dropping a slow peer when at the limit.
+   */
+  admits(remote: string): boolean {
+    if (!this.ctx.p2pEnabled() || remote === this.peerId || this.peers.has(remote) || this.ctx.isBanned(remote)) return false;
+    return this.peers.size < this.ctx.config.maxPeers || this.replaceSlowPeer();
   }
 
   /**

@@ -1,6 +1,6 @@
 // The swarm's scheduling end to end, without WebRTC: a scripted remote peer over an in-memory
 // channel and a real local HTTP server with Range support.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { diskKey, StreamSwarm, type Playback, type SwarmContext } from "../src/stream-swarm.js";
@@ -452,5 +452,43 @@ describe("StreamSwarm: disk cache (VOD)", () => {
     stop();
     expect(r.source).toBe("http"); // the peer's wrong bytes were refused
     expect(Buffer.from(m.get(diskKey("v2-test", seg(2))) ?? []).equals(Buffer.from(segBytes(2)))).toBe(true);
+  });
+});
+
+describe("StreamSwarm: slow-peer replacement", () => {
+  it("at the connection limit, an offer replaces the slowest peer when it is clearly slower, once per cooldown", () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_000_000 });
+    try {
+      const { swarm, stop } = setup(0, {}, { maxPeers: 3 });
+      const rates: Record<string, number | undefined> = { "-PM0203-fastfastfast": 2_000_000, "-PM0203-fast2fast2fas": 1_500_000, "-PM0203-slowslowslow": 50_000 };
+      for (const [id, bps] of Object.entries(rates)) swarm.addPeer(id, remotePeer(Infinity).channel).throughput = bps;
+      // Young peers are kept: a new one has time to prove itself.
+      expect(swarm.admits("-PM0203-newcomer0001")).toBe(false);
+      vi.setSystemTime(1_000_000 + 25_000);
+      expect(swarm.admits("-PM0203-newcomer0001")).toBe(true);
+      expect(swarm.peerIds().sort()).toEqual(["-PM0203-fast2fast2fas", "-PM0203-fastfastfast"]);
+      // The newcomer connects; another offer right after finds no room (cooldown), however slow.
+      swarm.addPeer("-PM0203-newcomer0001", remotePeer(Infinity).channel).throughput = 10_000;
+      vi.setSystemTime(1_000_000 + 50_000);
+      expect(swarm.admits("-PM0203-newcomer0002")).toBe(false);
+      stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("keeps a full set of peers whose rates are close", () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_000_000 });
+    try {
+      const { swarm, stop } = setup(0, {}, { maxPeers: 2 });
+      swarm.addPeer("-PM0203-aaaaaaaaaaaa", remotePeer(Infinity).channel).throughput = 1_000_000;
+      swarm.addPeer("-PM0203-bbbbbbbbbbbb", remotePeer(Infinity).channel).throughput = 700_000;
+      vi.setSystemTime(1_000_000 + 60_000);
+      expect(swarm.admits("-PM0203-cccccccccccc")).toBe(false);
+      expect(swarm.peerCount()).toBe(2);
+      stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
