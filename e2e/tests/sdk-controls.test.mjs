@@ -1,7 +1,8 @@
 // The SDK's upload and connection controls and its disk cache, in Chromium tabs of one browser
 // (one IndexedDB) on one origin and tracker: maxUploadKbps bounds what a tab serves, a cellular
 // tab downloads only, wifiOnly keeps P2P off until the connection is wifi, minPeers holds P2P
-// downloads, and a reloaded VOD plays what was watched from disk and serves it to a new tab.
+// downloads, and a reloaded VOD plays what was watched from disk and serves it to a new tab
+// (hls.js), or plays it from disk (Shaka).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin } from '../lib/servers.mjs';
@@ -165,4 +166,20 @@ test('disk cache: a reloaded VOD plays what was watched from IndexedDB and serve
   assert.equal(ss.fatal, null, summary(ss));
   assert.ok(got.length > 0, `the new tab got watched segments from peers: ${summary(ss)}`);
   assert.ok(rUp > 0, 'the reloaded tab served them');
+});
+
+test('disk cache with Shaka: a reloaded DASH VOD plays its first segments from IndexedDB', async () => {
+  const q = (p2p) => new URLSearchParams({ src: `${origin.url}/dash/manifest.mpd`, tracker: tracker.url, log: 'warn', video: '360', p2p, cfg: JSON.stringify(DISK) });
+  const page = await ctx.newPage();
+  await page.goto(`${origin.url}/e2e/sdk-shaka.html?${q('0')}`);
+  const first = await played(page, 4, 'first visit');
+  assert.equal(first.fatal, null, JSON.stringify(first.errors));
+  assert.equal(first.sources.cache, 0, JSON.stringify(first.sources));
+  await page.goto(`${origin.url}/e2e/sdk-shaka.html?${q('1')}`);
+  const again = await played(page, 2, 'after the reload');
+  await page.close();
+  assert.equal(again.fatal, null, JSON.stringify(again.errors));
+  // Shaka starts again at 0: its first audio and video segments were watched, so from disk.
+  assert.ok(again.sources.cache >= 2, `segments from disk after the reload: ${JSON.stringify(again.sources)}`);
+  assert.equal(again.bytes.p2pDown, 0, JSON.stringify(again.bytes));
 });
