@@ -21,12 +21,14 @@ import type { TrackerConnection, SwarmSubscription } from "./tracker/tracker-con
 export type SegmentInfo = { id: number; url: string; byteRange?: ByteRange; startTime: number; endTime: number; version?: string };
 
 /**
- * A VOD segment's key in the disk cache: the swarm and id (what peers know it by), then its URL,
- * byte range and version, so that a changed playlist never reads another segment's bytes.
+ * A VOD segment's key in the disk cache: the swarm and id (what peers know it by), then its URL
+ * without query (signed URLs change from one visit to the next), byte range and version, so that
+ * a changed playlist never reads another segment's bytes.
  */
 export function diskKey(swarmId: string, seg: SegmentInfo): string {
   const range = seg.byteRange ? `@${seg.byteRange.start}-${seg.byteRange.end}` : "";
-  return `${swarmId}|${seg.id}|${seg.url}${range}${seg.version !== undefined ? `#${seg.version}` : ""}`;
+  const url = seg.url.split(/[?#]/)[0];
+  return `${swarmId}|${seg.id}|${url}${range}${seg.version !== undefined ? `#${seg.version}` : ""}`;
 }
 
 /**

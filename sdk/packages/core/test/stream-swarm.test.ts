@@ -390,6 +390,13 @@ describe("StreamSwarm: minPeers", () => {
 });
 
 describe("StreamSwarm: disk cache (VOD)", () => {
+  it("keys a segment by swarm, id, URL without query, byte range and version", () => {
+    const a = diskKey("v2-x", { id: 4, url: "https://cdn/a/s4.ts?token=1", startTime: 0, endTime: 2 });
+    expect(a).toBe("v2-x|4|https://cdn/a/s4.ts");
+    expect(diskKey("v2-x", { id: 4, url: "https://cdn/a/s4.ts?token=2", startTime: 0, endTime: 2 })).toBe(a);
+    expect(diskKey("v2-x", { id: 4, url: "https://cdn/a/f.mp4", byteRange: { start: 0, end: 9 }, version: "10", startTime: 0, endTime: 2 })).toBe("v2-x|4|https://cdn/a/f.mp4@0-9#10");
+  });
+
   const seg = (id: number) => ({ id, url: `${base}/seg/${id}`, startTime: id * 10, endTime: id * 10 + 10 });
 
   it("plays a segment from disk with no transfer, announces it and serves it to a peer", async () => {

@@ -255,9 +255,9 @@ export class PeerSession {
 
   private onRequest(id: number, requestId: number, fromByte: number): void {
     this.setUpload(undefined); // a new request replaces the current upload
+    this.reading = undefined;
     // Over the upload cap with others already waiting on it: "absent", and the requester goes
     // elsewhere now rather than after its scheduler gives up on a trickle.
-    this.reading = undefined;
     const busy = this.host.uploadLimiter?.()?.saturated() ?? false;
     const found = this.host.uploadAllowed() && !busy ? this.host.segmentData(id) : undefined;
     if (found instanceof Promise) {
