@@ -49,11 +49,30 @@ export type P2PConfig = {
   channelId?: (url: string) => string;
   /** Memory for segments in bytes, or per device kind. Default 400 MiB desktop, 100 MiB mobile. */
   memoryCacheLimit?: number | { pc: number; mobile: number };
+  // ---- disk cache (VOD) ----
   /**
-   * Accepted for compatibility; segments are kept in memory only for now (no IndexedDB cache),
-   * so this has no effect yet.
+   * IndexedDB cache of VOD segments (live segments stay in memory), bytes, or per device kind;
+   * one cache shared by every engine and tab of the origin, least recently used out, clipped to
+   * half the origin's storage quota. Default 2500 MiB desktop, 1500 MiB mobile; 0 turns it off.
    */
   diskCacheLimit?: number | { pc: number; mobile: number };
+  /** The disk cache on or off. Default true. */
+  useDiskCache?: boolean;
+  // ---- upload and connection controls ----
+  /** Cap on what we serve to peers, kilobits per second (0 or unset: uncapped). */
+  maxUploadKbps?: number;
+  /**
+   * Upload on metered connections (`navigator.connection.type` "cellular" or `saveData`).
+   * Default false: download only there.
+   */
+  uploadOnCellular?: boolean;
+  /**
+   * P2P only on wifi or ethernet (or, on desktop, a connection of unknown type); elsewhere
+   * HTTP only. Default false.
+   */
+  wifiOnly?: boolean;
+  /** Download from peers only once the swarm has this many peers (we still announce and serve). Default 0. */
+  minPeers?: number;
   /** Print one line naming the engine and its version to the console at start. Default true. */
   showSlogan?: boolean;
   /** Hold the first HTTP requests until a peer connects (or waitForPeerTimeout). Default false. */
@@ -85,13 +104,14 @@ export type P2PConfig = {
 };
 
 export type ResolvedConfig = Required<Pick<P2PConfig, "logLevel" | "showSlogan" | "p2pEnabled" | "p2pUploadEnabled" | "waitForPeer" | "waitForPeerTimeout" | "maxPeers" | "offersPerAnnounce" | "statsReportInterval" | "peerIdPrefix">> &
-  P2PConfig & { trackerGroups: string[][]; memoryLimitBytes: number; schedulerConfig: SchedulerConfig; rtcConfig: RTCConfiguration; integrityConfig: IntegrityConfig | false };
+  P2PConfig & { trackerGroups: string[][]; memoryLimitBytes: number; diskLimitBytes: number; schedulerConfig: SchedulerConfig; rtcConfig: RTCConfiguration; integrityConfig: IntegrityConfig | false };
 
 export const DEFAULT_ICE_SERVERS: RTCIceServer[] = [{ urls: ["stun:stun.l.google.com:19302", "stun:global.stun.twilio.com:3478"] }];
 
 const MiB = 1024 * 1024;
 
-function isMobile(): boolean {
+/** A phone or tablet, by its user agent (which limits apply, and `wifiOnly` on unknown connections). */
+export function isMobile(): boolean {
   return typeof navigator !== "undefined" && /Android|iPhone|iPad|iPod|Mobile/i.test(navigator.userAgent ?? "");
 }
 
@@ -128,9 +148,16 @@ export function rtcConfigProblems(rtc: RTCConfiguration): string[] {
   return [];
 }
 
+/** A byte limit given as a number or per device kind, with the defaults for each kind. */
+export function limitFor(l: number | { pc: number; mobile: number } | undefined, pc: number, mobile: number): number {
+  if (typeof l === "number") return l;
+  return isMobile() ? (l?.mobile ?? mobile) : (l?.pc ?? pc);
+}
+
 export function resolveConfig(c: P2PConfig): ResolvedConfig {
   const limit = c.memoryCacheLimit;
-  const memoryLimitBytes = typeof limit === "number" ? limit : limit ? (isMobile() ? limit.mobile : limit.pc) : isMobile() ? 100 * MiB : 400 * MiB;
+  const memoryLimitBytes = limitFor(limit, 400 * MiB, 100 * MiB);
+  const diskLimitBytes = c.useDiskCache === false ? 0 : limitFor(c.diskCacheLimit, 2500 * MiB, 1500 * MiB);
   return {
     ...c,
     logLevel: c.logLevel ?? "error",
@@ -145,6 +172,9 @@ export function resolveConfig(c: P2PConfig): ResolvedConfig {
     peerIdPrefix: (c.peerIdPrefix ?? "-SC0001-").slice(0, 8),
     trackerGroups: trackerGroups(c),
     memoryLimitBytes,
+    diskLimitBytes,
+    // A count that is not one (NaN, negative) would hold P2P downloads for good: 0.
+    minPeers: Number.isFinite(c.minPeers) ? Math.max(0, Math.floor(c.minPeers as number)) : 0,
     schedulerConfig: { ...DEFAULT_SCHEDULER, ...(c.scheduler ?? {}) },
     rtcConfig: c.webRTCConfig ?? { iceServers: DEFAULT_ICE_SERVERS },
     integrityConfig: c.integrity === false ? false : c.integrity === true || c.integrity === undefined ? {} : c.integrity,

@@ -97,6 +97,13 @@ export class DiskCache {
     await finished;
   }
 
+  /** The keys stored that start with `prefix` (without marking anything used). */
+  async keys(prefix: string): Promise<string[]> {
+    const tx = this.db.transaction("entries", "readonly");
+    const range = IDBKeyRange.bound(prefix, prefix + "\uffff");
+    return (await req(tx.objectStore("entries").getAllKeys(range))) as string[];
+  }
+
   /** Bytes stored now (all tabs). */
   async usedBytes(): Promise<number> {
     const tx = this.db.transaction("meta", "readonly");

@@ -3,7 +3,10 @@
  * periodic scheduler tick, stats, events. Player integrations (hls.js, ...) feed it manifests,
  * playlists and playback position and ask it for segments.
  */
-import { resolveConfig, rtcConfigProblems, type P2PConfig, type ResolvedConfig } from "./config.js";
+import { isMobile, resolveConfig, rtcConfigProblems, type P2PConfig, type ResolvedConfig } from "./config.js";
+import { DiskCache } from "./disk-cache.js";
+import { currentConnection, networkPolicy, type NetworkPolicy } from "./network-policy.js";
+import { UploadLimiter } from "./upload-limit.js";
 import { Emitter } from "./events.js";
 import { DigestManifests } from "./digests.js";
 import { Ewma, fetchSegmentBytes } from "./http.js";
@@ -157,6 +160,14 @@ export class P2PEngine extends Emitter<EngineEvents> {
   private speedWindow: { at: number; bytes: number }[] = [];
   private lastStatsKey = "";
   private readonly onPageHide = () => this.sendBeaconStats();
+  /** What the connection allows (wifiOnly, download only on metered connections). */
+  private net: NetworkPolicy = { p2p: true, upload: true };
+  /** P2P was turned off by `wifiOnly` (not by the page): back on when the connection allows. */
+  private offByNetwork = false;
+  private readonly uploadCap?: UploadLimiter;
+  /** The disk cache of VOD segments, shared by the origin's engines and tabs. */
+  private readonly disk?: Promise<DiskCache | undefined>;
+  private readonly onConnectionChange = () => this.applyNetworkPolicy();
 
   constructor(config: P2PConfig = {}) {
     super();
@@ -172,6 +183,16 @@ export class P2PEngine extends Emitter<EngineEvents> {
       this.log.warn("no tracker configured (announce or signalConfig): HTTP only");
       this.p2pOn = false;
     }
+    const kbps = this.config.maxUploadKbps;
+    if (kbps !== undefined && kbps > 0 && Number.isFinite(kbps)) this.uploadCap = new UploadLimiter(kbps);
+    this.net = this.networkPolicy();
+    if (this.p2pOn && !this.net.p2p) {
+      this.log.info("P2P off:", this.net.reason);
+      this.p2pOn = false;
+      this.offByNetwork = true;
+    }
+    currentConnection()?.addEventListener?.("change", this.onConnectionChange);
+    if (this.config.diskLimitBytes > 0 && typeof indexedDB !== "undefined") this.disk = DiskCache.open(this.config.diskLimitBytes);
     if (this.p2pOn) this.openTrackers();
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.statsTimer = setInterval(() => this.emitStats(), 1000);
@@ -320,11 +341,36 @@ export class P2PEngine extends Emitter<EngineEvents> {
       verify: (swarm, seg, data, fromPeers) => this.verifySegment(swarm, seg, data, fromPeers),
       onBadSegment: (swarm, seg, peers, v) => this.onBadSegment(swarm, seg, peers, v),
       isBanned: (peerId) => this.banned.has(peerId),
+      uploadEnabled: () => this.p2pOn && this.config.p2pUploadEnabled && this.net.upload,
+      uploadLimiter: () => this.uploadCap,
+      disk: () => this.disk,
       onPeersChanged: () => this.emitPeers(),
       onSegmentStored: () => {},
       onException: (code, message) => this.emit("exception", { code, message }),
       startupWaitUntil: () => (this.config.waitForPeer ? this.startedAt + this.config.waitForPeerTimeout * 1000 : 0),
     };
+  }
+
+  // ---- connection ---------------------------------------------------------------------------
+
+  private networkPolicy(): NetworkPolicy {
+    return networkPolicy(currentConnection(), isMobile(), { wifiOnly: this.config.wifiOnly ?? false, uploadOnCellular: this.config.uploadOnCellular ?? false });
+  }
+
+  /** The connection changed: P2P off or back on (`wifiOnly`), upload off or on (metered). */
+  private applyNetworkPolicy(): void {
+    if (this.destroyed) return;
+    const before = this.net;
+    this.net = this.networkPolicy();
+    if (before.upload !== this.net.upload) this.log.info(this.net.upload ? "upload on" : `upload off: ${this.net.reason}`);
+    if (!this.net.p2p && this.p2pOn) {
+      this.log.info("P2P off:", this.net.reason);
+      this.disableP2P();
+      this.offByNetwork = true;
+    } else if (this.net.p2p && this.offByNetwork) {
+      this.offByNetwork = false;
+      this.enableP2P();
+    }
   }
 
   // ---- integrity ------------------------------------------------------------------------------
@@ -550,6 +596,11 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   enableP2P(): void {
     if (this.p2pOn || this.destroyed || !this.config.trackerGroups.length || !P2PEngine.isSupported()) return;
+    if (!this.net.p2p) {
+      this.log.info("P2P stays off:", this.net.reason);
+      this.offByNetwork = true; // on once the connection allows
+      return;
+    }
     this.p2pOn = true;
     this.openTrackers();
     if (this.activeSwarm) this.joinWhenPlaying(this.activeSwarm);
@@ -573,6 +624,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
   }
 
   disableP2P(): void {
+    this.offByNetwork = false;
     if (!this.p2pOn) return;
     this.p2pOn = false;
     for (const s of this.swarms.values()) s.disconnectPeers();
@@ -588,6 +640,8 @@ export class P2PEngine extends Emitter<EngineEvents> {
     clearInterval(this.statsTimer);
     clearInterval(this.reportTimer);
     if (typeof removeEventListener === "function") removeEventListener("pagehide", this.onPageHide);
+    currentConnection()?.removeEventListener?.("change", this.onConnectionChange);
+    void this.disk?.then((d) => d?.close());
     for (const s of this.swarms.values()) s.destroy();
     this.swarms.clear();
     this.closeTrackers();

@@ -9,11 +9,27 @@ import { PeerSession, type ByteChannel, type PeerHost } from "./peer/peer-sessio
 import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
 import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, type PrefetchInput, type SchedulerConfig } from "./scheduler.js";
 import { SegmentTransfer, type Source } from "./segment-transfer.js";
+import type { DiskCache } from "./disk-cache.js";
+import { peerToReplace } from "./peer-replacement.js";
+import { isServerPeerId } from "./swarm-id.js";
 import { MemoryStorage } from "./storage.js";
+import type { UploadLimiter } from "./upload-limit.js";
 import { answerMessage, randomOfferId, type OutgoingOffer } from "./tracker/messages.js";
 import type { TrackerConnection, SwarmSubscription } from "./tracker/tracker-connection.js";
 
-export type SegmentInfo = { id: number; url: string; byteRange?: ByteRange; startTime: number; endTime: number };
+/** `version`: what else tells the segment's bytes apart (a file's length), part of its disk cache key. */
+export type SegmentInfo = { id: number; url: string; byteRange?: ByteRange; startTime: number; endTime: number; version?: string };
+
+/**
+ * A VOD segment's key in the disk cache: the swarm and id (what peers know it by), then its URL
+ * without query (signed URLs change from one visit to the next), byte range and version, so that
+ * a changed playlist never reads another segment's bytes.
+ */
+export function diskKey(swarmId: string, seg: SegmentInfo): string {
+  const range = seg.byteRange ? `@${seg.byteRange.start}-${seg.byteRange.end}` : "";
+  const url = seg.url.split(/[?#]/)[0];
+  return `${swarmId}|${seg.id}|${url}${range}${seg.version !== undefined ? `#${seg.version}` : ""}`;
+}
 
 /**
  * The playhead. Before playback has started (`started` false) the media clock says nothing
@@ -52,6 +68,12 @@ export interface SwarmContext {
   onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }): void;
   /** Peers banned for this session: no connection to them is kept or made. */
   isBanned(peerId: string): boolean;
+  /** Upload allowed now: P2P on, `p2pUploadEnabled`, and the connection allows it (network-policy.ts). */
+  uploadEnabled(): boolean;
+  /** The cap on what we serve (`maxUploadKbps`), shared by every swarm; none: uncapped. */
+  uploadLimiter(): UploadLimiter | undefined;
+  /** The disk cache of VOD segments once open; undefined when off (or IndexedDB missing). */
+  disk(): Promise<DiskCache | undefined> | undefined;
 }
 
 type Waiter = { resolve(r: LoadResult): void; reject(e: unknown): void };
@@ -74,7 +96,7 @@ type Transfer = {
 };
 
 /** `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is dropped. */
-type PeerEntry = { session: PeerSession; ours: boolean; silentStrikes: number };
+type PeerEntry = { session: PeerSession; ours: boolean; silentStrikes: number; connectedAt: number };
 
 /**
  * How long a segment new to us waits for peers outside our election (P2P Media Loader) that may
@@ -90,6 +112,19 @@ type PrefetchCandidate = PrefetchInput["candidates"][number];
 const OFFER_TTL_MS = 50_000;
 const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
 const LIVE_KEEP_BEHIND_S = 60;
+/**
+ * The longest the player waits on the disk cache (opening it and reading its index, or reading
+ * one segment): IndexedDB can stall (another tab holding an upgrade, a busy disk), and past
+ * this the segment comes from the network as if the cache were empty.
+ */
+const DISK_PATIENCE_MS = 2000;
+
+/** The promise's value, or undefined once `ms` have passed. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 /** Where a segment handed to the player came from: HTTP, or the peers whose bytes it holds. */
 export type Delivery = { source: LoadResult["source"]; peers: string[] };
@@ -116,6 +151,14 @@ export class StreamSwarm implements PeerHost {
   active = false;
   /** Average bytes per second of media, learned from stored segments (for size estimates). */
   private mediaBps?: number;
+  /** VOD segments of the current playlist held in the disk cache, by id: their keys. */
+  private readonly onDisk = new Map<number, string>();
+  /** The disk cache's keys of this swarm being read (once, at the first VOD playlist). */
+  private diskIndex?: Promise<void>;
+  private diskIndexDone = false;
+  /** Fetches ahead waiting for the disk index. */
+  private readonly aheadAfterIndex = new Set<number>();
+  private lastReplacementAt?: number;
 
   constructor(
     private readonly ctx: SwarmContext,
@@ -192,7 +235,7 @@ export class StreamSwarm implements PeerHost {
   }
 
   private async onOffer(remote: string, offerId: string, sdp: string, via: TrackerConnection): Promise<void> {
-    if (!this.ctx.p2pEnabled() || remote === this.peerId || this.peers.has(remote) || this.peers.size >= this.ctx.config.maxPeers || this.ctx.isBanned(remote)) return;
+    if (!this.admits(remote)) return;
     try {
       const a = await answerOffer(this.ctx.config.rtcConfig, sdp);
       if (this.destroyed || !this.joined) return a.pc.close();
@@ -204,6 +247,29 @@ export class StreamSwarm implements PeerHost {
     } catch (err) {
       this.ctx.log.debug("answering offer failed", err);
     }
+  }
+
+  /**
+   * Whether an offer from `remote` is answered: P2P on, not us, not connected or banned, and
+   * room for it, made by dropping a slow peer when at the limit.
+   */
+  admits(remote: string): boolean {
+    if (!this.ctx.p2pEnabled() || remote === this.peerId || this.peers.has(remote) || this.ctx.isBanned(remote)) return false;
+    return this.peers.size < this.ctx.config.maxPeers || this.replaceSlowPeer();
+  }
+
+  /**
+   * At the connection limit with another peer offering: drops the peer that delivered slowest,
+   * when it is clearly slower than the others (peer-replacement.ts). True if room was made.
+   */
+  private replaceSlowPeer(): boolean {
+    const now = Date.now();
+    const rates = [...this.peers.entries()].map(([peerId, e]) => ({ peerId, connectedAtMs: e.connectedAt, throughputBps: e.session.throughput, busy: e.session.busy, server: isServerPeerId(peerId) }));
+    const slow = peerToReplace(rates, now, this.lastReplacementAt);
+    if (!slow) return false;
+    this.lastReplacementAt = now;
+    this.dropPeer(slow, "replaced by a new peer: slowest delivery");
+    return true;
   }
 
   private async onAnswer(remote: string, offerId: string, sdp: string): Promise<void> {
@@ -257,9 +323,9 @@ export class StreamSwarm implements PeerHost {
    */
   addPeer(remote: string, channel: ByteChannel): PeerSession {
     const session = new PeerSession(remote, channel, this);
-    this.peers.set(remote, { session, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)), silentStrikes: 0 });
+    this.peers.set(remote, { session, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)), silentStrikes: 0, connectedAt: Date.now() });
     this.ctx.log.info("peer connected", remote, "in", this.infoHash);
-    if (this.ctx.config.p2pUploadEnabled) session.announce(this.storedIds(), [...this.httpLoading]);
+    if (this.ctx.uploadEnabled()) session.announce(this.storedIds(), [...this.httpLoading]);
     this.ctx.onPeersChanged();
     return session;
   }
@@ -294,12 +360,16 @@ export class StreamSwarm implements PeerHost {
 
   // ---- PeerHost (called by sessions) ---------------------------------------------------------
 
-  segmentData(id: number): Uint8Array | undefined {
-    return this.ctx.storage.get(this.swarmId, id);
+  segmentData(id: number): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    return this.ctx.storage.get(this.swarmId, id) ?? (this.onDisk.has(id) ? this.readDisk(id) : undefined);
   }
 
   uploadAllowed(): boolean {
-    return this.ctx.p2pEnabled() && this.ctx.config.p2pUploadEnabled;
+    return this.ctx.uploadEnabled();
+  }
+
+  uploadLimiter(): UploadLimiter | undefined {
+    return this.ctx.uploadLimiter();
   }
 
   onAnnouncement(): void {
@@ -331,14 +401,82 @@ export class StreamSwarm implements PeerHost {
       if (!this.firstSeen.has(s.id)) this.firstSeen.set(s.id, now);
     }
     for (const id of this.firstSeen.keys()) if (!this.segments.has(id)) this.firstSeen.delete(id);
+    if (live) this.onDisk.clear();
+    else if (!this.diskIndex && this.ctx.disk()) this.diskIndex = this.indexDisk();
+    else if (this.diskIndexDone) {
+      for (const [id, key] of this.onDisk) {
+        const seg = this.segments.get(id);
+        if (!seg || diskKey(this.swarmId, seg) !== key) this.onDisk.delete(id);
+      }
+    }
   }
 
+  /** Ids in memory and, for VOD, on disk: newest first, the ids most worth announcing. */
   private storedIds(): number[] {
-    return this.ctx.storage.ids(this.swarmId);
+    const mem = this.ctx.storage.ids(this.swarmId);
+    if (!this.onDisk.size) return mem;
+    const all = new Set([...mem, ...this.onDisk.keys()]);
+    return [...all].sort((a, b) => b - a);
+  }
+
+  // ---- disk cache (VOD) -----------------------------------------------------------------------
+
+  /** Learns which of the playlist's segments the disk cache holds, then announces them. */
+  private async indexDisk(): Promise<void> {
+    try {
+      const prefix = `${this.swarmId}|`;
+      const keys = await within(
+        (async () => {
+          const disk = await this.ctx.disk();
+          return disk && !this.live ? disk.keys(prefix) : [];
+        })(),
+        DISK_PATIENCE_MS,
+      );
+      if (!keys) this.ctx.log.warn("disk cache did not answer within", DISK_PATIENCE_MS, "ms: segments come from the network");
+      for (const key of keys ?? []) {
+        const id = Number(key.slice(prefix.length, key.indexOf("|", prefix.length)));
+        const seg = this.segments.get(id);
+        if (seg && diskKey(this.swarmId, seg) === key) this.onDisk.set(id, key);
+      }
+      if (this.onDisk.size) {
+        this.ctx.log.info("disk cache holds", this.onDisk.size, "segments of", this.swarmId);
+        this.scheduleAnnounce();
+      }
+    } catch (err) {
+      this.ctx.log.debug("disk cache index failed", err);
+    } finally {
+      this.diskIndexDone = true;
+    }
+  }
+
+  /**
+   * A segment from the disk cache, or undefined (gone, or not the playlist's length). Only
+   * segments that passed `verify` are ever written, so what is read back is as trusted as memory.
+   */
+  private async readDisk(id: number): Promise<Uint8Array | undefined> {
+    const key = this.onDisk.get(id);
+    const seg = this.segments.get(id);
+    const disk = key && seg ? await within(this.ctx.disk()?.catch(() => undefined) ?? Promise.resolve(undefined), DISK_PATIENCE_MS) : undefined;
+    const data = disk && key ? await within(disk.get(key).catch(() => undefined), DISK_PATIENCE_MS) : undefined;
+    const want = seg?.byteRange ? seg.byteRange.end - seg.byteRange.start + 1 : undefined;
+    if (!data || (want !== undefined && data.length !== want)) {
+      this.onDisk.delete(id);
+      return undefined;
+    }
+    return data;
+  }
+
+  private writeDisk(seg: SegmentInfo, data: Uint8Array): void {
+    const opened = this.ctx.disk();
+    if (this.live || !opened) return;
+    const key = diskKey(this.swarmId, seg);
+    void opened
+      .then((disk) => disk?.put(key, data).then(() => void this.onDisk.set(seg.id, key)))
+      .catch((err) => this.ctx.log.debug("disk cache write failed", err));
   }
 
   private scheduleAnnounce(): void {
-    if (this.announceTimer || !this.ctx.config.p2pUploadEnabled) return;
+    if (this.announceTimer || !this.ctx.uploadEnabled()) return;
     this.announceTimer = setTimeout(() => {
       this.announceTimer = undefined;
       if (!this.peers.size) return;
@@ -363,9 +501,23 @@ export class StreamSwarm implements PeerHost {
     return Math.round((this.mediaBps ?? 250_000) * Math.max(0.5, seg.endTime - seg.startTime));
   }
 
-  /** The player wants this segment: from memory, an ongoing transfer, a peer or HTTP. */
-  load(id: number, signal?: AbortSignal): Promise<LoadResult> {
+  /** The player wants this segment: from memory, the disk cache (VOD), an ongoing transfer, a peer or HTTP. */
+  async load(id: number, signal?: AbortSignal): Promise<LoadResult> {
     this.lastUsed = Date.now();
+    if (!this.live && this.diskIndex && !this.ctx.storage.has(this.swarmId, id) && !this.transfers.has(id)) {
+      await this.diskIndex;
+      const data = this.onDisk.has(id) ? await this.readDisk(id) : undefined;
+      if (data && !this.destroyed) {
+        // Into memory: played now, served to peers from memory from then on.
+        this.keep(id, data);
+        return { data, source: "cache" };
+      }
+    }
+    if (signal?.aborted) throw new DOMException("aborted", "AbortError");
+    return this.loadNow(id, signal);
+  }
+
+  private loadNow(id: number, signal?: AbortSignal): Promise<LoadResult> {
     const data = this.ctx.storage.get(this.swarmId, id);
     if (data) return Promise.resolve({ data, source: "cache" });
     const seg = this.segments.get(id);
@@ -396,8 +548,17 @@ export class StreamSwarm implements PeerHost {
    */
   fetchAhead(id: number): boolean {
     const seg = this.segments.get(id);
-    if (!seg || this.transfers.has(id) || this.ctx.storage.has(this.swarmId, id)) return false;
+    if (!seg || this.transfers.has(id) || this.ctx.storage.has(this.swarmId, id) || this.onDisk.has(id) || this.aheadAfterIndex.has(id)) return false;
     if (Date.now() < this.ctx.startupWaitUntil()) return false; // waitForPeer: peers first
+    if (this.diskIndex && !this.diskIndexDone) {
+      // Whether the disk cache holds it is known in a moment.
+      this.aheadAfterIndex.add(id);
+      void this.diskIndex.then(() => {
+        this.aheadAfterIndex.delete(id);
+        this.fetchAhead(id);
+      });
+      return true;
+    }
     this.lastUsed = Date.now();
     this.startHttp(this.newTransfer(seg, "wait"));
     return true;
@@ -456,12 +617,17 @@ export class StreamSwarm implements PeerHost {
         someoneHttpLoading: someoneHttp,
         designatedElsewhere: electorate.length > 0 && designatedSeeder(this.peerId, electorate, this.key(t.seg.id)) !== this.peerId,
         mayArriveSoon: this.foreignPeerMayFetch(t.seg.id) || this.awaitingFirstPeers(),
-        p2pEnabled: this.ctx.p2pEnabled(),
+        p2pEnabled: this.p2pDownloads(),
       },
       cfg,
     );
     if (d.kind === "http") this.startHttp(t);
     else if (d.kind === "p2p") this.startP2P(t, d.peerId);
+  }
+
+  /** Downloads from peers: P2P on and at least `minPeers` connected (below that we only serve). */
+  private p2pDownloads(): boolean {
+    return this.ctx.p2pEnabled() && this.peers.size >= (this.ctx.config.minPeers ?? 0);
   }
 
   /** Just joined, no peer yet, and the scheduler is told to give the first peers a moment. */
@@ -657,6 +823,7 @@ export class StreamSwarm implements PeerHost {
       { swarmId: this.swarmId, id: t.seg.id, data, startTime: t.seg.startTime, endTime: t.seg.endTime },
       (s) => s.endTime < pb.position - 5,
     );
+    this.writeDisk(t.seg, data); // checked by now: the disk holds only verified segments
     this.scheduleAnnounce();
     this.ctx.onSegmentStored(this);
     const source = t.bytes.usedHttp && t.bytes.usedP2P ? "mixed" : t.bytes.usedP2P ? "p2p" : "http";
@@ -672,8 +839,13 @@ export class StreamSwarm implements PeerHost {
    * from HTTP when stored).
    */
   adopt(id: number, data: Uint8Array): void {
+    if (this.ctx.storage.has(this.swarmId, id)) return;
+    this.keep(id, data);
+  }
+
+  private keep(id: number, data: Uint8Array): void {
     const seg = this.segments.get(id);
-    if (!seg || this.ctx.storage.has(this.swarmId, id)) return;
+    if (!seg) return;
     const pos = this.ctx.playback().position;
     this.ctx.storage.put({ swarmId: this.swarmId, id, data, startTime: seg.startTime, endTime: seg.endTime }, (s) => s.endTime < pos - 5);
     this.scheduleAnnounce();
@@ -726,7 +898,7 @@ export class StreamSwarm implements PeerHost {
   }
 
   private prefetch(): void {
-    if (!this.ctx.p2pEnabled() || !this.peers.size) return;
+    if (!this.p2pDownloads() || !this.peers.size) return;
     const cfg = this.ctx.config.schedulerConfig;
     const pb = this.ctx.playback();
     if (pb.started === false) return; // startup first; the playhead isn't known yet
@@ -742,7 +914,7 @@ export class StreamSwarm implements PeerHost {
     for (const s of [...this.segments.values()].sort((a, b) => a.startTime - b.startTime)) {
       if (s.endTime <= pos || s.startTime > horizon) continue;
       const t = this.transfers.get(s.id);
-      if ((t && t.mode !== "wait") || this.ctx.storage.has(this.swarmId, s.id)) continue;
+      if ((t && t.mode !== "wait") || this.ctx.storage.has(this.swarmId, s.id) || this.onDisk.has(s.id)) continue;
       if (t && t.waiters.length) continue; // the player's own transfer is decided elsewhere
       candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id), failedPeers: t?.failedPeers });
     }

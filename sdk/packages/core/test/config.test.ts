@@ -19,3 +19,19 @@ describe("webRTCConfig", () => {
     expect(rtcConfigProblems(resolveConfig({}).rtcConfig)).toEqual([]);
   });
 });
+
+describe("disk cache and connection controls", () => {
+  it("sizes the disk cache from a number or per device kind, and turns it off", () => {
+    expect(resolveConfig({}).diskLimitBytes).toBe(2500 * 1024 * 1024); // Node has no mobile user agent
+    expect(resolveConfig({ diskCacheLimit: 1234 }).diskLimitBytes).toBe(1234);
+    expect(resolveConfig({ diskCacheLimit: { pc: 5, mobile: 3 } }).diskLimitBytes).toBe(5);
+    expect(resolveConfig({ diskCacheLimit: 1234, useDiskCache: false }).diskLimitBytes).toBe(0);
+  });
+
+  it("reads minPeers as a count", () => {
+    expect(resolveConfig({}).minPeers).toBe(0);
+    expect(resolveConfig({ minPeers: 2.7 }).minPeers).toBe(2);
+    expect(resolveConfig({ minPeers: -1 }).minPeers).toBe(0);
+    expect(resolveConfig({ minPeers: Number.NaN }).minPeers).toBe(0);
+  });
+});

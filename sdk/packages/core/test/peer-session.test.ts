@@ -227,4 +227,27 @@ describe("PeerSession uploads", () => {
     expect(commands).toEqual([{ c: 2, i: 1, s: big.length, r: 10 }, { c: 2, i: 2, s: 10, r: 11 }, { c: 3, i: 2, r: 11 }]);
     expect(raw.map((m) => m.length)).toEqual([10]);
   });
+
+  it("serves a segment whose bytes must be read first (disk), unless the request was replaced meanwhile", async () => {
+    const seg = new Uint8Array(100_000).fill(3);
+    const ch = pair();
+    let reads = 0;
+    const slow: PeerHost = { ...host(new Map()), segmentData: (id) => (reads++, new Promise((r) => setTimeout(() => r(id === 1 ? seg : undefined), 10))) };
+    const a = new PeerSession("B", ch.a, host(new Map()));
+    const b = new PeerSession("A", ch.b, slow);
+    ch.connect((d) => a.onMessage(d), (d) => b.onMessage(d));
+    let n = 0;
+    await new Promise<void>((resolve, reject) => a.request(1, 0, { onBytes: (c) => (n += c.length), onComplete: resolve, onFail: reject }));
+    expect(n).toBe(seg.length);
+    // A request cancelled while its bytes are read gets nothing; the next one is served.
+    const cancel = a.request(1, 0, { onBytes: () => {}, onComplete: () => {}, onFail: () => {} });
+    await tick();
+    cancel();
+    const before = ch.b.sent.length;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(ch.b.sent.length).toBe(before);
+    const absent = await new Promise((resolve) => a.request(2, 0, { onBytes: () => {}, onComplete: () => resolve("done"), onFail: resolve }));
+    expect(absent).toBe("absent");
+    expect(reads).toBe(3);
+  });
 });

@@ -1,9 +1,11 @@
 // The swarm's scheduling end to end, without WebRTC: a scripted remote peer over an in-memory
 // channel and a real local HTTP server with Range support.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { StreamSwarm, type Playback, type SwarmContext } from "../src/stream-swarm.js";
+import { diskKey, StreamSwarm, type Playback, type SwarmContext } from "../src/stream-swarm.js";
+import type { DiskCache } from "../src/disk-cache.js";
+import type { P2PConfig } from "../src/config.js";
 import { resolveConfig } from "../src/config.js";
 import type { SchedulerConfig } from "../src/scheduler.js";
 import { MemoryStorage } from "../src/storage.js";
@@ -72,11 +74,23 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
   return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: () => toUs({ c: 0, l: [0, 1, 2, 3] }) };
 }
 
-function setup(position: number, scheduler: Partial<SchedulerConfig> = {}) {
+/** A disk cache in memory, with DiskCache's interface (IndexedDB is the browser's; e2e covers it). */
+function memoryDisk() {
+  const m = new Map<string, Uint8Array>();
+  const disk = {
+    get: async (k: string) => m.get(k),
+    put: async (k: string, d: Uint8Array) => void m.set(k, d.slice()),
+    keys: async (prefix: string) => [...m.keys()].filter((k) => k.startsWith(prefix)),
+  };
+  return { m, disk: disk as unknown as DiskCache };
+}
+
+function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra: Partial<P2PConfig> & { disk?: DiskCache } = {}) {
   const dropped = { bytes: 0 };
   const bad: { id: number; peers: string[] }[] = [];
   const playback: Playback = { position, rate: 1, playing: true };
-  const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300, ...scheduler } });
+  const { disk, ...more } = extra;
+  const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300, ...scheduler }, ...more });
   const ctx: SwarmContext = {
     config,
     log: new Logger("none"),
@@ -97,6 +111,9 @@ function setup(position: number, scheduler: Partial<SchedulerConfig> = {}) {
       Buffer.from(data).equals(Buffer.from(segBytes(seg.id))) ? { ok: true } : { ok: false, reason: "digest mismatch", blame: true },
     onBadSegment: (_swarm, seg, peers) => bad.push({ id: seg.id, peers }),
     isBanned: () => false,
+    uploadEnabled: () => true,
+    uploadLimiter: () => undefined,
+    disk: () => (disk ? Promise.resolve(disk) : undefined),
     startupWaitUntil: () => 0,
     onException: () => {},
   };
@@ -354,5 +371,131 @@ describe("StreamSwarm: segments from peers are checked before use", () => {
     stop();
     expect(bad.map((b) => b.id).sort()).toEqual([0, 1, 2, 3]);
     expect(ctx.storage.ids("v2-test")).toEqual([]);
+  });
+});
+
+describe("StreamSwarm: minPeers", () => {
+  it("below minPeers a segment with time to spare comes by HTTP, though a peer holds it", async () => {
+    const { swarm, stop } = setup(0, {}, { minPeers: 2 });
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(2);
+    stop();
+    expect(r.source).toBe("http");
+    expect(peer.requests.some((c) => c.c === 1)).toBe(false);
+  });
+});
+
+describe("StreamSwarm: disk cache (VOD)", () => {
+  it("keys a segment by swarm, id, URL without query, byte range and version", () => {
+    const a = diskKey("v2-x", { id: 4, url: "https://cdn/a/s4.ts?token=1", startTime: 0, endTime: 2 });
+    expect(a).toBe("v2-x|4|https://cdn/a/s4.ts");
+    expect(diskKey("v2-x", { id: 4, url: "https://cdn/a/s4.ts?token=2", startTime: 0, endTime: 2 })).toBe(a);
+    expect(diskKey("v2-x", { id: 4, url: "https://cdn/a/f.mp4", byteRange: { start: 0, end: 9 }, version: "10", startTime: 0, endTime: 2 })).toBe("v2-x|4|https://cdn/a/f.mp4@0-9#10");
+  });
+
+  const seg = (id: number) => ({ id, url: `${base}/seg/${id}`, startTime: id * 10, endTime: id * 10 + 10 });
+
+  it("plays a segment from disk with no transfer, announces it and serves it to a peer", async () => {
+    const { m, disk } = memoryDisk();
+    m.set(diskKey("v2-test", seg(2)), segBytes(2));
+    m.set(diskKey("v2-test", { ...seg(3), url: `${base}/old/3` }), new Uint8Array(5)); // another playlist's: ignored
+    const before = ranges.length;
+    const { swarm, stop } = setup(20, {}, { disk });
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    const r = await swarm.load(2);
+    expect(r.source).toBe("cache");
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+    expect(ranges.length).toBe(before);
+    expect(peer.requests.some((c) => c.c === 1)).toBe(false);
+    // Announced (the index is read before the first load completes) and served from disk.
+    await new Promise((r) => setTimeout(r, 80));
+    const announced = peer.requests.filter((c) => c.c === 0).at(-1) as { l?: number[] } | undefined;
+    expect(announced?.l).toEqual([2]);
+    const served = await swarm.segmentData(2);
+    expect(served?.length).toBe(SEG);
+    stop();
+  });
+
+  it("writes what it fetched for VOD, never for live", async () => {
+    const vod = memoryDisk();
+    const a = setup(20, {}, { disk: vod.disk });
+    await a.swarm.load(2);
+    await new Promise((r) => setTimeout(r, 20));
+    a.stop();
+    expect([...vod.m.keys()]).toEqual([diskKey("v2-test", seg(2))]);
+    const live = memoryDisk();
+    const b = setup(20, {}, { disk: live.disk });
+    b.swarm.setSegments([0, 1, 2, 3].map(seg), true);
+    await b.swarm.load(2);
+    await new Promise((r) => setTimeout(r, 20));
+    b.stop();
+    expect(live.m.size).toBe(0);
+  });
+
+  it("a disk cache that never answers costs at most its patience: the segment comes by HTTP", async () => {
+    const stuck = { get: () => new Promise(() => {}), put: () => new Promise(() => {}), keys: () => new Promise(() => {}) } as unknown as DiskCache;
+    const { swarm, stop } = setup(20, {}, { disk: stuck });
+    const r = await swarm.load(2); // not stuck behind the disk
+    stop();
+    expect(r.source).toBe("http");
+  });
+
+  it("a segment that failed its check is never written", async () => {
+    const { m, disk } = memoryDisk();
+    const { swarm, stop } = setup(0, {}, { disk });
+    const peer = remotePeer(Infinity, { flip: true });
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(2);
+    await new Promise((r) => setTimeout(r, 20));
+    stop();
+    expect(r.source).toBe("http"); // the peer's wrong bytes were refused
+    expect(Buffer.from(m.get(diskKey("v2-test", seg(2))) ?? []).equals(Buffer.from(segBytes(2)))).toBe(true);
+  });
+});
+
+describe("StreamSwarm: slow-peer replacement", () => {
+  it("at the connection limit, an offer replaces the slowest peer when it is clearly slower, once per cooldown", () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_000_000 });
+    try {
+      const { swarm, stop } = setup(0, {}, { maxPeers: 3 });
+      const rates: Record<string, number | undefined> = { "-PM0203-fastfastfast": 2_000_000, "-PM0203-fast2fast2fas": 1_500_000, "-PM0203-slowslowslow": 50_000 };
+      for (const [id, bps] of Object.entries(rates)) swarm.addPeer(id, remotePeer(Infinity).channel).throughput = bps;
+      // Young peers are kept: a new one has time to prove itself.
+      expect(swarm.admits("-PM0203-newcomer0001")).toBe(false);
+      vi.setSystemTime(1_000_000 + 25_000);
+      expect(swarm.admits("-PM0203-newcomer0001")).toBe(true);
+      expect(swarm.peerIds().sort()).toEqual(["-PM0203-fast2fast2fas", "-PM0203-fastfastfast"]);
+      // The newcomer connects; another offer right after finds no room (cooldown), however slow.
+      swarm.addPeer("-PM0203-newcomer0001", remotePeer(Infinity).channel).throughput = 10_000;
+      vi.setSystemTime(1_000_000 + 50_000);
+      expect(swarm.admits("-PM0203-newcomer0002")).toBe(false);
+      stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("keeps a full set of peers whose rates are close", () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_000_000 });
+    try {
+      const { swarm, stop } = setup(0, {}, { maxPeers: 2 });
+      swarm.addPeer("-PM0203-aaaaaaaaaaaa", remotePeer(Infinity).channel).throughput = 1_000_000;
+      swarm.addPeer("-PM0203-bbbbbbbbbbbb", remotePeer(Infinity).channel).throughput = 700_000;
+      vi.setSystemTime(1_000_000 + 60_000);
+      expect(swarm.admits("-PM0203-cccccccccccc")).toBe(false);
+      expect(swarm.peerCount()).toBe(2);
+      stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

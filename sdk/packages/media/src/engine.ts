@@ -4,17 +4,15 @@
  * element's requests for it piece by piece, and asks this engine for each piece. The engine is
  * thin over `@swarmcast/core`: a file is one swarm whose segments are its pieces, so memory,
  * peers, HTTP, deadlines, integrity checks and stats are the core's; this file adds the media
- * element, the disk cache and the worker link.
+ * element and the worker link. Pieces go to the core's disk cache like any VOD segment.
  */
-import { DiskCache, P2PEngine, PlayerEngine, type P2PConfig, type Playback } from "@swarmcast/core";
+import { P2PEngine, PlayerEngine, type P2PConfig, type Playback } from "@swarmcast/core";
 import { proxiedUrl } from "./link.js";
 import { DEFAULT_PIECE_LENGTH, fileShortId, pieceRange, pieceSegments } from "./pieces.js";
 import { probe } from "./probe.js";
 import { WorkerLink } from "./worker-link.js";
 
-type Limit = number | { pc: number; mobile: number };
-
-export type MediaP2PConfig = Omit<P2PConfig, "channelId" | "diskCacheLimit"> & {
+export type MediaP2PConfig = Omit<P2PConfig, "channelId"> & {
   /** The swarm's name: a function of the file's URL, or one fixed string (for a page's one file). Default: the URL without query. */
   channelId?: string | ((url: string) => string);
   /** Bytes of every piece but the last. Default 512 KiB. */
@@ -25,25 +23,13 @@ export type MediaP2PConfig = Omit<P2PConfig, "channelId" | "diskCacheLimit"> & {
   swFile?: string;
   /** Its scope. Default './'. */
   swScope?: string;
-  /** IndexedDB cache of pieces, bytes, shared by the tabs of the origin. Default 2500 MiB desktop, 1500 MiB mobile; 0 turns it off. */
-  diskCacheLimit?: Limit;
   /** Pieces the worker fetches ahead of the one the element reads. Default 0. */
   minBufferCount?: number;
 };
 
-const MiB = 1024 * 1024;
 const FIRST_PEERS_PATIENCE_MS = 3000;
 
 type OpenFile = { url: string; length: number; type: string; version: string; proxied: string; timed: boolean };
-
-function isMobile(): boolean {
-  return typeof navigator !== "undefined" && /Android|iPhone|iPad|iPod|Mobile/i.test(navigator.userAgent ?? "");
-}
-
-function limitOf(l: Limit | undefined, pc: number, mobile: number): number {
-  if (typeof l === "number") return l;
-  return isMobile() ? (l?.mobile ?? mobile) : (l?.pc ?? pc);
-}
 
 export class P2PEngineMedia extends PlayerEngine {
   static readonly version = P2PEngine.version;
@@ -66,7 +52,6 @@ export class P2PEngineMedia extends PlayerEngine {
 
   private readonly pieceLength: number;
   private readonly link?: WorkerLink;
-  private readonly disk: Promise<DiskCache | undefined>;
   private readonly files = new Map<string, OpenFile>();
   private readonly elemOption?: HTMLMediaElement | string;
   /** Names this engine to the worker in proxied URLs. */
@@ -74,7 +59,7 @@ export class P2PEngineMedia extends PlayerEngine {
   private destroyed = false;
 
   constructor(config: MediaP2PConfig = {}) {
-    const { channelId, pieceLength, mediaElem, swFile, swScope, diskCacheLimit, minBufferCount, ...rest } = config;
+    const { channelId, pieceLength, mediaElem, swFile, swScope, minBufferCount, ...rest } = config;
     super({
       ...rest,
       // Where the media engine's documented defaults differ from the core's.
@@ -88,7 +73,8 @@ export class P2PEngineMedia extends PlayerEngine {
     this.pieceLength = pieceLength && pieceLength > 0 ? Math.floor(pieceLength) : DEFAULT_PIECE_LENGTH;
     this.elemOption = mediaElem;
     this.core.setPlaybackSource(() => this.playback());
-    this.disk = P2PEngineMedia.isSupported() ? DiskCache.open(limitOf(diskCacheLimit, 2500 * MiB, 1500 * MiB), "swarmcast-media") : Promise.resolve(undefined);
+    // Where earlier versions kept pieces: the one cache of the core holds them now.
+    if (typeof indexedDB !== "undefined") indexedDB.deleteDatabase("swarmcast-media");
     if (P2PEngineMedia.isServiceWorkerSupported()) {
       this.link = new WorkerLink({
         swFile: swFile ?? "./sw.js",
@@ -138,23 +124,16 @@ export class P2PEngineMedia extends PlayerEngine {
 
   // ---- pieces for the worker ----------------------------------------------------------------
 
-  /** Piece `index` of an open file: memory, the disk cache, then peers or HTTP by the core's deadline rule. */
+  /**
+   * Piece `index` of an open file: memory, the disk cache, then peers or HTTP by the core's
+   * deadline rule. The swarm is joined and pieces offered to peers even when a tab plays
+   * everything from disk.
+   */
   private async piece(url: string, index: number, signal: AbortSignal): Promise<Uint8Array> {
     const file = this.files.get(url);
     if (!file || this.destroyed) throw new Error(`${url} is not open`);
     const range = pieceRange(index, file.length, this.pieceLength);
-    const size = range.end - range.start + 1;
-    const swarmId = this.core.swarmIdOf(url) ?? url;
-    const key = `${swarmId}|${file.version}|${index}`;
-    const disk = await this.disk;
-    if (disk && !this.core.hasSegment(url, index)) {
-      const cached = await disk.get(key).catch(() => undefined);
-      // Into memory, then loaded as any stored piece: the swarm is joined and the piece offered
-      // to peers even when a tab plays everything from disk.
-      if (cached && cached.length === size) this.core.adoptSegment(url, index, cached);
-    }
     const r = await this.core.loadSegment(url, index, { url, byteRange: range }, signal);
-    if (disk && r.source !== "cache") disk.put(key, r.data).catch((err) => this.core.log.debug("disk cache write failed", err));
     return r.data.slice(); // transferred to the worker: the core keeps its own
   }
 
@@ -229,7 +208,6 @@ export class P2PEngineMedia extends PlayerEngine {
     media?.removeEventListener("error", this.onMediaError);
     this.media.detach();
     this.core.destroy();
-    void this.disk.then((d) => d?.close());
   }
 }
 

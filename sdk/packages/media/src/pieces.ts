@@ -44,7 +44,8 @@ export function pieceSegments(url: string, fileLength: number, pieceLength: numb
   const out: SegmentInfo[] = [];
   for (let i = 0; i < pieceCount(fileLength, pieceLength); i++) {
     const byteRange = pieceRange(i, fileLength, pieceLength);
-    out.push({ id: i, url, byteRange, startTime: (byteRange.start / fileLength) * d, endTime: ((byteRange.end + 1) / fileLength) * d });
+    // The file's length tells a replaced file from the one cached on disk.
+    out.push({ id: i, url, byteRange, startTime: (byteRange.start / fileLength) * d, endTime: ((byteRange.end + 1) / fileLength) * d, version: String(fileLength) });
   }
   return out;
 }

@@ -50,7 +50,7 @@ describe("pieces", () => {
   it("segments: one per piece, times by byte share of the duration", () => {
     const segs = pieceSegments("http://o/v.mp4", 1000, 250, 40);
     expect(segs.map((s) => s.id)).toEqual([0, 1, 2, 3]);
-    expect(segs[1]).toEqual({ id: 1, url: "http://o/v.mp4", byteRange: { start: 250, end: 499 }, startTime: 10, endTime: 20 });
+    expect(segs[1]).toEqual({ id: 1, url: "http://o/v.mp4", byteRange: { start: 250, end: 499 }, startTime: 10, endTime: 20, version: "1000" });
     // Without a duration every piece is due at once.
     expect(pieceSegments("http://o/v.mp4", 1000, 250).every((s) => s.startTime === 0 && s.endTime === 0)).toBe(true);
     expect(pieceSegments("http://o/v.mp4", 1000, 250, Infinity)[3]?.endTime).toBe(0);

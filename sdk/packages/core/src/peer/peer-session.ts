@@ -13,6 +13,7 @@ import {
   isCommandChunk,
   type PeerCommand,
 } from "../protocol/index.js";
+import type { UploadLimiter } from "../upload-limit.js";
 
 export interface ByteChannel {
   send(data: Uint8Array): void;
@@ -21,14 +22,16 @@ export interface ByteChannel {
 }
 
 export interface PeerHost {
-  /** Bytes of a segment we can upload, or undefined. */
-  segmentData(id: number): Uint8Array | undefined;
+  /** Bytes of a segment we can upload, or undefined; a promise when they must be read first (disk). */
+  segmentData(id: number): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   uploadAllowed(): boolean;
   onAnnouncement(session: PeerSession): void;
   onUploaded(bytes: number, session: PeerSession): void;
   onProtocolError(session: PeerSession, reason: string): void;
   /** Segment bytes received that belonged to no request of ours, or overflowed one. */
   onDroppedBytes?(bytes: number, session: PeerSession): void;
+  /** The cap on what we serve (`maxUploadKbps`), shared by the engine's sessions; none: uncapped. */
+  uploadLimiter?(): UploadLimiter | undefined;
 }
 
 export type DownloadHandlers = {
@@ -73,6 +76,11 @@ export class PeerSession {
   private readonly joiner = new CommandJoiner();
   private download?: Download;
   private upload?: Upload;
+  /** The limiter the current upload counts in (kept so that its end is counted where it began). */
+  private uploadLimiter?: UploadLimiter;
+  private paceTimer?: ReturnType<typeof setTimeout>;
+  /** A request whose bytes are being read (from disk): answered when they are, unless replaced. */
+  private reading?: { id: number; requestId: number };
 
   constructor(
     readonly remotePeerId: string,
@@ -139,7 +147,7 @@ export class PeerSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.upload = undefined;
+    this.setUpload(undefined);
     const d = this.download;
     this.download = undefined;
     d?.handlers.onFail("closed");
@@ -165,7 +173,8 @@ export class PeerSession {
       case 1:
         return this.onRequest(cmd.i, cmd.r, cmd.b ?? 0);
       case 5:
-        if (this.upload && this.upload.id === cmd.i && this.upload.requestId === cmd.r) this.upload = undefined;
+        if (this.upload && this.upload.id === cmd.i && this.upload.requestId === cmd.r) this.setUpload(undefined);
+        if (this.reading && this.reading.id === cmd.i && this.reading.requestId === cmd.r) this.reading = undefined;
         return;
       case 2: {
         const d = this.download;
@@ -231,25 +240,68 @@ export class PeerSession {
     this.host.onDroppedBytes?.(n, this);
   }
 
+  /** Sets or clears the upload in progress, counting it in the upload cap's limiter. */
+  private setUpload(u: Upload | undefined): void {
+    if (this.upload) this.uploadLimiter?.end();
+    this.uploadLimiter = undefined;
+    clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
+    this.upload = u;
+    if (u) {
+      this.uploadLimiter = this.host.uploadLimiter?.();
+      this.uploadLimiter?.begin();
+    }
+  }
+
   private onRequest(id: number, requestId: number, fromByte: number): void {
-    this.upload = undefined; // a new request replaces the current upload
-    const data = this.host.uploadAllowed() ? this.host.segmentData(id) : undefined;
+    this.setUpload(undefined); // a new request replaces the current upload
+    this.reading = undefined;
+    // Over the upload cap with others already waiting on it: "absent", and the requester goes
+    // elsewhere now rather than after its scheduler gives up on a trickle.
+    const busy = this.host.uploadLimiter?.()?.saturated() ?? false;
+    const found = this.host.uploadAllowed() && !busy ? this.host.segmentData(id) : undefined;
+    if (found instanceof Promise) {
+      const reading = { id, requestId };
+      this.reading = reading;
+      void found
+        .catch(() => undefined)
+        .then((data) => {
+          if (this.reading !== reading || this.closed) return; // replaced or cancelled meanwhile
+          this.reading = undefined;
+          this.serve(id, requestId, fromByte, data);
+        });
+      return;
+    }
+    this.serve(id, requestId, fromByte, found);
+  }
+
+  private serve(id: number, requestId: number, fromByte: number, data: Uint8Array | undefined): void {
     if (!data || fromByte > data.length) {
       this.sendCommand({ c: 4, i: id, r: requestId });
       return;
     }
-    this.upload = { id, requestId, data, offset: fromByte };
+    this.setUpload({ id, requestId, data, offset: fromByte });
     this.sendCommand({ c: 2, i: id, s: data.length - fromByte, r: requestId });
     this.pumpUpload();
   }
 
   private pumpUpload(): void {
     const u = this.upload;
-    if (!u || this.closed) return;
+    if (!u || this.closed || this.paceTimer) return;
+    const limiter = this.uploadLimiter;
     try {
       while (u.offset < u.data.length && this.channel.bufferedAmount < SEND_HIGH_WATER) {
+        const wait = limiter?.waitMs() ?? 0;
+        if (wait > 0) {
+          this.paceTimer = setTimeout(() => {
+            this.paceTimer = undefined;
+            this.pumpUpload();
+          }, wait);
+          return;
+        }
         const chunk = u.data.subarray(u.offset, Math.min(u.data.length, u.offset + MAX_MESSAGE_SIZE));
         this.channel.send(chunk);
+        limiter?.take(chunk.length);
         u.offset += chunk.length;
         this.bytesUp += chunk.length;
         this.host.onUploaded(chunk.length, this);
@@ -260,7 +312,7 @@ export class PeerSession {
       return;
     }
     if (u.offset >= u.data.length && this.upload === u) {
-      this.upload = undefined;
+      this.setUpload(undefined);
       this.sendCommand({ c: 3, i: u.id, r: u.requestId });
     }
   }
