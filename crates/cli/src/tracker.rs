@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use tracker::admission::{Limits, Rate};
-use tracker::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
+use tracker::{QoeConfig, StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
 
 /// WebTorrent tracker for P2P Media Loader, bittorrent-tracker and Swarmcast clients.
 ///
@@ -164,6 +164,22 @@ pub struct TrackerArgs {
     /// Channels followed by the stats ingest; reports for more are refused.
     #[arg(long, default_value_t = 10_000, env = "SWARMCAST_TRACKER_MAX_CHANNELS")]
     pub max_channels: usize,
+
+    /// Viewers whose QoE (control-group experiment) is followed; reports from more are refused.
+    #[arg(
+        long,
+        default_value_t = 200_000,
+        env = "SWARMCAST_TRACKER_QOE_MAX_VIEWERS"
+    )]
+    pub qoe_max_viewers: usize,
+
+    /// QoE groups (channel, group, tag) followed; reports for more are refused.
+    #[arg(
+        long,
+        default_value_t = 10_000,
+        env = "SWARMCAST_TRACKER_QOE_MAX_GROUPS"
+    )]
+    pub qoe_max_groups: usize,
 }
 
 /// `RATE[,BURST]`: a rate per second (0: no limit) and a burst (default: 10 seconds' worth).
@@ -208,6 +224,11 @@ impl TrackerArgs {
                     max_reporters: self.max_viewers,
                     max_channels: self.max_channels,
                     ..StatsConfig::default()
+                },
+                qoe: QoeConfig {
+                    max_reporters: self.qoe_max_viewers,
+                    max_groups: self.qoe_max_groups,
+                    ..QoeConfig::default()
                 },
             },
             tls: match (&self.tls_cert, &self.tls_key) {

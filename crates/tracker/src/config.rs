@@ -28,6 +28,8 @@ pub struct SwarmConfig {
     pub full_scrape: bool,
     /// Stats ingest and channel aggregates.
     pub stats: StatsConfig,
+    /// QoE of the control-group experiment.
+    pub qoe: crate::qoe::QoeConfig,
 }
 
 impl Default for SwarmConfig {
@@ -42,6 +44,7 @@ impl Default for SwarmConfig {
             max_scrape_hashes: 256,
             full_scrape: false,
             stats: StatsConfig::default(),
+            qoe: crate::qoe::QoeConfig::default(),
         }
     }
 }

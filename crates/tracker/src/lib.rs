@@ -9,12 +9,14 @@ pub mod channels;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod qoe;
 pub mod stats;
 pub mod swarm;
 pub mod viewer_token;
 pub mod websocket;
 
 pub use config::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
+pub use qoe::QoeConfig;
 pub use swarm::{ConnId, Outgoing, Tracker};
 pub mod server;
 

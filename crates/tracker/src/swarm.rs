@@ -15,6 +15,7 @@ use wire::tracker::{
 };
 
 use crate::config::SwarmConfig;
+use crate::qoe::QoeBook;
 use crate::stats::{ChannelTotals, StatsBook};
 
 /// Identifies one client connection; chosen by the I/O layer, never reused.
@@ -98,6 +99,7 @@ pub struct Tracker {
     conns: HashMap<ConnId, Vec<(InfoHash, PeerId)>>,
     peers: usize,
     stats: StatsBook,
+    qoe: QoeBook,
     rng: fastrand::Rng,
 }
 
@@ -105,6 +107,7 @@ impl Tracker {
     pub fn new(config: SwarmConfig, seed: u64) -> Self {
         Tracker {
             stats: StatsBook::new(config.stats.clone()),
+            qoe: QoeBook::new(config.qoe.clone()),
             config,
             swarms: HashMap::new(),
             conns: HashMap::new(),
@@ -355,7 +358,15 @@ impl Tracker {
 
     /// Takes a stats report (from the WebSocket or `POST /stats`).
     pub fn ingest_stats(&mut self, report: StatsReport, now: Instant) -> Result<(), String> {
-        self.stats.ingest(report, now)
+        // Both books take the report; a refusal of either is answered (the counters are
+        // cumulative, so the viewer's next report makes up for it).
+        let qoe = self.qoe.ingest(&report, now);
+        self.stats.ingest(report, now).and(qoe)
+    }
+
+    /// QoE of the control-group experiment.
+    pub fn qoe(&self) -> &QoeBook {
+        &self.qoe
     }
 
     fn stop(&mut self, conn: ConnId, info_hash: &InfoHash, peer_id: &PeerId) {
@@ -422,6 +433,7 @@ impl Tracker {
         }
         self.conns.retain(|_, memberships| !memberships.is_empty());
         self.stats.expire(now);
+        self.qoe.expire(now);
     }
 
     pub fn counts(&self) -> Counts {

@@ -488,3 +488,85 @@ async fn a_message_larger_than_one_read_is_reassembled() {
     assert_eq!(recv(&mut ws).await["incomplete"], 1);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn qoe_reports_from_both_groups_are_listed_and_bad_ones_refused_clearly() {
+    let server = Server::start(TrackerConfig::default()).await;
+    let channel = "https://cdn.example/live/index.m3u8";
+    let report = |peer_id: String, qoe: Value| {
+        json!({"action": "stats", "info_hash": HASH, "peer_id": peer_id, "channel": channel,
+               "http_down": 1000, "p2p_down": 3000, "p2p_up": 500, "peers": 1, "rebuffers": 1, "qoe": qoe})
+    };
+    // A P2P viewer over the WebSocket, a control viewer by POST (it has no tracker socket).
+    let mut a = server.connect().await;
+    send(
+        &mut a,
+        report(
+            peer(0),
+            json!({"group": "p2p", "tag": "beta", "startup_ms": 800, "play_ms": 9000,
+                   "rebuffer_ms": 1000, "played_kbit": 18000}),
+        ),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let post = |body: String| client.post(server.http("/stats")).body(body).send();
+    let mut control = report(
+        peer(1),
+        json!({"group": "control", "tag": "beta", "startup_ms": 1200, "play_ms": 10000,
+               "rebuffer_ms": 0, "played_kbit": 10000}),
+    );
+    control["p2p_down"] = json!(0);
+    control["p2p_up"] = json!(0);
+    assert_eq!(
+        post(control.to_string()).await.unwrap().status().as_u16(),
+        204
+    );
+
+    // Malformed and oversized reports: a 4xx saying what is wrong, and no change.
+    let bad = report(peer(2), json!({"group": "cdn"}));
+    let refused = post(bad.to_string()).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("qoe.group"),
+        "{body}"
+    );
+    let big = report(peer(3), json!({"group": "p2p", "pad": "x".repeat(5000)}));
+    assert_eq!(post(big.to_string()).await.unwrap().status().as_u16(), 413);
+
+    // The WebSocket report is taken before the GET below (same connection order).
+    send(&mut a, json!({"action": "scrape", "info_hash": HASH})).await;
+    recv(&mut a).await;
+    let qoe: Value = reqwest::get(server.http("/qoe"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let c = &qoe["channels"][0];
+    assert_eq!(c["channel"], channel);
+    assert_eq!(qoe["channels"].as_array().unwrap().len(), 1);
+    let (p, k) = (&c["p2p"], &c["control"]);
+    assert_eq!(
+        (p["viewers"].as_u64(), k["viewers"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(p["startup_ms"], 800.0);
+    assert_eq!(p["rebuffer_ratio"], 0.1);
+    assert_eq!(p["bitrate_kbps"], 2000.0);
+    assert_eq!(p["p2p_share"], 0.75);
+    assert_eq!(
+        (k["p2p_bytes"].as_u64(), k["upload_bytes"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(k["p2p_share"], 0.0);
+    assert_eq!(k["startup_ms"], 1200.0);
+    assert_eq!(c["tags"][0]["tag"], "beta");
+    let other: Value = reqwest::get(server.http("/qoe?channel=none"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(other["channels"], json!([]));
+}

@@ -428,6 +428,7 @@ fn stats(h: InfoHash, peer: u8, channel: &str, n: [u64; 4]) -> ClientMessage {
         peers: 3,
         rebuffers: n[3],
         quality: QualityCounters::default(),
+        qoe: None,
     })
 }
 

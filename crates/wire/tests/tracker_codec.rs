@@ -127,6 +127,53 @@ fn decodes_and_validates_stats_reports() {
 }
 
 #[test]
+fn decodes_and_validates_the_qoe_object() {
+    let frame = |qoe: &str| {
+        format!(
+            r#"{{"action":"stats","info_hash":"{HASH}","peer_id":"{PEER}","channel":"c","qoe":{qoe}}}"#
+        )
+    };
+    let ok = frame(
+        r#"{"group":"p2p","tag":"t1","startup_ms":900,"play_ms":5000,"rebuffer_ms":0,"played_kbit":7500}"#,
+    );
+    let ClientMessage::Stats(s) = decode_client(ok.as_bytes()).unwrap() else {
+        panic!("not stats")
+    };
+    let q = s.qoe.unwrap();
+    assert_eq!((q.group, q.tag.as_str()), (QoeGroup::P2p, "t1"));
+    assert_eq!(
+        (q.startup_ms, q.play_ms, q.rebuffer_ms, q.played_kbit),
+        (Some(900), 5000, 0, 7500)
+    );
+    // Not started yet: no startup time, counters absent = 0.
+    let ClientMessage::Stats(s) =
+        decode_client(frame(r#"{"group":"control"}"#).as_bytes()).unwrap()
+    else {
+        panic!("not stats")
+    };
+    assert_eq!(s.qoe.unwrap().startup_ms, None);
+    for (qoe, says) in [
+        (r#"{}"#, "qoe.group"),
+        (r#"{"group":"cdn"}"#, "qoe.group"),
+        (
+            r#"{"group":"p2p","tag":"012345678901234567890"}"#,
+            "qoe.tag",
+        ),
+        (r#"{"group":"p2p","tag":"a\nb"}"#, "qoe.tag"),
+        (r#"{"group":"p2p","startup_ms":-1}"#, "qoe.startup_ms"),
+        (r#"{"group":"p2p","startup_ms":3600001}"#, "qoe.startup_ms"),
+        (r#"{"group":"p2p","play_ms":"x"}"#, "qoe.play_ms"),
+    ] {
+        let err = decode_client(frame(qoe).as_bytes()).unwrap_err();
+        assert_eq!(err.action, Action::Stats, "{qoe}");
+        assert!(err.reason.contains(says), "{qoe}: {}", err.reason);
+    }
+    // Not an object at all: still a stats error, naming the frame's action.
+    let err = decode_client(frame("[1]").as_bytes()).unwrap_err();
+    assert_eq!(err.action, Action::Stats);
+}
+
+#[test]
 fn errors_always_carry_action_and_info_hash() {
     let cases: Vec<(String, Action, &str)> = vec![
         ("not json".into(), Action::Announce, ""),
@@ -237,6 +284,7 @@ fn sample_client_messages() -> Vec<ClientMessage> {
             peers: 4,
             rebuffers: 5,
             quality: QualityCounters::default(),
+            qoe: None,
         }),
         ClientMessage::Stats(StatsReport {
             info_hash: id(HASH),
@@ -254,6 +302,14 @@ fn sample_client_messages() -> Vec<ClientMessage> {
                 bad_segments: 9,
                 banned_peers: 10,
             },
+            qoe: Some(QoeReport {
+                group: QoeGroup::Control,
+                tag: "beta-player".into(),
+                startup_ms: Some(850),
+                play_ms: 60_000,
+                rebuffer_ms: 1200,
+                played_kbit: 120_000,
+            }),
         }),
     ]
 }

@@ -84,6 +84,22 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
                     bad_segments: n[8].into(),
                     banned_peers: n[9].into(),
                 },
+                qoe: (n[0] % 3 != 0).then(|| QoeReport {
+                    group: if n[1] % 2 == 0 {
+                        QoeGroup::P2p
+                    } else {
+                        QoeGroup::Control
+                    },
+                    tag: if n[2] % 2 == 0 {
+                        String::new()
+                    } else {
+                        "tag".into()
+                    },
+                    startup_ms: (n[3] % 2 == 0).then_some(u64::from(n[3]) % 3_600_000),
+                    play_ms: n[4].into(),
+                    rebuffer_ms: n[5].into(),
+                    played_kbit: n[6].into(),
+                }),
             })
         },
     );

@@ -31,6 +31,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/channels", get(channels))
         .route("/channels/{*info_hash}", get(channel))
         .route("/stats", post(post_stats).options(preflight))
+        .route("/qoe", get(super::qoe::get_qoe))
         .with_state(shared)
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod handshake;
 pub(crate) mod http;
 pub mod metrics;
 pub mod outbox;
+mod qoe;
 mod ws;
 
 use std::collections::HashMap;

@@ -7,6 +7,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, Visitor};
 use serde::Serialize;
 
 use super::ids::{Id20, InfoHash, OfferId, PeerId};
+use super::qoe::{QoeIncoming, QoeOutgoing, QoeReport};
 use super::server::{Action, ServerError};
 use super::Signal;
 
@@ -98,6 +99,8 @@ pub struct StatsReport {
     pub rebuffers: u64,
     /// Quality counters (absent in reports from older clients: 0).
     pub quality: QualityCounters,
+    /// Playback quality and the viewer's experiment group (absent in older clients' reports).
+    pub qoe: Option<QoeReport>,
 }
 
 /// What went wrong in a viewer's playback since page load, reported with its stats.
@@ -231,7 +234,7 @@ impl<'de> Deserialize<'de> for AnnounceEvent {
 /// A number that clients send in many shapes: a JSON number, a numeric string, or junk
 /// (which counts as absent).
 #[derive(Debug, Clone, Copy)]
-struct LenientNumber(Option<f64>);
+pub(super) struct LenientNumber(Option<f64>);
 
 impl<'de> Deserialize<'de> for LenientNumber {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -305,6 +308,7 @@ struct Incoming<'a> {
     errors_superpeer: Option<LenientNumber>,
     bad_segments: Option<LenientNumber>,
     banned_peers: Option<LenientNumber>,
+    qoe: Option<QoeIncoming>,
 }
 
 /// Decodes one client frame.
@@ -414,6 +418,7 @@ fn from_incoming(msg: Incoming<'_>) -> Result<ClientMessage, String> {
                     bad_segments: counter("bad_segments", msg.bad_segments)?,
                     banned_peers: counter("banned_peers", msg.banned_peers)?,
                 },
+                qoe: msg.qoe.map(QoeIncoming::check).transpose()?,
             }))
         }
         other => Err(format!(
@@ -431,7 +436,7 @@ fn single_hash(info_hash: Option<OneOrMany>) -> Result<InfoHash, String> {
 }
 
 /// A cumulative counter: absent means 0; otherwise a whole number from 0 to 2^53 - 1.
-fn counter(name: &str, value: Option<LenientNumber>) -> Result<u64, String> {
+pub(super) fn counter(name: &str, value: Option<LenientNumber>) -> Result<u64, String> {
     match value {
         None => Ok(0),
         Some(LenientNumber(Some(v))) if (0.0..=MAX_COUNTER).contains(&v) => Ok(v.trunc() as u64),
@@ -487,6 +492,8 @@ struct Outgoing<'a> {
     bad_segments: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     banned_peers: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qoe: Option<QoeOutgoing<'a>>,
 }
 
 #[derive(Serialize)]
@@ -520,6 +527,7 @@ impl<'a> Outgoing<'a> {
             errors_superpeer: None,
             bad_segments: None,
             banned_peers: None,
+            qoe: None,
         }
     }
 }
@@ -567,6 +575,7 @@ pub fn encode_client(msg: &ClientMessage) -> String {
             errors_superpeer: nonzero(s.quality.errors_superpeer),
             bad_segments: nonzero(s.quality.bad_segments),
             banned_peers: nonzero(s.quality.banned_peers),
+            qoe: s.qoe.as_ref().map(QoeOutgoing::from),
             ..Outgoing::new("stats")
         },
     };
