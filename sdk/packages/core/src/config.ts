@@ -1,4 +1,5 @@
 import type { LogLevel } from "./logger.js";
+import type { QoeConfig } from "./qoe.js";
 import { DEFAULT_SCHEDULER, type SchedulerConfig } from "./scheduler.js";
 
 export type SignalConfig = { main: string; backup?: string };
@@ -43,8 +44,9 @@ export type P2PConfig = {
    * IP addresses from each other: peers then see only the TURN server's address.
    */
   webRTCConfig?: RTCConfiguration;
-  /** Free label (<= 20 chars), kept for API compatibility; not sent anywhere yet. */
-  tag?: string;
+  /** QoE control group and label (qoe.ts): `controlGroupRatio` (0..1, default 0), `tag` (<= 20 chars). */
+  controlGroupRatio?: QoeConfig["controlGroupRatio"];
+  tag?: QoeConfig["tag"];
   /** Maps the manifest URL to the channel id that names the swarms (default: URL without query). */
   channelId?: (url: string) => string;
   /** Memory for segments in bytes, or per device kind. Default 400 MiB desktop, 100 MiB mobile. */

@@ -16,6 +16,7 @@ import { MemoryStorage } from "./storage.js";
 import { StreamSwarm, type LoadResult, type Playback, type SegmentInfo, type SwarmContext, type Verification } from "./stream-swarm.js";
 import { generatePeerId, infoHashFor, isServerPeerId, streamSwarmId, swarmBase, PEER_PROTOCOL_VERSION, type IdRules, type StreamType } from "./swarm-id.js";
 import { statsBeaconUrl, statsMessage } from "./tracker/messages.js";
+import { QoeMeter, qoeJson } from "./qoe.js";
 import { TrackerConnection } from "./tracker/tracker-connection.js";
 
 declare const __SWARMCAST_VERSION__: string;
@@ -113,6 +114,8 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   readonly config: ResolvedConfig;
   readonly log: Logger;
+  /** The viewer's QoE group (P2P or HTTP-only control) and playback measures. */
+  readonly qoe: QoeMeter;
   private readonly storage: MemoryStorage;
   private readonly httpBps: Ewma;
   private readonly httpLatencyS = new Ewma(0.3, 0.1);
@@ -178,7 +181,9 @@ export class P2PEngine extends Emitter<EngineEvents> {
     this.storage = new MemoryStorage(this.config.memoryLimitBytes);
     this.httpBps = new Ewma(0.3, this.config.schedulerConfig.defaultHttpBps);
     this.digests = new DigestManifests(this.log);
-    this.p2pOn = this.config.p2pEnabled && P2PEngine.isSupported();
+    this.qoe = new QoeMeter(this.config);
+    this.p2pOn = this.config.p2pEnabled && P2PEngine.isSupported() && this.qoe.group === "p2p";
+    if (this.qoe.group === "control") this.log.info("QoE control group: HTTP only (no P2P download, no upload)");
     if (!this.config.trackerGroups.length) {
       this.log.warn("no tracker configured (announce or signalConfig): HTTP only");
       this.p2pOn = false;
@@ -195,7 +200,10 @@ export class P2PEngine extends Emitter<EngineEvents> {
     if (this.config.diskLimitBytes > 0 && typeof indexedDB !== "undefined") this.disk = DiskCache.open(this.config.diskLimitBytes);
     if (this.p2pOn) this.openTrackers();
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
-    this.statsTimer = setInterval(() => this.emitStats(), 1000);
+    this.statsTimer = setInterval(() => {
+      this.qoe.sample();
+      this.emitStats();
+    }, 1000);
     this.reportTimer = setInterval(() => this.reportStats(), this.config.statsReportInterval);
     if (typeof addEventListener === "function") addEventListener("pagehide", this.onPageHide);
   }
@@ -550,6 +558,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
       errorsSuperPeer: this.counters.errorsSuperPeer,
       badSegments: this.counters.badSegments,
       bannedPeers: this.counters.banned,
+      qoe: qoeJson(this.qoe.report()),
     });
   }
 
@@ -558,11 +567,21 @@ export class P2PEngine extends Emitter<EngineEvents> {
     const json = this.statsJson();
     if (!json) return;
     for (const t of this.trackers) if (t.send(json)) return;
+    // The control group opens no tracker socket: its reports go by HTTP.
+    const url = this.statsUrl();
+    if (this.qoe.group === "control" && url && typeof fetch === "function") {
+      fetch(url, { method: "POST", body: json, keepalive: true }).catch((e) => this.log.debug(`stats report: ${e}`));
+    }
+  }
+
+  private statsUrl(): string | undefined {
+    const tracker = this.trackers[0]?.url ?? this.config.trackerGroups[0]?.[0];
+    return tracker ? statsBeaconUrl(tracker) : undefined;
   }
 
   private sendBeaconStats(): void {
     const json = this.statsJson();
-    const url = this.trackers[0] ? statsBeaconUrl(this.trackers[0].url) : undefined;
+    const url = this.statsUrl();
     if (!json || !url || typeof navigator === "undefined" || !navigator.sendBeacon) return;
     try {
       navigator.sendBeacon(url, json);
@@ -596,6 +615,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
 
   enableP2P(): void {
     if (this.p2pOn || this.destroyed || !this.config.trackerGroups.length || !P2PEngine.isSupported()) return;
+    if (this.qoe.group === "control") return; // the control group stays on HTTP for the whole session
     if (!this.net.p2p) {
       this.log.info("P2P stays off:", this.net.reason);
       this.offByNetwork = true; // on once the connection allows

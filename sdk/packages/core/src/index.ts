@@ -7,6 +7,7 @@ export * from "./events.js";
 export { Logger, type LogLevel } from "./logger.js";
 export { MediaWatch, type PlaybackQuality } from "./media-watch.js";
 export { PlayerEngine } from "./player-engine.js";
+export { QoeMeter, qoeGroup, viewerDraw, cleanTag, qoeJson, type QoeGroup, type QoeConfig, type QoeReport, type PlayerSample } from "./qoe.js";
 export { fetchSegmentBytes, Ewma, HttpError, type ByteRange } from "./http.js";
 export * from "./tracker/messages.js";
 export { TrackerConnection, type SwarmSubscription } from "./tracker/tracker-connection.js";

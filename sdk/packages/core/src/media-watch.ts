@@ -31,6 +31,12 @@ export class MediaWatch {
     return this.quality.playing;
   }
 
+  /** Frames are being played right now: started, not paused, ended, seeking or stalled. */
+  get playingNow(): boolean {
+    const m = this.media;
+    return !!m && this.quality.playing && !m.paused && !m.ended && !this.seeking && this.stallStartedAt === undefined;
+  }
+
   attach(media: HTMLMediaElement): void {
     if (this.media === media) return;
     this.detach();

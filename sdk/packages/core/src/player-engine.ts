@@ -6,6 +6,7 @@
 import { P2PEngine, type EngineEvents, type Stats } from "./engine.js";
 import type { P2PConfig } from "./config.js";
 import { MediaWatch, type PlaybackQuality } from "./media-watch.js";
+import type { QoeGroup, QoeReport } from "./qoe.js";
 
 export abstract class PlayerEngine {
   readonly core: P2PEngine;
@@ -15,6 +16,22 @@ export abstract class PlayerEngine {
   constructor(config: P2PConfig) {
     this.core = new P2PEngine(config);
     this.media = new MediaWatch(() => this.core.reportRebuffer());
+    this.core.qoe.watch(() => ({ quality: this.media.get(), playing: this.media.playingNow, bitrateKbps: this.bitrateKbps() }));
+  }
+
+  /** The bitrate the player plays now, kbit/s (for the QoE report); undefined when unknown. */
+  protected bitrateKbps(): number | undefined {
+    return undefined;
+  }
+
+  /** The viewer's QoE group: `control` plays over HTTP only for the whole session. */
+  get qoeGroup(): QoeGroup {
+    return this.core.qoe.group;
+  }
+
+  /** What this viewer reports for the QoE comparison: group, tag, startup, rebuffering, bitrate played. */
+  getQoe(): QoeReport {
+    return this.core.qoe.report();
   }
 
   on<K extends keyof EngineEvents>(event: K, fn: EngineEvents[K]): this {

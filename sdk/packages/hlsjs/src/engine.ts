@@ -126,6 +126,13 @@ export class HlsJsP2PEngine extends PlayerEngine {
     this.core.setPlaybackSource(() => this.media.playback());
   }
 
+  /** The declared bitrate of the level playing (QoE report). */
+  protected override bitrateKbps(): number | undefined {
+    const hls = this.hls;
+    const level = hls && hls.currentLevel >= 0 ? hls.levels[hls.currentLevel] : undefined;
+    return level?.bitrate ? level.bitrate / 1000 : undefined;
+  }
+
   // ---- events and controls (delegated to the core engine) -----------------------------------
 
 

@@ -168,6 +168,13 @@ export class P2PEngineMedia extends PlayerEngine {
     return pb;
   }
 
+  /** The file's average bitrate, from its length and duration (QoE report). */
+  protected override bitrateKbps(): number | undefined {
+    const f = this.playingFile();
+    const d = this.media.element?.duration;
+    return f && d && Number.isFinite(d) && d > 0 ? (f.length * 8) / d / 1000 : undefined;
+  }
+
   private playingFile(): OpenFile | undefined {
     const src = this.media.element?.currentSrc;
     for (const f of this.files.values()) if (f.proxied === src) return f;

@@ -124,6 +124,12 @@ export class ShakaP2PEngine extends PlayerEngine {
     if (player) this.bindShakaPlayer(player);
   }
 
+  /** The bandwidth of the variant playing (QoE report). */
+  protected override bitrateKbps(): number | undefined {
+    const bps = this.player?.getStats().streamBandwidth;
+    return bps && Number.isFinite(bps) ? bps / 1000 : undefined;
+  }
+
   bindShakaPlayer(player: Player): void {
     if (this.player === player) return;
     this.unbind();

@@ -58,6 +58,8 @@ export type StatsReport = {
   /** Segments from peers that failed the integrity check, and peers banned for them. */
   badSegments?: number;
   bannedPeers?: number;
+  /** The viewer's QoE and group (qoe.ts), as the tracker reads it. */
+  qoe?: Record<string, unknown>;
 };
 
 /** The stats contract with our tracker: `{"action":"stats", ...}` every ~10 s, bytes cumulative. */
@@ -77,15 +79,18 @@ export function statsMessage(s: StatsReport): string {
     errors_superpeer: s.errorsSuperPeer ?? 0,
     bad_segments: s.badSegments ?? 0,
     banned_peers: s.bannedPeers ?? 0,
+    ...(s.qoe ? { qoe: s.qoe } : {}),
   });
 }
 
-/** `ws(s)://host/path` -> `http(s)://host/stats` for sendBeacon at page close. */
+/** `ws(s)://host/path[?token=T]` -> `http(s)://host/stats[?token=T]` for `POST /stats`. */
 export function statsBeaconUrl(trackerUrl: string): string | undefined {
   try {
     const u = new URL(trackerUrl);
     const scheme = u.protocol === "wss:" ? "https:" : u.protocol === "ws:" ? "http:" : undefined;
-    return scheme ? `${scheme}//${u.host}/stats` : undefined;
+    // The tracker asks for its token on POST /stats as on the WebSocket.
+    const token = u.searchParams.get("token");
+    return scheme ? `${scheme}//${u.host}/stats${token ? "?token=" + encodeURIComponent(token) : ""}` : undefined;
   } catch {
     return undefined;
   }
