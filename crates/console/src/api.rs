@@ -85,6 +85,7 @@ pub fn router(console: Shared) -> Router {
         .route("/decisions", get(decisions))
         .route("/traffic", get(traffic))
         .route("/overview", get(overview))
+        .route("/qoe", get(qoe))
         .route_layer(middleware::from_fn_with_state(
             console.clone(),
             require_token,
@@ -388,6 +389,10 @@ struct ChannelsView {
     polled_at: i64,
     errors: Vec<String>,
     channels: Vec<ChannelView>,
+}
+
+async fn qoe(State(c): State<Shared>) -> Json<crate::qoe::QoeSnapshot> {
+    Json(c.qoe())
 }
 
 async fn channels(State(c): State<Shared>) -> ApiResult<ChannelsView> {

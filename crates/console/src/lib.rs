@@ -11,6 +11,7 @@ pub mod http;
 pub mod listed;
 pub mod manifest;
 pub mod planner;
+pub mod qoe;
 pub mod state;
 pub mod store;
 pub mod superpeer;

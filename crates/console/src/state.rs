@@ -63,6 +63,8 @@ pub struct Console {
     manifests: Option<outbound::GuardedClient>,
     health: RwLock<HashMap<i64, Health>>,
     ranking: RwLock<RankingSnapshot>,
+    /// The QoE control-group figures, polled with the ranking.
+    qoe: RwLock<crate::qoe::QoeSnapshot>,
     meter: Mutex<TrafficMeter>,
     auto: AtomicBool,
     /// One seeding round at a time (timer and "plan now" button).
@@ -186,6 +188,7 @@ impl Console {
             config,
             health: RwLock::new(HashMap::new()),
             ranking: RwLock::new(RankingSnapshot::default()),
+            qoe: RwLock::new(crate::qoe::QoeSnapshot::default()),
             meter: Mutex::new(TrafficMeter::default()),
             auto: AtomicBool::new(auto),
             round: tokio::sync::Mutex::new(()),
@@ -372,7 +375,14 @@ impl Console {
             }
         }
         *write(&self.ranking) = snapshot.clone();
+        let qoe = crate::qoe::poll_all(&self.http, &self.config.trackers, now).await;
+        *write(&self.qoe) = qoe;
         snapshot
+    }
+
+    /// The last QoE poll: both groups of each channel.
+    pub fn qoe(&self) -> crate::qoe::QoeSnapshot {
+        read(&self.qoe).clone()
     }
 
     /// Workers per channel on all super peers, as last checked (stopping ones excluded).

@@ -133,3 +133,33 @@ export interface Overview {
   tracker_errors: string[];
   seeding: Seeding;
 }
+
+/** One group of a channel in the QoE comparison: totals, and figures with what they rest on. */
+export interface QoeGroupView {
+  viewers: number;
+  sessions: number;
+  started: number;
+  played: number;
+  downloaded: number;
+  rebuffers: number;
+  http_bytes: number;
+  p2p_bytes: number;
+  upload_bytes: number;
+  startup_ms: number | null;
+  rebuffer_ratio: number | null;
+  bitrate_kbps: number | null;
+  p2p_share: number | null;
+}
+
+export interface QoeChannel {
+  channel: string;
+  p2p: QoeGroupView;
+  control: QoeGroupView;
+  tags: (QoeGroupView & { group: 'p2p' | 'control'; tag: string })[];
+}
+
+export interface QoeSnapshot {
+  channels: QoeChannel[];
+  polled_at: number;
+  errors: string[];
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeProblems, windowStart, formatBytes, formatDuration, formatPercent, formatRate, p2pShare, stoppedMessage, toChartData, totals } from './format';
+import { qoeFigure, describeProblems, windowStart, formatBytes, formatDuration, formatPercent, formatRate, p2pShare, stoppedMessage, toChartData, totals } from './format';
 
 describe('formatting', () => {
   it('formats bytes, rates and durations', () => {
@@ -75,5 +75,15 @@ describe('stopping a worker', () => {
     expect(stoppedMessage(42, 'live/a.m3u8', { auto: true, interval_secs: 9.5 })).toBe(
       'Worker 42 stopped: automatic seeding starts live/a.m3u8 again within 10 s while it is watched',
     );
+  });
+});
+
+describe('QoE figures', () => {
+  it('say what they rest on, and show a dash when nothing backs them', () => {
+    expect(qoeFigure(850.4, 'ms', 3)).toBe('850 ms · 3 viewers');
+    expect(qoeFigure(12_345, 'ms', 1)).toBe('12.3 s · 1 viewer');
+    expect(qoeFigure(0.012, 'ratio', 2)).toBe('1.2% · 2 viewers');
+    expect(qoeFigure(2000, 'kbps', 2)).toBe('2.0 Mbps · 2 viewers');
+    expect(qoeFigure(null, 'ratio', 0)).toBe('– · 0 viewers');
   });
 });

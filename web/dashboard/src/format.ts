@@ -150,3 +150,11 @@ export function describeProblems(q: { errors_http: number; errors_peer: number; 
   if (q.banned_peers) parts.push(`${plural(q.banned_peers, 'peer')} banned`);
   return parts.join(' · ');
 }
+
+/** A QoE figure with the number of viewers it rests on: "850 ms · 3 viewers", "– · 0 viewers". */
+export function qoeFigure(value: number | null, kind: 'ms' | 'ratio' | 'kbps', viewers: number): string {
+  const basis = `${viewers} viewer${viewers === 1 ? '' : 's'}`;
+  if (value === null || !Number.isFinite(value)) return `– · ${basis}`;
+  const text = kind === 'ms' ? (value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`) : kind === 'ratio' ? formatPercent(100 * value) : formatRate(value * 1000);
+  return `${text} · ${basis}`;
+}

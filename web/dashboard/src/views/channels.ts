@@ -1,5 +1,6 @@
 import { api, type Channel, type Decision, type ListedChannels } from '../api';
 import { act, clear, h, shortChannel, toast } from '../dom';
+import { qoeView } from './qoe';
 import { describeProblems, formatAgo, formatBytes, formatPercent, p2pShare } from '../format';
 
 export function decisionItem(d: Decision, now: number): HTMLElement {
@@ -24,9 +25,10 @@ function problems(q: Channel['quality'] | undefined): HTMLElement {
 export function channelsView(root: HTMLElement, openTraffic: (channel: string) => void): { refresh: () => Promise<void> } {
   const table = h('div');
   root.append(h('section', { class: 'card' }, h('h2', {}, 'Channels by viewers'), h('p', { class: 'muted' }, 'From the tracker. "Why" is the last seeding decision about the channel.'), table));
+  const qoe = qoeView(root);
   const list = listedView(root, () => refresh());
   async function refresh(): Promise<void> {
-    await Promise.all([refreshRanking(), list.refresh()]);
+    await Promise.all([refreshRanking(), qoe.refresh(), list.refresh()]);
   }
   async function refreshRanking(): Promise<void> {
     const data = await api<{ channels: Channel[]; errors: string[]; polled_at: number }>('GET', '/channels');
