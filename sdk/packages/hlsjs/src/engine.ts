@@ -122,16 +122,28 @@ export class HlsJsP2PEngine extends PlayerEngine {
     hls.on(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
     hls.on(Hls.Events.DESTROYING, this.onHlsDestroying);
     hls.on(Hls.Events.ERROR, this.onHlsError);
+    hls.on(Hls.Events.FRAG_CHANGED, this.onFragChanged);
     if (hls.media) this.media.attach(hls.media);
     this.core.setPlaybackSource(() => this.media.playback());
   }
 
-  /** The declared bitrate of the level playing (QoE report). */
+  /** The bitrate of the fragment playing, from its bytes and duration (QoE report). */
+  private fragKbps?: number;
+
+  /**
+   * The declared bitrate of the level playing (QoE report); a media playlist loaded directly
+   * declares none, and then the fragment playing tells.
+   */
   protected override bitrateKbps(): number | undefined {
     const hls = this.hls;
     const level = hls && hls.currentLevel >= 0 ? hls.levels[hls.currentLevel] : undefined;
-    return level?.bitrate ? level.bitrate / 1000 : undefined;
+    return level?.bitrate ? level.bitrate / 1000 : this.fragKbps;
   }
+
+  private readonly onFragChanged = (_e: string, data: { frag: { duration: number; stats: { total: number } } }) => {
+    const { duration, stats } = data.frag;
+    if (duration > 0 && stats.total > 0) this.fragKbps = (stats.total * 8) / duration / 1000;
+  };
 
   // ---- events and controls (delegated to the core engine) -----------------------------------
 
@@ -154,6 +166,7 @@ export class HlsJsP2PEngine extends PlayerEngine {
     hls.off(Hls.Events.MANIFEST_LOADING, this.onManifestLoading);
     hls.off(Hls.Events.DESTROYING, this.onHlsDestroying);
     hls.off(Hls.Events.ERROR, this.onHlsError);
+    hls.off(Hls.Events.FRAG_CHANGED, this.onFragChanged);
     this.media.detach();
     this.hls = undefined;
   }
