@@ -355,7 +355,8 @@ export class P2PEngine extends Emitter<EngineEvents> {
       onPeersChanged: () => this.emitPeers(),
       onSegmentStored: () => {},
       onException: (code, message) => this.emit("exception", { code, message }),
-      startupWaitUntil: () => (this.config.waitForPeer ? this.startedAt + this.config.waitForPeerTimeout * 1000 : 0),
+      // No peer will come to the control group: it never holds requests for one.
+      startupWaitUntil: () => (this.config.waitForPeer && this.qoe.group === "p2p" ? this.startedAt + this.config.waitForPeerTimeout * 1000 : 0),
     };
   }
 
