@@ -1,6 +1,7 @@
 //! JSON the console reads: request bodies of its API (`console::api::fuzzing`), and what
-//! trackers (`GET /channels`) and super peers (`GET /stats`) answer its polls with
-//! (`console::tracker`, `console::superpeer`), ranked as the seeding planner ranks them.
+//! trackers (`GET /channels`, `GET /qoe`) and super peers (`GET /stats`) answer its polls
+//! with (`console::tracker`, `console::qoe`, `console::superpeer`), ranked as the seeding
+//! planner ranks them and merged as the QoE view merges them.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,5 +18,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(swarms) = console::tracker::parse_channels(&body) {
         let ranking = console::tracker::rank_channels(&swarms);
         let _ = console::tracker::merge_rankings(&[ranking.clone(), ranking]);
+    }
+    if let Ok(qoe) = console::qoe::parse_qoe(&body) {
+        let _ = console::qoe::merge(&[qoe.clone(), qoe]);
     }
 });
