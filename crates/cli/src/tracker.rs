@@ -13,7 +13,8 @@ use tracker::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
 ///
 /// One port serves the WebSocket tracker (`ws://HOST:PORT/` or `/announce`; `wss://` with
 /// `--tls-cert` and `--tls-key`) and HTTP: `GET /health`, `GET /metrics` (Prometheus),
-/// `GET /channels` (swarms ranked by peers), `GET /channels/{info_hash}` and `POST /stats`.
+/// `GET /channels` (swarms ranked by peers), `GET /channels/{info_hash}`, `POST /stats` and,
+/// with --redis, `GET /cluster` (this node and its cluster).
 /// Every option can also be set through the environment variable shown.
 #[derive(Args, Debug, Clone)]
 pub struct TrackerArgs {
@@ -155,6 +156,28 @@ pub struct TrackerArgs {
     /// Channels followed by the stats ingest; reports for more are refused.
     #[arg(long, default_value_t = 10_000, env = "SWARMCAST_TRACKER_MAX_CHANNELS")]
     pub max_channels: usize,
+
+    /// Form one tracker with every node started with the same Redis, e.g.
+    /// `redis://10.0.0.5:6379/0`: an announce on one node finds peers connected to the
+    /// others, and offers and answers are relayed between nodes. While Redis is unreachable
+    /// a node serves its own peers alone and retries. Without it, a tracker of its own.
+    #[arg(long, value_name = "URL", env = "SWARMCAST_TRACKER_REDIS")]
+    pub redis: Option<String>,
+
+    /// Prefix of the cluster's Redis keys and channels: clusters sharing one Redis need
+    /// different prefixes.
+    #[arg(
+        long,
+        default_value = "swarmcast",
+        env = "SWARMCAST_TRACKER_REDIS_PREFIX",
+        requires = "redis"
+    )]
+    pub redis_prefix: String,
+
+    /// Seconds of silence after which a cluster node counts as dead and its peers are
+    /// dropped everywhere (it beats every fifth of this).
+    #[arg(long, default_value_t = 10, env = "SWARMCAST_TRACKER_NODE_TTL", value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub node_ttl: u64,
 }
 
 /// `RATE[,BURST]`: a rate per second (0: no limit) and a burst (default: 10 seconds' worth).
@@ -227,6 +250,13 @@ impl TrackerArgs {
                 offers_per_ip: self.offer_rate_per_ip,
             },
             allowed_origins: self.allowed_origins.clone(),
+            cluster: self.redis.as_ref().filter(|u| !u.is_empty()).map(|url| {
+                let mut cluster = tracker::ClusterConfig::new(url.clone());
+                cluster.prefix = self.redis_prefix.clone();
+                cluster.node_ttl = secs(self.node_ttl);
+                cluster.beat = cluster.node_ttl / 5;
+                cluster
+            }),
             ..defaults
         }
     }

@@ -116,6 +116,8 @@ pub struct TrackerConfig {
     pub shutdown_grace: Duration,
     /// Seed of the random peer selection (fixed for reproducible tests; `None` = random).
     pub seed: Option<u64>,
+    /// Join the other nodes of a cluster through Redis; `None`: a tracker of its own.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for TrackerConfig {
@@ -137,6 +139,7 @@ impl Default for TrackerConfig {
             allowed_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
             seed: None,
+            cluster: None,
         }
     }
 }
