@@ -161,7 +161,14 @@ pub struct TrackerArgs {
     /// `redis://10.0.0.5:6379/0`: an announce on one node finds peers connected to the
     /// others, and offers and answers are relayed between nodes. While Redis is unreachable
     /// a node serves its own peers alone and retries. Without it, a tracker of its own.
-    #[arg(long, value_name = "URL", env = "SWARMCAST_TRACKER_REDIS")]
+    /// A URL with a password (`redis://:PASSWORD@HOST:PORT`) belongs in the environment
+    /// variable: a flag shows in the process list.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWARMCAST_TRACKER_REDIS",
+        hide_env_values = true
+    )]
     pub redis: Option<String>,
 
     /// Prefix of the cluster's Redis keys and channels: clusters sharing one Redis need
