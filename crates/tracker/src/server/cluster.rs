@@ -27,6 +27,8 @@ use super::{Core, Shared};
 
 /// Fields written per HSET when a node registers all its peers.
 const REGISTER_CHUNK: usize = 1000;
+/// Offers and answers per published message (an offer is about 0.5 to 2 KB).
+const RELAYS_PER_MESSAGE: usize = 256;
 /// Longest wait for one Redis round trip before the batch counts as failed.
 const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -321,9 +323,12 @@ fn batch(
         by_node.entry(node.as_str()).or_default().push(relay);
     }
     for (node, relays) in by_node {
-        let payload =
-            cluster::encode_relays(&link.node_id, relays.iter().map(|r| (&r.to_peer, &r.msg)));
-        pipe.publish(link.keys.relay(node), payload).ignore();
+        // Several messages for a large batch: each stays small for Redis's output buffers.
+        for chunk in relays.chunks(RELAYS_PER_MESSAGE) {
+            let payload =
+                cluster::encode_relays(&link.node_id, chunk.iter().map(|r| (&r.to_peer, &r.msg)));
+            pipe.publish(link.keys.relay(node), payload).ignore();
+        }
     }
     pipe
 }
