@@ -29,7 +29,8 @@
 #      100000) responses/s. The generator spreads every torrent's peers over the nodes, so
 #      offers and answers cross nodes; for the clusters it reports the share that did (from
 #      the nodes' metrics) and the CPU of the nodes and of Redis. Every node and Redis share
-#      CPU 0, the generator CPU 1.
+#      CPU 0, the generator CPU 1. With BENCH_PRIORITY=1 the open loops run under
+#      `chrt -r 10`, servers, Redis and generator alike.
 # Steps 1-4 run our tracker with its default rate-limit checks on (limits raised as in 5).
 # For every load run the tracker's CPU time is read from /proc, so the table also shows
 # how busy its core was and responses per CPU-second (fair even when the load generator,
@@ -263,14 +264,14 @@ cluster_load() {
   local n=$1 rate=() prefix=$3 rport ports=() node_pids=() urls="" redis_pid json
   [ -n "${2:-}" ] && rate=(--rate "$2")
   rport=$(free_port)
-  taskset -c 0 redis-server --bind 127.0.0.1 --port "$rport" --save "" --appendonly no >"$work/redis.log" 2>&1 &
+  "${prio[@]}" taskset -c 0 redis-server --bind 127.0.0.1 --port "$rport" --save "" --appendonly no >"$work/redis.log" 2>&1 &
   redis_pid=$!
   pids+=("$redis_pid")
   wait_port "$rport"
   for i in $(seq "$n"); do
     local p
     p=$(free_port)
-    RUST_LOG=warn taskset -c 0 "$swarmcast" tracker --listen "127.0.0.1:$p" --redis "redis://127.0.0.1:$rport" \
+    RUST_LOG=warn "${prio[@]}" taskset -c 0 "$swarmcast" tracker --listen "127.0.0.1:$p" --redis "redis://127.0.0.1:$rport" \
       --max-connections 100000 --max-connections-per-ip 100000 \
       --max-info-hashes-per-connection 100000 "${ours_limits[@]}" >"$work/node$i.log" 2>&1 &
     node_pids+=($!)
@@ -290,7 +291,7 @@ cluster_load() {
   local redis_before
   redis_before=$(cpu_ticks "$redis_pid")
   t0=$(now_s)
-  timeout $((seconds + 60)) taskset -c 1 "$loadgen" load "$urls" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}" >"$work/load.json" 2>"$work/load.err" || true
+  timeout $((seconds + 60)) "${prio[@]}" taskset -c 1 "$loadgen" load "$urls" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}" >"$work/load.json" 2>"$work/load.err" || true
   json=$(cat "$work/load.json")
   [ -n "$json" ] || echo "    the load generator gave no result: $(tail -c 300 "$work/load.err")"
   local ticks_after=0
@@ -318,13 +319,17 @@ if [ -n "$nodes_list" ]; then
   for t in "${cols[@]}"; do
     echo "==> our load generator against $t (one process, no Redis): closed loop, then $paced_rate announces/s"
     our_load "$t"
+    [ -n "${BENCH_PRIORITY:-}" ] && prio=(chrt -r 10)
     our_load "$t" "$paced_rate" paced_
+    prio=()
   done
   IFS=, read -r -a node_counts <<<"$nodes_list"
   for n in "${node_counts[@]}"; do
     echo "==> $n node(s) of ours on Redis: closed loop, then $paced_rate announces/s"
     cluster_load "$n" "" ""
+    [ -n "${BENCH_PRIORITY:-}" ] && prio=(chrt -r 10)
     cluster_load "$n" "$paced_rate" paced_
+    prio=()
     cols+=("c$n")
   done
   echo
@@ -349,7 +354,7 @@ if [ -n "$nodes_list" ]; then
   line "  relay p99 (ms)" relay_p99_ms ms
   line "  offers+answers that crossed nodes" cross pct
   line "  relays lost between nodes" dropped n
-  echo "open loop at $paced_rate announces/s (~$paced_responses responses/s):"
+  echo "open loop at $paced_rate announces/s (~$paced_responses responses/s)${BENCH_PRIORITY:+, servers, Redis and generator under chrt -r 10}:"
   line "  responses/s" paced_responses_per_s n
   line "  servers' CPU busy (nodes, of one core)" paced_cpu pct
   line "  Redis CPU busy (of one core)" paced_redis_cpu pct
