@@ -283,6 +283,7 @@ async fn nodes_serve_their_own_peers_without_redis_and_recover_when_it_returns()
     let a = Node::start(&redis);
     let b = Node::start(&redis);
     all_connected(&[&a, &b], 2).await;
+    let cluster_id = a.cluster().await["cluster"].clone();
     let mut on_a = a.connect().await;
     send(&mut on_a, announce(&peer(0), 0)).await;
     recv(&mut on_a).await;
@@ -314,6 +315,11 @@ async fn nodes_serve_their_own_peers_without_redis_and_recover_when_it_returns()
     assert_eq!(recv(&mut on_b3).await["incomplete"], 4);
     let offer = recv(&mut on_a).await;
     assert_eq!(offer["peer_id"], peer(3));
+    // Redis lost the cluster id with its data: the nodes put back the one they knew.
+    assert_eq!(a.cluster().await["cluster"], cluster_id);
+    let late = Node::start(&redis);
+    all_connected(&[&a, &b, &late], 3).await;
+    assert_eq!(late.cluster().await["cluster"], cluster_id);
     let offer_id = offer["offer_id"].as_str().unwrap();
     send(&mut on_a, answer(&peer(0), &peer(3), offer_id)).await;
     // B's own peers got the other two offers; the answer from A is among what reaches B.

@@ -486,7 +486,13 @@ async fn session(
         .map_err(|_| timed_out())??;
     pubsub.subscribe(link.keys.members()).await?;
     pubsub.subscribe(link.keys.relay(&link.node_id)).await?;
-    let candidate = cluster::new_node_id();
+    // After a restart that lost Redis's data, the first node back restores the id it knew, so
+    // nodes started later report the same cluster.
+    let candidate = link
+        .cluster_id
+        .get()
+        .cloned()
+        .unwrap_or_else(cluster::new_node_id);
     let _: Option<String> = redis::cmd("SET")
         .arg(link.keys.cluster_id())
         .arg(&candidate)
