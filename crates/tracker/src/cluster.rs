@@ -19,7 +19,8 @@ use crate::swarm::{Change, ConnId};
 /// Settings of a cluster node.
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
-    /// `redis://HOST:PORT[/DB]` (or `rediss://`, `redis+unix://`).
+    /// `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH` (no TLS: keep Redis on a
+    /// private network).
     pub redis_url: String,
     /// Prefix of every key and channel: several clusters may share one Redis.
     pub prefix: String,
