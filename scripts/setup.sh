@@ -9,6 +9,8 @@ if [ "${1:-test}" = test ]; then
   # Browser tests: Debian's Chromium (never a downloaded one), the tools for a
   # loopback-only network namespace, and coturn (a TURN server for the relay-only test).
   want+=(chromium iproute2 util-linux coturn)
+  # Redis for the tracker cluster's tests (each test starts its own on a free port).
+  want+=(redis-server)
   # The load balancer of docs/operations.md, and openssl for its test certificate.
   want+=(haproxy openssl)
   # The fuzz targets link libFuzzer, which libfuzzer-sys compiles from C++.

@@ -23,6 +23,14 @@
 #      BENCH_LIMIT_PAIRS times each, alternating so that the machine's other work falls on
 #      both alike (under `chrt -r 10` with BENCH_PRIORITY=1); medians side by side and the
 #      cost in responses/s and per CPU-second.
+#   6. with --nodes 1,2,3 (or BENCH_NODES), instead of 1-5: the cluster on Redis. For each
+#      of aquatic_ws, our tracker alone (no Redis) and 1, 2, 3 nodes of ours on one
+#      redis-server, step 2's closed loop and an open loop at BENCH_PACED_RESPONSES (default
+#      100000) responses/s. The generator spreads every torrent's peers over the nodes, so
+#      offers and answers cross nodes; for the clusters it reports the share that did (from
+#      the nodes' metrics) and the CPU of the nodes and of Redis. Every node and Redis share
+#      CPU 0, the generator CPU 1. With BENCH_PRIORITY=1 the open loops run under
+#      `chrt -r 10`, servers, Redis and generator alike.
 # Steps 1-4 run our tracker with its default rate-limit checks on (limits raised as in 5).
 # For every load run the tracker's CPU time is read from /proc, so the table also shows
 # how busy its core was and responses per CPU-second (fair even when the load generator,
@@ -44,6 +52,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+if [ "${1:-}" = --nodes ]; then
+  BENCH_NODES=${2:?--nodes takes a list, e.g. 1,2,3}
+  shift 2
+fi
+nodes_list=${BENCH_NODES:-}
+
 seconds=${BENCH_SECONDS:-20}
 connections=${BENCH_CONNECTIONS:-200}
 torrents=${BENCH_TORRENTS:-20}
@@ -56,6 +70,7 @@ export PATH="$aquatic_root/bin:$HOME/.cargo/bin:$PATH"
 echo "==> building swarmcast and the load generator (release)"
 # One invocation, so both share one feature resolution and nothing is built twice.
 cargo build --release -q -p swarmcast -p tracker --bins --example loadgen
+if [ -n "$nodes_list" ]; then command -v curl >/dev/null || { echo "curl is needed for --nodes"; exit 1; }; fi
 swarmcast=$target/release/swarmcast
 loadgen=$target/release/examples/loadgen
 
@@ -231,6 +246,128 @@ idle_rss() {
   wait "$IDLE_PID" 2>/dev/null || true
   stop_tracker
 }
+
+# metric_sum NAME_REGEX PORT...: the sum of matching /metrics lines over nodes.
+metric_sum() {
+  local re=$1 total=0 v
+  shift
+  for p in "$@"; do
+    v=$(curl -s "http://127.0.0.1:$p/metrics" | python3 -c '
+import re, sys
+print(round(sum(float(l.split()[-1]) for l in sys.stdin if re.match(sys.argv[1], l))))' "$re")
+    total=$((total + v))
+  done
+  echo "$total"
+}
+# cluster_load N [ANNOUNCES_PER_S] PREFIX: N nodes of ours on one fresh redis-server.
+cluster_load() {
+  local n=$1 rate=() prefix=$3 rport ports=() node_pids=() urls="" redis_pid json
+  [ -n "${2:-}" ] && rate=(--rate "$2")
+  rport=$(free_port)
+  "${prio[@]}" taskset -c 0 redis-server --bind 127.0.0.1 --port "$rport" --save "" --appendonly no >"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  pids+=("$redis_pid")
+  wait_port "$rport"
+  for i in $(seq "$n"); do
+    local p
+    p=$(free_port)
+    RUST_LOG=warn "${prio[@]}" taskset -c 0 "$swarmcast" tracker --listen "127.0.0.1:$p" --redis "redis://127.0.0.1:$rport" \
+      --max-connections 100000 --max-connections-per-ip 100000 \
+      --max-info-hashes-per-connection 100000 "${ours_limits[@]}" >"$work/node$i.log" 2>&1 &
+    node_pids+=($!)
+    pids+=($!)
+    ports+=("$p")
+    urls+="${urls:+,}ws://127.0.0.1:$p"
+  done
+  for p in "${ports[@]}"; do
+    wait_port "$p"
+    for _ in $(seq 100); do
+      curl -s "http://127.0.0.1:$p/cluster" | grep -q "\"nodes\":$n," && break
+      sleep 0.1
+    done
+  done
+  local ticks_before=0 t0
+  for pid in "${node_pids[@]}"; do ticks_before=$((ticks_before + $(cpu_ticks "$pid"))); done
+  local redis_before
+  redis_before=$(cpu_ticks "$redis_pid")
+  t0=$(now_s)
+  timeout $((seconds + 60)) "${prio[@]}" taskset -c 1 "$loadgen" load "$urls" "$connections" "$torrents" "$offers" "$seconds" "${rate[@]}" >"$work/load.json" 2>"$work/load.err" || true
+  json=$(cat "$work/load.json")
+  [ -n "$json" ] || echo "    the load generator gave no result: $(tail -c 300 "$work/load.err")"
+  local ticks_after=0
+  for pid in "${node_pids[@]}"; do ticks_after=$((ticks_after + $(cpu_ticks "$pid"))); done
+  result[c$n.${prefix}cpu]=$(python3 -c "import sys; print((int(sys.argv[1]) - int(sys.argv[2])) / int(sys.argv[3]) / (float(sys.argv[5]) - float(sys.argv[4])))" "$ticks_after" "$ticks_before" "$ticks_per_s" "$t0" "$(now_s)")
+  result[c$n.${prefix}redis_cpu]=$(python3 -c "import sys; print((int(sys.argv[1]) - int(sys.argv[2])) / int(sys.argv[3]) / (float(sys.argv[5]) - float(sys.argv[4])))" "$(cpu_ticks "$redis_pid")" "$redis_before" "$ticks_per_s" "$t0" "$(now_s)")
+  for key in responses_per_s offers_per_s answers_per_s offers_delivered answers_delivered relay_p50_ms relay_p99_ms send_lag_p99_ms failed_connections; do
+    result[c$n.$prefix$key]=$(python3 -c "import json,sys; s=sys.argv[1]; print(json.loads(s).get('$key', 'n/a') if s.strip() else 'n/a')" "$json")
+  done
+  local crossed delivered dropped
+  crossed=$(metric_sum '^tracker_cluster_relays_in_total' "${ports[@]}")
+  dropped=$(metric_sum '^tracker_cluster_relays_dropped_total' "${ports[@]}")
+  delivered=$(metric_sum 'tracker_messages_out_total[{]type="(offer|answer)"' "${ports[@]}")
+  result[c$n.${prefix}cross]=$(python3 -c "import sys; c,d=int(sys.argv[1]),int(sys.argv[2]); print(c/d if d else 0)" "$crossed" "$delivered")
+  result[c$n.${prefix}dropped]=$dropped
+  for pid in "${node_pids[@]}" "$redis_pid"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+}
+
+if [ -n "$nodes_list" ]; then
+  command -v redis-server >/dev/null || { echo "redis-server is needed (Debian package redis-server)"; exit 1; }
+  paced_responses=${BENCH_PACED_RESPONSES:-100000}
+  paced_rate=$(python3 -c "import sys; print(round(float(sys.argv[1]) / (1 + 2 * int(sys.argv[2]))))" "$paced_responses" "$offers")
+  cols=(aquatic ours)
+  command -v aquatic_ws >/dev/null || cols=(ours)
+  for t in "${cols[@]}"; do
+    echo "==> our load generator against $t (one process, no Redis): closed loop, then $paced_rate announces/s"
+    our_load "$t"
+    [ -n "${BENCH_PRIORITY:-}" ] && prio=(chrt -r 10)
+    our_load "$t" "$paced_rate" paced_
+    prio=()
+  done
+  IFS=, read -r -a node_counts <<<"$nodes_list"
+  for n in "${node_counts[@]}"; do
+    echo "==> $n node(s) of ours on Redis: closed loop, then $paced_rate announces/s"
+    cluster_load "$n" "" ""
+    [ -n "${BENCH_PRIORITY:-}" ] && prio=(chrt -r 10)
+    cluster_load "$n" "$paced_rate" paced_
+    prio=()
+    cols+=("c$n")
+  done
+  echo
+  hdr() { printf '%-46s' "$1"; shift; for c in "$@"; do printf ' %13s' "$c"; done; echo; }
+  line() { local label=$1 key=$2 kind=$3; printf '%-46s' "$label"; for c in "${cols[@]}"; do
+    local v=${result[$c.$key]:-n/a}
+    case $kind in
+      n) v=$(python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v):.0f}')" "$v");;
+      ms) v=$(python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v):.2f}')" "$v");;
+      pct) v=$(python3 -c "import sys; v=sys.argv[1]; print(v if v=='n/a' else f'{float(v)*100:.2f} %')" "$v");;
+    esac
+    printf ' %13s' "$v"; done; echo; }
+  names=(); for c in "${cols[@]}"; do case $c in aquatic) names+=(aquatic_ws);; ours) names+=("ours, 1 proc");; *) names+=("${c#c} node(s)+Redis");; esac; done
+  hdr "metric (servers on CPU 0, generator on CPU 1)" "${names[@]}"
+  echo "closed loop ($connections connections, $torrents torrents, $offers offers per announce):"
+  line "  responses/s" responses_per_s n
+  line "  servers' CPU busy (nodes, of one core)" cpu pct
+  line "  Redis CPU busy (of one core)" redis_cpu pct
+  line "  offers delivered / due" offers_delivered pct
+  line "  answers delivered / sent" answers_delivered pct
+  line "  relay p50 (ms)" relay_p50_ms ms
+  line "  relay p99 (ms)" relay_p99_ms ms
+  line "  offers+answers that crossed nodes" cross pct
+  line "  relays lost between nodes" dropped n
+  echo "open loop at $paced_rate announces/s (~$paced_responses responses/s)${BENCH_PRIORITY:+, servers, Redis and generator under chrt -r 10}:"
+  line "  responses/s" paced_responses_per_s n
+  line "  servers' CPU busy (nodes, of one core)" paced_cpu pct
+  line "  Redis CPU busy (of one core)" paced_redis_cpu pct
+  line "  offers delivered / due" paced_offers_delivered pct
+  line "  answers delivered / sent" paced_answers_delivered pct
+  line "  relay p50 (ms)" paced_relay_p50_ms ms
+  line "  relay p99 (ms)" paced_relay_p99_ms ms
+  line "  generator's send lag p99 (ms)" paced_send_lag_p99_ms ms
+  line "  offers+answers that crossed nodes" paced_cross pct
+  line "  relays lost between nodes" paced_dropped n
+  echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  exit 0
+fi
 
 trackers=(aquatic ours)
 if [ -n "$only_ours" ] || ! command -v aquatic_ws >/dev/null; then trackers=(ours); fi

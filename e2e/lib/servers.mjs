@@ -150,6 +150,19 @@ export async function startTracker({ port, args = [] } = {}) {
 }
 
 /**
+ * Starts `redis-server` (Debian package) on a free loopback port, without persistence, for
+ * tracker clusters; `url` is what `swarmcast tracker --redis` takes.
+ */
+export async function startRedis() {
+  const port = await freePort();
+  const handle = await startProcess(
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+    { ready: /Ready to accept connections/, bin: 'redis-server' },
+  );
+  return { ...handle, port, url: `redis://127.0.0.1:${port}` };
+}
+
+/**
  * Starts a `swarmcast superpeer` master from a `.env` in a fresh temp dir (removed on stop):
  * listenPort/listenHost, `cacheDir=<dir>/cache`, `originHosts=127.0.0.1` (the test origins),
  * then every key of `env`.

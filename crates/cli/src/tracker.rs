@@ -13,7 +13,8 @@ use tracker::{QoeConfig, StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
 ///
 /// One port serves the WebSocket tracker (`ws://HOST:PORT/` or `/announce`; `wss://` with
 /// `--tls-cert` and `--tls-key`) and HTTP: `GET /health`, `GET /metrics` (Prometheus),
-/// `GET /channels` (swarms ranked by peers), `GET /channels/{info_hash}` and `POST /stats`.
+/// `GET /channels` (swarms ranked by peers), `GET /channels/{info_hash}`, `POST /stats` and,
+/// with --redis, `GET /cluster` (this node and its cluster).
 /// With --drain, SIGTERM first drains the node (`/health` answers 503, sessions close
 /// gradually) so that a load balancer moves its viewers to other nodes (docs/operations.md).
 /// Every option can also be set through the environment variable shown.
@@ -180,6 +181,35 @@ pub struct TrackerArgs {
         env = "SWARMCAST_TRACKER_QOE_MAX_GROUPS"
     )]
     pub qoe_max_groups: usize,
+
+    /// Form one tracker with every node started with the same Redis, e.g.
+    /// `redis://10.0.0.5:6379/0`: an announce on one node finds peers connected to the
+    /// others, and offers and answers are relayed between nodes. While Redis is unreachable
+    /// a node serves its own peers alone and retries. Without it, a tracker of its own.
+    /// A URL with a password (`redis://:PASSWORD@HOST:PORT`) belongs in the environment
+    /// variable: a flag shows in the process list.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWARMCAST_TRACKER_REDIS",
+        hide_env_values = true
+    )]
+    pub redis: Option<String>,
+
+    /// Prefix of the cluster's Redis keys and channels: clusters sharing one Redis need
+    /// different prefixes.
+    #[arg(
+        long,
+        default_value = "swarmcast",
+        env = "SWARMCAST_TRACKER_REDIS_PREFIX",
+        requires = "redis"
+    )]
+    pub redis_prefix: String,
+
+    /// Seconds of silence after which a cluster node counts as dead and its peers are
+    /// dropped everywhere (it beats every fifth of this).
+    #[arg(long, default_value_t = 10, env = "SWARMCAST_TRACKER_NODE_TTL", value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub node_ttl: u64,
 }
 
 /// `RATE[,BURST]`: a rate per second (0: no limit) and a burst (default: 10 seconds' worth).
@@ -258,6 +288,13 @@ impl TrackerArgs {
             },
             allowed_origins: self.allowed_origins.clone(),
             drain: secs(self.drain),
+            cluster: self.redis.as_ref().filter(|u| !u.is_empty()).map(|url| {
+                let mut cluster = tracker::ClusterConfig::new(url.clone());
+                cluster.prefix = self.redis_prefix.clone();
+                cluster.node_ttl = secs(self.node_ttl);
+                cluster.beat = cluster.node_ttl / 5;
+                cluster
+            }),
             ..defaults
         }
     }

@@ -8,9 +8,11 @@ mod common;
 mod console_support;
 mod superpeer_support;
 
-use console_support::{urlencode, TestConsole, TestOrigin, TestSuperPeer, TestTracker};
+use console_support::{
+    get_json, urlencode, TestConsole, TestOrigin, TestRedis, TestSuperPeer, TestTracker,
+};
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_checks_health_and_survives_restart() {
@@ -435,6 +437,64 @@ async fn traffic_history_accumulates_per_channel_and_overall() {
     assert_eq!(sum(&all["series"], "http_bytes"), 2_100);
     let day = console.get("/api/traffic?range=86400").await;
     assert_eq!(day["series"]["step_secs"], 60);
+    console.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_of_one_tracker_cluster_count_once_and_each_shows_its_own_load() {
+    const CHANNEL: &str = "http://127.0.0.1:1/live/clustered/index.m3u8";
+    let hash = "CLUSTERxxxxxxxxxxxxx";
+    let redis = TestRedis::start();
+    let a = TestTracker::start_node(&redis.url).await;
+    let b = TestTracker::start_node(&redis.url).await;
+    let clustered = |t: &TestTracker| {
+        let url = format!("{}/cluster", t.url);
+        async move { get_json(&url).await["nodes"] == 2 }
+    };
+    let until = Instant::now() + Duration::from_secs(20);
+    while !(clustered(&a).await && clustered(&b).await) {
+        assert!(
+            Instant::now() < until,
+            "the two nodes never formed a cluster"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let on_a = [a.viewer(hash, 0).await, a.viewer(hash, 1).await];
+    let _on_b = b.viewer(hash, 2).await;
+    a.report(&on_a[0], CHANNEL, 100, 300).await;
+    let until = Instant::now() + Duration::from_secs(20);
+    while a.peers(CHANNEL).await != 3 || b.peers(CHANNEL).await != 3 {
+        assert!(Instant::now() < until, "the nodes never listed the 3 peers");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut config = TestConsole::config(vec![a.url.clone(), b.url.clone()]);
+    config.auto_seeding = Some(false);
+    let console = TestConsole::start(config).await;
+    let snapshot = console.handle.poll_trackers().await;
+    assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
+    let channel = snapshot
+        .channels
+        .iter()
+        .find(|c| c.channel == CHANNEL)
+        .expect("the channel is ranked");
+    assert_eq!(
+        (channel.peers, channel.viewers),
+        (3, 3),
+        "both nodes list all 3 peers; counted once"
+    );
+    let overview = console.get("/api/overview").await;
+    assert_eq!(overview["viewers"], 3);
+    let nodes = overview["tracker_nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0]["cluster"], nodes[1]["cluster"]);
+    assert!(nodes[0]["cluster"].is_string());
+    let own: Vec<u64> = nodes.iter().map(|n| n["peers"].as_u64().unwrap()).collect();
+    assert_eq!(own, [2, 1], "each node's own peers");
+    // Node A goes: B still answers for the cluster, so the ranking is whole.
+    a.stop().await;
+    let snapshot = console.handle.poll_trackers().await;
+    assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
+    assert_eq!(snapshot.node_errors.len(), 1);
     console.stop().await;
 }
 

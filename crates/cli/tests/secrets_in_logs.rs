@@ -116,6 +116,11 @@ fn the_tracker_logs_no_token() {
         &[
             ("SWARMCAST_TRACKER_TOKEN", "static-secret-1"),
             ("SWARMCAST_TRACKER_TOKEN_SECRET", "signing-secret-2"),
+            // Nothing listens on port 1: the node logs that Redis is unreachable.
+            (
+                "SWARMCAST_TRACKER_REDIS",
+                "redis://:redis-secret-5@127.0.0.1:1/0",
+            ),
         ],
     );
     let addr = tracker.listen_addr("tracker listening on ws://");
@@ -135,6 +140,7 @@ fn the_tracker_logs_no_token() {
     );
     assert!(line.contains(" 401 "), "{line}");
     // The refusals were logged (debug), without the tokens that were refused.
+    tracker.wait_for("unreachable");
     let log = tracker.wait_for("refused a connection");
     let signature = |t: &str| t.rsplit('.').next().unwrap().to_owned();
     assert_no_secret(
@@ -146,6 +152,7 @@ fn the_tracker_logs_no_token() {
             "wrong-secret-4",
             &signature(&expired),
             &signature(&valid),
+            "redis-secret-5",
         ],
     );
 }

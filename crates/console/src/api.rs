@@ -534,6 +534,8 @@ async fn overview(State(c): State<Shared>) -> ApiResult<serde_json::Value> {
         "channels": ranking.channels.len(),
         "viewers": viewers,
         "tracker_errors": ranking.errors,
+        "tracker_node_errors": ranking.node_errors,
+        "tracker_nodes": ranking.nodes,
         "seeding": seeding_view(&c),
     })))
 }

@@ -35,13 +35,43 @@ pub struct Health {
     pub checked_at: i64,
 }
 
+/// What the console remembers of one tracker between polls.
+#[derive(Debug, Default)]
+struct NodeHistory {
+    /// Its messages counter and when it was read.
+    messages: Option<(u64, std::time::Instant)>,
+    /// The cluster it last said it belongs to.
+    cluster: Option<String>,
+}
+
 /// The last tracker poll.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RankingSnapshot {
     pub channels: Vec<ChannelRank>,
     pub polled_at: i64,
-    /// One message per tracker that failed.
+    /// One message per tracker that failed (and whose cluster no other node answered for:
+    /// the ranking lacks its swarms).
     pub errors: Vec<String>,
+    /// Nodes of a cluster that failed while another node answered for the cluster.
+    pub node_errors: Vec<String>,
+    /// Every tracker node that answered, with its own load.
+    pub nodes: Vec<NodeLoad>,
+}
+
+/// One tracker's own load, for the dashboard.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NodeLoad {
+    pub url: String,
+    /// Cluster and node id; `None` for a tracker of its own.
+    pub cluster: Option<String>,
+    pub node: Option<String>,
+    /// Whether a cluster node reaches Redis.
+    pub connected: Option<bool>,
+    /// Peers connected to this node (for a tracker of its own: all its peers).
+    pub peers: u64,
+    pub connections: Option<u64>,
+    /// Client messages per second since the previous poll.
+    pub messages_per_s: Option<f64>,
 }
 
 /// An executed (or attempted) plan step.
@@ -66,6 +96,8 @@ pub struct Console {
     /// The QoE control-group figures, polled with the ranking.
     qoe: RwLock<crate::qoe::QoeSnapshot>,
     meter: Mutex<TrafficMeter>,
+    /// Per tracker URL: its messages counter at the last poll, its cluster id.
+    node_history: Mutex<HashMap<String, NodeHistory>>,
     auto: AtomicBool,
     /// One seeding round at a time (timer and "plan now" button).
     round: tokio::sync::Mutex<()>,
@@ -190,6 +222,7 @@ impl Console {
             ranking: RwLock::new(RankingSnapshot::default()),
             qoe: RwLock::new(crate::qoe::QoeSnapshot::default()),
             meter: Mutex::new(TrafficMeter::default()),
+            node_history: Mutex::new(HashMap::new()),
             auto: AtomicBool::new(auto),
             round: tokio::sync::Mutex::new(()),
             unplaced: Mutex::new(HashSet::new()),
@@ -339,30 +372,51 @@ impl Console {
     /// Polls every tracker, keeps the merged ranking and books the traffic history.
     pub async fn poll_trackers(&self) -> RankingSnapshot {
         let mut polls: Vec<Option<Vec<ChannelRank>>> = Vec::new();
-        let mut errors = Vec::new();
+        // Per tracker: `None` if it failed, else its node info and its peers in all swarms.
+        let mut answers: Vec<Option<(Option<tracker::NodeInfo>, u64)>> = Vec::new();
+        let mut failures: Vec<(usize, String)> = Vec::new();
         let workers = self.workers_per_channel();
         let listed = self.listed_channels().await;
-        for t in &self.config.trackers {
+        for (i, t) in self.config.trackers.iter().enumerate() {
             match tracker::poll(&self.http, t).await {
-                Ok(mut swarms) => {
-                    crate::listed::attribute(&mut swarms, &listed);
-                    let mut r = tracker::rank_channels(&swarms);
+                Ok(mut polled) => {
+                    crate::listed::attribute(&mut polled.swarms, &listed);
+                    let mut r = tracker::rank_channels(&polled.swarms);
                     tracker::discount_workers(&mut r, &workers);
                     polls.push(Some(r));
+                    let peers = polled.swarms.iter().map(|s| u64::from(s.peers)).sum();
+                    answers.push(Some((polled.node, peers)));
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "tracker poll failed");
-                    errors.push(e);
+                    failures.push((i, e));
                     polls.push(None);
+                    answers.push(None);
                 }
             }
         }
+        let clusters: Vec<Option<Option<&str>>> = answers
+            .iter()
+            .map(|a| {
+                a.as_ref()
+                    .map(|(n, _)| n.as_ref().map(|n| n.cluster.as_str()))
+            })
+            .collect();
+        // Nodes of one cluster list the same swarms: only one of them counts.
+        for (poll, counts) in polls.iter_mut().zip(tracker::counted(&clusters)) {
+            if !counts {
+                *poll = None;
+            }
+        }
+        let (nodes, errors, node_errors) = self.node_loads(&answers, failures);
         let ok: Vec<Vec<ChannelRank>> = polls.iter().flatten().cloned().collect();
         let now = now_unix();
         let snapshot = RankingSnapshot {
             channels: tracker::merge_rankings(&ok),
             polled_at: now,
             errors,
+            node_errors,
+            nodes,
         };
         if polls.iter().any(Option::is_some) {
             let refs: Vec<Option<&[ChannelRank]>> = polls.iter().map(|p| p.as_deref()).collect();
@@ -380,6 +434,66 @@ impl Console {
         snapshot
     }
 
+    /// Each answering tracker's load (messages/s from the previous poll), and the failures
+    /// split: a failed node whose cluster another node answered for does not make the
+    /// ranking partial.
+    fn node_loads(
+        &self,
+        answers: &[Option<(Option<tracker::NodeInfo>, u64)>],
+        failures: Vec<(usize, String)>,
+    ) -> (Vec<NodeLoad>, Vec<String>, Vec<String>) {
+        let now = std::time::Instant::now();
+        let mut history = lock(&self.node_history);
+        let mut nodes = Vec::new();
+        for (url, answer) in self.config.trackers.iter().zip(answers) {
+            let Some((answer, all_peers)) = answer else {
+                continue;
+            };
+            let entry = history.entry(url.clone()).or_default();
+            let load = match answer {
+                Some(n) => {
+                    let rate = entry.messages.and_then(|(count, at)| {
+                        let secs = now.saturating_duration_since(at).as_secs_f64();
+                        (secs > 0.0 && n.messages_in >= count)
+                            .then(|| (n.messages_in - count) as f64 / secs)
+                    });
+                    entry.messages = Some((n.messages_in, now));
+                    entry.cluster = Some(n.cluster.clone());
+                    NodeLoad {
+                        url: url.clone(),
+                        cluster: Some(n.cluster.clone()),
+                        node: Some(n.node.clone()),
+                        connected: Some(n.connected),
+                        peers: n.local_peers,
+                        connections: Some(n.connections),
+                        messages_per_s: rate,
+                    }
+                }
+                None => {
+                    entry.cluster = None;
+                    NodeLoad {
+                        url: url.clone(),
+                        peers: *all_peers,
+                        ..NodeLoad::default()
+                    }
+                }
+            };
+            nodes.push(load);
+        }
+        let answered: Vec<&str> = nodes.iter().filter_map(|n| n.cluster.as_deref()).collect();
+        let (mut errors, mut node_errors) = (Vec::new(), Vec::new());
+        for (i, e) in failures {
+            let covered = history
+                .get(&self.config.trackers[i])
+                .and_then(|h| h.cluster.as_deref())
+                .is_some_and(|c| answered.contains(&c));
+            if covered {
+                node_errors.push(e);
+            } else {
+                errors.push(e);
+            }
+        }
+        (nodes, errors, node_errors)
     /// The last QoE poll: both groups of each channel.
     pub fn qoe(&self) -> crate::qoe::QoeSnapshot {
         read(&self.qoe).clone()

@@ -274,8 +274,65 @@ pub fn merge_rankings(rankings: &[Vec<ChannelRank>]) -> Vec<ChannelRank> {
     out
 }
 
+/// Which tracker node answered, when it is a node of a cluster (`swarmcast tracker
+/// --redis`): its `/channels` then lists the whole cluster's swarms, with this beside them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NodeInfo {
+    pub cluster: String,
+    pub node: String,
+    /// Whether the node reaches Redis (otherwise it serves its own peers alone).
+    pub connected: bool,
+    /// Peers connected to this node.
+    pub local_peers: u64,
+    pub connections: u64,
+    /// Client messages received since the node started.
+    pub messages_in: u64,
+}
+
+/// Reads the `node` object of a `GET /channels` body; `None` for a tracker of its own (or a
+/// node that has not reached Redis yet, which has no cluster id).
+pub fn parse_node(body: &Value) -> Option<NodeInfo> {
+    let n = body.get("node")?.as_object()?;
+    let text = |k: &str| n.get(k).and_then(Value::as_str).map(str::to_owned);
+    let num = |k: &str| n.get(k).and_then(Value::as_u64).unwrap_or(0);
+    Some(NodeInfo {
+        cluster: text("cluster").filter(|c| !c.is_empty())?,
+        node: text("node").unwrap_or_default(),
+        connected: n.get("connected").and_then(Value::as_bool).unwrap_or(false),
+        local_peers: num("local_peers"),
+        connections: num("connections"),
+        messages_in: num("messages_in"),
+    })
+}
+
+/// For each polled tracker (`None`: it failed; `Some(None)`: a tracker of its own), whether
+/// its ranking counts: nodes of one cluster list the same swarms, so only the first node
+/// that answered for each cluster counts.
+pub fn counted(polls: &[Option<Option<&str>>]) -> Vec<bool> {
+    let mut seen: Vec<&str> = Vec::new();
+    polls
+        .iter()
+        .map(|p| match p {
+            None => false,
+            Some(None) => true,
+            Some(Some(cluster)) if seen.contains(cluster) => false,
+            Some(Some(cluster)) => {
+                seen.push(cluster);
+                true
+            }
+        })
+        .collect()
+}
+
+/// One tracker's answer.
+#[derive(Debug, Clone, Default)]
+pub struct Polled {
+    pub swarms: Vec<SwarmEntry>,
+    pub node: Option<NodeInfo>,
+}
+
 /// Fetches one tracker's swarms.
-pub async fn poll(http: &reqwest::Client, base_url: &str) -> Result<Vec<SwarmEntry>, String> {
+pub async fn poll(http: &reqwest::Client, base_url: &str) -> Result<Polled, String> {
     let url = format!("{}/channels?limit=1000", base_url.trim_end_matches('/'));
     let resp = crate::http::send(http.get(&url), crate::http::Retry::Once)
         .await
@@ -287,7 +344,11 @@ pub async fn poll(http: &reqwest::Client, base_url: &str) -> Result<Vec<SwarmEnt
         .json()
         .await
         .map_err(|e| format!("{url}: bad JSON: {e}"))?;
-    parse_channels(&body).map_err(|e| format!("{url}: {e}"))
+    let swarms = parse_channels(&body).map_err(|e| format!("{url}: {e}"))?;
+    Ok(Polled {
+        swarms,
+        node: parse_node(&body),
+    })
 }
 
 #[cfg(test)]
@@ -397,6 +458,28 @@ mod tests {
         assert_eq!(merged[1].viewers, 3);
     }
 
+    #[test]
+    fn nodes_of_one_cluster_count_once() {
+        let body = json!({"channels": [], "node": {"cluster": "k1", "node": "n1", "connected": true,
+            "nodes": 2, "local_peers": 4, "peers": 9, "connections": 5, "messages_in": 70}});
+        let node = parse_node(&body).unwrap();
+        assert_eq!(
+            (node.cluster.as_str(), node.local_peers, node.messages_in),
+            ("k1", 4, 70)
+        );
+        assert_eq!(parse_node(&json!({"channels": []})), None);
+        assert_eq!(parse_node(&json!({"node": {"cluster": null}})), None);
+        let polls = [
+            Some(Some("k1")),
+            None,
+            Some(None),
+            Some(Some("k1")),
+            Some(Some("k2")),
+            Some(None),
+        ];
+        assert_eq!(counted(&polls), [true, false, true, false, true, true]);
+    }
+
     /// Reads one request head (GET, no body).
     async fn read_head(conn: &mut tokio::net::TcpStream) -> bool {
         use tokio::io::AsyncReadExt;
@@ -439,9 +522,9 @@ mod tests {
             let _ = read_head(&mut second).await;
         });
         let http = reqwest::Client::new();
-        assert_eq!(poll(&http, &url).await.unwrap()[0].peers, 2);
+        assert_eq!(poll(&http, &url).await.unwrap().swarms[0].peers, 2);
         let again = poll(&http, &url).await;
-        assert_eq!(again.unwrap()[0].channel.as_deref(), Some("c"));
+        assert_eq!(again.unwrap().swarms[0].channel.as_deref(), Some("c"));
         drop(http);
         server.await.unwrap();
     }

@@ -14,6 +14,10 @@
 //! itself sent its announces (`send_lag_p99_ms`: when it is large, the generator's core, not
 //! the tracker, is behind). Client sockets set TCP_NODELAY, as browsers do.
 //!
+//! URL may be a comma-separated list of the nodes of a cluster: connection i goes to node
+//! (i / TORRENTS) mod nodes, so every torrent's peers are spread over all nodes (connection
+//! i announces torrent i mod TORRENTS).
+//!
 //! `loadgen idle URL CONNECTIONS SECONDS`: opens CONNECTIONS WebSocket connections, each
 //! announcing once, prints `idle ready` and holds them for SECONDS.
 
@@ -128,7 +132,9 @@ async fn run_load(url: &str, load: Load) {
     let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
     let mut tasks = Vec::new();
     let connections = load.connections;
+    let urls: Vec<&str> = url.split(',').collect();
     for i in 0..connections {
+        let url = urls[(i / load.torrents.max(1)) % urls.len()];
         let (url, run, latencies) = (url.to_owned(), run.clone(), latencies.clone());
         let hash = info_hash(i % load.torrents);
         // Open loop: one announce per `period` per connection, connection i offset by

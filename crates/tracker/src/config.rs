@@ -122,6 +122,8 @@ pub struct TrackerConfig {
     pub drain: Duration,
     /// Seed of the random peer selection (fixed for reproducible tests; `None` = random).
     pub seed: Option<u64>,
+    /// Join the other nodes of a cluster through Redis; `None`: a tracker of its own.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for TrackerConfig {
@@ -144,6 +146,7 @@ impl Default for TrackerConfig {
             shutdown_grace: Duration::from_secs(5),
             drain: Duration::ZERO,
             seed: None,
+            cluster: None,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod admission;
 pub mod channels;
+pub mod cluster;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -15,9 +16,10 @@ pub mod swarm;
 pub mod viewer_token;
 pub mod websocket;
 
+pub use cluster::ClusterConfig;
 pub use config::{StatsConfig, SwarmConfig, TlsFiles, TrackerConfig};
 pub use qoe::QoeConfig;
-pub use swarm::{ConnId, Outgoing, Tracker};
+pub use swarm::{Change, ConnId, Outgoing, Relay, Tracker};
 pub mod server;
 
 pub use server::{load_tls, serve};

@@ -19,8 +19,51 @@ use crate::qoe::QoeBook;
 use crate::stats::{ChannelTotals, StatsBook};
 
 /// Identifies one client connection; chosen by the I/O layer, never reused.
+///
+/// In a cluster, each other tracker node is one pseudo-connection ([`ConnId::remote`]): its
+/// peers live in the swarms like local ones, and what is addressed to them comes out as
+/// [`Relay`]s instead of [`Outgoing`] messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
+
+impl ConnId {
+    const REMOTE: u64 = 1 << 63;
+
+    /// The pseudo-connection of the other node numbered `index`.
+    pub fn remote(index: u32) -> ConnId {
+        ConnId(Self::REMOTE | u64::from(index))
+    }
+
+    /// Whether this stands for another node of the cluster (local ids never reach 2^63).
+    pub fn is_remote(self) -> bool {
+        self.0 & Self::REMOTE != 0
+    }
+}
+
+/// An offer or answer for a peer that lives on another node (`node`, a remote [`ConnId`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relay {
+    pub node: ConnId,
+    /// The peer it is for (an offer's target; an answer's offerer).
+    pub to_peer: PeerId,
+    /// A [`ServerMessage::Offer`] or [`ServerMessage::Answer`].
+    pub msg: ServerMessage,
+}
+
+/// A change of a local peer's membership, for the other nodes of a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Joined, or became a seeder or a leecher again.
+    Join {
+        info_hash: InfoHash,
+        peer_id: PeerId,
+        seeder: bool,
+    },
+    Leave {
+        info_hash: InfoHash,
+        peer_id: PeerId,
+    },
+}
 
 /// A message for one connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +129,8 @@ pub struct Counts {
     pub seeders: usize,
     pub channels: usize,
     pub viewers: usize,
+    /// Of `peers`, those that live on other nodes of a cluster.
+    pub remote_peers: usize,
     /// Viewers' playback errors and integrity failures, summed over their reports.
     pub quality: wire::tracker::QualityCounters,
 }
@@ -98,9 +143,16 @@ pub struct Tracker {
     /// Swarm memberships of each connection, to clean up when it closes.
     conns: HashMap<ConnId, Vec<(InfoHash, PeerId)>>,
     peers: usize,
+    /// Of `peers`, those of other nodes.
+    remote_peers: usize,
     stats: StatsBook,
     qoe: QoeBook,
     rng: fastrand::Rng,
+    /// Whether membership changes are recorded for a cluster; off, `changes` stays empty.
+    clustered: bool,
+    changes: Vec<Change>,
+    /// Messages for peers of other nodes; only ever filled when remote peers exist.
+    relays: Vec<Relay>,
 }
 
 impl Tracker {
@@ -112,7 +164,49 @@ impl Tracker {
             swarms: HashMap::new(),
             conns: HashMap::new(),
             peers: 0,
+            remote_peers: 0,
             rng: fastrand::Rng::with_seed(seed),
+            clustered: false,
+            changes: Vec::new(),
+            relays: Vec::new(),
+        }
+    }
+
+    /// Records the membership changes of local peers from now on, for [`Self::take_changes`].
+    pub fn set_clustered(&mut self, clustered: bool) {
+        self.clustered = clustered;
+    }
+
+    /// Moves out the membership changes of local peers since the last call.
+    pub fn take_changes(&mut self, into: &mut Vec<Change>) {
+        into.append(&mut self.changes);
+    }
+
+    /// Moves out the offers and answers for peers of other nodes since the last call.
+    pub fn take_relays(&mut self, into: &mut Vec<Relay>) {
+        into.append(&mut self.relays);
+    }
+
+    /// Every local peer, as joins: what a node registers again after losing the cluster.
+    pub fn local_members(&self) -> Vec<Change> {
+        let mut members = Vec::with_capacity(self.peers - self.remote_peers);
+        for (info_hash, swarm) in &self.swarms {
+            for (peer_id, peer) in &swarm.peers {
+                if !peer.conn.is_remote() {
+                    members.push(Change::Join {
+                        info_hash: *info_hash,
+                        peer_id: *peer_id,
+                        seeder: peer.seeder,
+                    });
+                }
+            }
+        }
+        members
+    }
+
+    fn changed(&mut self, change: Change) {
+        if self.clustered {
+            self.changes.push(change);
         }
     }
 
@@ -172,10 +266,15 @@ impl Tracker {
         let swarm = self.swarms.entry(a.info_hash).or_default();
         match swarm.peers.get_mut(&a.peer_id) {
             Some(peer) => {
+                let mut changed = false;
                 if peer.conn != conn {
-                    // Re-announced from a new socket: the peer now lives there.
+                    // Re-announced from a new socket (or moved from another node): the peer
+                    // now lives there.
                     let old = std::mem::replace(&mut peer.conn, conn);
-                    if let Some(memberships) = self.conns.get_mut(&old) {
+                    if old.is_remote() {
+                        self.remote_peers -= 1;
+                        changed = true;
+                    } else if let Some(memberships) = self.conns.get_mut(&old) {
                         remove_membership(memberships, &a.info_hash, &a.peer_id);
                     }
                     self.conns
@@ -185,6 +284,7 @@ impl Tracker {
                 }
                 let seeder = is_seeder(&a, peer.seeder);
                 if seeder != peer.seeder {
+                    changed = true;
                     peer.seeder = seeder;
                     if seeder {
                         swarm.seeders += 1;
@@ -193,6 +293,13 @@ impl Tracker {
                     }
                 }
                 peer.expires = now + self.config.peer_ttl;
+                if changed {
+                    self.changed(Change::Join {
+                        info_hash: a.info_hash,
+                        peer_id: a.peer_id,
+                        seeder,
+                    });
+                }
             }
             None => {
                 // Most connections join one swarm: room for one, not the default four.
@@ -212,6 +319,11 @@ impl Tracker {
                     },
                 );
                 self.peers += 1;
+                self.changed(Change::Join {
+                    info_hash: a.info_hash,
+                    peer_id: a.peer_id,
+                    seeder,
+                });
             }
         }
         let swarm = &self.swarms[&a.info_hash];
@@ -252,9 +364,23 @@ impl Tracker {
         let expires = now + self.config.offer_ttl;
         let max_pending = self.config.max_pending_offers_per_peer;
         for (offer, index) in a.offers.into_iter().zip(targets) {
-            let Some((_, target)) = swarm.peers.get_index_mut(index) else {
+            let Some((target_id, target)) = swarm.peers.get_index_mut(index) else {
                 continue;
             };
+            if target.conn.is_remote() {
+                // Its node keeps the pending offer, where the answer arrives.
+                self.relays.push(Relay {
+                    node: target.conn,
+                    to_peer: *target_id,
+                    msg: ServerMessage::Offer(ForwardedOffer {
+                        info_hash: a.info_hash,
+                        peer_id: a.peer_id,
+                        offer_id: offer.offer_id,
+                        offer: offer.offer,
+                    }),
+                });
+                continue;
+            }
             if target.pending.len() >= max_pending {
                 target.pending.pop_front();
             }
@@ -305,15 +431,168 @@ impl Tracker {
             out.push(fail("to_peer_id has left the swarm"));
             return;
         };
-        out.push(Outgoing {
-            to: offerer.conn,
-            msg: ServerMessage::Answer(ForwardedAnswer {
-                info_hash: a.info_hash,
-                peer_id: a.peer_id,
-                offer_id: a.offer_id,
-                answer: a.answer,
-            }),
+        let msg = ServerMessage::Answer(ForwardedAnswer {
+            info_hash: a.info_hash,
+            peer_id: a.peer_id,
+            offer_id: a.offer_id,
+            answer: a.answer,
         });
+        if offerer.conn.is_remote() {
+            self.relays.push(Relay {
+                node: offerer.conn,
+                to_peer: a.to_peer_id,
+                msg,
+            });
+        } else {
+            out.push(Outgoing {
+                to: offerer.conn,
+                msg,
+            });
+        }
+    }
+
+    /// A peer of the other node `node` joined `info_hash` (or changed from leecher to seeder
+    /// or back). A peer that lived elsewhere moves there: it re-announced on that node.
+    pub fn join_remote(
+        &mut self,
+        node: ConnId,
+        info_hash: InfoHash,
+        peer_id: PeerId,
+        seeder: bool,
+        now: Instant,
+    ) {
+        debug_assert!(node.is_remote());
+        let swarm = self.swarms.entry(info_hash).or_default();
+        match swarm.peers.get_mut(&peer_id) {
+            Some(peer) => {
+                if peer.conn != node {
+                    let old = std::mem::replace(&mut peer.conn, node);
+                    if old.is_remote() {
+                        self.remote_peers -= 1;
+                    } else if let Some(memberships) = self.conns.get_mut(&old) {
+                        remove_membership(memberships, &info_hash, &peer_id);
+                    }
+                    self.remote_peers += 1;
+                    peer.pending.clear();
+                }
+                if seeder != peer.seeder {
+                    peer.seeder = seeder;
+                    if seeder {
+                        swarm.seeders += 1;
+                    } else {
+                        swarm.seeders -= 1;
+                    }
+                }
+            }
+            None => {
+                swarm.seeders += u32::from(seeder);
+                swarm.peers.insert(
+                    peer_id,
+                    Peer {
+                        conn: node,
+                        seeder,
+                        // Remote peers never expire here: their node says when they leave,
+                        // and [`Self::node_gone`] drops them all when the node falls silent.
+                        expires: now,
+                        pending: VecDeque::new(),
+                    },
+                );
+                self.peers += 1;
+                self.remote_peers += 1;
+            }
+        }
+    }
+
+    /// A peer of `node` left `info_hash` (ignored if the peer now lives elsewhere).
+    pub fn leave_remote(&mut self, node: ConnId, info_hash: &InfoHash, peer_id: &PeerId) {
+        let Some(swarm) = self.swarms.get_mut(info_hash) else {
+            return;
+        };
+        if swarm.peers.get(peer_id).is_none_or(|p| p.conn != node) {
+            return;
+        }
+        swarm.remove(peer_id);
+        self.peers -= 1;
+        self.remote_peers -= 1;
+        if swarm.peers.is_empty() {
+            self.swarms.remove(info_hash);
+        }
+    }
+
+    /// Drops every peer of `node` (it fell silent, or its list is loaded again); returns how
+    /// many. Walks all swarms: a rare event.
+    pub fn node_gone(&mut self, node: ConnId) -> usize {
+        let mut gone = 0;
+        self.swarms.retain(|_, swarm| {
+            swarm.peers.retain(|_, peer| {
+                if peer.conn != node {
+                    return true;
+                }
+                if peer.seeder {
+                    swarm.seeders -= 1;
+                }
+                gone += 1;
+                false
+            });
+            !swarm.peers.is_empty()
+        });
+        self.peers -= gone;
+        self.remote_peers -= gone;
+        gone
+    }
+
+    /// Delivers an offer or answer that node `node` relayed for the local peer `to_peer`.
+    /// An offer is remembered as pending on the target, as if relayed here. Returns `false`
+    /// when it cannot be delivered (the peer left or is not local).
+    pub fn deliver_relay(
+        &mut self,
+        node: ConnId,
+        to_peer: PeerId,
+        msg: ServerMessage,
+        now: Instant,
+        out: &mut Vec<Outgoing>,
+    ) -> bool {
+        let (info_hash, from) = match &msg {
+            ServerMessage::Offer(o) => (o.info_hash, o.peer_id),
+            ServerMessage::Answer(a) => (a.info_hash, a.peer_id),
+            _ => return false,
+        };
+        let is_offer = matches!(msg, ServerMessage::Offer(_));
+        if is_offer
+            && self
+                .swarms
+                .get(&info_hash)
+                .is_none_or(|s| !s.peers.contains_key(&from))
+        {
+            // The offerer's join is published before its offers; should it still be missing
+            // (loaded from a list that predates it), the answer must find where it lives.
+            self.join_remote(node, info_hash, from, false, now);
+        }
+        let Some(swarm) = self.swarms.get_mut(&info_hash) else {
+            return false;
+        };
+        let Some(target) = swarm
+            .peers
+            .get_mut(&to_peer)
+            .filter(|p| !p.conn.is_remote())
+        else {
+            return false;
+        };
+        if let ServerMessage::Offer(offer) = &msg {
+            if target.pending.len() >= self.config.max_pending_offers_per_peer {
+                target.pending.pop_front();
+            }
+            target.pending.push_back(PendingOffer {
+                from,
+                offer_id: offer.offer_id,
+                expires: now + self.config.offer_ttl,
+            });
+        }
+        out.push(Outgoing {
+            to: target.conn,
+            msg,
+        });
+        true
     }
 
     /// The scrape response, or an error frame addressed to nobody in particular.
@@ -385,6 +664,10 @@ impl Tracker {
         if let Some(memberships) = self.conns.get_mut(&conn) {
             remove_membership(memberships, info_hash, peer_id);
         }
+        self.changed(Change::Leave {
+            info_hash: *info_hash,
+            peer_id: *peer_id,
+        });
     }
 
     /// Removes every peer that lives on `conn`.
@@ -402,6 +685,9 @@ impl Tracker {
                 if swarm.peers.is_empty() {
                     self.swarms.remove(&info_hash);
                 }
+                if self.clustered {
+                    self.changes.push(Change::Leave { info_hash, peer_id });
+                }
             }
         }
     }
@@ -411,7 +697,7 @@ impl Tracker {
         let mut expired = Vec::new();
         self.swarms.retain(|info_hash, swarm| {
             swarm.peers.retain(|peer_id, peer| {
-                if peer.expires <= now {
+                if peer.expires <= now && !peer.conn.is_remote() {
                     expired.push((peer.conn, *info_hash, *peer_id));
                     if peer.seeder {
                         swarm.seeders -= 1;
@@ -430,6 +716,7 @@ impl Tracker {
             if let Some(memberships) = self.conns.get_mut(&conn) {
                 remove_membership(memberships, &info_hash, &peer_id);
             }
+            self.changed(Change::Leave { info_hash, peer_id });
         }
         self.conns.retain(|_, memberships| !memberships.is_empty());
         self.stats.expire(now);
@@ -443,6 +730,7 @@ impl Tracker {
             seeders: self.swarms.values().map(|s| s.seeders as usize).sum(),
             channels: self.stats.channel_count(),
             viewers: self.stats.reporter_count(),
+            remote_peers: self.remote_peers,
             quality: self.stats.quality(),
         }
     }

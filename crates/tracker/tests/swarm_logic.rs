@@ -553,3 +553,171 @@ fn same_seed_same_choices() {
     };
     assert_eq!(run(), run());
 }
+
+/// Two nodes of a cluster, each a state machine, wired by hand the way Redis carries their
+/// messages: each sees the other as one remote pseudo-connection.
+mod cluster {
+    use super::*;
+    use tracker::{Change, Relay};
+
+    fn node() -> Tracker {
+        let mut t = Tracker::new(SwarmConfig::default(), 7);
+        t.set_clustered(true);
+        t
+    }
+
+    fn changes(t: &mut Tracker) -> Vec<Change> {
+        let mut c = Vec::new();
+        t.take_changes(&mut c);
+        c
+    }
+
+    fn relays(t: &mut Tracker) -> Vec<Relay> {
+        let mut r = Vec::new();
+        t.take_relays(&mut r);
+        r
+    }
+
+    /// Applies `from`'s changes to `to`, where `from` is the pseudo-connection `node`.
+    fn sync(from: &mut Tracker, to: &mut Tracker, node: ConnId, now: Instant) {
+        for change in changes(from) {
+            match change {
+                Change::Join {
+                    info_hash,
+                    peer_id,
+                    seeder,
+                } => to.join_remote(node, info_hash, peer_id, seeder, now),
+                Change::Leave { info_hash, peer_id } => to.leave_remote(node, &info_hash, &peer_id),
+            }
+        }
+    }
+
+    #[test]
+    fn offers_and_answers_cross_nodes_and_pending_offers_live_where_the_answer_comes() {
+        let now = Instant::now();
+        let (mut a, mut b) = (node(), node());
+        let (a_on_b, b_on_a) = (ConnId::remote(0), ConnId::remote(0));
+        let h = hash(0);
+        let mut out = Vec::new();
+        a.handle(ConnId(1), announce(h, 0, 0), now, &mut out);
+        assert_eq!(
+            changes(&mut a),
+            vec![Change::Join {
+                info_hash: h,
+                peer_id: id(0),
+                seeder: false
+            }]
+        );
+        a.handle(ConnId(1), announce(h, 0, 0), now, &mut out);
+        assert!(changes(&mut a).is_empty(), "a re-announce changes nothing");
+        b.join_remote(a_on_b, h, id(0), false, now);
+
+        // Peer 1 on B offers: the only other peer lives on A, so it becomes a relay.
+        out.clear();
+        b.handle(ConnId(5), announce(h, 1, 1), now, &mut out);
+        assert_eq!(out.len(), 1, "only the announce response is local");
+        let relayed = relays(&mut b);
+        assert_eq!(relayed.len(), 1);
+        assert_eq!((relayed[0].node, relayed[0].to_peer), (a_on_b, id(0)));
+        sync(&mut b, &mut a, b_on_a, now);
+
+        // A delivers it to its peer and keeps it pending there.
+        out.clear();
+        let r = relayed.into_iter().next().unwrap();
+        assert!(a.deliver_relay(b_on_a, r.to_peer, r.msg, now, &mut out));
+        assert_eq!(out[0].to, ConnId(1));
+        out.clear();
+        a.handle(ConnId(1), answer(h, 0, 1, offer_id(1, 0)), now, &mut out);
+        assert!(out.is_empty(), "the answer goes to B: {out:?}");
+        let back = relays(&mut a);
+        assert_eq!((back[0].node, back[0].to_peer), (b_on_a, id(1)));
+        // Answering twice is refused, as on one node.
+        a.handle(ConnId(1), answer(h, 0, 1, offer_id(1, 0)), now, &mut out);
+        assert!(matches!(out[0].msg, ServerMessage::Error(_)));
+        out.clear();
+        let r = back.into_iter().next().unwrap();
+        assert!(b.deliver_relay(a_on_b, r.to_peer, r.msg, now, &mut out));
+        assert_eq!(out[0].to, ConnId(5));
+        assert!(matches!(out[0].msg, ServerMessage::Answer(_)));
+        // A relay for a peer that is not local here is not delivered.
+        let stray = ServerMessage::Answer(ForwardedAnswer {
+            info_hash: h,
+            peer_id: id(0),
+            offer_id: offer_id(1, 0),
+            answer: Signal::new("answer", "x"),
+        });
+        assert!(!b.deliver_relay(a_on_b, id(0), stray, now, &mut out));
+    }
+
+    #[test]
+    fn remote_peers_count_do_not_expire_locally_and_go_with_their_node() {
+        let now = Instant::now();
+        let mut t = node();
+        let node_a = ConnId::remote(3);
+        let h = hash(1);
+        t.join_remote(node_a, h, id(0), true, now);
+        t.join_remote(node_a, h, id(1), false, now);
+        let mut out = Vec::new();
+        t.handle(ConnId(1), announce(h, 2, 0), now, &mut out);
+        let counts = t.counts();
+        assert_eq!(
+            (counts.peers, counts.remote_peers, counts.seeders),
+            (3, 2, 1)
+        );
+        t.expire(now + Duration::from_secs(3600));
+        assert_eq!(
+            t.counts().peers,
+            2,
+            "the local peer expired, the remote ones stay"
+        );
+        assert_eq!(
+            changes(&mut t).last(),
+            Some(&Change::Leave {
+                info_hash: h,
+                peer_id: id(2)
+            })
+        );
+        t.leave_remote(ConnId::remote(4), &h, &id(1));
+        assert_eq!(
+            t.counts().peers,
+            2,
+            "only the node holding a peer removes it"
+        );
+        assert_eq!(t.node_gone(node_a), 2);
+        assert_eq!(t.counts(), tracker::swarm::Counts::default());
+    }
+
+    #[test]
+    fn a_peer_that_moves_to_another_node_lives_there() {
+        let now = Instant::now();
+        let mut t = node();
+        let h = hash(2);
+        let mut out = Vec::new();
+        t.handle(ConnId(1), announce(h, 0, 0), now, &mut out);
+        changes(&mut t);
+        // It reconnected to node 7 (this node lost it, or the balancer moved it).
+        t.join_remote(ConnId::remote(7), h, id(0), false, now);
+        assert_eq!(t.counts().remote_peers, 1);
+        t.connection_closed(ConnId(1));
+        assert_eq!(t.counts().peers, 1, "the old socket no longer holds it");
+        assert!(
+            changes(&mut t).is_empty(),
+            "no leave for a peer that lives elsewhere"
+        );
+        // And back here: a join for the others.
+        t.handle(ConnId(2), announce(h, 0, 0), now, &mut out);
+        assert_eq!(t.counts().remote_peers, 0);
+        assert_eq!(changes(&mut t).len(), 1);
+    }
+
+    #[test]
+    fn a_tracker_outside_a_cluster_records_nothing() {
+        let now = Instant::now();
+        let mut t = Tracker::new(SwarmConfig::default(), 7);
+        let mut out = Vec::new();
+        t.handle(ConnId(1), announce(hash(3), 0, 0), now, &mut out);
+        t.handle(ConnId(2), announce(hash(3), 1, 3), now, &mut out);
+        t.connection_closed(ConnId(1));
+        assert!(changes(&mut t).is_empty() && relays(&mut t).is_empty());
+    }
+}

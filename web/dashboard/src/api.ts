@@ -131,7 +131,21 @@ export interface Overview {
   channels: number;
   viewers: number;
   tracker_errors: string[];
+  /** Nodes of a cluster that failed while another node answered for it. */
+  tracker_node_errors: string[];
+  tracker_nodes: TrackerNode[];
   seeding: Seeding;
+}
+
+/** One tracker (or tracker node of a cluster) and its own load. */
+export interface TrackerNode {
+  url: string;
+  cluster: string | null;
+  node: string | null;
+  connected: boolean | null;
+  peers: number;
+  connections: number | null;
+  messages_per_s: number | null;
 }
 
 /** One group of a channel in the QoE comparison: totals, and figures with what they rest on. */

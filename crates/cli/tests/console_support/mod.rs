@@ -174,16 +174,27 @@ impl Viewer {
 
 impl TestTracker {
     pub async fn start() -> Self {
+        Self::start_with(tracker::TrackerConfig::default()).await
+    }
+
+    /// A node of the cluster on the Redis at `redis_url`.
+    pub async fn start_node(redis_url: &str) -> Self {
+        let mut cluster = tracker::ClusterConfig::new(redis_url);
+        cluster.beat = Duration::from_millis(100);
+        Self::start_with(tracker::TrackerConfig {
+            cluster: Some(cluster),
+            ..tracker::TrackerConfig::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(config: tracker::TrackerConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(tracker::serve(
-            listener,
-            tracker::TrackerConfig::default(),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let task = tokio::spawn(tracker::serve(listener, config, async {
+            let _ = stopped.await;
+        }));
         TestTracker {
             url,
             stop: Some(stop),
@@ -465,4 +476,42 @@ pub fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A `redis-server` (Debian package) on a free loopback port, killed on drop.
+pub struct TestRedis {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl TestRedis {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed: scripts/setup.sh test installs the Debian package redis-server");
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "redis-server did not listen");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        TestRedis {
+            url: format!("redis://127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -29,6 +29,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/channels", get(channels))
+        .route("/cluster", get(cluster))
         .route("/channels/{*info_hash}", get(channel))
         .route("/stats", post(post_stats).options(preflight))
         .route("/qoe", get(super::qoe::get_qoe))
@@ -60,11 +61,37 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    let counts = shared.core().tracker.counts();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        shared.metrics.render(&counts),
-    )
+    let (counts, node) = {
+        let core = shared.core();
+        (core.tracker.counts(), node_view(&shared, &core))
+    };
+    let mut text = shared.metrics.render(&counts);
+    if let (Some(link), Some(node)) = (&shared.cluster, &node) {
+        text.push_str(&link.render(node));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// This node's place in its cluster; `None` without one.
+fn node_view(shared: &Shared, core: &super::Core) -> Option<super::cluster::NodeView> {
+    let link = shared.cluster.as_ref()?;
+    let connections = shared
+        .metrics
+        .connections
+        .load(std::sync::atomic::Ordering::Relaxed);
+    Some(link.view(core, connections, shared.metrics.messages_in_total()))
+}
+
+/// `GET /cluster`: this node and its cluster (404 without `--redis`).
+async fn cluster(State(shared): State<Arc<Shared>>) -> Response {
+    let node = node_view(&shared, &shared.core());
+    match node {
+        Some(node) => Json(node).into_response(),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            "this tracker is not part of a cluster (start it with --redis URL)",
+        ),
+    }
 }
 
 /// One swarm in the channel API.
@@ -129,12 +156,23 @@ async fn channels(
     Query(q): Query<ChannelsQuery>,
 ) -> impl IntoResponse {
     let limit = q.limit.unwrap_or(100).min(MAX_CHANNELS_LISTED);
-    let (swarms, ranking) = {
+    let (swarms, ranking, node) = {
         let core = shared.core();
-        (core.tracker.counts().swarms, core.tracker.ranking(limit))
+        let node = node_view(&shared, &core);
+        (
+            core.tracker.counts().swarms,
+            core.tracker.ranking(limit),
+            node,
+        )
     };
     let channels: Vec<SwarmJson> = ranking.into_iter().map(SwarmJson::from).collect();
-    Json(serde_json::json!({ "swarms": swarms, "channels": channels }))
+    match node {
+        // A cluster node lists the whole cluster's swarms, and says which node answered.
+        Some(node) => {
+            Json(serde_json::json!({ "swarms": swarms, "channels": channels, "node": node }))
+        }
+        None => Json(serde_json::json!({ "swarms": swarms, "channels": channels })),
+    }
 }
 
 fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -231,7 +269,15 @@ async fn post_stats(
             .admission
             .check_report(access.channel.as_deref(), &report)
         {
-            Ok(()) => core.tracker.ingest_stats(report, Instant::now()),
+            Ok(()) => {
+                if let Some(link) = &shared.cluster {
+                    // Re-encoded: one line for the other nodes, whatever the body's layout.
+                    let json = wire::tracker::encode_client(&ClientMessage::Stats(report.clone()));
+                    core.queue_stats(json);
+                    link.wake.notify_one();
+                }
+                core.tracker.ingest_stats(report, Instant::now())
+            }
             Err(refused) => {
                 shared.metrics.refused(refused, 1);
                 let reason = refused.reason(core.admission.limits());

@@ -99,6 +99,11 @@ impl Metrics {
         self.messages_in[kind as usize].fetch_add(1, Relaxed);
     }
 
+    /// Client messages received, all types together.
+    pub fn messages_in_total(&self) -> u64 {
+        self.messages_in.iter().map(|m| m.load(Relaxed)).sum()
+    }
+
     pub fn message_out(&self, kind: FrameKind) {
         self.messages_out[out_index(kind)].fetch_add(1, Relaxed);
     }

@@ -7,6 +7,7 @@
 //! [`outbox::Outbox`]es, write batches); any other request goes to hyper and axum.
 
 mod access;
+pub(crate) mod cluster;
 pub(crate) mod drain;
 pub(crate) mod handshake;
 pub(crate) mod http;
@@ -45,6 +46,8 @@ pub(crate) struct Core {
     pub tracker: Tracker,
     pub admission: Admission,
     pub routes: HashMap<ConnId, Arc<Outbox>>,
+    /// What goes to and comes from the other nodes; `None` without `--redis`.
+    pub cluster: Option<cluster::ClusterCore>,
 }
 
 /// What every task of the server shares.
@@ -56,6 +59,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     pub drain: drain::Drain,
     pub tasks: TaskTracker,
+    /// The Redis side of a cluster node; `None` without `--redis`.
+    pub cluster: Option<cluster::ClusterLink>,
     next_conn: AtomicU64,
     /// Origin of the coarse clock the sweeper compares against.
     started: Instant,
@@ -127,12 +132,23 @@ pub async fn serve(
     if let Some(list) = &config.swarm_list {
         admission.set_swarms(Some(list.borrow().clone()));
     }
+    let link = config
+        .cluster
+        .clone()
+        .map(cluster::ClusterLink::new)
+        .transpose()?;
+    let mut tracker = Tracker::new(config.swarm.clone(), seed);
+    tracker.set_clustered(link.is_some());
     let shared = Arc::new(Shared {
         core: Mutex::new(Core {
-            tracker: Tracker::new(config.swarm.clone(), seed),
+            tracker,
             admission,
             routes: HashMap::new(),
+            cluster: link
+                .as_ref()
+                .map(|l| cluster::ClusterCore::new(l.config.max_queued)),
         }),
+        cluster: link,
         metrics: Metrics::default(),
         limits: access::ConnectionLimits::default(),
         shutdown: CancellationToken::new(),
@@ -148,6 +164,9 @@ pub async fn serve(
     tracing::info!("tracker listening on {scheme}://{addr}");
 
     shared.tasks.spawn(sweep(shared.clone()));
+    if shared.cluster.is_some() {
+        cluster::spawn(&shared);
+    }
     let open_sockets = Arc::new(AtomicUsize::new(0));
     // Sockets beyond this are closed at once, before any TLS or HTTP work.
     let max_sockets = shared.config.max_connections + 1024;
@@ -403,6 +422,11 @@ async fn sweep(shared: Arc<Shared>) {
             core.admission.set_swarms(Some(list));
         }
         core.tracker.expire(now);
+        if core.collect_cluster() {
+            if let Some(cluster) = &shared.cluster {
+                cluster.wake.notify_one();
+            }
+        }
         for outbox in core.routes.values() {
             let stalled = outbox.write_stalled_since.load(Ordering::Relaxed);
             if stalled != 0 && clock.saturating_sub(stalled) >= write {

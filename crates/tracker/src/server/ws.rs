@@ -119,6 +119,11 @@ where
             core.routes.remove(&self.conn);
             core.tracker.connection_closed(self.conn);
             core.admission.close(self.conn);
+            if core.collect_cluster() {
+                if let Some(cluster) = &self.shared.cluster {
+                    cluster.wake.notify_one();
+                }
+            }
         }
         let Connection {
             mut stream,
@@ -475,6 +480,7 @@ where
     fn handle_with(&mut self, bytes: &[u8], scratch: &mut Scratch) {
         let (conn, shared) = (self.conn, &*self.shared);
         let received = Instant::now();
+        let mut queued_for_cluster = false;
         self.outbox
             .last_read
             .store(shared.clock_secs(received), Relaxed);
@@ -517,7 +523,13 @@ where
                     }
                 };
                 if !matches!(verdict, Verdict::Refuse(_)) {
+                    if core.cluster.is_some() && matches!(msg, ClientMessage::Stats(_)) {
+                        // Every node ingests every report: the cluster's view from any node.
+                        let json = wire::tracker::encode_client(&msg);
+                        core.queue_stats(json);
+                    }
                     core.tracker.handle(conn, msg, received, &mut scratch.out);
+                    queued_for_cluster = core.collect_cluster();
                 }
                 if let Some(frame) = refused {
                     scratch.out.push(Outgoing {
@@ -550,44 +562,59 @@ where
             }
         }
         for (o, target) in scratch.out.drain(..).zip(scratch.targets.drain(..)) {
-            let kind = match &o.msg {
-                ServerMessage::AnnounceResponse(_) | ServerMessage::Scrape(_) => {
-                    FrameKind::Response
-                }
-                ServerMessage::Offer(_) => FrameKind::Offer,
-                ServerMessage::Answer(_) => FrameKind::Answer,
-                ServerMessage::Error(_) => FrameKind::Error,
-            };
+            let frame = frame_of(&o.msg, received);
             let own = o.to == conn;
             if !own && target.is_none() {
                 // The target closed meanwhile.
-                shared.metrics.dropped(kind);
+                shared.metrics.dropped(frame.kind);
                 continue;
             }
-            let mut text = Vec::with_capacity(256);
-            encode_server_into(&o.msg, &mut text);
-            let relayed = matches!(kind, FrameKind::Offer | FrameKind::Answer);
-            let frame = Frame {
-                text,
-                kind,
-                received: relayed.then_some(received),
-            };
+            let kind = frame.kind;
             let pushed = match &target {
                 Some(target) => target.push(frame),
                 None => self.outbox.push_own(frame),
             };
-            match pushed {
-                Pushed::Queued => shared.metrics.message_out(kind),
-                Pushed::QueuedDroppingOffer => {
-                    shared.metrics.message_out(kind);
-                    shared.metrics.dropped(FrameKind::Offer);
-                }
-                Pushed::Dropped => shared.metrics.dropped(kind),
-                Pushed::Stuck => {
-                    shared.metrics.dropped(kind);
-                    shared.metrics.closed(Closed::SlowReader);
-                }
+            count_pushed(shared, kind, pushed);
+        }
+        if let Some(cluster) = &shared.cluster {
+            if queued_for_cluster {
+                cluster.wake.notify_one();
             }
+        }
+    }
+}
+
+/// Encodes a message for a connection; offers and answers keep when they were read, for
+/// the relay latency histogram.
+pub(super) fn frame_of(msg: &ServerMessage, received: Instant) -> Frame {
+    let kind = match msg {
+        ServerMessage::AnnounceResponse(_) | ServerMessage::Scrape(_) => FrameKind::Response,
+        ServerMessage::Offer(_) => FrameKind::Offer,
+        ServerMessage::Answer(_) => FrameKind::Answer,
+        ServerMessage::Error(_) => FrameKind::Error,
+    };
+    let mut text = Vec::with_capacity(256);
+    encode_server_into(msg, &mut text);
+    let relayed = matches!(kind, FrameKind::Offer | FrameKind::Answer);
+    Frame {
+        text,
+        kind,
+        received: relayed.then_some(received),
+    }
+}
+
+/// Counts what became of a frame pushed to an outbox.
+pub(super) fn count_pushed(shared: &Shared, kind: FrameKind, pushed: Pushed) {
+    match pushed {
+        Pushed::Queued => shared.metrics.message_out(kind),
+        Pushed::QueuedDroppingOffer => {
+            shared.metrics.message_out(kind);
+            shared.metrics.dropped(FrameKind::Offer);
+        }
+        Pushed::Dropped => shared.metrics.dropped(kind),
+        Pushed::Stuck => {
+            shared.metrics.dropped(kind);
+            shared.metrics.closed(Closed::SlowReader);
         }
     }
 }

@@ -1,4 +1,4 @@
-import { api, type Overview, type Channel } from '../api';
+import { api, type Overview, type Channel, type TrackerNode } from '../api';
 import { h, clear, shortChannel } from '../dom';
 import { windowStart, formatBytes, formatPercent, p2pShare, toChartData, totals, type TrafficSeries } from '../format';
 import { trafficChart, viewersChart } from '../charts';
@@ -12,11 +12,13 @@ export function overviewView(root: HTMLElement): { refresh: () => Promise<void> 
   const trafficHost = h('div', { class: 'chart' });
   const viewersHost = h('div', { class: 'chart' });
   const top = h('div');
+  const trackers = h('div');
   root.append(
     kpis,
     h('section', { class: 'card' }, h('h2', {}, 'Delivery, last hour'), h('p', { class: 'muted' }, 'Download rate of all viewers: from peers (P2P) and from the CDN (HTTP).'), trafficHost),
     h('section', { class: 'card' }, h('h2', {}, 'Viewers and P2P share'), viewersHost),
     h('section', { class: 'card' }, h('h2', {}, 'Hottest channels'), top),
+    h('section', { class: 'card' }, h('h2', {}, 'Tracker nodes'), h('p', { class: 'muted' }, 'Each tracker the console polls, with its own load. Nodes of one cluster share their swarms: the totals above count them once.'), trackers),
   );
   async function refresh(): Promise<void> {
     const [ov, tr, ch] = await Promise.all([
@@ -34,6 +36,8 @@ export function overviewView(root: HTMLElement): { refresh: () => Promise<void> 
       kpi('Super peers', `${ov.super_peers_running} / ${ov.super_peers}`, `${ov.workers} worker${ov.workers === 1 ? '' : 's'} seeding`, ov.super_peers_running < ov.super_peers ? 'warn' : ''),
     );
     if (ov.tracker_errors.length) kpis.append(h('div', { class: 'banner error' }, `Tracker unreachable: ${ov.tracker_errors.join('; ')}`));
+    if (ov.tracker_node_errors.length) kpis.append(h('div', { class: 'banner warn' }, `Tracker node unreachable (its cluster still answers): ${ov.tracker_node_errors.join('; ')}`));
+    renderTrackers(trackers, ov.tracker_nodes);
     const data = toChartData(tr.series, windowStart(tr.series, now, 3600), now);
     trafficChart(trafficHost, data);
     viewersChart(viewersHost, data);
@@ -52,4 +56,24 @@ export function overviewView(root: HTMLElement): { refresh: () => Promise<void> 
     }
   }
   return { refresh };
+}
+
+function renderTrackers(host: HTMLElement, nodes: TrackerNode[]): void {
+  clear(host);
+  if (!nodes.length) {
+    host.append(h('p', { class: 'empty' }, 'No tracker answered.'));
+    return;
+  }
+  const rows = nodes.map((n) => h('tr', { 'data-testid': 'tracker-node' },
+    h('td', { 'data-label': 'Tracker', class: 'wide' }, n.url),
+    h('td', { 'data-label': 'Cluster' }, n.cluster ? `${n.cluster.slice(0, 8)} · node ${(n.node ?? '').slice(0, 8)}` : h('span', { class: 'muted' }, 'on its own')),
+    h('td', { 'data-label': 'Redis' }, n.connected === null ? '—' : n.connected ? 'connected' : h('span', { class: 'tag stop' }, 'unreachable: local peers only')),
+    h('td', { 'data-label': 'Peers', class: 'num' }, n.peers),
+    h('td', { 'data-label': 'Connections', class: 'num' }, n.connections ?? '—'),
+    h('td', { 'data-label': 'Messages/s', class: 'num' }, n.messages_per_s === null ? '—' : n.messages_per_s.toFixed(1)),
+  ));
+  host.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+    h('thead', {}, h('tr', {}, ...['Tracker', 'Cluster', 'Redis', 'Peers', 'Connections', 'Messages/s'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, ...rows),
+  )));
 }
