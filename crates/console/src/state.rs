@@ -408,6 +408,16 @@ impl Console {
                 *poll = None;
             }
         }
+        // Nodes of one cluster also share their stats reports, so each holds the cluster's QoE:
+        // it is read from the trackers that counted.
+        let qoe_from: Vec<String> = self
+            .config
+            .trackers
+            .iter()
+            .zip(&polls)
+            .filter(|(_, poll)| poll.is_some())
+            .map(|(url, _)| url.clone())
+            .collect();
         let (nodes, errors, node_errors) = self.node_loads(&answers, failures);
         let ok: Vec<Vec<ChannelRank>> = polls.iter().flatten().cloned().collect();
         let now = now_unix();
@@ -429,7 +439,7 @@ impl Console {
             }
         }
         *write(&self.ranking) = snapshot.clone();
-        let qoe = crate::qoe::poll_all(&self.http, &self.config.trackers, now).await;
+        let qoe = crate::qoe::poll_all(&self.http, &qoe_from, now).await;
         *write(&self.qoe) = qoe;
         snapshot
     }
@@ -494,6 +504,8 @@ impl Console {
             }
         }
         (nodes, errors, node_errors)
+    }
+
     /// The last QoE poll: both groups of each channel.
     pub fn qoe(&self) -> crate::qoe::QoeSnapshot {
         read(&self.qoe).clone()
