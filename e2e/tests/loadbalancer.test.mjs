@@ -1,8 +1,10 @@
 // The load balancer of docs/operations.md, as documented: Debian's HAProxy with
 // deploy/haproxy.cfg (the file the page shows, checked here) terminating TLS in front of two
-// `swarmcast tracker` nodes. WebSocket announces go through it; a killed node is taken out by
-// the /health checks and its clients reconnect through the balancer to the other node; a node
-// that drains (SIGTERM with --drain) leaves the balancer and hands its sessions over too.
+// `swarmcast tracker` nodes clustered on a real redis-server, as the page lays them out.
+// WebSocket announces go through it and the viewers, one on each node, find each other; a
+// killed node is taken out by the /health checks and its clients reconnect through the
+// balancer to the other node; a node that drains (SIGTERM with --drain) leaves the balancer
+// and hands its sessions over too.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -10,11 +12,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { freePort, repoRoot, startTracker, stopProcess } from '../lib/servers.mjs';
+import { freePort, repoRoot, startRedis, startTracker, stopProcess } from '../lib/servers.mjs';
 
 const CONFIG = path.join(repoRoot, 'deploy/haproxy.cfg');
 const HASH = 'LF5ru/aNcTeuFIVnksyB';
-const TRACKER_ARGS = ['--drain', '2'];
+let TRACKER_ARGS;
+let redis;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-lb-'));
 const nodes = [];
 let lb;
@@ -84,6 +87,8 @@ before(async () => {
     '-days', '1', '-subj', '/CN=localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')],
   { stdio: 'ignore' });
   fs.writeFileSync(pem, fs.readFileSync(path.join(dir, 'cert.pem')) + fs.readFileSync(path.join(dir, 'key.pem')));
+  redis = await startRedis();
+  TRACKER_ARGS = ['--drain', '2', '--redis', redis.url];
   nodes.push(await startTracker({ args: TRACKER_ARGS }), await startTracker({ args: TRACKER_ARGS }));
   const [port, stats] = [await freePort(), await freePort()];
   wss = `wss://127.0.0.1:${port}`;
@@ -106,8 +111,15 @@ before(async () => {
 after(async () => {
   if (lb) await stopProcess(lb);
   for (const node of nodes) await node.stop();
+  if (redis) await redis.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/** The peers a node counts in the test swarm: its own and, in a cluster, the other node's. */
+async function swarmPeers(node) {
+  const r = await fetch(`http://127.0.0.1:${node.port}/channels/${encodeURIComponent(HASH)}`);
+  return r.ok ? (await r.json()).peers : 0;
+}
 
 /** The first of `viewers` whose session ends: its index and close code. */
 function firstClosed(viewers) {
@@ -118,6 +130,9 @@ test('announces over wss:// through HAProxy reach both nodes; a killed node is t
   const viewers = [await viewer(1), await viewer(2)];
   // Least connections: one viewer on each node.
   assert.deepEqual([await sessions(nodes[0]), await sessions(nodes[1])], [1, 1]);
+  // One tracker: each node counts both viewers, its own and the one on the other node.
+  await until('each node sees both viewers', async () =>
+    (await swarmPeers(nodes[0])) === 2 && (await swarmPeers(nodes[1])) === 2);
 
   nodes[0].proc.kill('SIGKILL');
   const { i, code } = await firstClosed(viewers);

@@ -67,7 +67,7 @@ test('a control-group tab plays over HTTP only, and both groups reach the tracke
     const qoe = await until(async () => {
       const body = await (await fetch(`${http}/qoe?channel=${encodeURIComponent(channel)}`)).json();
       const c = body.channels[0];
-      return { ok: c?.p2p.viewers === 1 && c?.control.viewers === 1 && c.p2p.started === 1 && c.control.started === 1 && c.control.played === 1, body, c };
+      return { ok: c?.p2p.viewers === 1 && c?.control.viewers === 1 && c.p2p.started === 1 && c.control.started === 1 && c.p2p.played === 1 && c.control.played === 1, body, c };
     });
     assert.ok(qoe.ok, `tracker /qoe: ${JSON.stringify(qoe.body)}`);
     const { c } = qoe;
@@ -98,7 +98,7 @@ test('a control-group tab plays over HTTP only, and both groups reach the tracke
     const api = await until(async () => {
       const body = await (await fetch(`${consoleUrl}/api/qoe`, auth)).json();
       const ch = body.channels.find((x) => x.channel === channel);
-      return { ok: ch?.p2p.viewers === 1 && ch?.control.viewers === 1 && ch.control.started === 1, body, ch };
+      return { ok: ch?.p2p.viewers === 1 && ch?.control.viewers === 1 && ch.p2p.played === 1 && ch.control.played === 1, body, ch };
     });
     assert.ok(api.ok, `console /api/qoe: ${JSON.stringify(api.body)}`);
     assert.equal(api.ch.control.p2p_share, 0);
