@@ -1,0 +1,150 @@
+/**
+ * The simulator's commands:
+ *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p]
+ *   calibrate            the 10-tab browser bench's stream and settings, beside its figures
+ *   scale [--max N]      10, 100, ... viewers, live and VOD, with and without a super peer
+ * Tables go to stdout; tables and SVG plots to bench/sim/results/ (not committed).
+ */
+import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { internetScenario, type Scenario } from "./model.js";
+import { table, svgPlot, type Series } from "./report.js";
+import { simulate, type Result } from "./sim.js";
+
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    viewers: { type: "string", default: "100" },
+    vod: { type: "boolean", default: false },
+    "super-peers": { type: "string", default: "0" },
+    seconds: { type: "string" },
+    seed: { type: "string", default: "1" },
+    "no-p2p": { type: "boolean", default: false },
+    max: { type: "string", default: "10000" },
+    out: { type: "string", default: join(import.meta.dirname, "..", "results") },
+  },
+});
+
+const outDir = opt.out as string;
+mkdirSync(outDir, { recursive: true });
+const log = (s: string) => process.stderr.write(s + "\n");
+
+async function runOne(sc: Scenario): Promise<Result> {
+  const r = await simulate(sc);
+  log(`  ${sc.name}: share ${r.p2pShare.toFixed(3)}, origin copies/segment ${r.originCopiesPerSegment.toFixed(2)}, ${r.wallSeconds.toFixed(1)} s wall, ${r.events} events`);
+  return r;
+}
+
+/**
+ * The browser bench (bench/swarm, hls.js, `--tabs 10 --seconds 60`): the origin's looping live
+ * 360p stream (2 s segments, the sizes of the test media, 10 in the window), tabs opened one a
+ * second, all on loopback; the tracker's 120 s interval.
+ */
+function calibrationScenario(p2p: boolean): Scenario {
+  const dir = join(process.env.SWARMCAST_MEDIA_DIR ?? "/tmp/media", "hls-abr", "360p");
+  let sizes: number[] | undefined;
+  try {
+    sizes = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort().map((f) => statSync(join(dir, f)).size);
+  } catch {
+    sizes = undefined;
+  }
+  return internetScenario(10, {
+    name: p2p ? "bench-sdk" : "bench-control",
+    live: true,
+    segmentS: 2,
+    bitrateBps: 687_000,
+    segmentBytes: sizes?.length ? sizes : undefined,
+    windowSegments: 10,
+    rampS: 10,
+    arrivalGapS: 1,
+    meanSessionS: Infinity,
+    durationS: 60,
+    population: { kind: "uniform", upMbps: 200, downMbps: 1000, accessMs: 0.1, loss: 0 },
+    natFailure: 0,
+    coreMs: [0, 0],
+    iceGatherMs: 30,
+    cdn: { rttMs: 1, connMbps: 400 },
+    trackerRttMs: 1,
+    p2p,
+    byteScale: 1,
+    memorySegments: 2000,
+  });
+}
+
+/** The browser bench's last measured figures (10 tabs × 60 s, hls.js, checks on). */
+const BROWSER = { share: 0.784, originMB: 14.41, controlMB: 61.99 };
+
+async function calibrate(): Promise<void> {
+  const control = await runOne(calibrationScenario(false));
+  const sdk = await runOne(calibrationScenario(true));
+  const simMB = sdk.originBytes / 1e6;
+  const lines = [
+    table([control, sdk]),
+    "",
+    "| figure | browser bench | simulator | difference |",
+    "|---|---|---|---|",
+    `| P2P share | ${BROWSER.share} | ${sdk.p2pShare.toFixed(3)} | ${pct(sdk.p2pShare, BROWSER.share)} |`,
+    `| origin media MB, SDK | ${BROWSER.originMB} | ${simMB.toFixed(2)} | ${pct(simMB, BROWSER.originMB)} |`,
+    `| origin media MB, plain hls.js | ${BROWSER.controlMB} | ${(control.originBytes / 1e6).toFixed(2)} | ${pct(control.originBytes / 1e6, BROWSER.controlMB)} |`,
+    `| origin, SDK / plain | ${(BROWSER.originMB / BROWSER.controlMB).toFixed(3)} | ${(sdk.originBytes / control.originBytes).toFixed(3)} | ${pct(sdk.originBytes / control.originBytes, BROWSER.originMB / BROWSER.controlMB)} |`,
+  ];
+  emit("calibrate", lines.join("\n"));
+}
+
+function pct(sim: number, ref: number): string {
+  const d = (sim / ref - 1) * 100;
+  return `${d >= 0 ? "+" : ""}${d.toFixed(1)} %`;
+}
+
+function emit(name: string, text: string): void {
+  process.stdout.write(text + "\n");
+  writeFileSync(join(outDir, `${name}.md`), text + "\n");
+  log(`written to ${join(outDir, name + ".md")}`);
+}
+
+async function scale(): Promise<void> {
+  const max = Number(opt.max);
+  const sizes = [10, 100, 1000, 10000, 100000].filter((n) => n <= max);
+  const results: Result[] = [];
+  const series: Record<string, Series> = {};
+  const shares: Record<string, Series> = {};
+  for (const vod of [false, true]) {
+    for (const sp of [0, 1]) {
+      const key = `${vod ? "VOD" : "live"}${sp ? " + super peer" : ""}`;
+      for (const n of sizes) {
+        const sc = internetScenario(n, { name: `${vod ? "vod" : "live"}-${n}${sp ? "-sp" : ""}`, live: !vod, superPeers: sp, seed: Number(opt.seed), ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}) });
+        const r = await runOne(sc);
+        results.push(r);
+        (series[key] ??= { name: key, points: [] }).points.push([n, r.originCopiesPerSegment]);
+        (shares[key] ??= { name: key, points: [] }).points.push([n, r.p2pShare]);
+        writeFileSync(join(outDir, "scale.md"), table(results) + "\n");
+      }
+    }
+  }
+  emit("scale", table(results));
+  writeFileSync(join(outDir, "scale-copies.svg"), svgPlot("Origin copies per segment", "concurrent viewers", "copies per segment", Object.values(series), true));
+  writeFileSync(join(outDir, "scale-share.svg"), svgPlot("P2P share of viewers' media bytes", "concurrent viewers", "share", Object.values(shares)));
+  writeFileSync(join(outDir, "scale.json"), JSON.stringify(results.map(({ scenario, ...r }) => ({ name: scenario.name, viewers: scenario.viewers, ...r })), null, 1));
+}
+
+async function runCmd(): Promise<void> {
+  const n = Number(opt.viewers);
+  const sc = internetScenario(n, {
+    name: `${opt.vod ? "vod" : "live"}-${n}`,
+    live: !opt.vod,
+    superPeers: Number(opt["super-peers"]),
+    seed: Number(opt.seed),
+    p2p: !opt["no-p2p"],
+    ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}),
+  });
+  emit(`run-${sc.name}`, table([await runOne(sc)]));
+}
+
+const cmd = positionals[0] ?? "run";
+const commands: Record<string, () => Promise<void>> = { run: runCmd, calibrate, scale };
+if (!commands[cmd]) {
+  log(`unknown command ${cmd}: run, calibrate or scale`);
+  process.exit(2);
+}
+await commands[cmd]();
