@@ -8,7 +8,7 @@
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { internetScenario, type Scenario } from "./model.js";
+import { calibrationScenario, internetScenario, type Scenario } from "./model.js";
 import { table, svgPlot, type Series } from "./report.js";
 import { simulate, type Result } from "./sim.js";
 
@@ -36,48 +36,25 @@ async function runOne(sc: Scenario): Promise<Result> {
   return r;
 }
 
-/**
- * The browser bench (bench/swarm, hls.js, `--tabs 10 --seconds 60`): the origin's looping live
- * 360p stream (2 s segments, the sizes of the test media, 10 in the window), tabs opened one a
- * second, all on loopback; the tracker's 120 s interval.
- */
-function calibrationScenario(p2p: boolean): Scenario {
-  const dir = join(process.env.SWARMCAST_MEDIA_DIR ?? "/tmp/media", "hls-abr", "360p");
-  let sizes: number[] | undefined;
-  try {
-    sizes = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort().map((f) => statSync(join(dir, f)).size);
-  } catch {
-    sizes = undefined;
-  }
-  return internetScenario(10, {
-    name: p2p ? "bench-sdk" : "bench-control",
-    live: true,
-    segmentS: 2,
-    bitrateBps: 687_000,
-    segmentBytes: sizes?.length ? sizes : undefined,
-    windowSegments: 10,
-    rampS: 10,
-    arrivalGapS: 1,
-    meanSessionS: Infinity,
-    durationS: 60,
-    population: { kind: "uniform", upMbps: 200, downMbps: 1000, accessMs: 0.1, loss: 0 },
-    natFailure: 0,
-    coreMs: [0, 0],
-    iceGatherMs: 30,
-    cdn: { rttMs: 1, connMbps: 400 },
-    trackerRttMs: 1,
-    p2p,
-    byteScale: 1,
-    memorySegments: 2000,
-  });
-}
-
 /** The browser bench's last measured figures (10 tabs × 60 s, hls.js, checks on). */
 const BROWSER = { share: 0.784, originMB: 14.41, controlMB: 61.99 };
 
+/** The sizes of the test media's 360p segments, when the media is there. */
+function benchSegmentSizes(): number[] | undefined {
+  const dir = join(process.env.SWARMCAST_MEDIA_DIR ?? "/tmp/media", "hls-abr", "360p");
+  try {
+    const sizes = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort().map((f) => statSync(join(dir, f)).size);
+    return sizes.length ? sizes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function calibrate(): Promise<void> {
-  const control = await runOne(calibrationScenario(false));
-  const sdk = await runOne(calibrationScenario(true));
+  const sizes = benchSegmentSizes();
+  if (!sizes) log("test media not found (SWARMCAST_MEDIA_DIR): segments of the stream's mean size instead");
+  const control = await runOne(calibrationScenario(false, sizes));
+  const sdk = await runOne(calibrationScenario(true, sizes));
   const simMB = sdk.originBytes / 1e6;
   const lines = [
     table([control, sdk]),

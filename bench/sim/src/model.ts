@@ -122,3 +122,37 @@ export function internetScenario(viewers: number, opts: Partial<Scenario> = {}):
     ...opts,
   };
 }
+
+/**
+ * The browser bench (bench/swarm, hls.js, `--tabs 10 --seconds 60`): the origin's looping live
+ * 360p stream (2 s segments, the sizes of the test media, 10 in the window), tabs opened one a
+ * second, all on loopback; the tracker's 120 s interval. `sizes`: the test media's segment
+ * sizes, looped as the origin loops them.
+ */
+export function calibrationScenario(p2p: boolean, sizes?: number[], opts: Partial<Scenario> = {}): Scenario {
+  return internetScenario(10, {
+    name: p2p ? "bench-sdk" : "bench-control",
+    live: true,
+    segmentS: 2,
+    bitrateBps: 687_000,
+    segmentBytes: sizes?.length ? sizes : undefined,
+    windowSegments: 10,
+    rampS: 10,
+    arrivalGapS: 1,
+    meanSessionS: Infinity,
+    durationS: 60,
+    population: { kind: "uniform", upMbps: 200, downMbps: 1000, accessMs: 0.1, loss: 0 },
+    natFailure: 0,
+    coreMs: [0, 0],
+    // The one fitted figure: offers and answers on the bench's loaded machine (ten video tabs
+    // on two cores) take about 1.5 s to make, where an idle browser needs tens of ms.
+    iceGatherMs: 1500,
+    cdn: { rttMs: 1, connMbps: 400 },
+    trackerRttMs: 1,
+    p2p,
+    byteScale: 1,
+    memorySegments: 2000,
+    ...opts,
+  });
+}
+
