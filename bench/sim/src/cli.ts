@@ -2,10 +2,12 @@
  * The simulator's commands:
  *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p]
  *   calibrate            the 10-tab browser bench's stream and settings, beside its figures
- *   scale [--max N]      10, 100, ... viewers, live and VOD, with and without a super peer
+ *   scale [--max N] [--only live,live-sp,vod,vod-sp]
+ *                        10, 100, ... viewers, live and VOD, with and without a super peer
  * Tables go to stdout; tables and SVG plots to bench/sim/results/ (not committed).
  */
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { calibrationScenario, internetScenario, type Scenario } from "./model.js";
@@ -22,6 +24,7 @@ const { values: opt, positionals } = parseArgs({
     seed: { type: "string", default: "1" },
     "no-p2p": { type: "boolean", default: false },
     max: { type: "string", default: "10000" },
+    only: { type: "string", default: "live,live-sp,vod,vod-sp" },
     out: { type: "string", default: join(import.meta.dirname, "..", "results") },
   },
 });
@@ -41,7 +44,7 @@ const BROWSER = { share: 0.784, originMB: 14.41, controlMB: 61.99 };
 
 /** The sizes of the test media's 360p segments, when the media is there. */
 function benchSegmentSizes(): number[] | undefined {
-  const dir = join(process.env.SWARMCAST_MEDIA_DIR ?? "/tmp/media", "hls-abr", "360p");
+  const dir = join(process.env.SWARMCAST_MEDIA_DIR ?? join(homedir(), ".cache", "swarmcast", "media"), "hls-abr", "360p");
   try {
     const sizes = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort().map((f) => statSync(join(dir, f)).size);
     return sizes.length ? sizes : undefined;
@@ -86,8 +89,10 @@ async function scale(): Promise<void> {
   const results: Result[] = [];
   const series: Record<string, Series> = {};
   const shares: Record<string, Series> = {};
+  const only = String(opt.only).split(",");
   for (const vod of [false, true]) {
     for (const sp of [0, 1]) {
+      if (!only.includes(`${vod ? "vod" : "live"}${sp ? "-sp" : ""}`)) continue;
       const key = `${vod ? "VOD" : "live"}${sp ? " + super peer" : ""}`;
       for (const n of sizes) {
         const sc = internetScenario(n, { name: `${vod ? "vod" : "live"}-${n}${sp ? "-sp" : ""}`, live: !vod, superPeers: sp, seed: Number(opt.seed), ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}) });
