@@ -4,9 +4,10 @@
  *   calibrate            the 10-tab browser bench's stream and settings, beside its figures
  *   scale [--max N] [--only live,live-sp,vod,vod-sp]
  *                        10, 100, ... viewers, live and VOD, with and without a super peer
+ *   plot FILE...         the scale curve's plots from the scale.json of one or more runs
  * Tables go to stdout; tables and SVG plots to bench/sim/results/ (not committed).
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -87,27 +88,43 @@ async function scale(): Promise<void> {
   const max = Number(opt.max);
   const sizes = [10, 100, 1000, 10000, 100000].filter((n) => n <= max);
   const results: Result[] = [];
-  const series: Record<string, Series> = {};
-  const shares: Record<string, Series> = {};
   const only = String(opt.only).split(",");
   for (const vod of [false, true]) {
     for (const sp of [0, 1]) {
       if (!only.includes(`${vod ? "vod" : "live"}${sp ? "-sp" : ""}`)) continue;
-      const key = `${vod ? "VOD" : "live"}${sp ? " + super peer" : ""}`;
       for (const n of sizes) {
         const sc = internetScenario(n, { name: `${vod ? "vod" : "live"}-${n}${sp ? "-sp" : ""}`, live: !vod, superPeers: sp, seed: Number(opt.seed), ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}) });
         const r = await runOne(sc);
         results.push(r);
-        (series[key] ??= { name: key, points: [] }).points.push([n, r.originCopiesPerSegment]);
-        (shares[key] ??= { name: key, points: [] }).points.push([n, r.p2pShare]);
         writeFileSync(join(outDir, "scale.md"), table(results) + "\n");
       }
     }
   }
   emit("scale", table(results));
-  writeFileSync(join(outDir, "scale-copies.svg"), svgPlot("Origin copies per segment", "concurrent viewers", "copies per segment", Object.values(series), true));
+  const points: CurvePoint[] = results.map(({ scenario, ...r }) => ({ ...r, name: scenario.name, viewers: scenario.viewers, live: scenario.live, superPeers: scenario.superPeers }));
+  writeFileSync(join(outDir, "scale.json"), JSON.stringify(points, null, 1));
+  plots(points);
+}
+
+type CurvePoint = Omit<Result, "scenario"> & { name: string; viewers: number; live: boolean; superPeers: number };
+
+/** Origin copies per segment and P2P share against the audience, one line per configuration. */
+function plots(points: CurvePoint[]): void {
+  const copies: Record<string, Series> = {};
+  const shares: Record<string, Series> = {};
+  for (const p of [...points].sort((a, b) => a.viewers - b.viewers)) {
+    const key = `${p.live ? "live" : "VOD"}${p.superPeers ? " + super peer" : ""}`;
+    (copies[key] ??= { name: key, points: [] }).points.push([p.viewers, p.originCopiesPerSegment]);
+    (shares[key] ??= { name: key, points: [] }).points.push([p.viewers, p.p2pShare]);
+  }
+  writeFileSync(join(outDir, "scale-copies.svg"), svgPlot("Origin copies per segment", "concurrent viewers", "copies per segment", Object.values(copies), true));
   writeFileSync(join(outDir, "scale-share.svg"), svgPlot("P2P share of viewers' media bytes", "concurrent viewers", "share", Object.values(shares)));
-  writeFileSync(join(outDir, "scale.json"), JSON.stringify(results.map(({ scenario, ...r }) => ({ name: scenario.name, viewers: scenario.viewers, ...r })), null, 1));
+  log(`plots written to ${outDir}`);
+}
+
+async function plot(): Promise<void> {
+  const points = positionals.slice(1).flatMap((f) => JSON.parse(readFileSync(f, "utf8")) as CurvePoint[]);
+  plots(points);
 }
 
 async function runCmd(): Promise<void> {
@@ -124,7 +141,7 @@ async function runCmd(): Promise<void> {
 }
 
 const cmd = positionals[0] ?? "run";
-const commands: Record<string, () => Promise<void>> = { run: runCmd, calibrate, scale };
+const commands: Record<string, () => Promise<void>> = { run: runCmd, calibrate, scale, plot };
 if (!commands[cmd]) {
   log(`unknown command ${cmd}: run, calibrate or scale`);
   process.exit(2);
