@@ -1,13 +1,15 @@
 /**
  * The simulator's commands:
  *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p]
- *   calibrate            the 10-tab browser bench's stream and settings, beside its figures
+ *   calibrate [--browser]  the 10-tab browser bench's stream and settings, beside its newest
+ *                        figures in bench/swarm/results/ (--browser runs it first) or the documented ones
  *   scale [--max N] [--only live,live-sp,vod,vod-sp]
  *                        10, 100, ... viewers, live and VOD, with and without a super peer
  *   plot FILE...         the scale curve's plots from the scale.json of one or more runs
  * Tables go to stdout; tables and SVG plots to bench/sim/results/ (not committed).
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -26,6 +28,7 @@ const { values: opt, positionals } = parseArgs({
     "no-p2p": { type: "boolean", default: false },
     max: { type: "string", default: "10000" },
     only: { type: "string", default: "live,live-sp,vod,vod-sp" },
+    browser: { type: "boolean", default: false },
     out: { type: "string", default: join(import.meta.dirname, "..", "results") },
   },
 });
@@ -40,8 +43,40 @@ async function runOne(sc: Scenario): Promise<Result> {
   return r;
 }
 
-/** The browser bench's last measured figures (10 tabs × 60 s, hls.js, checks on). */
-const BROWSER = { share: 0.784, originMB: 14.41, controlMB: 61.99 };
+/** The browser bench's figures documented in docs/integrity.md (10 tabs × 60 s, hls.js, checks on). */
+const DOCUMENTED = { share: 0.784, originMB: 14.41, controlMB: 61.99, from: "docs/integrity.md" };
+
+type BenchRow = { run: string; player: string; tabs: number; p2pShare: number; originMediaMB: number };
+
+/**
+ * The browser bench's newest 10-tab hls.js result with both the control and the SDK run, from
+ * bench/swarm/results/ (after `--browser` ran it, or an earlier run), else the documented one.
+ */
+function browserFigures(): typeof DOCUMENTED {
+  const dir = join(import.meta.dirname, "..", "..", "swarm", "results");
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort().reverse();
+  } catch {
+    return DOCUMENTED;
+  }
+  for (const f of files) {
+    const rows = JSON.parse(readFileSync(join(dir, f), "utf8")) as BenchRow[];
+    const pick = (run: string) => rows.find((r) => r.run === run && r.player === "hlsjs" && r.tabs === 10);
+    const sdk = pick("sdk");
+    const control = pick("control");
+    if (sdk && control) return { share: sdk.p2pShare, originMB: sdk.originMediaMB, controlMB: control.originMediaMB, from: `bench/swarm/results/${f}` };
+  }
+  return DOCUMENTED;
+}
+
+/** Runs the 10-tab browser bench (control and SDK), as `node bench/swarm/run.mjs` would. */
+function runBrowserBench(): void {
+  const script = join(import.meta.dirname, "..", "..", "swarm", "run.mjs");
+  log("running the browser bench: 10 tabs × 60 s, control and SDK (a few minutes)");
+  const r = spawnSync(process.execPath, [script, "--tabs", "10", "--seconds", "60", "--runs", "control,sdk"], { stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) throw new Error(`the browser bench failed (exit ${r.status}): see its output above`);
+}
 
 /** The sizes of the test media's 360p segments, when the media is there. */
 function benchSegmentSizes(): number[] | undefined {
@@ -55,6 +90,8 @@ function benchSegmentSizes(): number[] | undefined {
 }
 
 async function calibrate(): Promise<void> {
+  if (opt.browser) runBrowserBench();
+  const BROWSER = browserFigures();
   const sizes = benchSegmentSizes();
   if (!sizes) log("test media not found (SWARMCAST_MEDIA_DIR): segments of the stream's mean size instead");
   const control = await runOne(calibrationScenario(false, sizes));
@@ -62,6 +99,8 @@ async function calibrate(): Promise<void> {
   const simMB = sdk.originBytes / 1e6;
   const lines = [
     table([control, sdk]),
+    "",
+    `Browser bench figures from ${BROWSER.from}.`,
     "",
     "| figure | browser bench | simulator | difference |",
     "|---|---|---|---|",
