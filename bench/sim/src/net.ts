@@ -46,9 +46,6 @@ export function pathCapBps(rttMs: number, loss: number): number {
   return (MSS / (Math.max(1, rttMs) / 1000)) * (1.22 / Math.sqrt(loss));
 }
 
-/** Latency added by the path between two access networks, ms (one way). */
-export type PathModel = { coreMs(rng: Rng): number };
-
 export class Net {
   constructor(
     readonly loop: EventLoop,

@@ -31,6 +31,8 @@ export type Result = {
   /** Bytes uploaded per viewer over media bytes it downloaded: mean, median, p95, max. */
   uploadRatio: { mean: number; p50: number; p95: number; max: number };
   meanPeers: number;
+  /** Bytes the super peers sent to viewers. */
+  superPeerBytes: number;
   segmentsServed: number;
   /** The player's segment loads by source: how many, mean ms from request to bytes. */
   loads: Record<string, { n: number; meanMs: number }>;
@@ -288,6 +290,7 @@ class World {
       rebufferRatio: watched + stalled ? stalled / (watched + stalled) : 0,
       uploadRatio: { mean: ratios.reduce((a, b) => a + b, 0) / Math.max(1, ratios.length), p50: percentile(ratios, 0.5), p95: percentile(ratios, 0.95), max: Math.max(0, ...ratios) },
       meanPeers: vs.reduce((n, v) => n + v.peerSamples, 0) / Math.max(1, vs.reduce((n, v) => n + v.samples, 0)),
+      superPeerBytes: this.superPeers.reduce((n, sp) => n + sp.up, 0) * this.sc.byteScale,
       segmentsServed: this.played.size,
       loads: Object.fromEntries(Object.entries(this.loads).map(([k, l]) => [k, { n: l.n, meanMs: Math.round(l.ms / l.n) }])),
       simSeconds: this.endMs / 1000,
@@ -324,10 +327,11 @@ class Viewer implements Member {
   private bufferedEnd = 0;
   private stallAt?: unknown;
   private stallStart = 0;
+  /** When playback last (re)started: watching time counts from here. */
+  private watchFrom = 0;
   private announceEv?: unknown;
   private announcing = false;
   private lastPeerCount = 0;
-  private sessions = new Map<string, PeerSession>();
 
   constructor(
     private readonly w: World,
@@ -468,7 +472,6 @@ class Viewer implements Member {
     this.stallAt = this.w.loop.after((this.bufferedEnd - this.anchorPos) * 1000, () => this.stall());
   }
 
-  private watchFrom = 0;
 
   private stall(): void {
     const now = this.w.loop.now();
@@ -538,7 +541,6 @@ class Viewer implements Member {
   attach(remote: string, ch: SimChannel): void {
     if (this.gone || !this.swarm.isJoined) return ch.close();
     const session = this.swarm.addPeer(remote, ch);
-    this.sessions.set(remote, session);
     ch.onMessage = (d) => session.onMessage(d);
     ch.onDrain = () => session.onDrain();
     ch.onClose = () => this.swarm.dropPeer(remote, "channel closed");
