@@ -1,6 +1,6 @@
 /**
  * The simulator's commands:
- *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p]
+ *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p] [--memory-segments M]
  *   calibrate [--browser]  the 10-tab browser bench's stream and settings, beside its newest
  *                        figures in bench/swarm/results/ (--browser runs it first) or the documented ones
  *   scale [--max N] [--only live,live-sp,vod,vod-sp]
@@ -29,6 +29,7 @@ const { values: opt, positionals } = parseArgs({
     max: { type: "string", default: "10000" },
     only: { type: "string", default: "live,live-sp,vod,vod-sp" },
     browser: { type: "boolean", default: false },
+    "memory-segments": { type: "string" },
     out: { type: "string", default: join(import.meta.dirname, "..", "results") },
   },
 });
@@ -175,6 +176,7 @@ async function runCmd(): Promise<void> {
     seed: Number(opt.seed),
     p2p: !opt["no-p2p"],
     ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}),
+    ...(opt["memory-segments"] ? { memorySegments: Number(opt["memory-segments"]) } : {}),
   });
   emit(`run-${sc.name}`, table([await runOne(sc)]));
 }
