@@ -2,6 +2,7 @@
  * One swarm: the peers and transfers of one stream variant (one info hash). Talks to the tracker
  * connections, owns the RTCPeerConnections of its peers and runs the scheduler's decisions.
  */
+import { realClock, type Clock, type TimerHandle } from "./clock.js";
 import type { ResolvedConfig } from "./config.js";
 import { fetchSegmentBytes, type ByteRange, type Ewma } from "./http.js";
 import type { Logger } from "./logger.js";
@@ -74,6 +75,10 @@ export interface SwarmContext {
   uploadLimiter(): UploadLimiter | undefined;
   /** The disk cache of VOD segments once open; undefined when off (or IndexedDB missing). */
   disk(): Promise<DiskCache | undefined> | undefined;
+  /** Time and timers (default: the real ones). */
+  clock?: Clock;
+  /** How segments are fetched over HTTP (default: {@link fetchSegmentBytes}). */
+  fetchSegment?: typeof fetchSegmentBytes;
 }
 
 type Waiter = { resolve(r: LoadResult): void; reject(e: unknown): void };
@@ -142,11 +147,11 @@ export class StreamSwarm implements PeerHost {
   private readonly pendingOffers = new Map<string, { offer: PendingOffer; at: number }>();
   private readonly transfers = new Map<number, Transfer>();
   private readonly httpLoading = new Set<number>();
-  private announceTimer?: ReturnType<typeof setTimeout>;
+  private announceTimer?: TimerHandle;
   private joined = false;
   private joinedAt = 0;
   private destroyed = false;
-  lastUsed = Date.now();
+  lastUsed: number;
   /** The stream the player is on: only it prefetches. */
   active = false;
   /** Average bytes per second of media, learned from stored segments (for size estimates). */
@@ -159,6 +164,7 @@ export class StreamSwarm implements PeerHost {
   /** Fetches ahead waiting for the disk index. */
   private readonly aheadAfterIndex = new Set<number>();
   private lastReplacementAt?: number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly ctx: SwarmContext,
@@ -166,14 +172,17 @@ export class StreamSwarm implements PeerHost {
     readonly infoHash: string,
     readonly peerId: string,
     readonly runtimeUrl: string,
-  ) {}
+  ) {
+    this.clock = ctx.clock ?? realClock;
+    this.lastUsed = this.clock.now();
+  }
 
   // ---- tracker membership -------------------------------------------------------------------
 
   join(): void {
     if (this.joined || this.destroyed) return;
     this.joined = true;
-    this.joinedAt = Date.now();
+    this.joinedAt = this.clock.now();
     for (const t of this.ctx.trackers()) t.join(this.subscription());
   }
 
@@ -206,7 +215,7 @@ export class StreamSwarm implements PeerHost {
   }
 
   private async makeOffers(): Promise<OutgoingOffer[]> {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [id, p] of this.pendingOffers) {
       if (now - p.at > OFFER_TTL_MS) {
         p.offer.pc.close();
@@ -228,7 +237,7 @@ export class StreamSwarm implements PeerHost {
         continue;
       }
       const offerId = randomOfferId();
-      this.pendingOffers.set(offerId, { offer: r.value, at: Date.now() });
+      this.pendingOffers.set(offerId, { offer: r.value, at: this.clock.now() });
       out.push({ offer_id: offerId, offer: { type: "offer", sdp: r.value.sdp } });
     }
     return out;
@@ -263,7 +272,7 @@ export class StreamSwarm implements PeerHost {
    * when it is clearly slower than the others (peer-replacement.ts). True if room was made.
    */
   private replaceSlowPeer(): boolean {
-    const now = Date.now();
+    const now = this.clock.now();
     const rates = [...this.peers.entries()].map(([peerId, e]) => ({ peerId, connectedAtMs: e.connectedAt, throughputBps: e.session.throughput, busy: e.session.busy, server: isServerPeerId(peerId) }));
     const slow = peerToReplace(rates, now, this.lastReplacementAt);
     if (!slow) return false;
@@ -323,7 +332,7 @@ export class StreamSwarm implements PeerHost {
    */
   addPeer(remote: string, channel: ByteChannel): PeerSession {
     const session = new PeerSession(remote, channel, this);
-    this.peers.set(remote, { session, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)), silentStrikes: 0, connectedAt: Date.now() });
+    this.peers.set(remote, { session, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)), silentStrikes: 0, connectedAt: this.clock.now() });
     this.ctx.log.info("peer connected", remote, "in", this.infoHash);
     if (this.ctx.uploadEnabled()) session.announce(this.storedIds(), [...this.httpLoading]);
     this.ctx.onPeersChanged();
@@ -361,7 +370,7 @@ export class StreamSwarm implements PeerHost {
   // ---- PeerHost (called by sessions) ---------------------------------------------------------
 
   segmentData(id: number): Uint8Array | undefined | Promise<Uint8Array | undefined> {
-    return this.ctx.storage.get(this.swarmId, id) ?? (this.onDisk.has(id) ? this.readDisk(id) : undefined);
+    return this.ctx.storage.get(this.swarmId, id, this.clock.now()) ?? (this.onDisk.has(id) ? this.readDisk(id) : undefined);
   }
 
   uploadAllowed(): boolean {
@@ -395,7 +404,7 @@ export class StreamSwarm implements PeerHost {
   setSegments(list: SegmentInfo[], live: boolean): void {
     this.live = live;
     this.segments.clear();
-    const now = Date.now();
+    const now = this.clock.now();
     for (const s of list) {
       this.segments.set(s.id, s);
       if (!this.firstSeen.has(s.id)) this.firstSeen.set(s.id, now);
@@ -477,7 +486,7 @@ export class StreamSwarm implements PeerHost {
 
   private scheduleAnnounce(): void {
     if (this.announceTimer || !this.ctx.uploadEnabled()) return;
-    this.announceTimer = setTimeout(() => {
+    this.announceTimer = this.clock.setTimeout(() => {
       this.announceTimer = undefined;
       if (!this.peers.size) return;
       const l = this.storedIds();
@@ -503,7 +512,7 @@ export class StreamSwarm implements PeerHost {
 
   /** The player wants this segment: from memory, the disk cache (VOD), an ongoing transfer, a peer or HTTP. */
   async load(id: number, signal?: AbortSignal): Promise<LoadResult> {
-    this.lastUsed = Date.now();
+    this.lastUsed = this.clock.now();
     if (!this.live && this.diskIndex && !this.ctx.storage.has(this.swarmId, id) && !this.transfers.has(id)) {
       await this.diskIndex;
       const data = this.onDisk.has(id) ? await this.readDisk(id) : undefined;
@@ -518,7 +527,7 @@ export class StreamSwarm implements PeerHost {
   }
 
   private loadNow(id: number, signal?: AbortSignal): Promise<LoadResult> {
-    const data = this.ctx.storage.get(this.swarmId, id);
+    const data = this.ctx.storage.get(this.swarmId, id, this.clock.now());
     if (data) return Promise.resolve({ data, source: "cache" });
     const seg = this.segments.get(id);
     if (!seg) return Promise.reject(new Error(`unknown segment ${id}`));
@@ -549,7 +558,7 @@ export class StreamSwarm implements PeerHost {
   fetchAhead(id: number): boolean {
     const seg = this.segments.get(id);
     if (!seg || this.transfers.has(id) || this.ctx.storage.has(this.swarmId, id) || this.onDisk.has(id) || this.aheadAfterIndex.has(id)) return false;
-    if (Date.now() < this.ctx.startupWaitUntil()) return false; // waitForPeer: peers first
+    if (this.clock.now() < this.ctx.startupWaitUntil()) return false; // waitForPeer: peers first
     if (this.diskIndex && !this.diskIndexDone) {
       // Whether the disk cache holds it is known in a moment.
       this.aheadAfterIndex.add(id);
@@ -559,14 +568,14 @@ export class StreamSwarm implements PeerHost {
       });
       return true;
     }
-    this.lastUsed = Date.now();
+    this.lastUsed = this.clock.now();
     this.startHttp(this.newTransfer(seg, "wait"));
     return true;
   }
 
   private newTransfer(seg: SegmentInfo, mode: Transfer["mode"]): Transfer {
     const known = seg.byteRange ? seg.byteRange.end - seg.byteRange.start + 1 : undefined;
-    const t: Transfer = { seg, bytes: new SegmentTransfer(known, (n) => this.ctx.onDroppedBytes(n)), mode, startedAt: Date.now(), waiters: [], httpRestarts: 0, failedPeers: new Set() };
+    const t: Transfer = { seg, bytes: new SegmentTransfer(known, (n) => this.ctx.onDroppedBytes(n)), mode, startedAt: this.clock.now(), waiters: [], httpRestarts: 0, failedPeers: new Set() };
     this.transfers.set(seg.id, t);
     return t;
   }
@@ -603,7 +612,7 @@ export class StreamSwarm implements PeerHost {
     if (t.mode !== "wait") return;
     const cfg = this.ctx.config.schedulerConfig;
     const remaining = Math.max(1, (t.bytes.total ?? this.expectedBytes(t.seg)) - t.bytes.received);
-    if (Date.now() < this.ctx.startupWaitUntil() && this.peers.size === 0) return; // waitForPeer
+    if (this.clock.now() < this.ctx.startupWaitUntil() && this.peers.size === 0) return; // waitForPeer
     let someoneHttp = false;
     for (const e of this.peers.values()) if (e.session.httpLoading.has(t.seg.id)) someoneHttp = true;
     const electorate = [...this.peers].filter(([, e]) => e.ours).map(([id]) => id);
@@ -633,7 +642,7 @@ export class StreamSwarm implements PeerHost {
   /** Just joined, no peer yet, and the scheduler is told to give the first peers a moment. */
   private awaitingFirstPeers(): boolean {
     const patience = this.ctx.config.schedulerConfig.firstPeersPatienceMs;
-    return patience > 0 && this.joined && this.peers.size === 0 && Date.now() - this.joinedAt < patience;
+    return patience > 0 && this.joined && this.peers.size === 0 && this.clock.now() - this.joinedAt < patience;
   }
 
   /** A peer outside our election is connected and the segment is new enough that it may be fetching it. */
@@ -641,41 +650,41 @@ export class StreamSwarm implements PeerHost {
     let foreign = false;
     for (const e of this.peers.values()) if (!e.ours) foreign = true;
     const seen = this.firstSeen.get(id);
-    return foreign && seen !== undefined && Date.now() - seen < FOREIGN_PEER_PATIENCE_MS;
+    return foreign && seen !== undefined && this.clock.now() - seen < FOREIGN_PEER_PATIENCE_MS;
   }
 
   private startHttp(t: Transfer): void {
     const src = t.bytes.begin("http");
     t.mode = "http";
     t.peerId = undefined;
-    t.startedAt = Date.now();
+    t.startedAt = this.clock.now();
     t.lastByteAt = undefined;
     const controller = new AbortController();
     t.cancel = () => controller.abort();
     const id = t.seg.id;
     this.httpLoading.add(id);
     this.scheduleAnnounce();
-    const began = performance.now();
+    const began = this.clock.now();
     let firstByteAt = 0;
     let bytes = 0;
-    fetchSegmentBytes(t.seg.url, {
+    (this.ctx.fetchSegment ?? fetchSegmentBytes)(t.seg.url, {
       range: t.seg.byteRange,
       offset: src.from,
       signal: controller.signal,
       onFirstByte: () => {
-        firstByteAt = performance.now();
+        firstByteAt = this.clock.now();
         this.ctx.httpLatencyS.add((firstByteAt - began) / 1000);
       },
       onBytes: (chunk) => {
         bytes += chunk.length;
-        t.lastByteAt = Date.now();
+        t.lastByteAt = this.clock.now();
         this.ctx.onHttpBytes(chunk.length);
       },
     })
       .then((r) => {
         if (!t.bytes.isCurrent(src)) return void t.bytes.append(src, r.data); // stale: dropped, counted
         this.httpLoading.delete(id);
-        const secs = (performance.now() - (firstByteAt || began)) / 1000;
+        const secs = (this.clock.now() - (firstByteAt || began)) / 1000;
         if (bytes > 64 * 1024 && secs > 0) this.ctx.httpBps.add(bytes / secs);
         const stated = r.length === undefined ? "ok" : t.bytes.expect(src, r.length);
         const appended = stated === "ok" ? t.bytes.append(src, r.data) : stated;
@@ -721,9 +730,9 @@ export class StreamSwarm implements PeerHost {
     const src = t.bytes.begin("p2p", peerId);
     t.mode = "p2p";
     t.peerId = peerId;
-    t.startedAt = Date.now();
+    t.startedAt = this.clock.now();
     t.lastByteAt = undefined;
-    const began = performance.now();
+    const began = this.clock.now();
     let got = 0;
     t.cancel = e.session.request(t.seg.id, src.from, {
       onLength: (n) => {
@@ -735,7 +744,7 @@ export class StreamSwarm implements PeerHost {
       onBytes: (chunk) => {
         const v = t.bytes.append(src, chunk.slice());
         if (v === "stale") return;
-        t.lastByteAt = Date.now();
+        t.lastByteAt = this.clock.now();
         got += chunk.length;
         this.ctx.onP2PBytes(chunk.length, peerId);
         if (v === "overlong") this.peerFailedSegment(t, peerId, "more bytes than announced");
@@ -745,7 +754,7 @@ export class StreamSwarm implements PeerHost {
         if (done.kind === "stale") return;
         if (done.kind === "short") return this.peerFailedSegment(t, peerId, "incomplete segment");
         e.silentStrikes = 0;
-        const secs = (performance.now() - began) / 1000;
+        const secs = (this.clock.now() - began) / 1000;
         if (got > 32 * 1024 && secs > 0) {
           const bps = got / secs;
           e.session.throughput = e.session.throughput ? 0.5 * bps + 0.5 * e.session.throughput : bps;
@@ -822,6 +831,7 @@ export class StreamSwarm implements PeerHost {
     this.ctx.storage.put(
       { swarmId: this.swarmId, id: t.seg.id, data, startTime: t.seg.startTime, endTime: t.seg.endTime },
       (s) => s.endTime < pb.position - 5,
+      this.clock.now(),
     );
     this.writeDisk(t.seg, data); // checked by now: the disk holds only verified segments
     this.scheduleAnnounce();
@@ -847,7 +857,7 @@ export class StreamSwarm implements PeerHost {
     const seg = this.segments.get(id);
     if (!seg) return;
     const pos = this.ctx.playback().position;
-    this.ctx.storage.put({ swarmId: this.swarmId, id, data, startTime: seg.startTime, endTime: seg.endTime }, (s) => s.endTime < pos - 5);
+    this.ctx.storage.put({ swarmId: this.swarmId, id, data, startTime: seg.startTime, endTime: seg.endTime }, (s) => s.endTime < pos - 5, this.clock.now());
     this.scheduleAnnounce();
   }
 
@@ -856,7 +866,7 @@ export class StreamSwarm implements PeerHost {
   /** Called by the engine every few hundred ms and whenever peers announce. */
   pump(): void {
     if (this.destroyed) return;
-    const now = Date.now();
+    const now = this.clock.now();
     const cfg: SchedulerConfig = this.ctx.config.schedulerConfig;
     for (const t of [...this.transfers.values()]) {
       if (t.mode === "wait" && t.waiters.length) this.decide(t);
@@ -946,7 +956,7 @@ export class StreamSwarm implements PeerHost {
     if (this.destroyed) return;
     this.leave();
     this.destroyed = true;
-    clearTimeout(this.announceTimer);
+    if (this.announceTimer !== undefined) this.clock.clearTimeout(this.announceTimer);
     for (const t of [...this.transfers.values()]) {
       this.dropTransfer(t);
       for (const w of t.waiters) w.reject(new Error("destroyed"));

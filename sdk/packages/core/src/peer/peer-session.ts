@@ -60,8 +60,6 @@ export const MAX_MESSAGE_SIZE = 65535;
 export const SEND_HIGH_WATER = 1024 * 1024;
 export const SEND_LOW_WATER = 256 * 1024;
 
-let nextRequestId = Math.floor(Math.random() * 1000);
-
 export class PeerSession {
   loaded = new Set<number>();
   httpLoading = new Set<number>();
@@ -81,6 +79,8 @@ export class PeerSession {
   private paceTimer?: ReturnType<typeof setTimeout>;
   /** A request whose bytes are being read (from disk): answered when they are, unless replaced. */
   private reading?: { id: number; requestId: number };
+  /** Request ids only need to differ within one channel: each session counts its own. */
+  private nextRequestId = Math.floor(Math.random() * 1000);
 
   constructor(
     readonly remotePeerId: string,
@@ -107,8 +107,8 @@ export class PeerSession {
   /** Requests a segment (from byte `fromByte`); returns a cancel function. */
   request(id: number, fromByte: number, handlers: DownloadHandlers): () => void {
     if (this.download) throw new Error("peer is busy");
-    nextRequestId = (nextRequestId + 1) % 1_000_000;
-    const d: Download = { id, requestId: nextRequestId, received: 0, handlers };
+    this.nextRequestId = (this.nextRequestId + 1) % 1_000_000;
+    const d: Download = { id, requestId: this.nextRequestId, received: 0, handlers };
     this.download = d;
     this.sendCommand({ c: 1, i: id, r: d.requestId, ...(fromByte > 0 ? { b: fromByte } : {}) });
     return () => {

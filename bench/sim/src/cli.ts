@@ -1,0 +1,190 @@
+/**
+ * The simulator's commands:
+ *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p] [--memory-segments M]
+ *   calibrate [--browser]  the 10-tab browser bench's stream and settings, beside its newest
+ *                        figures in bench/swarm/results/ (--browser runs it first) or the documented ones
+ *   scale [--max N] [--only live,live-sp,vod,vod-sp]
+ *                        10, 100, ... viewers, live and VOD, with and without a super peer
+ *   plot FILE...         the scale curve's plots from the scale.json of one or more runs
+ * Tables go to stdout; tables and SVG plots to bench/sim/results/ (not committed).
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { calibrationScenario, internetScenario, type Scenario } from "./model.js";
+import { table, svgPlot, type Series } from "./report.js";
+import { simulate, type Result } from "./sim.js";
+
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    viewers: { type: "string", default: "100" },
+    vod: { type: "boolean", default: false },
+    "super-peers": { type: "string", default: "0" },
+    seconds: { type: "string" },
+    seed: { type: "string", default: "1" },
+    "no-p2p": { type: "boolean", default: false },
+    max: { type: "string", default: "10000" },
+    only: { type: "string", default: "live,live-sp,vod,vod-sp" },
+    browser: { type: "boolean", default: false },
+    "memory-segments": { type: "string" },
+    out: { type: "string", default: join(import.meta.dirname, "..", "results") },
+  },
+});
+
+const outDir = opt.out as string;
+mkdirSync(outDir, { recursive: true });
+const log = (s: string) => process.stderr.write(s + "\n");
+
+async function runOne(sc: Scenario): Promise<Result> {
+  const r = await simulate(sc);
+  log(`  ${sc.name}: share ${r.p2pShare.toFixed(3)}, origin copies/segment ${r.originCopiesPerSegment.toFixed(2)}, ${r.wallSeconds.toFixed(1)} s wall, ${r.events} events`);
+  return r;
+}
+
+/** The browser bench's figures documented in docs/integrity.md (10 tabs × 60 s, hls.js, checks on). */
+const DOCUMENTED = { share: 0.784, originMB: 14.41, controlMB: 61.99, from: "docs/integrity.md" };
+
+type BenchRow = { run: string; player: string; tabs: number; p2pShare: number; originMediaMB: number };
+
+/**
+ * The browser bench's newest 10-tab hls.js result with both the control and the SDK run, from
+ * bench/swarm/results/ (after `--browser` ran it, or an earlier run), else the documented one.
+ */
+function browserFigures(): typeof DOCUMENTED {
+  const dir = join(import.meta.dirname, "..", "..", "swarm", "results");
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort().reverse();
+  } catch {
+    return DOCUMENTED;
+  }
+  for (const f of files) {
+    const rows = JSON.parse(readFileSync(join(dir, f), "utf8")) as BenchRow[];
+    const pick = (run: string) => rows.find((r) => r.run === run && r.player === "hlsjs" && r.tabs === 10);
+    const sdk = pick("sdk");
+    const control = pick("control");
+    if (sdk && control) return { share: sdk.p2pShare, originMB: sdk.originMediaMB, controlMB: control.originMediaMB, from: `bench/swarm/results/${f}` };
+  }
+  return DOCUMENTED;
+}
+
+/** Runs the 10-tab browser bench (control and SDK), as `node bench/swarm/run.mjs` would. */
+function runBrowserBench(): void {
+  const script = join(import.meta.dirname, "..", "..", "swarm", "run.mjs");
+  log("running the browser bench: 10 tabs × 60 s, control and SDK (a few minutes)");
+  const r = spawnSync(process.execPath, [script, "--tabs", "10", "--seconds", "60", "--runs", "control,sdk"], { stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) throw new Error(`the browser bench failed (exit ${r.status}): see its output above`);
+}
+
+/** The sizes of the test media's 360p segments, when the media is there. */
+function benchSegmentSizes(): number[] | undefined {
+  const dir = join(process.env.SWARMCAST_MEDIA_DIR ?? join(homedir(), ".cache", "swarmcast", "media"), "hls-abr", "360p");
+  try {
+    const sizes = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort().map((f) => statSync(join(dir, f)).size);
+    return sizes.length ? sizes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function calibrate(): Promise<void> {
+  if (opt.browser) runBrowserBench();
+  const BROWSER = browserFigures();
+  const sizes = benchSegmentSizes();
+  if (!sizes) log("test media not found (SWARMCAST_MEDIA_DIR): segments of the stream's mean size instead");
+  const control = await runOne(calibrationScenario(false, sizes));
+  const sdk = await runOne(calibrationScenario(true, sizes));
+  const simMB = sdk.originBytes / 1e6;
+  const lines = [
+    table([control, sdk]),
+    "",
+    `Browser bench figures from ${BROWSER.from}.`,
+    "",
+    "| figure | browser bench | simulator | difference |",
+    "|---|---|---|---|",
+    `| P2P share | ${BROWSER.share} | ${sdk.p2pShare.toFixed(3)} | ${pct(sdk.p2pShare, BROWSER.share)} |`,
+    `| origin media MB, SDK | ${BROWSER.originMB} | ${simMB.toFixed(2)} | ${pct(simMB, BROWSER.originMB)} |`,
+    `| origin media MB, plain hls.js | ${BROWSER.controlMB} | ${(control.originBytes / 1e6).toFixed(2)} | ${pct(control.originBytes / 1e6, BROWSER.controlMB)} |`,
+    `| origin, SDK / plain | ${(BROWSER.originMB / BROWSER.controlMB).toFixed(3)} | ${(sdk.originBytes / control.originBytes).toFixed(3)} | ${pct(sdk.originBytes / control.originBytes, BROWSER.originMB / BROWSER.controlMB)} |`,
+  ];
+  emit("calibrate", lines.join("\n"));
+}
+
+function pct(sim: number, ref: number): string {
+  const d = (sim / ref - 1) * 100;
+  return `${d >= 0 ? "+" : ""}${d.toFixed(1)} %`;
+}
+
+function emit(name: string, text: string): void {
+  process.stdout.write(text + "\n");
+  writeFileSync(join(outDir, `${name}.md`), text + "\n");
+  log(`written to ${join(outDir, name + ".md")}`);
+}
+
+async function scale(): Promise<void> {
+  const max = Number(opt.max);
+  const sizes = [10, 100, 1000, 10000, 100000].filter((n) => n <= max);
+  const results: Result[] = [];
+  const only = String(opt.only).split(",");
+  for (const vod of [false, true]) {
+    for (const sp of [0, 1]) {
+      if (!only.includes(`${vod ? "vod" : "live"}${sp ? "-sp" : ""}`)) continue;
+      for (const n of sizes) {
+        const sc = internetScenario(n, { name: `${vod ? "vod" : "live"}-${n}${sp ? "-sp" : ""}`, live: !vod, superPeers: sp, seed: Number(opt.seed), ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}) });
+        const r = await runOne(sc);
+        results.push(r);
+        writeFileSync(join(outDir, "scale.md"), table(results) + "\n");
+      }
+    }
+  }
+  emit("scale", table(results));
+  const points: CurvePoint[] = results.map(({ scenario, ...r }) => ({ ...r, name: scenario.name, viewers: scenario.viewers, live: scenario.live, superPeers: scenario.superPeers }));
+  writeFileSync(join(outDir, "scale.json"), JSON.stringify(points, null, 1));
+  plots(points);
+}
+
+type CurvePoint = Omit<Result, "scenario"> & { name: string; viewers: number; live: boolean; superPeers: number };
+
+/** Origin copies per segment and P2P share against the audience, one line per configuration. */
+function plots(points: CurvePoint[]): void {
+  const copies: Record<string, Series> = {};
+  const shares: Record<string, Series> = {};
+  for (const p of [...points].sort((a, b) => a.viewers - b.viewers)) {
+    const key = `${p.live ? "live" : "VOD"}${p.superPeers ? " + super peer" : ""}`;
+    (copies[key] ??= { name: key, points: [] }).points.push([p.viewers, p.originCopiesPerSegment]);
+    (shares[key] ??= { name: key, points: [] }).points.push([p.viewers, p.p2pShare]);
+  }
+  writeFileSync(join(outDir, "scale-copies.svg"), svgPlot("Origin copies per segment", "concurrent viewers", "copies per segment", Object.values(copies), true));
+  writeFileSync(join(outDir, "scale-share.svg"), svgPlot("P2P share of viewers' media bytes", "concurrent viewers", "share", Object.values(shares)));
+  log(`plots written to ${outDir}`);
+}
+
+async function plot(): Promise<void> {
+  const points = positionals.slice(1).flatMap((f) => JSON.parse(readFileSync(f, "utf8")) as CurvePoint[]);
+  plots(points);
+}
+
+async function runCmd(): Promise<void> {
+  const n = Number(opt.viewers);
+  const sc = internetScenario(n, {
+    name: `${opt.vod ? "vod" : "live"}-${n}`,
+    live: !opt.vod,
+    superPeers: Number(opt["super-peers"]),
+    seed: Number(opt.seed),
+    p2p: !opt["no-p2p"],
+    ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}),
+    ...(opt["memory-segments"] ? { memorySegments: Number(opt["memory-segments"]) } : {}),
+  });
+  emit(`run-${sc.name}`, table([await runOne(sc)]));
+}
+
+const cmd = positionals[0] ?? "run";
+const commands: Record<string, () => Promise<void>> = { run: runCmd, calibrate, scale, plot };
+if (!commands[cmd]) {
+  log(`unknown command ${cmd}: run, calibrate or scale`);
+  process.exit(2);
+}
+await commands[cmd]();

@@ -1,0 +1,2 @@
+// The few Node globals the simulator's core uses (no @types/node in this repository).
+declare function setImmediate(fn: () => void): unknown;

@@ -1,0 +1,36 @@
+// The simulator on a small audience: a seed replays a run exactly, and the swarm's origin
+// traffic behaves as it must (peers take load off the origin, never more copies than viewers).
+import { describe, expect, it } from "vitest";
+import { internetScenario } from "../src/model.js";
+import { simulate } from "../src/sim.js";
+
+const small = (opts = {}) => internetScenario(30, { rampS: 10, durationS: 40, meanSessionS: 300, ...opts });
+/** Viewers whose uplinks carry the stream many times over. */
+const ample = { population: { kind: "uniform" as const, upMbps: 100, downMbps: 200, accessMs: 10, loss: 0.0005 } };
+
+describe("simulator", () => {
+  it("gives the same figures for the same seed, other figures for another", async () => {
+    const a = await simulate(small({ seed: 7 }));
+    const b = await simulate(small({ seed: 7 }));
+    const c = await simulate(small({ seed: 8 }));
+    const figures = (r: typeof a) => ({ ...r, wallSeconds: 0, scenario: undefined });
+    expect(figures(b)).toEqual(figures(a));
+    expect(figures(c)).not.toEqual(figures(a));
+  });
+
+  it("takes most of a live audience's bytes from peers, and never more origin copies than viewers", async () => {
+    const http = await simulate(small({ ...ample, p2p: false }));
+    const p2p = await simulate(small(ample));
+    expect(http.p2pShare).toBe(0);
+    expect(p2p.p2pShare).toBeGreaterThan(0.5);
+    expect(p2p.originBytes).toBeLessThan(http.originBytes / 2);
+    expect(p2p.originCopiesPerSegment).toBeLessThanOrEqual(p2p.sessions);
+    expect(p2p.startupMedianMs).toBeGreaterThan(0);
+  });
+
+  it("serves part of a VOD audience from peers and a super peer", async () => {
+    const r = await simulate(small({ ...ample, live: false, superPeers: 1 }));
+    expect(r.segmentsServed).toBeGreaterThan(30);
+    expect(r.p2pShare).toBeGreaterThan(0.2);
+  });
+});
