@@ -368,6 +368,9 @@ class Viewer implements Member {
       verify: () => Promise.resolve({ ok: true }),
       onBadSegment: () => {},
       isBanned: () => false,
+      uploadEnabled: () => sc.p2p && config.p2pUploadEnabled,
+      uploadLimiter: () => undefined,
+      disk: () => undefined,
       clock: w.loop,
       fetchSegment: w.fetcherFor(this.host),
     };
