@@ -8,131 +8,41 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// Totals of one group (or one group and tag) of a channel.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct GroupTotals {
-    /// Viewers reporting now, and every viewer counted.
-    pub viewers: u64,
-    pub sessions: u64,
-    /// Viewers whose playback started, and the sum of their startup times.
-    pub started: u64,
-    pub startup_ms_sum: u64,
-    /// Viewers that played, with the time played and stalled and the kilobits played.
-    pub played: u64,
-    pub play_ms: u64,
-    pub rebuffers: u64,
-    pub rebuffer_ms: u64,
-    pub played_kbit: u64,
-    /// Viewers that downloaded, and their bytes.
-    pub downloaded: u64,
-    pub http_bytes: u64,
-    pub p2p_bytes: u64,
-    pub upload_bytes: u64,
-}
-
-impl GroupTotals {
-    fn fields(&mut self) -> [(&'static str, &mut u64); 13] {
-        [
-            ("viewers", &mut self.viewers),
-            ("sessions", &mut self.sessions),
-            ("started", &mut self.started),
-            ("startup_ms_sum", &mut self.startup_ms_sum),
-            ("played", &mut self.played),
-            ("play_ms", &mut self.play_ms),
-            ("rebuffers", &mut self.rebuffers),
-            ("rebuffer_ms", &mut self.rebuffer_ms),
-            ("played_kbit", &mut self.played_kbit),
-            ("downloaded", &mut self.downloaded),
-            ("http_bytes", &mut self.http_bytes),
-            ("p2p_bytes", &mut self.p2p_bytes),
-            ("upload_bytes", &mut self.upload_bytes),
-        ]
-    }
-
-    fn parse(v: Option<&Value>) -> GroupTotals {
-        let mut t = GroupTotals::default();
-        if let Some(o) = v.and_then(Value::as_object) {
-            for (name, field) in t.fields() {
-                *field = o.get(name).and_then(Value::as_u64).unwrap_or(0);
-            }
-        }
-        t
-    }
-
-    fn add(&mut self, mut o: GroupTotals) {
-        for ((_, mine), (_, theirs)) in self.fields().into_iter().zip(o.fields()) {
-            *mine = mine.saturating_add(*theirs);
-        }
-    }
-
-    /// The totals with the figures they give (`None` when no viewer backs a figure).
-    pub fn view(self) -> GroupView {
-        let ratio = |num: u64, den: u64| (den > 0).then(|| num as f64 / den as f64);
-        GroupView {
-            totals: self,
-            startup_ms: ratio(self.startup_ms_sum, self.started),
-            rebuffer_ratio: ratio(
-                self.rebuffer_ms,
-                self.play_ms.saturating_add(self.rebuffer_ms),
-            ),
-            bitrate_kbps: ratio(self.played_kbit.saturating_mul(1000), self.play_ms),
-            p2p_share: ratio(
-                self.p2p_bytes,
-                self.p2p_bytes.saturating_add(self.http_bytes),
-            ),
-        }
-    }
-}
-
-/// A group's totals and figures, as the console API serves them.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct GroupView {
-    #[serde(flatten)]
-    pub totals: GroupTotals,
-    /// Mean over `started` viewers.
-    pub startup_ms: Option<f64>,
-    /// Stalled / (played + stalled) time, over `played` viewers.
-    pub rebuffer_ratio: Option<f64>,
-    /// Time-weighted, over `played` viewers.
-    pub bitrate_kbps: Option<f64>,
-    /// P2P bytes / all bytes, over `downloaded` viewers.
-    pub p2p_share: Option<f64>,
-}
+use wire::tracker::{QoeSummary, QoeTotals};
 
 /// One channel's QoE from one or several trackers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChannelQoe {
     pub channel: String,
-    pub p2p: GroupTotals,
-    pub control: GroupTotals,
+    pub p2p: QoeTotals,
+    pub control: QoeTotals,
     /// By (group, tag).
-    pub tags: BTreeMap<(String, String), GroupTotals>,
+    pub tags: BTreeMap<(String, String), QoeTotals>,
 }
 
 impl ChannelQoe {
     fn add(&mut self, o: &ChannelQoe) {
-        self.p2p.add(o.p2p);
-        self.control.add(o.control);
+        self.p2p.add(&o.p2p);
+        self.control.add(&o.control);
         for (k, t) in &o.tags {
-            self.tags.entry(k.clone()).or_default().add(*t);
+            self.tags.entry(k.clone()).or_default().add(t);
         }
     }
 
     pub fn view(&self) -> ChannelQoeView {
         ChannelQoeView {
             channel: self.channel.clone(),
-            p2p: self.p2p.view(),
-            control: self.control.view(),
+            p2p: self.p2p.summary(),
+            control: self.control.summary(),
             tags: self
                 .tags
                 .iter()
                 .map(|((group, tag), t)| TagView {
                     group: group.clone(),
                     tag: tag.clone(),
-                    qoe: t.view(),
+                    qoe: t.summary(),
                 })
                 .collect(),
         }
@@ -142,8 +52,8 @@ impl ChannelQoe {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChannelQoeView {
     pub channel: String,
-    pub p2p: GroupView,
-    pub control: GroupView,
+    pub p2p: QoeSummary,
+    pub control: QoeSummary,
     pub tags: Vec<TagView>,
 }
 
@@ -152,7 +62,7 @@ pub struct TagView {
     pub group: String,
     pub tag: String,
     #[serde(flatten)]
-    pub qoe: GroupView,
+    pub qoe: QoeSummary,
 }
 
 /// The last QoE poll of every tracker.
@@ -163,6 +73,12 @@ pub struct QoeSnapshot {
     pub polled_at: i64,
     /// One message per tracker that failed.
     pub errors: Vec<String>,
+}
+
+/// A group's totals as a tracker sent them; what cannot be read counts as none.
+fn totals(v: Option<&Value>) -> QoeTotals {
+    v.and_then(|v| QoeTotals::deserialize(v).ok())
+        .unwrap_or_default()
 }
 
 /// Parses a `GET /qoe` body: `{"channels": [{"channel", "p2p", "control", "tags"}]}`.
@@ -183,15 +99,15 @@ pub fn parse_qoe(body: &Value) -> Result<Vec<ChannelQoe>, String> {
                         .filter_map(|t| {
                             let group = t.get("group")?.as_str()?.to_owned();
                             let tag = t.get("tag").and_then(Value::as_str).unwrap_or("");
-                            Some(((group, tag.to_owned()), GroupTotals::parse(Some(t))))
+                            Some(((group, tag.to_owned()), totals(Some(t))))
                         })
                         .collect()
                 })
                 .unwrap_or_default();
             Some(ChannelQoe {
                 channel,
-                p2p: GroupTotals::parse(c.get("p2p")),
-                control: GroupTotals::parse(c.get("control")),
+                p2p: totals(c.get("p2p")),
+                control: totals(c.get("control")),
                 tags,
             })
         })
@@ -308,7 +224,7 @@ mod tests {
     fn a_group_without_viewers_has_no_figures_and_bad_bodies_are_errors() {
         let only_p2p = json!({"channels": [{"channel": "c", "p2p": {"viewers": 1}}]});
         let c = &merge(&[parse_qoe(&only_p2p).unwrap()])[0];
-        assert_eq!(c.control.totals, GroupTotals::default());
+        assert_eq!(c.control.totals, QoeTotals::default());
         assert_eq!(
             (
                 c.control.startup_ms,

@@ -18,7 +18,7 @@ pub use client::{
     DecodeError, Offer, QualityCounters, ScrapeRequest, StatsReport, MAX_CHANNEL_LEN,
 };
 pub use ids::{Id20, IdError, InfoHash, OfferId, PeerId, ID_LEN, MAX_OFFER_ID_LEN};
-pub use qoe::{QoeGroup, QoeReport, MAX_TAG_LEN};
+pub use qoe::{QoeGroup, QoeReport, QoeSummary, QoeTotals, MAX_TAG_LEN};
 pub use server::{
     decode_server, encode_server, encode_server_into, Action, AnnounceResponse, ForwardedAnswer,
     ForwardedOffer, ScrapeFile, ScrapeResponse, ServerError, ServerMessage,
