@@ -1,4 +1,5 @@
 // Checks what players were handed (e2e/pages/played.js) against the origin's bytes.
+import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 
 /** Takes the records and errors a page collected since the last call, once their digests are done. */
@@ -79,4 +80,11 @@ export class PlayedChecker {
   summary() {
     return `${this.checked} fragments (${(this.bytes / 1e6).toFixed(1)} MB) checked, ${this.mismatches.length} differ from the origin, ${this.mediaErrors().length} media errors`;
   }
+}
+
+/** Every fragment a player was handed is the origin's, some were checked, no media error. */
+export function assertPlayedOrigin(checker) {
+  assert.ok(checker.checked > 0, `fragments were checked: ${checker.summary()}`);
+  assert.deepEqual(checker.mismatches, [], `every played fragment is the origin's: ${checker.summary()}`);
+  assert.deepEqual(checker.mediaErrors(), [], checker.summary());
 }

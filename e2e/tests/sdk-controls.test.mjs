@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin } from '../lib/servers.mjs';
+import { assertPlayedOrigin, drainPlayed, PlayedChecker } from '../lib/played.mjs';
 import { launchBrowser, waitForState } from '../lib/browser.mjs';
 import { sleep, startTracker, state, summary } from './sdk-support.mjs';
 
@@ -138,6 +139,7 @@ test('minPeers: with fewer peers than that, nothing is downloaded from the one c
   assert.equal(sm.bytes.p2pDown, 0, `no P2P download below minPeers: ${summary(sm)}`);
 });
 
+
 test('disk cache: a reloaded VOD plays what was watched from IndexedDB and serves it to a new tab', async () => {
   const src = '/hls-fmp4/index.m3u8';
   // First visit without P2P: everything by HTTP, written to the disk cache once checked.
@@ -161,8 +163,13 @@ test('disk cache: a reloaded VOD plays what was watched from IndexedDB and serve
   const ss = await until(s, (x) => x.fatal || (x.currentTime >= 8 && x.bytes?.p2pDown > 0), 45_000);
   const got = (await s.evaluate(() => window.__played.records)).filter((x) => x.source === 'p2p' && watched.has(x.sn));
   const rUp = await r.evaluate(() => window.__engine.core.getByteCounters().p2pUp);
+  // What came from disk, and from the reloaded tab, is the origin's bytes.
+  const checker = new PlayedChecker();
+  await checker.add('reloaded', await drainPlayed(r));
+  await checker.add('new', await drainPlayed(s));
   await s.close();
   await r.close();
+  assertPlayedOrigin(checker);
   assert.equal(ss.fatal, null, summary(ss));
   assert.ok(got.length > 0, `the new tab got watched segments from peers: ${summary(ss)}`);
   assert.ok(rUp > 0, 'the reloaded tab served them');
@@ -177,7 +184,10 @@ test('disk cache with Shaka: a reloaded DASH VOD plays its first segments from I
   assert.equal(first.sources.cache, 0, JSON.stringify(first.sources));
   await page.goto(`${origin.url}/e2e/sdk-shaka.html?${q('1')}`);
   const again = await played(page, 2, 'after the reload');
+  const checker = new PlayedChecker();
+  await checker.add('reloaded', await drainPlayed(page));
   await page.close();
+  assertPlayedOrigin(checker);
   assert.equal(again.fatal, null, JSON.stringify(again.errors));
   // Shaka starts again at 0: its first audio and video segments were watched, so from disk.
   assert.ok(again.sources.cache >= 2, `segments from disk after the reload: ${JSON.stringify(again.sources)}`);

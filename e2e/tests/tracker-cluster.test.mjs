@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin, startRedis } from '../lib/servers.mjs';
+import { assertPlayedOrigin, drainPlayed, PlayedChecker } from '../lib/played.mjs';
 import { launchBrowser, waitForState } from '../lib/browser.mjs';
 import { openPlayer, sleep, startTracker, state, summary } from './sdk-support.mjs';
 
@@ -48,6 +49,7 @@ async function waitFor(check, what, ms = 20_000) {
 }
 const p2p = (s) => (s.bytes?.p2pDown ?? 0) + (s.bytes?.p2pUp ?? 0);
 
+
 test('a P2P Media Loader tab on node A and an SDK tab on node B share segments', async () => {
   const [a, b] = nodes;
   const src = '/hls-ts/index.m3u8';
@@ -64,6 +66,8 @@ test('a P2P Media Loader tab on node A and an SDK tab on node B share segments',
     if (p.currentTime >= pmlStart + 5 && o.bytes?.p2pDown > 0 && p.bytes?.p2pUp > 0) break;
     await sleep(500);
   }
+  const checker = new PlayedChecker();
+  await checker.add('ours', await drainPlayed(ours));
   await ours.close();
   await pml.close();
   const msg = `SDK on B: ${summary(o)}; PML on A: ${summary(p)}`;
@@ -73,6 +77,7 @@ test('a P2P Media Loader tab on node A and an SDK tab on node B share segments',
   // Their offers and answers crossed: each node delivered some from the other.
   for (const n of [a, b]) assert.ok((await metric(n, 'tracker_cluster_relays_in_total')) > 0, 'relays crossed nodes');
   assert.equal(await metric(a, 'tracker_cluster_relays_dropped_total'), 0);
+  assertPlayedOrigin(checker);
 });
 
 test('a node killed mid-stream: its tab moves to the backup node and keeps meeting peers', async () => {
@@ -88,10 +93,13 @@ test('a node killed mid-stream: its tab moves to the backup node and keeps meeti
   await waitForState(x, (s) => s.fatal || s.serverConnected === false, { what: 'tab X saw node A go' });
   await waitForState(x, (s) => s.fatal || s.serverConnected === true, { what: 'tab X reconnected to node B', timeoutMs: 30_000 });
   // Only X remains with Y gone: a newcomer on node B can only have found X through node B.
+  const checker = new PlayedChecker();
+  await checker.add('y', await drainPlayed(y));
   await y.close();
   const z = await openPlayer(ctx, origin, src, b.url);
   const zs = await waitForState(z, (s) => s.fatal || (s.currentTime > 0 && p2p(s) > 0), { what: 'tab Z exchanged segments with X', timeoutMs: 90_000 });
   const xs = await state(x);
+  for (const [name, tab] of [['x', x], ['z', z]]) await checker.add(name, await drainPlayed(tab));
   await x.close();
   await z.close();
   assert.equal(zs.fatal, null, summary(zs));
@@ -99,4 +107,5 @@ test('a node killed mid-stream: its tab moves to the backup node and keeps meeti
   assert.ok(p2p(zs) > 0, `Z met X on node B: ${summary(zs)}`);
   assert.match(a.output(), /cluster \w+: node \w+ joined/, 'node A had joined the cluster');
   await waitFor(() => /cluster node \w+ fell silent/.test(b.output()), 'node B dropped the killed node (--node-ttl 3)');
+  assertPlayedOrigin(checker);
 });
