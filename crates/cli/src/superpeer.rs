@@ -12,7 +12,10 @@ use crate::demo;
 /// Flags override the environment, which overrides `.env`. Each flag names its `.env` key.
 #[derive(Args, Debug, Default)]
 pub struct SuperpeerArgs {
-    /// `.env` file to read [default: `.env` in the working directory, if there is one].
+    /// `.env` file to read [default: `.env` in the working directory, if there is one]. Keys
+    /// without a flag live there only: `sendBudgetMB`, `viewerBufferKB`, `workerMbps`,
+    /// `maxBodyBytes`, `statsIntervalMs`, `restartBackoffMinMs`, `restartBackoffMaxMs`
+    /// (docs/superpeer.md, "Configuration").
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
     /// REST API port (`listenPort`) [default: 8090].
