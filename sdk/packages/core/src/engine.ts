@@ -300,9 +300,18 @@ export class P2PEngine extends Emitter<EngineEvents> {
     return this.swarms.get(runtimeUrl)?.segmentData(id) !== undefined;
   }
 
-  /** A segment from the integration's own disk cache: into memory, offered to peers (StreamSwarm.adopt). */
-  adoptSegment(runtimeUrl: string, id: number, data: Uint8Array): void {
-    this.swarms.get(runtimeUrl)?.adopt(id, data);
+  /**
+   * A segment the integration got itself: from its own disk cache, or by HTTP outside the
+   * engine (counted as HTTP bytes and reported as loaded). Into memory, offered to peers
+   * (StreamSwarm.adopt).
+   */
+  adoptSegment(runtimeUrl: string, id: number, data: Uint8Array, from: "disk" | "http" = "disk"): void {
+    const swarm = this.swarms.get(runtimeUrl);
+    if (!swarm) return;
+    swarm.adopt(id, data, from === "http");
+    if (from !== "http") return;
+    this.counters.httpDown += data.length;
+    this.emit("segmentLoaded", { id, source: "http", bytes: data.length, swarmId: swarm.swarmId });
   }
 
   /** Fetches a segment by HTTP now, before the player asks for it (startup). */

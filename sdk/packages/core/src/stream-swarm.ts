@@ -846,11 +846,13 @@ export class StreamSwarm implements PeerHost {
   /**
    * A segment's bytes from the player integration's own store (a disk cache): kept in memory
    * and offered to peers like any other. The caller vouches for them (they were checked or came
-   * from HTTP when stored).
+   * from HTTP when stored). `fetched`: they came by HTTP just now, so the disk cache keeps them too.
    */
-  adopt(id: number, data: Uint8Array): void {
+  adopt(id: number, data: Uint8Array, fetched = false): void {
     if (this.ctx.storage.has(this.swarmId, id)) return;
     this.keep(id, data);
+    const seg = this.segments.get(id);
+    if (fetched && seg) this.writeDisk(seg, data);
   }
 
   private keep(id: number, data: Uint8Array): void {

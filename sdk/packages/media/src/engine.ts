@@ -10,6 +10,7 @@ import { P2PEngine, PlayerEngine, type P2PConfig, type Playback } from "@swarmca
 import { proxiedUrl } from "./link.js";
 import { DEFAULT_PIECE_LENGTH, fileShortId, pieceRange, pieceSegments } from "./pieces.js";
 import { probe } from "./probe.js";
+import { forgetFile, knownFile, rememberFile } from "./known-files.js";
 import { WorkerLink } from "./worker-link.js";
 
 export type MediaP2PConfig = Omit<P2PConfig, "channelId"> & {
@@ -29,7 +30,8 @@ export type MediaP2PConfig = Omit<P2PConfig, "channelId"> & {
 
 const FIRST_PEERS_PATIENCE_MS = 3000;
 
-type OpenFile = { url: string; length: number; type: string; version: string; proxied: string; timed: boolean };
+/** A file given to the element: length and type undefined until the worker's first request learnt them. */
+type OpenFile = { url: string; length?: number; type?: string; proxied: string; timed: boolean };
 
 export class P2PEngineMedia extends PlayerEngine {
   static readonly version = P2PEngine.version;
@@ -53,6 +55,8 @@ export class P2PEngineMedia extends PlayerEngine {
   private readonly pieceLength: number;
   private readonly link?: WorkerLink;
   private readonly files = new Map<string, OpenFile>();
+  /** Files that can't be proxied (the worker said why): played from their own URLs. */
+  private readonly plain = new Set<string>();
   private readonly elemOption?: HTMLMediaElement | string;
   /** Names this engine to the worker in proxied URLs. */
   private readonly engineId = randomId();
@@ -83,6 +87,8 @@ export class P2PEngineMedia extends PlayerEngine {
         log: this.core.log,
         piece: (url, index, signal) => this.piece(url, index, signal),
         failed: (message) => this.core.reportException({ code: "SW_EXPT", message }),
+        opened: (m) => this.opened(m.url, m.length, m.type, m.index, new Uint8Array(m.data)),
+        fileFailed: (m) => this.fileFailed(m.url, m.code, m.message),
       });
       // Registers the worker and, when one already controls the page, says hello now: the
       // first getProxiedUrl then waits for the probe only.
@@ -92,34 +98,83 @@ export class P2PEngineMedia extends PlayerEngine {
 
   /**
    * The URL to play `url` from: a proxied URL the ServiceWorker answers from pieces, or `url`
-   * itself when that can't be (no worker in control yet, a file that is missing, not media,
-   * unreadable across origins or of unknown length: `exception` says which).
+   * itself when that can't be (no worker in control yet, or a file found before to be missing,
+   * not media, unreadable across origins or of unknown length).
+   *
+   * No request is made here: the worker's first request for the file asks the origin for the
+   * first piece the element wants, and learns from the answer whether the file can be shared
+   * (if not, the element is sent to the file's own URL and `exception` says why). A file this
+   * browser opened before (its length and type remembered) is proxied with them, so pieces kept
+   * on disk play without asking the origin; a check of the file runs in the background.
    */
   async getProxiedUrl(url: string): Promise<string> {
     const abs = new URL(url, typeof location !== "undefined" ? location.href : undefined).href;
-    if (!this.link || this.destroyed) return url;
+    if (!this.link || this.destroyed || this.plain.has(abs)) return url;
     const known = this.files.get(abs);
-    const [scope, info] = await Promise.all([this.link.ready(), known ? undefined : probe(abs)]);
-    if (info && !info.ok) {
-      if (info.code) this.core.reportException({ code: info.code, message: info.message });
-      else this.core.log.info(info.message);
-      return url;
-    }
+    if (known) return known.proxied;
+    const scope = this.link.ownScope() ?? (await this.link.ready());
     if (!scope) {
       this.core.log.info("no ServiceWorker in control of this page yet: plain HTTP for", abs);
       return url;
     }
-    if (known) return known.proxied;
-    if (!info?.ok || this.destroyed) return url;
-    const proxied = proxiedUrl(scope, { url: abs, length: info.length, type: info.type, engine: this.engineId });
-    const file: OpenFile = { url: abs, length: info.length, type: info.type, version: `${info.length}`, proxied, timed: false };
+    if (this.destroyed) return url;
+    const raced = this.files.get(abs);
+    if (raced) return raced.proxied;
+    // Remembered facts only pay with the disk cache: without it the first request is faster.
+    const seen = this.core.config.diskLimitBytes > 0 ? knownFile(abs) : undefined;
+    const file: OpenFile = { url: abs, length: seen?.length, type: seen?.type, proxied: proxiedUrl(scope, { url: abs, length: seen?.length, type: seen?.type, engine: this.engineId }), timed: false };
     this.files.set(abs, file);
-    this.core.setManifestUrl(abs);
-    this.core.addStream({ runtimeUrl: abs, type: "main", shortId: fileShortId(this.pieceLength) });
-    this.core.updateStream(abs, pieceSegments(abs, info.length, this.pieceLength), false);
+    if (seen) {
+      this.openStream(file);
+      void this.recheck(file);
+    }
     this.bindElement();
     this.media.loadStarted();
-    return proxied;
+    return file.proxied;
+  }
+
+  /** The file's pieces become the segments of its swarm. */
+  private openStream(file: OpenFile): void {
+    if (file.length === undefined) return;
+    const d = this.playingFile() === file ? this.media.element?.duration : undefined;
+    this.core.setManifestUrl(file.url);
+    this.core.addStream({ runtimeUrl: file.url, type: "main", shortId: fileShortId(this.pieceLength) });
+    this.core.updateStream(file.url, pieceSegments(file.url, file.length, this.pieceLength, d), false);
+    file.timed = d !== undefined && Number.isFinite(d) && d > 0;
+  }
+
+  /** The worker's first request found the file: its swarm opens, with the piece that request brought. */
+  private opened(url: string, length: number, type: string, index: number, data: Uint8Array): void {
+    const file = this.files.get(url);
+    if (!file || this.destroyed || file.length !== undefined) return;
+    file.length = length;
+    file.type = type;
+    if (this.core.config.diskLimitBytes > 0) rememberFile(url, { length, type });
+    this.openStream(file);
+    if (index >= 0 && data.length > 0) this.core.adoptSegment(url, index, data, "http");
+  }
+
+  /** The worker found the file can't be proxied and sent the element to its own URL. */
+  private fileFailed(url: string, code: "HTTP_EXPT" | "MEDIA_EXPT" | undefined, message: string): void {
+    if (!this.files.delete(url)) return;
+    this.plain.add(url);
+    forgetFile(url);
+    if (code) this.core.reportException({ code, message });
+    else this.core.log.info(message);
+  }
+
+  /**
+   * A remembered file is checked against the origin once opened: when it changed (another
+   * length or type) or went away, it is forgotten, and an element playing it goes on from the
+   * file's own URL.
+   */
+  private async recheck(file: OpenFile): Promise<void> {
+    const now = await probe(file.url);
+    if (this.destroyed || (now.ok && now.length === file.length && now.type === file.type)) return;
+    forgetFile(file.url);
+    this.core.log.info(`${file.url} changed since this browser opened it: played from its own URL`);
+    if (this.playingFile() === file) this.fallBack(file);
+    this.files.delete(file.url);
   }
 
   // ---- pieces for the worker ----------------------------------------------------------------
@@ -131,7 +186,7 @@ export class P2PEngineMedia extends PlayerEngine {
    */
   private async piece(url: string, index: number, signal: AbortSignal): Promise<Uint8Array> {
     const file = this.files.get(url);
-    if (!file || this.destroyed) throw new Error(`${url} is not open`);
+    if (!file || file.length === undefined || this.destroyed) throw new Error(`${url} is not open`);
     const range = pieceRange(index, file.length, this.pieceLength);
     const r = await this.core.loadSegment(url, index, { url, byteRange: range }, signal);
     return r.data.slice(); // transferred to the worker: the core keeps its own
@@ -172,7 +227,7 @@ export class P2PEngineMedia extends PlayerEngine {
   protected override bitrateKbps(): number | undefined {
     const f = this.playingFile();
     const d = this.media.element?.duration;
-    return f && d && Number.isFinite(d) && d > 0 ? (f.length * 8) / d / 1000 : undefined;
+    return f?.length !== undefined && d && Number.isFinite(d) && d > 0 ? (f.length * 8) / d / 1000 : undefined;
   }
 
   private playingFile(): OpenFile | undefined {
@@ -184,10 +239,7 @@ export class P2PEngineMedia extends PlayerEngine {
   /** Piece times follow the duration once the element knows it (deadlines count from them). */
   private readonly onDuration = () => {
     const f = this.playingFile();
-    const d = this.media.element?.duration;
-    if (!f || d === undefined) return;
-    this.core.updateStream(f.url, pieceSegments(f.url, f.length, this.pieceLength, d), false);
-    f.timed = Number.isFinite(d) && d > 0;
+    if (f) this.openStream(f);
   };
 
   /** Whatever went wrong on the proxied URL, the element goes on from the file's own URL. */
@@ -195,13 +247,20 @@ export class P2PEngineMedia extends PlayerEngine {
     const media = this.media.element;
     const f = this.playingFile();
     if (!media || !f) return;
+    this.core.reportException({ code: "MEDIA_EXPT", message: `${f.url} failed through the ServiceWorker (${media.error?.message ?? media.error?.code}): played from its own URL` });
+    this.fallBack(f);
+  };
+
+  /** The element goes on from the file's own URL, where it was. */
+  private fallBack(f: OpenFile): void {
+    const media = this.media.element;
+    if (!media) return;
     const at = media.currentTime;
     const playing = !media.paused;
-    this.core.reportException({ code: "MEDIA_EXPT", message: `${f.url} failed through the ServiceWorker (${media.error?.message ?? media.error?.code}): played from its own URL` });
     media.src = f.url;
     media.currentTime = at;
     if (playing) void media.play().catch(() => {});
-  };
+  }
 
   // ---- events and controls (the core's) -----------------------------------------------------
 

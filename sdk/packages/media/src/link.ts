@@ -4,8 +4,11 @@
  *
  * The page's engine registers itself with the worker by posting `hello` with one end of a
  * MessageChannel; over that port the worker asks for pieces (`piece`, `cancel`) and the page
- * answers (`data`, `error`) or leaves (`bye`). A proxied URL names the file, its length and
- * type (from the page's probe) and the engine to ask, so the worker keeps no state of its own.
+ * answers (`data`, `error`) or leaves (`bye`). A proxied URL names the file and the engine to
+ * ask, and the file's length and type when the page knows them (a file it opened before).
+ * When it does not, the worker learns them from its first request to the origin, which also
+ * brings the first piece the element wants (one request, as a plain `<video src>` makes), and
+ * tells the page (`opened` with that piece, or `failed`).
  */
 
 export const HELLO = "swarmcast-media/hello";
@@ -16,15 +19,23 @@ export type Hello = { type: typeof HELLO; engine: string; pieceLength: number; m
 
 /** Worker -> page over the port. */
 export type WorkerMessage =
-  | { t: "welcome"; version: string }
+  /** `scope`: the worker's registration scope, under which proxied URLs live. */
+  | { t: "welcome"; version: string; scope: string }
   | { t: "piece"; id: number; url: string; index: number }
-  | { t: "cancel"; id: number };
+  | { t: "cancel"; id: number }
+  /** The origin's answer to the worker's first request for a file: its length and type, and piece `index` (transferred). */
+  | { t: "opened"; url: string; length: number; type: string; index: number; data: ArrayBuffer }
+  /** The file can't be shared in pieces: the element was sent to its own URL. `code` as in `exception` (none: nothing is wrong). */
+  | { t: "failed"; url: string; code?: "HTTP_EXPT" | "MEDIA_EXPT"; message: string };
 
 /** Page -> worker over the port. */
 export type PageMessage = { t: "data"; id: number; data: ArrayBuffer } | { t: "error"; id: number; message: string } | { t: "bye" };
 
-/** The file behind a proxied URL. */
-export type ProxiedFile = { url: string; length: number; type: string; engine: string };
+/** The file behind a proxied URL; length and type undefined until learnt from the origin. */
+export type ProxiedFile = { url: string; length?: number; type?: string; engine: string };
+
+/** A file whose length and type are known. */
+export type KnownFile = ProxiedFile & { length: number; type: string };
 
 const PATH = "swarmcast-media/";
 
@@ -33,8 +44,8 @@ export function proxiedUrl(scope: string, f: ProxiedFile): string {
   const name = new URL(f.url).pathname.split("/").pop() || "media";
   const u = new URL(PATH + encodeURIComponent(name), scope);
   u.searchParams.set("src", f.url);
-  u.searchParams.set("len", String(f.length));
-  u.searchParams.set("type", f.type);
+  if (f.length !== undefined) u.searchParams.set("len", String(f.length));
+  if (f.type !== undefined) u.searchParams.set("type", f.type);
   u.searchParams.set("e", f.engine);
   return u.href;
 }
@@ -49,13 +60,15 @@ export function parseProxiedUrl(url: string): ProxiedFile | undefined {
   }
   if (!u.pathname.includes(`/${PATH}`)) return undefined;
   const src = u.searchParams.get("src");
-  const length = Number(u.searchParams.get("len"));
+  const len = u.searchParams.get("len");
+  const length = len === null ? undefined : Number(len);
   const engine = u.searchParams.get("e");
-  if (!src || !engine || !Number.isSafeInteger(length) || length < 0) return undefined;
+  if (!src || !engine || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) return undefined;
   try {
     new URL(src);
   } catch {
     return undefined;
   }
+  if (length === undefined) return { url: src, engine };
   return { url: src, length, type: u.searchParams.get("type") || "application/octet-stream", engine };
 }

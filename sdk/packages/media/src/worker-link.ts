@@ -16,6 +16,10 @@ export type WorkerLinkOptions = {
   piece(url: string, index: number, signal: AbortSignal): Promise<Uint8Array>;
   /** The worker script could not be registered. */
   failed(message: string): void;
+  /** The worker's first request for a file found it (its length and type, and piece `index` unless -1). */
+  opened(m: Extract<WorkerMessage, { t: "opened" }>): void;
+  /** The worker's first request for a file found that it can't be proxied: the element went to its own URL. */
+  fileFailed(m: Extract<WorkerMessage, { t: "failed" }>): void;
 };
 
 /** How long the worker in control gets to answer hello before we play without it. */
@@ -29,7 +33,8 @@ export class WorkerLink {
   private closed = false;
   private readonly sw: ServiceWorkerContainer | undefined = typeof navigator !== "undefined" ? navigator.serviceWorker : undefined;
   private readonly onControllerChange = () => {
-    this.welcome = undefined; // a new worker: say hello again
+    this.welcome = undefined; // a new worker: say hello again, now, before a file is asked for
+    void this.ready();
   };
 
   constructor(private readonly o: WorkerLinkOptions) {
@@ -55,16 +60,32 @@ export class WorkerLink {
     return this.registered;
   }
 
+  /**
+   * The scope proxied URLs live under at once, without waiting for the worker's answer: when
+   * the worker in control runs our own script at a scope that covers this page, our hello is
+   * on its way and the worker waits for it before it answers a proxied URL. Undefined when the
+   * worker is a site's own (which may or may not import ours): then {@link ready} tells.
+   */
+  ownScope(): string | undefined {
+    const controller = this.sw?.controller;
+    if (!controller || this.closed || typeof location === "undefined") return undefined;
+    const script = new URL(this.o.swFile, location.href).href;
+    const scope = new URL(this.o.swScope, location.href).href;
+    if (controller.scriptURL !== script || !location.href.startsWith(scope)) return undefined;
+    this.welcome ??= this.hello(controller);
+    return scope;
+  }
+
   /** The scope proxied URLs live under, once the worker in control answered; else undefined. */
   async ready(): Promise<string | undefined> {
     await this.register();
     const sw = this.sw;
     if (!sw?.controller || this.closed) return undefined;
     this.welcome ??= this.hello(sw.controller);
-    if (!(await this.welcome)) return undefined;
-    return (await sw.getRegistration())?.scope;
+    return this.welcome;
   }
 
+  /** Says hello to the worker in control; resolves with its scope once it answered. */
   private hello(controller: ServiceWorker): Promise<string | undefined> {
     this.port?.close();
     const channel = new MessageChannel();
@@ -78,9 +99,12 @@ export class WorkerLink {
         const m = e.data;
         if (m?.t === "welcome") {
           clearTimeout(timer);
-          resolve(m.version);
+          // Workers of earlier versions did not say their scope.
+          resolve(typeof m.scope === "string" ? m.scope : this.sw?.getRegistration().then((r) => r?.scope));
         } else if (m?.t === "piece") void this.answer(port, m.id, m.url, m.index);
         else if (m?.t === "cancel") this.open.get(m.id)?.abort();
+        else if (m?.t === "opened") this.o.opened(m);
+        else if (m?.t === "failed") this.o.fileFailed(m);
       };
       port.start();
       const hello: Hello = { type: HELLO, ...this.o.hello };

@@ -72,6 +72,14 @@ describe("proxied URLs", () => {
     expect(parseProxiedUrl("https://site.example/swarmcast-media/x?src=nope&len=1&e=a")).toBeUndefined();
     expect(parseProxiedUrl("https://site.example/swarmcast-media/x?src=http://o/a&len=-1&e=a")).toBeUndefined();
   });
+
+  it("leave out length and type when the page does not know them yet", () => {
+    const f = { url: "https://cdn.example/a.mp4", engine: "e1" };
+    const u = proxiedUrl("https://site.example/", f);
+    expect(u).not.toContain("len=");
+    expect(parseProxiedUrl(u)).toEqual(f);
+    expect(parseProxiedUrl(u + "&len=x")).toBeUndefined();
+  });
 });
 
 describe("probe", () => {

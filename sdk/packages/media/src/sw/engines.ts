@@ -26,8 +26,8 @@ export class EngineLink {
     return !this.closed;
   }
 
-  send(m: WorkerMessage): void {
-    if (!this.closed) this.port.postMessage(m);
+  send(m: WorkerMessage, transfer: Transferable[] = []): void {
+    if (!this.closed) this.port.postMessage(m, transfer);
   }
 
   /** Piece `index` of the file at `url`, from the page (memory, disk, peers or HTTP: its choice). */

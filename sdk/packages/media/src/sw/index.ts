@@ -8,9 +8,9 @@
  * of a piece answered, for diagnostics).
  */
 import { DEFAULT_PIECE_LENGTH } from "../pieces.js";
-import { HELLO, parseProxiedUrl, type Hello } from "../link.js";
+import { HELLO, parseProxiedUrl, type Hello, type ProxiedFile } from "../link.js";
 import { EngineLink } from "./engines.js";
-import { answer, type Served } from "./proxy.js";
+import { answer, openFile, type Opening, type Served } from "./proxy.js";
 
 declare const __SWARMCAST_VERSION__: string;
 declare const self: ServiceWorkerGlobalScope;
@@ -38,14 +38,73 @@ self.addEventListener("message", (e) => {
     if (engines.get(hello.engine) === link) engines.delete(hello.engine);
   });
   engines.set(hello.engine, link);
-  link.send({ t: "welcome", version });
+  link.send({ t: "welcome", version, scope: self.registration.scope });
+  silent.delete(hello.engine);
+  for (const w of awaited.get(hello.engine) ?? []) w(link);
+  awaited.delete(hello.engine);
 });
+
+/**
+ * How long a proxied URL's request waits for its engine's hello: a page that knows the worker
+ * is ours gives the element the URL without waiting for the worker's answer, so the request
+ * may come first. An engine that never said hello (the worker restarted and lost the page's
+ * link, or the page left) is not waited for twice.
+ */
+const HELLO_WAIT_MS = 2000;
+const awaited = new Map<string, Array<(l: EngineLink | undefined) => void>>();
+const silent = new Set<string>();
+
+function engineLink(id: string): Promise<EngineLink | undefined> {
+  const known = engines.get(id);
+  if (known || silent.has(id)) return Promise.resolve(known);
+  return new Promise((resolve) => {
+    const waiters = awaited.get(id) ?? [];
+    waiters.push(resolve);
+    awaited.set(id, waiters);
+    setTimeout(() => {
+      if (!awaited.get(id)?.includes(resolve)) return;
+      silent.add(id);
+      for (const w of awaited.get(id) ?? []) w(undefined);
+      awaited.delete(id);
+    }, HELLO_WAIT_MS);
+  });
+}
+
+/** Files of unknown length being opened or opened, by engine and URL; the oldest forgotten first. */
+const openings = new Map<string, Promise<Opening>>();
+const MAX_OPENINGS = 256;
+
+/** The first request for a file tells its page what the origin said, once. */
+function opening(file: ProxiedFile, req: Request, pieceLength: number, link: EngineLink | undefined): Promise<Opening> {
+  const key = `${file.engine} ${file.url}`;
+  const known = openings.get(key);
+  if (known) return known;
+  const o = openFile(file, req.headers.get("Range"), pieceLength);
+  openings.set(key, o);
+  if (openings.size > MAX_OPENINGS) openings.delete(openings.keys().next().value as string);
+  void o.then((r) => {
+    // Later requests only need the file: the piece goes to the page, and is not kept here.
+    if (openings.has(key)) openings.set(key, Promise.resolve(r.ok ? { ok: true, file: r.file } : r));
+    if (!r.ok) return link?.send({ t: "failed", url: file.url, code: r.code, message: r.message });
+    const data = r.first ? r.first.data.slice().buffer : new ArrayBuffer(0);
+    link?.send({ t: "opened", url: file.url, length: r.file.length, type: r.file.type, index: r.first?.index ?? -1, data }, [data]);
+  });
+  return o;
+}
+
+async function respond(req: Request, file: ProxiedFile, link: EngineLink | undefined, clientId: string): Promise<Response> {
+  const pieceLength = link?.hello.pieceLength ?? DEFAULT_PIECE_LENGTH;
+  const readAhead = Math.max(0, Math.min(8, link?.hello.minBufferCount ?? 0));
+  const opts = { pieceLength, readAhead, onServed: (s: Served) => hooks.onServed?.(s) };
+  if (file.length !== undefined && file.type !== undefined) return answer(req, { ...file, length: file.length, type: file.type }, link, opts, clientId);
+  const o = await opening(file, req, pieceLength, link);
+  // Whatever is wrong with it, the element goes to the file's own URL, as without the engine.
+  if (!o.ok) return Response.redirect(file.url, 302);
+  return answer(req, o.file, link, opts, clientId, o.first);
+}
 
 self.addEventListener("fetch", (e) => {
   const file = parseProxiedUrl(e.request.url);
   if (!file) return; // not ours: the browser fetches it as usual
-  const link = engines.get(file.engine);
-  const pieceLength = link?.hello.pieceLength ?? DEFAULT_PIECE_LENGTH;
-  const readAhead = Math.max(0, Math.min(8, link?.hello.minBufferCount ?? 0));
-  e.respondWith(answer(e.request, file, link, { pieceLength, readAhead, onServed: (s) => hooks.onServed?.(s) }, e.clientId));
+  e.respondWith(engineLink(file.engine).then((link) => respond(e.request, file, link, e.clientId)));
 });

@@ -5,8 +5,9 @@
  * engine answers for it (the page left, or the engine failed the piece).
  */
 import { pieceRange, slicesOf } from "../pieces.js";
-import { parseContentRange, planResponse } from "../range.js";
-import type { ProxiedFile } from "../link.js";
+import { classify, typeFromName } from "../probe.js";
+import { parseContentRange, parseRange, planResponse } from "../range.js";
+import type { KnownFile, ProxiedFile } from "../link.js";
 import type { EngineLink } from "./engines.js";
 
 /** What the proxy reports of every part of a piece it answered with (diagnostics, tests). */
@@ -33,8 +34,50 @@ async function fetchRange(url: string, start: number, end: number, signal: Abort
   return data;
 }
 
+/** A piece in hand. */
+export type Piece = { index: number; data: Uint8Array };
+
+/** What the worker's first request for a file of unknown length says: the file and the piece it brought, or why it can't be proxied. */
+export type Opening = { ok: true; file: KnownFile; first?: Piece } | { ok: false; code?: "HTTP_EXPT" | "MEDIA_EXPT"; message: string };
+
+/**
+ * The first request for a file the page has not opened before: the piece that holds the first
+ * byte the element asks for, by HTTP `Range`. Its answer says whether the file can be proxied
+ * (status, type, range support: `classify`) and its length, and brings that piece: one request
+ * to the origin before the first bytes reach the element, as for a plain `<video src>`.
+ */
+export async function openFile(file: ProxiedFile, rangeHeader: string | null, pieceLength: number): Promise<Opening> {
+  const r = parseRange(rangeHeader);
+  const index = r.kind === "from" && Number.isSafeInteger(r.first) ? Math.floor(r.first / pieceLength) : 0;
+  const start = index * pieceLength;
+  let res: Response;
+  try {
+    res = await fetch(file.url, { headers: { Range: `bytes=${start}-${start + pieceLength - 1}` } });
+  } catch (err) {
+    return { ok: false, code: "HTTP_EXPT", message: `${file.url} cannot be read (${String(err)}; a cross-origin file without CORS, or the network failed): played from its own URL` };
+  }
+  const header = (h: string) => res.headers.get(h);
+  if (res.status === 416) {
+    // The element asked past the end: the file is known, no piece came with it.
+    const length = parseContentRange(header("Content-Range"))?.length;
+    if (length !== undefined) return { ok: true, file: { ...file, length, type: typeFromName(file.url) ?? "application/octet-stream" } };
+  }
+  const c = classify(file.url, res.status, header);
+  if (!c.ok) return c;
+  // A 200 to a ranged request: the origin serves no ranges, unless the whole file is this one piece.
+  if (res.status === 200 && !(index === 0 && c.length <= pieceLength)) return { ok: false, message: `${file.url}: the origin serves no byte ranges` };
+  const stated = parseContentRange(header("Content-Range"));
+  if (res.status === 206 && stated?.first !== undefined && stated.first !== start) return { ok: false, code: "HTTP_EXPT", message: `HTTP 206 for ${file.url} starts at ${stated.first}, not ${start}: played from its own URL` };
+  const known: KnownFile = { ...file, length: c.length, type: c.type };
+  if (start >= c.length) return { ok: true, file: known };
+  const data = new Uint8Array(await res.arrayBuffer());
+  const want = pieceRange(index, c.length, pieceLength);
+  if (data.length !== want.end - want.start + 1) return { ok: false, code: "HTTP_EXPT", message: `HTTP gave ${data.length} bytes of ${file.url} ${want.start}-${want.end}: played from its own URL` };
+  return { ok: true, file: known, first: { index, data } };
+}
+
 /** One piece, from the page when it is there, else by HTTP `Range` from here. */
-function getPiece(file: ProxiedFile, index: number, pieceLength: number, link: EngineLink | undefined): Fetching {
+function getPiece(file: KnownFile, index: number, pieceLength: number, link: EngineLink | undefined): Fetching {
   const ctl = new AbortController();
   const range = pieceRange(index, file.length, pieceLength);
   const byHttp = async () => ({ data: await fetchRange(file.url, range.start, range.end, ctl.signal), via: "http" as const });
@@ -53,13 +96,15 @@ function getPiece(file: ProxiedFile, index: number, pieceLength: number, link: E
 }
 
 /** The body for bytes [start, end] of the file, pulled piece by piece. */
-export function pieceStream(file: ProxiedFile, start: number, end: number, link: EngineLink | undefined, opts: ProxyOptions, clientId: string): ReadableStream<Uint8Array> {
+export function pieceStream(file: KnownFile, start: number, end: number, link: EngineLink | undefined, opts: ProxyOptions, clientId: string, have?: Piece): ReadableStream<Uint8Array> {
   const slices = slicesOf(start, end, opts.pieceLength);
   const fetching = new Map<number, Fetching>();
   let next = 0;
   const want = (k: number) => {
     const s = slices[k];
-    if (s && !fetching.has(k)) fetching.set(k, getPiece(file, s.index, opts.pieceLength, link));
+    if (!s || fetching.has(k)) return;
+    const inHand = have && have.index === s.index ? have : undefined;
+    fetching.set(k, inHand ? { promise: Promise.resolve({ data: inHand.data, via: "http" }), abort: () => {} } : getPiece(file, s.index, opts.pieceLength, link));
   };
   return new ReadableStream<Uint8Array>(
     {
@@ -85,9 +130,9 @@ export function pieceStream(file: ProxiedFile, start: number, end: number, link:
   );
 }
 
-/** The whole answer to a request for a proxied file. */
-export function answer(req: Request, file: ProxiedFile, link: EngineLink | undefined, opts: ProxyOptions, clientId: string): Response {
+/** The whole answer to a request for a proxied file (`have`: a piece already in hand). */
+export function answer(req: Request, file: KnownFile, link: EngineLink | undefined, opts: ProxyOptions, clientId: string, have?: Piece): Response {
   const plan = planResponse(req.method, req.headers.get("Range"), file.length, file.type);
-  const body = plan.body && plan.end >= plan.start ? pieceStream(file, plan.start, plan.end, link, opts, clientId) : null;
+  const body = plan.body && plan.end >= plan.start ? pieceStream(file, plan.start, plan.end, link, opts, clientId, have) : null;
   return new Response(body, { status: plan.status, headers: plan.headers });
 }
