@@ -78,4 +78,12 @@ test('a super peer seeds an MP4 in a page\'s own pieceLength (256 KiB) to a tab 
   assert.equal(refused.status, 400, JSON.stringify(refused.body));
   assert.match(refused.body.error, /^list\[0\]\.pieceLength: .*16384\.\.=4194304/);
   await seedsATab('/m/sp256/progressive.mp4', 256 * 1024);
+  // The same file at the default length is another channel: the seeded one is left as it is.
+  const both = await master.call('POST', '/seed', { list: [{ channel, pieceLength: 256 * 1024 }, { channel }] });
+  assert.equal(both.status, 200, JSON.stringify(both.body));
+  assert.deepEqual(both.body.channels.map((c) => c.action), ['updated', 'started'], JSON.stringify(both.body));
+  const stats = await master.call('GET', '/stats');
+  const ids = stats.body.channels.filter((c) => c.channel === channel).map((c) => [c.channelId, c.pieceLength]);
+  const file = `${origin.url}/m/sp256/progressive.mp4`;
+  assert.deepEqual(ids.sort((a, b) => (a[1] ?? 0) - (b[1] ?? 0)), [[file, null], [`${file}#pieces-262144`, 262144]], JSON.stringify(stats.body.channels));
 });
