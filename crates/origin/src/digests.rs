@@ -26,7 +26,7 @@ use wire::integrity::{hex, pieces, ByteRange, DigestManifest, FileDigests};
 pub const MANIFEST_NAME: &str = "segments-sha256.json";
 
 /// The piece length of progressive files by default: the MP4 engine's default.
-pub const DEFAULT_PIECE_LENGTH: u64 = 512 * 1024;
+pub const DEFAULT_PIECE_LENGTH: u64 = wire::swarm_id::DEFAULT_PIECE_LENGTH;
 
 /// Files that are media segments or progressive media.
 const MEDIA: &[&str] = &[

@@ -181,11 +181,37 @@ pub fn info_hash_md5(stream_swarm_id: &str) -> String {
     BASE64.encode(&digest[1..])
 }
 
+/// Bytes per piece of a progressive file unless the page sets another `pieceLength`: the
+/// browser media engine's default.
+pub const DEFAULT_PIECE_LENGTH: u64 = 512 * 1024;
+
+/// The short id of a progressive file's swarm cut in pieces of `piece_length` bytes, as
+/// `@swarmcast/media`'s `fileShortId` derives it: a main stream without properties (as P2P
+/// Media Loader names a media playlist loaded directly) for the default length, named
+/// `pieces-<n>` for any other, since other pieces make another swarm.
+pub fn file_short_id(piece_length: u64) -> String {
+    let identity = StreamIdentity {
+        bitrate: Some(0),
+        name: (piece_length != DEFAULT_PIECE_LENGTH).then(|| format!("pieces-{piece_length}")),
+        ..StreamIdentity::default()
+    };
+    identity.short_id()
+}
+
 pub mod hls;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_short_ids_match_the_media_engines() {
+        // @swarmcast/media's fileShortId(n), run in node.
+        assert_eq!(file_short_id(524_288), "UYnLxGhQilEV4D0HbCx+kRv0ZF0=");
+        assert_eq!(file_short_id(262_144), "RIB73Egh7RpdzH9xgYEHtpXx+xw=");
+        assert_eq!(file_short_id(1_048_576), "lvIEKxdrzx4L3ebCQbhDxU7cejM=");
+        assert_eq!(file_short_id(65_536), "8BQm/iU5MqEbqn3KbYIuXtJc6T4=");
+    }
 
     #[test]
     fn reference_example_from_the_study() {

@@ -118,6 +118,7 @@ fn worker_json(st: &MasterState, w: &Worker, now: Instant) -> Value {
         "keepAlive": spec.map(|s| s.keep_alive),
         "priority": spec.map(|s| s.priority),
         "maxConnections": spec.map(|s| s.max_connections),
+        "pieceLength": spec.and_then(|s| s.piece_length),
         "state": if w.is_stopping() { "stopping" } else if w.ready.is_some() { "running" } else { "starting" },
         "peers": c.peers,
         "swarmPeers": c.swarm_peers,
@@ -157,6 +158,7 @@ async fn stats_all(State(sup): State<Shared>) -> Response {
             json!({
                 "channel": c.spec.channel, "channelId": c.spec.channel_id,
                 "label": c.spec.label, "priority": c.spec.priority,
+                "pieceLength": c.spec.piece_length,
                 "queued": pids.is_empty(), "pids": pids,
             })
         })

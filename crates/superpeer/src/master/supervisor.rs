@@ -627,6 +627,7 @@ fn needs_restart(old: &SeedSpec, new: &SeedSpec) -> bool {
         || old.signal2 != new.signal2
         || old.token != new.token
         || old.no_use_disk_cache != new.no_use_disk_cache
+        || old.piece_length != new.piece_length
 }
 
 /// File-system-safe, stable folder name for a channel's disk cache.

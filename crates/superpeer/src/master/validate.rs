@@ -15,6 +15,12 @@ pub const MAX_MAX_CONNECTIONS: u32 = 100_000;
 /// Most items accepted in one `POST /seed`.
 pub const MAX_SEED_ITEMS: usize = 1000;
 const MAX_TEXT: usize = 1024;
+/// Smallest `pieceLength` (bytes) a progressive-file seed may ask for: smaller pieces spend
+/// more on per-piece messages than they carry.
+pub const MIN_PIECE_LENGTH: u64 = 16 * 1024;
+/// Largest `pieceLength` (bytes): a worker holds up to 40 pieces per swarm in memory, so 4 MiB
+/// pieces already take 160 MiB.
+pub const MAX_PIECE_LENGTH: u64 = 4 * 1024 * 1024;
 
 /// One validated seed item: everything a worker needs to seed the channel.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -22,7 +28,9 @@ const MAX_TEXT: usize = 1024;
 pub struct SeedSpec {
     /// The channel id exactly as the client sent it (base64).
     pub channel: String,
-    /// The decoded channel id; the key under which the master keeps the channel.
+    /// The decoded channel id; the key under which the master keeps the channel. A progressive
+    /// file seeded in pieces of another length than the default is another swarm, so another
+    /// channel: `#pieces-<n>` follows its id.
     pub channel_id: String,
     /// Swarm base of P2P Media Loader (`swarmId`, or the manifest URL without query).
     pub swarm_base: String,
@@ -38,6 +46,9 @@ pub struct SeedSpec {
     pub no_use_disk_cache: bool,
     pub max_connections: u32,
     pub label: String,
+    /// Bytes per piece of a progressive file when not the default (`None`: 512 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub piece_length: Option<u64>,
 }
 
 /// `POST /ping` body.
@@ -265,6 +276,11 @@ fn parse_item(item: &Item<'_>, config: &MasterConfig) -> Result<SeedSpec, BadReq
                 )
             })? as u32,
     };
+    let piece_length = piece_length(item, &url)?;
+    let channel_id = match piece_length {
+        Some(n) => format!("{channel_id}#pieces-{n}"),
+        None => channel_id,
+    };
     Ok(SeedSpec {
         channel,
         channel_id,
@@ -280,7 +296,35 @@ fn parse_item(item: &Item<'_>, config: &MasterConfig) -> Result<SeedSpec, BadReq
         no_use_disk_cache: item.bool("noUseDiskCache")?,
         max_connections,
         label: item.string("label")?.unwrap_or_default(),
+        piece_length,
     })
+}
+
+/// `pieceLength`: only for a progressive file, within the limits; the default counts as none
+/// (the same swarm as a seed without it).
+fn piece_length(item: &Item<'_>, url: &str) -> Result<Option<u64>, BadRequest> {
+    let Some(v) = item.get("pieceLength") else {
+        return Ok(None);
+    };
+    let field = item.field("pieceLength");
+    if !crate::worker::media::is_progressive(url) {
+        return Err(bad(
+            &field,
+            "only a progressive file (.mp4, .mp3, .webm, ...) is seeded by pieces; leave it out for a playlist or MPD",
+        ));
+    }
+    let n = v
+        .as_u64()
+        .filter(|n| (MIN_PIECE_LENGTH..=MAX_PIECE_LENGTH).contains(n))
+        .ok_or_else(|| {
+            bad(
+                &field,
+                format!(
+                    "expected an integer number of bytes {MIN_PIECE_LENGTH}..={MAX_PIECE_LENGTH} (16 KiB to 4 MiB), the page's pieceLength"
+                ),
+            )
+        })?;
+    Ok((n != crate::worker::media::PIECE_LENGTH).then_some(n))
 }
 
 #[cfg(test)]
@@ -406,6 +450,69 @@ mod tests {
             let e = seed(items.clone()).unwrap_err();
             assert!(e.0.starts_with(&format!("{field}:")), "{items} -> {e}");
         }
+    }
+
+    #[test]
+    fn piece_length_makes_another_channel_of_a_file() {
+        let mp4 = b64("http://o/m/a.mp4?t=1");
+        let s = seed(serde_json::json!([
+            { "channel": mp4 },
+            { "channel": mp4, "pieceLength": 262_144 },
+            { "channel": mp4, "pieceLength": MAX_PIECE_LENGTH },
+        ]))
+        .unwrap();
+        assert_eq!(s[0].piece_length, None);
+        assert_eq!(s[1].piece_length, Some(262_144));
+        assert_eq!(s[1].channel_id, "http://o/m/a.mp4?t=1#pieces-262144");
+        assert_eq!(s[1].swarm_base, "http://o/m/a.mp4");
+        assert_eq!(s[1].url, "http://o/m/a.mp4?t=1");
+        assert_eq!(s[2].piece_length, Some(MAX_PIECE_LENGTH));
+        // The default length is the default swarm: the same channel as no pieceLength.
+        let d = seed(serde_json::json!([{ "channel": mp4, "pieceLength": 524_288 }])).unwrap();
+        assert_eq!(d[0], s[0]);
+        let twice = seed(serde_json::json!([
+            { "channel": mp4, "pieceLength": 65_536 },
+            { "channel": mp4, "pieceLength": 65_536 },
+        ]));
+        assert!(twice.unwrap_err().0.starts_with("list[1].channel:"));
+    }
+
+    #[test]
+    fn piece_length_is_refused_out_of_range_or_for_a_playlist() {
+        let mp4 = b64("http://o/a.mp4");
+        for bad_length in [
+            serde_json::json!(0),
+            serde_json::json!(MIN_PIECE_LENGTH - 1),
+            serde_json::json!(MAX_PIECE_LENGTH + 1),
+            serde_json::json!(-262_144),
+            serde_json::json!(262_144.5),
+            serde_json::json!("262144"),
+        ] {
+            let e = seed(serde_json::json!([{ "channel": mp4, "pieceLength": bad_length }]))
+                .unwrap_err();
+            assert!(e.0.starts_with("list[0].pieceLength:"), "{e}");
+            assert!(e.0.contains("16384..=4194304"), "{e}");
+        }
+        let e = seed(serde_json::json!([{
+            "channel": b64("http://o/x.m3u8"), "pieceLength": 262_144
+        }]))
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("list[0].pieceLength: only a progressive file"),
+            "{e}"
+        );
+        // An explicit url decides what is fetched, so what may be cut in pieces.
+        let e = seed(serde_json::json!([{
+            "channel": b64("my-film"), "url": "http://o/index.m3u8", "pieceLength": 262_144
+        }]))
+        .unwrap_err();
+        assert!(e.0.starts_with("list[0].pieceLength:"), "{e}");
+        let s = seed(serde_json::json!([{
+            "channel": b64("my-film"), "url": "http://o/film.webm", "pieceLength": 1_048_576
+        }]))
+        .unwrap();
+        assert_eq!(s[0].channel_id, "my-film#pieces-1048576");
+        assert_eq!(s[0].swarm_base, "my-film");
     }
 
     #[test]

@@ -119,6 +119,7 @@ mod tests {
             no_use_disk_cache: false,
             max_connections: 80,
             label: String::new(),
+            piece_length: None,
         }
     }
 

@@ -26,8 +26,9 @@ use wire::tracker::InfoHash;
 use super::cache::{self, DiskCache};
 use super::Counters;
 
-/// Bytes per piece of a progressive file: the browser media engine's default `pieceLength`.
-pub const PIECE_LENGTH: u64 = 512 * 1024;
+/// Bytes per piece of a progressive file unless the seed sets `pieceLength`: the browser
+/// media engine's default.
+pub const PIECE_LENGTH: u64 = swarm_id::DEFAULT_PIECE_LENGTH;
 /// Extensions of the progressive files a channel may be (seeded by pieces, no playlist).
 const PROGRESSIVE: &[&str] = &[
     "mp4", "m4a", "m4v", "mov", "mp3", "webm", "weba", "mkv", "ogg", "oga", "opus", "aac", "flac",
@@ -258,15 +259,14 @@ pub fn is_progressive(url: &str) -> bool {
         .is_some_and(|(_, ext)| PROGRESSIVE.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
-/// A progressive file's swarm: a main stream without properties, as the browser engine
-/// declares a file (and hls.js a media playlist loaded directly).
-pub fn file_variant(url: &str, swarm_base: &str) -> Result<Variant, String> {
-    let identity = swarm_id::StreamIdentity {
-        bitrate: Some(0),
-        ..swarm_id::StreamIdentity::default()
-    };
-    let swarm_id =
-        swarm_id::stream_swarm_id(swarm_base, swarm_id::StreamType::Main, &identity.short_id());
+/// A progressive file's swarm in pieces of `piece_length` bytes, named as the browser engine
+/// declares it ([`swarm_id::file_short_id`]).
+pub fn file_variant(url: &str, swarm_base: &str, piece_length: u64) -> Result<Variant, String> {
+    let swarm_id = swarm_id::stream_swarm_id(
+        swarm_base,
+        swarm_id::StreamType::Main,
+        &swarm_id::file_short_id(piece_length),
+    );
     let info_hash = InfoHash::from_binary_str(&swarm_id::info_hash(&swarm_id))
         .map_err(|e| format!("info hash of {swarm_id}: {e:?}"))?;
     Ok(Variant {
@@ -457,7 +457,7 @@ mod tests {
         assert!(is_progressive("http://o/audio.mp3#t=3"));
         assert!(!is_progressive("http://o/live/index.m3u8"));
         assert!(!is_progressive("http://o/mp4/"));
-        let v = file_variant("http://o/a.mp4?t=1", "http://o/a.mp4").unwrap();
+        let v = file_variant("http://o/a.mp4?t=1", "http://o/a.mp4", PIECE_LENGTH).unwrap();
         // @swarmcast/media's fileShortId(512 KiB) = streamShortId({ bitrate: 0 }).
         let text = "#EXTM3U\n#EXTINF:2,\na.ts\n";
         let same = variants("http://o/a.mp4", text, "http://o/a.mp4").unwrap();
@@ -473,6 +473,22 @@ mod tests {
         assert_eq!(p[1].byte_range, Some((PIECE_LENGTH, PIECE_LENGTH)));
         assert_eq!(p[2].byte_range, Some((2 * PIECE_LENGTH, 10)));
         assert_eq!(p[2].id, 2);
+    }
+
+    #[test]
+    fn another_piece_length_is_another_swarm_cut_in_its_pieces() {
+        let v = file_variant("http://o/a.mp4?t=1", "http://o/a.mp4", 262_144).unwrap();
+        // @swarmcast/media's fileShortId(262144), run in node.
+        assert_eq!(
+            v.swarm_id,
+            "v2-http://o/a.mp4-main-RIB73Egh7RpdzH9xgYEHtpXx+xw="
+        );
+        let default = file_variant("http://o/a.mp4?t=1", "http://o/a.mp4", PIECE_LENGTH).unwrap();
+        assert_ne!(v.info_hash, default.info_hash);
+        let p = file_pieces("http://o/a.mp4", 3 * 262_144 + 1, 262_144);
+        assert_eq!(p.len(), 4);
+        assert_eq!(p[1].byte_range, Some((262_144, 262_144)));
+        assert_eq!(p[3].byte_range, Some((3 * 262_144, 1)));
     }
 
     #[test]

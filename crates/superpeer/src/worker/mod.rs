@@ -213,8 +213,9 @@ async fn seed(
     let shown_url = wire::redact::url(&seed.url);
     let mut pause = Duration::from_millis(500);
     let (variants, known) = if media::is_progressive(&seed.url) {
-        let variant =
-            media::file_variant(&seed.url, &seed.swarm_base).map_err(anyhow::Error::msg)?;
+        let piece_length = seed.piece_length.unwrap_or(media::PIECE_LENGTH);
+        let variant = media::file_variant(&seed.url, &seed.swarm_base, piece_length)
+            .map_err(anyhow::Error::msg)?;
         let length = loop {
             match origin.length(&seed.url).await {
                 Ok(n) => break n,
@@ -223,7 +224,7 @@ async fn seed(
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(10));
         };
-        let pieces = media::file_pieces(&seed.url, length, media::PIECE_LENGTH);
+        let pieces = media::file_pieces(&seed.url, length, piece_length);
         (vec![variant], HashMap::from([(0, pieces)]))
     } else {
         (manifest_variants(&origin, seed).await, HashMap::new())
