@@ -37,8 +37,12 @@ const PROGRESSIVE: &[&str] = &[
 
 /// Live segments kept behind the oldest one still listed in the playlist.
 const LIVE_KEEP_BEHIND: usize = 3;
-/// VOD segments fetched past the one a viewer is at.
+/// VOD segments fetched past the one a viewer is at: at least this many...
 const VOD_LOOKAHEAD: usize = 3;
+/// ...and as many as start within this many seconds of it: players buffer 10 (Shaka) to 30
+/// (hls.js) seconds ahead in a burst at startup, and the worker must be ahead of that burst to
+/// serve it.
+const VOD_LOOKAHEAD_SECS: f64 = 30.0;
 /// VOD segments held in memory per swarm (older ones stay in the disk cache).
 const VOD_MEMORY_SEGMENTS: usize = 40;
 
@@ -343,6 +347,22 @@ pub async fn run_live(origin: Origin, variant: Variant, node: NodeHandle) {
     }
 }
 
+/// The last position (inclusive) a VOD worker fetches for a viewer at position `i`: the next
+/// `VOD_LOOKAHEAD` segments, and every one that starts within `VOD_LOOKAHEAD_SECS` of
+/// segment `i` (lists without durations, such as a file's pieces, get the count alone).
+fn lookahead_end(list: &[Segment], i: usize) -> usize {
+    let Some(at) = list.get(i) else {
+        return i;
+    };
+    let horizon = at.start + VOD_LOOKAHEAD_SECS;
+    let by_time = list[i..]
+        .iter()
+        .take_while(|s| s.duration > 0.0 && s.start < horizon)
+        .count()
+        .saturating_sub(1);
+    i + by_time.max(VOD_LOOKAHEAD)
+}
+
 /// Serves VOD variants: fetches what viewers are at (and a few segments ahead) from the
 /// disk cache or the origin. `segments` holds the lists already known by variant index (a
 /// file's pieces); the others come from their playlists when first wanted.
@@ -384,7 +404,7 @@ pub async fn run_vod(
             .chain(demand.announced.iter().max().copied())
         {
             if let Ok(i) = list.binary_search_by_key(&id, |s| s.id) {
-                wanted.extend(i..=i + VOD_LOOKAHEAD);
+                wanted.extend(i..=lookahead_end(list, i));
             }
         }
         for seg in wanted.into_iter().filter_map(|i| list.get(i)) {
@@ -428,6 +448,41 @@ pub async fn run_vod(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn timed(durations: &[f64]) -> Vec<Segment> {
+        let mut start = 0.0;
+        durations
+            .iter()
+            .enumerate()
+            .map(|(k, &d)| {
+                let s = Segment {
+                    id: k as i64,
+                    url: format!("http://o/{k}.m4s"),
+                    byte_range: None,
+                    start,
+                    duration: d,
+                };
+                start += d;
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn vod_lookahead_covers_thirty_seconds_and_at_least_three_segments() {
+        let fours = timed(&[4.0; 40]);
+        // 4 s segments: those starting within 30 s of segment 2's start are 2..=9.
+        assert_eq!(lookahead_end(&fours, 2), 9);
+        let tens = timed(&[10.0; 10]);
+        assert_eq!(lookahead_end(&tens, 0), 3, "never fewer than three");
+        // A file's pieces have no times (all "start" at 0): the count alone, not the whole file.
+        assert_eq!(lookahead_end(&timed(&[0.0; 1000]), 4), 7);
+        assert_eq!(
+            lookahead_end(&fours, 99),
+            99,
+            "a position past the list is its own end"
+        );
+    }
 
     #[test]
     fn media_playlist_is_one_main_swarm_of_its_own_url() {
