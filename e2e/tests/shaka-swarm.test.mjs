@@ -1,7 +1,9 @@
 // Shaka Player with the Swarmcast engine (@swarmcast/shaka), in real Chromium: two tabs share
 // the DASH VOD and the looping live DASH stream both ways, keep sharing across an ABR switch,
-// and share with unmodified p2p-media-loader-shaka 2.2.2 both ways. Every segment Shaka was
-// handed is compared by SHA-256 with the origin's bytes and any Shaka error fails the test.
+// and share with unmodified p2p-media-loader-shaka 2.2.2 both ways; on the live DASH stream, whose
+// digests the origin publishes, a tab that flips a byte of what it uploads is banned. Every
+// segment Shaka was handed is compared by SHA-256 with the origin's bytes and any Shaka error
+// fails the test.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { mediaDir, startOrigin } from '../lib/servers.mjs';
 import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
-import { sleep, startTracker } from './sdk-support.mjs';
+import { drainPlayed, PlayedChecker } from '../lib/played.mjs';
+import { sleep, startTracker, state } from './sdk-support.mjs';
 import { p2p, playTogether, summary } from './shaka-support.mjs';
 
 let origin;
@@ -75,6 +78,43 @@ test('two Shaka tabs share the live DASH stream both ways, and across an ABR swi
     assert.ok(s.swarms.some((id) => id.endsWith('/live/dash/manifest.mpd-main-1')), `480p swarm used: ${s.swarms}`);
   }
   assert.ok(atSwitch && [sa, sb].every((s, i) => p2p(s).down > atSwitch[i]), `P2P after the switch: ${atSwitch}`);
+});
+
+test('a Shaka tab that lies on the live DASH stream is banned after its first bad segment; the honest tab plays only the origin\'s bytes', async (t) => {
+  const params = { video: '360' };
+  const liar = await open('sdk-shaka', '/live/dash/manifest.mpd', { ...params, lie: 'flip' });
+  await waitForState(liar, (s) => s.currentTime > 0 || s.fatal, { what: 'the liar playing' });
+  const honest = await open('sdk-shaka', '/live/dash/manifest.mpd', params);
+  const checker = new PlayedChecker();
+  // Until it banned the liar and played 6 s more (bounded).
+  let s;
+  let bannedAt;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    s = await state(honest);
+    await checker.add('honest', await drainPlayed(honest));
+    if (s.fatal) break;
+    if (s.bytes?.banned > 0) bannedAt ??= s.currentTime;
+    if (bannedAt !== undefined && s.currentTime >= bannedAt + 6) break;
+    await sleep(500);
+  }
+  // The liar's peer id in each of its swarms (one per stream).
+  const liarIds = await liar.evaluate(() => [...window.__engine.core.swarms.values()].map((w) => w.peerId));
+  await checker.add('honest', await drainPlayed(honest));
+  for (const p of [liar, honest]) await p.close();
+  t.diagnostic(`${checker.summary()}; liar ${liarIds}; honest ${summary(s)} ${JSON.stringify(s.bytes)} ${s.exceptionMessages}`);
+  assert.equal(s.fatal, null, summary(s));
+  const blamed = s.exceptionMessages.filter((m) => m.startsWith('PEER_EXPT') && /SHA-256/.test(m));
+  const perId = liarIds.map((id) => blamed.filter((m) => m.includes(`peer ${id} `)).length);
+  assert.ok(blamed.length >= 1 && perId.reduce((a, b) => a + b, 0) === blamed.length, `only the liar is blamed: ${blamed}`);
+  assert.ok(perId.every((n) => n <= 1), `banned in each swarm after its first bad segment there: ${blamed}`);
+  assert.ok(s.bytes.banned === blamed.length && s.bytes.badSegments === blamed.length, JSON.stringify(s.bytes));
+  assert.ok(s.bytes.verifiedBytes > 0, 'segments from peers were checked against the live DASH digests');
+  assert.ok(!s.peers.some((id) => liarIds.includes(id)), 'no longer connected to the liar');
+  assert.ok(s.currentTime >= bannedAt + 6, `played on after the ban: ${summary(s)}`);
+  assert.ok(checker.checked > 0, checker.summary());
+  assert.deepEqual(checker.mismatches, [], checker.summary());
+  assert.deepEqual(checker.errors, [], `Shaka errors: ${checker.summary()}`);
 });
 
 test('our Shaka engine and unmodified p2p-media-loader-shaka share a DASH VOD (SegmentList, byte ranges) both ways', async () => {
