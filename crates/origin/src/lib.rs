@@ -196,51 +196,59 @@ fn unix_now() -> f64 {
 
 /// `/live/<path>.mpd`: the VOD MPD at `<path>` as a dynamic MPD of the moment.
 async fn live_mpd(s: &AppState, file: &Path) -> Response {
-    let cached = s
-        .dash_loops
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(file)
-        .cloned();
-    let looped = match cached {
-        Some(looped) => looped,
-        None => {
-            let Ok(text) = tokio::fs::read_to_string(file).await else {
-                return (StatusCode::NOT_FOUND, "no such MPD").into_response();
-            };
-            match DashLoop::new(&text, s.config.live_window) {
-                Ok(looped) => {
-                    let looped = Arc::new(looped);
-                    let mut loops = s.dash_loops.lock().unwrap_or_else(|e| e.into_inner());
-                    loops.insert(file.to_owned(), looped.clone());
-                    looped
-                }
-                Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
-            }
-        }
+    let looped = match load_dash_loop(s, file).await {
+        Ok(looped) => looped,
+        Err((status, why)) => return (status, why).into_response(),
     };
-    // The same clock as the HLS loops: the origin's start plus the monotonic time since.
-    let now = s.started_unix + s.started.elapsed().as_secs_f64();
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(DASH_MIME)),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        looped.mpd_at(s.started_unix, now),
+        looped.mpd_at(s.started_unix, dash_now(s)),
     )
         .into_response()
 }
 
-/// The digests of the segments the folder's live streams list now and listed one window ago,
-/// current as segments appear (a packager's manifest would grow the same way).
+/// The live MPDs' clock: the same as the HLS loops', the origin's start plus the monotonic
+/// time since.
+fn dash_now(s: &AppState) -> f64 {
+    s.started_unix + s.started.elapsed().as_secs_f64()
+}
+
+async fn load_dash_loop(s: &AppState, file: &Path) -> Result<Arc<DashLoop>, (StatusCode, String)> {
+    if let Some(looped) = s
+        .dash_loops
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(file)
+    {
+        return Ok(looped.clone());
+    }
+    let Ok(text) = tokio::fs::read_to_string(file).await else {
+        return Err((StatusCode::NOT_FOUND, "no such MPD".to_owned()));
+    };
+    let looped = DashLoop::new(&text, s.config.live_window)
+        .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let looped = Arc::new(looped);
+    let mut loops = s.dash_loops.lock().unwrap_or_else(|e| e.into_inner());
+    loops.insert(file.to_owned(), looped.clone());
+    Ok(looped)
+}
+
+/// The digests of the segments the folder's live streams (HLS playlists and DASH MPDs) list now
+/// and listed in the window before, current as segments appear (a packager's manifest would
+/// grow the same way).
 async fn live_digests(s: &AppState, folder: &Path) -> Response {
     let Ok(mut entries) = tokio::fs::read_dir(folder).await else {
         return (StatusCode::NOT_FOUND, "no such folder").into_response();
     };
-    let mut playlists = Vec::new();
+    let (mut playlists, mut mpds) = (Vec::new(), Vec::new());
     while let Ok(Some(entry)) = entries.next_entry().await {
-        if entry.path().extension().is_some_and(|e| e == "m3u8") {
-            playlists.push(entry.path());
+        match entry.path().extension().and_then(|e| e.to_str()) {
+            Some("m3u8") => playlists.push(entry.path()),
+            Some("mpd") => mpds.push(entry.path()),
+            _ => {}
         }
     }
     let elapsed = s.started.elapsed();
@@ -255,6 +263,12 @@ async fn live_digests(s: &AppState, folder: &Path) -> Response {
         for seg in now.segments.iter().chain(&before.segments) {
             names.insert(digests::file_name(&seg.uri));
         }
+    }
+    for p in mpds {
+        let Ok(looped) = load_dash_loop(s, &p).await else {
+            continue;
+        };
+        names.extend(looped.listed_files(s.started_unix, dash_now(s)));
     }
     if names.is_empty() {
         return (StatusCode::NOT_FOUND, "no live stream in this folder").into_response();

@@ -11,8 +11,10 @@
 //! at once, and a segment appears when it would have ended in real time. Only `SegmentTemplate`
 //! addressing (with `$Number$` or `$Time$`, timeline or fixed duration) can be looped.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use manifest::dash::Mpd;
 use roxmltree::{Document, Node};
 
 /// Why an MPD can't be looped.
@@ -120,6 +122,61 @@ impl DashLoop {
         };
         live.element(&mut out, doc.root_element(), None);
         out
+    }
+}
+
+impl DashLoop {
+    /// The names of the segment files beside the MPD that its live MPDs list from one window
+    /// before `now` until `now`: what a digest manifest of the stream covers, so that a player
+    /// that read an MPD up to one window old finds each segment it was handed. Keyed as
+    /// players key them: the file name, without the `?loop=k` query.
+    pub fn listed_files(&self, started: f64, now: f64) -> BTreeSet<String> {
+        // Any base: only segments in the MPD's own folder are kept.
+        const BASE: &str = "http://origin/";
+        let window = self.window_s;
+        let availability_start = started - window;
+        let edge = (now - availability_start).max(window);
+        // A segment stays listed for one window from the moment it appears: its end, or the
+        // moment its period is listed (once every template has a segment in it), which may
+        // come later. So the MPDs at `now`, one window before and at each period's appearance
+        // in between list every segment listed in that time.
+        let mut times = vec![now, now - window];
+        let period = |e: f64| ((e - self.first_end_s) / self.loop_s).floor().max(0.0) as u64;
+        for k in period(edge - window)..=period(edge) {
+            // A microsecond on, so rounding can't put it just before the period appears.
+            let at = availability_start + k as f64 * self.loop_s + self.first_end_s + 1e-6;
+            if at > now - window && at < now {
+                times.push(at);
+            }
+        }
+        let mut names = BTreeSet::new();
+        for at in times {
+            let Ok(mpd) = Mpd::parse(&self.mpd_at(started, at), BASE) else {
+                continue; // an MPD this module wrote: parsed in its tests
+            };
+            let mut reps: Vec<&str> = mpd
+                .periods
+                .iter()
+                .flat_map(|p| &p.representations)
+                .map(|r| r.id.as_str())
+                .collect();
+            reps.sort_unstable();
+            reps.dedup();
+            for rep in reps {
+                // The MPD lists only segments that have ended; the second of slack absorbs
+                // the millisecond rounding of its dates.
+                let Ok(listed) = mpd.segments(rep, at + 1.0) else {
+                    continue;
+                };
+                for seg in listed.segments {
+                    let path = seg.url.split(['?', '#']).next().unwrap_or_default();
+                    if let Some(name) = path.strip_prefix(BASE).filter(|n| !n.contains('/')) {
+                        names.insert(name.to_owned());
+                    }
+                }
+            }
+        }
+        names
     }
 }
 

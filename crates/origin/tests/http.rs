@@ -73,7 +73,9 @@ fn write_media(root: &Path) {
         </Representation></AdaptationSet></Period></MPD>"#,
     )
     .unwrap();
-    std::fs::write(root.join("dash/c-2.m4s"), b"two").unwrap();
+    for (n, bytes) in [(1, &b"one"[..]), (2, b"two"), (3, b"three"), (4, b"four")] {
+        std::fs::write(root.join(format!("dash/c-{n}.m4s")), bytes).unwrap();
+    }
     std::fs::write(root.join("dash/list.mpd"), "<MPD><Period/></MPD>").unwrap();
 }
 
@@ -239,6 +241,29 @@ fn a_live_stream_publishes_the_digests_of_its_window() {
         404,
         "no stream at the root"
     );
+}
+
+#[test]
+fn a_live_dash_stream_publishes_the_digests_of_its_window() {
+    let (addr, dir) = start();
+    let text = String::from_utf8(get(addr, "/live/dash/manifest.mpd", "").body).unwrap();
+    let a = get(addr, "/live/dash/segments-sha256.json", "");
+    assert_eq!(a.status, 200);
+    let m = wire::integrity::DigestManifest::parse(&a.body).unwrap();
+    let mpd = manifest::dash::Mpd::parse(&text, "http://o/live/dash/manifest.mpd").unwrap();
+    // Every segment the MPD lists (by file name, as players look it up) with its file's digest.
+    let listed = mpd.segments("v", f64::MAX).unwrap().segments;
+    assert_eq!(listed.len(), 3, "a window of 3 segments: {text}");
+    for seg in &listed {
+        let url = seg.url.strip_prefix("http://o/live/dash/").unwrap();
+        let (name, query) = url.split_once('?').unwrap();
+        assert!(query.starts_with("loop="), "{url}");
+        let bytes = std::fs::read(dir.path().join("dash").join(name)).unwrap();
+        let digest = wire::integrity::sha256_hex(&bytes);
+        assert_eq!(m.lookup(name, None), Some(digest.as_str()), "{name}");
+        let served = get(addr, &format!("/live/dash/{url}"), "");
+        assert_eq!(wire::integrity::sha256_hex(&served.body), digest);
+    }
 }
 
 #[test]

@@ -139,3 +139,43 @@ fn refuses_what_it_cannot_loop() {
         assert!(e.contains(why), "{mpd}: {e}");
     }
 }
+
+#[test]
+fn digests_cover_what_the_mpds_of_the_last_window_listed() {
+    let l = DashLoop::new(VOD, 1).unwrap();
+    let names = |elapsed: f64| l.listed_files(STARTED, STARTED + elapsed);
+    // Edge 4.1 s with a 2.1 s window: the second segments now, the first ones before.
+    assert_eq!(
+        names(2.0),
+        [
+            "chunk-0-00001.m4s",
+            "chunk-0-00002.m4s",
+            "chunk-1-00001.m4s",
+            "chunk-1-00002.m4s"
+        ]
+        .map(str::to_owned)
+        .into()
+    );
+    // Whatever an MPD up to one window old listed is covered, across loops and as periods
+    // appear.
+    for i in 0..60 {
+        let elapsed = f64::from(i) * 0.37;
+        let covered = names(elapsed);
+        for back in (0..=21).map(|b| f64::from(b) * 0.1) {
+            let (text, mpd) = live_at(1, elapsed - back);
+            for rep in ["0", "1"] {
+                for (url, _) in listed(&mpd, rep, elapsed - back) {
+                    let name = url.split('?').next().unwrap();
+                    assert!(covered.contains(name), "{name} at {elapsed} s\n{text}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn digests_list_only_files_beside_the_mpd() {
+    let vod = VOD.replace("media=\"chunk-", "media=\"media/chunk-");
+    let l = DashLoop::new(&vod, 2).unwrap();
+    assert!(l.listed_files(STARTED, STARTED + 10.0).is_empty());
+}
