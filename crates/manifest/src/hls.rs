@@ -2,7 +2,8 @@
 //! to P2P Media Loader (one `main` stream per variant, one `secondary` per audio rendition with
 //! a URI, a single `main` stream for a media playlist loaded directly), and the segments of a
 //! media playlist with P2P Media Loader's ids (media sequence number when live, position in
-//! the playlist when VOD).
+//! the playlist when VOD). The streams' identities are `wire::swarm_id::hls`'s rules, fed with
+//! what `m3u8-rs` read.
 
 use m3u8_rs::{AlternativeMediaType, MasterPlaylist, Playlist};
 pub use wire::swarm_id::hls::HlsStream;
