@@ -2,22 +2,14 @@
 //! to P2P Media Loader (one `main` stream per variant, one `secondary` per audio rendition with
 //! a URI, a single `main` stream for a media playlist loaded directly), and the segments of a
 //! media playlist with P2P Media Loader's ids (media sequence number when live, position in
-//! the playlist when VOD).
+//! the playlist when VOD). The streams' identities are `wire::swarm_id::hls`'s rules, fed with
+//! what `m3u8-rs` read.
 
-use m3u8_rs::{AlternativeMediaType, MasterPlaylist, Playlist, QuotedOrUnquoted};
-use wire::swarm_id::{StreamIdentity, StreamType};
+use m3u8_rs::{AlternativeMediaType, MasterPlaylist, Playlist};
+pub use wire::swarm_id::hls::HlsStream;
+use wire::swarm_id::hls::{self as ids, AudioRendition, Variant};
 
 use crate::{url, Classified, ManifestError, Segment};
-
-/// One stream of a playlist with the identity P2P Media Loader derives for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HlsStream {
-    /// The playlist URI as written (relative to the master playlist); empty for a media
-    /// playlist loaded directly.
-    pub uri: String,
-    pub stream_type: StreamType,
-    pub identity: StreamIdentity,
-}
 
 /// A media playlist's segments.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,124 +51,50 @@ pub fn streams(text: &str) -> Result<Vec<HlsStream>, ManifestError> {
             }
             master_streams(&master)
         }
-        // hls.js makes a single level with bitrate 0 and no attributes for a media playlist.
-        Playlist::MediaPlaylist(media) if !media.segments.is_empty() => vec![HlsStream {
-            uri: String::new(),
-            stream_type: StreamType::Main,
-            identity: StreamIdentity {
-                bitrate: Some(0),
-                ..StreamIdentity::default()
-            },
-        }],
+        Playlist::MediaPlaylist(media) if !media.segments.is_empty() => {
+            vec![ids::media_playlist_stream()]
+        }
         Playlist::MediaPlaylist(_) => Vec::new(),
     })
 }
 
+/// The attributes `wire`'s identity rules take, as `m3u8-rs` read them.
 fn master_streams(master: &MasterPlaylist) -> Vec<HlsStream> {
-    let mut streams = Vec::new();
-    let mut audio_codecs_by_group: Vec<(String, String)> = Vec::new();
-    for v in master.variants.iter().filter(|v| !v.is_i_frame) {
-        let codecs = v.codecs.as_deref().unwrap_or_default();
-        if let Some(group) = &v.audio {
-            let audio = codecs_of_kind(codecs, false);
-            if !audio.is_empty() {
-                audio_codecs_by_group.push((group.clone(), audio));
-            }
-        }
-        // hls.js: bitrate = BANDWIDTH || AVERAGE-BANDWIDTH; without it, no other metadata is used.
-        let bitrate = [Some(v.bandwidth), v.average_bandwidth]
-            .into_iter()
-            .flatten()
-            .find(|&b| b != 0)
-            .unwrap_or(0);
-        let mut identity = StreamIdentity {
-            bitrate: Some(bitrate),
-            ..StreamIdentity::default()
-        };
-        if bitrate != 0 {
-            let video = codecs_of_kind(codecs, true);
-            identity.codecs = (!video.is_empty()).then_some(video);
-            if let Some(r) = &v.resolution {
-                identity.width = Some(r.width);
-                identity.height = Some(r.height);
-            }
-            identity.frame_rate = v.frame_rate.map(js_number);
-            identity.video_range = other_attribute(&v.other_attributes, "VIDEO-RANGE");
-        }
-        streams.push(HlsStream {
+    let variants: Vec<Variant> = master
+        .variants
+        .iter()
+        .filter(|v| !v.is_i_frame)
+        .map(|v| Variant {
             uri: v.uri.clone(),
-            stream_type: StreamType::Main,
-            identity,
-        });
-    }
-    for m in &master.alternatives {
-        let (AlternativeMediaType::Audio, Some(uri)) = (&m.media_type, &m.uri) else {
-            continue;
-        };
-        let codec = audio_codecs_by_group
-            .iter()
-            .find(|(g, _)| *g == m.group_id)
-            .map(|(_, c)| c.clone());
-        streams.push(HlsStream {
-            uri: uri.clone(),
-            stream_type: StreamType::Secondary,
-            identity: StreamIdentity {
-                bitrate: Some(0),
-                codecs: codec,
+            bandwidth: Some(v.bandwidth),
+            average_bandwidth: v.average_bandwidth,
+            codecs: v.codecs.clone(),
+            resolution: v.resolution.map(|r| (r.width, r.height)),
+            // The number's text; the identity normalizes it as JS's `Number` does.
+            frame_rate: v.frame_rate.map(|f| f.to_string()),
+            video_range: v
+                .other_attributes
+                .as_ref()
+                .and_then(|a| a.get("VIDEO-RANGE"))
+                .map(|r| r.to_string()),
+            audio_group: v.audio.clone(),
+        })
+        .collect();
+    let audio: Vec<AudioRendition> = master
+        .alternatives
+        .iter()
+        .filter(|m| m.media_type == AlternativeMediaType::Audio)
+        .filter_map(|m| {
+            Some(AudioRendition {
+                uri: m.uri.clone()?,
+                group_id: m.group_id.clone(),
+                name: Some(m.name.clone()),
                 language: m.language.clone(),
                 channels: m.channels.clone(),
-                name: Some(m.name.clone()),
-                ..StreamIdentity::default()
-            },
-        });
-    }
-    streams
-}
-
-fn other_attribute(
-    attrs: &Option<std::collections::HashMap<String, QuotedOrUnquoted>>,
-    key: &str,
-) -> Option<String> {
-    attrs.as_ref()?.get(key).map(|v| v.to_string())
-}
-
-/// JS `Number(x).toString()` of a frame rate (30.0 -> "30", 29.97 -> "29.97").
-fn js_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e21 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
-    }
-}
-
-/// The video (or audio) codecs of a CODECS list, comma-joined, as hls.js's `setCodecs` does.
-fn codecs_of_kind(codecs: &str, video: bool) -> String {
-    codecs
-        .split([' ', ','])
-        .filter(|c| !c.is_empty())
-        .filter(|c| is_video_codec(c) == video && (video || is_audio_codec(c)))
-        .map(|c| c.split('/').next().unwrap_or(c))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn is_video_codec(codec: &str) -> bool {
-    const VIDEO: &[&str] = &[
-        "avc1", "avc2", "avc3", "avc4", "avcp", "av01", "drac", "dva1", "dvav", "dvh1", "dvhe",
-        "encv", "hev1", "hvc1", "mjp2", "mp4v", "mvc1", "mvc2", "mvc3", "mvc4", "resv", "rv60",
-        "s263", "svc1", "svc2", "vc-1", "vp08", "vp09",
-    ];
-    VIDEO
-        .iter()
-        .any(|p| codec.get(..4).is_some_and(|c| c.eq_ignore_ascii_case(p)))
-}
-
-fn is_audio_codec(codec: &str) -> bool {
-    const AUDIO: &[&str] = &[
-        "mp4a", "ac-3", "ec-3", "ac-4", "opus", "flac", "alac", "mp3", "dts", "enca",
-    ];
-    let codec = codec.to_lowercase();
-    AUDIO.iter().any(|p| codec.starts_with(p))
+            })
+        })
+        .collect();
+    ids::master_streams(&variants, &audio)
 }
 
 /// Parses a media playlist fetched from `url`; `live` selects sequence numbers (live) or
@@ -270,6 +188,7 @@ pub fn classify(text: &str) -> Result<Classified, ManifestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wire::swarm_id::StreamType;
 
     #[test]
     fn unreadable_variants_are_errors_not_a_smaller_ladder() {
@@ -308,6 +227,34 @@ mod tests {
         let s = streams("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg0.ts\n").unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].identity.canonical(), "0--------");
+    }
+
+    #[test]
+    fn m3u8_rs_fills_the_same_identities_as_wires_light_parser() {
+        // One set of identity rules, two parsers: they must hand it the same attributes.
+        let playlists = [
+            "#EXTM3U\n\
+             #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"Deutsch\",LANGUAGE=\"de\",CHANNELS=\"6/JOC\",URI=\"de.m3u8\"\n\
+             #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"b\",NAME=\"None\"\n\
+             #EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"s\",NAME=\"en\",URI=\"s.m3u8\"\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=0,AVERAGE-BANDWIDTH=500000,CODECS=\"avc1.66.30, ec-3\",RESOLUTION=640x360,FRAME-RATE=29.970,VIDEO-RANGE=PQ,AUDIO=\"a\"\n\
+             360p.m3u8\n\
+             #EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=90000,URI=\"iframes.m3u8\"\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=0,CODECS=\"avc1.64001f\",RESOLUTION=1280x720\n\
+             720p.m3u8\n",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg0.ts\n",
+        ];
+        // FRAME-RATE differs in text only ("29.97" from m3u8-rs's number, "29.970" as written).
+        let ids = |s: Vec<HlsStream>| -> Vec<_> {
+            s.into_iter()
+                .map(|s| (s.uri, s.stream_type, s.identity.canonical()))
+                .collect()
+        };
+        for text in playlists {
+            let ours = ids(streams(text).unwrap());
+            assert_eq!(ours, ids(wire::swarm_id::hls::streams(text)), "{text}");
+            assert!(!ours.is_empty());
+        }
     }
 
     const LIVE: &str = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:40\n#EXTINF:2.000,\nseg10.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\nseg11.ts\n";

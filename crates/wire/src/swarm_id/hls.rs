@@ -1,16 +1,49 @@
 //! The streams of an HLS playlist as hls.js hands them to P2P Media Loader: one `main`
 //! stream per `#EXT-X-STREAM-INF` variant, one `secondary` stream per audio rendition with a
 //! URI, or a single `main` stream for a media playlist loaded directly.
+//!
+//! The identity rules live here once ([`master_streams`], [`media_playlist_stream`]); a
+//! playlist parser only fills [`Variant`]s and [`AudioRendition`]s. [`streams`] is the light
+//! parser of this crate (for the tracker, the console's channel list and the peers);
+//! `manifest::hls` fills the same inputs from `m3u8-rs` for the super peer's worker.
 
 use super::{StreamIdentity, StreamType};
 
 /// One stream of a playlist with the identity P2P Media Loader derives for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HlsStream {
-    /// The playlist URI as written (relative to the master playlist).
+    /// The playlist URI as written (relative to the master playlist); empty for a media
+    /// playlist loaded directly.
     pub uri: String,
     pub stream_type: StreamType,
     pub identity: StreamIdentity,
+}
+
+/// The attributes of one `#EXT-X-STREAM-INF` variant that hls.js passes on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variant {
+    pub uri: String,
+    pub bandwidth: Option<u64>,
+    pub average_bandwidth: Option<u64>,
+    /// The CODECS list as written (video and audio).
+    pub codecs: Option<String>,
+    /// Width and height.
+    pub resolution: Option<(u64, u64)>,
+    /// FRAME-RATE as written or as a number's text: [`StreamIdentity`] normalizes it.
+    pub frame_rate: Option<String>,
+    pub video_range: Option<String>,
+    /// The AUDIO group id.
+    pub audio_group: Option<String>,
+}
+
+/// The attributes of one `#EXT-X-MEDIA:TYPE=AUDIO` rendition with a URI.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AudioRendition {
+    pub uri: String,
+    pub group_id: String,
+    pub name: Option<String>,
+    pub language: Option<String>,
+    pub channels: Option<String>,
 }
 
 /// One swarm viewers of a channel join, with its tracker info-hash.
@@ -37,59 +70,87 @@ pub fn swarms(base: &str, playlist: &str) -> Vec<StreamSwarm> {
         .collect()
 }
 
-/// Reads a master or media playlist's text.
+/// Reads a master or media playlist's text, leniently: what is not understood is skipped.
 pub fn streams(playlist: &str) -> Vec<HlsStream> {
-    let mut streams = Vec::new();
-    let mut audio_codecs_by_group: Vec<(String, String)> = Vec::new();
-    let mut audio_media: Vec<Vec<(String, String)>> = Vec::new();
+    let mut variants = Vec::new();
+    let mut audio = Vec::new();
     let mut pending_variant: Option<Vec<(String, String)>> = None;
     for line in playlist.lines().map(str::trim) {
         if let Some(attrs) = line.strip_prefix("#EXT-X-STREAM-INF:") {
             pending_variant = Some(attributes(attrs));
         } else if let Some(attrs) = line.strip_prefix("#EXT-X-MEDIA:") {
             let attrs = attributes(attrs);
-            if get(&attrs, "TYPE") == Some("AUDIO") && get(&attrs, "URI").is_some() {
-                audio_media.push(attrs);
+            let text = |key| get(&attrs, key).map(str::to_string);
+            if let (Some("AUDIO"), Some(uri)) = (get(&attrs, "TYPE"), text("URI")) {
+                audio.push(AudioRendition {
+                    uri,
+                    group_id: text("GROUP-ID").unwrap_or_default(),
+                    name: text("NAME"),
+                    language: text("LANGUAGE"),
+                    channels: text("CHANNELS"),
+                });
             }
         } else if !line.is_empty() && !line.starts_with('#') {
             if let Some(attrs) = pending_variant.take() {
-                let codecs = get(&attrs, "CODECS").unwrap_or_default();
-                if let Some(group) = get(&attrs, "AUDIO") {
-                    let audio = codecs_of_kind(codecs, false);
-                    if !audio.is_empty() {
-                        audio_codecs_by_group.push((group.to_string(), audio));
-                    }
-                }
-                streams.push(variant_stream(line, &attrs));
+                let text = |key| get(&attrs, key).map(str::to_string);
+                let number = |key| get(&attrs, key).and_then(|b| b.parse::<u64>().ok());
+                variants.push(Variant {
+                    uri: line.to_string(),
+                    bandwidth: number("BANDWIDTH"),
+                    average_bandwidth: number("AVERAGE-BANDWIDTH"),
+                    codecs: text("CODECS"),
+                    resolution: get(&attrs, "RESOLUTION")
+                        .and_then(|r| r.split_once(['x', 'X']))
+                        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?))),
+                    frame_rate: text("FRAME-RATE"),
+                    video_range: text("VIDEO-RANGE"),
+                    audio_group: text("AUDIO"),
+                });
             }
         }
     }
-    for attrs in &audio_media {
-        let group = get(attrs, "GROUP-ID").unwrap_or_default();
-        let codec = audio_codecs_by_group
+    if variants.is_empty() && audio.is_empty() {
+        return if playlist.contains("#EXTINF") {
+            vec![media_playlist_stream()]
+        } else {
+            Vec::new()
+        };
+    }
+    master_streams(&variants, &audio)
+}
+
+/// The single stream of a media playlist loaded directly: hls.js makes one level with bitrate
+/// 0 and no attributes.
+pub fn media_playlist_stream() -> HlsStream {
+    HlsStream {
+        uri: String::new(),
+        stream_type: StreamType::Main,
+        identity: StreamIdentity {
+            bitrate: Some(0),
+            ..StreamIdentity::default()
+        },
+    }
+}
+
+/// The streams of a master playlist: its variants in order, then its audio renditions, whose
+/// codec is the audio codec of the first variant of their group.
+pub fn master_streams(variants: &[Variant], audio: &[AudioRendition]) -> Vec<HlsStream> {
+    let mut streams: Vec<HlsStream> = variants.iter().map(variant_stream).collect();
+    for rendition in audio {
+        let codecs = variants
             .iter()
-            .find(|(g, _)| g == group)
-            .map(|(_, c)| c.clone());
+            .filter(|v| v.audio_group.as_deref() == Some(rendition.group_id.as_str()))
+            .map(|v| codecs_of_kind(v.codecs.as_deref().unwrap_or_default(), false))
+            .find(|c| !c.is_empty());
         streams.push(HlsStream {
-            uri: get(attrs, "URI").unwrap_or_default().to_string(),
+            uri: rendition.uri.clone(),
             stream_type: StreamType::Secondary,
             identity: StreamIdentity {
                 bitrate: Some(0),
-                codecs: codec,
-                language: get(attrs, "LANGUAGE").map(str::to_string),
-                channels: get(attrs, "CHANNELS").map(str::to_string),
-                name: get(attrs, "NAME").map(str::to_string),
-                ..StreamIdentity::default()
-            },
-        });
-    }
-    if streams.is_empty() && playlist.contains("#EXTINF") {
-        // hls.js makes a single level with bitrate 0 and no attributes for a media playlist.
-        streams.push(HlsStream {
-            uri: String::new(),
-            stream_type: StreamType::Main,
-            identity: StreamIdentity {
-                bitrate: Some(0),
+                codecs,
+                language: rendition.language.clone(),
+                channels: rendition.channels.clone(),
+                name: rendition.name.clone(),
                 ..StreamIdentity::default()
             },
         });
@@ -97,12 +158,11 @@ pub fn streams(playlist: &str) -> Vec<HlsStream> {
     streams
 }
 
-fn variant_stream(uri: &str, attrs: &[(String, String)]) -> HlsStream {
+fn variant_stream(v: &Variant) -> HlsStream {
     // hls.js: bitrate = BANDWIDTH || AVERAGE-BANDWIDTH; without it, no other metadata is used.
-    let bitrate = [get(attrs, "BANDWIDTH"), get(attrs, "AVERAGE-BANDWIDTH")]
+    let bitrate = [v.bandwidth, v.average_bandwidth]
         .into_iter()
         .flatten()
-        .filter_map(|b| b.parse::<u64>().ok())
         .find(|&b| b != 0)
         .unwrap_or(0);
     let mut identity = StreamIdentity {
@@ -110,17 +170,15 @@ fn variant_stream(uri: &str, attrs: &[(String, String)]) -> HlsStream {
         ..StreamIdentity::default()
     };
     if bitrate != 0 {
-        let video = codecs_of_kind(get(attrs, "CODECS").unwrap_or_default(), true);
+        let video = codecs_of_kind(v.codecs.as_deref().unwrap_or_default(), true);
         identity.codecs = (!video.is_empty()).then_some(video);
-        if let Some((w, h)) = get(attrs, "RESOLUTION").and_then(|r| r.split_once(['x', 'X'])) {
-            identity.width = w.parse().ok();
-            identity.height = h.parse().ok();
-        }
-        identity.frame_rate = get(attrs, "FRAME-RATE").map(str::to_string);
-        identity.video_range = get(attrs, "VIDEO-RANGE").map(str::to_string);
+        identity.width = v.resolution.map(|(w, _)| w);
+        identity.height = v.resolution.map(|(_, h)| h);
+        identity.frame_rate = v.frame_rate.clone();
+        identity.video_range = v.video_range.clone();
     }
     HlsStream {
-        uri: uri.to_string(),
+        uri: v.uri.clone(),
         stream_type: StreamType::Main,
         identity,
     }
@@ -150,11 +208,10 @@ fn is_video_codec(codec: &str) -> bool {
 
 fn is_audio_codec(codec: &str) -> bool {
     const AUDIO: &[&str] = &[
-        "mp4a", "ac-3", "ec-3", "ac-4", "opus", "flac", "alac", "fLaC", "mp3", "dts", "enca",
+        "mp4a", "ac-3", "ec-3", "ac-4", "opus", "flac", "alac", "mp3", "dts", "enca",
     ];
-    AUDIO
-        .iter()
-        .any(|p| codec.to_lowercase().starts_with(&p.to_lowercase()))
+    let codec = codec.to_lowercase();
+    AUDIO.iter().any(|p| codec.starts_with(p))
 }
 
 /// Parses `KEY=VALUE,KEY="quoted, value"` attribute lists.
