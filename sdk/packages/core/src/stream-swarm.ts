@@ -98,6 +98,12 @@ type Transfer = {
   httpRestarts: number;
   /** Peers that failed this segment: not asked again for it. */
   failedPeers: Set<string>;
+  /**
+   * When the player's first waiting request needs it (this clock's ms): a deadline that never
+   * moves later, so a playhead that stands still (a seek, a stall on this very segment) cannot
+   * keep it "in time to spare" forever.
+   */
+  dueAt?: number;
 };
 
 /** `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is dropped. */
@@ -499,10 +505,12 @@ export class StreamSwarm implements PeerHost {
     return `${this.swarmId}|${id}`;
   }
 
-  private timeUntilNeededS(seg: SegmentInfo): number {
+  /** Seconds until the player needs `seg`: by the playhead, and never later than `t`'s deadline. */
+  private timeUntilNeededS(seg: SegmentInfo, t?: Transfer): number {
     const pb = this.ctx.playback();
     if (pb.started === false) return 0;
-    return Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
+    const byPlayhead = Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
+    return t?.dueAt === undefined ? byPlayhead : Math.min(byPlayhead, Math.max(0, (t.dueAt - this.clock.now()) / 1000));
   }
 
   private expectedBytes(seg: SegmentInfo): number {
@@ -540,8 +548,10 @@ export class StreamSwarm implements PeerHost {
     const promise = new Promise<LoadResult>((resolve, reject) => {
       const w: Waiter = { resolve, reject };
       transfer.waiters.push(w);
+      transfer.dueAt ??= this.clock.now() + this.timeUntilNeededS(seg) * 1000;
       signal?.addEventListener("abort", () => {
         transfer.waiters = transfer.waiters.filter((x) => x !== w);
+        if (!transfer.waiters.length) transfer.dueAt = undefined;
         reject(new DOMException("aborted", "AbortError"));
         if (!transfer.waiters.length && transfer.mode === "wait") this.transfers.delete(id);
       });
@@ -618,7 +628,7 @@ export class StreamSwarm implements PeerHost {
     const electorate = [...this.peers].filter(([, e]) => e.ours).map(([id]) => id);
     const d = decideSource(
       {
-        timeUntilNeededS: this.timeUntilNeededS(t.seg),
+        timeUntilNeededS: this.timeUntilNeededS(t.seg, t),
         expectedBytes: remaining,
         httpBps: this.ctx.httpBps.get(),
         httpLatencyS: this.ctx.httpLatencyS.get(),
@@ -888,7 +898,7 @@ export class StreamSwarm implements PeerHost {
     let mustFinishByMs = Infinity;
     if (t.waiters.length) {
       const remaining = Math.max(1, (t.bytes.total ?? this.expectedBytes(t.seg)) - t.bytes.received);
-      const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
+      const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
       mustFinishByMs = now + budget * 1000;
     }
     const abandon = shouldAbandon(

@@ -71,7 +71,7 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
       if (sendBytes >= data.length) toUs({ c: 3, i: cmd.i, r: cmd.r });
     },
   };
-  return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: () => toUs({ c: 0, l: [0, 1, 2, 3] }) };
+  return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: (a: PeerCommand = { c: 0, l: [0, 1, 2, 3] }) => toUs(a) };
 }
 
 /** A disk cache in memory, with DiskCache's interface (IndexedDB is the browser's; e2e covers it). */
@@ -166,6 +166,24 @@ describe("StreamSwarm scheduling", () => {
     expect(ranges).toContain("3:bytes=100000-");
     expect(peer.requests.some((c) => c.c === 5 && c.i === 3)).toBe(true); // cancelled at the peer
   });
+});
+
+describe("StreamSwarm deadlines", () => {
+  it("a playhead that stands still does not hold a requested segment back for ever: its deadline, counted from the request, still comes", async () => {
+    // Due in 4 s by the playhead (2 s of it to spare for peers), which then stays put (a seek, or
+    // a stall waiting for this very segment), while a peer says it is fetching it by HTTP and
+    // never sends it.
+    const { swarm, stop } = setup(16);
+    const peer = remotePeer(0);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce({ c: 0, l: [], p: [2] });
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(2);
+    stop();
+    expect(r.source).toBe("http");
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+  }, 20_000);
 });
 
 describe("StreamSwarm silent peers", () => {
