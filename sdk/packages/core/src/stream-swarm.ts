@@ -917,6 +917,21 @@ export class StreamSwarm implements PeerHost {
     if (e && silent && ++e.silentStrikes >= MAX_SILENT_STRIKES) this.dropPeer(peerId as string, `silent on ${MAX_SILENT_STRIKES} transfers in a row`);
   }
 
+  /**
+   * Bytes prefetching may still bring in: half the memory store, less what it already holds at
+   * or ahead of the playhead and what is on its way. More would evict segments fetched ahead
+   * before they play, and fetch them again, over and over, when the store is small.
+   */
+  private prefetchRoom(pos: number): number {
+    let ahead = 0;
+    for (const id of this.ctx.storage.ids(this.swarmId)) {
+      const seg = this.segments.get(id);
+      if (seg && seg.endTime > pos) ahead += this.expectedBytes(seg);
+    }
+    for (const t of this.transfers.values()) if (t.mode !== "wait") ahead += this.expectedBytes(t.seg);
+    return this.ctx.storage.limitBytes / 2 - ahead;
+  }
+
   private prefetch(): void {
     if (!this.p2pDownloads() || !this.peers.size) return;
     const cfg = this.ctx.config.schedulerConfig;
@@ -931,11 +946,14 @@ export class StreamSwarm implements PeerHost {
       if (t.mode === "http") httpActive++;
     }
     const candidates: PrefetchCandidate[] = [];
+    let room = this.prefetchRoom(pos);
     for (const s of [...this.segments.values()].sort((a, b) => a.startTime - b.startTime)) {
       if (s.endTime <= pos || s.startTime > horizon) continue;
       const t = this.transfers.get(s.id);
       if ((t && t.mode !== "wait") || this.ctx.storage.has(this.swarmId, s.id) || this.onDisk.has(s.id)) continue;
       if (t && t.waiters.length) continue; // the player's own transfer is decided elsewhere
+      room -= this.expectedBytes(s);
+      if (room < 0) break;
       candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id), failedPeers: t?.failedPeers });
     }
     if (!candidates.length) return;

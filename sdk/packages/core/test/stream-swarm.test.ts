@@ -94,7 +94,7 @@ function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra
   const ctx: SwarmContext = {
     config,
     log: new Logger("none"),
-    storage: new MemoryStorage(50 * 1024 * 1024),
+    storage: new MemoryStorage(more.memoryCacheLimit !== undefined ? config.memoryLimitBytes : 50 * 1024 * 1024),
     httpBps: new Ewma(0.3, 5_000_000),
     httpLatencyS: new Ewma(0.3, 0.05),
     playback: () => playback,
@@ -287,6 +287,24 @@ describe("StreamSwarm prefetch", () => {
     stop();
     expect(peer.requests.filter((c) => c.c === 1).map((c) => (c as { i: number }).i).sort()).toEqual([0, 1, 2, 3]);
     expect(r.source).toBe("cache");
+  });
+
+  it("a small memory store is not filled past half by prefetching: nothing fetched ahead is evicted and fetched again", async () => {
+    // Room for two segments and a bit; prefetching may take one ahead of the playhead.
+    const { swarm, stop } = setup(0, {}, { memoryCacheLimit: 2 * SEG + 100_000 });
+    // With byte ranges, as a file's pieces have: their length is known before they come.
+    swarm.setSegments([0, 1, 2, 3].map((id) => ({ id, url: `${base}/seg/${id}`, byteRange: { start: 0, end: SEG - 1 }, startTime: id * 10, endTime: id * 10 + 10 })), false);
+    swarm.active = true;
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 1000));
+    stop();
+    const asked = peer.requests.filter((c) => c.c === 1).map((c) => (c as { i: number }).i);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.length).toBe(new Set(asked).size);
+    expect(asked.length).toBeLessThanOrEqual(2);
   });
 });
 
