@@ -37,7 +37,8 @@ count() {
 }
 
 scripts/setup.sh test || { echo "setup failed: see above"; exit 1; }
-# The build, npm packages, test media and browser profiles take about 2 GB; say what there
+# The build, npm packages, test media and browser profiles take about 2 GB (and 1.1 GB in the
+# temp folder during the 1 GB media test); say what there
 # is, so that a full disk shows as such and not as a string of unrelated failures.
 target_dir=${CARGO_TARGET_DIR:-target}
 mkdir -p "$target_dir"

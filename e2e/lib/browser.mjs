@@ -41,6 +41,15 @@ export async function launchBrowser({ extraArgs = [] } = {}) {
   return ctx;
 }
 
+/**
+ * A fresh Chromium as a `Browser` (no persistent profile), for tests that need the browser's own
+ * CDP session (`browser.newBrowserCDPSession()`: its processes, for memory). Open a context with
+ * `browser.newContext({ permissions: ['camera', 'microphone'] })` for WebRTC as above.
+ */
+export async function launchChromium({ extraArgs = [] } = {}) {
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args: [...FLAGS, ...extraArgs] });
+}
+
 /** Opens `url` in a new tab and collects console errors and page crashes into `page.errors`. */
 export async function openPage(ctx, url) {
   const page = await ctx.newPage();

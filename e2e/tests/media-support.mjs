@@ -76,3 +76,28 @@ export function mediaSummary(s) {
     }, sources: s.sources, stalls: s.stalls, rebuffers: s.rebuffers, errors: s.errors.slice(-3), exceptions: s.exceptionMessages?.slice(-3),
   });
 }
+
+/**
+ * A fresh folder `<dir>/<name>/<file>` holding an MP4 of at least `minBytes`: the test media's
+ * `progressive.mp4` looped by ffmpeg (stream copy: I/O only, a few seconds for 1 GB) with its
+ * index first, and the `swarmcast hash` digests of its pieces. Made per run and removed after,
+ * not cached: it is large. Returns `{ dir, path, bytes, remove() }`.
+ */
+export async function largeFile(name, file, minBytes, pieceLength) {
+  const source = path.join(await mediaDir(), 'progressive.mp4');
+  const loops = Math.ceil(minBytes / fs.statSync(source).size);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-media-large-'));
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.mkdirSync(path.join(dir, name));
+    const to = path.join(dir, name, file);
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', String(loops - 1), '-i', source, '-c', 'copy', '-movflags', '+faststart', to], { stdio: 'inherit' });
+    const bytes = fs.statSync(to).size;
+    if (bytes < minBytes) throw new Error(`ffmpeg made ${bytes} bytes of ${file}, not the ${minBytes} asked`);
+    execFileSync(swarmcastBin(), ['hash', '--piece-length', String(pieceLength), path.join(dir, name)], { stdio: 'ignore' });
+    return { dir, path: to, bytes, remove };
+  } catch (e) {
+    remove();
+    throw e;
+  }
+}

@@ -98,6 +98,12 @@ type Transfer = {
   httpRestarts: number;
   /** Peers that failed this segment: not asked again for it. */
   failedPeers: Set<string>;
+  /**
+   * When the player's first waiting request needs it (this clock's ms): a deadline that never
+   * moves later, so a playhead that stands still (a seek, a stall on this very segment) cannot
+   * keep it "in time to spare" forever.
+   */
+  dueAt?: number;
 };
 
 /** `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is dropped. */
@@ -499,10 +505,12 @@ export class StreamSwarm implements PeerHost {
     return `${this.swarmId}|${id}`;
   }
 
-  private timeUntilNeededS(seg: SegmentInfo): number {
+  /** Seconds until the player needs `seg`: by the playhead, and never later than `t`'s deadline. */
+  private timeUntilNeededS(seg: SegmentInfo, t?: Transfer): number {
     const pb = this.ctx.playback();
     if (pb.started === false) return 0;
-    return Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
+    const byPlayhead = Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
+    return t?.dueAt === undefined ? byPlayhead : Math.min(byPlayhead, Math.max(0, (t.dueAt - this.clock.now()) / 1000));
   }
 
   private expectedBytes(seg: SegmentInfo): number {
@@ -540,8 +548,10 @@ export class StreamSwarm implements PeerHost {
     const promise = new Promise<LoadResult>((resolve, reject) => {
       const w: Waiter = { resolve, reject };
       transfer.waiters.push(w);
+      transfer.dueAt ??= this.clock.now() + this.timeUntilNeededS(seg) * 1000;
       signal?.addEventListener("abort", () => {
         transfer.waiters = transfer.waiters.filter((x) => x !== w);
+        if (!transfer.waiters.length) transfer.dueAt = undefined;
         reject(new DOMException("aborted", "AbortError"));
         if (!transfer.waiters.length && transfer.mode === "wait") this.transfers.delete(id);
       });
@@ -618,7 +628,7 @@ export class StreamSwarm implements PeerHost {
     const electorate = [...this.peers].filter(([, e]) => e.ours).map(([id]) => id);
     const d = decideSource(
       {
-        timeUntilNeededS: this.timeUntilNeededS(t.seg),
+        timeUntilNeededS: this.timeUntilNeededS(t.seg, t),
         expectedBytes: remaining,
         httpBps: this.ctx.httpBps.get(),
         httpLatencyS: this.ctx.httpLatencyS.get(),
@@ -890,7 +900,7 @@ export class StreamSwarm implements PeerHost {
     let mustFinishByMs = Infinity;
     if (t.waiters.length) {
       const remaining = Math.max(1, (t.bytes.total ?? this.expectedBytes(t.seg)) - t.bytes.received);
-      const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
+      const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
       mustFinishByMs = now + budget * 1000;
     }
     const abandon = shouldAbandon(
@@ -909,6 +919,21 @@ export class StreamSwarm implements PeerHost {
     if (e && silent && ++e.silentStrikes >= MAX_SILENT_STRIKES) this.dropPeer(peerId as string, `silent on ${MAX_SILENT_STRIKES} transfers in a row`);
   }
 
+  /**
+   * Bytes prefetching may still bring in: half the memory store, less what it already holds at
+   * or ahead of the playhead and what is on its way. More would evict segments fetched ahead
+   * before they play, and fetch them again, over and over, when the store is small.
+   */
+  private prefetchRoom(pos: number): number {
+    let ahead = 0;
+    for (const id of this.ctx.storage.ids(this.swarmId)) {
+      const seg = this.segments.get(id);
+      if (seg && seg.endTime > pos) ahead += this.expectedBytes(seg);
+    }
+    for (const t of this.transfers.values()) if (t.mode !== "wait") ahead += this.expectedBytes(t.seg);
+    return this.ctx.storage.limitBytes / 2 - ahead;
+  }
+
   private prefetch(): void {
     if (!this.p2pDownloads() || !this.peers.size) return;
     const cfg = this.ctx.config.schedulerConfig;
@@ -923,11 +948,14 @@ export class StreamSwarm implements PeerHost {
       if (t.mode === "http") httpActive++;
     }
     const candidates: PrefetchCandidate[] = [];
+    let room = this.prefetchRoom(pos);
     for (const s of [...this.segments.values()].sort((a, b) => a.startTime - b.startTime)) {
       if (s.endTime <= pos || s.startTime > horizon) continue;
       const t = this.transfers.get(s.id);
       if ((t && t.mode !== "wait") || this.ctx.storage.has(this.swarmId, s.id) || this.onDisk.has(s.id)) continue;
       if (t && t.waiters.length) continue; // the player's own transfer is decided elsewhere
+      room -= this.expectedBytes(s);
+      if (room < 0) break;
       candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id), failedPeers: t?.failedPeers });
     }
     if (!candidates.length) return;

@@ -71,7 +71,7 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
       if (sendBytes >= data.length) toUs({ c: 3, i: cmd.i, r: cmd.r });
     },
   };
-  return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: () => toUs({ c: 0, l: [0, 1, 2, 3] }) };
+  return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: (a: PeerCommand = { c: 0, l: [0, 1, 2, 3] }) => toUs(a) };
 }
 
 /** A disk cache in memory, with DiskCache's interface (IndexedDB is the browser's; e2e covers it). */
@@ -94,7 +94,7 @@ function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra
   const ctx: SwarmContext = {
     config,
     log: new Logger("none"),
-    storage: new MemoryStorage(50 * 1024 * 1024),
+    storage: new MemoryStorage(more.memoryCacheLimit !== undefined ? config.memoryLimitBytes : 50 * 1024 * 1024),
     httpBps: new Ewma(0.3, 5_000_000),
     httpLatencyS: new Ewma(0.3, 0.05),
     playback: () => playback,
@@ -166,6 +166,24 @@ describe("StreamSwarm scheduling", () => {
     expect(ranges).toContain("3:bytes=100000-");
     expect(peer.requests.some((c) => c.c === 5 && c.i === 3)).toBe(true); // cancelled at the peer
   });
+});
+
+describe("StreamSwarm deadlines", () => {
+  it("a playhead that stands still does not hold a requested segment back for ever: its deadline, counted from the request, still comes", async () => {
+    // Due in 4 s by the playhead (2 s of it to spare for peers), which then stays put (a seek, or
+    // a stall waiting for this very segment), while a peer says it is fetching it by HTTP and
+    // never sends it.
+    const { swarm, stop } = setup(16);
+    const peer = remotePeer(0);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce({ c: 0, l: [], p: [2] });
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(2);
+    stop();
+    expect(r.source).toBe("http");
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+  }, 20_000);
 });
 
 describe("StreamSwarm silent peers", () => {
@@ -269,6 +287,24 @@ describe("StreamSwarm prefetch", () => {
     stop();
     expect(peer.requests.filter((c) => c.c === 1).map((c) => (c as { i: number }).i).sort()).toEqual([0, 1, 2, 3]);
     expect(r.source).toBe("cache");
+  });
+
+  it("a small memory store is not filled past half by prefetching: nothing fetched ahead is evicted and fetched again", async () => {
+    // Room for two segments and a bit; prefetching may take one ahead of the playhead.
+    const { swarm, stop } = setup(0, {}, { memoryCacheLimit: 2 * SEG + 100_000 });
+    // With byte ranges, as a file's pieces have: their length is known before they come.
+    swarm.setSegments([0, 1, 2, 3].map((id) => ({ id, url: `${base}/seg/${id}`, byteRange: { start: 0, end: SEG - 1 }, startTime: id * 10, endTime: id * 10 + 10 })), false);
+    swarm.active = true;
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 1000));
+    stop();
+    const asked = peer.requests.filter((c) => c.c === 1).map((c) => (c as { i: number }).i);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.length).toBe(new Set(asked).size);
+    expect(asked.length).toBeLessThanOrEqual(2);
   });
 });
 
