@@ -276,13 +276,16 @@ export class P2PEngine extends Emitter<EngineEvents> {
     return this.counters.rebuffers;
   }
 
-  /** A segment for the player; falls back to plain HTTP when the stream is unknown. */
-  async loadSegment(runtimeUrl: string, id: number, fallback: { url: string; byteRange?: { start: number; end: number } }, signal?: AbortSignal): Promise<LoadResult> {
+  /**
+   * A segment for the player; falls back to plain HTTP when the stream is unknown. `dueNow`: the
+   * player can play nothing until it comes (StreamSwarm.load).
+   */
+  async loadSegment(runtimeUrl: string, id: number, fallback: { url: string; byteRange?: { start: number; end: number } }, signal?: AbortSignal, opts: { dueNow?: boolean } = {}): Promise<LoadResult> {
     const swarm = this.swarmFor(runtimeUrl);
     if (swarm && swarm.segments.has(id)) {
       this.activeSwarm = swarm;
       this.joinWhenPlaying(swarm);
-      const r = await swarm.load(id, signal);
+      const r = await swarm.load(id, signal, opts.dueNow);
       this.emit("segmentLoaded", { id, source: r.source, bytes: r.data.length, swarmId: swarm.swarmId });
       return r;
     }

@@ -518,8 +518,12 @@ export class StreamSwarm implements PeerHost {
     return Math.round((this.mediaBps ?? 250_000) * Math.max(0.5, seg.endTime - seg.startTime));
   }
 
-  /** The player wants this segment: from memory, the disk cache (VOD), an ongoing transfer, a peer or HTTP. */
-  async load(id: number, signal?: AbortSignal): Promise<LoadResult> {
+  /**
+   * The player wants this segment: from memory, the disk cache (VOD), an ongoing transfer, a peer
+   * or HTTP. `dueNow`: the player has nothing to play until it comes (a seek, a stall), whatever
+   * the segment's time says: no waiting for peers.
+   */
+  async load(id: number, signal?: AbortSignal, dueNow = false): Promise<LoadResult> {
     this.lastUsed = this.clock.now();
     if (!this.live && this.diskIndex && !this.ctx.storage.has(this.swarmId, id) && !this.transfers.has(id)) {
       await this.diskIndex;
@@ -531,10 +535,10 @@ export class StreamSwarm implements PeerHost {
       }
     }
     if (signal?.aborted) throw new DOMException("aborted", "AbortError");
-    return this.loadNow(id, signal);
+    return this.loadNow(id, signal, dueNow);
   }
 
-  private loadNow(id: number, signal?: AbortSignal): Promise<LoadResult> {
+  private loadNow(id: number, signal?: AbortSignal, dueNow = false): Promise<LoadResult> {
     const data = this.ctx.storage.get(this.swarmId, id, this.clock.now());
     if (data) return Promise.resolve({ data, source: "cache" });
     const seg = this.segments.get(id);
@@ -549,6 +553,7 @@ export class StreamSwarm implements PeerHost {
       const w: Waiter = { resolve, reject };
       transfer.waiters.push(w);
       transfer.dueAt ??= this.clock.now() + this.timeUntilNeededS(seg) * 1000;
+      if (dueNow) transfer.dueAt = Math.min(transfer.dueAt, this.clock.now());
       signal?.addEventListener("abort", () => {
         transfer.waiters = transfer.waiters.filter((x) => x !== w);
         if (!transfer.waiters.length) transfer.dueAt = undefined;

@@ -151,6 +151,19 @@ describe("StreamSwarm scheduling", () => {
     expect(peer.requests.some((c) => c.c === 1)).toBe(false);
   });
 
+  it("a segment the player says it waits for (dueNow) comes by HTTP though its time says there is time to spare", async () => {
+    const { swarm, stop } = setup(0);
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(2, undefined, true);
+    stop();
+    expect(r.source).toBe("http");
+    expect(peer.requests.some((c) => c.c === 1)).toBe(false);
+  });
+
   it("abandons a peer that goes silent and completes the rest by HTTP Range", async () => {
     const { swarm, stop } = setup(0);
     const peer = remotePeer(100_000);
