@@ -24,6 +24,7 @@ before(async () => {
     mp3: { file: 'audio.mp3', pieceLength: 64 * KiB },
     leave: { file: 'progressive.mp4', pieceLength: 512 * KiB },
     disk: { file: 'progressive.mp4', pieceLength: 512 * KiB },
+    restart: { file: 'progressive.mp4', pieceLength: 512 * KiB },
   });
   origin = await startOrigin({ mounts: { '/m': folders.dir } });
   tracker = await startTracker();
@@ -182,6 +183,29 @@ test('a reload plays what was watched from IndexedDB: no origin bytes for a cach
     const piece = 512 * KiB;
     const spent = (await originBytes('disk')) - before;
     assert.ok(spent <= fetched.length * piece + 64 * KiB, `origin bytes after the reload (${spent}) are those of the ${fetched.length} pieces not cached`);
+    await assertServedIsOrigins([page]);
+  });
+});
+
+test('the browser stops the ServiceWorker mid-play: the page says hello again, and pieces come through its engine', async () => {
+  await withBrowser(async (ctx) => {
+    const p = { tracker: tracker.url, disk: '0', channel: 'mp4-restart' };
+    const page = await openMedia(ctx, origin, '/m/restart/progressive.mp4', p);
+    await playedAtLeast(page, 2);
+    // What the browser does to an idle worker: it ends, and the next request starts a new one,
+    // which knows no page engine.
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    const before = (await state(page)).served.length;
+    await page.evaluate(() => window.__seek(30));
+    const s = await playedAtLeast(page, 33, 'playing on after the worker was stopped');
+    const after = s.served.slice(before);
+    assert.deepEqual(s.errors, [], mediaSummary(s));
+    // The new worker learns the file again from its first request (one piece by HTTP, as on a
+    // first visit); every other piece comes through the page's engine, not from the worker alone.
+    const byWorker = after.filter((via) => via !== 'page');
+    assert.ok(after.length > 2 && byWorker.length <= 1, `pieces after the restart came through the page's engine: ${after}`);
     await assertServedIsOrigins([page]);
   });
 });

@@ -12,6 +12,12 @@
  */
 
 export const HELLO = "swarmcast-media/hello";
+/**
+ * Worker -> page (`client.postMessage`): a proxied URL names an engine the worker does not know
+ * (the browser restarted the worker, which lost its ports, or the request overtook the hello):
+ * the page whose engine it is says hello again.
+ */
+export const HELLO_AGAIN = "swarmcast-media/hello-again";
 export const WELCOME = "swarmcast-media/welcome";
 
 /** Page -> worker, on `postMessage` to the controller, with the port. */

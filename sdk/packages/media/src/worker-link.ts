@@ -5,7 +5,7 @@
  * they don't (no worker in control yet, or one that does not answer: plain HTTP then).
  */
 import type { Logger } from "@swarmcast/core";
-import { HELLO, type Hello, type PageMessage, type WorkerMessage } from "./link.js";
+import { HELLO, HELLO_AGAIN, type Hello, type PageMessage, type WorkerMessage } from "./link.js";
 
 export type WorkerLinkOptions = {
   swFile: string;
@@ -37,8 +37,18 @@ export class WorkerLink {
     void this.ready();
   };
 
+  /** The worker lost our port (it was restarted) or has not had our hello yet: say it again. */
+  private readonly onWorkerMessage = (e: MessageEvent) => {
+    const m = e.data as { type?: string; engine?: string } | null;
+    if (m?.type !== HELLO_AGAIN || m.engine !== this.o.hello.engine || this.closed) return;
+    this.welcome = undefined;
+    void this.ready();
+  };
+
   constructor(private readonly o: WorkerLinkOptions) {
     this.sw?.addEventListener("controllerchange", this.onControllerChange);
+    this.sw?.addEventListener("message", this.onWorkerMessage);
+    this.sw?.startMessages();
   }
 
   /** Registers the worker script unless a worker already serves this page's scope. */
@@ -132,6 +142,7 @@ export class WorkerLink {
     if (this.closed) return;
     this.closed = true;
     this.sw?.removeEventListener("controllerchange", this.onControllerChange);
+    this.sw?.removeEventListener("message", this.onWorkerMessage);
     for (const c of this.open.values()) c.abort();
     this.port?.postMessage({ t: "bye" } satisfies PageMessage);
     this.port?.close();

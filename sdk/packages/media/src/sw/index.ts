@@ -8,7 +8,7 @@
  * of a piece answered, for diagnostics).
  */
 import { DEFAULT_PIECE_LENGTH } from "../pieces.js";
-import { HELLO, parseProxiedUrl, type Hello, type ProxiedFile } from "../link.js";
+import { HELLO, HELLO_AGAIN, parseProxiedUrl, type Hello, type ProxiedFile } from "../link.js";
 import { EngineLink } from "./engines.js";
 import { answer, openFile, type Opening, type Served } from "./proxy.js";
 
@@ -45,18 +45,25 @@ self.addEventListener("message", (e) => {
 });
 
 /**
- * How long a proxied URL's request waits for its engine's hello: a page that knows the worker
- * is ours gives the element the URL without waiting for the worker's answer, so the request
- * may come first. An engine that never said hello (the worker restarted and lost the page's
- * link, or the page left) is not waited for twice.
+ * How long a proxied URL's request waits for its engine's hello. The request may come first (a
+ * page that knows the worker is ours gives the element the URL without waiting for the worker's
+ * answer), or the browser may have restarted this worker, which then knows no engine: the page
+ * the request comes from is asked to say hello again. An engine that still says nothing (its
+ * page left) is not waited for twice: its pieces come by HTTP from here.
  */
 const HELLO_WAIT_MS = 2000;
 const awaited = new Map<string, Array<(l: EngineLink | undefined) => void>>();
 const silent = new Set<string>();
 
-function engineLink(id: string): Promise<EngineLink | undefined> {
+function engineLink(id: string, clientId: string): Promise<EngineLink | undefined> {
   const known = engines.get(id);
   if (known || silent.has(id)) return Promise.resolve(known);
+  if (!awaited.has(id) && clientId) {
+    void self.clients
+      .get(clientId)
+      .then((c) => c?.postMessage({ type: HELLO_AGAIN, engine: id }))
+      .catch(() => {});
+  }
   return new Promise((resolve) => {
     const waiters = awaited.get(id) ?? [];
     waiters.push(resolve);
@@ -106,5 +113,5 @@ async function respond(req: Request, file: ProxiedFile, link: EngineLink | undef
 self.addEventListener("fetch", (e) => {
   const file = parseProxiedUrl(e.request.url);
   if (!file) return; // not ours: the browser fetches it as usual
-  e.respondWith(engineLink(file.engine).then((link) => respond(e.request, file, link, e.clientId)));
+  e.respondWith(engineLink(file.engine, e.clientId).then((link) => respond(e.request, file, link, e.clientId)));
 });
