@@ -44,7 +44,8 @@ export function transferSeconds(bytes: number, bps: number, latencyS = 0): numbe
   return latencyS + bytes / Math.max(1, bps);
 }
 
-export type Holder = { peerId: string; busy: boolean; throughputBps?: number };
+/** `byteRanges`: it sends parts of segments, so it can share one with other holders. */
+export type Holder = { peerId: string; busy: boolean; throughputBps?: number; byteRanges?: boolean };
 
 export type SourceInput = {
   /** Seconds of playback until the segment is needed (0 or less: needed now). */
@@ -85,6 +86,11 @@ export function decideSource(i: SourceInput, cfg: SchedulerConfig = DEFAULT_SCHE
     const pick = fits[Math.floor((i.random ?? Math.random)() * Math.min(2, fits.length))] as Holder;
     return { kind: "p2p", peerId: pick.peerId };
   }
+  // No peer is fast enough alone: idle holders that send parts may be, together (the caller
+  // gives the others their parts once the first one started).
+  const sharing = i.holders.filter((h) => !h.busy && h.byteRanges).sort((a, b) => (b.throughputBps ?? cfg.defaultPeerBps) - (a.throughputBps ?? cfg.defaultPeerBps));
+  const together = sharing.reduce((n, h) => n + (h.throughputBps ?? cfg.defaultPeerBps), 0);
+  if (sharing.length > 1 && transferSeconds(i.expectedBytes, together) < budget) return { kind: "p2p", peerId: (sharing[0] as Holder).peerId };
   if (i.holders.length || i.someoneHttpLoading || i.designatedElsewhere || i.mayArriveSoon) return { kind: "wait" };
   return { kind: "http" };
 }

@@ -1,16 +1,19 @@
 /**
  * The bytes of one segment while they arrive, as a state machine with no I/O.
  *
- * A segment is filled by one source at a time: HTTP, a peer, a second peer that resumes where
- * the first stopped, HTTP `Range` for the rest. Each source gets a {@link Source} handle when it
- * begins; only the current handle's bytes count. From then on nothing a source, a late message
- * or our own scheduler gets wrong can reach the player:
+ * A segment is filled by sources: HTTP, a peer, a second peer that resumes where the first
+ * stopped, HTTP `Range` for the rest; or, with peers that speak our byte-range extension,
+ * several peers at once, each sending its own part (`claim`). Each source gets a
+ * {@link Source} handle when it begins; only active handles' bytes count. From then on nothing
+ * a source, a late message or our own scheduler gets wrong can reach the player:
  * - bytes of a source that was stopped or replaced are dropped (and counted);
  * - every source states how many bytes follow from where it starts; a statement that
- *   contradicts the segment's known length discards what it would be appended to;
- * - bytes beyond the stated length are dropped, the source is marked overlong;
- * - {@link SegmentTransfer.finish} yields the segment only when the bytes held are exactly the
- *   stated length.
+ *   contradicts the segment's known length discards what it would be appended to; a part's
+ *   source that states another size than the part's stops alone (`mismatch`);
+ * - bytes beyond the stated length or the part's end are dropped, the source is marked overlong;
+ * - bytes for a place already held (two sources covered it) are dropped, the first kept;
+ * - {@link SegmentTransfer.finish} yields the segment only when every byte of the stated
+ *   length is held.
  */
 
 export type SourceKind = "http" | "p2p";
@@ -21,6 +24,11 @@ export type Source = {
   readonly peerId?: string;
   /** Offset in the segment where this source's bytes start. */
   readonly from: number;
+  /**
+   * Where this source's bytes end (exclusive) when it sends a part of the segment (a claim,
+   * or HTTP filling the holes parts left); undefined: to the segment's end, whatever it is.
+   */
+  readonly end?: number;
   readonly turn: number;
 };
 
@@ -28,27 +36,36 @@ export type Source = {
 export type Verdict =
   /** Accepted. */
   | "ok"
-  /** From a source that is no longer the current one: ignored. */
+  /** From a source that is no longer active: ignored. */
   | "stale"
   /** The source's length disagrees with the segment's: the bytes held were discarded. */
   | "conflict"
+  /** A part's source states another size than the part it was asked for: it is stopped. */
+  | "mismatch"
   /** More bytes than the source said would follow: the excess was dropped. */
   | "overlong";
 
 export type Finished =
   | { kind: "complete"; data: Uint8Array }
-  /** The current source ended before the segment was whole (the caller resumes elsewhere). */
+  /** The source delivered its whole part; other parts are still missing. */
+  | { kind: "part" }
+  /** The source ended before its part or the segment was whole (the caller resumes elsewhere). */
   | { kind: "short" }
   | { kind: "stale" };
 
+/** Bytes held at one place of the segment. */
+type Span = { start: number; chunks: Uint8Array[]; len: number };
+
 export class SegmentTransfer {
-  private chunks: Uint8Array[] = [];
+  /** Held bytes: disjoint, sorted by start. */
+  private spans: Span[] = [];
   private held = 0;
   private length?: number;
   private readonly playlistLength?: number;
-  private current?: Source;
+  /** Active sources and where each one's next byte goes. */
+  private readonly active = new Map<Source, number>();
   private turns = 0;
-  /** Bytes dropped: stale, beyond the stated length, or discarded after a conflict. */
+  /** Bytes dropped: stale, beyond the stated length, duplicates, or discarded after a conflict. */
   private dropped = 0;
   /** Times sources disagreed about the segment's length. */
   conflicts = 0;
@@ -65,7 +82,7 @@ export class SegmentTransfer {
     this.playlistLength = knownLength;
   }
 
-  /** Bytes held, all contiguous from the segment's start. */
+  /** Bytes held, wherever they are in the segment. */
   get received(): number {
     return this.held;
   }
@@ -75,90 +92,137 @@ export class SegmentTransfer {
     return this.length;
   }
 
-  get source(): Source | undefined {
-    return this.current;
+  /** Bytes still missing (undefined while the length is unknown). */
+  get missing(): number | undefined {
+    return this.length === undefined ? undefined : this.length - this.held;
   }
 
-  /** A new source takes over from the bytes held; the previous one becomes stale. */
+  /** The active sources. */
+  get sources(): Source[] {
+    return [...this.active.keys()];
+  }
+
+  /** Where the source's next byte goes (its start plus what it sent). */
+  position(source: Source): number | undefined {
+    return this.active.get(source);
+  }
+
+  /**
+   * A new source takes over: every other one becomes stale, and it sends from the first byte
+   * not held. HTTP stops at the end of the last hole when parts beyond it are held; a peer
+   * without our extension sends to the segment's end (its bytes on held places are dropped).
+   */
   begin(kind: SourceKind, peerId?: string): Source {
-    this.current = { kind, peerId, from: this.held, turn: ++this.turns };
-    return this.current;
+    this.active.clear();
+    const from = this.firstMissing(0);
+    const lastHole = kind === "http" ? this.lastMissingEnd() : undefined;
+    const end = lastHole !== undefined && lastHole < (this.length ?? Infinity) ? lastHole : undefined;
+    return this.activate({ kind, peerId, from, end, turn: ++this.turns });
   }
 
-  /** The current source stops (abandoned, cancelled, failed); its later bytes are stale. */
-  stop(): void {
-    this.current = undefined;
+  /**
+   * A part for a source that sends byte ranges, alongside the active ones: from the first byte
+   * neither held nor claimed, at most `maxBytes`, up to the next byte held or claimed. Undefined
+   * when nothing is left to claim.
+   */
+  claim(kind: SourceKind, peerId: string | undefined, maxBytes: number): Source | undefined {
+    let from = 0;
+    for (;;) {
+      from = this.firstMissing(from);
+      const claimedBy = this.claimAt(from);
+      if (claimedBy === undefined) break;
+      if (claimedBy === Infinity) return undefined;
+      from = claimedBy;
+    }
+    if (this.length !== undefined && from >= this.length) return undefined;
+    const end = Math.min(from + Math.max(1, maxBytes), this.nextTaken(from), this.length ?? Infinity);
+    return this.activate({ kind, peerId, from, end, turn: ++this.turns });
+  }
+
+  /** The source stops (abandoned, cancelled, failed); its later bytes are stale. Without one: all stop. */
+  stop(source?: Source): void {
+    if (source) this.active.delete(source);
+    else this.active.clear();
   }
 
   isCurrent(source: Source): boolean {
-    return this.current === source;
+    return this.active.has(source);
   }
 
   /**
    * The source states that `count` bytes follow from its start (P2P `SegmentData.s`, HTTP's
-   * `Content-Range` or `Content-Length`). The segment's length becomes `from + count`. If the
-   * playlist or another source said otherwise, there is no telling which bytes are right: all
-   * of them are discarded, the source is stopped, and the segment starts over.
+   * `Content-Range` or `Content-Length`), and, for a part, maybe the segment's length `total`.
+   * A source of the whole rest makes the segment's length `from + count`. If the playlist or
+   * another source said otherwise, there is no telling which bytes are right: all of them are
+   * discarded, every source is stopped, and the segment starts over. A part's source must state
+   * its part's size (less only where the segment ends).
    */
-  expect(source: Source, count: number): Verdict {
+  expect(source: Source, count: number, total?: number): Verdict {
     if (!this.isCurrent(source)) return "stale";
-    const stated = source.from + count;
-    if (this.length === undefined || this.length === stated) {
-      this.length = stated;
-      return "ok";
-    }
-    this.conflicts++;
-    this.discard();
-    return "conflict";
+    if (source.end === undefined) return this.setLength(source.from + count);
+    if (total !== undefined && this.setLength(total) === "conflict") return "conflict";
+    const due = Math.min(source.end, this.length ?? Infinity) - source.from;
+    if (count === due) return "ok";
+    if (count < due && this.length === undefined && total === undefined) return this.setLength(source.from + count);
+    this.active.delete(source);
+    return "mismatch";
   }
 
-  /** Bytes from the current source, in order. */
+  /** Bytes from an active source, in order. */
   append(source: Source, chunk: Uint8Array): Verdict {
-    if (!this.isCurrent(source)) {
+    const at = this.active.get(source);
+    if (at === undefined) {
       this.drop(chunk.length);
       return "stale";
     }
     let verdict: Verdict = "ok";
-    if (this.length !== undefined && this.held + chunk.length > this.length) {
-      const room = Math.max(0, this.length - this.held);
+    const limit = Math.min(source.end ?? Infinity, this.length ?? Infinity);
+    if (at + chunk.length > limit) {
+      const room = Math.max(0, limit - at);
       this.drop(chunk.length - room);
       chunk = chunk.subarray(0, room);
       verdict = "overlong";
     }
     if (chunk.length) {
-      this.chunks.push(chunk);
-      this.held += chunk.length;
-      if (source.kind === "http") this.usedHttp = true;
-      else {
-        this.usedP2P = true;
-        if (source.peerId !== undefined) this.peers.add(source.peerId);
+      this.active.set(source, at + chunk.length);
+      const kept = this.write(at, chunk);
+      if (kept > 0) {
+        if (source.kind === "http") this.usedHttp = true;
+        else {
+          this.usedP2P = true;
+          if (source.peerId !== undefined) this.peers.add(source.peerId);
+        }
       }
     }
     return verdict;
   }
 
   /**
-   * The current source says it is done. The segment is complete when the bytes held are
-   * exactly its length; a source that never stated one (HTTP without a length) defines it.
+   * The source says it is done. The segment is complete when every byte of its length is held;
+   * a source of the whole rest that never stated a length (HTTP without one) defines it.
    */
   finish(source: Source): Finished {
-    if (!this.isCurrent(source)) return { kind: "stale" };
-    this.current = undefined;
-    if (this.length === undefined && source.kind === "http" && this.held > 0) this.length = this.held;
-    if (this.length === undefined || this.held !== this.length || this.held === 0) return { kind: "short" };
-    return { kind: "complete", data: this.assemble() };
+    const at = this.active.get(source);
+    if (at === undefined) return { kind: "stale" };
+    this.active.delete(source);
+    if (this.length === undefined && source.kind === "http" && source.end === undefined && this.held > 0 && this.spans.length === 1) {
+      this.length = this.held;
+    }
+    if (this.length !== undefined && this.held === this.length && this.held > 0) return { kind: "complete", data: this.assemble() };
+    const partEnd = Math.min(source.end ?? Infinity, this.length ?? Infinity);
+    return source.end !== undefined && at >= partEnd ? { kind: "part" } : { kind: "short" };
   }
 
   /**
-   * Drops every byte held and stops the current source: the segment starts over. Only the
-   * playlist's length is kept.
+   * Drops every byte held and stops every source: the segment starts over. Only the playlist's
+   * length is kept.
    */
   discard(): void {
     this.drop(this.held);
-    this.chunks = [];
+    this.spans = [];
     this.held = 0;
     this.length = this.playlistLength;
-    this.current = undefined;
+    this.active.clear();
     this.usedHttp = false;
     this.usedP2P = false;
     this.peers.clear();
@@ -179,15 +243,115 @@ export class SegmentTransfer {
     this.onDrop(n);
   }
 
+  private activate(s: Source): Source {
+    this.active.set(s, s.from);
+    return s;
+  }
+
+  private setLength(stated: number): Verdict {
+    if (this.length === undefined || this.length === stated) {
+      this.length = stated;
+      return "ok";
+    }
+    this.conflicts++;
+    this.discard();
+    return "conflict";
+  }
+
+  /** The first byte at or after `from` that is not held. */
+  private firstMissing(from: number): number {
+    for (const s of this.spans) {
+      if (s.start > from) break;
+      from = Math.max(from, s.start + s.len);
+    }
+    return from;
+  }
+
+  /** The end of the last hole (exclusive), when the length is known and bytes are missing. */
+  private lastMissingEnd(): number | undefined {
+    if (this.length === undefined || this.held >= this.length) return undefined;
+    let end = this.length;
+    for (let i = this.spans.length - 1; i >= 0; i--) {
+      const s = this.spans[i] as Span;
+      if (s.start + s.len < end) break;
+      end = s.start;
+    }
+    return end;
+  }
+
+  /** If an active source will send byte `at`, where its claim ends (Infinity: to the unknown end). */
+  private claimAt(at: number): number | undefined {
+    for (const [s, pos] of this.active) {
+      const end = s.end ?? this.length ?? Infinity;
+      if (at >= pos && at < end) return end;
+    }
+    return undefined;
+  }
+
+  /** The first byte after `from` that is held or claimed by an active source. */
+  private nextTaken(from: number): number {
+    let next = Infinity;
+    for (const s of this.spans) {
+      if (s.start > from) {
+        next = s.start;
+        break;
+      }
+    }
+    for (const pos of this.active.values()) if (pos > from) next = Math.min(next, pos);
+    return next;
+  }
+
+  /** Stores `chunk` at `at`, except where bytes are held already (dropped). Returns the bytes kept. */
+  private write(at: number, chunk: Uint8Array): number {
+    let kept = 0;
+    let i = 0;
+    while (chunk.length) {
+      while (i < this.spans.length && (this.spans[i] as Span).start + (this.spans[i] as Span).len <= at) i++;
+      const next = this.spans[i];
+      if (next && next.start <= at) {
+        // Held already: skip what this span covers.
+        const skip = Math.min(chunk.length, next.start + next.len - at);
+        this.drop(skip);
+        chunk = chunk.subarray(skip);
+        at += skip;
+        continue;
+      }
+      const n = Math.min(chunk.length, (next?.start ?? Infinity) - at);
+      const piece = chunk.subarray(0, n);
+      const prev = this.spans[i - 1];
+      if (prev && prev.start + prev.len === at) {
+        prev.chunks.push(piece);
+        prev.len += n;
+        if (next && prev.start + prev.len === next.start) {
+          prev.chunks.push(...next.chunks);
+          prev.len += next.len;
+          this.spans.splice(i, 1);
+        }
+      } else if (next && at + n === next.start) {
+        next.chunks.unshift(piece);
+        next.start = at;
+        next.len += n;
+      } else {
+        this.spans.splice(i, 0, { start: at, chunks: [piece], len: n });
+      }
+      this.held += n;
+      kept += n;
+      chunk = chunk.subarray(n);
+      at += n;
+    }
+    return kept;
+  }
+
   private assemble(): Uint8Array {
-    if (this.chunks.length === 1) return this.chunks[0] as Uint8Array;
+    const only = this.spans[0] as Span;
+    if (only.chunks.length === 1) return only.chunks[0] as Uint8Array;
     const data = new Uint8Array(this.held);
     let pos = 0;
-    for (const c of this.chunks) {
+    for (const c of only.chunks) {
       data.set(c, pos);
       pos += c.length;
     }
-    this.chunks = [data];
+    only.chunks = [data];
     return data;
   }
 }

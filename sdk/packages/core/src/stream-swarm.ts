@@ -89,7 +89,9 @@ type Transfer = {
   bytes: SegmentTransfer;
   /** `verify`: whole, being checked before anyone gets it. */
   mode: "http" | "p2p" | "wait" | "verify";
-  peerId?: string;
+  /** The peers sending it now: one, or several sending parts of it (byte-range extension). */
+  peerParts: Map<string, PeerPart>;
+  /** Stops the HTTP fetch. */
   cancel?: () => void;
   startedAt: number;
   lastByteAt?: number;
@@ -105,6 +107,15 @@ type Transfer = {
    */
   dueAt?: number;
 };
+
+/** One peer's share of a transfer: the whole rest of the segment, or a part of it. */
+type PeerPart = { src: Source; cancel: () => void; startedAt: number; lastByteAt?: number };
+
+/**
+ * The smallest part of a segment asked of one peer: each part costs a request's round trip, and
+ * below this the peer's throughput is not measured.
+ */
+const MIN_PART_BYTES = 64 * 1024;
 
 /** `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is dropped. */
 type PeerEntry = { session: PeerSession; ours: boolean; silentStrikes: number; connectedAt: number };
@@ -338,8 +349,10 @@ export class StreamSwarm implements PeerHost {
    */
   addPeer(remote: string, channel: ByteChannel): PeerSession {
     const session = new PeerSession(remote, channel, this);
-    this.peers.set(remote, { session, ours: remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3)), silentStrikes: 0, connectedAt: this.clock.now() });
+    const ours = remote.startsWith(this.ctx.config.peerIdPrefix.slice(0, 3));
+    this.peers.set(remote, { session, ours, silentStrikes: 0, connectedAt: this.clock.now() });
     this.ctx.log.info("peer connected", remote, "in", this.infoHash);
+    if (ours) session.hello(); // our extensions: other clients would ignore it, so they are not sent it
     if (this.ctx.uploadEnabled()) session.announce(this.storedIds(), [...this.httpLoading]);
     this.ctx.onPeersChanged();
     return session;
@@ -590,7 +603,7 @@ export class StreamSwarm implements PeerHost {
 
   private newTransfer(seg: SegmentInfo, mode: Transfer["mode"]): Transfer {
     const known = seg.byteRange ? seg.byteRange.end - seg.byteRange.start + 1 : undefined;
-    const t: Transfer = { seg, bytes: new SegmentTransfer(known, (n) => this.ctx.onDroppedBytes(n)), mode, startedAt: this.clock.now(), waiters: [], httpRestarts: 0, failedPeers: new Set() };
+    const t: Transfer = { seg, bytes: new SegmentTransfer(known, (n) => this.ctx.onDroppedBytes(n)), mode, peerParts: new Map(), startedAt: this.clock.now(), waiters: [], httpRestarts: 0, failedPeers: new Set() };
     this.transfers.set(seg.id, t);
     return t;
   }
@@ -610,13 +623,25 @@ export class StreamSwarm implements PeerHost {
     const cancel = t.cancel;
     t.cancel = undefined;
     cancel?.();
+    const parts = [...t.peerParts.values()];
+    t.peerParts.clear();
+    for (const p of parts) p.cancel();
+  }
+
+  /** Stops one peer's part; its bytes so far are kept, the rest of its part is free again. */
+  private stopPart(t: Transfer, peerId: string): void {
+    const p = t.peerParts.get(peerId);
+    if (!p) return;
+    t.peerParts.delete(peerId);
+    t.bytes.stop(p.src);
+    p.cancel();
   }
 
   private holders(t: Transfer) {
     const out = [];
     for (const [peerId, e] of this.peers) {
       if (e.session.has(t.seg.id) && !t.failedPeers.has(peerId)) {
-        out.push({ peerId, busy: e.session.busy, throughputBps: e.session.throughput });
+        out.push({ peerId, busy: e.session.busy, throughputBps: e.session.throughput, byteRanges: e.session.byteRanges });
       }
     }
     return out;
@@ -670,8 +695,8 @@ export class StreamSwarm implements PeerHost {
 
   private startHttp(t: Transfer): void {
     const src = t.bytes.begin("http");
+    for (const peerId of [...t.peerParts.keys()]) this.stopPart(t, peerId); // begin made their sources stale
     t.mode = "http";
-    t.peerId = undefined;
     t.startedAt = this.clock.now();
     t.lastByteAt = undefined;
     const controller = new AbortController();
@@ -683,8 +708,7 @@ export class StreamSwarm implements PeerHost {
     let firstByteAt = 0;
     let bytes = 0;
     (this.ctx.fetchSegment ?? fetchSegmentBytes)(t.seg.url, {
-      range: t.seg.byteRange,
-      offset: src.from,
+      ...httpRange(t.seg, src),
       signal: controller.signal,
       onFirstByte: () => {
         firstByteAt = this.clock.now();
@@ -739,59 +763,121 @@ export class StreamSwarm implements PeerHost {
     for (const w of t.waiters) w.reject(err);
   }
 
+  /**
+   * Asks `peerId` for the segment: for a part of it when the peer speaks byte ranges (and the
+   * other holders that do are given parts too, {@link spread}), else for the whole rest.
+   */
   private startP2P(t: Transfer, peerId: string): void {
     const e = this.peers.get(peerId);
     if (!e || e.session.busy) return;
-    const src = t.bytes.begin("p2p", peerId);
+    if (e.session.byteRanges) {
+      if (!this.startPart(t, peerId)) return;
+      this.spread(t);
+      return;
+    }
+    if (t.peerParts.size) return; // parts are under way; a peer that sends only the whole rest would replace them
+    this.requestFromPeer(t, peerId, t.bytes.begin("p2p", peerId));
+  }
+
+  /**
+   * Gives `peerId` the next free part of the segment, sized by its measured rate against the
+   * other holders' so that all finish together (at least {@link MIN_PART_BYTES}). False when
+   * nothing is left to claim.
+   */
+  private startPart(t: Transfer, peerId: string): boolean {
+    const e = this.peers.get(peerId);
+    if (!e || e.session.busy || t.peerParts.has(peerId) || t.failedPeers.has(peerId)) return false;
+    const cfg = this.ctx.config.schedulerConfig;
+    const missing = t.bytes.missing ?? Math.max(1, this.expectedBytes(t.seg) - t.bytes.received);
+    const rates = this.holders(t)
+      .filter((h) => h.byteRanges || t.peerParts.has(h.peerId))
+      .map((h) => ({ peerId: h.peerId, bps: h.throughputBps ?? cfg.defaultPeerBps }));
+    const size = partSize(missing, e.session.throughput ?? cfg.defaultPeerBps, rates, MIN_PART_BYTES);
+    const src = t.bytes.claim("p2p", peerId, size);
+    if (!src) return false;
+    this.requestFromPeer(t, peerId, src);
+    return true;
+  }
+
+  /** Idle holders that speak byte ranges take free parts of a transfer under way. */
+  private spread(t: Transfer): void {
+    if (t.mode !== "p2p" || !this.p2pDownloads()) return;
+    for (const h of this.holders(t)) {
+      if (!h.byteRanges || h.busy || t.peerParts.has(h.peerId)) continue;
+      if (!this.startPart(t, h.peerId)) return;
+    }
+  }
+
+  private requestFromPeer(t: Transfer, peerId: string, src: Source): void {
+    const e = this.peers.get(peerId);
+    if (!e) return;
     t.mode = "p2p";
-    t.peerId = peerId;
-    t.startedAt = this.clock.now();
-    t.lastByteAt = undefined;
+    const part: PeerPart = { src, cancel: () => {}, startedAt: this.clock.now() };
+    t.peerParts.set(peerId, part);
     const began = this.clock.now();
     let got = 0;
-    t.cancel = e.session.request(t.seg.id, src.from, {
-      onLength: (n) => {
-        if (t.bytes.expect(src, n) !== "conflict") return;
-        // Its length is not the segment's: nothing it sends can be used.
-        this.ctx.log.warn("peer", peerId, "announced", n, "bytes from", src.from, "for segment", t.seg.id, "which does not match its length");
-        this.peerFailedSegment(t, peerId, "length mismatch");
+    part.cancel = e.session.request(
+      t.seg.id,
+      src.from,
+      {
+        onLength: (n, total) => {
+          const v = t.bytes.expect(src, n, total);
+          if (v === "ok" || v === "stale") return;
+          // Its length is not the segment's (or not its part's): nothing it sends can be used.
+          this.ctx.log.warn("peer", peerId, "announced", n, "bytes from", src.from, "for segment", t.seg.id, "which does not match", v === "mismatch" ? "its part" : "its length");
+          if (v === "conflict") this.stopSource(t); // everything held was discarded
+          this.peerFailedSegment(t, peerId, "length mismatch");
+        },
+        onBytes: (chunk) => {
+          const v = t.bytes.append(src, chunk.slice());
+          if (v === "stale") return;
+          part.lastByteAt = t.lastByteAt = this.clock.now();
+          got += chunk.length;
+          this.ctx.onP2PBytes(chunk.length, peerId);
+          if (v === "overlong") this.peerFailedSegment(t, peerId, "more bytes than announced");
+        },
+        onComplete: () => {
+          const done = t.bytes.finish(src);
+          if (done.kind === "stale") return;
+          if (t.peerParts.get(peerId) === part) t.peerParts.delete(peerId);
+          if (done.kind === "short") return this.peerFailedSegment(t, peerId, "incomplete segment");
+          e.silentStrikes = 0;
+          const secs = (this.clock.now() - began) / 1000;
+          if (got > 32 * 1024 && secs > 0) {
+            const bps = got / secs;
+            e.session.throughput = e.session.throughput ? 0.5 * bps + 0.5 * e.session.throughput : bps;
+          }
+          if (done.kind === "complete") {
+            this.stopSource(t); // parts still running cover bytes held by now
+            return this.complete(t, done.data);
+          }
+          this.partEnded(t);
+        },
+        onFail: (reason) => {
+          if (!t.bytes.isCurrent(src)) return;
+          t.bytes.stop(src);
+          if (t.peerParts.get(peerId) === part) t.peerParts.delete(peerId);
+          if (reason !== "cancelled") t.failedPeers.add(peerId);
+          this.partEnded(t);
+        },
       },
-      onBytes: (chunk) => {
-        const v = t.bytes.append(src, chunk.slice());
-        if (v === "stale") return;
-        t.lastByteAt = this.clock.now();
-        got += chunk.length;
-        this.ctx.onP2PBytes(chunk.length, peerId);
-        if (v === "overlong") this.peerFailedSegment(t, peerId, "more bytes than announced");
-      },
-      onComplete: () => {
-        const done = t.bytes.finish(src);
-        if (done.kind === "stale") return;
-        if (done.kind === "short") return this.peerFailedSegment(t, peerId, "incomplete segment");
-        e.silentStrikes = 0;
-        const secs = (this.clock.now() - began) / 1000;
-        if (got > 32 * 1024 && secs > 0) {
-          const bps = got / secs;
-          e.session.throughput = e.session.throughput ? 0.5 * bps + 0.5 * e.session.throughput : bps;
-        }
-        this.complete(t, done.data);
-      },
-      onFail: (reason) => {
-        if (!t.bytes.isCurrent(src)) return;
-        t.bytes.stop();
-        t.cancel = undefined;
-        if (reason !== "cancelled") t.failedPeers.add(peerId);
-        this.resume(t);
-      },
-    });
+      src.end,
+    );
+  }
+
+  /** A peer's share ended without the segment being whole: others go on, or the scheduler decides anew. */
+  private partEnded(t: Transfer): void {
+    if (this.transfers.get(t.seg.id) !== t) return;
+    if (t.peerParts.size) return this.spread(t);
+    this.resume(t);
   }
 
   /** The peer's transfer of this segment cannot be used: stop it, never ask it again for the segment, go on elsewhere. */
   private peerFailedSegment(t: Transfer, peerId: string, why: string): void {
     t.failedPeers.add(peerId);
     this.ctx.onException("PEER_EXPT", `peer ${peerId}: segment ${t.seg.id}: ${why}`);
-    this.stopSource(t);
-    this.resume(t);
+    this.stopPart(t, peerId);
+    this.partEnded(t);
   }
 
   /** The transfer's source ended without the segment: keep the bytes held, let the scheduler go on. */
@@ -799,7 +885,6 @@ export class StreamSwarm implements PeerHost {
     if (this.transfers.get(t.seg.id) !== t) return;
     t.mode = "wait";
     t.cancel = undefined;
-    t.peerId = undefined;
     if (t.waiters.length) this.decide(t);
     else if (!t.bytes.received && !t.failedPeers.size) this.transfers.delete(t.seg.id);
     // else: a prefetch stays parked, with its partial bytes or the peers that failed it, so
@@ -901,27 +986,34 @@ export class StreamSwarm implements PeerHost {
     }
   }
 
+  /**
+   * Each peer's share is given up when it goes silent or would finish past what the deadline
+   * allows (its bytes so far are kept); the scheduler then hands its bytes to other peers or
+   * to HTTP `Range`.
+   */
   private watchP2P(t: Transfer, now: number, cfg: SchedulerConfig): void {
     let mustFinishByMs = Infinity;
     if (t.waiters.length) {
-      const remaining = Math.max(1, (t.bytes.total ?? this.expectedBytes(t.seg)) - t.bytes.received);
+      const remaining = Math.max(1, t.bytes.missing ?? this.expectedBytes(t.seg) - t.bytes.received);
       const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
       mustFinishByMs = now + budget * 1000;
     }
-    const abandon = shouldAbandon(
-      { nowMs: now, startedAtMs: t.startedAt, lastByteAtMs: t.lastByteAt, receivedBytes: t.bytes.received - (t.bytes.source?.from ?? 0), expectedBytes: (t.bytes.total ?? this.expectedBytes(t.seg)) - (t.bytes.source?.from ?? 0), mustFinishByMs },
-      cfg,
-    );
-    if (!abandon) return;
-    const peerId = t.peerId;
-    const silent = now - (t.lastByteAt ?? t.startedAt) > cfg.p2pStallTimeoutMs;
-    this.ctx.log.info("abandoning peer", peerId, silent ? "(silent)" : "(too slow)", "for segment", t.seg.id, "at", t.bytes.received, "bytes");
-    if (peerId) t.failedPeers.add(peerId);
-    // The cancel's own failure callback is stale by then: exactly one decision follows.
-    this.stopSource(t);
-    this.resume(t); // -> decide: another peer, or HTTP Range for the rest when due
-    const e = peerId ? this.peers.get(peerId) : undefined;
-    if (e && silent && ++e.silentStrikes >= MAX_SILENT_STRIKES) this.dropPeer(peerId as string, `silent on ${MAX_SILENT_STRIKES} transfers in a row`);
+    for (const [peerId, part] of [...t.peerParts]) {
+      if (t.peerParts.get(peerId) !== part) continue;
+      const sent = (t.bytes.position(part.src) ?? part.src.from) - part.src.from;
+      const partEnd = Math.min(part.src.end ?? Infinity, t.bytes.total ?? this.expectedBytes(t.seg));
+      const abandon = shouldAbandon({ nowMs: now, startedAtMs: part.startedAt, lastByteAtMs: part.lastByteAt, receivedBytes: sent, expectedBytes: partEnd - part.src.from, mustFinishByMs }, cfg);
+      if (!abandon) continue;
+      const silent = now - (part.lastByteAt ?? part.startedAt) > cfg.p2pStallTimeoutMs;
+      this.ctx.log.info("abandoning peer", peerId, silent ? "(silent)" : "(too slow)", "for segment", t.seg.id, "at", t.bytes.received, "bytes");
+      t.failedPeers.add(peerId);
+      // The cancel's own failure callback is stale by then: exactly one decision follows.
+      this.stopPart(t, peerId);
+      const e = this.peers.get(peerId);
+      if (e && silent && ++e.silentStrikes >= MAX_SILENT_STRIKES) this.dropPeer(peerId, `silent on ${MAX_SILENT_STRIKES} transfers in a row`);
+    }
+    if (!t.peerParts.size) this.resume(t); // -> decide: another peer, or HTTP Range for the rest when due
+    else this.spread(t);
   }
 
   /**
@@ -1007,4 +1099,22 @@ export class StreamSwarm implements PeerHost {
     }
     this.leave();
   }
+}
+
+/**
+ * Bytes of a part for a peer of rate `bps`, when `missing` bytes are shared between `holders`
+ * (every peer that may send parts of it, this one included) in proportion to their rates, so
+ * that they would all finish at once; at least `minBytes`, at most what is missing.
+ */
+export function partSize(missing: number, bps: number, holders: { bps: number }[], minBytes: number): number {
+  const sum = holders.reduce((n, h) => n + h.bps, 0);
+  const share = sum > bps ? (missing * bps) / sum : missing;
+  return Math.min(missing, Math.max(minBytes, Math.ceil(share)));
+}
+
+/** The HTTP request for a source's bytes: from its start, to its end when it fills a hole. */
+function httpRange(seg: SegmentInfo, src: Source): { range?: ByteRange; offset?: number } {
+  if (src.end === undefined) return { range: seg.byteRange, offset: src.from };
+  const base = seg.byteRange?.start ?? 0;
+  return { range: { start: base + src.from, end: base + src.end - 1 } };
 }

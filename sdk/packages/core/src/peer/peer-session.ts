@@ -5,11 +5,17 @@
  *
  * Like PML, a session downloads one segment and uploads one segment at a time; a new request
  * from the remote replaces the upload in progress (PML peers rely on that).
+ *
+ * Our extension (commands.ts): each session greets its peer with `ExtensionHello`; a peer that
+ * greets back with byte ranges may be asked for a part of a segment (`request(..., end)`), so a
+ * segment can come from several peers at once. P2P Media Loader ignores the greeting and is
+ * only ever sent its own commands.
  */
 import {
   CommandJoiner,
   decodeCommandBody,
   encodeCommand,
+  Extension,
   isCommandChunk,
   type PeerCommand,
 } from "../protocol/index.js";
@@ -35,8 +41,11 @@ export interface PeerHost {
 }
 
 export type DownloadHandlers = {
-  /** The peer says this many bytes follow from `fromByte` (its `SegmentData`). */
-  onLength?(bytes: number): void;
+  /**
+   * The peer says this many bytes follow from `fromByte` (its `SegmentData`) and, answering a
+   * request for a part, the segment's whole length.
+   */
+  onLength?(bytes: number, total?: number): void;
   /** Bytes from `fromByte` on, as they arrive. */
   onBytes(chunk: Uint8Array): void;
   onComplete(): void;
@@ -81,6 +90,8 @@ export class PeerSession {
   private reading?: { id: number; requestId: number };
   /** Request ids only need to differ within one channel: each session counts its own. */
   private nextRequestId = Math.floor(Math.random() * 1000);
+  /** The peer said it serves parts of segments (our extension). */
+  byteRanges = false;
 
   constructor(
     readonly remotePeerId: string,
@@ -100,17 +111,26 @@ export class PeerSession {
     return this.loaded.has(id);
   }
 
+  /** Says which extensions we speak; sent first, so the peer knows before any request of ours. */
+  hello(): void {
+    this.sendCommand({ c: 32, f: Extension.ByteRanges });
+  }
+
   announce(loaded: readonly number[], httpLoading: readonly number[]): void {
     this.sendCommand({ c: 0, l: [...loaded], p: [...httpLoading] });
   }
 
-  /** Requests a segment (from byte `fromByte`); returns a cancel function. */
-  request(id: number, fromByte: number, handlers: DownloadHandlers): () => void {
+  /**
+   * Requests a segment from byte `fromByte` (to `end`, exclusive, when given: a part, only of a
+   * peer that speaks {@link byteRanges}); returns a cancel function.
+   */
+  request(id: number, fromByte: number, handlers: DownloadHandlers, end?: number): () => void {
     if (this.download) throw new Error("peer is busy");
+    if (end !== undefined && (!this.byteRanges || end <= fromByte)) throw new Error("not a part this peer can send");
     this.nextRequestId = (this.nextRequestId + 1) % 1_000_000;
     const d: Download = { id, requestId: this.nextRequestId, received: 0, handlers };
     this.download = d;
-    this.sendCommand({ c: 1, i: id, r: d.requestId, ...(fromByte > 0 ? { b: fromByte } : {}) });
+    this.sendCommand({ c: 1, i: id, r: d.requestId, ...(fromByte > 0 ? { b: fromByte } : {}), ...(end !== undefined ? { e: end } : {}) });
     return () => {
       if (this.download !== d) return;
       this.download = undefined;
@@ -171,7 +191,10 @@ export class PeerSession {
         this.host.onAnnouncement(this);
         return;
       case 1:
-        return this.onRequest(cmd.i, cmd.r, cmd.b ?? 0);
+        return this.onRequest(cmd.i, cmd.r, cmd.b ?? 0, cmd.e);
+      case 32:
+        this.byteRanges = (cmd.f & Extension.ByteRanges) !== 0;
+        return;
       case 5:
         if (this.upload && this.upload.id === cmd.i && this.upload.requestId === cmd.r) this.setUpload(undefined);
         if (this.reading && this.reading.id === cmd.i && this.reading.requestId === cmd.r) this.reading = undefined;
@@ -189,7 +212,7 @@ export class PeerSession {
           return;
         }
         d.expected = cmd.s;
-        d.handlers.onLength?.(cmd.s);
+        d.handlers.onLength?.(cmd.s, cmd.t);
         return;
       }
       case 3: {
@@ -253,7 +276,7 @@ export class PeerSession {
     }
   }
 
-  private onRequest(id: number, requestId: number, fromByte: number): void {
+  private onRequest(id: number, requestId: number, fromByte: number, end?: number): void {
     this.setUpload(undefined); // a new request replaces the current upload
     this.reading = undefined;
     // Over the upload cap with others already waiting on it: "absent", and the requester goes
@@ -268,20 +291,22 @@ export class PeerSession {
         .then((data) => {
           if (this.reading !== reading || this.closed) return; // replaced or cancelled meanwhile
           this.reading = undefined;
-          this.serve(id, requestId, fromByte, data);
+          this.serve(id, requestId, fromByte, end, data);
         });
       return;
     }
-    this.serve(id, requestId, fromByte, found);
+    this.serve(id, requestId, fromByte, end, found);
   }
 
-  private serve(id: number, requestId: number, fromByte: number, data: Uint8Array | undefined): void {
-    if (!data || fromByte > data.length) {
+  /** Sends `data` from `fromByte`, to `end` for a part (then with the segment's length, `t`). */
+  private serve(id: number, requestId: number, fromByte: number, end: number | undefined, data: Uint8Array | undefined): void {
+    const stop = end === undefined || !data ? data?.length : Math.min(end, data.length);
+    if (!data || stop === undefined || fromByte > stop || (end !== undefined && fromByte >= stop)) {
       this.sendCommand({ c: 4, i: id, r: requestId });
       return;
     }
-    this.setUpload({ id, requestId, data, offset: fromByte });
-    this.sendCommand({ c: 2, i: id, s: data.length - fromByte, r: requestId });
+    this.setUpload({ id, requestId, data: stop < data.length ? data.subarray(0, stop) : data, offset: fromByte });
+    this.sendCommand({ c: 2, i: id, s: stop - fromByte, r: requestId, ...(end !== undefined ? { t: data.length } : {}) });
     this.pumpUpload();
   }
 

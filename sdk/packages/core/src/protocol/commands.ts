@@ -1,4 +1,9 @@
-/** The six P2P Media Loader v2 data-channel commands and their body encoding. */
+/**
+ * The six P2P Media Loader v2 data-channel commands and their body encoding, and our extension:
+ * `ExtensionHello`, which P2P Media Loader ignores (unknown command types fall through its
+ * switch), says which extensions a peer speaks; only to a peer that said so do we send the
+ * extension's fields (`e` on a request, `t` on its answer), so PML peers never see them.
+ */
 import {
   DecodeError,
   ItemType,
@@ -17,21 +22,33 @@ export const CommandType = {
   SegmentDataSendingCompleted: 3,
   SegmentAbsent: 4,
   CancelSegmentRequest: 5,
+  /** Ours: the extensions the sender speaks (`f`, bits of {@link Extension}). */
+  ExtensionHello: 32,
+} as const;
+
+/** Extension bits of `ExtensionHello.f`. */
+export const Extension = {
+  /** Byte ranges: a request may carry `e` (its end, exclusive) and its answer then carries `t` (the segment's length). */
+  ByteRanges: 1,
 } as const;
 
 export type Announcement = { c: 0; l?: number[]; p?: number[] };
-export type SegmentRequest = { c: 1; i: number; r: number; b?: number };
-export type SegmentData = { c: 2; i: number; s: number; r: number };
+/** `b`: from this byte; `e` (extension): up to this byte, exclusive. */
+export type SegmentRequest = { c: 1; i: number; r: number; b?: number; e?: number };
+/** `s`: bytes that follow; `t` (extension, in answer to a request with `e`): the segment's length. */
+export type SegmentData = { c: 2; i: number; s: number; r: number; t?: number };
 export type SegmentCompleted = { c: 3; i: number; r: number };
 export type SegmentAbsent = { c: 4; i: number; r: number };
 export type CancelRequest = { c: 5; i: number; r: number };
+export type ExtensionHello = { c: 32; f: number };
 export type PeerCommand =
   | Announcement
   | SegmentRequest
   | SegmentData
   | SegmentCompleted
   | SegmentAbsent
-  | CancelRequest;
+  | CancelRequest
+  | ExtensionHello;
 
 /** A command with a type we don't know (peers may negotiate extensions); fields kept as decoded. */
 export type UnknownCommand = { c: number; unknown: true; fields: Record<string, unknown> };
@@ -65,14 +82,19 @@ export function encodeCommandBody(cmd: PeerCommand): Uint8Array {
     case 1:
       w.int("i", cmd.i).int("r", cmd.r);
       if (cmd.b) w.int("b", cmd.b);
+      if (cmd.e !== undefined) w.int("e", cmd.e);
       break;
     case 2:
       w.int("i", cmd.i).int("s", cmd.s).int("r", cmd.r);
+      if (cmd.t !== undefined) w.int("t", cmd.t);
       break;
     case 3:
     case 4:
     case 5:
       w.int("i", cmd.i).int("r", cmd.r);
+      break;
+    case 32:
+      w.int("f", cmd.f);
       break;
   }
   return w.bytes();
@@ -130,16 +152,22 @@ export function decodeCommandBody(body: Uint8Array): PeerCommand | UnknownComman
       need("i", "r");
       const cmd: SegmentRequest = { c: 1, i: f.i as number, r: f.r as number };
       if (isInt(f.b) && f.b > 0) cmd.b = f.b;
+      if (isInt(f.e) && f.e > (cmd.b ?? 0)) cmd.e = f.e;
       return cmd;
     }
-    case 2:
+    case 2: {
       need("i", "s", "r");
-      return { c: 2, i: f.i as number, s: f.s as number, r: f.r as number };
+      const cmd: SegmentData = { c: 2, i: f.i as number, s: f.s as number, r: f.r as number };
+      if (isInt(f.t) && f.t >= 0) cmd.t = f.t;
+      return cmd;
+    }
     case 3:
     case 4:
     case 5:
       need("i", "r");
       return { c: type, i: f.i as number, r: f.r as number } as SegmentCompleted | SegmentAbsent | CancelRequest;
+    case 32:
+      return { c: 32, f: isInt(f.f) && f.f >= 0 ? f.f : 0 };
     default:
       return { c: type, unknown: true, fields: f };
   }
