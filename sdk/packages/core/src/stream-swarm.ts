@@ -792,7 +792,9 @@ export class StreamSwarm implements PeerHost {
     const rates = this.holders(t)
       .filter((h) => h.byteRanges || t.peerParts.has(h.peerId))
       .map((h) => ({ peerId: h.peerId, bps: h.throughputBps ?? cfg.defaultPeerBps }));
-    const size = partSize(missing, e.session.throughput ?? cfg.defaultPeerBps, rates, MIN_PART_BYTES);
+    // Until the first part's answer says the segment's length, a small part: the estimate of a
+    // length can be far off, and a part that covers it all leaves nothing to share.
+    const size = t.bytes.total === undefined ? MIN_PART_BYTES : partSize(missing, e.session.throughput ?? cfg.defaultPeerBps, rates, MIN_PART_BYTES);
     const src = t.bytes.claim("p2p", peerId, size);
     if (!src) return false;
     this.requestFromPeer(t, peerId, src);
@@ -821,7 +823,9 @@ export class StreamSwarm implements PeerHost {
       src.from,
       {
         onLength: (n, total) => {
+          const known = t.bytes.total !== undefined;
           const v = t.bytes.expect(src, n, total);
+          if (v === "ok" && !known) this.spread(t); // the length is known now: parts for the other holders
           if (v === "ok" || v === "stale") return;
           // Its length is not the segment's (or not its part's): nothing it sends can be used.
           this.ctx.log.warn("peer", peerId, "announced", n, "bytes from", src.from, "for segment", t.seg.id, "which does not match", v === "mismatch" ? "its part" : "its length");

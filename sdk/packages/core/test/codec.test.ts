@@ -69,6 +69,17 @@ describe("codec: against P2P Media Loader's serializer", () => {
       expect(decodeCommandBody(theirs[0]!.subarray(4, theirs[0]!.length - 4))).toEqual(cmd);
     }
   });
+  it("our extension's command and fields decode in PML without error (it ignores them) and round-trip in ours", async () => {
+    const pml = await pmlCommands();
+    const cmds: PeerCommand[] = [{ c: 32, f: 1 }, { c: 1, i: 7, r: 3, b: 100, e: 5000 }, { c: 2, i: 7, s: 4900, r: 3, t: 9000 }];
+    for (const cmd of cmds) {
+      const body = encodeCommandBody(cmd);
+      expect(() => pml.deserializeCommand(body)).not.toThrow();
+      expect(decodeCommandBody(body)).toEqual(cmd);
+    }
+    // An end at or before the start is no part: dropped, the request is PML's own.
+    expect(decodeCommandBody(encodeCommandBody({ c: 1, i: 7, r: 3, b: 100, e: 100 }))).toEqual({ c: 1, i: 7, r: 3, b: 100 });
+  });
   it("chunks large commands like PML and PML joins ours", async () => {
     const pml = await pmlCommands();
     const ids = Array.from({ length: 5000 }, (_, k) => k * 3);

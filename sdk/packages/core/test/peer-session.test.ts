@@ -251,3 +251,43 @@ describe("PeerSession uploads", () => {
     expect(reads).toBe(3);
   });
 });
+
+describe("PeerSession byte-range extension", () => {
+  const seg = new Uint8Array(100_000).map((_, i) => (i * 13) & 0xff);
+  async function greeted(greetBack: boolean) {
+    const ch = pair();
+    const a = new PeerSession("B", ch.a, host(new Map()));
+    const b = new PeerSession("A", ch.b, host(new Map([[7, seg]])));
+    ch.connect((d) => a.onMessage(d), (d) => b.onMessage(d));
+    a.hello();
+    if (greetBack) b.hello();
+    await tick();
+    return { a, b };
+  }
+  const fetchPart = (a: PeerSession, from: number, end: number) =>
+    new Promise<{ bytes: Buffer; stated: number; total?: number }>((resolve, reject) => {
+      const got: Uint8Array[] = [];
+      let stated = -1;
+      let total: number | undefined;
+      a.request(7, from, { onLength: (n, t) => ((stated = n), (total = t)), onBytes: (c) => got.push(c), onComplete: () => resolve({ bytes: Buffer.concat(got), stated, total }), onFail: (r) => reject(new Error(r)) }, end);
+    });
+
+  it("a peer that greets back sends the part asked for, with the segment's length; the end is clipped to it", async () => {
+    const { a, b } = await greeted(true);
+    expect(a.byteRanges).toBe(true);
+    expect(b.byteRanges).toBe(true);
+    const mid = await fetchPart(a, 1000, 5000);
+    expect(mid.bytes.equals(Buffer.from(seg.subarray(1000, 5000)))).toBe(true);
+    expect(mid.stated).toBe(4000);
+    expect(mid.total).toBe(100_000);
+    const tail = await fetchPart(a, 90_000, 200_000);
+    expect(tail.bytes.equals(Buffer.from(seg.subarray(90_000)))).toBe(true);
+    await expect(fetchPart(a, 100_000, 200_000)).rejects.toThrow("absent");
+  });
+
+  it("a peer that never greeted (P2P Media Loader) is never asked for a part", async () => {
+    const { a } = await greeted(false);
+    expect(a.byteRanges).toBe(false);
+    expect(() => a.request(7, 0, { onBytes: () => {}, onComplete: () => {}, onFail: () => {} }, 5000)).toThrow();
+  });
+});

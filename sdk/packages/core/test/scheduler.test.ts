@@ -31,6 +31,14 @@ describe("decideSource", () => {
     expect(decideSource({ ...base, mayArriveSoon: true, timeUntilNeededS: 1 })).toEqual({ kind: "http" });
     expect(decideSource(base)).toEqual({ kind: "http" });
   });
+  it("peers too slow alone but fast enough together, when they send parts, are used together", () => {
+    // 500 kB, 4.35 s of budget: 5 s from one peer at 100 kB/s, 2.5 s from two.
+    const slow = (peerId: string, byteRanges: boolean) => ({ peerId, busy: false, throughputBps: 100_000, byteRanges });
+    expect(decideSource({ ...base, timeUntilNeededS: 6, holders: [slow("a", true), slow("b", true)] })).toEqual({ kind: "p2p", peerId: "a" });
+    expect(decideSource({ ...base, timeUntilNeededS: 6, holders: [slow("a", false), slow("b", false)] })).toEqual({ kind: "wait" });
+    expect(decideSource({ ...base, timeUntilNeededS: 6, holders: [slow("a", true), { ...slow("b", true), busy: true }] })).toEqual({ kind: "wait" });
+    expect(decideSource({ ...base, timeUntilNeededS: 4, holders: [slow("a", true), slow("b", true)] })).toEqual({ kind: "wait" });
+  });
   it("never uses peers when P2P is off", () => {
     expect(decideSource({ ...base, p2pEnabled: false, holders: [{ peerId: "a", busy: false }] })).toEqual({ kind: "http" });
   });

@@ -156,4 +156,105 @@ describe("SegmentTransfer", () => {
       { numRuns: 3000 },
     );
   });
+
+  it("parts from several sources at once complete the segment; each part's source ends with \"part\"", () => {
+    const seg = segment(1000);
+    const t = new SegmentTransfer(1000);
+    const a = t.claim("p2p", "a", 400)!;
+    const b = t.claim("p2p", "b", 400)!;
+    const c = t.claim("p2p", "c", 400)!;
+    expect([a.from, a.end, b.from, b.end, c.from, c.end]).toEqual([0, 400, 400, 800, 800, 1000]);
+    expect(t.claim("p2p", "d", 400)).toBeUndefined();
+    expect(t.expect(b, 400, 1000)).toBe("ok");
+    t.append(b, seg.subarray(400, 800));
+    expect(t.finish(b).kind).toBe("part");
+    t.append(c, seg.subarray(800, 1000));
+    expect(t.finish(c).kind).toBe("part");
+    t.append(a, seg.subarray(0, 400));
+    const done = t.finish(a);
+    expect(done.kind).toBe("complete");
+    expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
+    expect(t.contributors.sort()).toEqual(["a", "b", "c"]);
+  });
+
+  it("a stopped part keeps its bytes; the rest of it is claimed again; HTTP fills only the holes", () => {
+    const seg = segment(1000);
+    const t = new SegmentTransfer(1000);
+    const a = t.claim("p2p", "a", 500)!;
+    const b = t.claim("p2p", "b", 500)!;
+    t.append(a, seg.subarray(0, 100));
+    t.stop(a);
+    expect(t.append(a, seg.subarray(100, 200))).toBe("stale");
+    const a2 = t.claim("p2p", "c", 1000)!;
+    expect([a2.from, a2.end]).toEqual([100, 500]);
+    t.append(b, seg.subarray(500, 1000));
+    expect(t.finish(b).kind).toBe("part");
+    const h = t.begin("http"); // a rescue: the others stop, HTTP takes the hole
+    expect([h.from, h.end]).toEqual([100, 500]);
+    expect(t.isCurrent(a2)).toBe(false);
+    expect(t.expect(h, 400)).toBe("ok");
+    t.append(h, seg.subarray(100, 500));
+    const done = t.finish(h);
+    expect(done.kind).toBe("complete");
+    expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
+  });
+
+  it("a part's source that states another size is stopped alone; one that states another segment length discards all", () => {
+    const t = new SegmentTransfer();
+    const a = t.claim("p2p", "a", 400)!;
+    const b = t.claim("p2p", "b", 400)!;
+    expect(t.expect(a, 400, 1000)).toBe("ok");
+    t.append(a, segment(1000).subarray(0, 400));
+    expect(t.expect(b, 399, 1000)).toBe("mismatch");
+    expect(t.isCurrent(b)).toBe(false);
+    expect(t.received).toBe(400);
+    const c = t.claim("p2p", "c", 400)!;
+    expect(t.expect(c, 400, 999)).toBe("conflict");
+    expect(t.received).toBe(0);
+  });
+
+  // Random interleavings with parts: claims of random sizes, rescues by HTTP, stops, sends of
+  // the true bytes, finishes; a completed segment is always exactly the segment.
+  type PartStep = { op: "claim"; n: number } | { op: "http" } | { op: "send"; back: number; n: number } | { op: "finish"; back: number } | { op: "stop"; back: number };
+  it("property: parts, rescues and stops in any interleaving complete exactly the segment", () => {
+    const len = 200;
+    const seg = segment(len);
+    const step = fc.oneof(
+      fc.record({ op: fc.constant("claim" as const), n: fc.integer({ min: 1, max: 120 }) }),
+      fc.record({ op: fc.constant("http" as const) }),
+      fc.record({ op: fc.constant("send" as const), back: fc.nat(4), n: fc.integer({ min: 1, max: 60 }) }),
+      fc.record({ op: fc.constant("finish" as const), back: fc.nat(4) }),
+      fc.record({ op: fc.constant("stop" as const), back: fc.nat(4) }),
+    ) as fc.Arbitrary<PartStep>;
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(step, { maxLength: 60 }), (known, script) => {
+        const t = new SegmentTransfer(known ? len : undefined);
+        const live: { src: NonNullable<ReturnType<SegmentTransfer["claim"]>>; pos: number }[] = [];
+        for (const st of script) {
+          const pick = (back: number) => live[live.length - 1 - (back % Math.max(1, live.length))];
+          if (st.op === "claim" || st.op === "http") {
+            const src = st.op === "claim" ? t.claim("p2p", `p${live.length}`, st.n) : t.begin("http");
+            if (!src) continue;
+            live.push({ src, pos: src.from });
+            const end = Math.min(src.end ?? len, len);
+            t.expect(src, Math.max(0, end - src.from), src.end === undefined ? undefined : len);
+          } else if (st.op === "send") {
+            const l = pick(st.back);
+            if (!l) continue;
+            t.append(l.src, new Uint8Array(st.n).map((_, i) => seg[l.pos + i] ?? 0x55));
+            l.pos += st.n;
+          } else if (st.op === "finish") {
+            const l = pick(st.back);
+            if (!l) continue;
+            const done = t.finish(l.src);
+            if (done.kind === "complete") expect(same(done.data, seg)).toBe(true);
+          } else {
+            const l = pick(st.back);
+            if (l) t.stop(l.src);
+          }
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });

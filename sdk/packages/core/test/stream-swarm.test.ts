@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { diskKey, StreamSwarm, type Playback, type SwarmContext } from "../src/stream-swarm.js";
+import { diskKey, partSize, StreamSwarm, type Playback, type SwarmContext } from "../src/stream-swarm.js";
 import type { DiskCache } from "../src/disk-cache.js";
 import type { P2PConfig } from "../src/config.js";
 import { resolveConfig } from "../src/config.js";
@@ -24,12 +24,13 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     const id = Number(/\/seg\/(\d+)/.exec(req.url ?? "")?.[1]);
     const data = Buffer.from(segBytes(id));
-    const m = /bytes=(\d+)-/.exec(req.headers.range ?? "");
+    const m = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? "");
     ranges.push(`${id}:${req.headers.range ?? "full"}`);
     if (m) {
       const from = Number(m[1]);
-      res.writeHead(206, { "Content-Range": `bytes ${from}-${data.length - 1}/${data.length}` });
-      res.end(data.subarray(from));
+      const last = m[2] ? Math.min(Number(m[2]), data.length - 1) : data.length - 1;
+      res.writeHead(206, { "Content-Range": `bytes ${from}-${last}/${data.length}` });
+      res.end(data.subarray(from, last + 1));
     } else {
       res.writeHead(200);
       res.end(data);
@@ -43,14 +44,22 @@ afterAll(() => server.close());
 /**
  * A remote peer we script: it holds every segment and sends `sendBytes` of each, then stops.
  * `delayMs` holds its replies back (a slower peer); `lengthOffset` makes it announce a wrong
- * length; `extraBytes` makes it send more than it announced.
+ * length; `extraBytes` makes it send more than it announced. `ranges`: it speaks our byte-range
+ * extension (greets back, sends the part asked for). `bps`: it sends no faster than that, and
+ * stops sending a request that was cancelled (a peer whose upload is capped).
  */
-function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraBytes = 0, flip = false } = {}) {
+function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraBytes = 0, flip = false, ranges = false, bps = 0 } = {}) {
   const requests: PeerCommand[] = [];
   const joiner = new CommandJoiner();
   let deliver: (d: Uint8Array) => void = () => {};
   const later = (fn: () => void) => (delayMs ? setTimeout(fn, delayMs) : queueMicrotask(fn));
   const toUs = (cmd: PeerCommand) => encodeCommand(cmd).forEach((m) => later(() => deliver(m)));
+  let current = -1; // the request being sent (a new one replaces it, a cancel stops it)
+  let paceAt = 0; // when the paced uplink is free again (ms)
+  const paced = (r: number, fn: () => void, bytes: number) => {
+    paceAt = Math.max(paceAt, Date.now()) + (bytes / bps) * 1000;
+    setTimeout(() => current === r && fn(), paceAt - Date.now());
+  };
   const channel: ByteChannel = {
     bufferedAmount: 0,
     close() {},
@@ -60,15 +69,24 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
       if (r.kind !== "complete") return;
       const cmd = decodeCommandBody(r.body) as PeerCommand;
       requests.push(cmd);
+      if (cmd.c === 32 && ranges) toUs({ c: 32, f: 1 });
+      if (cmd.c === 5 && cmd.r === current) current = -1;
       if (cmd.c !== 1) return;
-      const data = segBytes(cmd.i).subarray(cmd.b ?? 0).map((b, i) => (flip && i === 1000 ? b ^ 0xff : b));
-      toUs({ c: 2, i: cmd.i, s: data.length + lengthOffset, r: cmd.r });
+      current = cmd.r;
+      const whole = segBytes(cmd.i);
+      const end = ranges && cmd.e !== undefined ? Math.min(cmd.e, whole.length) : whole.length;
+      const data = whole.subarray(cmd.b ?? 0, end).map((b, i) => (flip && i === 1000 ? b ^ 0xff : b));
+      toUs({ c: 2, i: cmd.i, s: data.length + lengthOffset, r: cmd.r, ...(ranges && cmd.e !== undefined ? { t: whole.length } : {}) });
       const part = new Uint8Array([...data.subarray(0, Math.min(sendBytes, data.length)), ...new Uint8Array(extraBytes).fill(0xee)]);
-      for (let o = 0; o < part.length; o += 65535) {
-        const chunk = part.slice(o, o + 65535);
-        later(() => deliver(chunk));
+      const step = bps ? 4096 : 65535;
+      for (let o = 0; o < part.length; o += step) {
+        const chunk = part.slice(o, o + step);
+        if (bps) paced(cmd.r, () => deliver(chunk), chunk.length);
+        else later(() => deliver(chunk));
       }
-      if (sendBytes >= data.length) toUs({ c: 3, i: cmd.i, r: cmd.r });
+      if (sendBytes < data.length) return;
+      if (bps) paced(cmd.r, () => encodeCommand({ c: 3, i: cmd.i, r: cmd.r }).forEach(deliver), 0);
+      else toUs({ c: 3, i: cmd.i, r: cmd.r });
     },
   };
   return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: (a: PeerCommand = { c: 0, l: [0, 1, 2, 3] }) => toUs(a) };
@@ -546,5 +564,74 @@ describe("StreamSwarm: slow-peer replacement", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("StreamSwarm multi-source", () => {
+  /** Peers that hold every segment, each sending at most `bps`; `ranges`: they speak our byte-range extension. */
+  function capped(swarm: StreamSwarm, n: number, bps: number, ranges: boolean) {
+    return Array.from({ length: n }, (_, k) => {
+      const peer = remotePeer(Infinity, { ranges, bps });
+      const session = swarm.addPeer(`${ranges ? "-SC0001-" : "-PM0203-"}remote${k}remote`.slice(0, 20), peer.channel);
+      peer.connect((d) => session.onMessage(d));
+      peer.announce();
+      return peer;
+    });
+  }
+
+  it("three peers, each too slow for the segment alone, send a part each and deliver it in time with no HTTP", async () => {
+    // 300 kB due in 6 s: 4.4 s for peers once HTTP's time and the margin are kept. One peer at
+    // 50 kB/s would take 6 s; three take 2 s.
+    const { swarm, stop } = setup(14);
+    const peers = capped(swarm, 3, 50_000, true);
+    await new Promise((r) => setTimeout(r, 30));
+    const before = ranges.length;
+    const r = await swarm.load(2);
+    stop();
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+    expect(r.source).toBe("p2p");
+    expect(ranges.slice(before)).toEqual([]);
+    const asked = peers.map((p) => p.requests.filter((c) => c.c === 1 && c.i === 2));
+    expect(asked.every((a) => a.length > 0 && a.every((c) => c.c === 1 && c.e !== undefined))).toBe(true);
+    expect(swarm.delivery(2)?.peers.length).toBe(3);
+  }, 20_000);
+
+  it("the same peers without the extension each send the whole rest alone: too slow, HTTP Range completes it", async () => {
+    const { swarm, stop } = setup(14);
+    const peers = capped(swarm, 3, 50_000, false);
+    await new Promise((r) => setTimeout(r, 30));
+    const before = ranges.length;
+    const r = await swarm.load(2);
+    stop();
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+    expect(r.source).not.toBe("p2p");
+    expect(ranges.slice(before).some((x) => x.startsWith("2:"))).toBe(true);
+    // Never greeted, never asked for a part: P2P Media Loader peers see only their own commands.
+    for (const p of peers) expect(p.requests.every((c) => c.c !== 32 && (c.c !== 1 || c.e === undefined))).toBe(true);
+  }, 20_000);
+
+  it("a peer that answers a part with another size is dropped from the segment; the others and HTTP complete it", async () => {
+    const { swarm, stop } = setup(14);
+    capped(swarm, 2, 100_000, true);
+    const liar = remotePeer(Infinity, { ranges: true, lengthOffset: 5 });
+    const session = swarm.addPeer("-SC0001-liarliarliar", liar.channel);
+    liar.connect((d) => session.onMessage(d));
+    liar.announce();
+    await new Promise((r) => setTimeout(r, 30));
+    const r = await swarm.load(2);
+    stop();
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+    expect(swarm.delivery(2)?.peers).not.toContain("-SC0001-liarliarliar");
+  }, 20_000);
+});
+
+describe("partSize", () => {
+  it("shares what is missing in proportion to the holders' rates, within the minimum and what is missing", () => {
+    const holders = [{ bps: 100 }, { bps: 300 }];
+    expect(partSize(1000, 100, holders, 10)).toBe(250);
+    expect(partSize(1000, 300, holders, 10)).toBe(750);
+    expect(partSize(1000, 100, [{ bps: 100 }], 10)).toBe(1000); // alone: all of it
+    expect(partSize(1000, 1, [{ bps: 1 }, { bps: 999 }], 64)).toBe(64);
+    expect(partSize(30, 1, [{ bps: 1 }, { bps: 999 }], 64)).toBe(30);
   });
 });
