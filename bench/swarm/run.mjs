@@ -11,7 +11,12 @@
 // With `--player shaka` the same runs use Shaka Player on the looping live DASH stream (360p
 // pinned): Shaka alone, @swarmcast/shaka, and unmodified p2p-media-loader-shaka 2.2.2.
 //
-// Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml] (also: sdk-http, sdk-nocheck)
+// `sdk-single` is the SDK taking each segment from one peer at a time (`multiSource: false`);
+// `--max-upload-kbps N` caps what every SDK tab serves (`maxUploadKbps`; P2P Media Loader has no
+// such cap), to compare both below the stream's bitrate.
+//
+// Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml] (also: sdk-http, sdk-nocheck, sdk-single)
+//                                 [--max-upload-kbps N]
 //                                 [--stagger-ms 1000] [--src /live/hls-abr/360p/index.m3u8] [--player hlsjs|shaka]
 // Needs the built swarmcast binary (SWARMCAST_BIN or target/debug/swarmcast) and built SDK
 // bundles (npm run build --workspaces). Not a test: it prints figures and exits 0.
@@ -30,6 +35,7 @@ const { values: opt } = parseArgs({
     'stagger-ms': { type: 'string', default: '1000' },
     src: { type: 'string' },
     player: { type: 'string', default: 'hlsjs' },
+    'max-upload-kbps': { type: 'string' },
   },
 });
 const shaka = opt.player === 'shaka';
@@ -41,8 +47,11 @@ const stagger = Number(opt['stagger-ms']);
 // `sdk-http` is the SDK page with P2P off: the loader's own cost, without any peer traffic.
 const pages = shaka
   ? { control: 'shaka-control.html', sdk: 'sdk-shaka.html', 'sdk-http': 'sdk-shaka.html', pml: 'pml-shaka.html' }
-  : { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', 'sdk-http': 'sdk-hlsjs.html', 'sdk-nocheck': 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
+  : { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', 'sdk-http': 'sdk-hlsjs.html', 'sdk-nocheck': 'sdk-hlsjs.html', 'sdk-single': 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
 const extraParams = { 'sdk-http': { p2p: '0' }, 'sdk-nocheck': { integrity: '0' } };
+/** Engine config fields per run (the SDK pages take them as `?cfg=`). */
+const uploadCap = opt['max-upload-kbps'] ? { maxUploadKbps: Number(opt['max-upload-kbps']) } : {};
+const extraConfig = (kind) => ({ ...(kind.startsWith('sdk') ? uploadCap : {}), ...(kind === 'sdk-single' ? { multiSource: false } : {}) });
 /** HTTP and P2P bytes a tab downloaded, whichever page it is (the PML Shaka page counts its own). */
 const bytesOf = (s) => (s.pml && !s.bytes ? { httpDown: s.httpBytes ?? 0, p2pDown: s.p2pBytes ?? 0 } : (s.bytes ?? {}));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -52,7 +61,8 @@ async function run(kind, origin, tracker) {
   const ctx = await launchBrowser();
   try {
     await origin.resetStats();
-    const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error', ...(shaka ? { video: '360' } : {}), ...(extraParams[kind] ?? {}) });
+    const cfg = extraConfig(kind);
+    const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error', ...(shaka ? { video: '360' } : {}), ...(extraParams[kind] ?? {}), ...(Object.keys(cfg).length ? { cfg: JSON.stringify(cfg) } : {}) });
     const tabs = [];
     for (let i = 0; i < N; i++) {
       // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
@@ -135,6 +145,10 @@ if (by.sdk) {
   console.log(`SDK P2P share ${by.sdk.p2pShare} vs target ${target.toFixed(3)} (0.8 x (N-1)/N)${by.pml ? `, PML ${by.pml.p2pShare}` : ''}`);
   if (by.control) {
     console.log(`origin media bytes vs control: ${(by.sdk.originMediaMB / by.control.originMediaMB).toFixed(3)}; startup median ${by.sdk.startupMsMedian} ms vs ${by.control.startupMsMedian} ms; rebuffers ${by.sdk.rebuffers} vs ${by.control.rebuffers}`);
+  }
+  if (by['sdk-single']) {
+    const s = by['sdk-single'];
+    console.log(`several peers per segment vs one${opt['max-upload-kbps'] ? ` (every SDK tab's upload capped at ${opt['max-upload-kbps']} kbit/s)` : ''}: P2P share ${by.sdk.p2pShare} vs ${s.p2pShare}; rebuffers ${by.sdk.rebuffers} vs ${s.rebuffers} (${by.sdk.rebufferS} vs ${s.rebufferS} s); startup median ${by.sdk.startupMsMedian} vs ${s.startupMsMedian} ms`);
   }
   if (by['sdk-nocheck']) {
     const n = by['sdk-nocheck'];

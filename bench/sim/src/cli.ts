@@ -41,6 +41,7 @@ const log = (s: string) => process.stderr.write(s + "\n");
 async function runOne(sc: Scenario): Promise<Result> {
   const r = await simulate(sc);
   log(`  ${sc.name}: share ${r.p2pShare.toFixed(3)}, origin copies/segment ${r.originCopiesPerSegment.toFixed(2)}, ${r.wallSeconds.toFixed(1)} s wall, ${r.events} events`);
+  log(`  player's loads (count, mean ms): ${Object.entries(r.loads).map(([k, l]) => `${k} ${l.n} / ${l.meanMs}`).join(", ")}`);
   return r;
 }
 

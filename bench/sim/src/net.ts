@@ -167,8 +167,9 @@ export class Net {
     return (url, opts = {}) =>
       new Promise<HttpResult>((resolve, reject) => {
         const whole = segment(url);
-        const offset = opts.offset ?? 0;
-        const data = whole.subarray(offset);
+        // As the SDK asks: `range` (inclusive, in the resource) then `offset` into it.
+        const offset = (opts.range?.start ?? 0) + (opts.offset ?? 0);
+        const data = whole.subarray(offset, opts.range ? opts.range.end + 1 : whole.length);
         let sent = 0;
         let pending: unknown;
         let done = false;

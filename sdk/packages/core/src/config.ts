@@ -75,6 +75,12 @@ export type P2PConfig = {
   wifiOnly?: boolean;
   /** Download from peers only once the swarm has this many peers (we still announce and serve). Default 0. */
   minPeers?: number;
+  /**
+   * Take one segment from several peers at once (parts of it, from peers that speak our
+   * byte-range extension; P2P Media Loader peers send whole segments). We serve parts to peers
+   * that ask either way. Default true.
+   */
+  multiSource?: boolean;
   /** Print one line naming the engine and its version to the console at start. Default true. */
   showSlogan?: boolean;
   /** Hold the first HTTP requests until a peer connects (or waitForPeerTimeout). Default false. */
@@ -177,6 +183,7 @@ export function resolveConfig(c: P2PConfig): ResolvedConfig {
     diskLimitBytes,
     // A count that is not one (NaN, negative) would hold P2P downloads for good: 0.
     minPeers: Number.isFinite(c.minPeers) ? Math.max(0, Math.floor(c.minPeers as number)) : 0,
+    multiSource: c.multiSource ?? true,
     schedulerConfig: { ...DEFAULT_SCHEDULER, ...(c.scheduler ?? {}) },
     rtcConfig: c.webRTCConfig ?? { iceServers: DEFAULT_ICE_SERVERS },
     integrityConfig: c.integrity === false ? false : c.integrity === true || c.integrity === undefined ? {} : c.integrity,

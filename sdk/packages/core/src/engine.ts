@@ -69,6 +69,8 @@ export type EngineCounters = {
   /** Bytes checked against published digests, and the time the digests took (ms). */
   verifiedBytes: number;
   verifyMs: number;
+  /** Segments whose bytes came from two or more peers at once (`multiSource`). */
+  multiPeerSegments: number;
 };
 
 /** A stream the player plays: `shortId` names it within the channel, by `idRules` (default "pml-2.3"). */
@@ -155,6 +157,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     errorsSuperPeer: 0,
     verifiedBytes: 0,
     verifyMs: 0,
+    multiPeerSegments: 0,
   };
   private readonly digests: DigestManifests;
   /** Peers banned for this session, and blame shared with others before a ban. */
@@ -366,6 +369,9 @@ export class P2PEngine extends Emitter<EngineEvents> {
       disk: () => this.disk,
       onPeersChanged: () => this.emitPeers(),
       onSegmentStored: () => {},
+      onDelivered: (d) => {
+        if (d.peers.length > 1) this.counters.multiPeerSegments++;
+      },
       onException: (code, message) => this.emit("exception", { code, message }),
       // No peer will come to the control group: it never holds requests for one.
       startupWaitUntil: () => (this.config.waitForPeer && this.qoe.group === "p2p" ? this.startedAt + this.config.waitForPeerTimeout * 1000 : 0),

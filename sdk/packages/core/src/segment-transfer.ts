@@ -97,6 +97,15 @@ export class SegmentTransfer {
     return this.length === undefined ? undefined : this.length - this.held;
   }
 
+  /**
+   * Bytes an HTTP rescue would fetch: from the first byte missing to the end of the last hole
+   * (parts held between holes come again); undefined while the length is unknown.
+   */
+  get rescueBytes(): number | undefined {
+    const end = this.lastMissingEnd();
+    return this.length === undefined ? undefined : end === undefined ? 0 : end - this.firstMissing(0);
+  }
+
   /** The active sources. */
   get sources(): Source[] {
     return [...this.active.keys()];

@@ -59,6 +59,8 @@ export interface SwarmContext {
   onUploadBytes(n: number, peerId: string): void;
   onPeersChanged(): void;
   onSegmentStored(swarm: StreamSwarm): void;
+  /** A segment is whole and checked: where its bytes came from. */
+  onDelivered?(delivery: Delivery): void;
   startupWaitUntil(): number;
   onException(code: "HTTP_EXPT" | "PEER_EXPT", message: string): void;
   /** Bytes received and not used: stale, beyond a segment's length, or from sources that disagreed. */
@@ -115,7 +117,7 @@ type PeerPart = { src: Source; cancel: () => void; startedAt: number; lastByteAt
  * The smallest part of a segment asked of one peer: each part costs a request's round trip, and
  * below this the peer's throughput is not measured.
  */
-const MIN_PART_BYTES = 64 * 1024;
+const MIN_PART_BYTES = 32 * 1024;
 
 /** `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is dropped. */
 type PeerEntry = { session: PeerSession; ours: boolean; silentStrikes: number; connectedAt: number };
@@ -526,6 +528,11 @@ export class StreamSwarm implements PeerHost {
     return t?.dueAt === undefined ? byPlayhead : Math.min(byPlayhead, Math.max(0, (t.dueAt - this.clock.now()) / 1000));
   }
 
+  /** Bytes HTTP would fetch to finish the transfer now (holes and the parts between them). */
+  private rescueBytes(t: Transfer): number {
+    return Math.max(1, t.bytes.rescueBytes ?? this.expectedBytes(t.seg) - t.bytes.received);
+  }
+
   private expectedBytes(seg: SegmentInfo): number {
     if (seg.byteRange) return seg.byteRange.end - seg.byteRange.start + 1;
     return Math.round((this.mediaBps ?? 250_000) * Math.max(0.5, seg.endTime - seg.startTime));
@@ -641,7 +648,7 @@ export class StreamSwarm implements PeerHost {
     const out = [];
     for (const [peerId, e] of this.peers) {
       if (e.session.has(t.seg.id) && !t.failedPeers.has(peerId)) {
-        out.push({ peerId, busy: e.session.busy, throughputBps: e.session.throughput, byteRanges: e.session.byteRanges });
+        out.push({ peerId, busy: e.session.busy, throughputBps: e.session.throughput, byteRanges: this.sendsParts(e.session) });
       }
     }
     return out;
@@ -651,7 +658,7 @@ export class StreamSwarm implements PeerHost {
   private decide(t: Transfer): void {
     if (t.mode !== "wait") return;
     const cfg = this.ctx.config.schedulerConfig;
-    const remaining = Math.max(1, (t.bytes.total ?? this.expectedBytes(t.seg)) - t.bytes.received);
+    const remaining = this.rescueBytes(t);
     if (this.clock.now() < this.ctx.startupWaitUntil() && this.peers.size === 0) return; // waitForPeer
     let someoneHttp = false;
     for (const e of this.peers.values()) if (e.session.httpLoading.has(t.seg.id)) someoneHttp = true;
@@ -770,7 +777,7 @@ export class StreamSwarm implements PeerHost {
   private startP2P(t: Transfer, peerId: string): void {
     const e = this.peers.get(peerId);
     if (!e || e.session.busy) return;
-    if (e.session.byteRanges) {
+    if (this.sendsParts(e.session)) {
       if (!this.startPart(t, peerId)) return;
       this.spread(t);
       return;
@@ -801,9 +808,14 @@ export class StreamSwarm implements PeerHost {
     return true;
   }
 
+  /** Whether we ask this peer for parts of segments: it speaks byte ranges and `multiSource` is on. */
+  private sendsParts(session: PeerSession): boolean {
+    return session.byteRanges && this.ctx.config.multiSource !== false;
+  }
+
   /** Idle holders that speak byte ranges take free parts of a transfer under way. */
   private spread(t: Transfer): void {
-    if (t.mode !== "p2p" || !this.p2pDownloads()) return;
+    if (t.mode !== "p2p" || !this.p2pDownloads() || this.ctx.config.multiSource === false) return;
     for (const h of this.holders(t)) {
       if (!h.byteRanges || h.busy || t.peerParts.has(h.peerId)) continue;
       if (!this.startPart(t, h.peerId)) return;
@@ -847,7 +859,7 @@ export class StreamSwarm implements PeerHost {
           if (done.kind === "short") return this.peerFailedSegment(t, peerId, "incomplete segment");
           e.silentStrikes = 0;
           const secs = (this.clock.now() - began) / 1000;
-          if (got > 32 * 1024 && secs > 0) {
+          if (got >= 16 * 1024 && secs > 0) {
             const bps = got / secs;
             e.session.throughput = e.session.throughput ? 0.5 * bps + 0.5 * e.session.throughput : bps;
           }
@@ -941,8 +953,10 @@ export class StreamSwarm implements PeerHost {
     this.scheduleAnnounce();
     this.ctx.onSegmentStored(this);
     const source = t.bytes.usedHttp && t.bytes.usedP2P ? "mixed" : t.bytes.usedP2P ? "p2p" : "http";
+    const delivery: Delivery = { source, peers: t.bytes.contributors };
     this.deliveries.delete(t.seg.id);
-    this.deliveries.set(t.seg.id, { source, peers: t.bytes.contributors });
+    this.deliveries.set(t.seg.id, delivery);
+    this.ctx.onDelivered?.(delivery);
     if (this.deliveries.size > DELIVERIES_KEPT) this.deliveries.delete(this.deliveries.keys().next().value as number);
     for (const w of t.waiters) w.resolve({ data, source });
   }
@@ -998,7 +1012,7 @@ export class StreamSwarm implements PeerHost {
   private watchP2P(t: Transfer, now: number, cfg: SchedulerConfig): void {
     let mustFinishByMs = Infinity;
     if (t.waiters.length) {
-      const remaining = Math.max(1, t.bytes.missing ?? this.expectedBytes(t.seg) - t.bytes.received);
+      const remaining = this.rescueBytes(t);
       const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
       mustFinishByMs = now + budget * 1000;
     }
