@@ -1,0 +1,71 @@
+// One segment from several peers at once (our byte-range extension). Three tabs watch the live
+// stream with their upload capped below its bitrate (`maxUploadKbps`, about 0.6 × the 360p
+// rendition's); a fourth joins and must take its segments from them: no one of them can send a
+// segment in time alone, so the fourth assembles segments from parts sent by two or three of
+// them at once, HTTP `Range` filling what they can't. What it plays must be the origin's bytes,
+// with no stall.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startOrigin } from '../lib/servers.mjs';
+import { assertPlayedOrigin, drainPlayed, PlayedChecker } from '../lib/played.mjs';
+import { launchBrowser, waitForState } from '../lib/browser.mjs';
+import { openPlayer, sleep, startTracker, state, summary } from './sdk-support.mjs';
+
+const LIVE = '/live/hls-abr/360p/index.m3u8';
+let origin;
+let tracker;
+let ctx;
+before(async () => {
+  origin = await startOrigin();
+  tracker = await startTracker();
+  ctx = await launchBrowser();
+});
+after(async () => {
+  await ctx?.close();
+  await tracker?.stop();
+  await origin?.stop();
+});
+
+/** The 360p rendition's bitrate, bits per second, from the origin's segments' sizes and durations. */
+async function bitrate() {
+  const text = await (await fetch(`${origin.url}/hls-abr/360p/index.m3u8`)).text();
+  const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
+  const files = text.split('\n').filter((l) => l && !l.startsWith('#'));
+  let bytes = 0;
+  for (const f of files.slice(0, 10)) bytes += (await (await fetch(`${origin.url}/hls-abr/360p/${f}`)).arrayBuffer()).byteLength;
+  return (8 * bytes) / durations.slice(0, 10).reduce((a, b) => a + b, 0);
+}
+
+test('peers each capped below the bitrate deliver segments together, in parts, in time', async (t) => {
+  const cap = Math.round((0.6 * (await bitrate())) / 1000);
+  const capped = { cfg: JSON.stringify({ maxUploadKbps: cap }) };
+  const senders = [];
+  for (let i = 0; i < 3; i++) {
+    senders.push(await openPlayer(ctx, origin, LIVE, tracker.url, { params: capped }));
+    await sleep(1000);
+  }
+  for (const s of senders) await waitForState(s, (x) => x.fatal || x.currentTime > 0, { what: 'a capped tab playing', timeoutMs: 60_000 });
+  await sleep(8000); // connected to each other, holding the window's segments
+  const viewer = await openPlayer(ctx, origin, LIVE, tracker.url, { params: capped });
+  const start = (await waitForState(viewer, (s) => s.fatal || s.currentTime > 0, { what: 'the fourth tab playing', timeoutMs: 60_000 })).currentTime;
+  // Bounded: 30 s of play, or until enough segments came from several peers.
+  const end = await waitForState(viewer, (s) => s.fatal || (s.currentTime >= start + 30 && s.bytes?.multiPeerSegments >= 3), {
+    what: 'the fourth tab playing 30 s with segments from several peers',
+    timeoutMs: 90_000,
+  }).catch(() => state(viewer));
+  const checker = new PlayedChecker();
+  await checker.add('viewer', await drainPlayed(viewer));
+  const others = await Promise.all(senders.map(state));
+  for (const p of [viewer, ...senders]) await p.close();
+
+  const share = end.bytes.p2pDown / Math.max(1, end.bytes.p2pDown + end.bytes.httpDown);
+  t.diagnostic(`cap ${cap} kbit/s; viewer: share ${share.toFixed(2)}, ${summary(end)}`);
+  assert.equal(end.fatal, null, summary(end));
+  for (const s of others) assert.equal(s.fatal, null, summary(s));
+  assert.ok(end.currentTime >= start + 30, `played 30 s: ${summary(end)}`);
+  assert.ok(end.bytes.multiPeerSegments >= 3, `segments assembled from parts of several peers: ${summary(end)}`);
+  assert.ok(end.bytes.p2pDown > 0, summary(end));
+  assert.equal(end.bytes.badSegments, 0, `every segment from peers matched the published digests: ${summary(end)}`);
+  assert.equal(end.rebuffers, 0, `no stall: ${summary(end)}`);
+  assertPlayedOrigin(checker);
+});
