@@ -26,6 +26,7 @@ const { values: opt, positionals } = parseArgs({
     seconds: { type: "string" },
     seed: { type: "string", default: "1" },
     "no-p2p": { type: "boolean", default: false },
+    "single-source": { type: "boolean", default: false },
     max: { type: "string", default: "10000" },
     only: { type: "string", default: "live,live-sp,vod,vod-sp" },
     browser: { type: "boolean", default: false },
@@ -176,6 +177,7 @@ async function runCmd(): Promise<void> {
     superPeers: Number(opt["super-peers"]),
     seed: Number(opt.seed),
     p2p: !opt["no-p2p"],
+    multiSource: !opt["single-source"],
     ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}),
     ...(opt["memory-segments"] ? { memorySegments: Number(opt["memory-segments"]) } : {}),
   });

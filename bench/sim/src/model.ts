@@ -49,6 +49,8 @@ export type Scenario = {
   announceIntervalS: number;
   trackerMaxOffers: number;
   p2p: boolean;
+  /** The SDK's `multiSource`: a segment from several peers at once, in parts. */
+  multiSource: boolean;
   superPeers: number;
   superPeerUpMbps: number;
   superPeerMaxConnections: number;
@@ -112,6 +114,7 @@ export function internetScenario(viewers: number, opts: Partial<Scenario> = {}):
     announceIntervalS: 120,
     trackerMaxOffers: 10,
     p2p: true,
+    multiSource: true,
     superPeers: 0,
     superPeerUpMbps: 1000,
     superPeerMaxConnections: 500,

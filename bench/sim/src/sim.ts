@@ -347,7 +347,7 @@ class Viewer implements Member {
       defaultHttpBps: 1_000_000 / sc.byteScale,
       ...(sc.scheduler ?? {}),
     };
-    const config = resolveConfig({ announce: [], logLevel: "none", p2pEnabled: sc.p2p, memoryCacheLimit: sc.memorySegments * (w.segmentData(0).length + 1), scheduler });
+    const config = resolveConfig({ announce: [], logLevel: "none", p2pEnabled: sc.p2p, multiSource: sc.multiSource, memoryCacheLimit: sc.memorySegments * (w.segmentData(0).length + 1), scheduler });
     const ctx: SwarmContext = {
       config,
       log: new Logger("none"),
@@ -447,8 +447,12 @@ class Viewer implements Member {
         if (s === this.nextSeg) this.buffered(s);
         this.maybeLoad();
       },
-      () => {
+      (err) => {
         this.loading = false;
+        const f = (this.w.loads.failed ??= { n: 0, ms: 0 });
+        f.n++;
+        f.ms += this.w.loop.now() - asked;
+        if (process.env.SIM_DEBUG) console.error("load failed", s, String(err));
         if (!this.gone) this.w.loop.after(1000, () => this.maybeLoad());
       },
     );

@@ -313,8 +313,9 @@ export class SegmentTransfer {
   /** Stores `chunk` at `at`, except where bytes are held already (dropped). Returns the bytes kept. */
   private write(at: number, chunk: Uint8Array): number {
     let kept = 0;
-    let i = 0;
     while (chunk.length) {
+      // The first span that ends past `at` (spans are few: a handful of parts at most).
+      let i = 0;
       while (i < this.spans.length && (this.spans[i] as Span).start + (this.spans[i] as Span).len <= at) i++;
       const next = this.spans[i];
       if (next && next.start <= at) {

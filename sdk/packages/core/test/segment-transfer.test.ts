@@ -199,6 +199,56 @@ describe("SegmentTransfer", () => {
     expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
   });
 
+  it("a source of the whole rest that crosses parts held keeps only the holes' bytes", () => {
+    const seg = segment(1000);
+    const t = new SegmentTransfer();
+    const a = t.claim("p2p", "a", 300)!;
+    t.expect(a, 300);
+    t.append(a, seg.subarray(0, 300));
+    const b = t.claim("p2p", "b", 300)!; // length still unknown: [300, 600)
+    t.stop(a);
+    t.expect(b, 300, 1000);
+    t.append(b, seg.subarray(300, 450));
+    t.stop(b);
+    const c = t.claim("p2p", "c", 1000)!;
+    expect([c.from, c.end]).toEqual([450, 1000]);
+    t.append(c, seg.subarray(450, 460));
+    t.stop(c);
+    // [0, 460) held; a peer without the extension sends everything from 460 on, and again
+    // from 0 after a restart: held bytes are never counted twice.
+    const d = t.begin("p2p", "d");
+    t.expect(d, 540);
+    t.append(d, seg.subarray(460, 700));
+    t.stop(d);
+    const h = t.begin("http");
+    expect([h.from, h.end]).toEqual([700, undefined]);
+    t.expect(h, 300);
+    t.append(h, seg.subarray(700));
+    expect(t.received).toBe(1000);
+    const done = t.finish(h);
+    expect(done.kind).toBe("complete");
+    expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
+  });
+
+  it("bytes that cross a hole and the part after it fill the hole only", () => {
+    const seg = segment(1000);
+    const t = new SegmentTransfer(1000);
+    const a = t.claim("p2p", "a", 200)!; // [0, 200)
+    const b = t.claim("p2p", "b", 300)!; // [200, 500)
+    const c = t.claim("p2p", "c", 500)!; // [500, 1000)
+    t.append(a, seg.subarray(0, 200));
+    t.append(c, seg.subarray(500, 1000));
+    t.stop(b);
+    // HTTP without an end (as a restart from a source that knew no length would send).
+    const src = { kind: "http" as const, from: 200, turn: 99 };
+    (t as unknown as { active: Map<unknown, number> }).active.set(src, 200);
+    t.append(src, seg.subarray(200, 1000));
+    expect(t.received).toBe(1000);
+    const done = t.finish(src);
+    expect(done.kind).toBe("complete");
+    expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
+  });
+
   it("a part's source that states another size is stopped alone; one that states another segment length discards all", () => {
     const t = new SegmentTransfer();
     const a = t.claim("p2p", "a", 400)!;
@@ -215,13 +265,14 @@ describe("SegmentTransfer", () => {
 
   // Random interleavings with parts: claims of random sizes, rescues by HTTP, stops, sends of
   // the true bytes, finishes; a completed segment is always exactly the segment.
-  type PartStep = { op: "claim"; n: number } | { op: "http" } | { op: "send"; back: number; n: number } | { op: "finish"; back: number } | { op: "stop"; back: number };
+  type PartStep = { op: "claim"; n: number } | { op: "http" } | { op: "whole" } | { op: "send"; back: number; n: number } | { op: "finish"; back: number } | { op: "stop"; back: number };
   it("property: parts, rescues and stops in any interleaving complete exactly the segment", () => {
     const len = 200;
     const seg = segment(len);
     const step = fc.oneof(
       fc.record({ op: fc.constant("claim" as const), n: fc.integer({ min: 1, max: 120 }) }),
       fc.record({ op: fc.constant("http" as const) }),
+      fc.record({ op: fc.constant("whole" as const) }),
       fc.record({ op: fc.constant("send" as const), back: fc.nat(4), n: fc.integer({ min: 1, max: 60 }) }),
       fc.record({ op: fc.constant("finish" as const), back: fc.nat(4) }),
       fc.record({ op: fc.constant("stop" as const), back: fc.nat(4) }),
@@ -232,8 +283,8 @@ describe("SegmentTransfer", () => {
         const live: { src: NonNullable<ReturnType<SegmentTransfer["claim"]>>; pos: number }[] = [];
         for (const st of script) {
           const pick = (back: number) => live[live.length - 1 - (back % Math.max(1, live.length))];
-          if (st.op === "claim" || st.op === "http") {
-            const src = st.op === "claim" ? t.claim("p2p", `p${live.length}`, st.n) : t.begin("http");
+          if (st.op === "claim" || st.op === "http" || st.op === "whole") {
+            const src = st.op === "claim" ? t.claim("p2p", `p${live.length}`, st.n) : t.begin(st.op === "http" ? "http" : "p2p");
             if (!src) continue;
             live.push({ src, pos: src.from });
             const end = Math.min(src.end ?? len, len);
@@ -252,7 +303,15 @@ describe("SegmentTransfer", () => {
             const l = pick(st.back);
             if (l) t.stop(l.src);
           }
+          expect(t.received).toBeLessThanOrEqual(t.total ?? len);
         }
+        // Whatever happened, HTTP for the rest completes exactly the segment.
+        const h = t.begin("http");
+        t.expect(h, (h.end ?? len) - h.from);
+        t.append(h, seg.subarray(h.from, h.end ?? len));
+        const done = t.finish(h);
+        expect(done.kind).toBe("complete");
+        if (done.kind === "complete") expect(same(done.data, seg)).toBe(true);
       }),
       { numRuns: 3000 },
     );
