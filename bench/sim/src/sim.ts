@@ -447,12 +447,11 @@ class Viewer implements Member {
         if (s === this.nextSeg) this.buffered(s);
         this.maybeLoad();
       },
-      (err) => {
+      () => {
         this.loading = false;
         const f = (this.w.loads.failed ??= { n: 0, ms: 0 });
         f.n++;
         f.ms += this.w.loop.now() - asked;
-        if (process.env.SIM_DEBUG) console.error("load failed", s, String(err));
         if (!this.gone) this.w.loop.after(1000, () => this.maybeLoad());
       },
     );
