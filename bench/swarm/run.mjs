@@ -63,12 +63,17 @@ const prefix = path.posix.dirname(opt.src) + '/'; // the origin counts bytes per
  * Where tab i opens: a new tab of one shared Chromium (loopback), or with `--net` a Chromium of
  * its own in viewer i's namespace. `close()` closes them all.
  */
-async function browsers(network) {
+async function browsers(network, origin) {
   const contexts = network ? [] : [await launchBrowser()];
   return {
     async newPage(i) {
       if (!network) return contexts[0].newPage();
-      const ctx = await launchBrowser({ executablePath: network.viewers[i].executable });
+      // The page needs a secure context (SubtleCrypto checks peers' segments), which loopback
+      // is and http://10.77.0.1 is not: the origin counts as HTTPS, as it is in production.
+      const ctx = await launchBrowser({
+        executablePath: network.viewers[i].executable,
+        extraArgs: [`--unsafely-treat-insecure-origin-as-secure=${origin.url}`],
+      });
       contexts.push(ctx);
       return ctx.pages()[0] ?? ctx.newPage();
     },
@@ -77,7 +82,7 @@ async function browsers(network) {
 }
 
 async function run(kind, origin, tracker, network) {
-  const browser = await browsers(network);
+  const browser = await browsers(network, origin);
   try {
     await origin.resetStats();
     const load1Start = os.loadavg()[0];
@@ -87,7 +92,7 @@ async function run(kind, origin, tracker, network) {
       // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
       // gets its own view of the origin, as separate viewers would.
       const page = await browser.newPage(i);
-      const cdp = await ctx.newCDPSession(page);
+      const cdp = await page.context().newCDPSession(page);
       await cdp.send('Network.enable');
       await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
       await page.goto(`${origin.url}/e2e/${pages[kind]}?${q}`);
@@ -105,7 +110,8 @@ async function run(kind, origin, tracker, network) {
         process.stderr.write(
           `  tab ${i + 1} (up ${(v.upKbps / 1000).toFixed(2)}, down ${(v.downKbps / 1000).toFixed(1)} Mbit/s, ${v.delayMs.toFixed(0)} ms): ` +
             `http ${((b.httpDown ?? 0) / 1e6).toFixed(1)} MB, p2p down ${((b.p2pDown ?? 0) / 1e6).toFixed(1)} MB, p2p up ${((b.p2pUp ?? 0) / 1e6).toFixed(1)} MB, ` +
-            `startup ${s.startupMs == null ? '-' : Math.round(s.startupMs)} ms, rebuffers ${s.rebuffers ?? 0} (${((s.rebufferMs ?? 0) / 1000).toFixed(1)} s), peers ${s.peers?.length ?? 0}\n`,
+            `startup ${s.startupMs == null ? '-' : Math.round(s.startupMs)} ms, rebuffers ${s.rebuffers ?? 0} (${((s.rebufferMs ?? 0) / 1000).toFixed(1)} s), peers ${s.peers?.length ?? 0}` +
+            `${s.fatal ? `, fatal: ${JSON.stringify(s.fatal)} ${JSON.stringify((s.errors ?? []).slice(-3))}` : ''}\n`,
         );
       });
     }
