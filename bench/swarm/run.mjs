@@ -175,6 +175,8 @@ const results = [];
 try {
   const origin = await startOrigin(network ? { host: network.hub } : {});
   const tracker = await startTracker(network ? { host: network.hub } : {});
+  // With --net, Ctrl-C tears the network down and exits (net/viewer-net.mjs): the servers go too.
+  process.once('exit', () => [origin, tracker].forEach((s) => s.proc.kill('SIGKILL')));
   try {
     for (const kind of opt.runs.split(',')) {
       if (!pages[kind]) throw new Error(`unknown run ${kind} for --player ${opt.player}`);
