@@ -12,20 +12,29 @@
 // pinned): Shaka alone, @swarmcast/shaka, and unmodified p2p-media-loader-shaka 2.2.2.
 //
 // `sdk-single` is the SDK taking each segment from one peer at a time (`multiSource: false`);
-// `--max-upload-kbps N` caps what every SDK tab serves (`maxUploadKbps`; P2P Media Loader has no
-// such cap), to compare both below the stream's bitrate.
+// `--max-upload-kbps N` caps what every SDK tab serves (`maxUploadKbps`, the SDK's own token
+// bucket; P2P Media Loader has no such cap), to compare both below the stream's bitrate.
+//
+// With `--net lan|realistic` (root, inside scripts/in-netns.sh) every viewer is its own Chromium
+// in its own network namespace behind a shaped access link (net/viewer-net.mjs), the servers on
+// a bridge; `realistic` draws each viewer's link from the simulator's distribution by `--seed`;
+// `--upload-cap-kbps N` sets every viewer's access uplink instead (the network's cap).
 //
 // Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml] (also: sdk-http, sdk-nocheck, sdk-single)
 //                                 [--max-upload-kbps N]
 //                                 [--stagger-ms 1000] [--src /live/hls-abr/360p/index.m3u8] [--player hlsjs|shaka]
+//                                 [--net lan|realistic] [--seed 1] [--upload-cap-kbps N]
 // Needs the built swarmcast binary (SWARMCAST_BIN or target/debug/swarmcast) and built SDK
 // bundles (npm run build --workspaces). Not a test: it prints figures and exits 0.
 import { parseArgs } from 'node:util';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, startOrigin } from '../../e2e/lib/servers.mjs';
 import { launchBrowser } from '../../e2e/lib/browser.mjs';
 import { startTracker } from '../../e2e/tests/sdk-support.mjs';
+import { viewerProfiles, describeProfile } from './net/profiles.mjs';
+import { buildViewerNetwork } from './net/viewer-net.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -36,6 +45,9 @@ const { values: opt } = parseArgs({
     src: { type: 'string' },
     player: { type: 'string', default: 'hlsjs' },
     'max-upload-kbps': { type: 'string' },
+    net: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    'upload-cap-kbps': { type: 'string' },
   },
 });
 const shaka = opt.player === 'shaka';
@@ -57,18 +69,41 @@ const bytesOf = (s) => (s.pml && !s.bytes ? { httpDown: s.httpBytes ?? 0, p2pDow
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const prefix = path.posix.dirname(opt.src) + '/'; // the origin counts bytes per folder
 
-async function run(kind, origin, tracker) {
-  const ctx = await launchBrowser();
+/**
+ * Where tab i opens: a new tab of one shared Chromium (loopback), or with `--net` a Chromium of
+ * its own in viewer i's namespace. `close()` closes them all.
+ */
+async function browsers(network, origin) {
+  const contexts = network ? [] : [await launchBrowser()];
+  return {
+    async newPage(i) {
+      if (!network) return contexts[0].newPage();
+      // The page needs a secure context (SubtleCrypto checks peers' segments), which loopback
+      // is and http://10.77.0.1 is not: the origin counts as HTTPS, as it is in production.
+      const ctx = await launchBrowser({
+        executablePath: network.viewers[i].executable,
+        extraArgs: [`--unsafely-treat-insecure-origin-as-secure=${origin.url}`],
+      });
+      contexts.push(ctx);
+      return ctx.pages()[0] ?? ctx.newPage();
+    },
+    close: () => Promise.all(contexts.map((c) => c.close())),
+  };
+}
+
+async function run(kind, origin, tracker, network) {
+  const browser = await browsers(network, origin);
   try {
     await origin.resetStats();
+    const load1Start = os.loadavg()[0];
     const cfg = extraConfig(kind);
     const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error', ...(shaka ? { video: '360' } : {}), ...(extraParams[kind] ?? {}), ...(Object.keys(cfg).length ? { cfg: JSON.stringify(cfg) } : {}) });
     const tabs = [];
     for (let i = 0; i < N; i++) {
       // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
       // gets its own view of the origin, as separate viewers would.
-      const page = await ctx.newPage();
-      const cdp = await ctx.newCDPSession(page);
+      const page = await browser.newPage(i);
+      const cdp = await page.context().newCDPSession(page);
       await cdp.send('Network.enable');
       await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
       await page.goto(`${origin.url}/e2e/${pages[kind]}?${q}`);
@@ -77,6 +112,20 @@ async function run(kind, origin, tracker) {
     }
     await sleep(seconds * 1000);
     const states = await Promise.all(tabs.map((p) => p.evaluate(() => window.__state)));
+    const netFigures = network ? { net: opt.net, seed: Number(opt.seed), load1Start: +load1Start.toFixed(1), load1End: +os.loadavg()[0].toFixed(1), memUsedGB: +((os.totalmem() - os.freemem()) / 1e9).toFixed(1) } : {};
+    if (network) {
+      // Where the bytes went, per viewer: which links starve or feed the swarm.
+      states.forEach((s, i) => {
+        const b = bytesOf(s);
+        const v = network.viewers[i];
+        process.stderr.write(
+          `  tab ${i + 1} (up ${(v.upKbps / 1000).toFixed(2)}, down ${(v.downKbps / 1000).toFixed(1)} Mbit/s, ${v.delayMs.toFixed(0)} ms): ` +
+            `http ${((b.httpDown ?? 0) / 1e6).toFixed(1)} MB, p2p down ${((b.p2pDown ?? 0) / 1e6).toFixed(1)} MB, p2p up ${((b.p2pUp ?? 0) / 1e6).toFixed(1)} MB, ` +
+            `startup ${s.startupMs == null ? '-' : Math.round(s.startupMs)} ms, rebuffers ${s.rebuffers ?? 0} (${((s.rebufferMs ?? 0) / 1000).toFixed(1)} s), peers ${s.peers?.length ?? 0}` +
+            `${s.fatal ? `, fatal: ${JSON.stringify(s.fatal)} ${JSON.stringify((s.errors ?? []).slice(-3))}` : ''}\n`,
+        );
+      });
+    }
     const served = await origin.stats();
     const media = served.dirs?.[prefix]?.bytes ?? served.total.bytes;
     const http = states.reduce((n, s) => n + (bytesOf(s).httpDown ?? 0), 0);
@@ -118,25 +167,40 @@ async function run(kind, origin, tracker) {
       checkedMB: +verifiedMB.toFixed(1),
       checkMs: Math.round(verifyMs),
       badSegments: states.reduce((n, s) => n + (s.bytes?.badSegments ?? 0), 0),
+      ...netFigures,
     };
   } finally {
-    await ctx.close();
+    await browser.close();
   }
 }
 
-const origin = await startOrigin();
-const tracker = await startTracker();
+let network;
+if (opt.net) {
+  const uploadCapKbps = opt['upload-cap-kbps'] == null ? undefined : Number(opt['upload-cap-kbps']);
+  const profiles = viewerProfiles(opt.net, N, { seed: Number(opt.seed), uploadCapKbps });
+  process.stderr.write(`network ${opt.net}, seed ${opt.seed}${uploadCapKbps == null ? '' : `, upload capped at ${uploadCapKbps} kbit/s`}:\n`);
+  for (const [i, p] of profiles.entries()) process.stderr.write(`  ${describeProfile(p, i)}\n`);
+  network = await buildViewerNetwork(profiles, { seed: Number(opt.seed) });
+}
 const results = [];
 try {
-  for (const kind of opt.runs.split(',')) {
-    if (!pages[kind]) throw new Error(`unknown run ${kind} for --player ${opt.player}`);
-    process.stderr.write(`run ${kind}: ${N} tabs, ${seconds} s\n`);
-    results.push(await run(kind, origin, tracker));
-    console.log(JSON.stringify(results.at(-1)));
+  const origin = await startOrigin(network ? { host: network.hub } : {});
+  const tracker = await startTracker(network ? { host: network.hub } : {});
+  // With --net, Ctrl-C tears the network down and exits (net/viewer-net.mjs): the servers go too.
+  process.once('exit', () => [origin, tracker].forEach((s) => s.proc.kill('SIGKILL')));
+  try {
+    for (const kind of opt.runs.split(',')) {
+      if (!pages[kind]) throw new Error(`unknown run ${kind} for --player ${opt.player}`);
+      process.stderr.write(`run ${kind}: ${N} tabs, ${seconds} s\n`);
+      results.push(await run(kind, origin, tracker, network));
+      console.log(JSON.stringify(results.at(-1)));
+    }
+  } finally {
+    await tracker.stop();
+    await origin.stop();
   }
 } finally {
-  await tracker.stop();
-  await origin.stop();
+  network?.teardown();
 }
 console.table(results);
 const by = Object.fromEntries(results.map((r) => [r.run, r]));
@@ -155,6 +219,8 @@ if (by.sdk) {
     console.log(`with segment checks vs without: P2P share ${by.sdk.p2pShare} vs ${n.p2pShare}; startup median ${by.sdk.startupMsMedian} ms vs ${n.startupMsMedian} ms (ratio ${(by.sdk.startupMsMedian / n.startupMsMedian).toFixed(2)}); rebuffers ${by.sdk.rebuffers} vs ${n.rebuffers}`);
   }
 }
-const out = path.join(repoRoot, 'bench/swarm/results');
+// `--net` results go to a folder of their own: the simulator calibrates against the loopback
+// runs' files (bench/sim `calibrate`).
+const out = path.join(repoRoot, 'bench/swarm/results', ...(opt.net ? ['net'] : []));
 fs.mkdirSync(out, { recursive: true });
-fs.writeFileSync(path.join(out, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify(results, null, 2));
+fs.writeFileSync(path.join(out, `${new Date().toISOString().replace(/[:.]/g, '-')}${opt.net ? `-${opt.net}` : ''}.json`), JSON.stringify(results, null, 2));

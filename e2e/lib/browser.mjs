@@ -23,12 +23,13 @@ const FLAGS = [
 /**
  * A fresh Chromium with its own profile. Camera and microphone are granted to every origin,
  * which makes Chromium expose raw 127.0.0.1 candidates instead of nothing.
- * Close it with `ctx.close()`; the profile folder is removed then.
+ * Close it with `ctx.close()`; the profile folder is removed then. `executablePath` replaces
+ * Chromium with a wrapper that starts it (the network bench's, which runs it in a namespace).
  */
-export async function launchBrowser({ extraArgs = [] } = {}) {
+export async function launchBrowser({ extraArgs = [], executablePath = chromiumPath } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmcast-chromium-'));
   const ctx = await chromium.launchPersistentContext(dir, {
-    executablePath: chromiumPath,
+    executablePath,
     headless: true,
     args: [...FLAGS, ...extraArgs],
     permissions: ['camera', 'microphone'],

@@ -36,13 +36,13 @@ export function ownNetworkNamespace() {
   }
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort() {
+/** A TCP port that was free a moment ago on `host` (default 127.0.0.1). */
+export function freePort(host = '127.0.0.1') {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const { port } = srv.address();
       srv.close(() => resolve(port));
     });
@@ -109,20 +109,21 @@ export function stopProcess(proc) {
 
 /**
  * Starts `swarmcast origin` on the test media, with the repo's node_modules at /node_modules
- * and e2e/pages at /e2e, plus any extra `mounts` ({'/prefix': dir}).
+ * and e2e/pages at /e2e, plus any extra `mounts` ({'/prefix': dir}). It listens on `host`
+ * (default 127.0.0.1; the network bench gives its bridge's address).
  */
-export async function startOrigin({ mounts = {}, liveWindow } = {}) {
-  const port = await freePort();
+export async function startOrigin({ mounts = {}, liveWindow, host = '127.0.0.1' } = {}) {
+  const port = await freePort(host);
   const all = {
     '/node_modules': path.join(repoRoot, 'node_modules'),
     '/e2e': path.join(repoRoot, 'e2e/pages'),
     ...mounts,
   };
-  const args = ['origin', '--root', await mediaDir(), '--listen', `127.0.0.1:${port}`];
+  const args = ['origin', '--root', await mediaDir(), '--listen', `${host}:${port}`];
   for (const [prefix, dir] of Object.entries(all)) args.push('--mount', `${prefix}=${dir}`);
   if (liveWindow) args.push('--live-window', String(liveWindow));
   const handle = await startProcess(args, { ready: /origin listening/ });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   return {
     ...handle,
     url,
@@ -138,15 +139,15 @@ export async function startOrigin({ mounts = {}, liveWindow } = {}) {
 }
 
 /**
- * Starts `swarmcast tracker` on 127.0.0.1 (on `port` when given, to restart it on the same
- * address), with extra CLI `args`; `url` is its ws:// announce URL.
+ * Starts `swarmcast tracker` on `host` (default 127.0.0.1; on `port` when given, to restart it
+ * on the same address), with extra CLI `args`; `url` is its ws:// announce URL.
  */
-export async function startTracker({ port, args = [] } = {}) {
-  port ??= await freePort();
-  const handle = await startProcess(['tracker', '--listen', `127.0.0.1:${port}`, ...args], {
+export async function startTracker({ port, args = [], host = '127.0.0.1' } = {}) {
+  port ??= await freePort(host);
+  const handle = await startProcess(['tracker', '--listen', `${host}:${port}`, ...args], {
     ready: /tracker listening on ws:\/\//,
   });
-  return { ...handle, port, url: `ws://127.0.0.1:${port}` };
+  return { ...handle, port, url: `ws://${host}:${port}` };
 }
 
 /**
