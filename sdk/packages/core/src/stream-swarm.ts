@@ -111,7 +111,7 @@ type Transfer = {
 };
 
 /** One peer's share of a transfer: the whole rest of the segment, or a part of it. */
-type PeerPart = { src: Source; cancel: () => void; startedAt: number; lastByteAt?: number };
+type PeerPart = { src: Source; cancel: () => void; startedAt: number; lastByteAt?: number; got: number };
 
 /**
  * The smallest part of a segment asked of one peer: each part costs a request's round trip, and
@@ -834,10 +834,8 @@ export class StreamSwarm implements PeerHost {
     const e = this.peers.get(peerId);
     if (!e) return;
     t.mode = "p2p";
-    const part: PeerPart = { src, cancel: () => {}, startedAt: this.clock.now() };
+    const part: PeerPart = { src, cancel: () => {}, startedAt: this.clock.now(), got: 0 };
     t.peerParts.set(peerId, part);
-    const began = this.clock.now();
-    let got = 0;
     part.cancel = e.session.request(
       t.seg.id,
       src.from,
@@ -856,7 +854,7 @@ export class StreamSwarm implements PeerHost {
           const v = t.bytes.append(src, chunk.slice());
           if (v === "stale") return;
           part.lastByteAt = t.lastByteAt = this.clock.now();
-          got += chunk.length;
+          part.got += chunk.length;
           this.ctx.onP2PBytes(chunk.length, peerId);
           if (v === "overlong") this.peerFailedSegment(t, peerId, "more bytes than announced");
         },
@@ -866,11 +864,7 @@ export class StreamSwarm implements PeerHost {
           if (t.peerParts.get(peerId) === part) t.peerParts.delete(peerId);
           if (done.kind === "short") return this.peerFailedSegment(t, peerId, "incomplete segment");
           e.silentStrikes = 0;
-          const secs = (this.clock.now() - began) / 1000;
-          if (got >= 16 * 1024 && secs > 0) {
-            const bps = got / secs;
-            e.session.throughput = e.session.throughput ? 0.5 * bps + 0.5 * e.session.throughput : bps;
-          }
+          this.measure(e.session, part);
           if (done.kind === "complete") {
             this.stopSource(t); // parts still running cover bytes held by now
             return this.complete(t, done.data);
@@ -887,6 +881,14 @@ export class StreamSwarm implements PeerHost {
       },
       src.end,
     );
+  }
+
+  /** The peer's throughput, smoothed, from what a part brought in its time (16 KiB at least). */
+  private measure(session: PeerSession, part: PeerPart): void {
+    const secs = (this.clock.now() - part.startedAt) / 1000;
+    if (part.got < 16 * 1024 || secs <= 0) return;
+    const bps = part.got / secs;
+    session.throughput = session.throughput ? 0.5 * bps + 0.5 * session.throughput : bps;
   }
 
   /** A peer's share ended without the segment being whole: others go on, or the scheduler decides anew. */
@@ -1036,6 +1038,8 @@ export class StreamSwarm implements PeerHost {
       // The cancel's own failure callback is stale by then: exactly one decision follows.
       this.stopPart(t, peerId);
       const e = this.peers.get(peerId);
+      // What it sent until now is its rate too: a peer too slow to finish would never be measured.
+      if (e && !silent) this.measure(e.session, part);
       if (e && silent && ++e.silentStrikes >= MAX_SILENT_STRIKES) this.dropPeer(peerId, `silent on ${MAX_SILENT_STRIKES} transfers in a row`);
     }
     if (!t.peerParts.size) this.resume(t); // -> decide: another peer, or HTTP Range for the rest when due
