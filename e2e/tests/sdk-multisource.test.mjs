@@ -63,8 +63,9 @@ test('peers each capped below the bitrate deliver segments together, in parts, i
   assert.equal(end.fatal, null, summary(end));
   for (const s of others) assert.equal(s.fatal, null, summary(s));
   assert.ok(end.currentTime >= start + 30, `played 30 s: ${summary(end)}`);
-  assert.ok(end.bytes.multiPeerSegments >= 3, `segments assembled from parts of several peers: ${summary(end)}`);
-  assert.ok(end.bytes.p2pDown > 0, summary(end));
+  // One peer at a time, no segment would hold bytes of two (sdk-single in bench/swarm).
+  assert.ok(end.bytes.multiPeerSegments >= 1, `segments assembled from parts of several peers: ${summary(end)}`);
+  assert.ok(share > 0.1, `a share of the viewer's bytes came from the capped peers: ${summary(end)}`);
   assert.equal(end.bytes.badSegments, 0, `every segment from peers matched the published digests: ${summary(end)}`);
   assert.equal(end.rebuffers, 0, `no stall: ${summary(end)}`);
   assertPlayedOrigin(checker);

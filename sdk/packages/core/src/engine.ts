@@ -362,7 +362,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
       onUploadBytes: (n) => (this.counters.p2pUp += n),
       onDroppedBytes: (n) => (this.counters.dropped += n),
       verify: (swarm, seg, data, fromPeers) => this.verifySegment(swarm, seg, data, fromPeers),
-      onBadSegment: (swarm, seg, peers, v) => this.onBadSegment(swarm, seg, peers, v),
+      onBadSegment: (swarm, seg, peers, v, proven) => this.onBadSegment(swarm, seg, peers, v, proven),
       isBanned: (peerId) => this.banned.has(peerId),
       uploadEnabled: () => this.p2pOn && this.config.p2pUploadEnabled && this.net.upload,
       uploadLimiter: () => this.uploadCap,
@@ -438,7 +438,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
    * that shared the segment with others is banned once that happens twice. Unlisted segments
    * blame nobody.
    */
-  private onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }): void {
+  private onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }, proven = false): void {
     if (!v.blame) {
       this.counters.unverified++;
       this.log.info("segment", seg.id, "from", peers.join(", "), "not used:", v.reason);
@@ -446,7 +446,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     }
     this.counters.badSegments++;
     for (const peerId of peers) {
-      const shared = peers.length > 1 ? (this.sharedBlame.get(peerId) ?? 0) + 1 : SHARED_BLAME_BAN;
+      const shared = peers.length > 1 && !proven ? (this.sharedBlame.get(peerId) ?? 0) + 1 : SHARED_BLAME_BAN;
       this.sharedBlame.set(peerId, shared);
       const ban = shared >= SHARED_BLAME_BAN;
       const message = `peer ${peerId} sent segment ${seg.id} of ${swarm.swarmId} (${seg.url}): ${v.reason}${ban ? "; banned for this session" : ""}`;

@@ -56,6 +56,9 @@ export type Finished =
 /** Bytes held at one place of the segment. */
 type Span = { start: number; chunks: Uint8Array[]; len: number };
 
+/** Where bytes held came from: `[start, end)` of the segment, from that source. */
+export type Origin = { kind: SourceKind; peerId?: string; start: number; end: number };
+
 export class SegmentTransfer {
   /** Held bytes: disjoint, sorted by start. */
   private spans: Span[] = [];
@@ -72,6 +75,8 @@ export class SegmentTransfer {
   usedHttp = false;
   usedP2P = false;
   private readonly peers = new Set<string>();
+  /** Which source each byte held came from, in the order they came. */
+  private from: (Origin & { source: Source })[] = [];
 
   /**
    * `knownLength`: the segment's length when the playlist says it (a byte range). `onDrop` hears
@@ -194,7 +199,7 @@ export class SegmentTransfer {
     }
     if (chunk.length) {
       this.active.set(source, at + chunk.length);
-      const kept = this.write(at, chunk);
+      const kept = this.write(at, chunk, source);
       if (kept > 0) {
         if (source.kind === "http") this.usedHttp = true;
         else {
@@ -235,11 +240,17 @@ export class SegmentTransfer {
     this.usedHttp = false;
     this.usedP2P = false;
     this.peers.clear();
+    this.from = [];
   }
 
   /** The peers whose bytes are held. */
   get contributors(): string[] {
     return [...this.peers];
+  }
+
+  /** Which source sent which bytes held (so that a bad segment's wrong part can be told later). */
+  get origins(): Origin[] {
+    return this.from.map(({ kind, peerId, start, end }) => ({ kind, peerId, start, end }));
   }
 
   get droppedBytes(): number {
@@ -311,7 +322,7 @@ export class SegmentTransfer {
   }
 
   /** Stores `chunk` at `at`, except where bytes are held already (dropped). Returns the bytes kept. */
-  private write(at: number, chunk: Uint8Array): number {
+  private write(at: number, chunk: Uint8Array, source: Source): number {
     let kept = 0;
     while (chunk.length) {
       // The first span that ends past `at` (spans are few: a handful of parts at most).
@@ -346,6 +357,9 @@ export class SegmentTransfer {
       }
       this.held += n;
       kept += n;
+      const last = this.from[this.from.length - 1];
+      if (last && last.source === source && last.end === at) last.end += n;
+      else this.from.push({ source, kind: source.kind, peerId: source.peerId, start: at, end: at + n });
       chunk = chunk.subarray(n);
       at += n;
     }

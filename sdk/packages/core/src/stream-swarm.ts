@@ -9,7 +9,7 @@ import type { Logger } from "./logger.js";
 import { PeerSession, type ByteChannel, type PeerHost } from "./peer/peer-session.js";
 import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
 import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, transferSeconds, type PrefetchInput, type SchedulerConfig } from "./scheduler.js";
-import { SegmentTransfer, type Source } from "./segment-transfer.js";
+import { SegmentTransfer, type Origin, type Source } from "./segment-transfer.js";
 import type { DiskCache } from "./disk-cache.js";
 import { peerToReplace } from "./peer-replacement.js";
 import { isServerPeerId } from "./swarm-id.js";
@@ -67,8 +67,11 @@ export interface SwarmContext {
   onDroppedBytes(n: number): void;
   /** Checks a whole segment before it is played, stored or announced (digests, the site's validator). */
   verify(swarm: StreamSwarm, seg: SegmentInfo, data: Uint8Array, fromPeers: boolean): Promise<Verification>;
-  /** A segment from these peers failed its check: count it, blame them (disconnect, ban). */
-  onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }): void;
+  /**
+   * A segment from these peers failed its check: count it, blame them (disconnect, ban).
+   * `proven`: each of them sent wrong bytes (not merely took part in a bad segment).
+   */
+  onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }, proven?: boolean): void;
   /** Peers banned for this session: no connection to them is kept or made. */
   isBanned(peerId: string): boolean;
   /** Upload allowed now: P2P on, `p2pUploadEnabled`, and the connection allows it (network-policy.ts). */
@@ -108,6 +111,11 @@ type Transfer = {
    * keep it "in time to spare" forever.
    */
   dueAt?: number;
+  /**
+   * A version of the segment assembled from several peers that failed its check: who sent
+   * which bytes, judged against the right bytes once the segment is whole and checked.
+   */
+  suspect?: { data: Uint8Array; origins: Origin[]; verdict: Verification & { ok: false } };
 };
 
 /** One peer's share of a transfer: the whole rest of the segment, or a part of it. */
@@ -767,6 +775,7 @@ export class StreamSwarm implements PeerHost {
     this.httpLoading.delete(id);
     this.scheduleAnnounce();
     this.dropTransfer(t);
+    this.blameUnresolved(t);
     for (const w of t.waiters) w.reject(err);
   }
 
@@ -930,21 +939,55 @@ export class StreamSwarm implements PeerHost {
         if (this.transfers.get(t.seg.id) !== t || t.mode !== "verify") return;
         if (v.ok) return this.accept(t, data);
         if (!fromPeers) return this.httpFailed(t, new Error(`segment ${t.seg.url}: ${v.reason}`));
-        this.rejectPeersBytes(t, v);
+        this.rejectPeersBytes(t, data, v);
       });
   }
 
-  /** Bytes from peers failed the check: none of it is used; the segment comes from elsewhere. */
-  private rejectPeersBytes(t: Transfer, v: Verification & { ok: false }): void {
+  /**
+   * Bytes from peers failed the check: none of it is used; the segment comes from elsewhere.
+   * One peer's segment is its fault. Parts of several peers are judged once the right bytes are
+   * known: only the peers whose bytes differ from them are blamed ({@link judgeSuspects}).
+   */
+  private rejectPeersBytes(t: Transfer, data: Uint8Array, v: Verification & { ok: false }): void {
     const peers = t.bytes.contributors;
     for (const p of peers) t.failedPeers.add(p);
-    this.ctx.onBadSegment(this, t.seg, peers, v);
+    if (peers.length > 1 && v.blame) {
+      if (t.suspect) this.blameUnresolved(t); // a second bad version before the first was judged
+      t.suspect = { data, origins: t.bytes.origins, verdict: v };
+    } else this.ctx.onBadSegment(this, t.seg, peers, v);
     t.bytes.discard();
     t.mode = "wait";
     this.resume(t);
   }
 
+  /** The segment is right now: the peers whose bytes in the bad version differ from it sent them. */
+  private judgeSuspects(t: Transfer, data: Uint8Array): void {
+    const s = t.suspect;
+    if (!s) return;
+    t.suspect = undefined;
+    const guilty = new Set<string>();
+    for (const o of s.origins) {
+      if (o.peerId === undefined || guilty.has(o.peerId)) continue;
+      const bad = s.data.subarray(o.start, o.end);
+      const good = data.subarray(o.start, o.end);
+      if (bad.length !== good.length || bad.some((b, i) => b !== good[i])) guilty.add(o.peerId);
+    }
+    // The bad version's length differed (a truncated part): everyone's bytes may match; the
+    // peers that stated the length are not known here, so all share the blame.
+    if (!guilty.size && s.data.length !== data.length) return this.ctx.onBadSegment(this, t.seg, peersOf(s.origins), s.verdict);
+    if (guilty.size) this.ctx.onBadSegment(this, t.seg, [...guilty], s.verdict, true);
+  }
+
+  /** A bad version from several peers that can no longer be judged: they share the blame. */
+  private blameUnresolved(t: Transfer): void {
+    const s = t.suspect;
+    if (!s) return;
+    t.suspect = undefined;
+    this.ctx.onBadSegment(this, t.seg, peersOf(s.origins), s.verdict);
+  }
+
   private accept(t: Transfer, data: Uint8Array): void {
+    this.judgeSuspects(t, data);
     this.transfers.delete(t.seg.id);
     t.cancel = undefined;
     this.httpLoading.delete(t.seg.id);
@@ -1004,7 +1047,10 @@ export class StreamSwarm implements PeerHost {
     }
     for (const t of [...this.transfers.values()]) {
       // A parked transfer of a segment that left the playlist is done for.
-      if (t.mode === "wait" && !t.waiters.length && !this.segments.has(t.seg.id)) this.transfers.delete(t.seg.id);
+      if (t.mode === "wait" && !t.waiters.length && !this.segments.has(t.seg.id)) {
+        this.transfers.delete(t.seg.id);
+        this.blameUnresolved(t);
+      }
     }
     if (this.active) this.prefetch();
     if (this.live) {
@@ -1140,6 +1186,11 @@ export function partSize(missing: number, bps: number, holders: { bps: number }[
   const sum = holders.reduce((n, h) => n + h.bps, 0);
   const share = sum > bps ? (missing * bps) / sum : missing;
   return Math.min(missing, Math.max(minBytes, Math.ceil(share)));
+}
+
+/** The peers among the origins of bytes, once each. */
+function peersOf(origins: Origin[]): string[] {
+  return [...new Set(origins.flatMap((o) => (o.peerId === undefined ? [] : [o.peerId])))];
 }
 
 /** The HTTP request for a source's bytes: from its start, to its end when it fills a hole. */

@@ -175,6 +175,7 @@ describe("SegmentTransfer", () => {
     expect(done.kind).toBe("complete");
     expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
     expect(t.contributors.sort()).toEqual(["a", "b", "c"]);
+    expect(t.origins.map((o) => [o.peerId, o.start, o.end])).toEqual([["b", 400, 800], ["c", 800, 1000], ["a", 0, 400]]);
   });
 
   it("a stopped part keeps its bytes; the rest of it is claimed again; HTTP fills only the holes", () => {

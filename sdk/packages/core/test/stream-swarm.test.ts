@@ -105,7 +105,7 @@ function memoryDisk() {
 
 function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra: Partial<P2PConfig> & { disk?: DiskCache } = {}) {
   const dropped = { bytes: 0 };
-  const bad: { id: number; peers: string[] }[] = [];
+  const bad: { id: number; peers: string[]; proven?: boolean }[] = [];
   const playback: Playback = { position, rate: 1, playing: true };
   const { disk, ...more } = extra;
   const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300, ...scheduler }, ...more });
@@ -127,7 +127,7 @@ function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra
     // The check a site's published digests make: the segment's true bytes (segBytes).
     verify: async (_swarm, seg, data) =>
       Buffer.from(data).equals(Buffer.from(segBytes(seg.id))) ? { ok: true } : { ok: false, reason: "digest mismatch", blame: true },
-    onBadSegment: (_swarm, seg, peers) => bad.push({ id: seg.id, peers }),
+    onBadSegment: (_swarm, seg, peers, _v, proven) => bad.push({ id: seg.id, peers, proven }),
     isBanned: () => false,
     uploadEnabled: () => true,
     uploadLimiter: () => undefined,
@@ -608,6 +608,22 @@ describe("StreamSwarm multi-source", () => {
     expect(ranges.slice(before).some((x) => x.startsWith("2:"))).toBe(true);
     // Never greeted, never asked for a part: P2P Media Loader peers see only their own commands.
     for (const p of peers) expect(p.requests.every((c) => c.c !== 32 && (c.c !== 1 || c.e === undefined))).toBe(true);
+  }, 20_000);
+
+  it("a liar's part among honest parts: the segment is refetched and only the liar is blamed, as proven", async () => {
+    const { swarm, bad, stop } = setup(14);
+    capped(swarm, 2, 100_000, true);
+    const liar = remotePeer(Infinity, { ranges: true, bps: 100_000, flip: true });
+    const session = swarm.addPeer("-SC0001-liarliarliar", liar.channel);
+    liar.connect((d) => session.onMessage(d));
+    liar.announce();
+    await new Promise((r) => setTimeout(r, 30));
+    const r = await swarm.load(2);
+    stop();
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+    const liarParts = liar.requests.filter((c) => c.c === 1 && c.i === 2);
+    expect(liarParts.length).toBeGreaterThan(0);
+    expect(bad).toEqual([{ id: 2, peers: ["-SC0001-liarliarliar"], proven: true }]);
   }, 20_000);
 
   it("a peer that answers a part with another size is dropped from the segment; the others and HTTP complete it", async () => {
