@@ -167,6 +167,7 @@ async function run(kind, origin, tracker, network) {
       checkedMB: +verifiedMB.toFixed(1),
       checkMs: Math.round(verifyMs),
       badSegments: states.reduce((n, s) => n + (s.bytes?.badSegments ?? 0), 0),
+      multiPeerSegments: states.reduce((n, s) => n + (s.bytes?.multiPeerSegments ?? 0), 0),
       ...netFigures,
     };
   } finally {

@@ -8,7 +8,7 @@ import { fetchSegmentBytes, type ByteRange, type Ewma } from "./http.js";
 import type { Logger } from "./logger.js";
 import { PeerSession, type ByteChannel, type PeerHost } from "./peer/peer-session.js";
 import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
-import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, transferSeconds, type PrefetchInput, type SchedulerConfig } from "./scheduler.js";
+import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, type PrefetchInput, type SchedulerConfig } from "./scheduler.js";
 import { SegmentTransfer, type Origin, type Source } from "./segment-transfer.js";
 import type { DiskCache } from "./disk-cache.js";
 import { peerToReplace } from "./peer-replacement.js";
@@ -780,14 +780,13 @@ export class StreamSwarm implements PeerHost {
   }
 
   /**
-   * Asks `peerId` for the segment: for the whole rest when it can send it alone in half the time
-   * there is, else, when it speaks byte ranges, for a part (and the other holders that do are
-   * given parts too, {@link spread}). Fewer peers per segment leave the others' uplinks free.
+   * Asks `peerId` for the segment: for a part of it when the peer speaks byte ranges (and the
+   * other holders that do are given parts too, {@link spread}), else for the whole rest.
    */
   private startP2P(t: Transfer, peerId: string): void {
     const e = this.peers.get(peerId);
     if (!e || e.session.busy) return;
-    if (this.sendsParts(e.session) && (t.peerParts.size > 0 || !this.fastEnoughAlone(t, e.session))) {
+    if (this.sendsParts(e.session)) {
       if (!this.startPart(t, peerId)) return;
       this.spread(t);
       return;
@@ -816,13 +815,6 @@ export class StreamSwarm implements PeerHost {
     if (!src) return false;
     this.requestFromPeer(t, peerId, src);
     return true;
-  }
-
-  /** Whether the peer's measured rate (or the default) sends what is missing in half the budget. */
-  private fastEnoughAlone(t: Transfer, session: PeerSession): boolean {
-    const cfg = this.ctx.config.schedulerConfig;
-    const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: this.rescueBytes(t), httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
-    return transferSeconds(this.rescueBytes(t), session.throughput ?? cfg.defaultPeerBps) < budget / 2;
   }
 
   /** Whether we ask this peer for parts of segments: it speaks byte ranges and `multiSource` is on. */
