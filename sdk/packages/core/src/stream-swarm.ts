@@ -173,6 +173,11 @@ export class StreamSwarm implements PeerHost {
   private readonly peers = new Map<string, PeerEntry>();
   private readonly pendingOffers = new Map<string, { offer: PendingOffer; at: number }>();
   private readonly transfers = new Map<number, Transfer>();
+  /**
+   * Peers that sent parts of a bad segment not yet judged ({@link judgeSuspects}): asked for
+   * nothing until then, so that a liar's bytes reach no second segment before its ban.
+   */
+  private readonly suspects = new Set<string>();
   private readonly httpLoading = new Set<number>();
   private announceTimer?: TimerHandle;
   private joined = false;
@@ -655,7 +660,7 @@ export class StreamSwarm implements PeerHost {
   private holders(t: Transfer) {
     const out = [];
     for (const [peerId, e] of this.peers) {
-      if (e.session.has(t.seg.id) && !t.failedPeers.has(peerId)) {
+      if (e.session.has(t.seg.id) && !t.failedPeers.has(peerId) && !this.suspects.has(peerId)) {
         out.push({ peerId, busy: e.session.busy, throughputBps: e.session.throughput, byteRanges: this.sendsParts(e.session) });
       }
     }
@@ -946,7 +951,8 @@ export class StreamSwarm implements PeerHost {
     if (peers.length > 1 && v.blame) {
       if (t.suspect) this.blameUnresolved(t); // a second bad version before the first was judged
       t.suspect = { data, origins: t.bytes.origins, verdict: v };
-    } else this.ctx.onBadSegment(this, t.seg, peers, v);
+      for (const p of peers) this.suspects.add(p);
+    } else this.blame(t.seg, peers, v);
     t.bytes.discard();
     t.mode = "wait";
     this.resume(t);
@@ -957,6 +963,7 @@ export class StreamSwarm implements PeerHost {
     const s = t.suspect;
     if (!s) return;
     t.suspect = undefined;
+    for (const p of peersOf(s.origins)) this.suspects.delete(p);
     const guilty = new Set<string>();
     for (const o of s.origins) {
       if (o.peerId === undefined || guilty.has(o.peerId)) continue;
@@ -966,8 +973,17 @@ export class StreamSwarm implements PeerHost {
     }
     // The bad version's length differed (a truncated part): everyone's bytes may match; the
     // peers that stated the length are not known here, so all share the blame.
-    if (!guilty.size && s.data.length !== data.length) return this.ctx.onBadSegment(this, t.seg, peersOf(s.origins), s.verdict);
-    if (guilty.size) this.ctx.onBadSegment(this, t.seg, [...guilty], s.verdict, true);
+    if (!guilty.size && s.data.length !== data.length) return this.blame(t.seg, peersOf(s.origins), s.verdict);
+    if (guilty.size) this.blame(t.seg, [...guilty], s.verdict, true);
+  }
+
+  /**
+   * Reports a bad segment against its senders, leaving out peers banned meanwhile: a segment
+   * that was on its way when its sender was banned is no second offence.
+   */
+  private blame(seg: SegmentInfo, peers: string[], v: Verification & { ok: false }, proven = false): void {
+    const left = v.blame ? peers.filter((p) => !this.ctx.isBanned(p)) : peers;
+    if (left.length || !peers.length) this.ctx.onBadSegment(this, seg, left, v, proven);
   }
 
   /** A bad version from several peers that can no longer be judged: they share the blame. */
@@ -975,7 +991,8 @@ export class StreamSwarm implements PeerHost {
     const s = t.suspect;
     if (!s) return;
     t.suspect = undefined;
-    this.ctx.onBadSegment(this, t.seg, peersOf(s.origins), s.verdict);
+    for (const p of peersOf(s.origins)) this.suspects.delete(p);
+    this.blame(t.seg, peersOf(s.origins), s.verdict);
   }
 
   private accept(t: Transfer, data: Uint8Array): void {
@@ -1124,7 +1141,9 @@ export class StreamSwarm implements PeerHost {
       candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id), failedPeers: t?.failedPeers });
     }
     if (!candidates.length) return;
-    const peers = [...this.peers.entries()].map(([peerId, e]) => ({ peerId, busy: e.session.busy, loaded: e.session.loaded, httpLoading: e.session.httpLoading, throughputBps: e.session.throughput }));
+    const peers = [...this.peers.entries()]
+      .filter(([peerId]) => !this.suspects.has(peerId))
+      .map(([peerId, e]) => ({ peerId, busy: e.session.busy, loaded: e.session.loaded, httpLoading: e.session.httpLoading, throughputBps: e.session.throughput }));
     const plan = planPrefetch({
       candidates,
       peers,

@@ -127,7 +127,7 @@ function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra
     // The check a site's published digests make: the segment's true bytes (segBytes).
     verify: async (_swarm, seg, data) =>
       Buffer.from(data).equals(Buffer.from(segBytes(seg.id))) ? { ok: true } : { ok: false, reason: "digest mismatch", blame: true },
-    onBadSegment: (_swarm, seg, peers, _v, proven) => bad.push({ id: seg.id, peers, proven }),
+    onBadSegment: (_swarm, seg, peers, _v, proven) => bad.push({ id: seg.id, peers, ...(proven ? { proven } : {}) }),
     isBanned: () => false,
     uploadEnabled: () => true,
     uploadLimiter: () => undefined,
