@@ -37,10 +37,19 @@ export class WorkerLink {
     void this.ready();
   };
 
-  /** The worker lost our port (it was restarted) or has not had our hello yet: say it again. */
+  /**
+   * The worker lost our port (it was restarted) or has not had our hello yet: say it again, to
+   * the worker that asked. While a new worker takes over, the page's `controller` may still be
+   * the one it replaces, which would take the hello instead.
+   */
   private readonly onWorkerMessage = (e: MessageEvent) => {
     const m = e.data as { type?: string; engine?: string } | null;
     if (m?.type !== HELLO_AGAIN || m.engine !== this.o.hello.engine || this.closed) return;
+    const asker = e.source;
+    if (typeof ServiceWorker !== "undefined" && asker instanceof ServiceWorker) {
+      this.welcome = this.hello(asker);
+      return;
+    }
     this.welcome = undefined;
     void this.ready();
   };
