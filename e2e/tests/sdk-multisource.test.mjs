@@ -1,8 +1,8 @@
 // One segment from several peers at once (our byte-range extension). Three tabs watch the live
 // stream with their upload capped far below its bitrate (`maxUploadKbps`, 0.35 × the 360p
 // rendition's); a fourth joins and must take its segments from them: no one of them can send a
-// segment in time alone, so the fourth assembles segments from parts sent by two or three of
-// them at once, HTTP `Range` filling what they can't. What it plays must be the origin's bytes,
+// segment in time alone, so the fourth, fetching one segment at a time from peers, assembles
+// segments from parts sent by two or three of them at once, HTTP `Range` filling what they can't. What it plays must be the origin's bytes,
 // with no stall.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,7 +46,10 @@ test('peers each capped below the bitrate deliver segments together, in parts, i
   }
   for (const s of senders) await waitForState(s, (x) => x.fatal || x.currentTime > 0, { what: 'a capped tab playing', timeoutMs: 60_000 });
   await sleep(8000); // connected to each other, holding the window's segments
-  const viewer = await openPlayer(ctx, origin, LIVE, tracker.url, { params: capped });
+  // One segment at a time from peers (instead of three), so that every idle holder joins the
+  // segment under way rather than each starting another one.
+  const oneAtATime = { cfg: JSON.stringify({ maxUploadKbps: cap, scheduler: { simultaneousP2PDownloads: 1 } }) };
+  const viewer = await openPlayer(ctx, origin, LIVE, tracker.url, { params: oneAtATime });
   const start = (await waitForState(viewer, (s) => s.fatal || s.currentTime > 0, { what: 'the fourth tab playing', timeoutMs: 60_000 })).currentTime;
   // Bounded: 30 s of play, or until enough segments came from several peers.
   const end = await waitForState(viewer, (s) => s.fatal || (s.currentTime >= start + 30 && s.bytes?.multiPeerSegments >= 3), {
