@@ -11,7 +11,7 @@ import { assertPlayedOrigin, drainPlayed, PlayedChecker } from '../lib/played.mj
 import { launchBrowser, waitForState } from '../lib/browser.mjs';
 import { openPlayer, sleep, startTracker, state, summary } from './sdk-support.mjs';
 
-const LIVE = '/live/hls-abr/360p/index.m3u8';
+const VOD = '/hls-ts/index.m3u8';
 let origin;
 let tracker;
 let ctx;
@@ -26,13 +26,13 @@ after(async () => {
   await origin?.stop();
 });
 
-/** The 360p rendition's bitrate, bits per second, from the origin's segments' sizes and durations. */
+/** The stream's bitrate, bits per second, from the origin's first segments' sizes and durations. */
 async function bitrate() {
-  const text = await (await fetch(`${origin.url}/hls-abr/360p/index.m3u8`)).text();
+  const text = await (await fetch(`${origin.url}${VOD}`)).text();
   const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
   const files = text.split('\n').filter((l) => l && !l.startsWith('#'));
   let bytes = 0;
-  for (const f of files.slice(0, 10)) bytes += (await (await fetch(`${origin.url}/hls-abr/360p/${f}`)).arrayBuffer()).byteLength;
+  for (const f of files.slice(0, 10)) bytes += (await (await fetch(new URL(f, `${origin.url}${VOD}`))).arrayBuffer()).byteLength;
   return (8 * bytes) / durations.slice(0, 10).reduce((a, b) => a + b, 0);
 }
 
@@ -41,15 +41,15 @@ test('peers each capped below the bitrate deliver segments together, in parts, i
   const capped = { cfg: JSON.stringify({ maxUploadKbps: cap }) };
   const senders = [];
   for (let i = 0; i < 3; i++) {
-    senders.push(await openPlayer(ctx, origin, LIVE, tracker.url, { params: capped }));
+    senders.push(await openPlayer(ctx, origin, VOD, tracker.url, { params: capped }));
     await sleep(1000);
   }
-  for (const s of senders) await waitForState(s, (x) => x.fatal || x.currentTime > 0, { what: 'a capped tab playing', timeoutMs: 60_000 });
-  await sleep(8000); // connected to each other, holding the window's segments
+  // Each holds the first half minute or more (hls.js buffers 30 s ahead) and is connected to the others.
+  for (const s of senders) await waitForState(s, (x) => x.fatal || x.currentTime >= 8, { what: 'a capped tab 8 s in', timeoutMs: 90_000 });
   // One segment at a time from peers (instead of three), so that every idle holder joins the
   // segment under way rather than each starting another one.
   const oneAtATime = { cfg: JSON.stringify({ maxUploadKbps: cap, scheduler: { simultaneousP2PDownloads: 1 } }) };
-  const viewer = await openPlayer(ctx, origin, LIVE, tracker.url, { params: oneAtATime });
+  const viewer = await openPlayer(ctx, origin, VOD, tracker.url, { params: oneAtATime });
   const start = (await waitForState(viewer, (s) => s.fatal || s.currentTime > 0, { what: 'the fourth tab playing', timeoutMs: 60_000 })).currentTime;
   // Bounded: 30 s of play, or until enough segments came from several peers.
   const end = await waitForState(viewer, (s) => s.fatal || (s.currentTime >= start + 30 && s.bytes?.multiPeerSegments >= 3), {
