@@ -13,8 +13,9 @@ use crate::demo;
 #[derive(Args, Debug, Default)]
 pub struct SuperpeerArgs {
     /// `.env` file to read [default: `.env` in the working directory, if there is one]. Keys
-    /// without a flag live there only: `sendBudgetMB`, `viewerBufferKB`, `workerMbps`,
-    /// `maxBodyBytes`, `statsIntervalMs`, `restartBackoffMinMs`, `restartBackoffMaxMs`
+    /// without a flag live there only: `sendBudgetMB`, `viewerBufferKB`, `viewerMessageKB`,
+    /// `workerMbps`, `maxBodyBytes`, `statsIntervalMs`, `restartBackoffMinMs`,
+    /// `restartBackoffMaxMs`
     /// (docs/superpeer.md, "Configuration").
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,

@@ -25,6 +25,7 @@ pub const KEYS: &[&str] = &[
     "cacheSizeMB",
     "sendBudgetMB",
     "viewerBufferKB",
+    "viewerMessageKB",
     "maxWorkers",
     "bandwidth",
     "workerMbps",
@@ -46,6 +47,13 @@ pub const DEFAULT_SEND_BUDGET_MB: u64 = (swarm::seeder::DEFAULT_SEND_BUDGET / (1
 /// grows to 512 slots, 64 KiB per viewer for good; at 192 KiB it stays at 256 slots, 32 KiB.
 /// 192 KiB in flight is still 30 Mbit/s per viewer at 50 ms RTT.
 pub const DEFAULT_VIEWER_BUFFER_KB: u64 = 192;
+
+/// Default `viewerMessageKB`: the largest data-channel message between a worker and a viewer,
+/// as the worker's `a=max-message-size`. The stack zero-fills one buffer of that size per
+/// connection and never uses its bytes, so each KiB here is 1 MB per 1000 viewers. Viewers
+/// send the worker only commands (an announcement of a few hundred segments is a few hundred
+/// bytes), and segment data goes out cut into messages of this size, which viewers join.
+pub const DEFAULT_VIEWER_MESSAGE_KB: u64 = 16;
 
 /// Tracker (signal) URLs of one tracker zone: `signal1`, failing over to `signal2`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +94,8 @@ pub struct MasterConfig {
     /// Unacknowledged bytes one viewer's channel may hold, in KiB (`viewerBufferKB`); sending
     /// to it resumes at half. Higher serves far viewers (long RTT) faster, at more memory each.
     pub viewer_buffer_kb: u64,
+    /// Largest data-channel message to and from a viewer, in KiB (`viewerMessageKB`).
+    pub viewer_message_kb: u64,
     /// Hard ceiling on worker processes (`maxWorkers`).
     pub max_workers: u32,
     /// Upload capacity of this server in Mbit/s (`bandwidth`, also set by `POST /ping`).
@@ -131,6 +141,7 @@ impl Default for MasterConfig {
             cache_size_mb: 2048,
             send_budget_mb: DEFAULT_SEND_BUDGET_MB,
             viewer_buffer_kb: DEFAULT_VIEWER_BUFFER_KB,
+            viewer_message_kb: DEFAULT_VIEWER_MESSAGE_KB,
             max_workers: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
             bandwidth_mbps: None,
             worker_mbps: 200.0,
@@ -300,6 +311,12 @@ impl MasterConfig {
             c.viewer_buffer_kb = parse_num("viewerBufferKB", v, "a size in KiB")?;
             if !(32..=16 * 1024).contains(&c.viewer_buffer_kb) {
                 return Err(err("viewerBufferKB", "must be between 32 and 16384 (KiB)"));
+            }
+        }
+        if let Some(v) = get("viewerMessageKB") {
+            c.viewer_message_kb = parse_num("viewerMessageKB", v, "a size in KiB")?;
+            if !(4..=64).contains(&c.viewer_message_kb) {
+                return Err(err("viewerMessageKB", "must be between 4 and 64 (KiB)"));
             }
         }
         if let Some(v) = get("maxWorkers") {
@@ -486,11 +503,13 @@ mod tests {
             ("maxWorkers", "8"),
             ("sendBudgetMB", "16"),
             ("viewerBufferKB", "512"),
+            ("viewerMessageKB", "32"),
         ]))
         .unwrap();
         assert_eq!(c.listen_port, 9100);
         assert_eq!(c.send_budget_mb, 16);
         assert_eq!(c.viewer_buffer_kb, 512);
+        assert_eq!(c.viewer_message_kb, 32);
         assert_eq!(
             c.tracker_zones["us"].signal2.as_deref(),
             Some("wss://us2.example/ws")
@@ -556,6 +575,8 @@ mod tests {
             ("sendBudgetMB", "0"),
             ("viewerBufferKB", "8"),
             ("viewerBufferKB", "many"),
+            ("viewerMessageKB", "2"),
+            ("viewerMessageKB", "65"),
         ] {
             let e = MasterConfig::from_map(&map(&[(k, v)])).unwrap_err();
             assert_eq!(e.key, k, "{e}");

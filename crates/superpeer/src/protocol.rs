@@ -27,6 +27,8 @@ pub struct WorkerSpec {
     pub send_budget_mb: u64,
     #[serde(default = "default_viewer_buffer_kb")]
     pub viewer_buffer_kb: u64,
+    #[serde(default = "default_viewer_message_kb")]
+    pub viewer_message_kb: u64,
     /// Whether the worker announces with offers of its own (its channel's first worker does).
     #[serde(default = "default_make_offers")]
     pub make_offers: bool,
@@ -46,6 +48,10 @@ fn default_send_budget_mb() -> u64 {
 
 fn default_viewer_buffer_kb() -> u64 {
     crate::config::DEFAULT_VIEWER_BUFFER_KB
+}
+
+fn default_viewer_message_kb() -> u64 {
+    crate::config::DEFAULT_VIEWER_MESSAGE_KB
 }
 
 /// Commands after the spec line.

@@ -486,6 +486,7 @@ impl Supervisor {
             cache_size_mb: self.config.cache_size_mb,
             send_budget_mb: self.config.send_budget_mb,
             viewer_buffer_kb: self.config.viewer_buffer_kb,
+            viewer_message_kb: self.config.viewer_message_kb,
             stats_interval_ms: self.config.stats_interval.as_millis() as u64,
             origin_hosts: self.config.origin_hosts.to_list(),
         };

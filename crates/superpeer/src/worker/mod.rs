@@ -197,6 +197,50 @@ async fn manifest_variants(
     }
 }
 
+/// What the master's configuration sets of the worker's sending (`viewerBufferKB`,
+/// `viewerMessageKB`, `sendBudgetMB`).
+#[derive(Debug, Clone, Copy)]
+struct SendLimits {
+    viewer_buffer_kb: u64,
+    viewer_message_kb: u64,
+    send_budget_mb: u64,
+}
+
+/// The worker's node: its sending limits and the worker's fixed socket and timing choices.
+fn node_config(
+    limits: SendLimits,
+    advertised: SocketAddr,
+    max_connections: usize,
+) -> swarm::node::NodeConfig {
+    let kib = |n: u64| {
+        usize::try_from(n)
+            .unwrap_or(usize::MAX / 1024)
+            .saturating_mul(1024)
+    };
+    let viewer_buffer = kib(limits.viewer_buffer_kb);
+    swarm::node::NodeConfig {
+        advertised_addr: Some(advertised),
+        // Our `a=max-message-size`, and the size segment data is cut into.
+        session: swarm::session::SessionConfig {
+            // SCTP's own limit: a 64 KiB setting means 65535 bytes.
+            max_message_size: kib(limits.viewer_message_kb).min(65_535),
+            ..swarm::session::SessionConfig::default()
+        },
+        // A channel stops receiving data above this many unacknowledged bytes and resumes at
+        // half of it.
+        high_water: viewer_buffer,
+        low_water: viewer_buffer / 2,
+        send_budget: kib(limits.send_budget_mb).saturating_mul(1024),
+        socket_buffer: SOCKET_BUFFER,
+        connect_timeout: CONNECT_TIMEOUT,
+        max_connections,
+        // Measured: holding acknowledgements saves the worker no CPU and delays deliveries
+        // (docs/superpeer.md, "Sizing").
+        hold: Duration::ZERO,
+        ..swarm::node::NodeConfig::default()
+    }
+}
+
 /// Finds the channel's swarms, then runs the node, the tracker client and the media side.
 async fn seed(
     spec: WorkerSpec,
@@ -236,26 +280,12 @@ async fn seed(
     counters
         .swarms
         .store(variants.len() as u64, Ordering::Relaxed);
-    let viewer_buffer = usize::try_from(spec.viewer_buffer_kb)
-        .unwrap_or(usize::MAX / 1024)
-        .saturating_mul(1024);
-    let node_config = swarm::node::NodeConfig {
-        advertised_addr: Some(advertised),
-        // A channel stops receiving data above this many unacknowledged bytes and resumes at
-        // half of it (`viewerBufferKB`).
-        high_water: viewer_buffer,
-        low_water: viewer_buffer / 2,
-        send_budget: usize::try_from(spec.send_budget_mb)
-            .unwrap_or(usize::MAX / (1024 * 1024))
-            .saturating_mul(1024 * 1024),
-        socket_buffer: SOCKET_BUFFER,
-        connect_timeout: CONNECT_TIMEOUT,
-        max_connections: *max_connections.borrow_and_update(),
-        // Measured: holding acknowledgements saves the worker no CPU and delays deliveries
-        // (docs/superpeer.md, "Sizing").
-        hold: Duration::ZERO,
-        ..swarm::node::NodeConfig::default()
+    let limits = SendLimits {
+        viewer_buffer_kb: spec.viewer_buffer_kb,
+        viewer_message_kb: spec.viewer_message_kb,
+        send_budget_mb: spec.send_budget_mb,
     };
+    let node_config = node_config(limits, advertised, *max_connections.borrow_and_update());
     let (node, demand) = swarm::node::spawn_on(socket, node_config)?;
     let mut tasks = tokio::task::JoinSet::<anyhow::Result<()>>::new();
 
@@ -330,4 +360,29 @@ async fn seed(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_config_follows_the_send_limits() {
+        let addr = SocketAddr::from(([203, 0, 113, 7], 40000));
+        let limits = |viewer_message_kb| SendLimits {
+            viewer_buffer_kb: 96,
+            viewer_message_kb,
+            send_budget_mb: 16,
+        };
+        let c = node_config(limits(8), addr, 500);
+        assert_eq!(c.session.max_message_size, 8 * 1024);
+        assert_eq!((c.high_water, c.low_water), (96 * 1024, 48 * 1024));
+        assert_eq!(c.send_budget, 16 * 1024 * 1024);
+        assert_eq!((c.advertised_addr, c.max_connections), (Some(addr), 500));
+        // SCTP takes at most 65535 bytes in one message.
+        assert_eq!(
+            node_config(limits(64), addr, 1).session.max_message_size,
+            65_535
+        );
+    }
 }

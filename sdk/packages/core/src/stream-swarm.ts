@@ -342,6 +342,9 @@ export class StreamSwarm implements PeerHost {
       get bufferedAmount() {
         return channel.bufferedAmount;
       },
+      get maxMessageSize() {
+        return pc.sctp?.maxMessageSize;
+      },
       close: () => {
         channel.close();
         pc.close();

@@ -55,6 +55,27 @@ describe("PeerSession", () => {
     expect(b.bytesUp).toBe(seg.length);
   });
 
+  it("keeps every message within the size the remote takes (a super peer's 8 KiB)", async () => {
+    const seg = new Uint8Array(50_000).map((_, i) => (i * 7) & 0xff);
+    const ch = pair();
+    const small = Object.assign(ch.b, { maxMessageSize: 8192 });
+    const a = new PeerSession("B", ch.a, host(new Map()));
+    const b = new PeerSession("A", small, host(new Map([[7, seg]])));
+    ch.connect((d) => a.onMessage(d), (d) => b.onMessage(d));
+    // An announcement of a long VOD watched through is a long command: framed in several messages.
+    const many = Array.from({ length: 6000 }, (_, i) => i * 3);
+    b.announce(many, []);
+    await tick();
+    expect(many.every((id) => a.has(id))).toBe(true);
+    const got: Uint8Array[] = [];
+    await new Promise<void>((resolve, reject) =>
+      a.request(7, 0, { onBytes: (c) => got.push(c), onComplete: resolve, onFail: (r) => reject(new Error(r)) }),
+    );
+    expect(Buffer.concat(got).equals(Buffer.from(seg))).toBe(true);
+    expect(small.sent.length).toBeGreaterThan(8);
+    expect(small.sent.every((m) => m.length <= 8192)).toBe(true);
+  });
+
   it("resumes from a byte offset and reports absent segments", async () => {
     const seg = new Uint8Array(100_000).fill(9);
     const ch = pair();

@@ -24,6 +24,11 @@ import type { UploadLimiter } from "../upload-limit.js";
 export interface ByteChannel {
   send(data: Uint8Array): void;
   readonly bufferedAmount: number;
+  /**
+   * The largest message the remote takes (`RTCSctpTransport.maxMessageSize`: a super peer
+   * advertises 16 KiB or less); {@link MAX_MESSAGE_SIZE} when unknown. `send` throws above it.
+   */
+  readonly maxMessageSize?: number;
   close(): void;
 }
 
@@ -178,9 +183,15 @@ export class PeerSession {
     }
   }
 
+  /** Our message size towards this peer: PML's, or less when the peer takes less. */
+  private get messageSize(): number {
+    const remote = this.channel.maxMessageSize;
+    return remote !== undefined && remote > 0 ? Math.min(MAX_MESSAGE_SIZE, remote) : MAX_MESSAGE_SIZE;
+  }
+
   private sendCommand(cmd: PeerCommand): void {
     if (this.closed) return;
-    for (const m of encodeCommand(cmd, MAX_MESSAGE_SIZE)) this.channel.send(m);
+    for (const m of encodeCommand(cmd, this.messageSize)) this.channel.send(m);
   }
 
   private onCommand(cmd: PeerCommand): void {
@@ -324,7 +335,7 @@ export class PeerSession {
           }, wait);
           return;
         }
-        const chunk = u.data.subarray(u.offset, Math.min(u.data.length, u.offset + MAX_MESSAGE_SIZE));
+        const chunk = u.data.subarray(u.offset, Math.min(u.data.length, u.offset + this.messageSize));
         this.channel.send(chunk);
         limiter?.take(chunk.length);
         u.offset += chunk.length;
