@@ -20,8 +20,14 @@
 // a bridge; `realistic` draws each viewer's link from the simulator's distribution by `--seed`;
 // `--upload-cap-kbps N` sets every viewer's access uplink instead (the network's cap).
 //
-// Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml] (also: sdk-http, sdk-nocheck, sdk-single)
-//                                 [--max-upload-kbps N]
+// `--baseline FILE` adds the run `sdk-baseline`: the SDK page with FILE served in place of the
+// built `@swarmcast/hlsjs` bundle (a copy of an earlier build), so that a change is measured
+// against what came before it in the same invocation, beside the same control.
+//
+// Usage: node bench/swarm/run.mjs [--tabs 10] [--seconds 60] [--runs control,sdk,pml] (also: sdk-http, sdk-nocheck, sdk-single, sdk-baseline)
+//                                 [--max-upload-kbps N] [--baseline FILE]
+//                                 [--log error|warn|info|debug]: the pages' log level; above
+//                                 error every tab's log lines go to results/console-<run>-tab<i>.log
 //                                 [--stagger-ms 1000] [--src /live/hls-abr/360p/index.m3u8] [--player hlsjs|shaka]
 //                                 [--net lan|realistic] [--seed 1] [--upload-cap-kbps N]
 // Needs the built swarmcast binary (SWARMCAST_BIN or target/debug/swarmcast) and built SDK
@@ -48,6 +54,8 @@ const { values: opt } = parseArgs({
     net: { type: 'string' },
     seed: { type: 'string', default: '1' },
     'upload-cap-kbps': { type: 'string' },
+    baseline: { type: 'string' },
+    log: { type: 'string', default: 'error' },
   },
 });
 const shaka = opt.player === 'shaka';
@@ -59,7 +67,8 @@ const stagger = Number(opt['stagger-ms']);
 // `sdk-http` is the SDK page with P2P off: the loader's own cost, without any peer traffic.
 const pages = shaka
   ? { control: 'shaka-control.html', sdk: 'sdk-shaka.html', 'sdk-http': 'sdk-shaka.html', pml: 'pml-shaka.html' }
-  : { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', 'sdk-http': 'sdk-hlsjs.html', 'sdk-nocheck': 'sdk-hlsjs.html', 'sdk-single': 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
+  : { control: 'sdk-control.html', sdk: 'sdk-hlsjs.html', 'sdk-http': 'sdk-hlsjs.html', 'sdk-nocheck': 'sdk-hlsjs.html', 'sdk-single': 'sdk-hlsjs.html', 'sdk-baseline': 'sdk-hlsjs.html', pml: 'sdk-pml.html' };
+if (opt.runs.split(',').includes('sdk-baseline') && !opt.baseline) throw new Error('the run sdk-baseline needs --baseline FILE (a copy of an earlier hlsjs.iife.js)');
 const extraParams = { 'sdk-http': { p2p: '0' }, 'sdk-nocheck': { integrity: '0' } };
 /** Engine config fields per run (the SDK pages take them as `?cfg=`). */
 const uploadCap = opt['max-upload-kbps'] ? { maxUploadKbps: Number(opt['max-upload-kbps']) } : {};
@@ -97,7 +106,7 @@ async function run(kind, origin, tracker, network) {
     await origin.resetStats();
     const load1Start = os.loadavg()[0];
     const cfg = extraConfig(kind);
-    const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: 'error', ...(shaka ? { video: '360' } : {}), ...(extraParams[kind] ?? {}), ...(Object.keys(cfg).length ? { cfg: JSON.stringify(cfg) } : {}) });
+    const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: opt.log, ...(shaka ? { video: '360' } : {}), ...(extraParams[kind] ?? {}), ...(Object.keys(cfg).length ? { cfg: JSON.stringify(cfg) } : {}) });
     const tabs = [];
     for (let i = 0; i < N; i++) {
       // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
@@ -106,6 +115,14 @@ async function run(kind, origin, tracker, network) {
       const cdp = await page.context().newCDPSession(page);
       await cdp.send('Network.enable');
       await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+      if (opt.log !== 'error') {
+        // The pages' own log lines, one file per run and tab (results are ignored by git).
+        const file = path.join(repoRoot, 'bench/swarm/results', `console-${kind}-tab${i + 1}.log`);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, '');
+        page.on('console', (m) => fs.appendFileSync(file, `${new Date().toISOString()} ${m.text()}\n`));
+      }
+      if (kind === 'sdk-baseline') await page.route('**/@swarmcast/hlsjs/dist/hlsjs.iife.js', (route) => route.fulfill({ path: path.resolve(opt.baseline), contentType: 'text/javascript' }));
       await page.goto(`${origin.url}/e2e/${pages[kind]}?${q}`);
       tabs.push(page);
       await sleep(stagger);
@@ -121,6 +138,7 @@ async function run(kind, origin, tracker, network) {
         process.stderr.write(
           `  tab ${i + 1} (up ${(v.upKbps / 1000).toFixed(2)}, down ${(v.downKbps / 1000).toFixed(1)} Mbit/s, ${v.delayMs.toFixed(0)} ms): ` +
             `http ${((b.httpDown ?? 0) / 1e6).toFixed(1)} MB, p2p down ${((b.p2pDown ?? 0) / 1e6).toFixed(1)} MB, p2p up ${((b.p2pUp ?? 0) / 1e6).toFixed(1)} MB, ` +
+            `dropped ${((b.dropped ?? 0) / 1e6).toFixed(1)} MB, ` +
             `startup ${s.startupMs == null ? '-' : Math.round(s.startupMs)} ms, rebuffers ${s.rebuffers ?? 0} (${((s.rebufferMs ?? 0) / 1000).toFixed(1)} s), peers ${s.peers?.length ?? 0}` +
             `${s.fatal ? `, fatal: ${JSON.stringify(s.fatal)} ${JSON.stringify((s.errors ?? []).slice(-3))}` : ''}\n`,
         );
@@ -214,6 +232,10 @@ if (by.sdk) {
   if (by['sdk-single']) {
     const s = by['sdk-single'];
     console.log(`several peers per segment vs one${opt['max-upload-kbps'] ? ` (every SDK tab's upload capped at ${opt['max-upload-kbps']} kbit/s)` : ''}: P2P share ${by.sdk.p2pShare} vs ${s.p2pShare}; rebuffers ${by.sdk.rebuffers} vs ${s.rebuffers} (${by.sdk.rebufferS} vs ${s.rebufferS} s); startup median ${by.sdk.startupMsMedian} vs ${s.startupMsMedian} ms`);
+  }
+  if (by['sdk-baseline']) {
+    const b = by['sdk-baseline'];
+    console.log(`this build vs the baseline (${opt.baseline}): P2P share ${by.sdk.p2pShare} vs ${b.p2pShare}; origin media ${by.sdk.originMediaMB} vs ${b.originMediaMB} MB; rebuffers ${by.sdk.rebuffers} vs ${b.rebuffers} (${by.sdk.rebufferS} vs ${b.rebufferS} s); startup median ${by.sdk.startupMsMedian} vs ${b.startupMsMedian} ms`);
   }
   if (by['sdk-nocheck']) {
     const n = by['sdk-nocheck'];
