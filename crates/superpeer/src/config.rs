@@ -39,21 +39,26 @@ pub const KEYS: &[&str] = &[
     "allowOpen",
 ];
 
-/// Default `sendBudgetMB`: the seeding engine's default send budget, in MiB.
-pub const DEFAULT_SEND_BUDGET_MB: u64 = (swarm::seeder::DEFAULT_SEND_BUDGET / (1024 * 1024)) as u64;
+/// Default `sendBudgetMB`. The bytes in flight are copies of segment data held until
+/// acknowledged, so the budget is memory. 16 MiB in flight carries 670 Mbit/s to viewers 200 ms
+/// away, over three times a worker's planned `workerMbps`; a loaded worker serves the viewers
+/// it holds back in turn.
+pub const DEFAULT_SEND_BUDGET_MB: u64 = 16;
 
 /// Default `viewerBufferKB`. The stack keeps each connection's unacknowledged chunks in a hash
-/// table that never shrinks: at 256 KiB (about 230 chunks of 1.2 KB with one more message) it
-/// grows to 512 slots, 64 KiB per viewer for good; at 192 KiB it stays at 256 slots, 32 KiB.
-/// 192 KiB in flight is still 30 Mbit/s per viewer at 50 ms RTT.
-pub const DEFAULT_VIEWER_BUFFER_KB: u64 = 192;
+/// table that never shrinks: 96 KiB and one more message (about 90 chunks of 1.2 KB) keep it at
+/// 128 slots, 17 KiB per viewer for good; 192 KiB took 256 slots, 256 KiB 512. 96 KiB in flight
+/// is still 7.8 Mbit/s per viewer at 100 ms round trip, a 680 KB segment in 0.7 s.
+pub const DEFAULT_VIEWER_BUFFER_KB: u64 = 96;
 
 /// Default `viewerMessageKB`: the largest data-channel message between a worker and a viewer,
 /// as the worker's `a=max-message-size`. The stack zero-fills one buffer of that size per
-/// connection and never uses its bytes, so each KiB here is 1 MB per 1000 viewers. Viewers
-/// send the worker only commands (an announcement of a few hundred segments is a few hundred
-/// bytes), and segment data goes out cut into messages of this size, which viewers join.
-pub const DEFAULT_VIEWER_MESSAGE_KB: u64 = 16;
+/// connection and never uses its bytes, and a send's burst of packets queues in the stack as
+/// one message's worth, so each KiB here is about 2 MB per 1000 viewers. Viewers send the
+/// worker only commands (an announcement of a few hundred segments is a few hundred bytes; our
+/// SDK splits longer ones to fit), and segment data goes out cut into messages of this size,
+/// which viewers join.
+pub const DEFAULT_VIEWER_MESSAGE_KB: u64 = 8;
 
 /// Tracker (signal) URLs of one tracker zone: `signal1`, failing over to `signal2`.
 #[derive(Debug, Clone, PartialEq, Eq)]
