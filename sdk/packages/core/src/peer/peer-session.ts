@@ -25,8 +25,9 @@ export interface ByteChannel {
   send(data: Uint8Array): void;
   readonly bufferedAmount: number;
   /**
-   * The largest message the remote takes (`RTCSctpTransport.maxMessageSize`: a super peer
-   * advertises 16 KiB or less); {@link MAX_MESSAGE_SIZE} when unknown. `send` throws above it.
+   * The largest message the remote takes (`RTCSctpTransport.maxMessageSize`: a super-peer
+   * worker advertises 8 KiB by default); {@link MAX_MESSAGE_SIZE} when unknown. `send` throws
+   * above it.
    */
   readonly maxMessageSize?: number;
   close(): void;
