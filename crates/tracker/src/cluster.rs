@@ -352,6 +352,15 @@ impl Nodes {
         Some(node.conn)
     }
 
+    /// Forgets every node (this node lost the cluster); returns their pseudo-connections.
+    pub fn forget_all(&mut self) -> Vec<(String, ConnId)> {
+        self.ids.clear();
+        self.by_id
+            .drain()
+            .map(|(id, node)| (id, node.conn))
+            .collect()
+    }
+
     /// Nodes currently alive.
     pub fn len(&self) -> usize {
         self.by_id.len()
@@ -460,5 +469,20 @@ mod tests {
         let (b2, new) = nodes.heard("b", t0 + Duration::from_secs(11));
         assert!(new && b2 != b);
         assert_eq!(nodes.len(), 2);
+    }
+
+    #[test]
+    fn a_lost_cluster_forgets_every_node_and_never_reuses_their_conns() {
+        let t0 = Instant::now();
+        let mut nodes = Nodes::default();
+        let (a, _) = nodes.heard("a", t0);
+        let (b, _) = nodes.heard("b", t0);
+        let mut gone = nodes.forget_all();
+        gone.sort();
+        assert_eq!(gone, vec![("a".to_owned(), a), ("b".to_owned(), b)]);
+        assert!(nodes.is_empty());
+        assert_eq!(nodes.id_of(a), None);
+        let (a2, new) = nodes.heard("a", t0);
+        assert!(new && a2 != a && a2 != b);
     }
 }

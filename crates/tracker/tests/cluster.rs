@@ -293,7 +293,10 @@ async fn nodes_serve_their_own_peers_without_redis_and_recover_when_it_returns()
         a.cluster().await["connected"] == false && b.cluster().await["connected"] == false
     })
     .await;
-    // Local-only: B still serves its own peers.
+    // Local-only: each node forgot the other's peers (no offer could reach them) and B still
+    // serves its own, so B's one offer reaches B's other peer.
+    assert_eq!(a.swarm_peers().await, 1);
+    assert_eq!(b.swarm_peers().await, 0);
     let mut on_b1 = b.connect().await;
     let mut on_b2 = b.connect().await;
     send(&mut on_b1, announce(&peer(1), 0)).await;

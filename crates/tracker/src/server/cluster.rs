@@ -444,6 +444,7 @@ async fn linker(shared: Arc<Shared>) {
             _ = shared.shutdown.cancelled() => return,
             outcome = session(&shared, &mut redis, &mut was_connected) => outcome,
         };
+        drop_other_nodes(&shared);
         link.connected.store(false, Relaxed);
         let why = match outcome {
             Ok(()) => "the subscription ended".to_owned(),
@@ -469,6 +470,25 @@ async fn linker(shared: Arc<Shared>) {
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(link.config.max_backoff);
+    }
+}
+
+/// Without Redis no offer reaches another node's peer: those peers go at once, so offers go
+/// to this node's own peers only (each other node's list is loaded again when Redis is back).
+fn drop_other_nodes(shared: &Shared) {
+    let mut core = shared.core();
+    let core = &mut *core;
+    let Some(cluster) = &mut core.cluster else {
+        return;
+    };
+    let gone: usize = cluster
+        .nodes
+        .forget_all()
+        .into_iter()
+        .map(|(_, conn)| core.tracker.node_gone(conn))
+        .sum();
+    if gone > 0 {
+        tracing::info!("cluster: dropped the {gone} peers of other nodes until Redis is back");
     }
 }
 
