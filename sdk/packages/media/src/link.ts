@@ -8,7 +8,8 @@
  * ask, and the file's length and type when the page knows them (a file it opened before).
  * When it does not, the worker learns them from its first request to the origin, which also
  * brings the first piece the element wants (one request, as a plain `<video src>` makes), and
- * tells the page (`opened` with that piece, or `failed`).
+ * tells the page (`opened` with that piece, or `failed`); a page that was not linked yet at that
+ * request (its hello came late) is told at its next request for the file.
  */
 
 export const HELLO = "swarmcast-media/hello";

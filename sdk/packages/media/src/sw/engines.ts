@@ -10,6 +10,8 @@ type Pending = { resolve(d: Uint8Array): void; reject(e: Error): void };
 export class EngineLink {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Files the page was told of (`opened` or `failed`) on this link. */
+  private readonly told = new Set<string>();
   private closed = false;
 
   constructor(
@@ -28,6 +30,13 @@ export class EngineLink {
 
   send(m: WorkerMessage, transfer: Transferable[] = []): void {
     if (!this.closed) this.port.postMessage(m, transfer);
+  }
+
+  /** Marks `url` as told to the page on this link; false when it already was. */
+  markTold(url: string): boolean {
+    if (this.told.has(url)) return false;
+    this.told.add(url);
+    return true;
   }
 
   /** Piece `index` of the file at `url`, from the page (memory, disk, peers or HTTP: its choice). */

@@ -81,22 +81,31 @@ function engineLink(id: string, clientId: string): Promise<EngineLink | undefine
 const openings = new Map<string, Promise<Opening>>();
 const MAX_OPENINGS = 256;
 
-/** The first request for a file tells its page what the origin said, once. */
-function opening(file: ProxiedFile, req: Request, pieceLength: number, link: EngineLink | undefined): Promise<Opening> {
+/** The first request for a file asks the origin; later ones (any engine's link) reuse its answer. */
+function opening(file: ProxiedFile, req: Request, pieceLength: number): Promise<Opening> {
   const key = `${file.engine} ${file.url}`;
   const known = openings.get(key);
   if (known) return known;
   const o = openFile(file, req.headers.get("Range"), pieceLength);
   openings.set(key, o);
   if (openings.size > MAX_OPENINGS) openings.delete(openings.keys().next().value as string);
+  // Later requests only need the file: the piece goes to the page, and is not kept here.
   void o.then((r) => {
-    // Later requests only need the file: the piece goes to the page, and is not kept here.
     if (openings.has(key)) openings.set(key, Promise.resolve(r.ok ? { ok: true, file: r.file } : r));
-    if (!r.ok) return link?.send({ t: "failed", url: file.url, code: r.code, message: r.message });
-    const data = r.first ? r.first.data.slice().buffer : new ArrayBuffer(0);
-    link?.send({ t: "opened", url: file.url, length: r.file.length, type: r.file.type, index: r.first?.index ?? -1, data }, [data]);
   });
   return o;
+}
+
+/**
+ * Tells the page what the origin said of a file, once per link. Not only at the first request:
+ * that one may have come before the page's hello (then it was served by HTTP from here), and
+ * the page opens the file's swarm only when told, so its next request tells it.
+ */
+function tell(link: EngineLink, url: string, o: Opening): void {
+  if (!link.markTold(url)) return;
+  if (!o.ok) return link.send({ t: "failed", url, code: o.code, message: o.message });
+  const data = o.first ? o.first.data.slice().buffer : new ArrayBuffer(0);
+  link.send({ t: "opened", url, length: o.file.length, type: o.file.type, index: o.first?.index ?? -1, data }, [data]);
 }
 
 async function respond(req: Request, file: ProxiedFile, link: EngineLink | undefined, clientId: string): Promise<Response> {
@@ -104,7 +113,8 @@ async function respond(req: Request, file: ProxiedFile, link: EngineLink | undef
   const readAhead = Math.max(0, Math.min(8, link?.hello.minBufferCount ?? 0));
   const opts = { pieceLength, readAhead, onServed: (s: Served) => hooks.onServed?.(s) };
   if (file.length !== undefined && file.type !== undefined) return answer(req, { ...file, length: file.length, type: file.type }, link, opts, clientId);
-  const o = await opening(file, req, pieceLength, link);
+  const o = await opening(file, req, pieceLength);
+  if (link) tell(link, file.url, o);
   // Whatever is wrong with it, the element goes to the file's own URL, as without the engine.
   if (!o.ok) return Response.redirect(file.url, 302);
   return answer(req, o.file, link, opts, clientId, o.first);
