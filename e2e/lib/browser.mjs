@@ -51,13 +51,18 @@ export async function launchChromium({ extraArgs = [] } = {}) {
   return chromium.launch({ executablePath: chromiumPath, headless: true, args: [...FLAGS, ...extraArgs] });
 }
 
-/** Opens `url` in a new tab and collects console errors and page crashes into `page.errors`. */
+/**
+ * Opens `url` in a new tab and collects console errors and page crashes into `page.errors`;
+ * with SWARMCAST_E2E_CONSOLE set, every console message is printed, timed and tagged with the tab.
+ */
 export async function openPage(ctx, url) {
   const page = await ctx.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
+  const tag = `${url.split('?')[0].split('/').pop()} ${ctx.pages().length}`;
   page.on('console', (m) => {
     if (m.type() === 'error') page.errors.push(m.text());
+    if (process.env.SWARMCAST_E2E_CONSOLE) console.log(`${new Date().toISOString()} [${tag}] ${m.type()}: ${m.text()}`);
   });
   await page.goto(url);
   return page;

@@ -40,7 +40,7 @@ export function probeFile(file) {
 
 /** Opens e2e/pages/media.html playing `src` (a path on the origin, or a URL) with `params`. */
 export async function openMedia(ctx, origin, src, params = {}) {
-  const q = new URLSearchParams({ src, log: 'warn', ...params });
+  const q = new URLSearchParams({ src, log: process.env.SWARMCAST_E2E_LOG ?? 'warn', ...params });
   return openPage(ctx, `${origin.url}/e2e/media.html?${q}`);
 }
 
