@@ -9,7 +9,7 @@
  * When it does not, the worker learns them from its first request to the origin, which also
  * brings the first piece the element wants (one request, as a plain `<video src>` makes), and
  * tells the page (`opened` with that piece, or `failed`); a page that was not linked yet at that
- * request (its hello came late) is told at its next request for the file.
+ * request (its hello came late), or linked again since, is told at the next piece it is asked for.
  */
 
 export const HELLO = "swarmcast-media/hello";

@@ -77,47 +77,67 @@ function engineLink(id: string, clientId: string): Promise<EngineLink | undefine
   });
 }
 
-/** Files of unknown length being opened or opened, by engine and URL; the oldest forgotten first. */
-const openings = new Map<string, Promise<Opening>>();
+/**
+ * Files of unknown length being opened or opened, by engine and URL, with the piece length their
+ * first request cut by (the engine's, or the default when its hello had not come); the oldest
+ * forgotten first.
+ */
+type FileOpening = { pieceLength: number; opening: Promise<Opening> };
+const openings = new Map<string, FileOpening>();
 const MAX_OPENINGS = 256;
 
-/** The first request for a file asks the origin; later ones (any engine's link) reuse its answer. */
-function opening(file: ProxiedFile, req: Request, pieceLength: number): Promise<Opening> {
+/** The first request for a file asks the origin; later ones reuse its answer. */
+function opening(file: ProxiedFile, req: Request, pieceLength: number): FileOpening {
   const key = `${file.engine} ${file.url}`;
   const known = openings.get(key);
   if (known) return known;
-  const o = openFile(file, req.headers.get("Range"), pieceLength);
+  const o = { pieceLength, opening: openFile(file, req.headers.get("Range"), pieceLength) };
   openings.set(key, o);
   if (openings.size > MAX_OPENINGS) openings.delete(openings.keys().next().value as string);
   // Later requests only need the file: the piece goes to the page, and is not kept here.
-  void o.then((r) => {
-    if (openings.has(key)) openings.set(key, Promise.resolve(r.ok ? { ok: true, file: r.file } : r));
+  void o.opening.then((r) => {
+    if (openings.get(key) === o) openings.set(key, { pieceLength, opening: Promise.resolve(r.ok ? { ok: true, file: r.file } : r) });
   });
   return o;
 }
 
 /**
- * Tells the page what the origin said of a file, once per link. Not only at the first request:
- * that one may have come before the page's hello (then it was served by HTTP from here), and
- * the page opens the file's swarm only when told, so its next request tells it.
+ * Tells the page what the origin said of a file, once per link, whenever a request for it finds
+ * the page linked: the first request may have come before the page's hello, or the page may have
+ * said hello again since (a new port), and the page opens the file's swarm only when told.
  */
-function tell(link: EngineLink, url: string, o: Opening): void {
+function tell(link: EngineLink, url: string, o: Opening, cutBy: number): void {
   if (!link.markTold(url)) return;
   if (!o.ok) return link.send({ t: "failed", url, code: o.code, message: o.message });
-  const data = o.first ? o.first.data.slice().buffer : new ArrayBuffer(0);
-  link.send({ t: "opened", url, length: o.file.length, type: o.file.type, index: o.first?.index ?? -1, data }, [data]);
+  const first = o.first && cutBy === link.hello.pieceLength ? o.first : undefined;
+  const data = first ? first.data.slice().buffer : new ArrayBuffer(0);
+  link.send({ t: "opened", url, length: o.file.length, type: o.file.type, index: first?.index ?? -1, data }, [data]);
+}
+
+/** The engine's link now, if it cuts files into pieces of `pieceLength` as this answer does. */
+function linkNow(engine: string, pieceLength: number): EngineLink | undefined {
+  const link = engines.get(engine);
+  return link?.isOpen && link.hello.pieceLength === pieceLength ? link : undefined;
 }
 
 async function respond(req: Request, file: ProxiedFile, link: EngineLink | undefined, clientId: string): Promise<Response> {
   const pieceLength = link?.hello.pieceLength ?? DEFAULT_PIECE_LENGTH;
   const readAhead = Math.max(0, Math.min(8, link?.hello.minBufferCount ?? 0));
   const opts = { pieceLength, readAhead, onServed: (s: Served) => hooks.onServed?.(s) };
-  if (file.length !== undefined && file.type !== undefined) return answer(req, { ...file, length: file.length, type: file.type }, link, opts, clientId);
-  const o = await opening(file, req, pieceLength);
-  if (link) tell(link, file.url, o);
+  if (file.length !== undefined && file.type !== undefined) {
+    return answer(req, { ...file, length: file.length, type: file.type }, () => linkNow(file.engine, pieceLength), opts, clientId);
+  }
+  const { pieceLength: cutBy, opening: pending } = opening(file, req, pieceLength);
+  const o = await pending;
+  const told = () => {
+    const l = linkNow(file.engine, pieceLength);
+    if (l) tell(l, file.url, o, cutBy);
+    return l;
+  };
+  told();
   // Whatever is wrong with it, the element goes to the file's own URL, as without the engine.
   if (!o.ok) return Response.redirect(file.url, 302);
-  return answer(req, o.file, link, opts, clientId, o.first);
+  return answer(req, o.file, told, opts, clientId, cutBy === pieceLength ? o.first : undefined);
 }
 
 self.addEventListener("fetch", (e) => {

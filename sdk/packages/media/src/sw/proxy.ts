@@ -2,7 +2,9 @@
  * The worker's answer to a media element's request for a proxied file: status and headers from
  * the range arithmetic (range.ts), and a body that pulls the pieces it spans one at a time, as
  * the element reads, from the page's engine, or by HTTP `Range` from the worker itself when no
- * engine answers for it (the page left, or the engine failed the piece).
+ * engine answers for it (the page left, or the engine failed the piece). The engine is looked up
+ * for each piece, not once per request: a long answer goes on through the page's current link
+ * when the page says hello again (or says it late), instead of by HTTP to its end.
  */
 import { pieceRange, slicesOf } from "../pieces.js";
 import { classify, typeFromName } from "../probe.js";
@@ -76,11 +78,15 @@ export async function openFile(file: ProxiedFile, rangeHeader: string | null, pi
   return { ok: true, file: known, first: { index, data } };
 }
 
+/** The page's engine, when it is linked now. */
+export type LinkNow = () => EngineLink | undefined;
+
 /** One piece, from the page when it is there, else by HTTP `Range` from here. */
-function getPiece(file: KnownFile, index: number, pieceLength: number, link: EngineLink | undefined): Fetching {
+function getPiece(file: KnownFile, index: number, pieceLength: number, linkNow: LinkNow): Fetching {
   const ctl = new AbortController();
   const range = pieceRange(index, file.length, pieceLength);
   const byHttp = async () => ({ data: await fetchRange(file.url, range.start, range.end, ctl.signal), via: "http" as const });
+  const link = linkNow();
   const promise =
     link && link.isOpen
       ? link.piece(file.url, index, ctl.signal).then(
@@ -96,7 +102,7 @@ function getPiece(file: KnownFile, index: number, pieceLength: number, link: Eng
 }
 
 /** The body for bytes [start, end] of the file, pulled piece by piece. */
-export function pieceStream(file: KnownFile, start: number, end: number, link: EngineLink | undefined, opts: ProxyOptions, clientId: string, have?: Piece): ReadableStream<Uint8Array> {
+export function pieceStream(file: KnownFile, start: number, end: number, link: LinkNow, opts: ProxyOptions, clientId: string, have?: Piece): ReadableStream<Uint8Array> {
   const slices = slicesOf(start, end, opts.pieceLength);
   const fetching = new Map<number, Fetching>();
   let next = 0;
@@ -131,7 +137,7 @@ export function pieceStream(file: KnownFile, start: number, end: number, link: E
 }
 
 /** The whole answer to a request for a proxied file (`have`: a piece already in hand). */
-export function answer(req: Request, file: KnownFile, link: EngineLink | undefined, opts: ProxyOptions, clientId: string, have?: Piece): Response {
+export function answer(req: Request, file: KnownFile, link: LinkNow, opts: ProxyOptions, clientId: string, have?: Piece): Response {
   const plan = planResponse(req.method, req.headers.get("Range"), file.length, file.type);
   const body = plan.body && plan.end >= plan.start ? pieceStream(file, plan.start, plan.end, link, opts, clientId, have) : null;
   return new Response(body, { status: plan.status, headers: plan.headers });
