@@ -3,31 +3,19 @@
 // tab downloads only, wifiOnly keeps P2P off until the connection is wifi, minPeers holds P2P
 // downloads, and a reloaded VOD plays what was watched from disk and serves it to a new tab
 // (hls.js), or plays it from disk (Shaka).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin } from '../lib/servers.mjs';
 import { assertPlayedOrigin, drainPlayed, PlayedChecker } from '../lib/played.mjs';
-import { launchBrowser, waitForState } from '../lib/browser.mjs';
-import { sleep, startTracker, state, summary } from './sdk-support.mjs';
+import { waitForState } from '../lib/browser.mjs';
+import { sleep, state, summary } from './sdk-support.mjs';
+import { sharedStack } from '../lib/stack.mjs';
 
 const VOD = '/hls-ts/index.m3u8';
-let origin;
-let tracker;
-let ctx;
 /** The test page has no disk cache unless asked (its tabs stand for different viewers). */
 const DISK = { diskCacheLimit: 100 * 1024 * 1024 };
 /** An uncapped tab playing VOD, opened once for the tests that need a peer holding segments. */
 let seeder;
-before(async () => {
-  origin = await startOrigin();
-  tracker = await startTracker();
-  ctx = await launchBrowser();
-});
-after(async () => {
-  await ctx?.close();
-  await tracker?.stop();
-  await origin?.stop();
-});
+const stack = sharedStack();
 
 /**
  * Opens the SDK page on `src` with `cfg` added to the engine's config. `connection` replaces
@@ -35,7 +23,7 @@ after(async () => {
  * `window.__setConnection(type)` changes it and fires `change`.
  */
 async function openTab(src, { cfg = {}, params = {}, connection } = {}) {
-  const page = await ctx.newPage();
+  const page = await stack.ctx.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
   if (connection) {
@@ -48,8 +36,8 @@ async function openTab(src, { cfg = {}, params = {}, connection } = {}) {
       };
     }, connection);
   }
-  const q = new URLSearchParams({ src, tracker: tracker.url, log: 'warn', cfg: JSON.stringify(cfg), ...params });
-  await page.goto(`${origin.url}/e2e/sdk-hlsjs.html?${q}`);
+  const q = new URLSearchParams({ src, tracker: stack.tracker.url, log: 'warn', cfg: JSON.stringify(cfg), ...params });
+  await page.goto(`${stack.origin.url}/e2e/sdk-hlsjs.html?${q}`);
   return page;
 }
 
@@ -149,8 +137,8 @@ test('disk cache: a reloaded VOD plays what was watched from IndexedDB and serve
   const watched = new Set((await r.evaluate(() => window.__played.records)).map((x) => x.sn));
   assert.ok(watched.size >= 4, `segments loaded on the first visit: ${[...watched]}`);
   // The reload, with P2P: watched segments come from disk.
-  const q = new URLSearchParams({ src, tracker: tracker.url, log: 'warn', cfg: JSON.stringify(DISK) });
-  await r.goto(`${origin.url}/e2e/sdk-hlsjs.html?${q}`);
+  const q = new URLSearchParams({ src, tracker: stack.tracker.url, log: 'warn', cfg: JSON.stringify(DISK) });
+  await r.goto(`${stack.origin.url}/e2e/sdk-hlsjs.html?${q}`);
   const again = await played(r, 3, 'after the reload');
   assert.equal(again.fatal, null, summary(again));
   const records = await r.evaluate(() => window.__played.records);
@@ -176,13 +164,13 @@ test('disk cache: a reloaded VOD plays what was watched from IndexedDB and serve
 });
 
 test('disk cache with Shaka: a reloaded DASH VOD plays its first segments from IndexedDB', async () => {
-  const q = (p2p) => new URLSearchParams({ src: `${origin.url}/dash/manifest.mpd`, tracker: tracker.url, log: 'warn', video: '360', p2p, cfg: JSON.stringify(DISK) });
-  const page = await ctx.newPage();
-  await page.goto(`${origin.url}/e2e/sdk-shaka.html?${q('0')}`);
+  const q = (p2p) => new URLSearchParams({ src: `${stack.origin.url}/dash/manifest.mpd`, tracker: stack.tracker.url, log: 'warn', video: '360', p2p, cfg: JSON.stringify(DISK) });
+  const page = await stack.ctx.newPage();
+  await page.goto(`${stack.origin.url}/e2e/sdk-shaka.html?${q('0')}`);
   const first = await played(page, 4, 'first visit');
   assert.equal(first.fatal, null, JSON.stringify(first.errors));
   assert.equal(first.sources.cache, 0, JSON.stringify(first.sources));
-  await page.goto(`${origin.url}/e2e/sdk-shaka.html?${q('1')}`);
+  await page.goto(`${stack.origin.url}/e2e/sdk-shaka.html?${q('1')}`);
   const again = await played(page, 2, 'after the reload');
   const checker = new PlayedChecker();
   await checker.add('reloaded', await drainPlayed(page));

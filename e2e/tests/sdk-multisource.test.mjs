@@ -4,35 +4,23 @@
 // segment in time alone, so the fourth, fetching one segment at a time from peers, assembles
 // segments from parts sent by two or three of them at once, HTTP `Range` filling what they can't. What it plays must be the origin's bytes,
 // with no stall.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin } from '../lib/servers.mjs';
 import { assertPlayedOrigin, drainPlayed, PlayedChecker } from '../lib/played.mjs';
-import { launchBrowser, waitForState } from '../lib/browser.mjs';
-import { openPlayer, sleep, startTracker, state, summary } from './sdk-support.mjs';
+import { waitForState } from '../lib/browser.mjs';
+import { openPlayer, sleep, state, summary } from './sdk-support.mjs';
+import { sharedStack } from '../lib/stack.mjs';
 
 const VOD = '/hls-ts/index.m3u8';
-let origin;
-let tracker;
-let ctx;
-before(async () => {
-  origin = await startOrigin();
-  tracker = await startTracker();
-  ctx = await launchBrowser();
-});
-after(async () => {
-  await ctx?.close();
-  await tracker?.stop();
-  await origin?.stop();
-});
+const stack = sharedStack();
 
 /** The stream's bitrate, bits per second, from the origin's first segments' sizes and durations. */
 async function bitrate() {
-  const text = await (await fetch(`${origin.url}${VOD}`)).text();
+  const text = await (await fetch(`${stack.origin.url}${VOD}`)).text();
   const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
   const files = text.split('\n').filter((l) => l && !l.startsWith('#'));
   let bytes = 0;
-  for (const f of files.slice(0, 10)) bytes += (await (await fetch(new URL(f, `${origin.url}${VOD}`))).arrayBuffer()).byteLength;
+  for (const f of files.slice(0, 10)) bytes += (await (await fetch(new URL(f, `${stack.origin.url}${VOD}`))).arrayBuffer()).byteLength;
   return (8 * bytes) / durations.slice(0, 10).reduce((a, b) => a + b, 0);
 }
 
@@ -41,7 +29,7 @@ test('peers each capped below the bitrate deliver segments together, in parts, i
   const capped = { cfg: JSON.stringify({ maxUploadKbps: cap }) };
   const senders = [];
   for (let i = 0; i < 3; i++) {
-    senders.push(await openPlayer(ctx, origin, VOD, tracker.url, { params: capped }));
+    senders.push(await openPlayer(stack.ctx, stack.origin, VOD, stack.tracker.url, { params: capped }));
     await sleep(1000);
   }
   // Each holds the first half minute or more (hls.js buffers 30 s ahead) and is connected to the others.
@@ -49,7 +37,7 @@ test('peers each capped below the bitrate deliver segments together, in parts, i
   // One segment at a time from peers (instead of three), so that every idle holder joins the
   // segment under way rather than each starting another one.
   const oneAtATime = { cfg: JSON.stringify({ maxUploadKbps: cap, scheduler: { simultaneousP2PDownloads: 1 } }) };
-  const viewer = await openPlayer(ctx, origin, VOD, tracker.url, { params: oneAtATime });
+  const viewer = await openPlayer(stack.ctx, stack.origin, VOD, stack.tracker.url, { params: oneAtATime });
   const start = (await waitForState(viewer, (s) => s.fatal || s.currentTime > 0, { what: 'the fourth tab playing', timeoutMs: 60_000 })).currentTime;
   // Bounded: 30 s of play, or until enough segments came from several peers.
   const end = await waitForState(viewer, (s) => s.fatal || (s.currentTime >= start + 30 && s.bytes?.multiPeerSegments >= 3), {

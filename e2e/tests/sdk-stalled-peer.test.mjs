@@ -3,42 +3,30 @@
 // peer whose uplink died). Tab B joins later and takes segments from A. B must give A up after
 // a short silence, fetch the rest of the segment with an HTTP `Range` request from the byte it
 // had, and play on without a stall.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin } from '../lib/servers.mjs';
-import { launchBrowser, waitForState } from '../lib/browser.mjs';
-import { openPlayer, sleep, startTracker, state, summary } from './sdk-support.mjs';
+import { waitForState } from '../lib/browser.mjs';
+import { openPlayer, sleep, state, summary } from './sdk-support.mjs';
+import { sharedStack } from '../lib/stack.mjs';
 
-let origin;
-let tracker;
-let ctx;
-before(async () => {
-  origin = await startOrigin();
-  tracker = await startTracker();
-  ctx = await launchBrowser();
-});
-after(async () => {
-  await ctx?.close();
-  await tracker?.stop();
-  await origin?.stop();
-});
+const stack = sharedStack();
 
 test('a peer that stalls mid-segment is abandoned and the rest comes by HTTP Range', async (t) => {
   const src = '/hls-ts/index.m3u8';
   const stallAfter = 150_000;
   // Media requests with a Range header, per page, with the origin's answer.
   const ranged = [];
-  ctx.on('requestfinished', async (req) => {
+  stack.ctx.on('requestfinished', async (req) => {
     const range = req.headers().range;
     if (!range || !/\.ts$/.test(new URL(req.url()).pathname)) return;
     const res = await req.response().catch(() => null);
     ranged.push({ page: req.frame()?.page(), url: req.url(), range, status: res?.status() });
   });
 
-  const a = await openPlayer(ctx, origin, src, tracker.url, { params: { stallUploadAfter: String(stallAfter) } });
+  const a = await openPlayer(stack.ctx, stack.origin, src, stack.tracker.url, { params: { stallUploadAfter: String(stallAfter) } });
   // A gets well ahead, so it holds segments B will want beyond what B buffers at startup.
   await waitForState(a, (s) => s.fatal || s.currentTime >= 12, { what: 'tab A 12 s into the video', timeoutMs: 90_000 });
-  const b = await openPlayer(ctx, origin, src, tracker.url);
+  const b = await openPlayer(stack.ctx, stack.origin, src, stack.tracker.url);
   const bStart = (await waitForState(b, (s) => s.fatal || s.currentTime > 0, { what: 'tab B playback' })).currentTime;
 
   // Bounded: B completes a segment from A's bytes plus HTTP, and then plays 10 s more.

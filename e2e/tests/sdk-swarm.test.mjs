@@ -1,31 +1,20 @@
 // Two Chromium tabs running the Swarmcast SDK play the same stream through `swarmcast tracker`
 // and exchange segments both ways, on VOD and on the looping live stream.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, startOrigin } from '../lib/servers.mjs';
-import { launchBrowser, waitForState } from '../lib/browser.mjs';
-import { openPlayer, sleep, startTracker, state, summary } from './sdk-support.mjs';
+import { repoRoot } from '../lib/servers.mjs';
+import { waitForState } from '../lib/browser.mjs';
+import { openPlayer, sleep, state, summary } from './sdk-support.mjs';
+import { sharedStack } from '../lib/stack.mjs';
 
-let origin;
-let tracker;
-let ctx;
-before(async () => {
-  origin = await startOrigin();
-  tracker = await startTracker();
-  ctx = await launchBrowser();
-});
-after(async () => {
-  await ctx?.close();
-  await tracker?.stop();
-  await origin?.stop();
-});
+const stack = sharedStack();
 
 async function twoTabs(src, params = {}, whilePlaying = async () => {}) {
-  const a = await openPlayer(ctx, origin, src, tracker.url, { params });
+  const a = await openPlayer(stack.ctx, stack.origin, src, stack.tracker.url, { params });
   await sleep(1000);
-  const b = await openPlayer(ctx, origin, src, tracker.url, { params });
+  const b = await openPlayer(stack.ctx, stack.origin, src, stack.tracker.url, { params });
   const pages = [a, b];
   const starts = [];
   for (const p of pages) {
@@ -80,8 +69,8 @@ function* objects(v) {
 test('two SDK tabs share the looping live stream both ways and report stats to the tracker', async () => {
   // The engines report {"action":"stats"} over the tracker socket; the tracker's channel API
   // shows the channel (manifest URL without query) with the bytes the tabs reported.
-  const channel = `${origin.url}/live/hls-ts/index.m3u8`;
-  const http = tracker.url.replace('ws:', 'http:');
+  const channel = `${stack.origin.url}/live/hls-ts/index.m3u8`;
+  const http = stack.tracker.url.replace('ws:', 'http:');
   let found;
   let body;
   const [a] = await twoTabs('/live/hls-ts/index.m3u8', { statsInterval: '2000' }, async () => {

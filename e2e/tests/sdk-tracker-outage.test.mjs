@@ -1,41 +1,29 @@
 // The tracker dies mid-play: playback goes on (HTTP is the safety net) without a stall, and
 // when the tracker is back on the same address the engines reconnect and P2P resumes: a tab
 // that joined during the outage finds its peers.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin } from '../lib/servers.mjs';
-import { launchBrowser, waitForState } from '../lib/browser.mjs';
+import { waitForState } from '../lib/browser.mjs';
 import { openPlayer, sleep, startTracker, state, summary } from './sdk-support.mjs';
+import { sharedStack } from '../lib/stack.mjs';
 
-let origin;
-let tracker;
-let ctx;
-before(async () => {
-  origin = await startOrigin();
-  tracker = await startTracker();
-  ctx = await launchBrowser();
-});
-after(async () => {
-  await ctx?.close();
-  await tracker?.stop();
-  await origin?.stop();
-});
+const stack = sharedStack();
 
 test('playback survives a tracker outage and P2P resumes after it', async () => {
   const src = '/live/hls-ts/index.m3u8';
-  const a = await openPlayer(ctx, origin, src, tracker.url);
+  const a = await openPlayer(stack.ctx, stack.origin, src, stack.tracker.url);
   await sleep(1000);
-  const b = await openPlayer(ctx, origin, src, tracker.url);
+  const b = await openPlayer(stack.ctx, stack.origin, src, stack.tracker.url);
   for (const p of [a, b]) {
     await waitForState(p, (s) => s.fatal || (s.currentTime > 0 && s.bytes?.p2pDown + s.bytes?.p2pUp > 0), { what: 'P2P under way', timeoutMs: 90_000 });
   }
 
-  await tracker.stop();
+  await stack.tracker.stop();
   for (const p of [a, b]) await waitForState(p, (s) => s.serverConnected === false, { what: 'tracker loss noticed' });
   const atLoss = await Promise.all([a, b].map(state));
 
   // During the outage a third viewer starts: HTTP only, it has nobody to meet.
-  const c = await openPlayer(ctx, origin, src, tracker.url);
+  const c = await openPlayer(stack.ctx, stack.origin, src, stack.tracker.url);
   const cStart = (await waitForState(c, (s) => s.currentTime > 0 || s.fatal, { what: 'tab C playback' })).currentTime;
   await sleep(10_000);
   const during = await Promise.all([a, b, c].map(state));
@@ -48,7 +36,7 @@ test('playback survives a tracker outage and P2P resumes after it', async () => 
   assert.ok(during[2].currentTime >= cStart + 8, `tab C played: ${summary(during[2])}`);
   assert.equal(during[2].bytes.p2pDown, 0, 'tab C had no peers while the tracker was down');
 
-  tracker = await startTracker({ port: tracker.port });
+  stack.tracker = await startTracker({ port: stack.tracker.port });
   const resumed = await waitForState(c, (s) => s.fatal || (s.serverConnected && s.bytes.p2pDown + s.bytes.p2pUp > 0), {
     what: 'tab C reconnected and exchanging segments',
     timeoutMs: 90_000,

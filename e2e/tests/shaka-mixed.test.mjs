@@ -3,31 +3,20 @@
 // HLS (both ways), our hls.js engine on HLS (Shaka engine with idRules "pml-2.3"), and a super peer
 // seeding a live DASH channel to a Shaka tab alone. Every segment a player was handed is
 // compared by SHA-256 with the origin's bytes and any player error fails the test.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin, startSuperPeer } from '../lib/servers.mjs';
-import { launchBrowser, openPage, waitForState } from '../lib/browser.mjs';
+import { startSuperPeer } from '../lib/servers.mjs';
+import { openPage, waitForState } from '../lib/browser.mjs';
 import { drainPlayed, PlayedChecker } from '../lib/played.mjs';
-import { sleep, startTracker, state } from './sdk-support.mjs';
+import { sleep, state } from './sdk-support.mjs';
 import { p2p, playTogether, summary } from './shaka-support.mjs';
+import { sharedStack } from '../lib/stack.mjs';
 
-let origin;
-let tracker;
-let ctx;
-before(async () => {
-  origin = await startOrigin({ liveWindow: 30 });
-  tracker = await startTracker();
-  ctx = await launchBrowser();
-});
-after(async () => {
-  await ctx?.close();
-  await tracker?.stop();
-  await origin?.stop();
-});
+const stack = sharedStack({ origin: { liveWindow: 30 } });
 
 function open(page, src, params = {}) {
-  const q = new URLSearchParams({ src: `${origin.url}${src}`, tracker: tracker.url, log: 'warn', ...params });
-  return openPage(ctx, `${origin.url}/e2e/${page}.html?${q}`);
+  const q = new URLSearchParams({ src: `${stack.origin.url}${src}`, tracker: stack.tracker.url, log: 'warn', ...params });
+  return openPage(stack.ctx, `${stack.origin.url}/e2e/${page}.html?${q}`);
 }
 
 /** PML's tab first (so ours has segments to take), then ours; both ways asserted. */
@@ -81,9 +70,9 @@ test('Shaka (idRules pml-2.3) and our hls.js engine share an HLS VOD both ways',
 
 /** A super peer seeds `src` (live or not); a Shaka tab alone with it takes bytes from it. */
 async function fedBySuperPeer(t, src, live) {
-  const master = await startSuperPeer({ signal1: tracker.url, statsIntervalMs: 500 });
+  const master = await startSuperPeer({ signal1: stack.tracker.url, statsIntervalMs: 500 });
   try {
-    const manifest = `${origin.url}${src}`;
+    const manifest = `${stack.origin.url}${src}`;
     const seeded = await master.call('POST', '/seed', { list: [{ channel: Buffer.from(manifest).toString('base64url'), live }] });
     assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
     const pid = seeded.body.channels[0].pids[0];
