@@ -27,6 +27,6 @@ pub mod fuzzing {
 pub mod testing;
 
 pub use endpoint::{
-    ChannelId, ConnectionId, Endpoint, EndpointConfig, Error, Event, Transmit,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    whole_chunks_within, ChannelId, ConnectionId, Endpoint, EndpointConfig, Error, Event, Transmit,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SCTP_MTU,
 };

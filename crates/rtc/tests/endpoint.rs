@@ -338,3 +338,59 @@ fn an_unanswered_offer_is_dropped_at_the_connect_timeout() {
     endpoint.handle_timeout(start + Duration::from_secs(5));
     assert_eq!(endpoint.connection_count(), 0);
 }
+
+/// Counts the endpoint's datagrams on their way to the peers.
+struct Counting<'a> {
+    endpoint: &'a mut Endpoint,
+    sent: usize,
+}
+
+impl rtc::testing::Server for Counting<'_> {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.endpoint.handle_datagram(now, from, datagram);
+    }
+    fn poll_transmit(&mut self) -> Option<rtc::Transmit> {
+        let t = self.endpoint.poll_transmit()?;
+        self.sent += 1;
+        Some(t)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.endpoint.handle_timeout(now);
+    }
+}
+
+#[test]
+fn a_message_of_whole_chunks_takes_one_datagram_per_chunk_and_a_byte_more_takes_another() {
+    assert_eq!(rtc::whole_chunks_within(8192, None), 7 * 1160);
+    assert_eq!(rtc::whole_chunks_within(16 * 1024, None), 14 * 1160);
+    assert_eq!(
+        rtc::whole_chunks_within(1000, None),
+        1000,
+        "below one chunk"
+    );
+    // A 1400-byte packet carries 1400 - 12 - 16 = 1372 bytes of data.
+    assert_eq!(rtc::whole_chunks_within(8192, Some(1400)), 5 * 1372);
+
+    let mut endpoint = Endpoint::new(EndpointConfig::new(SERVER)).unwrap();
+    let mut net = Network::new(SERVER);
+    let (peer, _, id, channel) = connect_one(&mut net, &mut endpoint, 50031);
+    let mut peers = vec![peer];
+    let mut datagrams_for = |len: usize| {
+        let message = vec![7u8; len];
+        endpoint.send(net.now, id, channel, &message).unwrap();
+        let mut counting = Counting {
+            endpoint: &mut endpoint,
+            sent: 0,
+        };
+        let mut got = Vec::new();
+        let arrived = net.run_until(&mut counting, &mut peers, 200, |_, ps| {
+            got.extend(ps[0].take_received());
+            !got.is_empty()
+        });
+        assert!(arrived && got == vec![message], "the message arrives whole");
+        counting.sent
+    };
+    let whole = rtc::whole_chunks_within(8192, None);
+    assert_eq!(datagrams_for(whole), 7);
+    assert_eq!(datagrams_for(whole + 1), 8);
+}

@@ -46,6 +46,9 @@ pub struct SeederConfig {
     pub local_addr: SocketAddr,
     /// The address put in SDP answers (public, NAT or the bound one).
     pub advertised_addr: SocketAddr,
+    /// Its `max_message_size` is advertised to browsers as our limit; the seeder's sessions
+    /// send messages of at most that size made of whole SCTP chunks
+    /// ([`rtc::whole_chunks_within`]).
     pub session: SessionConfig,
     /// A channel gets no more data while this many bytes are unacknowledged.
     pub high_water: usize,
@@ -187,7 +190,7 @@ impl std::fmt::Debug for Seeder {
 }
 
 impl Seeder {
-    pub fn new(config: SeederConfig) -> Result<Self, rtc::Error> {
+    pub fn new(mut config: SeederConfig) -> Result<Self, rtc::Error> {
         let mut ep = EndpointConfig::new(config.local_addr);
         ep.advertised_addr = config.advertised_addr;
         ep.buffered_amount_low = config.low_water;
@@ -195,6 +198,9 @@ impl Seeder {
         ep.max_connections = config.max_connections;
         ep.max_message_size = config.session.max_message_size;
         ep.sctp_mtu = config.sctp_mtu;
+        // Advertised as configured, but what sessions send fills whole SCTP chunks.
+        config.session.max_message_size =
+            rtc::whole_chunks_within(config.session.max_message_size, config.sctp_mtu);
         Ok(Self {
             endpoint: Endpoint::new(ep)?,
             config,

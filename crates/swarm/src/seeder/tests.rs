@@ -39,6 +39,8 @@ struct Seen {
     commands: Vec<Command>,
     /// (segment, request, announced size, bytes received after that header)
     transfers: Vec<(SegmentId, i64, u64, Vec<u8>)>,
+    /// Sizes of the data messages, in order.
+    data_messages: Vec<usize>,
     stray: usize,
     decoder: MessageDecoder,
 }
@@ -63,10 +65,13 @@ impl Seen {
                     self.commands.push(c);
                 }
                 Incoming::Partial => {}
-                Incoming::Data(d) => match self.transfers.last_mut() {
-                    Some(t) => t.3.extend_from_slice(d),
-                    None => self.stray += d.len(),
-                },
+                Incoming::Data(d) => {
+                    self.data_messages.push(d.len());
+                    match self.transfers.last_mut() {
+                        Some(t) => t.3.extend_from_slice(d),
+                        None => self.stray += d.len(),
+                    }
+                }
             }
         }
     }
@@ -204,6 +209,24 @@ fn a_request_gets_exactly_the_segment_announced_on_open() {
     assert_eq!(h.seen[p].stray, 0);
     assert_eq!(h.seeder.stats().uploaded_bytes, 50_000);
     assert_eq!(h.seeder.stats().uploads_completed, 1);
+}
+
+#[test]
+fn segment_data_goes_in_messages_of_whole_sctp_chunks() {
+    let mut h = Harness::new(|c| c.session.max_message_size = 8192);
+    let key = swarm(1);
+    h.seeder
+        .insert_segment(h.net.now, key, 5, segment(5, 30_000));
+    let p = h.connect(key, &[PML_LABEL]);
+    h.send(p, &request(5, 1, 0));
+    h.until(p, "completed", |s| s.completed(1));
+    // 8192 would leave a 72-byte chunk, and packet, at the end of every message.
+    let whole = rtc::whole_chunks_within(8192, None);
+    assert_eq!(whole, 7 * 1160);
+    assert_eq!(
+        h.seen[p].data_messages,
+        vec![whole, whole, whole, 30_000 - 3 * whole]
+    );
 }
 
 #[test]
