@@ -171,6 +171,13 @@ test(
     // The demo player page: hls.js with our SDK, on the seeded stream and our tracker.
     const url = `${origin.url}/player/?src=${encodeURIComponent(manifest)}&tracker=${encodeURIComponent(trackerWs)}`;
     const tabs = [await openPage(ctx, url), await openPage(ctx, url)];
+    // The row's buttons must stay the same elements across the view's refreshes: one rebuilt
+    // under the pointer loses the click.
+    const stop = await worker.locator('[data-action=worker-stop]').elementHandle();
+    await page.evaluate(() => {
+      window.__redraws = 0;
+      new MutationObserver(() => { window.__redraws++; }).observe(document.querySelector('.sp-list'), { subtree: true, childList: true, characterData: true });
+    });
     try {
       for (const tab of tabs) await tab.waitForFunction(() => document.querySelector('video').currentTime > 0, null, { timeout: 60_000 });
       // The dashboard refreshes every 3 s; wait for the worker to report connected peers.
@@ -183,6 +190,8 @@ test(
       }
       const tabPeers = await Promise.all(tabs.map((t) => t.locator('#peers').textContent()));
       assert.ok(peers > 0, `worker peers in the dashboard: ${peers}; tabs' peers: ${tabPeers}; workers: ${JSON.stringify((await workers()).map((w) => w.raw))}`);
+      await page.waitForFunction(() => window.__redraws > 0);
+      assert.ok(await stop.evaluate((b) => b.isConnected), 'the worker\'s Stop button is still the one on the page after a refresh redrew the row');
       await screenshots(page, 'console-worker-serving');
       for (const tab of tabs) assert.deepEqual(tab.errors, [], 'no player page errors');
     } finally {

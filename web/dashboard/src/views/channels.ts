@@ -1,5 +1,5 @@
 import { api, type Channel, type Decision, type ListedChannels } from '../api';
-import { act, clear, h, shortChannel, toast } from '../dom';
+import { act, clear, h, morph, shortChannel, toast } from '../dom';
 import { qoeView } from './qoe';
 import { describeProblems, formatAgo, formatBytes, formatPercent, p2pShare } from '../format';
 
@@ -33,16 +33,11 @@ export function channelsView(root: HTMLElement, openTraffic: (channel: string) =
   async function refreshRanking(): Promise<void> {
     const data = await api<{ channels: Channel[]; errors: string[]; polled_at: number }>('GET', '/channels');
     const now = Math.floor(Date.now() / 1000);
-    clear(table);
-    if (data.errors.length) table.append(h('div', { class: 'banner error' }, data.errors.join('; ')));
-    if (!data.channels.length) {
-      table.append(h('p', { class: 'empty' }, 'The tracker lists no channel yet.'));
-      return;
-    }
+    const errors = data.errors.length ? h('div', { class: 'banner error' }, data.errors.join('; ')) : null;
+    if (!data.channels.length) return morph(table, errors, h('p', { class: 'empty' }, 'The tracker lists no channel yet.'));
     const rows = data.channels.map((c, i) => {
-      const link = h('a', { href: '#traffic', title: c.channel }, shortChannel(c.channel));
-      link.addEventListener('click', (e) => { e.preventDefault(); openTraffic(c.channel); });
-      return h('tr', { 'data-testid': 'channel' },
+      const link = h('a', { href: '#traffic', title: c.channel, 'data-channel': c.channel }, shortChannel(c.channel));
+      return h('tr', { 'data-testid': 'channel', 'data-key': `channel-${c.channel}` },
         h('td', { class: 'num muted rank' }, i + 1),
         h('td', { 'data-label': 'Channel', class: 'wide' }, h('div', { class: 'channel' }, link), c.seedable ? null : h('div', { class: 'muted small' }, 'channel id unknown: not seedable')),
         h('td', { 'data-label': 'Viewers', class: 'num strong' }, c.viewers),
@@ -53,11 +48,17 @@ export function channelsView(root: HTMLElement, openTraffic: (channel: string) =
         h('td', { 'data-label': 'Why', class: 'why' }, c.last_decision ? [h('span', { class: `tag ${c.last_decision.action}` }, c.last_decision.action), ' ', c.last_decision.reason, h('span', { class: 'muted small' }, ` (${formatAgo(c.last_decision.ts, now)})`)] : h('span', { class: 'muted' }, '—')),
       );
     });
-    table.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+    morph(table, errors, h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
       h('thead', {}, h('tr', {}, ...['#', 'Channel', 'Viewers', 'P2P share', 'Delivered', 'Problems', 'Seeded on', 'Why'].map((t) => h('th', {}, t)))),
       h('tbody', {}, ...rows),
     )));
   }
+  table.addEventListener('click', (e) => {
+    const link = (e.target as Element).closest<HTMLElement>('a[data-channel]');
+    if (!link) return;
+    e.preventDefault();
+    openTraffic(link.dataset.channel ?? '');
+  });
   return { refresh };
 }
 
@@ -84,26 +85,26 @@ function listedView(root: HTMLElement, onChange: () => void): { refresh: () => P
   });
   async function refresh(): Promise<void> {
     const listed = await api<ListedChannels>('GET', '/listed-channels');
-    clear(body);
-    if (!listed.sources.length) {
-      body.append(h('p', { class: 'empty' }, 'Nothing listed: channels are known from the SDK\'s stats reports only.'));
-      return;
-    }
+    if (!listed.sources.length) return morph(body, h('p', { class: 'empty' }, 'Nothing listed: channels are known from the SDK\'s stats reports only.'));
     const sources = listed.sources.map((s) => {
-      const remove = h('button', { class: 'btn small danger' }, 'Remove');
-      remove.addEventListener('click', () => void act(remove, () => api('DELETE', `/listed-channels/${s.id}`).then(onChange), 'Removed from the list'));
-      return h('tr', { 'data-testid': 'listed' }, h('td', { 'data-label': 'URL', class: 'wide' }, h('div', { class: 'channel', title: s.url }, shortChannel(s.url))), h('td', { 'data-label': 'Kind' }, s.kind), h('td', { class: 'actions' }, remove));
+      const remove = h('button', { class: 'btn small danger', 'data-key': `listed-${s.id}-remove`, 'data-remove': s.id }, 'Remove');
+      return h('tr', { 'data-testid': 'listed', 'data-key': `listed-${s.id}` }, h('td', { 'data-label': 'URL', class: 'wide' }, h('div', { class: 'channel', title: s.url }, shortChannel(s.url))), h('td', { 'data-label': 'Kind' }, s.kind), h('td', { class: 'actions' }, remove));
     });
     const channels = listed.channels.map((c) => h('tr', { 'data-testid': 'listed-channel' },
       h('td', { 'data-label': 'Channel', class: 'wide' }, h('div', { class: 'channel', title: c.url }, shortChannel(c.channel || c.url))),
       h('td', { 'data-label': 'Swarms', class: 'num' }, c.info_hashes.length),
       h('td', { 'data-label': 'Status', class: 'wide' }, c.error ? h('span', { class: 'error-text' }, c.error) : h('span', { class: 'muted' }, 'matched')),
     ));
-    body.append(
+    morph(body,
       h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('thead', {}, h('tr', {}, ...['Listed', 'Kind', ''].map((t) => h('th', {}, t)))), h('tbody', {}, ...sources))),
       h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('thead', {}, h('tr', {}, ...['Channel', 'Swarms', 'Status'].map((t) => h('th', {}, t)))), h('tbody', {}, ...channels))),
     );
   }
+  body.addEventListener('click', (e) => {
+    const remove = (e.target as Element).closest<HTMLButtonElement>('button[data-remove]');
+    if (!remove || remove.disabled) return;
+    void act(remove, () => api('DELETE', `/listed-channels/${remove.dataset.remove}`).then(onChange), 'Removed from the list');
+  });
   return { refresh };
 }
 

@@ -1,5 +1,5 @@
 import { api, type Seeding, type SuperPeer, type Worker } from '../api';
-import { act, clear, h, shortChannel, toast } from '../dom';
+import { act, h, morph, shortChannel, toast } from '../dom';
 import { formatAgo, formatDuration, stoppedMessage } from '../format';
 
 function statusBadge(sp: SuperPeer): HTMLElement {
@@ -7,14 +7,16 @@ function statusBadge(sp: SuperPeer): HTMLElement {
   return h('span', { class: `badge ${sp.status}`, 'data-testid': 'status' }, text);
 }
 
-function workerRow(sp: SuperPeer, w: Worker, refresh: () => Promise<void>, seeding: () => Seeding | null): HTMLElement {
-  const restart = h('button', { class: 'btn small', title: 'Restart this worker' }, 'Restart');
-  const stop = h('button', { class: 'btn small danger', title: 'Kill this worker' }, 'Stop');
-  restart.addEventListener('click', () => act(restart, () => api('POST', `/super-peers/${sp.id}/workers/${w.pid}/restart`).then(refresh), `Worker ${w.pid} restarted`));
-  stop.addEventListener('click', () => {
-    if (confirm(`Stop worker ${w.pid} (${shortChannel(w.channel)})?`)) void act(stop, () => api('POST', `/super-peers/${sp.id}/workers/${w.pid}/stop`).then(refresh), stoppedMessage(w.pid, shortChannel(w.channel), seeding()));
-  });
-  return h('tr', { 'data-testid': 'worker', 'data-pid': w.pid },
+/** What a button of this view does; clicks are handled on the list, with the latest data. */
+type Action = 'check' | 'edit' | 'remove' | 'restart-all' | 'stop-all' | 'worker-restart' | 'worker-stop';
+
+function button(key: string, action: Action, label: string, kind = '', title?: string): HTMLButtonElement {
+  return h('button', { class: `btn small${kind ? ` ${kind}` : ''}`, 'data-key': `${key}-${action}`, 'data-action': action, title }, label);
+}
+
+function workerRow(sp: SuperPeer, w: Worker): HTMLElement {
+  const key = `sp-${sp.id}-worker-${w.pid}`;
+  return h('tr', { 'data-testid': 'worker', 'data-pid': w.pid, 'data-key': key },
     h('td', { 'data-label': 'Channel', class: 'wide' }, h('div', { class: 'channel', title: w.channel }, shortChannel(w.channel)), w.label ? h('div', { class: 'muted small' }, `${w.label}${w.live ? ' · live' : ''}`) : null),
     h('td', { 'data-label': 'PID', class: 'num' }, w.pid),
     h('td', { 'data-label': 'Peers', class: 'num strong', 'data-testid': 'peers' }, w.peers),
@@ -23,7 +25,10 @@ function workerRow(sp: SuperPeer, w: Worker, refresh: () => Promise<void>, seedi
     h('td', { 'data-label': 'CPU', class: 'num' }, `${w.cpu_percent.toFixed(1)}%`),
     h('td', { 'data-label': 'Memory', class: 'num' }, `${Math.round(w.rss_mb)} MB`),
     h('td', { 'data-label': 'Uptime', class: 'num' }, formatDuration(w.uptime_secs), w.restarts ? h('div', { class: 'muted small' }, `${w.restarts} restart${w.restarts === 1 ? '' : 's'}`) : null),
-    h('td', { class: 'actions' }, restart, stop),
+    h('td', { class: 'actions' },
+      button(key, 'worker-restart', 'Restart', '', 'Restart this worker'),
+      button(key, 'worker-stop', 'Stop', 'danger', 'Kill this worker'),
+    ),
   );
 }
 
@@ -66,63 +71,86 @@ export function superPeersView(root: HTMLElement, seeding: () => Seeding | null)
   const addCard = h('section', { class: 'card' }, h('h2', {}, 'Register a super peer'), h('p', { class: 'muted' }, 'The console checks it with POST /ping, sending the bandwidth.'));
   root.append(addCard, list);
   const editing = new Set<number>();
+  let latest: SuperPeer[] = [];
+
   async function refresh(): Promise<void> {
-    const peers = await api<SuperPeer[]>('GET', '/super-peers');
+    latest = await api<SuperPeer[]>('GET', '/super-peers');
     const now = Math.floor(Date.now() / 1000);
-    const focused = document.activeElement;
-    if (focused && list.contains(focused) && (focused.tagName === 'INPUT')) return; // don't redraw under the cursor
-    clear(list);
-    if (!peers.length) list.append(h('div', { class: 'card empty' }, 'No super peer registered yet.'));
-    for (const sp of peers) {
-      const card = h('section', { class: 'card sp', 'data-testid': 'super-peer', 'data-id': sp.id });
-      const check = h('button', { class: 'btn small' }, 'Check');
-      check.addEventListener('click', () => act(check, () => api('POST', `/super-peers/${sp.id}/check`).then(refresh)));
-      const edit = h('button', { class: 'btn small' }, editing.has(sp.id) ? 'Close' : 'Edit');
-      edit.addEventListener('click', () => {
+    morph(list, latest.length ? latest.map((sp) => card(sp, now)) : h('div', { class: 'card empty' }, 'No super peer registered yet.'));
+  }
+
+  function card(sp: SuperPeer, now: number): HTMLElement {
+    const key = `sp-${sp.id}`;
+    const peersTotal = sp.workers.reduce((n, w) => n + w.peers, 0);
+    return h('section', { class: 'card sp', 'data-testid': 'super-peer', 'data-id': sp.id, 'data-key': key },
+      h('header', { class: 'sp-head' },
+        h('div', {}, h('h3', {}, sp.label || sp.url, ' ', statusBadge(sp)), h('div', { class: 'muted small mono' }, sp.url)),
+        h('div', { class: 'btn-row' },
+          button(key, 'check', 'Check'),
+          button(key, 'edit', editing.has(sp.id) ? 'Close' : 'Edit'),
+          sp.workers.length ? [button(key, 'restart-all', 'Restart all'), button(key, 'stop-all', 'Stop all', 'danger')] : null,
+          button(key, 'remove', 'Remove', 'danger'),
+        ),
+      ),
+      h('div', { class: 'facts' },
+        fact('Bandwidth', sp.bandwidth_mbps ? `${sp.bandwidth_mbps} Mbps` : '—'),
+        fact('Workers', `${sp.workers.length}${sp.workers_limit !== null ? ` of ${sp.workers_limit}` : ''}`),
+        fact('Peers served', String(peersTotal)),
+        fact('Checked', formatAgo(sp.checked_at, now)),
+      ),
+      sp.error ? h('div', { class: 'banner error', 'data-testid': 'error' }, sp.error) : null,
+      sp.stats_error ? h('div', { class: 'banner warn' }, `Stats unavailable: ${sp.stats_error}`) : null,
+      editing.has(sp.id) ? keep(`${key}-edit-form`, editForm(sp, () => { editing.delete(sp.id); void refresh(); })) : null,
+      sp.workers.length
+        ? h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+          h('thead', {}, h('tr', {}, ...['Channel', 'PID', 'Peers', 'Uploaded', 'From origin', 'CPU', 'Memory', 'Uptime', ''].map((t) => h('th', {}, t)))),
+          h('tbody', {}, ...sp.workers.map((w) => workerRow(sp, w))),
+        ))
+        : sp.status === 'running' ? h('p', { class: 'empty' }, 'No worker running.') : null,
+      !isAuto() && sp.status === 'running' ? keep(`${key}-seed-form`, manualSeedForm(sp, refresh)) : null,
+    );
+  }
+
+  list.addEventListener('click', (e) => {
+    const target = (e.target as Element).closest<HTMLButtonElement>('button[data-action]');
+    const id = Number(target?.closest<HTMLElement>('[data-testid="super-peer"]')?.dataset.id);
+    const sp = latest.find((p) => p.id === id);
+    if (!target || target.disabled || !sp) return;
+    const pid = Number(target.closest<HTMLElement>('tr[data-pid]')?.dataset.pid);
+    const name = sp.label || sp.url;
+    const w = sp.workers.find((w) => w.pid === pid);
+    switch (target.dataset.action as Action) {
+      case 'check':
+        return void act(target, () => api('POST', `/super-peers/${sp.id}/check`).then(refresh));
+      case 'edit':
         if (editing.has(sp.id)) editing.delete(sp.id);
         else editing.add(sp.id);
-        void refresh();
-      });
-      const remove = h('button', { class: 'btn small danger' }, 'Remove');
-      remove.addEventListener('click', () => {
-        if (confirm(`Remove ${sp.label || sp.url} from the registry? Its workers keep running.`)) void act(remove, () => api('DELETE', `/super-peers/${sp.id}`).then(refresh), 'Removed');
-      });
-      const restartAll = h('button', { class: 'btn small' }, 'Restart all');
-      restartAll.addEventListener('click', () => act(restartAll, () => api('POST', `/super-peers/${sp.id}/restart_all`).then(refresh), 'All workers restarted'));
-      const stopAll = h('button', { class: 'btn small danger' }, 'Stop all');
-      stopAll.addEventListener('click', () => {
-        if (confirm(`Stop every worker of ${sp.label || sp.url}?`)) void act(stopAll, () => api('POST', `/super-peers/${sp.id}/stop_all`).then(refresh), 'All workers stopped');
-      });
-      const peersTotal = sp.workers.reduce((n, w) => n + w.peers, 0);
-      card.append(
-        h('header', { class: 'sp-head' },
-          h('div', {}, h('h3', {}, sp.label || sp.url, ' ', statusBadge(sp)), h('div', { class: 'muted small mono' }, sp.url)),
-          h('div', { class: 'btn-row' }, check, edit, sp.workers.length ? [restartAll, stopAll] : null, remove),
-        ),
-        h('div', { class: 'facts' },
-          fact('Bandwidth', sp.bandwidth_mbps ? `${sp.bandwidth_mbps} Mbps` : '—'),
-          fact('Workers', `${sp.workers.length}${sp.workers_limit !== null ? ` of ${sp.workers_limit}` : ''}`),
-          fact('Peers served', String(peersTotal)),
-          fact('Checked', formatAgo(sp.checked_at, now)),
-        ),
-      );
-      if (sp.error) card.append(h('div', { class: 'banner error', 'data-testid': 'error' }, sp.error));
-      if (sp.stats_error) card.append(h('div', { class: 'banner warn' }, `Stats unavailable: ${sp.stats_error}`));
-      if (editing.has(sp.id)) card.append(editForm(sp, () => { editing.delete(sp.id); void refresh(); }));
-      if (sp.workers.length) {
-        card.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-          h('thead', {}, h('tr', {}, ...['Channel', 'PID', 'Peers', 'Uploaded', 'From origin', 'CPU', 'Memory', 'Uptime', ''].map((t) => h('th', {}, t)))),
-          h('tbody', {}, ...sp.workers.map((w) => workerRow(sp, w, refresh, seeding))),
-        )));
-      } else if (sp.status === 'running') {
-        card.append(h('p', { class: 'empty' }, 'No worker running.'));
-      }
-      if (!isAuto() && sp.status === 'running') card.append(manualSeedForm(sp, refresh));
-      list.append(card);
+        return void refresh();
+      case 'remove':
+        if (confirm(`Remove ${name} from the registry? Its workers keep running.`)) void act(target, () => api('DELETE', `/super-peers/${sp.id}`).then(refresh), 'Removed');
+        return;
+      case 'restart-all':
+        return void act(target, () => api('POST', `/super-peers/${sp.id}/restart_all`).then(refresh), 'All workers restarted');
+      case 'stop-all':
+        if (confirm(`Stop every worker of ${name}?`)) void act(target, () => api('POST', `/super-peers/${sp.id}/stop_all`).then(refresh), 'All workers stopped');
+        return;
+      case 'worker-restart':
+        if (w) void act(target, () => api('POST', `/super-peers/${sp.id}/workers/${w.pid}/restart`).then(refresh), `Worker ${w.pid} restarted`);
+        return;
+      case 'worker-stop':
+        if (w && confirm(`Stop worker ${w.pid} (${shortChannel(w.channel)})?`)) void act(target, () => api('POST', `/super-peers/${sp.id}/workers/${w.pid}/stop`).then(refresh), stoppedMessage(w.pid, shortChannel(w.channel), seeding()));
+        return;
     }
-  }
+  });
   addCard.append(editForm(null, () => void refresh()));
   return { refresh };
+}
+
+/** A form kept as the user left it across refreshes (see `morph`). */
+function keep(key: string, form: HTMLElement): HTMLElement {
+  form.setAttribute('data-key', key);
+  form.setAttribute('data-keep', '');
+  return form;
 }
 
 function manualSeedForm(sp: SuperPeer, refresh: () => Promise<void>): HTMLElement {
@@ -139,7 +167,7 @@ function manualSeedForm(sp: SuperPeer, refresh: () => Promise<void>): HTMLElemen
     e.preventDefault();
     const body: Record<string, unknown> = { channel: channel.value.trim() };
     if (kind.value) body.live = kind.value === 'live';
-    void act(submit, () => api('POST', `/super-peers/${sp.id}/seed`, body).then(refresh), 'Seeding');
+    void act(submit, () => api('POST', `/super-peers/${sp.id}/seed`, body).then(() => { form.reset(); return refresh(); }), 'Seeding');
   });
   return form;
 }
