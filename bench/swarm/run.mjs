@@ -112,6 +112,8 @@ async function run(kind, origin, tracker, network) {
       // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
       // gets its own view of the origin, as separate viewers would.
       const page = await browser.newPage(i);
+      // Every HTTP fetch of the page, for the origin-copies breakdown (the default buffer keeps 250).
+      await page.addInitScript(() => performance.setResourceTimingBufferSize(100_000));
       const cdp = await page.context().newCDPSession(page);
       await cdp.send('Network.enable');
       await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
@@ -129,6 +131,9 @@ async function run(kind, origin, tracker, network) {
     }
     await sleep(seconds * 1000);
     const states = await Promise.all(tabs.map((p) => p.evaluate(() => window.__state)));
+    const fetches = await Promise.all(tabs.map((p) => p.evaluate(mediaFetches, prefix)));
+    const copies = originCopies(fetches);
+    process.stderr.write(`  ${describeCopies(copies)}\n`);
     const netFigures = network ? { net: opt.net, seed: Number(opt.seed), load1Start: +load1Start.toFixed(1), load1End: +os.loadavg()[0].toFixed(1), memUsedGB: +((os.totalmem() - os.freemem()) / 1e9).toFixed(1) } : {};
     if (network) {
       // Where the bytes went, per viewer: which links starve or feed the swarm.
@@ -186,11 +191,63 @@ async function run(kind, origin, tracker, network) {
       checkMs: Math.round(verifyMs),
       badSegments: states.reduce((n, s) => n + (s.bytes?.badSegments ?? 0), 0),
       multiPeerSegments: states.reduce((n, s) => n + (s.bytes?.multiPeerSegments ?? 0), 0),
+      firstCopiesMB: +copies.firstMB.toFixed(2),
+      startupRepeatMB: +copies.startupRepeatMB.toFixed(2),
+      laterRepeatMB: +copies.laterRepeatMB.toFixed(2),
       ...netFigures,
     };
   } finally {
     await browser.close();
   }
+}
+
+/** The page's HTTP fetches of media segments under `prefix` (Resource Timing): URL, time, bytes. */
+function mediaFetches(prefix) {
+  return performance
+    .getEntriesByType('resource')
+    .filter((e) => new URL(e.name).pathname.startsWith(prefix) && !/\.m3u8$|\.json$/.test(new URL(e.name).pathname))
+    .map((e) => ({ path: new URL(e.name).pathname, at: performance.timeOrigin + e.startTime, bytes: e.encodedBodySize }));
+}
+
+/** A tab's fetches this long after its own first one count as its startup. */
+const STARTUP_WINDOW_MS = 6000;
+
+/**
+ * Where the origin's media bytes went: each segment's first copy (the floor a swarm cannot go
+ * under), and the copies after it, split into those fetched in a tab's first seconds (startup,
+ * before it has peers) and later (a segment fetched again in another neighbourhood, or rescued).
+ */
+function originCopies(fetchesPerTab) {
+  const all = fetchesPerTab.flatMap((fs, tab) => {
+    const start = Math.min(...fs.map((f) => f.at));
+    return fs.map((f) => ({ ...f, tab, startup: f.at - start < STARTUP_WINDOW_MS }));
+  });
+  all.sort((a, b) => a.at - b.at);
+  const seen = new Map();
+  const out = { firstMB: 0, startupRepeatMB: 0, laterRepeatMB: 0, segments: 0, repeatedSegments: 0, maxCopies: 0 };
+  for (const f of all) {
+    const tabs = seen.get(f.path) ?? new Set();
+    seen.set(f.path, tabs);
+    if (!tabs.size) out.firstMB += f.bytes / 1e6;
+    else if (f.startup) out.startupRepeatMB += f.bytes / 1e6;
+    else out.laterRepeatMB += f.bytes / 1e6;
+    tabs.add(f.tab);
+  }
+  for (const tabs of seen.values()) {
+    out.segments++;
+    if (tabs.size > 1) out.repeatedSegments++;
+    out.maxCopies = Math.max(out.maxCopies, tabs.size);
+  }
+  return out;
+}
+
+function describeCopies(c) {
+  const mb = (x) => x.toFixed(1);
+  return (
+    `origin media by HTTP: ${mb(c.firstMB + c.startupRepeatMB + c.laterRepeatMB)} MB = first copies ${mb(c.firstMB)} MB (${c.segments} segments) ` +
+    `+ again in a tab's first ${STARTUP_WINDOW_MS / 1000} s ${mb(c.startupRepeatMB)} MB + again later ${mb(c.laterRepeatMB)} MB ` +
+    `(${c.repeatedSegments} segments fetched by 2+ tabs, at most ${c.maxCopies})`
+  );
 }
 
 let network;
