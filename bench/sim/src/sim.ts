@@ -415,7 +415,7 @@ class Viewer implements Member {
 
   tick(): void {
     if (this.gone) return;
-    if (this.started && !this.swarm.isJoined && this.w.sc.p2p) this.joinSwarm();
+    if (!this.swarm.isJoined && this.w.sc.p2p) this.joinSwarm(); // as the engine: at once
     this.swarm.active = true;
     this.swarm.pump();
     this.maybeLoad();

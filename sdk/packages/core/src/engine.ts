@@ -287,7 +287,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     const swarm = this.swarmFor(runtimeUrl);
     if (swarm && swarm.segments.has(id)) {
       this.activeSwarm = swarm;
-      this.joinWhenPlaying(swarm);
+      this.joinActive(swarm);
       const r = await swarm.load(id, signal, opts.dueNow);
       this.emit("segmentLoaded", { id, source: r.source, bytes: r.data.length, swarmId: swarm.swarmId });
       return r;
@@ -495,19 +495,19 @@ export class P2PEngine extends Emitter<EngineEvents> {
   // ---- periodic work --------------------------------------------------------------------------
 
   /**
-   * Joins the swarm (tracker announce, WebRTC offers) once playback has started: startup runs on
-   * HTTP anyway, and connection set-up would only compete with it for the CPU. With
-   * `waitForPeer` startup waits for peers, so the swarm is joined at once.
+   * Joins the stream's swarm (tracker announce, WebRTC offers) as soon as the player is on it:
+   * the segment playback starts with comes by HTTP, but the ones the player buffers after it
+   * can come from the first peers, which the scheduler waits for while their deadlines allow
+   * (`firstPeersPatienceMs`).
    */
-  private joinWhenPlaying(swarm: StreamSwarm): void {
-    if (!this.p2pOn || swarm.isJoined) return;
-    if (this.config.waitForPeer || this.playbackFn().started !== false) swarm.join();
+  private joinActive(swarm: StreamSwarm): void {
+    if (this.p2pOn && !swarm.isJoined) swarm.join();
   }
 
   private tick(): void {
     if (this.destroyed) return;
     const now = Date.now();
-    if (this.activeSwarm) this.joinWhenPlaying(this.activeSwarm);
+    if (this.activeSwarm) this.joinActive(this.activeSwarm);
     for (const s of this.swarms.values()) {
       const active = s === this.activeSwarm;
       s.active = active;
@@ -642,7 +642,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     }
     this.p2pOn = true;
     this.openTrackers();
-    if (this.activeSwarm) this.joinWhenPlaying(this.activeSwarm);
+    if (this.activeSwarm) this.joinActive(this.activeSwarm);
   }
 
   /** Drops every peer and tracker connection and starts P2P afresh (if it was on or can be turned on). */

@@ -21,10 +21,10 @@ export type SchedulerConfig = {
   simultaneousP2PDownloads: number;
   simultaneousHttpDownloads: number;
   /**
-   * For this long after joining a swarm, while no peer is connected yet, a segment whose budget
-   * allows waits for the first peers instead of going to HTTP at once (its deadline still
-   * holds). 0: never. The progressive-file engine uses it: a media element reads far ahead at
-   * startup, before any peer could answer.
+   * For this long after joining a swarm, while no peer is connected yet and the trackers know
+   * of others, a segment whose budget allows waits for the first peers instead of going to HTTP
+   * at once (its deadline still holds). 0: never. At startup a player buffers several segments
+   * behind the first before any peer could answer; with this they come from the swarm.
    */
   firstPeersPatienceMs: number;
 };
@@ -37,7 +37,7 @@ export const DEFAULT_SCHEDULER: SchedulerConfig = {
   prefetchWindowS: 60,
   simultaneousP2PDownloads: 3,
   simultaneousHttpDownloads: 2,
-  firstPeersPatienceMs: 0,
+  firstPeersPatienceMs: 2000,
 };
 
 export function transferSeconds(bytes: number, bps: number, latencyS = 0): number {

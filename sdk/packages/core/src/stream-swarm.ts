@@ -182,6 +182,16 @@ export class StreamSwarm implements PeerHost {
   private announceTimer?: TimerHandle;
   private joined = false;
   private joinedAt = 0;
+  /**
+   * Other peers the trackers count in this swarm (the most any tracker said since we joined);
+   * undefined until one answered. With none, there are no first peers to wait for.
+   */
+  private othersOnTrackers?: number;
+  /**
+   * Before playback has started: the start time of the first segment the player asked for,
+   * where playback will begin. The segments after it are needed that much later.
+   */
+  private startupAnchorS?: number;
   private destroyed = false;
   lastUsed: number;
   /** The stream the player is on: only it prefetches. */
@@ -215,6 +225,7 @@ export class StreamSwarm implements PeerHost {
     if (this.joined || this.destroyed) return;
     this.joined = true;
     this.joinedAt = this.clock.now();
+    this.othersOnTrackers = undefined;
     for (const t of this.ctx.trackers()) t.join(this.subscription());
   }
 
@@ -243,6 +254,12 @@ export class StreamSwarm implements PeerHost {
       makeOffers: () => this.makeOffers(),
       onOffer: (remote, offerId, sdp, via) => void this.onOffer(remote, offerId, sdp, via),
       onAnswer: (remote, offerId, sdp) => void this.onAnswer(remote, offerId, sdp),
+      onPeerCounts: (complete, incomplete) => {
+        if (complete === undefined && incomplete === undefined) return;
+        // The counts include us.
+        const others = Math.max(0, (complete ?? 0) + (incomplete ?? 0) - 1);
+        this.othersOnTrackers = Math.max(this.othersOnTrackers ?? 0, others);
+      },
     };
   }
 
@@ -539,7 +556,12 @@ export class StreamSwarm implements PeerHost {
   /** Seconds until the player needs `seg`: by the playhead, and never later than `t`'s deadline. */
   private timeUntilNeededS(seg: SegmentInfo, t?: Transfer): number {
     const pb = this.ctx.playback();
-    if (pb.started === false) return 0;
+    if (pb.started === false) {
+      // Startup: the segment playback begins with is needed now, the ones after it later.
+      const anchor = this.startupAnchorS ?? seg.startTime;
+      const byStart = Math.max(0, seg.startTime - anchor);
+      return t?.dueAt === undefined ? byStart : Math.min(byStart, Math.max(0, (t.dueAt - this.clock.now()) / 1000));
+    }
     const byPlayhead = Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
     return t?.dueAt === undefined ? byPlayhead : Math.min(byPlayhead, Math.max(0, (t.dueAt - this.clock.now()) / 1000));
   }
@@ -561,6 +583,8 @@ export class StreamSwarm implements PeerHost {
    */
   async load(id: number, signal?: AbortSignal, dueNow = false): Promise<LoadResult> {
     this.lastUsed = this.clock.now();
+    const asked = this.segments.get(id);
+    if (asked && this.startupAnchorS === undefined && this.ctx.playback().started === false) this.startupAnchorS = asked.startTime;
     if (!this.live && this.diskIndex && !this.ctx.storage.has(this.swarmId, id) && !this.transfers.has(id)) {
       await this.diskIndex;
       const data = this.onDisk.has(id) ? await this.readDisk(id) : undefined;
@@ -702,10 +726,13 @@ export class StreamSwarm implements PeerHost {
     return this.ctx.p2pEnabled() && this.peers.size >= (this.ctx.config.minPeers ?? 0);
   }
 
-  /** Just joined, no peer yet, and the scheduler is told to give the first peers a moment. */
+  /**
+   * Just joined, no peer yet, the trackers know of others (or have not answered yet), and the
+   * scheduler is told to give the first peers a moment.
+   */
   private awaitingFirstPeers(): boolean {
     const patience = this.ctx.config.schedulerConfig.firstPeersPatienceMs;
-    return patience > 0 && this.joined && this.peers.size === 0 && this.clock.now() - this.joinedAt < patience;
+    return patience > 0 && this.joined && this.peers.size === 0 && this.othersOnTrackers !== 0 && this.clock.now() - this.joinedAt < patience;
   }
 
   /** A peer outside our election is connected and the segment is new enough that it may be fetching it. */

@@ -13,6 +13,7 @@ import { Ewma } from "../src/http.js";
 import { Logger } from "../src/logger.js";
 import { CommandJoiner, decodeCommandBody, encodeCommand, isCommandChunk, type PeerCommand } from "../src/protocol/index.js";
 import type { ByteChannel } from "../src/peer/peer-session.js";
+import type { SwarmSubscription, TrackerConnection } from "../src/tracker/tracker-connection.js";
 
 const SEG = 300_000;
 const segBytes = (id: number) => new Uint8Array(SEG).map((_, i) => (i * 7 + id) & 0xff);
@@ -274,6 +275,57 @@ describe("StreamSwarm first peers", () => {
     expect((await swarm.load(2)).source).toBe("http"); // due now
     const r = await swarm.load(3);
     stop();
+    expect(r.source).toBe("http");
+  });
+});
+
+describe("StreamSwarm startup from peers", () => {
+  /** A tracker connection that keeps the swarm's subscription, to answer for the tracker. */
+  function keepSubscription(ctx: SwarmContext): { sub?: SwarmSubscription } {
+    const kept: { sub?: SwarmSubscription } = {};
+    const tracker = { join: (sub: SwarmSubscription) => (kept.sub = sub), leave: () => {} };
+    ctx.trackers = () => [tracker as unknown as TrackerConnection];
+    return kept;
+  }
+
+  it("before playback starts, the first segment asked comes by HTTP at once and the one after it from the first peer", async () => {
+    const { swarm, playback, stop } = setup(0, { firstPeersPatienceMs: 60_000 });
+    playback.started = false;
+    playback.playing = false;
+    swarm.join();
+    ranges.length = 0;
+    expect((await swarm.load(1)).source).toBe("http"); // playback starts with it: due now
+    const next = swarm.load(2); // needed 10 s after it
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ranges).toEqual(["1:full"]);
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    const r = await next;
+    stop();
+    expect(r.source).toBe("p2p");
+    expect(ranges).toEqual(["1:full"]);
+  });
+
+  it("waits for first peers only while the trackers count others in the swarm", async () => {
+    const { swarm, ctx, stop } = setup(0, { firstPeersPatienceMs: 60_000 });
+    const tracker = keepSubscription(ctx);
+    swarm.join();
+    ranges.length = 0;
+    tracker.sub?.onPeerCounts?.(2, 3); // us and four others
+    const waiting = swarm.load(2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ranges).toEqual([]);
+    // Alone in the swarm (the tracker counts us only): nobody to wait for.
+    const { swarm: alone, ctx: aloneCtx, stop: stopAlone } = setup(0, { firstPeersPatienceMs: 60_000 });
+    const aloneTracker = keepSubscription(aloneCtx);
+    alone.join();
+    aloneTracker.sub?.onPeerCounts?.(0, 1);
+    const r = await alone.load(2);
+    stopAlone();
+    stop();
+    await waiting.catch(() => {});
     expect(r.source).toBe("http");
   });
 });
