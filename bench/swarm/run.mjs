@@ -205,7 +205,7 @@ async function run(kind, origin, tracker, network) {
 function mediaFetches(prefix) {
   return performance
     .getEntriesByType('resource')
-    .filter((e) => new URL(e.name).pathname.startsWith(prefix) && !/\.m3u8$|\.json$/.test(new URL(e.name).pathname))
+    .filter((e) => new URL(e.name).pathname.startsWith(prefix) && !/\.(m3u8|mpd|json)$/.test(new URL(e.name).pathname))
     .map((e) => ({ path: new URL(e.name).pathname, at: performance.timeOrigin + e.startTime, bytes: e.encodedBodySize }));
 }
 

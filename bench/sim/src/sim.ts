@@ -354,7 +354,8 @@ class Viewer implements Member {
       storage: new MemoryStorage(config.memoryLimitBytes),
       httpBps: new Ewma(0.3, config.schedulerConfig.defaultHttpBps),
       httpLatencyS: new Ewma(0.3, 0.1),
-      playback: () => ({ position: this.position(), rate: 1, playing: this.playing, started: this.started }),
+      // Before it starts, the player starts at the segment it loads first, as hls.js says.
+      playback: () => ({ position: this.position(), rate: 1, playing: this.playing, started: this.started, startAt: this.started ? undefined : this.nextSeg * this.w.sc.segmentS }),
       p2pEnabled: () => sc.p2p,
       trackers: () => [],
       onHttpBytes: (n) => (this.http += n),
@@ -415,7 +416,6 @@ class Viewer implements Member {
 
   tick(): void {
     if (this.gone) return;
-    if (!this.swarm.isJoined && this.w.sc.p2p) this.joinSwarm(); // as the engine: at once
     this.swarm.active = true;
     this.swarm.pump();
     this.maybeLoad();
@@ -436,6 +436,8 @@ class Viewer implements Member {
     if (this.bufferedEnd - this.position() >= sc.maxBufferS) return;
     this.loading = true;
     const asked = this.w.loop.now();
+    // As the engine: the swarm is joined when the player first asks for a segment.
+    if (!this.swarm.isJoined && sc.p2p) this.joinSwarm();
     this.swarm.load(s).then(
       (r) => {
         this.loading = false;

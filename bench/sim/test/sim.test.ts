@@ -29,7 +29,9 @@ describe("simulator", () => {
   });
 
   it("serves part of a VOD audience from peers and a super peer", async () => {
-    const r = await simulate(small({ ...ample, live: false, superPeers: 1 }));
+    // 90 s: a VOD swarm's share grows as its viewers collect segments; over 40 s it was one
+    // seed's luck (0.14 to 0.30 across seeds 1 to 4), over 90 s it is 0.25 to 0.37.
+    const r = await simulate(small({ ...ample, live: false, superPeers: 1, durationS: 90 }));
     expect(r.segmentsServed).toBeGreaterThan(30);
     expect(r.p2pShare).toBeGreaterThan(0.2);
   });

@@ -34,10 +34,13 @@ export function diskKey(swarmId: string, seg: SegmentInfo): string {
 
 /**
  * The playhead. Before playback has started (`started` false) the media clock says nothing
- * about when segments are due (a live stream's timeline starts far from 0), so every segment
- * the player asks for counts as due now: startup always runs on HTTP at full speed.
+ * about when segments are due (a live stream's timeline starts far from 0). Playback will begin
+ * at `startAt` when the player has said where (hls.js's start position), else somewhere in the
+ * first segment it asks for (at its end, to be safe); the segments up to there and within
+ * `startupBufferS` past it (what the player buffers before it plays, Shaka's `rebufferingGoal`)
+ * are due now, and each later one its distance in media time past them.
  */
-export type Playback = { position: number; rate: number; playing: boolean; started?: boolean };
+export type Playback = { position: number; rate: number; playing: boolean; started?: boolean; startAt?: number; startupBufferS?: number };
 
 export type LoadResult = { data: Uint8Array; source: "http" | "p2p" | "cache" | "mixed" };
 
@@ -188,8 +191,8 @@ export class StreamSwarm implements PeerHost {
    */
   private othersOnTrackers?: number;
   /**
-   * Before playback has started: the start time of the first segment the player asked for,
-   * where playback will begin. The segments after it are needed that much later.
+   * Before playback has started: the end time of the first segment the player asked for, by
+   * which playback will have begun (see {@link Playback}).
    */
   private startupAnchorS?: number;
   private destroyed = false;
@@ -557,9 +560,9 @@ export class StreamSwarm implements PeerHost {
   private timeUntilNeededS(seg: SegmentInfo, t?: Transfer): number {
     const pb = this.ctx.playback();
     if (pb.started === false) {
-      // Startup: the segment playback begins with is needed now, the ones after it later.
-      const anchor = this.startupAnchorS ?? seg.startTime;
-      const byStart = Math.max(0, seg.startTime - anchor);
+      // Startup: what playback begins with is needed now, the segments after it later.
+      const begins = pb.startAt ?? this.startupAnchorS ?? seg.startTime;
+      const byStart = Math.max(0, seg.startTime - begins - (pb.startupBufferS ?? 0));
       return t?.dueAt === undefined ? byStart : Math.min(byStart, Math.max(0, (t.dueAt - this.clock.now()) / 1000));
     }
     const byPlayhead = Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
@@ -584,7 +587,7 @@ export class StreamSwarm implements PeerHost {
   async load(id: number, signal?: AbortSignal, dueNow = false): Promise<LoadResult> {
     this.lastUsed = this.clock.now();
     const asked = this.segments.get(id);
-    if (asked && this.startupAnchorS === undefined && this.ctx.playback().started === false) this.startupAnchorS = asked.startTime;
+    if (asked && this.startupAnchorS === undefined && this.ctx.playback().started === false) this.startupAnchorS = asked.endTime;
     if (!this.live && this.diskIndex && !this.ctx.storage.has(this.swarmId, id) && !this.transfers.has(id)) {
       await this.diskIndex;
       const data = this.onDisk.has(id) ? await this.readDisk(id) : undefined;

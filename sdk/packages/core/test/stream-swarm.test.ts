@@ -288,24 +288,51 @@ describe("StreamSwarm startup from peers", () => {
     return kept;
   }
 
-  it("before playback starts, the first segment asked comes by HTTP at once and the one after it from the first peer", async () => {
-    const { swarm, playback, stop } = setup(0, { firstPeersPatienceMs: 60_000 });
-    playback.started = false;
-    playback.playing = false;
+  /** Loads `later` while playback has not started, then connects a peer that holds it. */
+  async function startupLoad(playback: Playback, swarm: StreamSwarm, later: number): Promise<string> {
+    Object.assign(playback, { started: false, playing: false });
     swarm.join();
-    ranges.length = 0;
-    expect((await swarm.load(1)).source).toBe("http"); // playback starts with it: due now
-    const next = swarm.load(2); // needed 10 s after it
+    const next = swarm.load(later);
     await new Promise((r) => setTimeout(r, 300));
-    expect(ranges).toEqual(["1:full"]);
     const peer = remotePeer(Infinity);
     const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
     peer.connect((d) => session.onMessage(d));
     peer.announce();
-    const r = await next;
+    return (await next).source;
+  }
+
+  it("before playback, the first segment asked comes by HTTP at once; playback may begin anywhere in it, so the next is due now too, and the one after waits for the first peer", async () => {
+    const { swarm, playback, stop } = setup(0, { firstPeersPatienceMs: 60_000 });
+    Object.assign(playback, { started: false, playing: false });
+    swarm.join();
+    ranges.length = 0;
+    expect((await swarm.load(1)).source).toBe("http");
+    expect((await swarm.load(2)).source).toBe("http");
+    const source = await startupLoad(playback, swarm, 3);
     stop();
-    expect(r.source).toBe("p2p");
-    expect(ranges).toEqual(["1:full"]);
+    expect(source).toBe("p2p");
+    expect(ranges).toEqual(["1:full", "2:full"]);
+  });
+
+  it("with the player's start position (startAt), a segment is due its distance past it", async () => {
+    const { swarm, playback, stop } = setup(0, { firstPeersPatienceMs: 60_000 });
+    Object.assign(playback, { startAt: 10 });
+    ranges.length = 0;
+    const source = await startupLoad(playback, swarm, 2); // 10 s after the start
+    stop();
+    expect(source).toBe("p2p");
+    expect(ranges).toEqual([]);
+  });
+
+  it("a segment within what the player buffers before it starts (startupBufferS) is due now", async () => {
+    const { swarm, playback, stop } = setup(0, { firstPeersPatienceMs: 60_000 });
+    Object.assign(playback, { started: false, playing: false, startAt: 10, startupBufferS: 15 });
+    swarm.join();
+    ranges.length = 0;
+    const r = await swarm.load(2); // 10 s after the start: inside the 15 s the player buffers first
+    stop();
+    expect(r.source).toBe("http");
+    expect(ranges).toEqual(["2:full"]);
   });
 
   it("waits for first peers only while the trackers count others in the swarm", async () => {

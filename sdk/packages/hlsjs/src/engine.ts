@@ -124,7 +124,10 @@ export class HlsJsP2PEngine extends PlayerEngine {
     hls.on(Hls.Events.ERROR, this.onHlsError);
     hls.on(Hls.Events.FRAG_CHANGED, this.onFragChanged);
     if (hls.media) this.media.attach(hls.media);
-    this.core.setPlaybackSource(() => this.media.playback());
+    this.core.setPlaybackSource(() => {
+      const pb = this.media.playback();
+      return pb.started === false && this.startPosition !== undefined ? { ...pb, startAt: this.startPosition } : pb;
+    });
   }
 
   /** The bitrate of the fragment playing, from its bytes and duration (QoE report). */
@@ -189,9 +192,12 @@ export class HlsJsP2PEngine extends PlayerEngine {
   private readonly onManifestLoading = () => {
     this.media.loadStarted();
     this.firstSegmentFetched = false;
+    this.startPosition = undefined;
   };
 
   private firstSegmentFetched = false;
+  /** Where hls.js will start playing (media time), known with the first media playlist. */
+  private startPosition?: number;
 
   /**
    * Startup: as soon as the first media playlist is known, fetch the segment hls.js will start
@@ -209,6 +215,7 @@ export class HlsJsP2PEngine extends PlayerEngine {
     const first = segments.find((s) => s.endTime - tolerance > pos);
     if (!first) return;
     this.firstSegmentFetched = true;
+    this.startPosition = pos;
     this.core.fetchAhead(url, first.id);
   }
 

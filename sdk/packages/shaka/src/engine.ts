@@ -119,7 +119,11 @@ export class ShakaP2PEngine extends PlayerEngine {
     super(p2p);
     this.liveDelay = liveDelay ?? 10;
     this.idRules = idRules ?? "pml-2.2";
-    this.core.setPlaybackSource(() => this.media.playback());
+    this.core.setPlaybackSource(() => {
+      const pb = this.media.playback();
+      // Shaka starts playing once it has buffered its rebuffering goal: all of it is due now.
+      return pb.started === false ? { ...pb, startupBufferS: this.player?.getConfiguration().streaming.rebufferingGoal } : pb;
+    });
     this.syncTimer = setInterval(() => this.syncAll(), 1000);
     if (player) this.bindShakaPlayer(player);
   }
