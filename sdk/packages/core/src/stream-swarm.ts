@@ -559,14 +559,12 @@ export class StreamSwarm implements PeerHost {
   /** Seconds until the player needs `seg`: by the playhead, and never later than `t`'s deadline. */
   private timeUntilNeededS(seg: SegmentInfo, t?: Transfer): number {
     const pb = this.ctx.playback();
-    if (pb.started === false) {
-      // Startup: what playback begins with is needed now, the segments after it later.
-      const begins = pb.startAt ?? this.startupAnchorS ?? seg.startTime;
-      const byStart = Math.max(0, seg.startTime - begins - (pb.startupBufferS ?? 0));
-      return t?.dueAt === undefined ? byStart : Math.min(byStart, Math.max(0, (t.dueAt - this.clock.now()) / 1000));
-    }
-    const byPlayhead = Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
-    return t?.dueAt === undefined ? byPlayhead : Math.min(byPlayhead, Math.max(0, (t.dueAt - this.clock.now()) / 1000));
+    // Before playback: what it begins with is needed now, the segments after it later.
+    const ahead =
+      pb.started === false
+        ? Math.max(0, seg.startTime - (pb.startAt ?? this.startupAnchorS ?? seg.startTime) - (pb.startupBufferS ?? 0))
+        : Math.max(0, seg.startTime - pb.position) / Math.max(0.1, pb.rate || 1);
+    return t?.dueAt === undefined ? ahead : Math.min(ahead, Math.max(0, (t.dueAt - this.clock.now()) / 1000));
   }
 
   /** Bytes HTTP would fetch to finish the transfer now (holes and the parts between them). */

@@ -113,6 +113,8 @@ export class ShakaP2PEngine extends PlayerEngine {
   private manifestUrlSet = false;
   private sequenceMaps: () => SequenceMaps | undefined = () => undefined;
   private readonly syncTimer: ReturnType<typeof setInterval>;
+  /** The bound player's `streaming.rebufferingGoal`, read once per load (its config is a copy per call). */
+  private rebufferingGoal?: number;
 
   constructor(config: ShakaP2PConfig = {}) {
     const { player, liveDelay, idRules, ...p2p } = config;
@@ -122,7 +124,7 @@ export class ShakaP2PEngine extends PlayerEngine {
     this.core.setPlaybackSource(() => {
       const pb = this.media.playback();
       // Shaka starts playing once it has buffered its rebuffering goal: all of it is due now.
-      return pb.started === false ? { ...pb, startupBufferS: this.player?.getConfiguration().streaming.rebufferingGoal } : pb;
+      return pb.started === false ? { ...pb, startupBufferS: this.rebufferingGoal } : pb;
     });
     this.syncTimer = setInterval(() => this.syncAll(), 1000);
     if (player) this.bindShakaPlayer(player);
@@ -138,6 +140,7 @@ export class ShakaP2PEngine extends PlayerEngine {
     if (this.player === player) return;
     this.unbind();
     this.player = player;
+    this.rebufferingGoal = player.getConfiguration().streaming.rebufferingGoal;
     const net = player.getNetworkingEngine();
     if (net) ENGINES.set(net, this);
     net?.registerRequestFilter(this.onRequest);
@@ -185,6 +188,7 @@ export class ShakaP2PEngine extends PlayerEngine {
 
   private readonly onLoading = () => {
     this.media.loadStarted();
+    this.rebufferingGoal = this.player?.getConfiguration().streaming.rebufferingGoal;
     this.manifestUrlSet = false;
     this.declared = new Map();
     this.variants = undefined;
