@@ -13,7 +13,9 @@
 //
 // `sdk-single` is the SDK taking each segment from one peer at a time (`multiSource: false`);
 // `--max-upload-kbps N` caps what every SDK tab serves (`maxUploadKbps`, the SDK's own token
-// bucket; P2P Media Loader has no such cap), to compare both below the stream's bitrate.
+// bucket; P2P Media Loader has no such cap), to compare both below the stream's bitrate. With
+// uploads capped (that, or `--upload-cap-kbps` under `--net`) each run also prints the ceiling
+// the caps set on the P2P share and how much of the caps the tabs used.
 //
 // With `--net lan|realistic` (root, inside scripts/in-netns.sh) every viewer is its own Chromium
 // in its own network namespace behind a shaped access link (net/viewer-net.mjs), the servers on
@@ -108,6 +110,7 @@ async function run(kind, origin, tracker, network) {
     const cfg = extraConfig(kind);
     const q = new URLSearchParams({ src: opt.src, tracker: tracker.url, log: opt.log, ...(shaka ? { video: '360' } : {}), ...(extraParams[kind] ?? {}), ...(Object.keys(cfg).length ? { cfg: JSON.stringify(cfg) } : {}) });
     const tabs = [];
+    const openedAt = [];
     for (let i = 0; i < N; i++) {
       // Tabs of one browser share its HTTP cache, which would hide origin traffic: every tab
       // gets its own view of the origin, as separate viewers would.
@@ -126,11 +129,13 @@ async function run(kind, origin, tracker, network) {
       }
       if (kind === 'sdk-baseline') await page.route('**/@swarmcast/hlsjs/dist/hlsjs.iife.js', (route) => route.fulfill({ path: path.resolve(opt.baseline), contentType: 'text/javascript' }));
       await page.goto(`${origin.url}/e2e/${pages[kind]}?${q}`);
+      openedAt.push(Date.now());
       tabs.push(page);
       await sleep(stagger);
     }
     await sleep(seconds * 1000);
     const states = await Promise.all(tabs.map((p) => p.evaluate(() => window.__state)));
+    const readAt = Date.now();
     const fetches = await Promise.all(tabs.map((p) => p.evaluate(mediaFetches, prefix)));
     const copies = originCopies(fetches);
     process.stderr.write(`  ${describeCopies(copies)}\n`);
@@ -163,6 +168,8 @@ async function run(kind, origin, tracker, network) {
     states.forEach((s, i) => {
       if (s.startupMs > 2 * typical) process.stderr.write(`  slow tab ${i + 1}: ${JSON.stringify(s.timeline ?? {})}\n`);
     });
+    const ceiling = uploadCeiling(kind, states, openedAt, readAt, network);
+    if (ceiling) process.stderr.write(`  ${describeCeiling(ceiling)}\n`);
     const verifiedMB = states.reduce((n, s) => n + (s.bytes?.verifiedBytes ?? 0), 0) / 1e6;
     const verifyMs = states.reduce((n, s) => n + (s.bytes?.verifyMs ?? 0), 0);
     if (verifiedMB > 0) {
@@ -194,11 +201,34 @@ async function run(kind, origin, tracker, network) {
       firstCopiesMB: +copies.firstMB.toFixed(2),
       startupRepeatMB: +copies.startupRepeatMB.toFixed(2),
       laterRepeatMB: +copies.laterRepeatMB.toFixed(2),
+      ...(ceiling ? { uploadCapKbps: ceiling.kbps, shareCeiling: +ceiling.share.toFixed(3), capUsed: +ceiling.used.toFixed(3) } : {}),
       ...netFigures,
     };
   } finally {
     await browser.close();
   }
+}
+
+/**
+ * With every viewer's upload capped (`--max-upload-kbps` for the SDK's runs, `--upload-cap-kbps`
+ * under `--net`): the most the tabs could have sent one another in the time each was open, as a
+ * share of what they downloaded, which no scheduler can exceed (what one tab receives from peers,
+ * another sent), and how much of that allowance they did send.
+ */
+function uploadCeiling(kind, states, openedAt, readAt, network) {
+  const kbps = network && opt['upload-cap-kbps'] != null ? Number(opt['upload-cap-kbps']) : kind.startsWith('sdk') && opt['max-upload-kbps'] ? Number(opt['max-upload-kbps']) : undefined;
+  if (!kbps) return undefined;
+  const allowed = openedAt.reduce((n, at) => n + ((kbps * 1000) / 8) * ((readAt - at) / 1000), 0);
+  const down = states.reduce((n, s) => n + (bytesOf(s).httpDown ?? 0) + (bytesOf(s).p2pDown ?? 0), 0);
+  const sent = states.reduce((n, s) => n + (bytesOf(s).p2pUp ?? 0), 0);
+  return { kbps, allowedMB: allowed / 1e6, downMB: down / 1e6, sentMB: sent / 1e6, share: Math.min(1, allowed / Math.max(1, down)), used: sent / Math.max(1, allowed) };
+}
+
+function describeCeiling(c) {
+  return (
+    `uploads capped at ${c.kbps} kbit/s: the tabs could send one another at most ${c.allowedMB.toFixed(1)} MB of the ${c.downMB.toFixed(1)} MB they downloaded ` +
+    `(P2P share ceiling ${c.share.toFixed(3)}); they sent ${c.sentMB.toFixed(1)} MB (${(100 * c.used).toFixed(0)} % of the caps)`
+  );
 }
 
 /** The page's HTTP fetches of media segments under `prefix` (Resource Timing): URL, time, bytes. */
@@ -279,6 +309,9 @@ try {
   network?.teardown();
 }
 console.table(results);
+for (const r of results) {
+  if (r.shareCeiling != null) console.log(`${r.run}: P2P share ${r.p2pShare} of a ceiling of ${r.shareCeiling} set by the upload caps (${((100 * r.p2pShare) / r.shareCeiling).toFixed(0)} %); ${(100 * r.capUsed).toFixed(0)} % of the caps used`);
+}
 const by = Object.fromEntries(results.map((r) => [r.run, r]));
 if (by.sdk) {
   const target = 0.8 * by.sdk.bestShare;
