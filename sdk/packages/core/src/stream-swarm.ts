@@ -130,8 +130,14 @@ type PeerPart = { src: Source; cancel: () => void; startedAt: number; lastByteAt
  */
 const MIN_PART_BYTES = 32 * 1024;
 
-/** `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is dropped. */
-type PeerEntry = { session: PeerSession; ours: boolean; silentStrikes: number; connectedAt: number };
+/**
+ * `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is
+ * dropped. `busyUntil`: it said its upload was spent; not asked before then.
+ */
+type PeerEntry = { session: PeerSession; ours: boolean; silentStrikes: number; connectedAt: number; busyUntil?: number };
+
+/** A peer that answered "busy" is asked again after this long. */
+const BUSY_BACKOFF_MS = 500;
 
 /**
  * How long a segment new to us waits for peers outside our election (P2P Media Loader) that may
@@ -430,6 +436,10 @@ export class StreamSwarm implements PeerHost {
     return this.ctx.storage.get(this.swarmId, id, this.clock.now()) ?? (this.onDisk.has(id) ? this.readDisk(id) : undefined);
   }
 
+  holds(id: number): boolean {
+    return this.ctx.storage.has(this.swarmId, id) || this.onDisk.has(id);
+  }
+
   uploadAllowed(): boolean {
     return this.ctx.uploadEnabled();
   }
@@ -689,10 +699,15 @@ export class StreamSwarm implements PeerHost {
     const out = [];
     for (const [peerId, e] of this.peers) {
       if (e.session.has(t.seg.id) && !t.failedPeers.has(peerId) && !this.suspects.has(peerId)) {
-        out.push({ peerId, busy: e.session.busy, throughputBps: e.session.throughput, byteRanges: this.sendsParts(e.session) });
+        out.push({ peerId, busy: this.isBusy(e), throughputBps: e.session.throughput, byteRanges: this.sendsParts(e.session) });
       }
     }
     return out;
+  }
+
+  /** Sending us something, or said it has no upload to spare a moment ago. */
+  private isBusy(e: PeerEntry): boolean {
+    return e.session.busy || (e.busyUntil !== undefined && this.clock.now() < e.busyUntil);
   }
 
   /** Chooses the source for a transfer the player waits for. */
@@ -912,7 +927,8 @@ export class StreamSwarm implements PeerHost {
           if (!t.bytes.isCurrent(src)) return;
           t.bytes.stop(src);
           if (t.peerParts.get(peerId) === part) t.peerParts.delete(peerId);
-          if (reason !== "cancelled") t.failedPeers.add(peerId);
+          if (reason === "busy") e.busyUntil = this.clock.now() + BUSY_BACKOFF_MS;
+          else if (reason !== "cancelled") t.failedPeers.add(peerId);
           this.partEnded(t);
         },
       },
@@ -1174,7 +1190,7 @@ export class StreamSwarm implements PeerHost {
     if (!candidates.length) return;
     const peers = [...this.peers.entries()]
       .filter(([peerId]) => !this.suspects.has(peerId))
-      .map(([peerId, e]) => ({ peerId, busy: e.session.busy, loaded: e.session.loaded, httpLoading: e.session.httpLoading, throughputBps: e.session.throughput }));
+      .map(([peerId, e]) => ({ peerId, busy: this.isBusy(e), loaded: e.session.loaded, httpLoading: e.session.httpLoading, throughputBps: e.session.throughput }));
     const plan = planPrefetch({
       candidates,
       peers,

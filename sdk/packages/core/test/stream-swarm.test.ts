@@ -47,9 +47,10 @@ afterAll(() => server.close());
  * `delayMs` holds its replies back (a slower peer); `lengthOffset` makes it announce a wrong
  * length; `extraBytes` makes it send more than it announced. `ranges`: it speaks our byte-range
  * extension (greets back, sends the part asked for). `bps`: it sends no faster than that, and
- * stops sending a request that was cancelled (a peer whose upload is capped).
+ * stops sending a request that was cancelled (a peer whose upload is capped). `busyFirst`: it
+ * answers that many requests "busy" (our extension) before it serves.
  */
-function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraBytes = 0, flip = false, ranges = false, bps = 0 } = {}) {
+function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraBytes = 0, flip = false, ranges = false, bps = 0, busyFirst = 0 } = {}) {
   const requests: PeerCommand[] = [];
   const joiner = new CommandJoiner();
   let deliver: (d: Uint8Array) => void = () => {};
@@ -70,9 +71,13 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
       if (r.kind !== "complete") return;
       const cmd = decodeCommandBody(r.body) as PeerCommand;
       requests.push(cmd);
-      if (cmd.c === 32 && ranges) toUs({ c: 32, f: 1 });
+      if (cmd.c === 32 && (ranges || busyFirst)) toUs({ c: 32, f: (ranges ? 1 : 0) | (busyFirst ? 2 : 0) });
       if (cmd.c === 5 && cmd.r === current) current = -1;
       if (cmd.c !== 1) return;
+      if (busyFirst > 0) {
+        busyFirst--;
+        return toUs({ c: 4, i: cmd.i, r: cmd.r, b: 1 });
+      }
       current = cmd.r;
       const whole = segBytes(cmd.i);
       const end = ranges && cmd.e !== undefined ? Math.min(cmd.e, whole.length) : whole.length;
@@ -729,4 +734,20 @@ describe("partSize", () => {
     expect(partSize(1000, 1, [{ bps: 1 }, { bps: 999 }], 64)).toBe(64);
     expect(partSize(30, 1, [{ bps: 1 }, { bps: 999 }], 64)).toBe(30);
   });
+});
+
+describe("StreamSwarm and busy peers", () => {
+  it("a peer that answers busy is asked again shortly, not given up for the segment", async () => {
+    const { swarm, stop } = setup(0);
+    const peer = remotePeer(Infinity, { busyFirst: 2 });
+    const session = swarm.addPeer("-SC0001-busybusybusy", peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce();
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await swarm.load(2);
+    stop();
+    expect(r.source).toBe("p2p");
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+    expect(peer.requests.filter((c) => c.c === 1 && c.i === 2).length).toBe(3);
+  }, 20_000);
 });

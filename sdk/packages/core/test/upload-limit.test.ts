@@ -147,3 +147,61 @@ describe("PeerSession under an upload cap", () => {
     sb.close();
   });
 });
+
+describe("PeerSession busy answers", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("tells a peer of ours that it has the segment but no upload to spare; P2P Media Loader gets a plain absent", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const { encodeCommand, decodeCommandBody, isCommandChunk, CommandJoiner } = await import("../src/protocol/index.js");
+    const limiter = new UploadLimiter(800, () => Date.now());
+    const seg = new Uint8Array(500_000);
+    const answers = (sent: Uint8Array[]) => {
+      const j = new CommandJoiner();
+      const out = [];
+      for (const m of sent) {
+        if (!isCommandChunk(m)) continue;
+        const r = j.push(m);
+        if (r.kind === "complete") out.push(decodeCommandBody(r.body));
+      }
+      return out;
+    };
+    const session = (sent: Uint8Array[]) => {
+      const channel: ByteChannel = { send: (d) => void sent.push(d.slice()), bufferedAmount: 0, close() {} };
+      const h: PeerHost = { segmentData: (id) => (id === 1 ? seg : undefined), holds: (id) => id === 1, uploadAllowed: () => true, onAnnouncement: () => {}, onUploaded: () => {}, onProtocolError: () => {}, uploadLimiter: () => limiter };
+      return new PeerSession("X", channel, h);
+    };
+    const first: Uint8Array[] = [];
+    const a = session(first);
+    encodeCommand({ c: 1, i: 1, r: 1 }).forEach((m) => a.onMessage(m)); // takes the cap
+    const ours: Uint8Array[] = [];
+    const b = session(ours);
+    encodeCommand({ c: 32, f: 3 }).forEach((m) => b.onMessage(m));
+    encodeCommand({ c: 1, i: 1, r: 2 }).forEach((m) => b.onMessage(m));
+    encodeCommand({ c: 1, i: 9, r: 3 }).forEach((m) => b.onMessage(m)); // one it lacks
+    expect(answers(ours).filter((c) => c.c === 4)).toEqual([{ c: 4, i: 1, r: 2, b: 1 }, { c: 4, i: 9, r: 3 }]);
+    const pml: Uint8Array[] = [];
+    const p = session(pml);
+    encodeCommand({ c: 1, i: 1, r: 4 }).forEach((m) => p.onMessage(m));
+    expect(answers(pml)).toEqual([{ c: 4, i: 1, r: 4 }]);
+    a.close();
+  });
+
+  it("a busy answer keeps the peer a holder of the segment", async () => {
+    const { encodeCommand } = await import("../src/protocol/index.js");
+    const channel: ByteChannel = { send: () => {}, bufferedAmount: 0, close() {} };
+    const h: PeerHost = { segmentData: () => undefined, uploadAllowed: () => true, onAnnouncement: () => {}, onUploaded: () => {}, onProtocolError: () => {} };
+    const s = new PeerSession("Y", channel, h);
+    encodeCommand({ c: 32, f: 3 }).forEach((m) => s.onMessage(m));
+    encodeCommand({ c: 0, l: [1] }).forEach((m) => s.onMessage(m));
+    const reasons: string[] = [];
+    s.request(1, 0, { onBytes: () => {}, onComplete: () => {}, onFail: (r) => reasons.push(r) });
+    encodeCommand({ c: 4, i: 1, r: (s as unknown as { nextRequestId: number }).nextRequestId, b: 1 }).forEach((m) => s.onMessage(m));
+    expect(reasons).toEqual(["busy"]);
+    expect(s.has(1)).toBe(true);
+    s.request(1, 0, { onBytes: () => {}, onComplete: () => {}, onFail: (r) => reasons.push(r) });
+    encodeCommand({ c: 4, i: 1, r: (s as unknown as { nextRequestId: number }).nextRequestId }).forEach((m) => s.onMessage(m));
+    expect(reasons).toEqual(["busy", "absent"]);
+    expect(s.has(1)).toBe(false);
+  });
+});

@@ -36,6 +36,8 @@ export interface ByteChannel {
 export interface PeerHost {
   /** Bytes of a segment we can upload, or undefined; a promise when they must be read first (disk). */
   segmentData(id: number): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /** Whether we hold the segment (in memory or on disk), without reading it. */
+  holds?(id: number): boolean;
   uploadAllowed(): boolean;
   onAnnouncement(session: PeerSession): void;
   onUploaded(bytes: number, session: PeerSession): void;
@@ -56,7 +58,7 @@ export type DownloadHandlers = {
   onBytes(chunk: Uint8Array): void;
   onComplete(): void;
   /** The peer doesn't have it, cancelled, or broke the protocol. */
-  onFail(reason: "absent" | "protocol" | "closed" | "cancelled"): void;
+  onFail(reason: "absent" | "busy" | "protocol" | "closed" | "cancelled"): void;
 };
 
 type Download = {
@@ -98,6 +100,8 @@ export class PeerSession {
   private nextRequestId = Math.floor(Math.random() * 1000);
   /** The peer said it serves parts of segments (our extension). */
   byteRanges = false;
+  /** The peer tells a refusal for lack of upload from a missing segment (our extension). */
+  busyAnswers = false;
 
   constructor(
     readonly remotePeerId: string,
@@ -119,7 +123,7 @@ export class PeerSession {
 
   /** Says which extensions we speak; sent first, so the peer knows before any request of ours. */
   hello(): void {
-    this.sendCommand({ c: 32, f: Extension.ByteRanges });
+    this.sendCommand({ c: 32, f: Extension.ByteRanges | Extension.Busy });
   }
 
   announce(loaded: readonly number[], httpLoading: readonly number[]): void {
@@ -206,6 +210,7 @@ export class PeerSession {
         return this.onRequest(cmd.i, cmd.r, cmd.b ?? 0, cmd.e);
       case 32:
         this.byteRanges = (cmd.f & Extension.ByteRanges) !== 0;
+        this.busyAnswers = (cmd.f & Extension.Busy) !== 0;
         return;
       case 5:
         if (this.upload && this.upload.id === cmd.i && this.upload.requestId === cmd.r) this.setUpload(undefined);
@@ -238,8 +243,9 @@ export class PeerSession {
       case 4: {
         const d = this.download;
         if (!d || d.id !== cmd.i || d.requestId !== cmd.r) return;
-        this.loaded.delete(cmd.i);
         this.download = undefined;
+        if (cmd.b && this.busyAnswers) return d.handlers.onFail("busy"); // it still has it
+        this.loaded.delete(cmd.i);
         d.handlers.onFail("absent");
         return;
       }
@@ -292,8 +298,13 @@ export class PeerSession {
     this.setUpload(undefined); // a new request replaces the current upload
     this.reading = undefined;
     // Over the upload cap with others already waiting on it: "absent", and the requester goes
-    // elsewhere now rather than after its scheduler gives up on a trickle.
+    // elsewhere now rather than after its scheduler gives up on a trickle. A peer of ours is told
+    // it is for lack of upload, so that it may come back for the segment once we are free.
     const busy = this.host.uploadLimiter?.()?.saturated() ?? false;
+    if (busy && this.busyAnswers && this.host.uploadAllowed() && this.host.holds?.(id)) {
+      this.sendCommand({ c: 4, i: id, r: requestId, b: 1 });
+      return;
+    }
     const found = this.host.uploadAllowed() && !busy ? this.host.segmentData(id) : undefined;
     if (found instanceof Promise) {
       const reading = { id, requestId };

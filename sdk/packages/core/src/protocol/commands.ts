@@ -30,6 +30,11 @@ export const CommandType = {
 export const Extension = {
   /** Byte ranges: a request may carry `e` (its end, exclusive) and its answer then carries `t` (the segment's length). */
   ByteRanges: 1,
+  /**
+   * Busy answers: a request refused because the sender's uplink is spent (not because it lacks
+   * the segment) is answered `SegmentAbsent` with `b`, and the requester may ask again shortly.
+   */
+  Busy: 2,
 } as const;
 
 export type Announcement = { c: 0; l?: number[]; p?: number[] };
@@ -38,7 +43,8 @@ export type SegmentRequest = { c: 1; i: number; r: number; b?: number; e?: numbe
 /** `s`: bytes that follow; `t` (extension, in answer to a request with `e`): the segment's length. */
 export type SegmentData = { c: 2; i: number; s: number; r: number; t?: number };
 export type SegmentCompleted = { c: 3; i: number; r: number };
-export type SegmentAbsent = { c: 4; i: number; r: number };
+/** `b` (extension): 1 when the sender has the segment but no upload to spare now. */
+export type SegmentAbsent = { c: 4; i: number; r: number; b?: number };
 export type CancelRequest = { c: 5; i: number; r: number };
 export type ExtensionHello = { c: 32; f: number };
 export type PeerCommand =
@@ -89,9 +95,12 @@ export function encodeCommandBody(cmd: PeerCommand): Uint8Array {
       if (cmd.t !== undefined) w.int("t", cmd.t);
       break;
     case 3:
-    case 4:
     case 5:
       w.int("i", cmd.i).int("r", cmd.r);
+      break;
+    case 4:
+      w.int("i", cmd.i).int("r", cmd.r);
+      if (cmd.b) w.int("b", cmd.b);
       break;
     case 32:
       w.int("f", cmd.f);
@@ -162,10 +171,15 @@ export function decodeCommandBody(body: Uint8Array): PeerCommand | UnknownComman
       return cmd;
     }
     case 3:
-    case 4:
     case 5:
       need("i", "r");
-      return { c: type, i: f.i as number, r: f.r as number } as SegmentCompleted | SegmentAbsent | CancelRequest;
+      return { c: type, i: f.i as number, r: f.r as number } as SegmentCompleted | CancelRequest;
+    case 4: {
+      need("i", "r");
+      const cmd: SegmentAbsent = { c: 4, i: f.i as number, r: f.r as number };
+      if (isInt(f.b) && f.b > 0) cmd.b = 1;
+      return cmd;
+    }
     case 32:
       return { c: 32, f: isInt(f.f) && f.f >= 0 ? f.f : 0 };
     default:
