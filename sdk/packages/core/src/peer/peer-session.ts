@@ -57,7 +57,10 @@ export type DownloadHandlers = {
   /** Bytes from `fromByte` on, as they arrive. */
   onBytes(chunk: Uint8Array): void;
   onComplete(): void;
-  /** The peer doesn't have it, cancelled, or broke the protocol. */
+  /**
+   * The peer doesn't have it, has it but no upload to spare now (`busy`: ask again shortly), we
+   * cancelled, the channel closed, or the peer broke the protocol.
+   */
   onFail(reason: "absent" | "busy" | "protocol" | "closed" | "cancelled"): void;
 };
 
