@@ -98,6 +98,14 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
   return { channel, requests, connect: (fn: (d: Uint8Array) => void) => (deliver = fn), announce: (a: PeerCommand = { c: 0, l: [0, 1, 2, 3] }) => toUs(a) };
 }
 
+/** Connects a scripted peer to the swarm under `id` and has it announce what it holds. */
+function attach(swarm: StreamSwarm, id: string, peer: ReturnType<typeof remotePeer>) {
+  const session = swarm.addPeer(id, peer.channel);
+  peer.connect((d) => session.onMessage(d));
+  peer.announce();
+  return session;
+}
+
 /** A disk cache in memory, with DiskCache's interface (IndexedDB is the browser's; e2e covers it). */
 function memoryDisk() {
   const m = new Map<string, Uint8Array>();
@@ -151,9 +159,7 @@ describe("StreamSwarm scheduling", () => {
   it("takes a segment with time to spare from the peer", async () => {
     const { swarm, stop } = setup(0);
     const peer = remotePeer(Infinity);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
     const r = await swarm.load(2);
     stop();
@@ -165,9 +171,7 @@ describe("StreamSwarm scheduling", () => {
   it("fetches a segment due now by HTTP even though the peer has it", async () => {
     const { swarm, stop } = setup(20);
     const peer = remotePeer(Infinity);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
     const r = await swarm.load(2);
     stop();
@@ -178,9 +182,7 @@ describe("StreamSwarm scheduling", () => {
   it("a segment the player says it waits for (dueNow) comes by HTTP though its time says there is time to spare", async () => {
     const { swarm, stop } = setup(0);
     const peer = remotePeer(Infinity);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
     const r = await swarm.load(2, undefined, true);
     stop();
@@ -191,9 +193,7 @@ describe("StreamSwarm scheduling", () => {
   it("abandons a peer that goes silent and completes the rest by HTTP Range", async () => {
     const { swarm, stop } = setup(0);
     const peer = remotePeer(100_000);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
     ranges.length = 0;
     const r = await swarm.load(3);
@@ -227,9 +227,7 @@ describe("StreamSwarm silent peers", () => {
   it("disconnects a peer that stays silent on three transfers in a row; HTTP serves them all", async () => {
     const { swarm, stop } = setup(0);
     const peer = remotePeer(0); // answers SegmentData, then never a byte
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
     const sources = [];
     for (const id of [1, 2, 3]) sources.push((await swarm.load(id)).source);
@@ -247,9 +245,7 @@ describe("StreamSwarm startup", () => {
     const { swarm, playback, stop } = setup(0);
     playback.started = false;
     const peer = remotePeer(Infinity);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
     const r = await swarm.load(3);
     stop();
@@ -265,9 +261,7 @@ describe("StreamSwarm first peers", () => {
     const loading = swarm.load(2);
     await new Promise((r) => setTimeout(r, 300));
     const peer = remotePeer(Infinity);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     const r = await loading;
     stop();
     expect(r.source).toBe("p2p");
@@ -300,9 +294,7 @@ describe("StreamSwarm startup from peers", () => {
     const next = swarm.load(later);
     await new Promise((r) => setTimeout(r, 300));
     const peer = remotePeer(Infinity);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     return (await next).source;
   }
 
@@ -392,9 +384,7 @@ describe("StreamSwarm prefetch", () => {
     const { swarm, stop } = setup(0);
     swarm.active = true;
     const peer = remotePeer(Infinity);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && peer.requests.filter((c) => c.c === 1).length < 4) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 100));
@@ -411,9 +401,7 @@ describe("StreamSwarm prefetch", () => {
     swarm.setSegments([0, 1, 2, 3].map((id) => ({ id, url: `${base}/seg/${id}`, byteRange: { start: 0, end: SEG - 1 }, startTime: id * 10, endTime: id * 10 + 10 })), false);
     swarm.active = true;
     const peer = remotePeer(Infinity);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 1000));
     stop();
     const asked = peer.requests.filter((c) => c.c === 1).map((c) => (c as { i: number }).i);
@@ -529,9 +517,7 @@ describe("StreamSwarm: minPeers", () => {
   it("below minPeers a segment with time to spare comes by HTTP, though a peer holds it", async () => {
     const { swarm, stop } = setup(0, {}, { minPeers: 2 });
     const peer = remotePeer(Infinity);
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
     const r = await swarm.load(2);
     stop();
@@ -601,9 +587,7 @@ describe("StreamSwarm: disk cache (VOD)", () => {
     const { m, disk } = memoryDisk();
     const { swarm, stop } = setup(0, {}, { disk });
     const peer = remotePeer(Infinity, { flip: true });
-    const session = swarm.addPeer("-PM0203-remoteremote", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
     const r = await swarm.load(2);
     await new Promise((r) => setTimeout(r, 20));
@@ -698,9 +682,7 @@ describe("StreamSwarm multi-source", () => {
     const { swarm, bad, stop } = setup(14);
     capped(swarm, 2, 100_000, true);
     const liar = remotePeer(Infinity, { ranges: true, bps: 100_000, flip: true });
-    const session = swarm.addPeer("-SC0001-liarliarliar", liar.channel);
-    liar.connect((d) => session.onMessage(d));
-    liar.announce();
+    attach(swarm, "-SC0001-liarliarliar", liar);
     await new Promise((r) => setTimeout(r, 30));
     const r = await swarm.load(2);
     stop();
@@ -714,9 +696,7 @@ describe("StreamSwarm multi-source", () => {
     const { swarm, stop } = setup(14);
     capped(swarm, 2, 100_000, true);
     const liar = remotePeer(Infinity, { ranges: true, lengthOffset: 5 });
-    const session = swarm.addPeer("-SC0001-liarliarliar", liar.channel);
-    liar.connect((d) => session.onMessage(d));
-    liar.announce();
+    attach(swarm, "-SC0001-liarliarliar", liar);
     await new Promise((r) => setTimeout(r, 30));
     const r = await swarm.load(2);
     stop();
@@ -740,9 +720,7 @@ describe("StreamSwarm and busy peers", () => {
   it("a peer that answers busy is asked again shortly, not given up for the segment", async () => {
     const { swarm, stop } = setup(0);
     const peer = remotePeer(Infinity, { busyFirst: 2 });
-    const session = swarm.addPeer("-SC0001-busybusybusy", peer.channel);
-    peer.connect((d) => session.onMessage(d));
-    peer.announce();
+    attach(swarm, "-SC0001-busybusybusy", peer);
     await new Promise((r) => setTimeout(r, 20));
     const r = await swarm.load(2);
     stop();
