@@ -1,11 +1,12 @@
 /**
  * The simulator's commands:
  *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p] [--memory-segments M]
+ *       [--scheduler safetyMarginS=2,...]  the SDK scheduler's settings (SchedulerConfig) for a design trial
  *   calibrate [--browser]  the 10-tab browser bench's stream and settings, beside its newest
  *                        figures in bench/swarm/results/ (--browser runs it first) or the documented ones
  *   scale [--max N] [--only live,live-sp,vod,vod-sp]
  *                        10, 100, ... viewers, live and VOD, with and without a super peer
- *   plot FILE...         the scale curve's plots from the scale.json of one or more runs
+ *   plot FILE...         the scale curve's plots from scale.json and run-*.json files (a run writes one)
  * Tables go to stdout; tables and SVG plots to bench/sim/results/ (not committed).
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ import { spawnSync } from "node:child_process";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_SCHEDULER } from "../../../sdk/packages/core/src/scheduler.js";
 import { calibrationScenario, internetScenario, type Scenario } from "./model.js";
 import { table, svgPlot, type Series } from "./report.js";
 import { simulate, type Result } from "./sim.js";
@@ -31,6 +33,7 @@ const { values: opt, positionals } = parseArgs({
     only: { type: "string", default: "live,live-sp,vod,vod-sp" },
     browser: { type: "boolean", default: false },
     "memory-segments": { type: "string" },
+    scheduler: { type: "string" },
     out: { type: "string", default: join(import.meta.dirname, "..", "results") },
   },
 });
@@ -143,12 +146,16 @@ async function scale(): Promise<void> {
     }
   }
   emit("scale", table(results));
-  const points: CurvePoint[] = results.map(({ scenario, ...r }) => ({ ...r, name: scenario.name, viewers: scenario.viewers, live: scenario.live, superPeers: scenario.superPeers }));
+  const points = results.map(curvePoint);
   writeFileSync(join(outDir, "scale.json"), JSON.stringify(points, null, 1));
   plots(points);
 }
 
 type CurvePoint = Omit<Result, "scenario"> & { name: string; viewers: number; live: boolean; superPeers: number };
+
+function curvePoint({ scenario, ...r }: Result): CurvePoint {
+  return { ...r, name: scenario.name, viewers: scenario.viewers, live: scenario.live, superPeers: scenario.superPeers };
+}
 
 /** Origin copies per segment and P2P share against the audience, one line per configuration. */
 function plots(points: CurvePoint[]): void {
@@ -169,6 +176,20 @@ async function plot(): Promise<void> {
   plots(points);
 }
 
+/** `safetyMarginS=2,simultaneousP2PDownloads=2`: numbers only, names checked against the SDK's. */
+function schedulerSettings(spec: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pair of spec.split(",")) {
+    const [key, value] = pair.split("=");
+    if (!key || !(key in DEFAULT_SCHEDULER) || value === undefined || !Number.isFinite(Number(value))) {
+      log(`--scheduler takes name=number pairs of ${Object.keys(DEFAULT_SCHEDULER).join(", ")}; not ${pair}`);
+      process.exit(2);
+    }
+    out[key] = Number(value);
+  }
+  return out;
+}
+
 async function runCmd(): Promise<void> {
   const n = Number(opt.viewers);
   const sc = internetScenario(n, {
@@ -180,8 +201,11 @@ async function runCmd(): Promise<void> {
     multiSource: !opt["single-source"],
     ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}),
     ...(opt["memory-segments"] ? { memorySegments: Number(opt["memory-segments"]) } : {}),
+    ...(opt.scheduler ? { scheduler: schedulerSettings(opt.scheduler) } : {}),
   });
-  emit(`run-${sc.name}`, table([await runOne(sc)]));
+  const r = await runOne(sc);
+  emit(`run-${sc.name}`, table([r]));
+  writeFileSync(join(outDir, `run-${sc.name}.json`), JSON.stringify([curvePoint(r)], null, 1));
 }
 
 const cmd = positionals[0] ?? "run";

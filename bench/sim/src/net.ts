@@ -10,7 +10,7 @@
  * Reliable ordered channels: a loss costs the message one more round trip, never reorders.
  */
 import type { ByteChannel } from "../../../sdk/packages/core/src/peer/peer-session.js";
-import { SEND_LOW_WATER } from "../../../sdk/packages/core/src/peer/peer-session.js";
+import { MAX_MESSAGE_SIZE, SEND_HIGH_WATER, SEND_LOW_WATER } from "../../../sdk/packages/core/src/peer/peer-session.js";
 import { isCommandChunk } from "../../../sdk/packages/core/src/protocol/index.js";
 import type { fetchSegmentBytes, HttpResult } from "../../../sdk/packages/core/src/http.js";
 import type { EventLoop } from "./events.js";
@@ -39,6 +39,15 @@ export function newHost(upBps: number, downBps: number, accessMs: number, loss: 
 const MSS = 1200;
 /** Simulated bytes an uplink sends for one channel before serving the next. */
 const QUANTUM = 8192;
+/**
+ * What the browser's SCTP stack takes from a data channel beyond what `bufferedAmount` shows
+ * (its congestion window, filled up to the access link's queue): half a second of the sender's
+ * uplink, at most 1 MiB (real bytes). `bench/swarm/net/sctp-queue.mjs` measured 16 KiB behind a
+ * 2 Mbit/s cap and 0.8–1 MiB behind 5–20 Mbit/s caps in Chromium (docs/scale.md, "The sender's
+ * queue").
+ */
+export const SCTP_QUEUE_S = 0.5;
+export const SCTP_QUEUE_MAX = 1024 * 1024;
 
 /** TCP-friendly throughput bound (Mathis et al.) for a path, real bytes/s. */
 export function pathCapBps(rttMs: number, loss: number): number {
@@ -137,8 +146,9 @@ export class Net {
   /** Bytes left the sender: they arrive after the path and the receiver's downlink. */
   private departed(ch: SimChannel, data: Uint8Array): void {
     const size = data.length;
-    ch.bufferedAmount -= size;
-    if (ch.bufferedAmount < SEND_LOW_WATER && ch.bufferedAmount + size >= SEND_LOW_WATER && !ch.closed) ch.onDrain();
+    const before = ch.bufferedAmount;
+    ch.unsent -= size;
+    if (ch.bufferedAmount < ch.lowWater && before >= ch.lowWater && !ch.closed) ch.onDrain();
     let depart = this.loop.now();
     // A lost packet in the message: one more round trip before it is whole.
     const packets = Math.max(1, Math.ceil((size * this.byteScale) / MSS));
@@ -214,8 +224,17 @@ export class Net {
 
 type Outgoing = { data: Uint8Array; off: number; command: boolean };
 
+/**
+ * One direction of a data channel. The SDK's byte sizes are scaled as the bytes are: its largest
+ * message, how much an upload keeps queued and when the channel asks for more.
+ */
 export class SimChannel implements ByteChannel {
-  bufferedAmount = 0;
+  /** Bytes sent into the channel that have not left the uplink yet. */
+  unsent = 0;
+  readonly maxMessageSize: number;
+  readonly sendHighWater: number;
+  readonly lowWater: number;
+  private readonly hidden: number;
   freeAt = 0;
   outq: Outgoing[] = [];
   queued = false;
@@ -233,11 +252,22 @@ export class SimChannel implements ByteChannel {
     readonly oneWayMs: number,
     readonly loss: number,
     readonly capBps: number,
-  ) {}
+  ) {
+    this.maxMessageSize = Math.floor(MAX_MESSAGE_SIZE / net.byteScale);
+    this.sendHighWater = SEND_HIGH_WATER / net.byteScale;
+    this.lowWater = SEND_LOW_WATER / net.byteScale;
+    this.hidden = Math.min(SCTP_QUEUE_S * src.upBps, SCTP_QUEUE_MAX / net.byteScale);
+  }
+
+  /** What the page sees: the unsent bytes beyond those the SCTP stack took. */
+  get bufferedAmount(): number {
+    return Math.max(0, this.unsent - this.hidden);
+  }
 
   send(data: Uint8Array): void {
     if (this.closed) throw new Error("channel closed");
-    this.bufferedAmount += data.length;
+    if (data.length > this.maxMessageSize) throw new Error(`message of ${data.length} bytes over ${this.maxMessageSize}`);
+    this.unsent += data.length;
     this.net.transmit(this, data);
   }
 

@@ -25,6 +25,12 @@ export type Result = {
   httpBytes: number;
   p2pBytes: number;
   p2pShare: number;
+  /**
+   * Bytes viewers sent to peers; bytes viewers received and threw away (late bytes of a
+   * cancelled request, bytes another source had given already, a stopped HTTP response's).
+   */
+  uploadedBytes: number;
+  droppedBytes: number;
   startupMedianMs: number;
   startupP95Ms: number;
   rebufferRatio: number;
@@ -285,6 +291,8 @@ class World {
       httpBytes: http,
       p2pBytes: p2p,
       p2pShare: http + p2p ? p2p / (http + p2p) : 0,
+      uploadedBytes: vs.reduce((n, v) => n + v.up, 0) * this.sc.byteScale,
+      droppedBytes: vs.reduce((n, v) => n + v.dropped, 0) * this.sc.byteScale,
       startupMedianMs: percentile(startups, 0.5),
       startupP95Ms: percentile(startups, 0.95),
       rebufferRatio: watched + stalled ? stalled / (watched + stalled) : 0,
@@ -311,6 +319,8 @@ class Viewer implements Member {
   http = 0;
   p2p = 0;
   up = 0;
+  /** Peer bytes received and thrown away. */
+  dropped = 0;
   startupMs?: number;
   rebufferMs = 0;
   watchMs = 0;
@@ -365,7 +375,7 @@ class Viewer implements Member {
       onSegmentStored: () => {},
       startupWaitUntil: () => 0,
       onException: () => {},
-      onDroppedBytes: () => {},
+      onDroppedBytes: (n) => (this.dropped += n),
       verify: () => Promise.resolve({ ok: true }),
       onBadSegment: () => {},
       isBanned: () => false,

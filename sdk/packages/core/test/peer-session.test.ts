@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PeerSession, type ByteChannel, type PeerHost } from "../src/peer/peer-session.js";
+import { PeerSession, SEND_HIGH_WATER, type ByteChannel, type PeerHost } from "../src/peer/peer-session.js";
 import { pmlCommands } from "./pml.js";
 
 /** Two in-memory channels delivering to each other asynchronously, in order. */
@@ -247,6 +247,50 @@ describe("PeerSession uploads", () => {
     const raw = sent.filter((m) => !(m.length > 8 && String.fromCharCode(...m.subarray(0, 4)) === "cstr"));
     expect(commands).toEqual([{ c: 2, i: 1, s: big.length, r: 10 }, { c: 2, i: 2, s: 10, r: 11 }, { c: 3, i: 2, r: 11 }]);
     expect(raw.map((m) => m.length)).toEqual([10]);
+  });
+
+  it("keeps at most its high-water mark of an upload queued, so a cancel leaves little of it on the wire", async () => {
+    const seg = new Uint8Array(1_500_000).fill(5); // a 4 s segment at 3 Mbit/s
+    let queued = 0; // what the uplink has not carried yet
+    const segmentBytes: number[] = [];
+    const channel: ByteChannel = {
+      send: (d) => {
+        queued += d.length;
+        if (!(d.length > 8 && String.fromCharCode(...d.subarray(0, 4)) === "cstr")) segmentBytes.push(d.length);
+      },
+      get bufferedAmount() {
+        return queued;
+      },
+      close() {},
+    };
+    const pml = await pmlCommands();
+    const b = new PeerSession("A", channel, host(new Map([[1, seg]])));
+    const req = (c: Record<string, unknown>) => pml.serializePeerCommand(c, 65535).forEach((m: Uint8Array) => b.onMessage(m));
+    req({ c: 1, i: 1, r: 10 });
+    const sum = () => segmentBytes.reduce((n, x) => n + x, 0);
+    expect(sum()).toBeGreaterThan(0);
+    expect(sum()).toBeLessThanOrEqual(SEND_HIGH_WATER + 65535);
+    // The uplink carries it all; the session tops the queue up, never beyond the mark.
+    queued = 0;
+    b.onDrain();
+    expect(sum()).toBeLessThanOrEqual(2 * (SEND_HIGH_WATER + 65535));
+    req({ c: 5, i: 1, r: 10 }); // the requester gave up
+    const atCancel = sum();
+    queued = 0;
+    b.onDrain();
+    expect(sum()).toBe(atCancel);
+    expect(atCancel).toBeLessThan(seg.length / 4);
+  });
+
+  it("fills a channel to the high-water mark the channel asks for", async () => {
+    const seg = new Uint8Array(300_000).fill(6);
+    let queued = 0;
+    const channel: ByteChannel = { send: (d) => void (queued += d.length), get bufferedAmount() { return queued; }, sendHighWater: 4096, maxMessageSize: 4095, close() {} };
+    const pml = await pmlCommands();
+    const b = new PeerSession("A", channel, host(new Map([[1, seg]])));
+    pml.serializePeerCommand({ c: 1, i: 1, r: 10 }, 65535).forEach((m: Uint8Array) => b.onMessage(m));
+    expect(queued).toBeGreaterThan(0);
+    expect(queued).toBeLessThan(4096 + 2 * 4095);
   });
 
   it("serves a segment whose bytes must be read first (disk), unless the request was replaced meanwhile", async () => {

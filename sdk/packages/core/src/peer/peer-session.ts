@@ -30,6 +30,11 @@ export interface ByteChannel {
    * above it.
    */
   readonly maxMessageSize?: number;
+  /**
+   * Bytes of an upload kept queued in the channel at most; {@link SEND_HIGH_WATER} when unset
+   * (the simulator scales it with its bytes).
+   */
+  readonly sendHighWater?: number;
   close(): void;
 }
 
@@ -76,9 +81,15 @@ type Upload = { id: number; requestId: number; data: Uint8Array; offset: number 
 
 /** Max bytes per data message (PML's webRtcMaxMessageSize). */
 export const MAX_MESSAGE_SIZE = 65535;
-/** Stop filling the channel above this many buffered bytes; resume on bufferedamountlow. */
-export const SEND_HIGH_WATER = 1024 * 1024;
-export const SEND_LOW_WATER = 256 * 1024;
+/**
+ * Stop filling the channel above this many buffered bytes; resume on bufferedamountlow. Small on
+ * purpose: what is queued is committed. Bytes queued for an upload the requester then cancels,
+ * or that a new request replaces, still cross the uplink, ahead of everything sent after them on
+ * that channel and beside every other upload. The browser's SCTP stack keeps the link busy
+ * meanwhile: it holds a congestion window of its own beyond `bufferedAmount`.
+ */
+export const SEND_HIGH_WATER = 64 * 1024;
+export const SEND_LOW_WATER = 16 * 1024;
 
 export class PeerSession {
   loaded = new Set<number>();
@@ -341,7 +352,8 @@ export class PeerSession {
     if (!u || this.closed || this.paceTimer) return;
     const limiter = this.uploadLimiter;
     try {
-      while (u.offset < u.data.length && this.channel.bufferedAmount < SEND_HIGH_WATER) {
+      const highWater = this.channel.sendHighWater ?? SEND_HIGH_WATER;
+      while (u.offset < u.data.length && this.channel.bufferedAmount < highWater) {
         const wait = limiter?.waitMs() ?? 0;
         if (wait > 0) {
           this.paceTimer = setTimeout(() => {
