@@ -62,7 +62,7 @@ export type Scenario = {
   byteScale: number;
   /** Per-viewer segment memory, in segments (the SDK's memory limit, scaled). */
   memorySegments: number;
-  /** Scheduler options for the SDK (SchedulerConfig), as a site would set them. */
+  /** The SDK scheduler's settings for a design trial (`SchedulerConfig`; rates in real bytes/s). */
   scheduler?: Record<string, number>;
 };
 

@@ -355,7 +355,8 @@ class Viewer implements Member {
     const scheduler = {
       defaultPeerBps: 1_000_000 / sc.byteScale,
       defaultHttpBps: 1_000_000 / sc.byteScale,
-      ...(sc.scheduler ?? {}),
+      // Settings in bytes per second are given in real bytes, as the SDK's are.
+      ...Object.fromEntries(Object.entries(sc.scheduler ?? {}).map(([k, v]) => [k, k.endsWith("Bps") ? v / sc.byteScale : v])),
     };
     const config = resolveConfig({ announce: [], logLevel: "none", p2pEnabled: sc.p2p, multiSource: sc.multiSource, memoryCacheLimit: sc.memorySegments * (w.segmentData(0).length + 1), scheduler });
     const ctx: SwarmContext = {
