@@ -2,6 +2,7 @@
  * The simulator's commands:
  *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p] [--memory-segments M]
  *       [--scheduler safetyMarginS=2,...]  the SDK scheduler's settings (SchedulerConfig) for a design trial
+ *       [--live-sync K]  live start K segments behind the edge (3: hls.js's default; 5: the SDK's hls.js engine's)
  *   calibrate [--browser]  the 10-tab browser bench's stream and settings, beside its newest
  *                        figures in bench/swarm/results/ (--browser runs it first) or the documented ones
  *   scale [--max N] [--only live,live-sp,vod,vod-sp]
@@ -34,6 +35,7 @@ const { values: opt, positionals } = parseArgs({
     browser: { type: "boolean", default: false },
     "memory-segments": { type: "string" },
     scheduler: { type: "string" },
+    "live-sync": { type: "string" },
     out: { type: "string", default: join(import.meta.dirname, "..", "results") },
   },
 });
@@ -151,10 +153,10 @@ async function scale(): Promise<void> {
   plots(points);
 }
 
-type CurvePoint = Omit<Result, "scenario"> & { name: string; viewers: number; live: boolean; superPeers: number };
+type CurvePoint = Omit<Result, "scenario"> & { name: string; viewers: number; live: boolean; superPeers: number; liveSyncSegments?: number };
 
 function curvePoint({ scenario, ...r }: Result): CurvePoint {
-  return { ...r, name: scenario.name, viewers: scenario.viewers, live: scenario.live, superPeers: scenario.superPeers };
+  return { ...r, name: scenario.name, viewers: scenario.viewers, live: scenario.live, superPeers: scenario.superPeers, liveSyncSegments: scenario.liveSyncSegments };
 }
 
 /** Origin copies per segment and P2P share against the audience, one line per configuration. */
@@ -162,7 +164,8 @@ function plots(points: CurvePoint[]): void {
   const copies: Record<string, Series> = {};
   const shares: Record<string, Series> = {};
   for (const p of [...points].sort((a, b) => a.viewers - b.viewers)) {
-    const key = `${p.live ? "live" : "VOD"}${p.superPeers ? " + super peer" : ""}`;
+    const behind = p.live && p.liveSyncSegments !== undefined && p.liveSyncSegments !== 3 ? `, ${p.liveSyncSegments} behind` : "";
+    const key = `${p.live ? "live" : "VOD"}${behind}${p.superPeers ? " + super peer" : ""}`;
     (copies[key] ??= { name: key, points: [] }).points.push([p.viewers, p.originCopiesPerSegment]);
     (shares[key] ??= { name: key, points: [] }).points.push([p.viewers, p.p2pShare]);
   }
@@ -174,6 +177,17 @@ function plots(points: CurvePoint[]): void {
 async function plot(): Promise<void> {
   const points = positionals.slice(1).flatMap((f) => JSON.parse(readFileSync(f, "utf8")) as CurvePoint[]);
   plots(points);
+}
+
+/** `--live-sync K`: a whole number of segments, 1 or more. */
+function liveSync(): { liveSyncSegments?: number } {
+  if (opt["live-sync"] === undefined) return {};
+  const k = Number(opt["live-sync"]);
+  if (!Number.isInteger(k) || k < 1) {
+    log(`--live-sync takes a number of segments (1 or more), not ${opt["live-sync"]}`);
+    process.exit(2);
+  }
+  return { liveSyncSegments: k };
 }
 
 /** `safetyMarginS=2,simultaneousP2PDownloads=2`: numbers only, names checked against the SDK's. */
@@ -193,7 +207,7 @@ function schedulerSettings(spec: string): Record<string, number> {
 async function runCmd(): Promise<void> {
   const n = Number(opt.viewers);
   const sc = internetScenario(n, {
-    name: `${opt.vod ? "vod" : "live"}-${n}`,
+    name: `${opt.vod ? "vod" : "live"}-${n}${opt["live-sync"] ? `-sync${opt["live-sync"]}` : ""}`,
     live: !opt.vod,
     superPeers: Number(opt["super-peers"]),
     seed: Number(opt.seed),
@@ -202,6 +216,7 @@ async function runCmd(): Promise<void> {
     ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}),
     ...(opt["memory-segments"] ? { memorySegments: Number(opt["memory-segments"]) } : {}),
     ...(opt.scheduler ? { scheduler: schedulerSettings(opt.scheduler) } : {}),
+    ...liveSync(),
   });
   const r = await runOne(sc);
   emit(`run-${sc.name}`, table([r]));
