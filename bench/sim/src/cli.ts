@@ -43,6 +43,11 @@ const { values: opt, positionals } = parseArgs({
 const outDir = opt.out as string;
 mkdirSync(outDir, { recursive: true });
 const log = (s: string) => process.stderr.write(s + "\n");
+/** A command line we cannot run: say why, exit 2. */
+function usageError(why: string): never {
+  log(why);
+  process.exit(2);
+}
 
 async function runOne(sc: Scenario): Promise<Result> {
   const r = await simulate(sc);
@@ -183,10 +188,7 @@ async function plot(): Promise<void> {
 function liveSync(): { liveSyncSegments?: number } {
   if (opt["live-sync"] === undefined) return {};
   const k = Number(opt["live-sync"]);
-  if (!Number.isInteger(k) || k < 1) {
-    log(`--live-sync takes a number of segments (1 or more), not ${opt["live-sync"]}`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(k) || k < 1) usageError(`--live-sync takes a number of segments (1 or more), not ${opt["live-sync"]}`);
   return { liveSyncSegments: k };
 }
 
@@ -196,8 +198,7 @@ function schedulerSettings(spec: string): Record<string, number> {
   for (const pair of spec.split(",")) {
     const [key, value] = pair.split("=");
     if (!key || !(key in DEFAULT_SCHEDULER) || value === undefined || !Number.isFinite(Number(value))) {
-      log(`--scheduler takes name=number pairs of ${Object.keys(DEFAULT_SCHEDULER).join(", ")}; not ${pair}`);
-      process.exit(2);
+      usageError(`--scheduler takes name=number pairs of ${Object.keys(DEFAULT_SCHEDULER).join(", ")}; not ${pair}`);
     }
     out[key] = Number(value);
   }
@@ -225,8 +226,5 @@ async function runCmd(): Promise<void> {
 
 const cmd = positionals[0] ?? "run";
 const commands: Record<string, () => Promise<void>> = { run: runCmd, calibrate, scale, plot };
-if (!commands[cmd]) {
-  log(`unknown command ${cmd}: run, calibrate or scale`);
-  process.exit(2);
-}
+if (!commands[cmd]) usageError(`unknown command ${cmd}: run, calibrate, scale or plot`);
 await commands[cmd]();

@@ -319,7 +319,7 @@ class Viewer implements Member {
   http = 0;
   p2p = 0;
   up = 0;
-  /** Peer bytes received and thrown away. */
+  /** Bytes received and thrown away (a peer's or a stopped HTTP response's). */
   dropped = 0;
   startupMs?: number;
   rebufferMs = 0;

@@ -20,12 +20,11 @@ const seconds = Number(values.seconds);
 if (caps.some((c) => !(c > 0)) || !(seconds > 1)) throw new Error('--caps takes upload caps in kbit/s (420,5000), --seconds more than 1');
 const HIGH_WATER = 64 * 1024;
 
-/** Waits for ICE gathering to finish, so the description carries every candidate. */
-const gathered = () =>
-  new Promise((resolve) => {
-    if (window.pc.iceGatheringState === 'complete') return resolve();
-    window.pc.addEventListener('icegatheringstatechange', () => window.pc.iceGatheringState === 'complete' && resolve());
-  });
+/** Page code: waits for ICE gathering to finish, so the description carries every candidate. */
+const GATHERED = `window.gathered = () => new Promise((resolve) => {
+  if (window.pc.iceGatheringState === 'complete') return resolve();
+  window.pc.addEventListener('icegatheringstatechange', () => window.pc.iceGatheringState === 'complete' && resolve());
+});`;
 
 async function measure(capKbps) {
   const net = await buildViewerNetwork([
@@ -36,6 +35,7 @@ async function measure(capKbps) {
   try {
     for (const v of net.viewers) contexts.push(await launchBrowser({ executablePath: v.executable }));
     const [sender, receiver] = await Promise.all(contexts.map(async (c) => c.pages()[0] ?? c.newPage()));
+    await Promise.all([sender, receiver].map((p) => p.evaluate(GATHERED)));
     await receiver.evaluate(() => {
       window.pc = new RTCPeerConnection();
       window.received = 0;
@@ -44,22 +44,19 @@ async function measure(capKbps) {
         e.channel.onmessage = (m) => (window.received += m.data.byteLength);
       };
     });
-    const offer = await sender.evaluate(async (gatheredSrc) => {
+    const offer = await sender.evaluate(async () => {
       window.pc = new RTCPeerConnection();
       window.dc = window.pc.createDataChannel('probe');
       await window.pc.setLocalDescription();
-      await eval(gatheredSrc)();
+      await window.gathered();
       return window.pc.localDescription.toJSON();
-    }, `(${gathered})`);
-    const answer = await receiver.evaluate(
-      async ([o, gatheredSrc]) => {
-        await window.pc.setRemoteDescription(o);
-        await window.pc.setLocalDescription();
-        await eval(gatheredSrc)();
-        return window.pc.localDescription.toJSON();
-      },
-      [offer, `(${gathered})`],
-    );
+    });
+    const answer = await receiver.evaluate(async (o) => {
+      await window.pc.setRemoteDescription(o);
+      await window.pc.setLocalDescription();
+      await window.gathered();
+      return window.pc.localDescription.toJSON();
+    }, offer);
     await sender.evaluate(async (a) => {
       await window.pc.setRemoteDescription(a);
       if (window.dc.readyState !== 'open') await new Promise((r) => (window.dc.onopen = r));

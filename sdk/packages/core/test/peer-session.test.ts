@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PeerSession, SEND_HIGH_WATER, type ByteChannel, type PeerHost } from "../src/peer/peer-session.js";
+import { isCommandChunk } from "../src/protocol/index.js";
 import { pmlCommands } from "./pml.js";
 
 /** Two in-memory channels delivering to each other asynchronously, in order. */
@@ -243,8 +244,8 @@ describe("PeerSession uploads", () => {
     buffered = 0;
     b.onDrain();
     const dec = (m: Uint8Array) => pml.deserializeCommand(m.subarray(4, m.length - 4));
-    const commands = sent.filter((m) => m.length > 8 && String.fromCharCode(...m.subarray(0, 4)) === "cstr").map(dec);
-    const raw = sent.filter((m) => !(m.length > 8 && String.fromCharCode(...m.subarray(0, 4)) === "cstr"));
+    const commands = sent.filter(isCommandChunk).map(dec);
+    const raw = sent.filter((m) => !isCommandChunk(m));
     expect(commands).toEqual([{ c: 2, i: 1, s: big.length, r: 10 }, { c: 2, i: 2, s: 10, r: 11 }, { c: 3, i: 2, r: 11 }]);
     expect(raw.map((m) => m.length)).toEqual([10]);
   });
@@ -256,7 +257,7 @@ describe("PeerSession uploads", () => {
     const channel: ByteChannel = {
       send: (d) => {
         queued += d.length;
-        if (!(d.length > 8 && String.fromCharCode(...d.subarray(0, 4)) === "cstr")) segmentBytes.push(d.length);
+        if (!isCommandChunk(d)) segmentBytes.push(d.length);
       },
       get bufferedAmount() {
         return queued;
