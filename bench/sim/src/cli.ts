@@ -3,6 +3,7 @@
  *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p] [--memory-segments M]
  *       [--scheduler safetyMarginS=2,...]  the SDK scheduler's settings (SchedulerConfig) for a design trial
  *       [--live-sync K]  live start K segments behind the edge (3: hls.js's default; 5: the SDK's hls.js engine's)
+ *       [--single-source] [--no-relay]  the SDK's multiSource / relay off
  *   calibrate [--browser]  the 10-tab browser bench's stream and settings, beside its newest
  *                        figures in bench/swarm/results/ (--browser runs it first) or the documented ones
  *   scale [--max N] [--only live,live-sp,vod,vod-sp]
@@ -30,6 +31,7 @@ const { values: opt, positionals } = parseArgs({
     seed: { type: "string", default: "1" },
     "no-p2p": { type: "boolean", default: false },
     "single-source": { type: "boolean", default: false },
+    "no-relay": { type: "boolean", default: false },
     max: { type: "string", default: "10000" },
     only: { type: "string", default: "live,live-sp,vod,vod-sp" },
     browser: { type: "boolean", default: false },
@@ -51,7 +53,8 @@ function usageError(why: string): never {
 
 async function runOne(sc: Scenario): Promise<Result> {
   const r = await simulate(sc);
-  log(`  ${sc.name}: share ${r.p2pShare.toFixed(3)}, origin copies/segment ${r.originCopiesPerSegment.toFixed(2)}, ${r.wallSeconds.toFixed(1)} s wall, ${r.events} events`);
+  const steady = r.steadyCopiesPerSegment === undefined ? "" : ` (steady state ${r.steadyCopiesPerSegment.toFixed(2)})`;
+  log(`  ${sc.name}: share ${r.p2pShare.toFixed(3)}, origin copies/segment ${r.originCopiesPerSegment.toFixed(2)}${steady}, ${r.wallSeconds.toFixed(1)} s wall, ${r.events} events`);
   log(`  player's loads (count, mean ms): ${Object.entries(r.loads).map(([k, l]) => `${k} ${l.n} / ${l.meanMs}`).join(", ")}`);
   return r;
 }
@@ -214,6 +217,7 @@ async function runCmd(): Promise<void> {
     seed: Number(opt.seed),
     p2p: !opt["no-p2p"],
     multiSource: !opt["single-source"],
+    relay: !opt["no-relay"],
     ...(opt.seconds ? { durationS: Number(opt.seconds) } : {}),
     ...(opt["memory-segments"] ? { memorySegments: Number(opt["memory-segments"]) } : {}),
     ...(opt.scheduler ? { scheduler: schedulerSettings(opt.scheduler) } : {}),

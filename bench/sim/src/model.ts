@@ -51,6 +51,8 @@ export type Scenario = {
   p2p: boolean;
   /** The SDK's `multiSource`: a segment from several peers at once, in parts. */
   multiSource: boolean;
+  /** The SDK's `relay`: segments served to peers while they are still arriving. */
+  relay: boolean;
   superPeers: number;
   superPeerUpMbps: number;
   superPeerMaxConnections: number;
@@ -115,6 +117,7 @@ export function internetScenario(viewers: number, opts: Partial<Scenario> = {}):
     trackerMaxOffers: 10,
     p2p: true,
     multiSource: true,
+    relay: true,
     superPeers: 0,
     superPeerUpMbps: 1000,
     superPeerMaxConnections: 500,

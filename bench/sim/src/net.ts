@@ -163,13 +163,15 @@ export class Net {
 
   /**
    * The SDK's HTTP fetch against the simulated CDN. `segment(url)` gives the bytes of a URL;
-   * `onOrigin` hears of every byte the CDN delivers.
+   * `onOrigin` hears of every byte the CDN delivers. The response states its length at its
+   * first byte and comes in pieces of {@link HTTP_CHUNK} real bytes, as a browser's fetch
+   * stream gives them.
    */
   cdnFetcher(
     host: Host,
     cdn: { rttMs: number; connBps: number },
     segment: (url: string) => Uint8Array,
-    onOrigin: (bytes: number) => void,
+    onOrigin: (bytes: number, url: string) => void,
   ): typeof fetchSegmentBytes {
     const loop = this.loop;
     const rtt = cdn.rttMs + 2 * host.accessMs;
@@ -191,7 +193,7 @@ export class Net {
         };
         if (opts.signal?.aborted) return abort();
         opts.signal?.addEventListener("abort", abort);
-        const CHUNK = 64 * 1024;
+        const CHUNK = Math.max(1, Math.round(HTTP_CHUNK / this.byteScale));
         let connFree = 0;
         const next = () => {
           if (done) return;
@@ -208,19 +210,22 @@ export class Net {
             if (done) return;
             const chunk = data.subarray(sent, sent + size);
             sent += size;
-            onOrigin(size);
+            onOrigin(size, url);
             opts.onBytes?.(chunk);
             next();
           });
         };
         pending = loop.after(rtt, () => {
           if (done) return;
-          opts.onFirstByte?.();
+          opts.onFirstByte?.(data.length);
           next();
         });
       });
   }
 }
+
+/** Bytes per piece of an HTTP response's body as the page reads it (real bytes). */
+export const HTTP_CHUNK = 64 * 1024;
 
 type Outgoing = { data: Uint8Array; off: number; command: boolean };
 

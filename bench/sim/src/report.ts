@@ -3,11 +3,11 @@ import type { Result } from "./sim.js";
 
 const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
-export const HEADER = "| run | viewers (sessions) | origin MB | origin copies/segment | P2P share | startup p50 / p95 ms | rebuffer ratio | upload/download per viewer mean (p95, max) | bytes dropped / uploaded | peers | wall s |";
+export const HEADER = "| run | viewers (sessions) | origin MB | origin copies/segment (steady) | P2P share | startup p50 / p95 ms | rebuffer ratio | upload/download per viewer mean (p95, max) | bytes dropped / uploaded | peers | wall s |";
 
 export function row(r: Result): string {
   const u = r.uploadRatio;
-  return `| ${r.scenario.name} | ${r.scenario.viewers} (${r.sessions}) | ${f(r.originBytes / 1e6, 1)} | ${f(r.originCopiesPerSegment, 2)} | ${f(r.p2pShare)} | ${f(r.startupMedianMs, 0)} / ${f(r.startupP95Ms, 0)} | ${f(r.rebufferRatio, 4)} | ${f(u.mean, 2)} (${f(u.p95, 2)}, ${f(u.max, 2)}) | ${f(r.uploadedBytes ? r.droppedBytes / r.uploadedBytes : NaN, 2)} | ${f(r.meanPeers, 1)} | ${f(r.wallSeconds, 1)} |`;
+  return `| ${r.scenario.name} | ${r.scenario.viewers} (${r.sessions}) | ${f(r.originBytes / 1e6, 1)} | ${f(r.originCopiesPerSegment, 2)}${r.steadyCopiesPerSegment === undefined ? "" : ` (${f(r.steadyCopiesPerSegment, 2)})`} | ${f(r.p2pShare)} | ${f(r.startupMedianMs, 0)} / ${f(r.startupP95Ms, 0)} | ${f(r.rebufferRatio, 4)} | ${f(u.mean, 2)} (${f(u.p95, 2)}, ${f(u.max, 2)}) | ${f(r.uploadedBytes ? r.droppedBytes / r.uploadedBytes : NaN, 2)} | ${f(r.meanPeers, 1)} | ${f(r.wallSeconds, 1)} |`;
 }
 
 export function table(rs: Result[]): string {

@@ -22,6 +22,12 @@ export type Result = {
   originBytes: number;
   /** Origin bytes over the bytes of the distinct segments viewers downloaded. */
   originCopiesPerSegment: number;
+  /**
+   * Live: the same for the segments published after the audience's ramp and early enough that
+   * every viewer has fetched them by the end (undefined for VOD, or when there are none): the
+   * steady state, without the arrivals' first segments.
+   */
+  steadyCopiesPerSegment?: number;
   httpBytes: number;
   p2pBytes: number;
   p2pShare: number;
@@ -102,6 +108,8 @@ class World {
   /** The player's segment loads by where they came from: count and total time. */
   readonly loads: Record<string, { n: number; ms: number }> = {};
   originBytes = 0;
+  /** Origin bytes by segment id. */
+  readonly originBySegment = new Map<number, number>();
   private active: Viewer[] = [];
   private phase = 0;
   readonly endMs: number;
@@ -132,6 +140,30 @@ class World {
     return d;
   }
 
+  /** When live segment `id` is first listed (ms). */
+  publishedAt(id: number): number {
+    return Math.max(0, id - this.sc.windowSegments + 1) * this.sc.segmentS * 1000;
+  }
+
+  /**
+   * Origin copies of the live segments published after the ramp and at least the player's
+   * live delay plus two segments before the end (so every viewer fetched them).
+   */
+  steadyCopies(): number | undefined {
+    if (!this.sc.live) return undefined;
+    const from = this.sc.rampS * 1000;
+    const to = this.endMs - (this.sc.liveSyncSegments + 2) * this.sc.segmentS * 1000;
+    let origin = 0;
+    let bytes = 0;
+    for (const id of this.played) {
+      const at = this.publishedAt(id);
+      if (at < from || at > to) continue;
+      origin += this.originBySegment.get(id) ?? 0;
+      bytes += this.realBytes(id);
+    }
+    return bytes ? origin / bytes : undefined;
+  }
+
   /** Segments listed by the live playlist at time `t` (ms): ids < available(t). */
   available(t: number): number {
     return this.sc.windowSegments + Math.floor(t / (this.sc.segmentS * 1000));
@@ -158,7 +190,11 @@ class World {
       host,
       { rttMs: this.sc.cdn.rttMs, connBps: (this.sc.cdn.connMbps * MBPS) / this.sc.byteScale },
       (url) => this.segmentData(Number(url.slice(4))),
-      (n) => (this.originBytes += n * this.sc.byteScale),
+      (n, url) => {
+        const id = Number(url.slice(4));
+        this.originBytes += n * this.sc.byteScale;
+        this.originBySegment.set(id, (this.originBySegment.get(id) ?? 0) + n * this.sc.byteScale);
+      },
     );
   }
 
@@ -288,6 +324,7 @@ class World {
       sessions: vs.length,
       originBytes: this.originBytes,
       originCopiesPerSegment: playedBytes ? this.originBytes / playedBytes : 0,
+      steadyCopiesPerSegment: this.steadyCopies(),
       httpBytes: http,
       p2pBytes: p2p,
       p2pShare: http + p2p ? p2p / (http + p2p) : 0,
@@ -358,7 +395,7 @@ class Viewer implements Member {
       // Settings in bytes per second are given in real bytes, as the SDK's are.
       ...Object.fromEntries(Object.entries(sc.scheduler ?? {}).map(([k, v]) => [k, k.endsWith("Bps") ? v / sc.byteScale : v])),
     };
-    const config = resolveConfig({ announce: [], logLevel: "none", p2pEnabled: sc.p2p, multiSource: sc.multiSource, memoryCacheLimit: sc.memorySegments * (w.segmentData(0).length + 1), scheduler });
+    const config = resolveConfig({ announce: [], logLevel: "none", p2pEnabled: sc.p2p, multiSource: sc.multiSource, relay: sc.relay, memoryCacheLimit: sc.memorySegments * (w.segmentData(0).length + 1), scheduler });
     const ctx: SwarmContext = {
       config,
       log: new Logger("none"),

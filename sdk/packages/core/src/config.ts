@@ -81,6 +81,13 @@ export type P2PConfig = {
    * that ask either way. Default true.
    */
   multiSource?: boolean;
+  /**
+   * Serve a segment to our own peers while it is still arriving (from HTTP or from peers), as
+   * its bytes come, so that a fresh live segment crosses the swarm in the time of one transfer
+   * rather than one per hop. P2P Media Loader peers are only ever offered whole segments.
+   * Default true.
+   */
+  relay?: boolean;
   /** Print one line naming the engine and its version to the console at start. Default true. */
   showSlogan?: boolean;
   /** Hold the first HTTP requests until a peer connects (or waitForPeerTimeout). Default false. */
@@ -184,6 +191,7 @@ export function resolveConfig(c: P2PConfig): ResolvedConfig {
     // A count that is not one (NaN, negative) would hold P2P downloads for good: 0.
     minPeers: Number.isFinite(c.minPeers) ? Math.max(0, Math.floor(c.minPeers as number)) : 0,
     multiSource: c.multiSource ?? true,
+    relay: c.relay ?? true,
     schedulerConfig: { ...DEFAULT_SCHEDULER, ...(c.scheduler ?? {}) },
     rtcConfig: c.webRTCConfig ?? { iceServers: DEFAULT_ICE_SERVERS },
     integrityConfig: c.integrity === false ? false : c.integrity === true || c.integrity === undefined ? {} : c.integrity,

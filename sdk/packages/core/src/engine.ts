@@ -3,6 +3,7 @@
  * periodic scheduler tick, stats, events. Player integrations (hls.js, ...) feed it manifests,
  * playlists and playback position and ask it for segments.
  */
+import { BlameLedger } from "./blame.js";
 import { isMobile, resolveConfig, rtcConfigProblems, type P2PConfig, type ResolvedConfig } from "./config.js";
 import { DiskCache } from "./disk-cache.js";
 import { currentConnection, networkPolicy, type NetworkPolicy } from "./network-policy.js";
@@ -79,8 +80,6 @@ export type StreamRef = { runtimeUrl: string; type: StreamType; shortId: string;
 export type PeerInfo = { peerId: string; swarm: string; bytesDown: number; bytesUp: number; throughput?: number };
 
 const TICK_MS = 250;
-/** A peer that took part in this many bad segments with other senders is banned too. */
-const SHARED_BLAME_BAN = 2;
 const INACTIVE_SWARM_MS = 30_000;
 
 export class P2PEngine extends Emitter<EngineEvents> {
@@ -162,7 +161,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
   private readonly digests: DigestManifests;
   /** Peers banned for this session, and blame shared with others before a ban. */
   private readonly banned = new Set<string>();
-  private readonly sharedBlame = new Map<string, number>();
+  private readonly blame = new BlameLedger();
   private speedWindow: { at: number; bytes: number }[] = [];
   private lastStatsKey = "";
   private readonly onPageHide = () => this.sendBeaconStats();
@@ -362,7 +361,10 @@ export class P2PEngine extends Emitter<EngineEvents> {
       onUploadBytes: (n) => (this.counters.p2pUp += n),
       onDroppedBytes: (n) => (this.counters.dropped += n),
       verify: (swarm, seg, data, fromPeers) => this.verifySegment(swarm, seg, data, fromPeers),
-      onBadSegment: (swarm, seg, peers, v, proven) => this.onBadSegment(swarm, seg, peers, v, proven),
+      onBadSegment: (swarm, seg, peers, v, proven, relayed) => this.onBadSegment(swarm, seg, peers, v, proven, relayed),
+      onRetracted: (swarm, peerId, id) => {
+        if (this.blame.retraction(peerId, `${swarm.swarmId}|${id}`)) this.log.info("peer", peerId, "retracted segment", id, "of", swarm.swarmId, ": not held against it");
+      },
       isBanned: (peerId) => this.banned.has(peerId),
       uploadEnabled: () => this.p2pOn && this.config.p2pUploadEnabled && this.net.upload,
       uploadLimiter: () => this.uploadCap,
@@ -434,21 +436,22 @@ export class P2PEngine extends Emitter<EngineEvents> {
   }
 
   /**
-   * A segment from peers failed its check. Its only sender is banned for the session; a sender
-   * that shared the segment with others is banned once that happens twice. Unlisted segments
-   * blame nobody.
+   * A segment from peers failed its check: its senders are blamed as blame.ts says (its only
+   * sender is banned for the session; one that shared or relayed it, at the second). Unlisted
+   * segments blame nobody.
    */
-  private onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }, proven = false): void {
+  private onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }, proven = false, relayed: ReadonlySet<string> = new Set()): void {
     if (!v.blame) {
       this.counters.unverified++;
       this.log.info("segment", seg.id, "from", peers.join(", "), "not used:", v.reason);
       return;
     }
     this.counters.badSegments++;
-    for (const peerId of peers) {
-      const shared = peers.length > 1 && !proven ? (this.sharedBlame.get(peerId) ?? 0) + 1 : SHARED_BLAME_BAN;
-      this.sharedBlame.set(peerId, shared);
-      const ban = shared >= SHARED_BLAME_BAN;
+    for (const { peerId, ban, excused } of this.blame.offence({ key: `${swarm.swarmId}|${seg.id}`, senders: peers, proven, relayed })) {
+      if (excused) {
+        this.log.info("segment", seg.id, "relayed by", peerId, "was bad, which it retracted: not held against it");
+        continue;
+      }
       const message = `peer ${peerId} sent segment ${seg.id} of ${swarm.swarmId} (${seg.url}): ${v.reason}${ban ? "; banned for this session" : ""}`;
       this.log.warn(message);
       this.emit("exception", { code: "PEER_EXPT", message });

@@ -28,7 +28,8 @@ export async function fetchSegmentBytes(
     offset?: number;
     signal?: AbortSignal;
     onBytes?: (chunk: Uint8Array) => void;
-    onFirstByte?: () => void;
+    /** Once the response's head arrived, with how many bytes follow when the server says so. */
+    onFirstByte?: (length?: number) => void;
     headers?: Record<string, string>;
   } = {},
 ): Promise<HttpResult> {
@@ -44,11 +45,11 @@ export async function fetchSegmentBytes(
   }
   const res = await fetch(url, { headers, signal: opts.signal ?? null });
   if (!res.ok) throw new HttpError(`HTTP ${res.status} for ${url}`, res.status);
-  opts.onFirstByte?.();
   // A 200 to a ranged request carries the whole resource: skip to what we asked for.
   let skip = wantStart !== undefined && res.status === 200 ? wantStart : 0;
   let limit = opts.range && res.status === 200 ? opts.range.end - opts.range.start + 1 - offset : Infinity;
   const length = statedLength(res, wantStart, skip, limit);
+  opts.onFirstByte?.(length);
   const parts: Uint8Array[] = [];
   let total = 0;
   const push = (chunk: Uint8Array) => {

@@ -72,6 +72,8 @@ export class SegmentTransfer {
   private dropped = 0;
   /** Times sources disagreed about the segment's length. */
   conflicts = 0;
+  /** Times every byte held was discarded: bytes read before a discard may not be the segment's. */
+  discards = 0;
   usedHttp = false;
   usedP2P = false;
   private readonly peers = new Set<string>();
@@ -109,6 +111,24 @@ export class SegmentTransfer {
   get rescueBytes(): number | undefined {
     const end = this.lastMissingEnd();
     return this.length === undefined ? undefined : end === undefined ? 0 : end - this.firstMissing(0);
+  }
+
+  /**
+   * Held bytes from `from` on, at most `max`, without copying: those of one stored piece, so
+   * possibly fewer. Undefined when byte `from` is not held. A relay serves a segment still
+   * arriving with this.
+   */
+  read(from: number, max: number): Uint8Array | undefined {
+    for (const s of this.spans) {
+      if (s.start > from) return undefined;
+      if (from >= s.start + s.len) continue;
+      let at = s.start;
+      for (const c of s.chunks) {
+        if (from < at + c.length) return c.subarray(from - at, Math.min(c.length, from - at + max));
+        at += c.length;
+      }
+    }
+    return undefined;
   }
 
   /** The active sources. */
@@ -232,6 +252,7 @@ export class SegmentTransfer {
    * length is kept.
    */
   discard(): void {
+    if (this.held) this.discards++;
     this.drop(this.held);
     this.spans = [];
     this.held = 0;

@@ -6,7 +6,7 @@ import { realClock, type Clock, type TimerHandle } from "./clock.js";
 import type { ResolvedConfig } from "./config.js";
 import { fetchSegmentBytes, type ByteRange, type Ewma } from "./http.js";
 import type { Logger } from "./logger.js";
-import { PeerSession, type ByteChannel, type PeerHost } from "./peer/peer-session.js";
+import { PeerSession, type ByteChannel, type GrowingSegment, type PeerHost } from "./peer/peer-session.js";
 import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
 import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, type PrefetchInput, type SchedulerConfig } from "./scheduler.js";
 import { SegmentTransfer, type Origin, type Source } from "./segment-transfer.js";
@@ -74,7 +74,13 @@ export interface SwarmContext {
    * A segment from these peers failed its check: count it, blame them (disconnect, ban).
    * `proven`: each of them sent wrong bytes (not merely took part in a bad segment).
    */
-  onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }, proven?: boolean): void;
+  onBadSegment(swarm: StreamSwarm, seg: SegmentInfo, peers: string[], v: Verification & { ok: false }, proven?: boolean, relayed?: ReadonlySet<string>): void;
+  /**
+   * A peer says what it relayed to us of a segment may be wrong (its own copy failed): a bad
+   * segment it relayed is not its fault. `relayed` in {@link onBadSegment}: the peers among the
+   * senders that were relaying the segment as it reached them.
+   */
+  onRetracted?(swarm: StreamSwarm, peerId: string, segmentId: number): void;
   /** Peers banned for this session: no connection to them is kept or made. */
   isBanned(peerId: string): boolean;
   /** Upload allowed now: P2P on, `p2pUploadEnabled`, and the connection allows it (network-policy.ts). */
@@ -119,6 +125,12 @@ type Transfer = {
    * which bytes, judged against the right bytes once the segment is whole and checked.
    */
   suspect?: { data: Uint8Array; origins: Origin[]; verdict: Verification & { ok: false } };
+  /** Peers that relayed their bytes of it to us while still receiving it themselves. */
+  relayedBy: Set<string>;
+  /** We offered it to a peer while still receiving it: what we sent must be retracted if it turns out wrong. */
+  relayedOut: boolean;
+  /** The checked segment, once whole: what a relay still under way sends the rest from. */
+  whole?: Uint8Array;
 };
 
 /** One peer's share of a transfer: the whole rest of the segment, or a part of it. */
@@ -432,8 +444,10 @@ export class StreamSwarm implements PeerHost {
 
   // ---- PeerHost (called by sessions) ---------------------------------------------------------
 
-  segmentData(id: number): Uint8Array | undefined | Promise<Uint8Array | undefined> {
-    return this.ctx.storage.get(this.swarmId, id, this.clock.now()) ?? (this.onDisk.has(id) ? this.readDisk(id) : undefined);
+  segmentData(id: number): Uint8Array | GrowingSegment | undefined | Promise<Uint8Array | undefined> {
+    const held = this.ctx.storage.get(this.swarmId, id, this.clock.now()) ?? (this.onDisk.has(id) ? this.readDisk(id) : undefined);
+    const t = this.transfers.get(id);
+    return held ?? (t && this.relayable(t) ? this.growing(t) : undefined);
   }
 
   holds(id: number): boolean {
@@ -452,6 +466,21 @@ export class StreamSwarm implements PeerHost {
     this.pump();
   }
 
+  onRetracted(session: PeerSession, id: number): void {
+    const peerId = session.remotePeerId;
+    this.ctx.onRetracted?.(this, peerId, id);
+    const t = this.transfers.get(id);
+    if (!t || !t.relayedBy.has(peerId) || !t.bytes.contributors.includes(peerId)) return;
+    // Its bytes held may be wrong and cannot be told from the others: start the segment over.
+    this.ctx.log.info("peer", peerId, "retracted segment", id, ": its bytes are dropped");
+    this.stopSource(t);
+    t.bytes.discard();
+    t.failedPeers.add(peerId);
+    this.retractRelayed(t);
+    t.mode = "wait";
+    this.resume(t);
+  }
+
   onUploaded(bytes: number, session: PeerSession): void {
     this.ctx.onUploadBytes(bytes, session.remotePeerId);
   }
@@ -464,6 +493,48 @@ export class StreamSwarm implements PeerHost {
     this.ctx.log.warn("peer", session.remotePeerId, "protocol error:", reason);
     this.ctx.onException("PEER_EXPT", `peer ${session.remotePeerId}: ${reason}`);
     this.dropPeer(session.remotePeerId, reason);
+  }
+
+  // ---- relay (segments still arriving) ----------------------------------------------------------
+
+  /** Offered to our peers before it is whole: its length is known and bytes are coming. */
+  private relayable(t: Transfer): boolean {
+    return this.ctx.config.relay !== false && t.bytes.total !== undefined && t.bytes.received > 0 && (t.mode === "http" || t.mode === "p2p" || t.mode === "verify");
+  }
+
+  /** What a session serves of a segment still arriving: its bytes as they come, until it is whole or lost. */
+  private growing(t: Transfer): GrowingSegment {
+    const total = t.bytes.total as number;
+    const discards = t.bytes.discards;
+    t.relayedOut = true;
+    return {
+      total,
+      read: (from, max) => {
+        if (t.whole) return t.whole.subarray(from, from + max);
+        if (this.transfers.get(t.seg.id) !== t || t.bytes.discards !== discards || t.bytes.total !== total) return null;
+        return t.bytes.read(from, max);
+      },
+    };
+  }
+
+  /** `n` bytes joined the segment: sessions relaying it send on; its first bytes make it worth announcing. */
+  private grew(t: Transfer, n: number): void {
+    this.pumpRelays(t);
+    if (t.bytes.received === n && this.relayable(t)) this.scheduleAnnounce();
+  }
+
+  /** The segment's bytes grew, or it ended: sessions relaying it send on. */
+  private pumpRelays(t: Transfer): void {
+    if (!t.relayedOut) return;
+    for (const e of this.peers.values()) if (e.session.relayingId === t.seg.id) e.session.onRelayBytes();
+  }
+
+  /** What we relayed of this segment may be wrong: the peers that speak relay are told. */
+  private retractRelayed(t: Transfer): void {
+    this.pumpRelays(t); // uploads still under way end now (their reads say the bytes are gone)
+    if (!t.relayedOut) return;
+    t.relayedOut = false;
+    for (const e of this.peers.values()) e.session.retract(t.seg.id);
   }
 
   // ---- segments -------------------------------------------------------------------------------
@@ -558,7 +629,10 @@ export class StreamSwarm implements PeerHost {
       if (!this.peers.size) return;
       const l = this.storedIds();
       const p = [...this.httpLoading];
-      for (const e of this.peers.values()) e.session.announce(l, p);
+      // Peers that speak relay also hear of the segments still arriving here.
+      const arriving = [...this.transfers.values()].filter((t) => this.relayable(t)).map((t) => t.seg.id);
+      const withArriving = arriving.length ? [...l, ...arriving] : l;
+      for (const e of this.peers.values()) e.session.announce(e.session.relays ? withArriving : l, p);
     }, 50);
   }
 
@@ -661,7 +735,18 @@ export class StreamSwarm implements PeerHost {
 
   private newTransfer(seg: SegmentInfo, mode: Transfer["mode"]): Transfer {
     const known = seg.byteRange ? seg.byteRange.end - seg.byteRange.start + 1 : undefined;
-    const t: Transfer = { seg, bytes: new SegmentTransfer(known, (n) => this.ctx.onDroppedBytes(n)), mode, peerParts: new Map(), startedAt: this.clock.now(), waiters: [], httpRestarts: 0, failedPeers: new Set() };
+    const t: Transfer = {
+      seg,
+      bytes: new SegmentTransfer(known, (n) => this.ctx.onDroppedBytes(n)),
+      mode,
+      peerParts: new Map(),
+      startedAt: this.clock.now(),
+      waiters: [],
+      httpRestarts: 0,
+      failedPeers: new Set(),
+      relayedBy: new Set(),
+      relayedOut: false,
+    };
     this.transfers.set(seg.id, t);
     return t;
   }
@@ -670,6 +755,7 @@ export class StreamSwarm implements PeerHost {
   private dropTransfer(t: Transfer): void {
     this.stopSource(t);
     if (this.transfers.get(t.seg.id) === t) this.transfers.delete(t.seg.id);
+    this.pumpRelays(t); // relays of it end: their reads find it gone
   }
 
   /**
@@ -773,26 +859,39 @@ export class StreamSwarm implements PeerHost {
     const began = this.clock.now();
     let firstByteAt = 0;
     let bytes = 0;
+    // With its length stated up front, the response's bytes join the segment as they come, so
+    // that peers can be relayed them; without, they join at the end.
+    let streaming = false;
     (this.ctx.fetchSegment ?? fetchSegmentBytes)(t.seg.url, {
       ...httpRange(t.seg, src),
       signal: controller.signal,
-      onFirstByte: () => {
+      onFirstByte: (length) => {
+        if (length !== undefined && t.bytes.isCurrent(src)) {
+          const v = t.bytes.expect(src, length);
+          if (v !== "ok") return this.httpDisagrees(t, src, v);
+          streaming = true;
+        }
         firstByteAt = this.clock.now();
         this.ctx.httpLatencyS.add((firstByteAt - began) / 1000);
       },
       onBytes: (chunk) => {
         bytes += chunk.length;
+        if (streaming) {
+          const v = t.bytes.append(src, chunk); // a stale source's bytes are dropped (and counted)
+          if (v === "overlong") return this.httpDisagrees(t, src, v);
+          if (v === "ok") this.grew(t, chunk.length);
+        }
         t.lastByteAt = this.clock.now();
         this.ctx.onHttpBytes(chunk.length);
       },
     })
       .then((r) => {
-        if (!t.bytes.isCurrent(src)) return void t.bytes.append(src, r.data); // stale: dropped, counted
+        if (!t.bytes.isCurrent(src)) return void (streaming || t.bytes.append(src, r.data)); // stale: dropped, counted
         this.httpLoading.delete(id);
         const secs = (this.clock.now() - (firstByteAt || began)) / 1000;
         if (bytes > 64 * 1024 && secs > 0) this.ctx.httpBps.add(bytes / secs);
-        const stated = r.length === undefined ? "ok" : t.bytes.expect(src, r.length);
-        const appended = stated === "ok" ? t.bytes.append(src, r.data) : stated;
+        const stated = streaming || r.length === undefined ? "ok" : t.bytes.expect(src, r.length);
+        const appended = streaming ? "ok" : stated === "ok" ? t.bytes.append(src, r.data) : stated;
         if (appended !== "ok") return this.httpDisagrees(t, src, appended);
         const done = t.bytes.finish(src);
         if (done.kind === "complete") return this.complete(t, done.data);
@@ -812,7 +911,9 @@ export class StreamSwarm implements PeerHost {
    */
   private httpDisagrees(t: Transfer, src: Source, verdict: string): void {
     this.ctx.log.warn("segment", t.seg.id, "HTTP from byte", src.from, "disagrees with the bytes held:", verdict);
+    t.cancel?.();
     t.bytes.discard();
+    this.retractRelayed(t);
     if (src.from === 0 && ++t.httpRestarts > 1) {
       return this.httpFailed(t, new Error(`HTTP length of ${t.seg.url} does not match its byte range`));
     }
@@ -892,14 +993,18 @@ export class StreamSwarm implements PeerHost {
       t.seg.id,
       src.from,
       {
-        onLength: (n, total) => {
+        onLength: (n, total, relayed) => {
           const known = t.bytes.total !== undefined;
           const v = t.bytes.expect(src, n, total);
+          if (v === "ok" && relayed) t.relayedBy.add(peerId);
           if (v === "ok" && !known) this.spread(t); // the length is known now: parts for the other holders
           if (v === "ok" || v === "stale") return;
           // Its length is not the segment's (or not its part's): nothing it sends can be used.
           this.ctx.log.warn("peer", peerId, "announced", n, "bytes from", src.from, "for segment", t.seg.id, "which does not match", v === "mismatch" ? "its part" : "its length");
-          if (v === "conflict") this.stopSource(t); // everything held was discarded
+          if (v === "conflict") {
+            this.stopSource(t); // everything held was discarded
+            this.retractRelayed(t);
+          }
           this.peerFailedSegment(t, peerId, "length mismatch");
         },
         onBytes: (chunk) => {
@@ -908,6 +1013,7 @@ export class StreamSwarm implements PeerHost {
           part.lastByteAt = t.lastByteAt = this.clock.now();
           part.got += chunk.length;
           this.ctx.onP2PBytes(chunk.length, peerId);
+          this.grew(t, chunk.length);
           if (v === "overlong") this.peerFailedSegment(t, peerId, "more bytes than announced");
         },
         onComplete: () => {
@@ -982,6 +1088,7 @@ export class StreamSwarm implements PeerHost {
       .then((v) => {
         if (this.transfers.get(t.seg.id) !== t || t.mode !== "verify") return;
         if (v.ok) return this.accept(t, data);
+        this.retractRelayed(t);
         if (!fromPeers) return this.httpFailed(t, new Error(`segment ${t.seg.url}: ${v.reason}`));
         this.rejectPeersBytes(t, data, v);
       });
@@ -999,7 +1106,7 @@ export class StreamSwarm implements PeerHost {
       if (t.suspect) this.blameUnresolved(t); // a second bad version before the first was judged
       t.suspect = { data, origins: t.bytes.origins, verdict: v };
       for (const p of peers) this.suspects.add(p);
-    } else this.blame(t.seg, peers, v);
+    } else this.blame(t, peers, v);
     t.bytes.discard();
     t.mode = "wait";
     this.resume(t);
@@ -1020,17 +1127,17 @@ export class StreamSwarm implements PeerHost {
     }
     // The bad version's length differed (a truncated part): everyone's bytes may match; the
     // peers that stated the length are not known here, so all share the blame.
-    if (!guilty.size && s.data.length !== data.length) return this.blame(t.seg, peersOf(s.origins), s.verdict);
-    if (guilty.size) this.blame(t.seg, [...guilty], s.verdict, true);
+    if (!guilty.size && s.data.length !== data.length) return this.blame(t, peersOf(s.origins), s.verdict);
+    if (guilty.size) this.blame(t, [...guilty], s.verdict, true);
   }
 
   /**
    * Reports a bad segment against its senders, leaving out peers banned meanwhile: a segment
    * that was on its way when its sender was banned is no second offence.
    */
-  private blame(seg: SegmentInfo, peers: string[], v: Verification & { ok: false }, proven = false): void {
+  private blame(t: Transfer, peers: string[], v: Verification & { ok: false }, proven = false): void {
     const left = v.blame ? peers.filter((p) => !this.ctx.isBanned(p)) : peers;
-    if (left.length || !peers.length) this.ctx.onBadSegment(this, seg, left, v, proven);
+    if (left.length || !peers.length) this.ctx.onBadSegment(this, t.seg, left, v, proven, t.relayedBy);
   }
 
   /** A bad version from several peers that can no longer be judged: they share the blame. */
@@ -1039,12 +1146,14 @@ export class StreamSwarm implements PeerHost {
     if (!s) return;
     t.suspect = undefined;
     for (const p of peersOf(s.origins)) this.suspects.delete(p);
-    this.blame(t.seg, peersOf(s.origins), s.verdict);
+    this.blame(t, peersOf(s.origins), s.verdict);
   }
 
   private accept(t: Transfer, data: Uint8Array): void {
     this.judgeSuspects(t, data);
     this.transfers.delete(t.seg.id);
+    t.whole = data;
+    this.pumpRelays(t);
     t.cancel = undefined;
     this.httpLoading.delete(t.seg.id);
     const dur = t.seg.endTime - t.seg.startTime;

@@ -71,12 +71,22 @@ describe("codec: against P2P Media Loader's serializer", () => {
   });
   it("our extension's command and fields decode in PML without error (it ignores them) and round-trip in ours", async () => {
     const pml = await pmlCommands();
-    const cmds: PeerCommand[] = [{ c: 32, f: 3 }, { c: 1, i: 7, r: 3, b: 100, e: 5000 }, { c: 2, i: 7, s: 4900, r: 3, t: 9000 }, { c: 4, i: 7, r: 3, b: 1 }];
+    const cmds: PeerCommand[] = [
+      { c: 32, f: 7 },
+      { c: 1, i: 7, r: 3, b: 100, e: 5000 },
+      { c: 2, i: 7, s: 4900, r: 3, t: 9000 },
+      { c: 2, i: 7, s: 4900, r: 3, t: 9000, g: 1 },
+      { c: 2, i: 7, s: 9000, r: 3, g: 1 },
+      { c: 4, i: 7, r: 3, b: 1 },
+      { c: 33, i: 7 },
+    ];
     for (const cmd of cmds) {
       const body = encodeCommandBody(cmd);
       expect(() => pml.deserializeCommand(body)).not.toThrow();
       expect(decodeCommandBody(body)).toEqual(cmd);
     }
+    // A retraction names its segment; without one it is malformed.
+    expect(() => decodeCommandBody(Uint8Array.of(33))).toThrow(/missing i/);
     // An end at or before the start is no part: dropped, the request is PML's own.
     expect(decodeCommandBody(encodeCommandBody({ c: 1, i: 7, r: 3, b: 100, e: 100 }))).toEqual({ c: 1, i: 7, r: 3, b: 100 });
   });

@@ -357,3 +357,99 @@ describe("PeerSession byte-range extension", () => {
     expect(() => a.request(7, 0, { onBytes: () => {}, onComplete: () => {}, onFail: () => {} }, 5000)).toThrow();
   });
 });
+
+describe("PeerSession relay extension", () => {
+  const seg = new Uint8Array(150_000).map((_, i) => (i * 29 + 3) & 0xff);
+  /** A segment still arriving at B: `arrive(n)` gives B its next n bytes; `lose()` throws them away. */
+  function growing() {
+    let held = 0;
+    let lost = false;
+    return {
+      total: seg.length,
+      read: (from: number, max: number) => (lost ? null : from < held ? seg.subarray(from, Math.min(held, from + max)) : undefined),
+      arrive(n: number) {
+        held = Math.min(seg.length, held + n);
+      },
+      lose() {
+        lost = true;
+      },
+    };
+  }
+  /** A asks B for segment 7 from byte 1000; B is receiving it. Each greets with every extension, or not. */
+  async function relaying(requesterGreets: boolean, relayGreets = true) {
+    const g = growing();
+    const ch = pair();
+    const retracted: number[] = [];
+    const a = new PeerSession("B", ch.a, { ...host(new Map()), onRetracted: (_s, id) => retracted.push(id) });
+    const b = new PeerSession("A", ch.b, { ...host(new Map()), segmentData: (id) => (id === 7 ? g : undefined) });
+    ch.connect((d) => a.onMessage(d), (d) => b.onMessage(d));
+    if (requesterGreets) a.hello();
+    if (relayGreets) b.hello();
+    await tick();
+    const got: Uint8Array[] = [];
+    let relayed: boolean | undefined;
+    let stated = -1;
+    const outcome = new Promise<string>((resolve) =>
+      a.request(7, 1000, { onLength: (n, _t, r) => ((stated = n), (relayed = r)), onBytes: (c) => got.push(c), onComplete: () => resolve("complete"), onFail: (r) => resolve(r) }),
+    );
+    await tick();
+    const more = async (n: number) => {
+      g.arrive(n);
+      b.onRelayBytes();
+      await tick();
+    };
+    return { a, b, g, ch, got: () => Buffer.concat(got), relayed: () => relayed, stated: () => stated, outcome, more, retracted };
+  }
+
+  it("serves a segment still arriving as its bytes come, to a peer that speaks relay", async () => {
+    const r = await relaying(true);
+    expect(r.a.relays).toBe(true);
+    expect(r.stated()).toBe(seg.length - 1000); // the whole rest is announced at once
+    expect(r.relayed()).toBe(true);
+    expect(r.b.relayingId).toBe(7);
+    expect(r.got().length).toBe(0); // nothing held past byte 1000 yet
+    await r.more(50_000);
+    expect(r.got().equals(Buffer.from(seg.subarray(1000, 50_000)))).toBe(true);
+    await r.more(100_000);
+    expect(await r.outcome).toBe("complete");
+    expect(r.got().equals(Buffer.from(seg.subarray(1000)))).toBe(true);
+    expect(r.b.relayingId).toBeUndefined();
+  });
+
+  it("a relay whose own copy is lost ends the upload as absent; the bytes sent stay with the requester", async () => {
+    const r = await relaying(true);
+    await r.more(30_000);
+    r.g.lose();
+    r.b.onRelayBytes();
+    expect(await r.outcome).toBe("absent");
+    expect(r.got().equals(Buffer.from(seg.subarray(1000, 30_000)))).toBe(true);
+    expect(r.a.has(7)).toBe(false);
+  });
+
+  it("a segment still arriving is absent for a peer that does not speak relay (P2P Media Loader)", async () => {
+    const r = await relaying(false);
+    expect(r.b.relays).toBe(false);
+    expect(await r.outcome).toBe("absent");
+  });
+
+  it("a retraction reaches the host only from a peer that speaks relay, and is sent only to one", async () => {
+    const r = await relaying(true);
+    r.b.retract(7);
+    await tick();
+    expect(r.retracted).toEqual([7]);
+    // B never greeted: A does not listen to it (and B, greeted by A, did send it).
+    const plain = await relaying(true, false);
+    plain.b.retract(7);
+    await tick();
+    expect(plain.retracted).toEqual([]);
+    // A never greeted: B sends it nothing.
+    const mute = await relaying(false);
+    const before = mute.ch.b.sent.length;
+    mute.b.retract(7);
+    expect(mute.ch.b.sent.length).toBe(before);
+    mute.a.hello();
+    await tick();
+    mute.b.retract(7);
+    expect(mute.ch.b.sent.length).toBe(before + 1);
+  });
+});

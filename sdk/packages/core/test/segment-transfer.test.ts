@@ -305,6 +305,11 @@ describe("SegmentTransfer", () => {
             if (l) t.stop(l.src);
           }
           expect(t.received).toBeLessThanOrEqual(t.total ?? len);
+          // What a relay reads of it is the segment's bytes wherever they are held.
+          for (let o = 0; o < len; o += 37) {
+            const r = t.read(o, 50);
+            if (r) expect(r.length > 0 && r.length <= 50 && same(r, seg.subarray(o, o + r.length))).toBe(true);
+          }
         }
         // Whatever happened, HTTP for the rest completes exactly the segment.
         const h = t.begin("http");
@@ -316,5 +321,29 @@ describe("SegmentTransfer", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("reads held bytes from any offset for a relay, one stored piece at a time; nothing where a hole is", () => {
+    const seg = segment(1000);
+    const t = new SegmentTransfer();
+    const a = t.claim("p2p", "a", 400) as NonNullable<ReturnType<SegmentTransfer["claim"]>>;
+    t.expect(a, 400, 1000);
+    t.append(a, seg.subarray(0, 150));
+    t.append(a, seg.subarray(150, 400));
+    const b = t.claim("p2p", "b", 1000) as NonNullable<ReturnType<SegmentTransfer["claim"]>>;
+    t.expect(b, 600, 1000);
+    expect(same(t.read(100, 1000)!, seg.subarray(100, 150))).toBe(true); // the first piece only
+    expect(same(t.read(150, 10)!, seg.subarray(150, 160))).toBe(true);
+    expect(t.read(400, 10)).toBeUndefined(); // not held yet
+    t.append(b, seg.subarray(400, 500));
+    expect(same(t.read(399, 100)!, seg.subarray(399, 400))).toBe(true);
+    expect(same(t.read(400, 100)!, seg.subarray(400, 500))).toBe(true);
+    expect(t.read(1000, 10)).toBeUndefined();
+    expect(t.discards).toBe(0);
+    // A length that contradicts the stated one discards everything: counted, nothing to read.
+    const c = t.begin("http");
+    expect(t.expect(c, 10)).toBe("conflict");
+    expect(t.discards).toBe(1);
+    expect(t.read(0, 10)).toBeUndefined();
   });
 });

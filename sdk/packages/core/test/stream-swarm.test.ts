@@ -12,7 +12,7 @@ import { MemoryStorage } from "../src/storage.js";
 import { Ewma } from "../src/http.js";
 import { Logger } from "../src/logger.js";
 import { CommandJoiner, decodeCommandBody, encodeCommand, isCommandChunk, type PeerCommand } from "../src/protocol/index.js";
-import type { ByteChannel } from "../src/peer/peer-session.js";
+import { PeerSession, type ByteChannel } from "../src/peer/peer-session.js";
 import type { SwarmSubscription, TrackerConnection } from "../src/tracker/tracker-connection.js";
 
 const SEG = 300_000;
@@ -23,8 +23,20 @@ let base = "";
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
-    const id = Number(/\/seg\/(\d+)/.exec(req.url ?? "")?.[1]);
+    const id = Number(/\/(?:seg|slow)\/(\d+)/.exec(req.url ?? "")?.[1]);
     const data = Buffer.from(segBytes(id));
+    if (req.url?.startsWith("/slow/")) {
+      // A slow origin: the whole segment, with its length, in ten pieces 40 ms apart.
+      ranges.push(`${id}:slow`);
+      res.writeHead(200, { "Content-Length": String(data.length) });
+      let k = 0;
+      const next = () => {
+        res.write(data.subarray((k * data.length) / 10, ((k + 1) * data.length) / 10));
+        if (++k < 10) setTimeout(next, 40);
+        else res.end();
+      };
+      return next();
+    }
     const m = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? "");
     ranges.push(`${id}:${req.headers.range ?? "full"}`);
     if (m) {
@@ -50,7 +62,7 @@ afterAll(() => server.close());
  * stops sending a request that was cancelled (a peer whose upload is capped). `busyFirst`: it
  * answers that many requests "busy" (our extension) before it serves.
  */
-function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraBytes = 0, flip = false, ranges = false, bps = 0, busyFirst = 0 } = {}) {
+function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraBytes = 0, flip = false, ranges = false, bps = 0, busyFirst = 0, relayed = false } = {}) {
   const requests: PeerCommand[] = [];
   const joiner = new CommandJoiner();
   let deliver: (d: Uint8Array) => void = () => {};
@@ -71,7 +83,7 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
       if (r.kind !== "complete") return;
       const cmd = decodeCommandBody(r.body) as PeerCommand;
       requests.push(cmd);
-      if (cmd.c === 32 && (ranges || busyFirst)) toUs({ c: 32, f: (ranges ? 1 : 0) | (busyFirst ? 2 : 0) });
+      if (cmd.c === 32 && (ranges || busyFirst || relayed)) toUs({ c: 32, f: (ranges ? 1 : 0) | (busyFirst ? 2 : 0) | (relayed ? 4 : 0) });
       if (cmd.c === 5 && cmd.r === current) current = -1;
       if (cmd.c !== 1) return;
       if (busyFirst > 0) {
@@ -82,7 +94,7 @@ function remotePeer(sendBytes: number, { delayMs = 0, lengthOffset = 0, extraByt
       const whole = segBytes(cmd.i);
       const end = ranges && cmd.e !== undefined ? Math.min(cmd.e, whole.length) : whole.length;
       const data = whole.subarray(cmd.b ?? 0, end).map((b, i) => (flip && i === 1000 ? b ^ 0xff : b));
-      toUs({ c: 2, i: cmd.i, s: data.length + lengthOffset, r: cmd.r, ...(ranges && cmd.e !== undefined ? { t: whole.length } : {}) });
+      toUs({ c: 2, i: cmd.i, s: data.length + lengthOffset, r: cmd.r, ...(ranges && cmd.e !== undefined ? { t: whole.length } : {}), ...(relayed ? { g: 1 } : {}) });
       const part = new Uint8Array([...data.subarray(0, Math.min(sendBytes, data.length)), ...new Uint8Array(extraBytes).fill(0xee)]);
       const step = bps ? 4096 : 65535;
       for (let o = 0; o < part.length; o += step) {
@@ -119,7 +131,7 @@ function memoryDisk() {
 
 function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra: Partial<P2PConfig> & { disk?: DiskCache } = {}) {
   const dropped = { bytes: 0 };
-  const bad: { id: number; peers: string[]; proven?: boolean }[] = [];
+  const bad: { id: number; peers: string[]; proven?: boolean; relayed?: string[] }[] = [];
   const playback: Playback = { position, rate: 1, playing: true };
   const { disk, ...more } = extra;
   const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300, ...scheduler }, ...more });
@@ -141,7 +153,7 @@ function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra
     // The check a site's published digests make: the segment's true bytes (segBytes).
     verify: async (_swarm, seg, data) =>
       Buffer.from(data).equals(Buffer.from(segBytes(seg.id))) ? { ok: true } : { ok: false, reason: "digest mismatch", blame: true },
-    onBadSegment: (_swarm, seg, peers, _v, proven) => bad.push({ id: seg.id, peers, ...(proven ? { proven } : {}) }),
+    onBadSegment: (_swarm, seg, peers, _v, proven, relayed) => bad.push({ id: seg.id, peers, ...(proven ? { proven } : {}), ...(relayed?.size ? { relayed: [...relayed] } : {}) }),
     isBanned: () => false,
     uploadEnabled: () => true,
     uploadLimiter: () => undefined,
@@ -728,4 +740,96 @@ describe("StreamSwarm and busy peers", () => {
     expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
     expect(peer.requests.filter((c) => c.c === 1 && c.i === 2).length).toBe(3);
   }, 20_000);
+});
+
+describe("StreamSwarm relay", () => {
+  /** A peer of ours on the other side of an in-memory channel: a real session, with the host given. */
+  function ourPeer(swarm: StreamSwarm, onRetracted: (id: number) => void = () => {}) {
+    let toSwarm: (d: Uint8Array) => void = () => {};
+    let toPeer: (d: Uint8Array) => void = () => {};
+    const channel = (deliver: () => (d: Uint8Array) => void): ByteChannel => ({ bufferedAmount: 0, close() {}, send: (d) => void queueMicrotask(() => deliver()(d.slice())) });
+    const host = { segmentData: () => undefined, uploadAllowed: () => true, onAnnouncement: () => {}, onUploaded: () => {}, onProtocolError: () => {}, onRetracted: (_s: unknown, id: number) => onRetracted(id) };
+    const peer = new PeerSession("-SC0001-aaaaaaaaaaaa", channel(() => toSwarm), host);
+    const inSwarm = swarm.addPeer("-SC0001-relayrelayre", channel(() => toPeer));
+    toSwarm = (d) => inSwarm.onMessage(d);
+    toPeer = (d) => peer.onMessage(d);
+    peer.hello();
+    return peer;
+  }
+  const until = async (cond: () => boolean) => {
+    for (let k = 0; k < 200 && !cond(); k++) await new Promise((r) => setTimeout(r, 5));
+    expect(cond()).toBe(true);
+  };
+
+  it("a segment still arriving by HTTP is announced to a peer of ours and served to it as its bytes come", async () => {
+    const { swarm, stop } = setup(0);
+    swarm.setSegments([0, 1, 2, 3].map((id) => ({ id, url: `${base}/slow/${id}`, startTime: id * 10, endTime: id * 10 + 10 })), false);
+    const peer = ourPeer(swarm);
+    await new Promise((r) => setTimeout(r, 20));
+    let loaded = false;
+    const load = swarm.load(2, undefined, true).then((r) => ((loaded = true), r));
+    await until(() => peer.has(2)); // announced while arriving
+    expect(loaded).toBe(false);
+    const got: Uint8Array[] = [];
+    let relayed: boolean | undefined;
+    let firstByteBeforeWhole = false;
+    await new Promise<void>((resolve, reject) =>
+      peer.request(2, 0, {
+        onLength: (_n, _t, r) => (relayed = r),
+        onBytes: (c) => {
+          if (!got.length) firstByteBeforeWhole = !loaded;
+          got.push(c);
+        },
+        onComplete: resolve,
+        onFail: (r) => reject(new Error(r)),
+      }),
+    );
+    const r = await load;
+    stop();
+    expect(relayed).toBe(true);
+    expect(firstByteBeforeWhole).toBe(true);
+    expect(isSegment(Buffer.concat(got), 2)).toBe(true);
+    expect(isSegment(r.data, 2)).toBe(true);
+  });
+
+  it("with relay off, a segment is offered only once whole", async () => {
+    const { swarm, stop } = setup(0, {}, { relay: false });
+    swarm.setSegments([0, 1, 2, 3].map((id) => ({ id, url: `${base}/slow/${id}`, startTime: id * 10, endTime: id * 10 + 10 })), false);
+    const peer = ourPeer(swarm);
+    let loaded = false;
+    let announcedBeforeWhole = false;
+    const load = swarm.load(2, undefined, true).then(() => (loaded = true));
+    for (let k = 0; k < 100 && !loaded; k++) {
+      if (peer.has(2)) announcedBeforeWhole = true;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await load;
+    await until(() => peer.has(2));
+    stop();
+    expect(announcedBeforeWhole).toBe(false);
+  });
+
+  it("a relayed segment that fails its check is blamed as relayed; our own relay of it is retracted", async () => {
+    const { swarm, stop, bad } = setup(0);
+    const retracted: number[] = [];
+    const downstream = ourPeer(swarm, (id) => retracted.push(id));
+    // A relay of ours that sends wrong bytes slowly, saying it relays them.
+    const relay = remotePeer(Infinity, { flip: true, relayed: true, bps: 1_000_000 });
+    const session = swarm.addPeer("-SC0001-liarliarliar", relay.channel);
+    relay.connect((d) => session.onMessage(d));
+    relay.announce();
+    await new Promise((r) => setTimeout(r, 30));
+    const load = swarm.load(3);
+    await until(() => downstream.has(3)); // we relay what arrives
+    const got: Uint8Array[] = [];
+    const ended = new Promise<string>((resolve) => downstream.request(3, 0, { onBytes: (c) => got.push(c), onComplete: () => resolve("complete"), onFail: resolve }));
+    const r = await load;
+    await ended;
+    await until(() => retracted.length > 0);
+    stop();
+    expect(isSegment(r.data, 3)).toBe(true); // the player got the right bytes, by HTTP
+    expect(got.length).toBeGreaterThan(0);
+    expect(bad).toEqual([{ id: 3, peers: ["-SC0001-liarliarliar"], relayed: ["-SC0001-liarliarliar"] }]);
+    expect(retracted).toEqual([3]);
+  });
 });

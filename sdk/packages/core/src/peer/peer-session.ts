@@ -8,8 +8,9 @@
  *
  * Our extension (commands.ts): each session greets its peer with `ExtensionHello`; a peer that
  * greets back with byte ranges may be asked for a part of a segment (`request(..., end)`), so a
- * segment can come from several peers at once. P2P Media Loader ignores the greeting and is
- * only ever sent its own commands.
+ * segment can come from several peers at once. A peer that greets back with relay may be served
+ * a segment we are still receiving, as its bytes arrive ({@link GrowingSegment}). P2P Media
+ * Loader ignores the greeting and is only ever sent its own commands.
  */
 import {
   CommandJoiner,
@@ -38,9 +39,25 @@ export interface ByteChannel {
   close(): void;
 }
 
+/** A segment we are still receiving, served to a peer that speaks relay as its bytes arrive. */
+export interface GrowingSegment {
+  /** The segment's length. */
+  readonly total: number;
+  /**
+   * Held bytes from `from` on, at most `max` (fewer is fine); undefined: not yet (the host calls
+   * {@link PeerSession.onRelayBytes} when more came); null: they will not come, or the bytes
+   * held were thrown away: the upload ends.
+   */
+  read(from: number, max: number): Uint8Array | undefined | null;
+}
+
 export interface PeerHost {
-  /** Bytes of a segment we can upload, or undefined; a promise when they must be read first (disk). */
-  segmentData(id: number): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /**
+   * Bytes of a segment we can upload, or undefined; a promise when they must be read first
+   * (disk); a {@link GrowingSegment} while we are still receiving it (served only to a peer that
+   * speaks relay, else it is absent).
+   */
+  segmentData(id: number): Uint8Array | GrowingSegment | undefined | Promise<Uint8Array | undefined>;
   /** Whether we hold the segment (in memory or on disk), without reading it. */
   holds?(id: number): boolean;
   uploadAllowed(): boolean;
@@ -51,14 +68,17 @@ export interface PeerHost {
   onDroppedBytes?(bytes: number, session: PeerSession): void;
   /** The cap on what we serve (`maxUploadKbps`), shared by the engine's sessions; none: uncapped. */
   uploadLimiter?(): UploadLimiter | undefined;
+  /** The peer says the bytes of segment `id` it relayed to us may be wrong. */
+  onRetracted?(session: PeerSession, id: number): void;
 }
 
 export type DownloadHandlers = {
   /**
    * The peer says this many bytes follow from `fromByte` (its `SegmentData`) and, answering a
-   * request for a part, the segment's whole length.
+   * request for a part, the segment's whole length; `relayed`: it is still receiving the
+   * segment and sends its bytes as they come.
    */
-  onLength?(bytes: number, total?: number): void;
+  onLength?(bytes: number, total?: number, relayed?: boolean): void;
   /** Bytes from `fromByte` on, as they arrive. */
   onBytes(chunk: Uint8Array): void;
   onComplete(): void;
@@ -77,7 +97,8 @@ type Download = {
   handlers: DownloadHandlers;
 };
 
-type Upload = { id: number; requestId: number; data: Uint8Array; offset: number };
+/** What we send: `data` up to `end`, or, relaying, `growing`'s bytes up to `end` as they come. */
+type Upload = { id: number; requestId: number; data?: Uint8Array; growing?: GrowingSegment; offset: number; end: number };
 
 /** Max bytes per data message (PML's webRtcMaxMessageSize). */
 export const MAX_MESSAGE_SIZE = 65535;
@@ -116,6 +137,8 @@ export class PeerSession {
   byteRanges = false;
   /** The peer tells a refusal for lack of upload from a missing segment (our extension). */
   busyAnswers = false;
+  /** The peer takes segments we are still receiving, and relays its own (our extension). */
+  relays = false;
 
   constructor(
     readonly remotePeerId: string,
@@ -131,13 +154,23 @@ export class PeerSession {
     return this.download?.id;
   }
 
+  /** The segment we are relaying to this peer as its bytes arrive, if any. */
+  get relayingId(): number | undefined {
+    return this.upload?.growing ? this.upload.id : undefined;
+  }
+
   has(id: number): boolean {
     return this.loaded.has(id);
   }
 
   /** Says which extensions we speak; sent first, so the peer knows before any request of ours. */
   hello(): void {
-    this.sendCommand({ c: 32, f: Extension.ByteRanges | Extension.Busy });
+    this.sendCommand({ c: 32, f: Extension.ByteRanges | Extension.Busy | Extension.Relay });
+  }
+
+  /** Tells a peer that speaks relay that what we relayed of segment `id` may be wrong. */
+  retract(id: number): void {
+    if (this.relays) this.sendCommand({ c: 33, i: id });
   }
 
   announce(loaded: readonly number[], httpLoading: readonly number[]): void {
@@ -188,6 +221,11 @@ export class PeerSession {
     this.pumpUpload();
   }
 
+  /** More bytes of the segment we relay arrived (or it ended): continue the upload. */
+  onRelayBytes(): void {
+    this.pumpUpload();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -225,6 +263,10 @@ export class PeerSession {
       case 32:
         this.byteRanges = (cmd.f & Extension.ByteRanges) !== 0;
         this.busyAnswers = (cmd.f & Extension.Busy) !== 0;
+        this.relays = (cmd.f & Extension.Relay) !== 0;
+        return;
+      case 33:
+        if (this.relays) this.host.onRetracted?.(this, cmd.i);
         return;
       case 5:
         if (this.upload && this.upload.id === cmd.i && this.upload.requestId === cmd.r) this.setUpload(undefined);
@@ -243,7 +285,7 @@ export class PeerSession {
           return;
         }
         d.expected = cmd.s;
-        d.handlers.onLength?.(cmd.s, cmd.t);
+        d.handlers.onLength?.(cmd.s, cmd.t, cmd.g === 1 && this.relays);
         return;
       }
       case 3: {
@@ -320,6 +362,10 @@ export class PeerSession {
       return;
     }
     const found = this.host.uploadAllowed() && !busy ? this.host.segmentData(id) : undefined;
+    if (found && !(found instanceof Promise) && !(found instanceof Uint8Array)) {
+      this.serve(id, requestId, fromByte, end, this.relays ? found : undefined);
+      return;
+    }
     if (found instanceof Promise) {
       const reading = { id, requestId };
       this.reading = reading;
@@ -335,15 +381,20 @@ export class PeerSession {
     this.serve(id, requestId, fromByte, end, found);
   }
 
-  /** Sends `data` from `fromByte`, to `end` for a part (then with the segment's length, `t`). */
-  private serve(id: number, requestId: number, fromByte: number, end: number | undefined, data: Uint8Array | undefined): void {
-    const stop = end === undefined || !data ? data?.length : Math.min(end, data.length);
+  /**
+   * Sends `data` from `fromByte`, to `end` for a part (then with the segment's length, `t`); a
+   * segment still arriving is relayed (`g`).
+   */
+  private serve(id: number, requestId: number, fromByte: number, end: number | undefined, data: Uint8Array | GrowingSegment | undefined): void {
+    const total = data instanceof Uint8Array ? data.length : data?.total;
+    const stop = total === undefined ? undefined : Math.min(end ?? total, total);
     if (!data || stop === undefined || fromByte > stop || (end !== undefined && fromByte >= stop)) {
       this.sendCommand({ c: 4, i: id, r: requestId });
       return;
     }
-    this.setUpload({ id, requestId, data: stop < data.length ? data.subarray(0, stop) : data, offset: fromByte });
-    this.sendCommand({ c: 2, i: id, s: stop - fromByte, r: requestId, ...(end !== undefined ? { t: data.length } : {}) });
+    const growing = !(data instanceof Uint8Array);
+    this.setUpload(growing ? { id, requestId, growing: data, offset: fromByte, end: stop } : { id, requestId, data, offset: fromByte, end: stop });
+    this.sendCommand({ c: 2, i: id, s: stop - fromByte, r: requestId, ...(end !== undefined ? { t: total } : {}), ...(growing ? { g: 1 } : {}) });
     this.pumpUpload();
   }
 
@@ -353,7 +404,7 @@ export class PeerSession {
     const limiter = this.uploadLimiter;
     try {
       const highWater = this.channel.sendHighWater ?? SEND_HIGH_WATER;
-      while (u.offset < u.data.length && this.channel.bufferedAmount < highWater) {
+      while (u.offset < u.end && this.channel.bufferedAmount < highWater) {
         const wait = limiter?.waitMs() ?? 0;
         if (wait > 0) {
           this.paceTimer = setTimeout(() => {
@@ -362,7 +413,15 @@ export class PeerSession {
           }, wait);
           return;
         }
-        const chunk = u.data.subarray(u.offset, Math.min(u.data.length, u.offset + this.messageSize));
+        const size = Math.min(u.end - u.offset, this.messageSize);
+        const chunk = u.data ? u.data.subarray(u.offset, u.offset + size) : u.growing?.read(u.offset, size);
+        if (chunk === null) {
+          // The segment we relay will not be whole here: the peer takes the rest elsewhere.
+          this.setUpload(undefined);
+          this.sendCommand({ c: 4, i: u.id, r: u.requestId });
+          return;
+        }
+        if (!chunk?.length) return; // not arrived yet: onRelayBytes continues
         this.channel.send(chunk);
         limiter?.take(chunk.length);
         u.offset += chunk.length;
@@ -374,7 +433,7 @@ export class PeerSession {
       this.host.onProtocolError(this, `send failed: ${String(err)}`);
       return;
     }
-    if (u.offset >= u.data.length && this.upload === u) {
+    if (u.offset >= u.end && this.upload === u) {
       this.setUpload(undefined);
       this.sendCommand({ c: 3, i: u.id, r: u.requestId });
     }

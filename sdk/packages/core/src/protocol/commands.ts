@@ -2,7 +2,8 @@
  * The six P2P Media Loader v2 data-channel commands and their body encoding, and our extension:
  * `ExtensionHello`, which P2P Media Loader ignores (unknown command types fall through its
  * switch), says which extensions a peer speaks; only to a peer that said so do we send the
- * extension's fields (`e` on a request, `t` on its answer), so PML peers never see them.
+ * extension's fields (`e` on a request, `t` and `g` on its answer, `b` on an absent) and
+ * commands (`SegmentRetracted`), so PML peers never see them.
  */
 import {
   DecodeError,
@@ -24,6 +25,8 @@ export const CommandType = {
   CancelSegmentRequest: 5,
   /** Ours: the extensions the sender speaks (`f`, bits of {@link Extension}). */
   ExtensionHello: 32,
+  /** Ours ({@link Extension.Relay}): bytes of segment `i` the sender relayed may be wrong. */
+  SegmentRetracted: 33,
 } as const;
 
 /** Extension bits of `ExtensionHello.f`. */
@@ -35,18 +38,29 @@ export const Extension = {
    * the segment) is answered `SegmentAbsent` with `b`, and the requester may ask again shortly.
    */
   Busy: 2,
+  /**
+   * Relay: the sender's announcements also list segments it is still receiving (once it knows
+   * their length), and it serves them as their bytes arrive: its `SegmentData` then carries
+   * `g`, and it retracts (`SegmentRetracted`) what it relayed of a segment its own copy of
+   * which turned out wrong.
+   */
+  Relay: 4,
 } as const;
 
 export type Announcement = { c: 0; l?: number[]; p?: number[] };
 /** `b`: from this byte; `e` (extension): up to this byte, exclusive. */
 export type SegmentRequest = { c: 1; i: number; r: number; b?: number; e?: number };
-/** `s`: bytes that follow; `t` (extension, in answer to a request with `e`): the segment's length. */
-export type SegmentData = { c: 2; i: number; s: number; r: number; t?: number };
+/**
+ * `s`: bytes that follow; `t` (extension, in answer to a request with `e`): the segment's length;
+ * `g` (extension): 1 when the sender is still receiving the segment and relays its bytes.
+ */
+export type SegmentData = { c: 2; i: number; s: number; r: number; t?: number; g?: number };
 export type SegmentCompleted = { c: 3; i: number; r: number };
 /** `b` (extension): 1 when the sender has the segment but no upload to spare now. */
 export type SegmentAbsent = { c: 4; i: number; r: number; b?: number };
 export type CancelRequest = { c: 5; i: number; r: number };
 export type ExtensionHello = { c: 32; f: number };
+export type SegmentRetracted = { c: 33; i: number };
 export type PeerCommand =
   | Announcement
   | SegmentRequest
@@ -54,7 +68,8 @@ export type PeerCommand =
   | SegmentCompleted
   | SegmentAbsent
   | CancelRequest
-  | ExtensionHello;
+  | ExtensionHello
+  | SegmentRetracted;
 
 /** A command with a type we don't know (peers may negotiate extensions); fields kept as decoded. */
 export type UnknownCommand = { c: number; unknown: true; fields: Record<string, unknown> };
@@ -93,6 +108,7 @@ export function encodeCommandBody(cmd: PeerCommand): Uint8Array {
     case 2:
       w.int("i", cmd.i).int("s", cmd.s).int("r", cmd.r);
       if (cmd.t !== undefined) w.int("t", cmd.t);
+      if (cmd.g) w.int("g", 1);
       break;
     case 3:
     case 5:
@@ -104,6 +120,9 @@ export function encodeCommandBody(cmd: PeerCommand): Uint8Array {
       break;
     case 32:
       w.int("f", cmd.f);
+      break;
+    case 33:
+      w.int("i", cmd.i);
       break;
   }
   return w.bytes();
@@ -168,6 +187,7 @@ export function decodeCommandBody(body: Uint8Array): PeerCommand | UnknownComman
       need("i", "s", "r");
       const cmd: SegmentData = { c: 2, i: f.i as number, s: f.s as number, r: f.r as number };
       if (isInt(f.t) && f.t >= 0) cmd.t = f.t;
+      if (isInt(f.g) && f.g > 0) cmd.g = 1;
       return cmd;
     }
     case 3:
@@ -182,6 +202,9 @@ export function decodeCommandBody(body: Uint8Array): PeerCommand | UnknownComman
     }
     case 32:
       return { c: 32, f: isInt(f.f) && f.f >= 0 ? f.f : 0 };
+    case 33:
+      need("i");
+      return { c: 33, i: f.i as number };
     default:
       return { c: type, unknown: true, fields: f };
   }
