@@ -55,6 +55,7 @@ async function runOne(sc: Scenario): Promise<Result> {
   const r = await simulate(sc);
   const steady = r.steadyCopiesPerSegment === undefined ? "" : ` (steady state ${r.steadyCopiesPerSegment.toFixed(2)})`;
   log(`  ${sc.name}: share ${r.p2pShare.toFixed(3)}, origin copies/segment ${r.originCopiesPerSegment.toFixed(2)}${steady}, ${r.wallSeconds.toFixed(1)} s wall, ${r.events} events`);
+  log(`  uploaded ${(r.uploadedBytes / 1e9).toFixed(2)} GB, of which relayed while arriving ${(r.relayedBytes / 1e9).toFixed(2)} GB`);
   log(`  player's loads (count, mean ms): ${Object.entries(r.loads).map(([k, l]) => `${k} ${l.n} / ${l.meanMs}`).join(", ")}`);
   return r;
 }

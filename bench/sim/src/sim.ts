@@ -37,6 +37,8 @@ export type Result = {
    */
   uploadedBytes: number;
   droppedBytes: number;
+  /** Of the bytes uploaded, those of segments the sender was still receiving. */
+  relayedBytes: number;
   startupMedianMs: number;
   startupP95Ms: number;
   rebufferRatio: number;
@@ -330,6 +332,7 @@ class World {
       p2pShare: http + p2p ? p2p / (http + p2p) : 0,
       uploadedBytes: vs.reduce((n, v) => n + v.up, 0) * this.sc.byteScale,
       droppedBytes: vs.reduce((n, v) => n + v.dropped, 0) * this.sc.byteScale,
+      relayedBytes: vs.reduce((n, v) => n + v.relayed, 0) * this.sc.byteScale,
       startupMedianMs: percentile(startups, 0.5),
       startupP95Ms: percentile(startups, 0.95),
       rebufferRatio: watched + stalled ? stalled / (watched + stalled) : 0,
@@ -358,6 +361,8 @@ class Viewer implements Member {
   up = 0;
   /** Bytes received and thrown away (a peer's or a stopped HTTP response's). */
   dropped = 0;
+  /** Of `up`, bytes of segments still arriving here (relayed). */
+  relayed = 0;
   startupMs?: number;
   rebufferMs = 0;
   watchMs = 0;
@@ -408,7 +413,10 @@ class Viewer implements Member {
       trackers: () => [],
       onHttpBytes: (n) => (this.http += n),
       onP2PBytes: (n) => (this.p2p += n),
-      onUploadBytes: (n) => (this.up += n),
+      onUploadBytes: (n, _peer, relayed) => {
+        this.up += n;
+        if (relayed) this.relayed += n;
+      },
       onPeersChanged: () => this.peersChanged(),
       onSegmentStored: () => {},
       startupWaitUntil: () => 0,

@@ -72,6 +72,8 @@ export type EngineCounters = {
   verifyMs: number;
   /** Segments whose bytes came from two or more peers at once (`multiSource`). */
   multiPeerSegments: number;
+  /** Of `p2pUp`, bytes of segments we were still receiving (`relay`). */
+  relayedUp: number;
 };
 
 /** A stream the player plays: `shortId` names it within the channel, by `idRules` (default "pml-2.3"). */
@@ -157,6 +159,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     verifiedBytes: 0,
     verifyMs: 0,
     multiPeerSegments: 0,
+    relayedUp: 0,
   };
   private readonly digests: DigestManifests;
   /** Peers banned for this session, and blame shared with others before a ban. */
@@ -358,7 +361,10 @@ export class P2PEngine extends Emitter<EngineEvents> {
         this.counters.p2pDown += n;
         this.speedWindow.push({ at: Date.now(), bytes: n });
       },
-      onUploadBytes: (n) => (this.counters.p2pUp += n),
+      onUploadBytes: (n, _peer, relayed) => {
+        this.counters.p2pUp += n;
+        if (relayed) this.counters.relayedUp += n;
+      },
       onDroppedBytes: (n) => (this.counters.dropped += n),
       verify: (swarm, seg, data, fromPeers) => this.verifySegment(swarm, seg, data, fromPeers),
       onBadSegment: (swarm, seg, peers, v, proven, relayed) => this.onBadSegment(swarm, seg, peers, v, proven, relayed),

@@ -59,7 +59,8 @@ export interface SwarmContext {
   trackers(): TrackerConnection[];
   onHttpBytes(n: number): void;
   onP2PBytes(n: number, peerId: string): void;
-  onUploadBytes(n: number, peerId: string): void;
+  /** `relayed`: of a segment still arriving here. */
+  onUploadBytes(n: number, peerId: string, relayed: boolean): void;
   onPeersChanged(): void;
   onSegmentStored(swarm: StreamSwarm): void;
   /** A segment is whole and checked: where its bytes came from. */
@@ -481,8 +482,8 @@ export class StreamSwarm implements PeerHost {
     this.resume(t);
   }
 
-  onUploaded(bytes: number, session: PeerSession): void {
-    this.ctx.onUploadBytes(bytes, session.remotePeerId);
+  onUploaded(bytes: number, session: PeerSession, relayed = false): void {
+    this.ctx.onUploadBytes(bytes, session.remotePeerId, relayed);
   }
 
   onDroppedBytes(bytes: number): void {

@@ -62,7 +62,8 @@ export interface PeerHost {
   holds?(id: number): boolean;
   uploadAllowed(): boolean;
   onAnnouncement(session: PeerSession): void;
-  onUploaded(bytes: number, session: PeerSession): void;
+  /** `relayed`: bytes of a segment we are still receiving. */
+  onUploaded(bytes: number, session: PeerSession, relayed?: boolean): void;
   onProtocolError(session: PeerSession, reason: string): void;
   /** Segment bytes received that belonged to no request of ours, or overflowed one. */
   onDroppedBytes?(bytes: number, session: PeerSession): void;
@@ -426,7 +427,7 @@ export class PeerSession {
         limiter?.take(chunk.length);
         u.offset += chunk.length;
         this.bytesUp += chunk.length;
-        this.host.onUploaded(chunk.length, this);
+        this.host.onUploaded(chunk.length, this, u.growing !== undefined);
         if (this.upload !== u) return;
       }
     } catch (err) {
