@@ -8,22 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertPlayedOrigin, drainPlayed, PlayedChecker } from '../lib/played.mjs';
 import { waitForState } from '../lib/browser.mjs';
-import { openPlayer, sleep, state, summary } from './sdk-support.mjs';
+import { openPlayer, sleep, state, streamBitrate, summary } from './sdk-support.mjs';
 import { sharedStack } from '../lib/stack.mjs';
 
 const LIVE = '/live/hls-ts/index.m3u8';
 const stack = sharedStack();
-
-/** The stream's bitrate, bits per second, from the VOD twin's first segments. */
-async function bitrate() {
-  const vod = `${stack.origin.url}/hls-ts/index.m3u8`;
-  const text = await (await fetch(vod)).text();
-  const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
-  const files = text.split('\n').filter((l) => l && !l.startsWith('#'));
-  let bytes = 0;
-  for (const f of files.slice(0, 10)) bytes += (await (await fetch(new URL(f, vod))).arrayBuffer()).byteLength;
-  return (8 * bytes) / durations.slice(0, 10).reduce((a, b) => a + b, 0);
-}
 
 /** Slows the page's HTTP downloads (not its WebRTC) to `bytesPerSecond`. */
 async function slowHttp(page, bytesPerSecond) {
@@ -34,7 +23,7 @@ async function slowHttp(page, bytesPerSecond) {
 
 for (const relay of [true, false]) {
   test(`live segments ${relay ? 'are relayed while still arriving' : 'are offered only once whole with relay off'}, and play as the origin's`, async (t) => {
-    const rate = Math.round((2 * (await bitrate())) / 8);
+    const rate = Math.round((2 * (await streamBitrate(stack.origin, '/hls-ts/index.m3u8'))) / 8);
     const params = { cfg: JSON.stringify({ relay }) };
     const tabs = [];
     for (let i = 0; i < 2; i++) {

@@ -8,24 +8,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertPlayedOrigin, drainPlayed, PlayedChecker } from '../lib/played.mjs';
 import { waitForState } from '../lib/browser.mjs';
-import { openPlayer, sleep, state, summary } from './sdk-support.mjs';
+import { openPlayer, sleep, state, streamBitrate, summary } from './sdk-support.mjs';
 import { sharedStack } from '../lib/stack.mjs';
 
 const VOD = '/hls-ts/index.m3u8';
 const stack = sharedStack();
 
-/** The stream's bitrate, bits per second, from the origin's first segments' sizes and durations. */
-async function bitrate() {
-  const text = await (await fetch(`${stack.origin.url}${VOD}`)).text();
-  const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
-  const files = text.split('\n').filter((l) => l && !l.startsWith('#'));
-  let bytes = 0;
-  for (const f of files.slice(0, 10)) bytes += (await (await fetch(new URL(f, `${stack.origin.url}${VOD}`))).arrayBuffer()).byteLength;
-  return (8 * bytes) / durations.slice(0, 10).reduce((a, b) => a + b, 0);
-}
-
 test('peers each capped below the bitrate deliver segments together, in parts, in time', async (t) => {
-  const cap = Math.round((0.35 * (await bitrate())) / 1000);
+  const cap = Math.round((0.35 * (await streamBitrate(stack.origin, VOD))) / 1000);
   const capped = { cfg: JSON.stringify({ maxUploadKbps: cap }) };
   const senders = [];
   for (let i = 0; i < 3; i++) {

@@ -19,3 +19,14 @@ export function summary(s) {
     sources: s.sources, rebuffers: s.rebuffers, errors: s.errors.slice(-5), exceptions: s.exceptions?.slice(-5),
   });
 }
+
+/** A stream's bitrate, bits per second, from its first ten segments' sizes and durations. */
+export async function streamBitrate(origin, playlistPath) {
+  const url = `${origin.url}${playlistPath}`;
+  const text = await (await fetch(url)).text();
+  const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
+  const files = text.split('\n').filter((l) => l && !l.startsWith('#'));
+  let bytes = 0;
+  for (const f of files.slice(0, 10)) bytes += (await (await fetch(new URL(f, url))).arrayBuffer()).byteLength;
+  return (8 * bytes) / durations.slice(0, 10).reduce((a, b) => a + b, 0);
+}
