@@ -785,11 +785,19 @@ export class StreamSwarm implements PeerHost {
   private holders(t: Transfer) {
     const out = [];
     for (const [peerId, e] of this.peers) {
-      if (e.session.has(t.seg.id) && !t.failedPeers.has(peerId) && !this.suspects.has(peerId)) {
+      if (e.session.has(t.seg.id) && !t.failedPeers.has(peerId) && !this.suspects.has(peerId) && !this.relayingTo(e, t)) {
         out.push({ peerId, busy: this.isBusy(e), throughputBps: e.session.throughput, byteRanges: this.sendsParts(e.session) });
       }
     }
     return out;
+  }
+
+  /**
+   * We are relaying this segment to the peer: it is receiving it from us, so whatever it could
+   * send us of it would wait on our own bytes.
+   */
+  private relayingTo(e: PeerEntry, t: Transfer): boolean {
+    return e.session.relayingId === t.seg.id;
   }
 
   /** Sending us something, or said it has no upload to spare a moment ago. */
@@ -938,7 +946,7 @@ export class StreamSwarm implements PeerHost {
    */
   private startP2P(t: Transfer, peerId: string): void {
     const e = this.peers.get(peerId);
-    if (!e || e.session.busy) return;
+    if (!e || e.session.busy || this.relayingTo(e, t)) return;
     if (this.sendsParts(e.session)) {
       if (!this.startPart(t, peerId)) return;
       this.spread(t);
@@ -955,7 +963,7 @@ export class StreamSwarm implements PeerHost {
    */
   private startPart(t: Transfer, peerId: string): boolean {
     const e = this.peers.get(peerId);
-    if (!e || e.session.busy || t.peerParts.has(peerId) || t.failedPeers.has(peerId)) return false;
+    if (!e || e.session.busy || t.peerParts.has(peerId) || t.failedPeers.has(peerId) || this.relayingTo(e, t)) return false;
     const cfg = this.ctx.config.schedulerConfig;
     const missing = t.bytes.missing ?? Math.max(1, this.expectedBytes(t.seg) - t.bytes.received);
     const rates = this.holders(t)
