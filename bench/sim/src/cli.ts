@@ -168,7 +168,7 @@ function curvePoint({ scenario, ...r }: Result): CurvePoint {
   return { ...r, name: scenario.name, viewers: scenario.viewers, live: scenario.live, superPeers: scenario.superPeers, liveSyncSegments: scenario.liveSyncSegments };
 }
 
-/** Origin copies per segment and P2P share against the audience, one line per configuration. */
+/** Origin copies per segment (live: also in steady state) and P2P share against the audience, one line per configuration. */
 function plots(points: CurvePoint[]): void {
   const copies: Record<string, Series> = {};
   const shares: Record<string, Series> = {};
@@ -176,6 +176,7 @@ function plots(points: CurvePoint[]): void {
     const behind = p.live && p.liveSyncSegments !== undefined && p.liveSyncSegments !== 3 ? `, ${p.liveSyncSegments} behind` : "";
     const key = `${p.live ? "live" : "VOD"}${behind}${p.superPeers ? " + super peer" : ""}`;
     (copies[key] ??= { name: key, points: [] }).points.push([p.viewers, p.originCopiesPerSegment]);
+    if (p.steadyCopiesPerSegment !== undefined) (copies[`${key}, steady`] ??= { name: `${key}, steady`, points: [] }).points.push([p.viewers, p.steadyCopiesPerSegment]);
     (shares[key] ??= { name: key, points: [] }).points.push([p.viewers, p.p2pShare]);
   }
   writeFileSync(join(outDir, "scale-copies.svg"), svgPlot("Origin copies per segment", "concurrent viewers", "copies per segment", Object.values(copies), true));

@@ -18,7 +18,7 @@ export type Series = { name: string; points: [number, number][] };
 
 /** Lines over a log10 x axis; `yLog` for a log y axis. */
 export function svgPlot(title: string, xLabel: string, yLabel: string, series: Series[], yLog = false): string {
-  const W = 560, H = 320, L = 60, R = 150, T = 30, B = 45;
+  const W = 600, H = 320, L = 60, R = 190, T = 30, B = 45;
   const xs = series.flatMap((s) => s.points.map((p) => Math.log10(p[0])));
   const tx = (v: number) => (yLog ? Math.log10(Math.max(1e-3, v)) : v);
   const ys = series.flatMap((s) => s.points.map((p) => tx(p[1])));
@@ -26,7 +26,7 @@ export function svgPlot(title: string, xLabel: string, yLabel: string, series: S
   const y0 = yLog ? Math.floor(Math.min(...ys)) : 0, y1 = yLog ? Math.ceil(Math.max(...ys)) : Math.max(...ys) * 1.1 || 1;
   const px = (x: number) => L + ((Math.log10(x) - x0) / Math.max(1e-9, x1 - x0)) * (W - L - R);
   const py = (y: number) => H - B - ((tx(y) - y0) / Math.max(1e-9, y1 - y0)) * (H - T - B);
-  const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+  const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"];
   const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`];
   out.push(`<text x="${W / 2 - R / 2}" y="16" text-anchor="middle" font-size="13">${title}</text>`);
   out.push(`<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#000"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#000"/>`);
