@@ -26,6 +26,21 @@ describe("simulator", () => {
     expect(p2p.originBytes).toBeLessThan(http.originBytes / 2);
     expect(p2p.originCopiesPerSegment).toBeLessThanOrEqual(p2p.sessions);
     expect(p2p.startupMedianMs).toBeGreaterThan(0);
+    // In steady state, by HTTP alone every viewer fetches each segment once: copies ≈ the audience.
+    expect(http.steadyCopiesPerSegment).toBeGreaterThan(25);
+    expect(http.steadyCopiesPerSegment).toBeLessThanOrEqual(http.sessions);
+    expect(p2p.steadyCopiesPerSegment).toBeLessThan((http.steadyCopiesPerSegment as number) / 2);
+  });
+
+  it("relays live segments while they arrive, and relays nothing with relay off; VOD has no steady-state figure", async () => {
+    const on = await simulate(small(ample));
+    const off = await simulate(small({ ...ample, relay: false }));
+    expect(on.relayedBytes).toBeGreaterThan(0);
+    expect(on.relayedBytes).toBeLessThanOrEqual(on.uploadedBytes);
+    expect(off.relayedBytes).toBe(0);
+    expect(off.uploadedBytes).toBeGreaterThan(0);
+    const vod = await simulate(small({ ...ample, live: false }));
+    expect(vod.steadyCopiesPerSegment).toBeUndefined();
   });
 
   it("serves part of a VOD audience from peers and a super peer", async () => {
