@@ -899,9 +899,12 @@ export class StreamSwarm implements PeerHost {
         this.httpLoading.delete(id);
         const secs = (this.clock.now() - (firstByteAt || began)) / 1000;
         if (bytes > 64 * 1024 && secs > 0) this.ctx.httpBps.add(bytes / secs);
-        const stated = streaming || r.length === undefined ? "ok" : t.bytes.expect(src, r.length);
-        const appended = streaming ? "ok" : stated === "ok" ? t.bytes.append(src, r.data) : stated;
-        if (appended !== "ok") return this.httpDisagrees(t, src, appended);
+        if (!streaming) {
+          // The bytes join now, all at once (streamed ones joined as they came).
+          const stated = r.length === undefined ? "ok" : t.bytes.expect(src, r.length);
+          const appended = stated === "ok" ? t.bytes.append(src, r.data) : stated;
+          if (appended !== "ok") return this.httpDisagrees(t, src, appended);
+        }
         const done = t.bytes.finish(src);
         if (done.kind === "complete") return this.complete(t, done.data);
         this.httpFailed(t, new Error(`HTTP response for ${t.seg.url} ended after ${t.bytes.received} of ${t.bytes.total ?? "?"} bytes`));
