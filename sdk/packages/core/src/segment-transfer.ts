@@ -160,6 +160,19 @@ export class SegmentTransfer {
    * when nothing is left to claim.
    */
   claim(kind: SourceKind, peerId: string | undefined, maxBytes: number): Source | undefined {
+    const from = this.firstFree();
+    if (from === undefined) return undefined;
+    const end = Math.min(from + Math.max(1, maxBytes), this.nextTaken(from), this.length ?? Infinity);
+    return this.activate({ kind, peerId, from, end, turn: ++this.turns });
+  }
+
+  /** Whether {@link claim} would give a part now. */
+  get claimable(): boolean {
+    return this.firstFree() !== undefined;
+  }
+
+  /** The first byte neither held nor claimed by an active source; undefined when there is none. */
+  private firstFree(): number | undefined {
     let from = 0;
     for (;;) {
       from = this.firstMissing(from);
@@ -168,9 +181,7 @@ export class SegmentTransfer {
       if (claimedBy === Infinity) return undefined;
       from = claimedBy;
     }
-    if (this.length !== undefined && from >= this.length) return undefined;
-    const end = Math.min(from + Math.max(1, maxBytes), this.nextTaken(from), this.length ?? Infinity);
-    return this.activate({ kind, peerId, from, end, turn: ++this.turns });
+    return this.length !== undefined && from >= this.length ? undefined : from;
   }
 
   /** The source stops (abandoned, cancelled, failed); its later bytes are stale. Without one: all stop. */

@@ -12,6 +12,11 @@ export type StoredSegment = {
 export class MemoryStorage {
   private readonly items = new Map<string, StoredSegment>();
   private bytes = 0;
+  /**
+   * Each swarm's ids (newest first) and earliest end, until the swarm's next change: a swarm
+   * asks on every announce, prefetch and live eviction.
+   */
+  private readonly summaries = new Map<string, { ids: readonly number[]; earliestEnd: number }>();
 
   constructor(public limitBytes: number) {}
 
@@ -33,10 +38,25 @@ export class MemoryStorage {
     return this.items.has(MemoryStorage.key(swarmId, id));
   }
 
-  ids(swarmId: string): number[] {
-    const out: number[] = [];
-    for (const s of this.items.values()) if (s.swarmId === swarmId) out.push(s.id);
-    return out.sort((a, b) => b - a); // newest first: the ids most worth announcing
+  /** The swarm's segment ids, newest first: the ids most worth announcing. */
+  ids(swarmId: string): readonly number[] {
+    return this.summary(swarmId).ids;
+  }
+
+  private summary(swarmId: string): { ids: readonly number[]; earliestEnd: number } {
+    let sum = this.summaries.get(swarmId);
+    if (!sum) {
+      const ids: number[] = [];
+      let earliestEnd = Infinity;
+      for (const s of this.items.values()) {
+        if (s.swarmId !== swarmId) continue;
+        ids.push(s.id);
+        earliestEnd = Math.min(earliestEnd, s.endTime);
+      }
+      sum = { ids: ids.sort((a, b) => b - a), earliestEnd };
+      this.summaries.set(swarmId, sum);
+    }
+    return sum;
   }
 
   /**
@@ -49,6 +69,7 @@ export class MemoryStorage {
     if (old) this.bytes -= old.data.length;
     this.items.set(key, { ...seg, lastAccess: now });
     this.bytes += seg.data.length;
+    this.summaries.delete(seg.swarmId);
     const evicted: StoredSegment[] = [];
     if (this.bytes <= this.limitBytes) return evicted;
     const byAge = [...this.items.values()].filter((s) => s !== this.items.get(key)).sort((a, b) => a.lastAccess - b.lastAccess);
@@ -61,11 +82,12 @@ export class MemoryStorage {
     return evicted;
   }
 
-  /** Removes every segment matching `pred`; returns them. */
-  evict(pred: (s: StoredSegment) => boolean): StoredSegment[] {
+  /** Removes the swarm's segments that end before `time` (seconds); returns them. */
+  evictEndedBefore(swarmId: string, time: number): StoredSegment[] {
     const out: StoredSegment[] = [];
+    if (!(this.summary(swarmId).earliestEnd < time)) return out;
     for (const s of [...this.items.values()]) {
-      if (pred(s)) {
+      if (s.swarmId === swarmId && s.endTime < time) {
         this.delete(s.swarmId, s.id);
         out.push(s);
       }
@@ -79,10 +101,12 @@ export class MemoryStorage {
     if (!s) return;
     this.bytes -= s.data.length;
     this.items.delete(key);
+    this.summaries.delete(swarmId);
   }
 
   clear(): void {
     this.items.clear();
+    this.summaries.clear();
     this.bytes = 0;
   }
 }

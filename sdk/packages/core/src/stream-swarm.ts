@@ -188,6 +188,8 @@ const DELIVERIES_KEPT = 256;
 
 export class StreamSwarm implements PeerHost {
   readonly segments = new Map<number, SegmentInfo>();
+  /** The playlist's segments by start time, for prefetch, which walks them on every pump. */
+  private inPlayOrder: SegmentInfo[] = [];
   private readonly deliveries = new Map<number, Delivery>();
   /** When each segment id first appeared in the playlist. */
   private readonly firstSeen = new Map<number, number>();
@@ -549,6 +551,7 @@ export class StreamSwarm implements PeerHost {
       if (!this.firstSeen.has(s.id)) this.firstSeen.set(s.id, now);
     }
     for (const id of this.firstSeen.keys()) if (!this.segments.has(id)) this.firstSeen.delete(id);
+    this.inPlayOrder = [...this.segments.values()].sort((a, b) => a.startTime - b.startTime);
     if (live) this.onDisk.clear();
     else if (!this.diskIndex && this.ctx.disk()) this.diskIndex = this.indexDisk();
     else if (this.diskIndexDone) {
@@ -560,7 +563,7 @@ export class StreamSwarm implements PeerHost {
   }
 
   /** Ids in memory and, for VOD, on disk: newest first, the ids most worth announcing. */
-  private storedIds(): number[] {
+  private storedIds(): readonly number[] {
     const mem = this.ctx.storage.ids(this.swarmId);
     if (!this.onDisk.size) return mem;
     const all = new Set([...mem, ...this.onDisk.keys()]);
@@ -988,7 +991,7 @@ export class StreamSwarm implements PeerHost {
 
   /** Idle holders that speak byte ranges take free parts of a transfer under way. */
   private spread(t: Transfer): void {
-    if (t.mode !== "p2p" || !this.p2pDownloads() || this.ctx.config.multiSource === false) return;
+    if (t.mode !== "p2p" || !this.p2pDownloads() || this.ctx.config.multiSource === false || !t.bytes.claimable) return;
     for (const h of this.holders(t)) {
       if (!h.byteRanges || h.busy || t.peerParts.has(h.peerId)) continue;
       if (!this.startPart(t, h.peerId)) return;
@@ -1232,7 +1235,7 @@ export class StreamSwarm implements PeerHost {
     if (this.active) this.prefetch();
     if (this.live) {
       const pos = this.ctx.playback().position;
-      const gone = this.ctx.storage.evict((s) => s.swarmId === this.swarmId && s.endTime < pos - LIVE_KEEP_BEHIND_S);
+      const gone = this.ctx.storage.evictEndedBefore(this.swarmId, pos - LIVE_KEEP_BEHIND_S);
       if (gone.length) this.scheduleAnnounce();
     }
   }
@@ -1299,7 +1302,7 @@ export class StreamSwarm implements PeerHost {
     }
     const candidates: PrefetchCandidate[] = [];
     let room = this.prefetchRoom(pos);
-    for (const s of [...this.segments.values()].sort((a, b) => a.startTime - b.startTime)) {
+    for (const s of this.inPlayOrder) {
       if (s.endTime <= pos || s.startTime > horizon) continue;
       const t = this.transfers.get(s.id);
       if ((t && t.mode !== "wait") || this.ctx.storage.has(this.swarmId, s.id) || this.onDisk.has(s.id)) continue;

@@ -285,7 +285,9 @@ describe("SegmentTransfer", () => {
         for (const st of script) {
           const pick = (back: number) => live[live.length - 1 - (back % Math.max(1, live.length))];
           if (st.op === "claim" || st.op === "http" || st.op === "whole") {
+            const claimable = t.claimable;
             const src = st.op === "claim" ? t.claim("p2p", `p${live.length}`, st.n) : t.begin(st.op === "http" ? "http" : "p2p");
+            if (st.op === "claim") expect(src !== undefined).toBe(claimable); // it says what a claim would do
             if (!src) continue;
             live.push({ src, pos: src.from });
             const end = Math.min(src.end ?? len, len);

@@ -60,4 +60,23 @@ describe("MemoryStorage", () => {
     expect(s.usedBytes).toBe(300);
     expect(s.ids("s")).toEqual([5, 4, 1]);
   });
+
+  it("lists and evicts each swarm's segments apart; its ids follow every change", () => {
+    const s = new MemoryStorage(10_000);
+    const seg = (swarmId: string, id: number) => ({ swarmId, id, data: new Uint8Array(10), startTime: id * 2, endTime: id * 2 + 2 });
+    for (const id of [3, 1, 2]) s.put(seg("a", id));
+    s.put(seg("b", 0));
+    expect(s.ids("a")).toEqual([3, 2, 1]);
+    s.put(seg("a", 7));
+    expect(s.ids("a")).toEqual([7, 3, 2, 1]);
+    expect(s.evictEndedBefore("a", 6).map((x) => x.id)).toEqual([1]); // 2 ends at 6: kept
+    expect(s.evictEndedBefore("a", 6)).toEqual([]);
+    expect(s.ids("a")).toEqual([7, 3, 2]);
+    expect(s.ids("b")).toEqual([0]); // another swarm's segment ends earlier and stays
+    s.delete("a", 3);
+    expect(s.ids("a")).toEqual([7, 2]);
+    expect(s.usedBytes).toBe(30);
+    s.clear();
+    expect(s.ids("a")).toEqual([]);
+  });
 });
