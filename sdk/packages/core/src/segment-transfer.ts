@@ -213,7 +213,10 @@ export class SegmentTransfer {
     return "mismatch";
   }
 
-  /** Bytes from an active source, in order. */
+  /**
+   * Bytes from an active source, in order. The chunk is held as it is, not copied: its bytes
+   * must not change afterwards (a fetch stream's pieces and data channel messages never do).
+   */
   append(source: Source, chunk: Uint8Array): Verdict {
     const at = this.active.get(source);
     if (at === undefined) {

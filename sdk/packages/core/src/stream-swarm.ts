@@ -1023,7 +1023,7 @@ export class StreamSwarm implements PeerHost {
           this.peerFailedSegment(t, peerId, "length mismatch");
         },
         onBytes: (chunk) => {
-          const v = t.bytes.append(src, chunk.slice());
+          const v = t.bytes.append(src, chunk); // a message's own bytes: held without a copy
           if (v === "stale") return;
           part.lastByteAt = t.lastByteAt = this.clock.now();
           part.got += chunk.length;
