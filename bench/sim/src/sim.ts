@@ -5,6 +5,7 @@
  * hls.js (sequential fragment loads, a buffer target, live start behind the edge).
  */
 import { resolveConfig } from "../../../sdk/packages/core/src/config.js";
+import { DEFAULT_SCHEDULER, type SchedulerConfig } from "../../../sdk/packages/core/src/scheduler.js";
 import { Ewma } from "../../../sdk/packages/core/src/http.js";
 import { Logger } from "../../../sdk/packages/core/src/logger.js";
 import { PeerSession, type PeerHost } from "../../../sdk/packages/core/src/peer/peer-session.js";
@@ -394,12 +395,10 @@ class Viewer implements Member {
     this.trackerOneWayMs = a.accessMs + sc.trackerRttMs / 2;
     this.id = w.newId("-SC0001-");
     this.joinedAt = w.loop.now();
-    const scheduler = {
-      defaultPeerBps: 1_000_000 / sc.byteScale,
-      defaultHttpBps: 1_000_000 / sc.byteScale,
-      // Settings in bytes per second are given in real bytes, as the SDK's are.
-      ...Object.fromEntries(Object.entries(sc.scheduler ?? {}).map(([k, v]) => [k, k.endsWith("Bps") ? v / sc.byteScale : v])),
-    };
+    // The SDK's settings in bytes and bytes per second are real bytes: scaled as the bytes are.
+    const scheduler = Object.fromEntries(
+      Object.entries({ ...DEFAULT_SCHEDULER, ...sc.scheduler }).map(([k, v]) => [k, k.endsWith("Bps") || k.endsWith("Bytes") ? v / sc.byteScale : v]),
+    ) as SchedulerConfig;
     const config = resolveConfig({ announce: [], logLevel: "none", p2pEnabled: sc.p2p, multiSource: sc.multiSource, relay: sc.relay, memoryCacheLimit: sc.memorySegments * (w.segmentData(0).length + 1), scheduler });
     const ctx: SwarmContext = {
       config,

@@ -27,6 +27,15 @@ export type SchedulerConfig = {
    * behind the first before any peer could answer; with this they come from the swarm.
    */
   firstPeersPatienceMs: number;
+  /**
+   * The smallest part of a segment asked of one peer, bytes: each part costs a request's round
+   * trip, and a smaller one measures the peer poorly.
+   */
+  minPartBytes: number;
+  /** Bytes a peer's part must bring before its rate counts as a measure of the peer. */
+  minPeerMeasureBytes: number;
+  /** Bytes an HTTP response must bring before its rate counts as a measure of HTTP. */
+  minHttpMeasureBytes: number;
 };
 
 export const DEFAULT_SCHEDULER: SchedulerConfig = {
@@ -38,6 +47,9 @@ export const DEFAULT_SCHEDULER: SchedulerConfig = {
   simultaneousP2PDownloads: 3,
   simultaneousHttpDownloads: 2,
   firstPeersPatienceMs: 2000,
+  minPartBytes: 32 * 1024,
+  minPeerMeasureBytes: 16 * 1024,
+  minHttpMeasureBytes: 64 * 1024,
 };
 
 export function transferSeconds(bytes: number, bps: number, latencyS = 0): number {

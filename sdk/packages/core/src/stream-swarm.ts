@@ -138,12 +138,6 @@ type Transfer = {
 type PeerPart = { src: Source; cancel: () => void; startedAt: number; lastByteAt?: number; got: number };
 
 /**
- * The smallest part of a segment asked of one peer: each part costs a request's round trip, and
- * below this the peer's throughput is not measured.
- */
-const MIN_PART_BYTES = 32 * 1024;
-
-/**
  * `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is
  * dropped. `busyUntil`: it said its upload was spent; not asked before then.
  */
@@ -901,7 +895,7 @@ export class StreamSwarm implements PeerHost {
         if (!t.bytes.isCurrent(src)) return void (streaming || t.bytes.append(src, r.data)); // stale: dropped, counted
         this.httpLoading.delete(id);
         const secs = (this.clock.now() - (firstByteAt || began)) / 1000;
-        if (bytes > 64 * 1024 && secs > 0) this.ctx.httpBps.add(bytes / secs);
+        if (bytes > this.ctx.config.schedulerConfig.minHttpMeasureBytes && secs > 0) this.ctx.httpBps.add(bytes / secs);
         if (!streaming) {
           // The bytes join now, all at once (streamed ones joined as they came).
           const stated = r.length === undefined ? "ok" : t.bytes.expect(src, r.length);
@@ -964,7 +958,7 @@ export class StreamSwarm implements PeerHost {
 
   /**
    * Gives `peerId` the next free part of the segment, sized by its measured rate against the
-   * other holders' so that all finish together (at least {@link MIN_PART_BYTES}). False when
+   * other holders' so that all finish together (at least the scheduler's `minPartBytes`). False when
    * nothing is left to claim.
    */
   private startPart(t: Transfer, peerId: string): boolean {
@@ -977,7 +971,7 @@ export class StreamSwarm implements PeerHost {
       .map((h) => ({ peerId: h.peerId, bps: h.throughputBps ?? cfg.defaultPeerBps }));
     // Until the first part's answer says the segment's length, a small part: the estimate of a
     // length can be far off, and a part that covers it all leaves nothing to share.
-    const size = t.bytes.total === undefined ? MIN_PART_BYTES : partSize(missing, e.session.throughput ?? cfg.defaultPeerBps, rates, MIN_PART_BYTES);
+    const size = t.bytes.total === undefined ? cfg.minPartBytes : partSize(missing, e.session.throughput ?? cfg.defaultPeerBps, rates, cfg.minPartBytes);
     const src = t.bytes.claim("p2p", peerId, size);
     if (!src) return false;
     this.requestFromPeer(t, peerId, src);
@@ -1057,10 +1051,10 @@ export class StreamSwarm implements PeerHost {
     );
   }
 
-  /** The peer's throughput, smoothed, from what a part brought in its time (16 KiB at least). */
+  /** The peer's throughput, smoothed, from what a part brought in its time (`minPeerMeasureBytes` at least). */
   private measure(session: PeerSession, part: PeerPart): void {
     const secs = (this.clock.now() - part.startedAt) / 1000;
-    if (part.got < 16 * 1024 || secs <= 0) return;
+    if (part.got < this.ctx.config.schedulerConfig.minPeerMeasureBytes || secs <= 0) return;
     const bps = part.got / secs;
     session.throughput = session.throughput ? 0.5 * bps + 0.5 * session.throughput : bps;
   }
