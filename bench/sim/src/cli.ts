@@ -1,15 +1,6 @@
 /**
- * The simulator's commands:
- *   run [--viewers N] [--vod] [--super-peers K] [--seconds S] [--seed X] [--no-p2p] [--memory-segments M]
- *       [--scheduler safetyMarginS=2,...]  the SDK scheduler's settings (SchedulerConfig) for a design trial
- *       [--live-sync K]  live start K segments behind the edge (3: hls.js's default; 5: the SDK's hls.js engine's)
- *       [--single-source] [--no-relay]  the SDK's multiSource / relay off
- *   calibrate [--browser]  the 10-tab browser bench's stream and settings, beside its newest
- *                        figures in bench/swarm/results/ (--browser runs it first) or the documented ones
- *   scale [--max N] [--only live,live-sp,vod,vod-sp]
- *                        10, 100, ... viewers, live and VOD, with and without a super peer
- *   plot FILE...         the scale curve's plots from scale.json and run-*.json files (a run writes one)
- * Tables go to stdout; tables and SVG plots to bench/sim/results/ (not committed).
+ * The simulator's commands (`USAGE` below, printed by `--help`). Tables go to stdout; tables
+ * and SVG plots to bench/sim/results/ (not committed).
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
@@ -21,26 +12,72 @@ import { calibrationScenario, internetScenario, type Scenario } from "./model.js
 import { table, svgPlot, type Series } from "./report.js";
 import { simulate, type Result } from "./sim.js";
 
-const { values: opt, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    viewers: { type: "string", default: "100" },
-    vod: { type: "boolean", default: false },
-    "super-peers": { type: "string", default: "0" },
-    seconds: { type: "string" },
-    seed: { type: "string", default: "1" },
-    "no-p2p": { type: "boolean", default: false },
-    "single-source": { type: "boolean", default: false },
-    "no-relay": { type: "boolean", default: false },
-    max: { type: "string", default: "10000" },
-    only: { type: "string", default: "live,live-sp,vod,vod-sp" },
-    browser: { type: "boolean", default: false },
-    "memory-segments": { type: "string" },
-    scheduler: { type: "string" },
-    "live-sync": { type: "string" },
-    out: { type: "string", default: join(import.meta.dirname, "..", "results") },
-  },
-});
+
+const USAGE = `usage: node dist/cli.js <command> [options]   (npm run sim -- <command> [options])
+
+commands:
+  run        one run (the default)
+  calibrate  the 10-tab browser bench's stream and settings, beside its newest figures in
+             bench/swarm/results/ (--browser runs the bench first) or the documented ones
+  scale      10, 100, ... viewers up to --max, live and VOD, with and without a super peer
+  plot FILE...  the scale curve's plots from scale.json and run-*.json files (a run writes one)
+
+options:
+  --viewers N           concurrent viewers (run; default 100)
+  --vod                 VOD instead of live (run)
+  --super-peers K       super peers in the swarm (run; default 0)
+  --seconds S           simulated seconds after the audience's 30 s ramp (run, scale; default 120)
+  --seed X              the run's random seed (default 1); a seed gives the same figures every time
+  --no-p2p              HTTP alone: the swarm's anchor
+  --single-source       the SDK's multiSource off: one peer per segment
+  --no-relay            the SDK's relay off: segments offered to peers only once whole
+  --live-sync K         live start K segments behind the edge (3: hls.js's default; 5: the SDK's
+                        hls.js engine's)
+  --memory-segments M   each viewer's segment memory, in segments (default 20)
+  --scheduler k=v,...   the SDK scheduler's settings (SchedulerConfig, bytes and rates in real
+                        bytes) for a design trial, e.g. safetyMarginS=2,minPartBytes=262144
+  --max N               scale: the largest audience (default 10000)
+  --only LIST           scale: of live,live-sp,vod,vod-sp
+  --browser             calibrate: run the 10-tab browser bench first
+  --out DIR             where tables, JSON and plots go (default bench/sim/results)
+  -h, --help            this text
+`;
+
+const { values: opt, positionals } = parseCommandLine();
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        viewers: { type: "string", default: "100" },
+        vod: { type: "boolean", default: false },
+        "super-peers": { type: "string", default: "0" },
+        seconds: { type: "string" },
+        seed: { type: "string", default: "1" },
+        "no-p2p": { type: "boolean", default: false },
+        "single-source": { type: "boolean", default: false },
+        "no-relay": { type: "boolean", default: false },
+        max: { type: "string", default: "10000" },
+        only: { type: "string", default: "live,live-sp,vod,vod-sp" },
+        browser: { type: "boolean", default: false },
+        "memory-segments": { type: "string" },
+        scheduler: { type: "string" },
+        "live-sync": { type: "string" },
+        out: { type: "string", default: join(import.meta.dirname, "..", "results") },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n--help lists the commands and options\n`);
+    process.exit(2);
+  }
+}
+
+if (opt.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 const outDir = opt.out as string;
 mkdirSync(outDir, { recursive: true });
@@ -232,5 +269,5 @@ async function runCmd(): Promise<void> {
 
 const cmd = positionals[0] ?? "run";
 const commands: Record<string, () => Promise<void>> = { run: runCmd, calibrate, scale, plot };
-if (!commands[cmd]) usageError(`unknown command ${cmd}: run, calibrate, scale or plot`);
+if (!commands[cmd]) usageError(`unknown command ${cmd}: run, calibrate, scale or plot (--help lists them)`);
 await commands[cmd]();
