@@ -163,6 +163,30 @@ export function rtcConfigProblems(rtc: RTCConfiguration): string[] {
   return [];
 }
 
+/** A scheduler setting a page may give: a finite number, 0 or more. */
+function isSetting(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+}
+
+/** The page's scheduler settings over the defaults; one that is not a finite number ≥ 0 keeps its default. */
+export function resolveScheduler(given: Partial<SchedulerConfig> = {}): SchedulerConfig {
+  const out = { ...DEFAULT_SCHEDULER };
+  for (const key of Object.keys(out) as (keyof SchedulerConfig)[]) {
+    const v = given[key];
+    if (isSetting(v)) out[key] = v;
+  }
+  return out;
+}
+
+/** What is wrong with the page's scheduler settings, in words (empty: nothing). */
+export function schedulerProblems(given: Partial<SchedulerConfig> = {}): string[] {
+  return Object.entries(given).flatMap(([key, v]) => {
+    if (!(key in DEFAULT_SCHEDULER)) return [`scheduler.${key} is not a setting and is ignored; the settings are ${Object.keys(DEFAULT_SCHEDULER).join(", ")}`];
+    if (!isSetting(v)) return [`scheduler.${key} is ${String(v)}, not a number of 0 or more: its default, ${DEFAULT_SCHEDULER[key as keyof SchedulerConfig]}, applies`];
+    return [];
+  });
+}
+
 /** A byte limit given as a number or per device kind, with the defaults for each kind. */
 export function limitFor(l: number | { pc: number; mobile: number } | undefined, pc: number, mobile: number): number {
   if (typeof l === "number") return l;
@@ -192,7 +216,7 @@ export function resolveConfig(c: P2PConfig): ResolvedConfig {
     minPeers: Number.isFinite(c.minPeers) ? Math.max(0, Math.floor(c.minPeers as number)) : 0,
     multiSource: c.multiSource ?? true,
     relay: c.relay ?? true,
-    schedulerConfig: { ...DEFAULT_SCHEDULER, ...(c.scheduler ?? {}) },
+    schedulerConfig: resolveScheduler(c.scheduler),
     rtcConfig: c.webRTCConfig ?? { iceServers: DEFAULT_ICE_SERVERS },
     integrityConfig: c.integrity === false ? false : c.integrity === true || c.integrity === undefined ? {} : c.integrity,
   };

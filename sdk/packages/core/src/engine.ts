@@ -4,7 +4,7 @@
  * playlists and playback position and ask it for segments.
  */
 import { BlameLedger } from "./blame.js";
-import { isMobile, resolveConfig, rtcConfigProblems, type P2PConfig, type ResolvedConfig } from "./config.js";
+import { isMobile, resolveConfig, rtcConfigProblems, schedulerProblems, type P2PConfig, type ResolvedConfig } from "./config.js";
 import { DiskCache } from "./disk-cache.js";
 import { currentConnection, networkPolicy, type NetworkPolicy } from "./network-policy.js";
 import { UploadLimiter } from "./upload-limit.js";
@@ -183,6 +183,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     this.log = new Logger(this.config.logLevel);
     if (this.config.showSlogan && typeof console !== "undefined") console.info(`Swarmcast P2P engine v${VERSION} (P2P Media Loader v2 compatible)`);
     for (const problem of rtcConfigProblems(this.config.rtcConfig)) this.log.warn(problem);
+    for (const problem of schedulerProblems(this.config.scheduler)) this.log.warn(problem);
     this.storage = new MemoryStorage(this.config.memoryLimitBytes);
     this.httpBps = new Ewma(0.3, this.config.schedulerConfig.defaultHttpBps);
     this.digests = new DigestManifests(this.log);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { resolveConfig, rtcConfigProblems } from "../src/config.js";
+import { resolveConfig, rtcConfigProblems, schedulerProblems } from "../src/config.js";
+import { DEFAULT_SCHEDULER } from "../src/scheduler.js";
 
 const turn: RTCIceServer = { urls: "turn:turn.example.com:3478?transport=udp", username: "u", credential: "p" };
 
@@ -33,5 +34,22 @@ describe("disk cache and connection controls", () => {
     expect(resolveConfig({ minPeers: 2.7 }).minPeers).toBe(2);
     expect(resolveConfig({ minPeers: -1 }).minPeers).toBe(0);
     expect(resolveConfig({ minPeers: Number.NaN }).minPeers).toBe(0);
+  });
+});
+
+describe("scheduler settings", () => {
+  it("take the page's numbers over the defaults; a value that is no setting keeps the default and is named", () => {
+    const scheduler = { minPartBytes: 262_144, safetyMarginS: 0, p2pStallTimeoutMs: Number.NaN, minPeerMeasureBytes: -1, nonsense: 3 } as never;
+    const s = resolveConfig({ scheduler }).schedulerConfig;
+    expect(s.minPartBytes).toBe(262_144);
+    expect(s.safetyMarginS).toBe(0);
+    expect(s.p2pStallTimeoutMs).toBe(DEFAULT_SCHEDULER.p2pStallTimeoutMs);
+    expect(s.minPeerMeasureBytes).toBe(DEFAULT_SCHEDULER.minPeerMeasureBytes);
+    expect("nonsense" in s).toBe(false);
+    const problems = schedulerProblems(scheduler);
+    expect(problems).toHaveLength(3);
+    expect(problems.join("\n")).toMatch(/p2pStallTimeoutMs is NaN.*default, 1500/);
+    expect(problems.join("\n")).toMatch(/nonsense is not a setting/);
+    expect(schedulerProblems(undefined)).toEqual([]);
   });
 });
