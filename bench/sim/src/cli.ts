@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_SCHEDULER } from "../../../sdk/packages/core/src/scheduler.js";
+import { schedulerProblems } from "../../../sdk/packages/core/src/config.js";
 import { calibrationScenario, internetScenario, type Scenario } from "./model.js";
 import { table, svgPlot, type Series } from "./report.js";
 import { simulate, type Result } from "./sim.js";
@@ -234,17 +234,12 @@ function liveSync(): { liveSyncSegments?: number } {
   return { liveSyncSegments: k };
 }
 
-/** `safetyMarginS=2,simultaneousP2PDownloads=2`: numbers only, names checked against the SDK's. */
+/** `safetyMarginS=2,simultaneousP2PDownloads=2`: checked as the SDK checks a page's settings. */
 function schedulerSettings(spec: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const pair of spec.split(",")) {
-    const [key, value] = pair.split("=");
-    if (!key || !(key in DEFAULT_SCHEDULER) || value === undefined || !Number.isFinite(Number(value))) {
-      usageError(`--scheduler takes name=number pairs of ${Object.keys(DEFAULT_SCHEDULER).join(", ")}; not ${pair}`);
-    }
-    out[key] = Number(value);
-  }
-  return out;
+  const given = Object.fromEntries(spec.split(",").map((pair) => [pair.split("=")[0], Number(pair.split("=")[1] || NaN)]));
+  const problems = schedulerProblems(given);
+  if (problems.length) usageError(`--scheduler takes name=number pairs: ${problems.join("; ")}`);
+  return given;
 }
 
 async function runCmd(): Promise<void> {
