@@ -75,6 +75,8 @@ interface Member {
   accepts(from: string): boolean;
   attach(remote: string, ch: SimChannel): void;
   offersToMake(): number;
+  /** The tracker's announce response: the swarm's size, the member included. */
+  counted?(swarmSize: number): void;
 }
 
 function percentile(xs: number[], p: number): number {
@@ -236,6 +238,7 @@ class World {
     this.loop.after((n ? this.gatherMs() : 0) + m.trackerOneWayMs, () => {
       if (m.gone) return done();
       if (!this.memberIndex.has(m.id)) this.addMember(m);
+      this.loop.after(m.trackerOneWayMs, () => m.gone || m.counted?.(this.members.length));
       const k = Math.min(offerIds.length, this.sc.trackerMaxOffers, this.members.length - 1);
       const picked = new Set<number>();
       const self = this.memberIndex.get(m.id);
@@ -590,6 +593,10 @@ class Viewer implements Member {
 
   peerIds(): Set<string> {
     return new Set(this.swarm.peerIds());
+  }
+
+  counted(swarmSize: number): void {
+    this.swarm.trackerCounts(0, swarmSize);
   }
 
   accepts(from: string): boolean {

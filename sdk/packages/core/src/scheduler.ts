@@ -36,6 +36,19 @@ export type SchedulerConfig = {
   minPeerMeasureBytes: number;
   /** Bytes an HTTP response must bring before its rate counts as a measure of HTTP. */
   minHttpMeasureBytes: number;
+  /**
+   * Copies of a fresh segment the whole swarm takes from the origin at once, about. Each
+   * neighbourhood elects one of its peers to fetch a segment none of them has; with this above
+   * 0 and the swarm's size known from the trackers, only a neighbourhood seeder whose election
+   * hash falls among the lowest `swarmSeeders` / size of the swarm fetches at once, and the
+   * others wait for the segment to reach them through the swarm until `seedReserveS` of their
+   * peer budget is left. 0: every neighbourhood seeder fetches at once.
+   */
+  swarmSeeders: number;
+  /** Seconds of peer budget a waiting neighbourhood seeder keeps to pass the segment on. */
+  seedReserveS: number;
+  /** Seconds a neighbourhood seeder not elected swarm-wide waits for the segment from the swarm. */
+  seedDelayS: number;
 };
 
 export const DEFAULT_SCHEDULER: SchedulerConfig = {
@@ -50,6 +63,9 @@ export const DEFAULT_SCHEDULER: SchedulerConfig = {
   minPartBytes: 32 * 1024,
   minPeerMeasureBytes: 16 * 1024,
   minHttpMeasureBytes: 64 * 1024,
+  swarmSeeders: 2,
+  seedReserveS: 6,
+  seedDelayS: 2,
 };
 
 export function transferSeconds(bytes: number, bps: number, latencyS = 0): number {
@@ -76,6 +92,8 @@ export type SourceInput = {
    * worth a short wait while the budget is large.
    */
   mayArriveSoon?: boolean;
+  /** We are our neighbourhood's seeder, and the swarm's seeders' copy may still reach us. */
+  swarmMayBring?: boolean;
   p2pEnabled: boolean;
   random?: () => number;
 };
@@ -103,7 +121,7 @@ export function decideSource(i: SourceInput, cfg: SchedulerConfig = DEFAULT_SCHE
   const sharing = i.holders.filter((h) => !h.busy && h.byteRanges).sort((a, b) => (b.throughputBps ?? cfg.defaultPeerBps) - (a.throughputBps ?? cfg.defaultPeerBps));
   const together = sharing.reduce((n, h) => n + (h.throughputBps ?? cfg.defaultPeerBps), 0);
   if (sharing.length > 1 && transferSeconds(i.expectedBytes, together) < budget) return { kind: "p2p", peerId: (sharing[0] as Holder).peerId };
-  if (i.holders.length || i.someoneHttpLoading || i.designatedElsewhere || i.mayArriveSoon) return { kind: "wait" };
+  if (i.holders.length || i.someoneHttpLoading || i.designatedElsewhere || i.mayArriveSoon || i.swarmMayBring) return { kind: "wait" };
   return { kind: "http" };
 }
 
@@ -163,6 +181,34 @@ export function designatedSeeder(selfId: string, peerIds: Iterable<string>, segm
   return best;
 }
 
+export type OriginSeedInput = {
+  selfId: string;
+  /** Connected peers whose own schedulers take part in seeder election. */
+  electorate: string[];
+  segmentKey: string;
+  /** Viewers in the swarm, ourselves included, as the trackers count them (undefined: unknown). */
+  swarmSize?: number;
+  /** Seconds left to try peers for the segment ({@link p2pBudgetS}). */
+  budgetS: number;
+  /** Seconds since we learnt of the segment. */
+  knownForS: number;
+};
+
+/**
+ * Whether we fetch a segment that no neighbour has or is fetching from the origin now. Only our
+ * neighbourhood's seeder does; in a swarm much larger than a neighbourhood, only if it is also
+ * one of the few the whole swarm elects (a hash below `swarmSeeders` / size) or its budget is
+ * down to `seedReserveS`: the neighbourhood seeders of one segment would otherwise number about
+ * size / (neighbours + 1), each one an origin copy, and most of them get it from the swarm in time.
+ */
+export function seedsFromOrigin(i: OriginSeedInput, cfg: Pick<SchedulerConfig, "swarmSeeders" | "seedReserveS" | "seedDelayS">): boolean {
+  if (designatedSeeder(i.selfId, i.electorate, i.segmentKey) !== i.selfId) return false;
+  // In a swarm of a few neighbourhoods their seeders are about as few as the swarm would elect.
+  if (cfg.swarmSeeders <= 0 || i.swarmSize === undefined || i.swarmSize <= cfg.swarmSeeders * (i.electorate.length + 1)) return true;
+  if (fnv1a(`${i.selfId}|${i.segmentKey}`) < (cfg.swarmSeeders / i.swarmSize) * 2 ** 32) return true;
+  return i.knownForS >= cfg.seedDelayS || i.budgetS <= cfg.seedReserveS;
+}
+
 export type PrefetchPeer = { peerId: string; busy: boolean; loaded: ReadonlySet<number>; httpLoading?: ReadonlySet<number>; throughputBps?: number };
 
 export type PrefetchInput = {
@@ -174,6 +220,10 @@ export type PrefetchInput = {
     httpHold?: boolean;
     /** peers that failed this segment already: never asked for it again */
     failedPeers?: ReadonlySet<string>;
+    /** Seconds left to try peers for it ({@link p2pBudgetS}); Infinity when nobody needs it yet. */
+    budgetS?: number;
+    /** Seconds since we learnt of it (Infinity when unknown). */
+    knownForS?: number;
   }[];
   peers: PrefetchPeer[];
   selfId: string;
@@ -181,6 +231,9 @@ export type PrefetchInput = {
   freeHttpSlots: number;
   /** Connected peers whose own schedulers take part in seeder election (ours, not PML's). */
   electorate: string[];
+  /** Viewers in the swarm as the trackers count them ({@link seedsFromOrigin}). */
+  swarmSize?: number;
+  seeding?: Pick<SchedulerConfig, "swarmSeeders" | "seedReserveS" | "seedDelayS">;
   random?: () => number;
 };
 
@@ -207,7 +260,8 @@ export function planPrefetch(i: PrefetchInput): PrefetchPlan {
       continue;
     }
     if (c.httpHold || i.peers.some((p) => p.httpLoading?.has(c.id))) continue; // someone is on it
-    if (httpSlots > 0 && i.peers.length > 0 && designatedSeeder(i.selfId, i.electorate, c.key) === i.selfId) {
+    const seeding = i.seeding ?? DEFAULT_SCHEDULER;
+    if (httpSlots > 0 && i.peers.length > 0 && seedsFromOrigin({ selfId: i.selfId, electorate: i.electorate, segmentKey: c.key, swarmSize: i.swarmSize, budgetS: c.budgetS ?? Infinity, knownForS: c.knownForS ?? Infinity }, seeding)) {
       plan.http.push(c.id);
       httpSlots--;
     }

@@ -8,7 +8,7 @@ import { fetchSegmentBytes, type ByteRange, type Ewma } from "./http.js";
 import type { Logger } from "./logger.js";
 import { PeerSession, type ByteChannel, type GrowingSegment, type PeerHost } from "./peer/peer-session.js";
 import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
-import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, type PrefetchInput, type SchedulerConfig } from "./scheduler.js";
+import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, seedsFromOrigin, type PrefetchInput, type SchedulerConfig } from "./scheduler.js";
 import { SegmentTransfer, type Origin, type Source } from "./segment-transfer.js";
 import type { DiskCache } from "./disk-cache.js";
 import { peerToReplace } from "./peer-replacement.js";
@@ -205,6 +205,8 @@ export class StreamSwarm implements PeerHost {
    * undefined until one answered. With none, there are no first peers to wait for.
    */
   private othersOnTrackers?: number;
+  /** The swarm's size in the latest tracker count, us included: how many elect origin seeders. */
+  private swarmSize?: number;
   /**
    * Before playback has started: the end time of the first segment the player asked for, by
    * which playback will have begun (see {@link Playback}).
@@ -244,6 +246,7 @@ export class StreamSwarm implements PeerHost {
     this.joined = true;
     this.joinedAt = this.clock.now();
     this.othersOnTrackers = undefined;
+    this.swarmSize = undefined;
     for (const t of this.ctx.trackers()) t.join(this.subscription());
   }
 
@@ -272,13 +275,16 @@ export class StreamSwarm implements PeerHost {
       makeOffers: () => this.makeOffers(),
       onOffer: (remote, offerId, sdp, via) => void this.onOffer(remote, offerId, sdp, via),
       onAnswer: (remote, offerId, sdp) => void this.onAnswer(remote, offerId, sdp),
-      onPeerCounts: (complete, incomplete) => {
-        if (complete === undefined && incomplete === undefined) return;
-        // The counts include us.
-        const others = Math.max(0, (complete ?? 0) + (incomplete ?? 0) - 1);
-        this.othersOnTrackers = Math.max(this.othersOnTrackers ?? 0, others);
-      },
+      onPeerCounts: (complete, incomplete) => this.trackerCounts(complete, incomplete),
     };
+  }
+
+  /** A tracker's count of the swarm's seeders and leechers (us included), from its announce response. */
+  trackerCounts(complete?: number, incomplete?: number): void {
+    if (complete === undefined && incomplete === undefined) return;
+    const size = Math.max(1, (complete ?? 0) + (incomplete ?? 0));
+    this.othersOnTrackers = Math.max(this.othersOnTrackers ?? 0, size - 1);
+    this.swarmSize = size;
   }
 
   private async makeOffers(): Promise<OutgoingOffer[]> {
@@ -810,17 +816,18 @@ export class StreamSwarm implements PeerHost {
     if (this.clock.now() < this.ctx.startupWaitUntil() && this.peers.size === 0) return; // waitForPeer
     let someoneHttp = false;
     for (const e of this.peers.values()) if (e.session.httpLoading.has(t.seg.id)) someoneHttp = true;
-    const electorate = [...this.peers].filter(([, e]) => e.ours).map(([id]) => id);
+    const electorate = this.electorate();
+    const segmentKey = this.key(t.seg.id);
+    const timing = { timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() };
+    const ourTurn = designatedSeeder(this.peerId, electorate, segmentKey) === this.peerId;
     const d = decideSource(
       {
-        timeUntilNeededS: this.timeUntilNeededS(t.seg, t),
-        expectedBytes: remaining,
-        httpBps: this.ctx.httpBps.get(),
-        httpLatencyS: this.ctx.httpLatencyS.get(),
+        ...timing,
         holders: this.holders(t),
         someoneHttpLoading: someoneHttp,
-        designatedElsewhere: electorate.length > 0 && designatedSeeder(this.peerId, electorate, this.key(t.seg.id)) !== this.peerId,
+        designatedElsewhere: electorate.length > 0 && !ourTurn,
         mayArriveSoon: this.foreignPeerMayFetch(t.seg.id) || this.awaitingFirstPeers(),
+        swarmMayBring: ourTurn && !seedsFromOrigin({ selfId: this.peerId, electorate, segmentKey, swarmSize: this.swarmSize, budgetS: p2pBudgetS(timing, cfg), knownForS: this.knownForS(t.seg.id) }, cfg),
         p2pEnabled: this.p2pDownloads(),
       },
       cfg,
@@ -1281,6 +1288,25 @@ export class StreamSwarm implements PeerHost {
     return this.ctx.storage.limitBytes / 2 - ahead;
   }
 
+  /** Connected peers whose schedulers take part in seeder election (ours, not PML's). */
+  private electorate(): string[] {
+    const out: string[] = [];
+    for (const [id, e] of this.peers) if (e.ours) out.push(id);
+    return out;
+  }
+
+  /** Seconds since the segment appeared in the playlist. */
+  private knownForS(id: number): number {
+    const seen = this.firstSeen.get(id);
+    return seen === undefined ? Infinity : (this.clock.now() - seen) / 1000;
+  }
+
+  /** The peer budget of a segment nobody waits for yet, by the playhead. */
+  private prefetchBudgetS(seg: SegmentInfo): number {
+    const timing = { timeUntilNeededS: this.timeUntilNeededS(seg), expectedBytes: this.expectedBytes(seg), httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() };
+    return p2pBudgetS(timing, this.ctx.config.schedulerConfig);
+  }
+
   private prefetch(): void {
     if (!this.p2pDownloads() || !this.peers.size) return;
     const cfg = this.ctx.config.schedulerConfig;
@@ -1303,7 +1329,7 @@ export class StreamSwarm implements PeerHost {
       if (t && t.waiters.length) continue; // the player's own transfer is decided elsewhere
       room -= this.expectedBytes(s);
       if (room < 0) break;
-      candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id), failedPeers: t?.failedPeers });
+      candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id), failedPeers: t?.failedPeers, budgetS: this.prefetchBudgetS(s), knownForS: this.knownForS(s.id) });
     }
     if (!candidates.length) return;
     const peers = [...this.peers.entries()]
@@ -1315,7 +1341,9 @@ export class StreamSwarm implements PeerHost {
       selfId: this.peerId,
       freeP2PSlots: cfg.simultaneousP2PDownloads - p2pActive,
       freeHttpSlots: Math.min(1, cfg.simultaneousHttpDownloads - httpActive),
-      electorate: [...this.peers].filter(([, e]) => e.ours).map(([id]) => id),
+      electorate: this.electorate(),
+      swarmSize: this.swarmSize,
+      seeding: cfg,
     });
     for (const { id, peerId } of plan.p2p) {
       const seg = this.segments.get(id);

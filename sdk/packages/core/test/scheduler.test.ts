@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SCHEDULER, decideSource, designatedSeeder, planPrefetch, shouldAbandon, type SourceInput } from "../src/scheduler.js";
+import { DEFAULT_SCHEDULER, decideSource, designatedSeeder, planPrefetch, seedsFromOrigin, shouldAbandon, type SourceInput } from "../src/scheduler.js";
 
 const base: SourceInput = {
   timeUntilNeededS: 10,
@@ -29,6 +29,8 @@ describe("decideSource", () => {
     expect(decideSource({ ...base, designatedElsewhere: true })).toEqual({ kind: "wait" });
     expect(decideSource({ ...base, mayArriveSoon: true })).toEqual({ kind: "wait" });
     expect(decideSource({ ...base, mayArriveSoon: true, timeUntilNeededS: 1 })).toEqual({ kind: "http" });
+    expect(decideSource({ ...base, swarmMayBring: true })).toEqual({ kind: "wait" });
+    expect(decideSource({ ...base, swarmMayBring: true, timeUntilNeededS: 1 })).toEqual({ kind: "http" });
     expect(decideSource(base)).toEqual({ kind: "http" });
   });
   it("peers too slow alone but fast enough together, when they send parts, are used together", () => {
@@ -115,6 +117,63 @@ describe("seeder election and prefetch", () => {
       electorate: [],
     });
     expect(plan).toEqual({ p2p: [{ id: 1, peerId: "good" }], http: [2] });
+  });
+  it("in a large swarm about `swarmSeeders` neighbourhood seeders fetch a fresh segment at once, the others wait", () => {
+    // 1 000 viewers in neighbourhoods of 10 (0 and 1–9, 10 and 11–19, ...): 100 neighbourhood seeders per segment.
+    const ids = Array.from({ length: 1000 }, (_, i) => `-SC0001-${String(i).padStart(12, "0")}`);
+    const cfg = { swarmSeeders: 3, seedDelayS: 2, seedReserveS: 6 };
+    const segments = 60;
+    let atOnce = 0;
+    let seeders = 0;
+    let wrong = 0;
+    for (let s = 0; s < segments; s++) {
+      for (let i = 0; i < ids.length; i++) {
+        const group = Math.floor(i / 10) * 10;
+        const electorate = ids.slice(group, group + 10).filter((_, j) => group + j !== i);
+        const base = { selfId: ids[i]!, electorate, segmentKey: `swarm|${s}`, swarmSize: ids.length };
+        const now = seedsFromOrigin({ ...base, budgetS: 10, knownForS: 0 }, cfg);
+        const local = designatedSeeder(ids[i]!, electorate, `swarm|${s}`) === ids[i];
+        if (local) seeders++;
+        if (now) atOnce++;
+        if (now && !local) wrong++; // only a neighbourhood's own seeder ever fetches
+        // Every neighbourhood seeder fetches once it has waited, or once its budget runs low.
+        if (seedsFromOrigin({ ...base, budgetS: 10, knownForS: 2 }, cfg) !== local) wrong++;
+        if (seedsFromOrigin({ ...base, budgetS: 6, knownForS: 0 }, cfg) !== local) wrong++;
+      }
+    }
+    expect(wrong).toBe(0);
+    expect(seeders).toBe(100 * segments);
+    expect(atOnce / segments).toBeGreaterThan(2);
+    expect(atOnce / segments).toBeLessThan(4);
+  });
+  it("a swarm of a few neighbourhoods, or of unknown size, or swarmSeeders 0: each neighbourhood's seeder fetches at once", () => {
+    const electorate = Array.from({ length: 9 }, (_, i) => `p${i}`);
+    const cfg = { swarmSeeders: 2, seedDelayS: 2, seedReserveS: 6 };
+    for (let s = 0; s < 100; s++) {
+      const key = `k${s}`;
+      const local = designatedSeeder("me", electorate, key) === "me";
+      const at = (swarmSize: number | undefined, c = cfg) => seedsFromOrigin({ selfId: "me", electorate, segmentKey: key, swarmSize, budgetS: 20, knownForS: 0 }, c);
+      expect(at(20)).toBe(local);
+      expect(at(undefined)).toBe(local);
+      expect(at(10_000, { ...cfg, swarmSeeders: 0 })).toBe(local);
+    }
+  });
+  it("prefetch leaves a fresh segment to the swarm's seeders until it has waited", () => {
+    const electorate = ["p1", "p2"];
+    const key = Array.from({ length: 1000 }, (_, i) => `k${i}`).find((k) => designatedSeeder("me", electorate, k) === "me" && !seedsFromOrigin({ selfId: "me", electorate, segmentKey: k, swarmSize: 10_000, budgetS: 20, knownForS: 0 }, DEFAULT_SCHEDULER))!;
+    const plan = (knownForS: number) =>
+      planPrefetch({
+        candidates: [{ id: 1, key, budgetS: 20, knownForS }],
+        peers: electorate.map((peerId) => ({ peerId, busy: false, loaded: new Set<number>() })),
+        selfId: "me",
+        freeP2PSlots: 3,
+        freeHttpSlots: 1,
+        electorate,
+        swarmSize: 10_000,
+        seeding: DEFAULT_SCHEDULER,
+      });
+    expect(plan(0).http).toEqual([]);
+    expect(plan(DEFAULT_SCHEDULER.seedDelayS).http).toEqual([1]);
   });
   it("no HTTP prefetch without peers", () => {
     const plan = planPrefetch({ candidates: [{ id: 1, key: "k" }], peers: [], selfId: "me", freeP2PSlots: 3, freeHttpSlots: 2, electorate: [] });
