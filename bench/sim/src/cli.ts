@@ -11,6 +11,7 @@ import { schedulerProblems } from "../../../sdk/packages/core/src/config.js";
 import { calibrationScenario, internetScenario, type Scenario } from "./model.js";
 import { table, svgPlot, type Series } from "./report.js";
 import { simulate, type Result } from "./sim.js";
+import { RATE_EDGES_MBPS } from "./net.js";
 
 
 const USAGE = `usage: node dist/cli.js <command> [options]   (npm run sim -- <command> [options])
@@ -93,6 +94,8 @@ async function runOne(sc: Scenario): Promise<Result> {
   const steady = r.steadyCopiesPerSegment === undefined ? "" : ` (steady state ${r.steadyCopiesPerSegment.toFixed(2)})`;
   log(`  ${sc.name}: share ${r.p2pShare.toFixed(3)}, origin copies/segment ${r.originCopiesPerSegment.toFixed(2)}${steady}, ${r.wallSeconds.toFixed(1)} s wall, ${r.events} events`);
   log(`  uploaded ${(r.uploadedBytes / 1e9).toFixed(2)} GB, of which relayed while arriving ${(r.relayedBytes / 1e9).toFixed(2)} GB`);
+  const rates = RATE_EDGES_MBPS.map((lo, i) => `${RATE_EDGES_MBPS[i + 1] === undefined ? `≥ ${lo}` : `${lo}–${RATE_EDGES_MBPS[i + 1]}`} ${percent(r.peerLinks.byRate[i] ?? 0)}`);
+  log(`  peer bytes after the ramp: ${percent(r.peerLinks.pathLimited)} paced by their path rather than the sender's uplink; by rate (Mbit/s): ${rates.join(", ")}`);
   log(`  player's loads (count, mean ms): ${Object.entries(r.loads).map(([k, l]) => `${k} ${l.n} / ${l.meanMs}`).join(", ")}`);
   return r;
 }
@@ -164,6 +167,10 @@ async function calibrate(): Promise<void> {
     `| origin, SDK / plain | ${(BROWSER.originMB / BROWSER.controlMB).toFixed(3)} | ${(sdk.originBytes / control.originBytes).toFixed(3)} | ${pct(sdk.originBytes / control.originBytes, BROWSER.originMB / BROWSER.controlMB)} |`,
   ];
   emit("calibrate", lines.join("\n"));
+}
+
+function percent(share: number): string {
+  return `${(share * 100).toFixed(0)} %`;
 }
 
 function pct(sim: number, ref: number): string {

@@ -55,7 +55,34 @@ export function pathCapBps(rttMs: number, loss: number): number {
   return (MSS / (Math.max(1, rttMs) / 1000)) * (1.22 / Math.sqrt(loss));
 }
 
+/** Edges of the rate buckets of {@link LinkStats.byRate}, real Mbit/s. */
+export const RATE_EDGES_MBPS = [0, 1, 2, 3, 6, 12];
+
+/**
+ * What paced the segment bytes peers sent, from `fromMs` on: each quantum counts at the lower of
+ * its channel's path rate and its fair share of the sender's uplink (split evenly between the
+ * channels with data waiting), and as path-limited when the path rate was the lower.
+ */
+export class LinkStats {
+  bytes = 0;
+  pathLimited = 0;
+  /** Bytes by rate bucket: index i counts rates from RATE_EDGES_MBPS[i] to the next edge. */
+  readonly byRate = RATE_EDGES_MBPS.map(() => 0);
+  fromMs = 0;
+
+  add(bytes: number, pathBps: number, uplinkShareBps: number, byteScale: number): void {
+    this.bytes += bytes;
+    if (pathBps <= uplinkShareBps) this.pathLimited += bytes;
+    const mbps = (Math.min(pathBps, uplinkShareBps) * 8 * byteScale) / 1e6;
+    let i = RATE_EDGES_MBPS.length - 1;
+    while (i > 0 && mbps < (RATE_EDGES_MBPS[i] as number)) i--;
+    this.byRate[i] = (this.byRate[i] as number) + bytes;
+  }
+}
+
 export class Net {
+  readonly linkStats = new LinkStats();
+
   constructor(
     readonly loop: EventLoop,
     readonly rng: Rng,
@@ -117,6 +144,11 @@ export class Net {
       }
       const m = ch.outq[0] as Outgoing;
       const q = Math.min(QUANTUM, m.data.length - m.off);
+      if (!m.command && now >= this.linkStats.fromMs) {
+        let waiting = 1; // this channel, out of the ring for its turn
+        for (const c of h.ring) if (!c.closed && c.outq.length) waiting++;
+        this.linkStats.add(q, ch.capBps, h.upBps / waiting, this.byteScale);
+      }
       const done = now + (q / h.upBps) * 1000;
       ch.freeAt = now + (q / ch.capBps) * 1000;
       h.busy = true;

@@ -40,6 +40,12 @@ export type Result = {
   droppedBytes: number;
   /** Of the bytes uploaded, those of segments the sender was still receiving. */
   relayedBytes: number;
+  /**
+   * After the audience's ramp, what paced the segment bytes peers sent: the share that went at
+   * their channel's path rate rather than their share of the sender's uplink, and the shares by
+   * rate (from `RATE_EDGES_MBPS[i]` Mbit/s to the next edge).
+   */
+  peerLinks: { pathLimited: number; byRate: number[] };
   startupMedianMs: number;
   startupP95Ms: number;
   rebufferRatio: number;
@@ -124,6 +130,7 @@ class World {
     readonly rng: Rng,
   ) {
     this.net = new Net(this.loop, rng, sc.byteScale);
+    this.net.linkStats.fromMs = sc.rampS * 1000;
     const mean = (sc.bitrateBps / 8) * sc.segmentS;
     this.segBytes = sc.segmentBytes ?? Array.from({ length: 97 }, () => mean * rng.uniform(0.85, 1.15));
     this.endMs = (sc.rampS + sc.durationS) * 1000;
@@ -325,6 +332,7 @@ class World {
     const watched = vs.reduce((n, v) => n + v.watchMs, 0);
     const stalled = vs.reduce((n, v) => n + v.rebufferMs, 0);
     const ratios = vs.filter((v) => v.http + v.p2p > 0).map((v) => v.up / (v.http + v.p2p));
+    const links = this.net.linkStats;
     return {
       scenario: this.sc,
       sessions: vs.length,
@@ -337,6 +345,7 @@ class World {
       uploadedBytes: vs.reduce((n, v) => n + v.up, 0) * this.sc.byteScale,
       droppedBytes: vs.reduce((n, v) => n + v.dropped, 0) * this.sc.byteScale,
       relayedBytes: vs.reduce((n, v) => n + v.relayed, 0) * this.sc.byteScale,
+      peerLinks: { pathLimited: links.pathLimited / Math.max(1, links.bytes), byRate: links.byRate.map((b) => b / Math.max(1, links.bytes)) },
       startupMedianMs: percentile(startups, 0.5),
       startupP95Ms: percentile(startups, 0.95),
       rebufferRatio: watched + stalled ? stalled / (watched + stalled) : 0,
