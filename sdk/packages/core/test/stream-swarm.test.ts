@@ -7,8 +7,9 @@ import { diskKey, partSize, StreamSwarm, type Playback, type SwarmContext } from
 import type { DiskCache } from "../src/disk-cache.js";
 import type { P2PConfig } from "../src/config.js";
 import { resolveConfig } from "../src/config.js";
-import type { SchedulerConfig } from "../src/scheduler.js";
+import { designatedSeeder, type SchedulerConfig } from "../src/scheduler.js";
 import { MemoryStorage } from "../src/storage.js";
+import type { Clock } from "../src/clock.js";
 import { Ewma } from "../src/http.js";
 import { Logger } from "../src/logger.js";
 import { CommandJoiner, decodeCommandBody, encodeCommand, isCommandChunk, type PeerCommand } from "../src/protocol/index.js";
@@ -129,11 +130,11 @@ function memoryDisk() {
   return { m, disk: disk as unknown as DiskCache };
 }
 
-function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra: Partial<P2PConfig> & { disk?: DiskCache } = {}) {
+function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra: Partial<P2PConfig> & { disk?: DiskCache; clock?: Clock } = {}) {
   const dropped = { bytes: 0 };
   const bad: { id: number; peers: string[]; proven?: boolean; relayed?: string[] }[] = [];
   const playback: Playback = { position, rate: 1, playing: true };
-  const { disk, ...more } = extra;
+  const { disk, clock, ...more } = extra;
   const config = resolveConfig({ announce: "ws://unused", scheduler: { p2pStallTimeoutMs: 300, ...scheduler }, ...more });
   const ctx: SwarmContext = {
     config,
@@ -160,6 +161,7 @@ function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra
     disk: () => (disk ? Promise.resolve(disk) : undefined),
     startupWaitUntil: () => 0,
     onException: () => {},
+    clock,
   };
   const swarm = new StreamSwarm(ctx, "v2-test", "h".repeat(20), "-SC0001-aaaaaaaaaaaa", "playlist");
   swarm.setSegments([0, 1, 2, 3].map((id) => ({ id, url: `${base}/seg/${id}`, startTime: id * 10, endTime: id * 10 + 10 })), false);
@@ -739,6 +741,41 @@ describe("StreamSwarm and busy peers", () => {
     expect(r.source).toBe("p2p");
     expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
     expect(peer.requests.filter((c) => c.c === 1 && c.i === 2).length).toBe(3);
+  }, 20_000);
+});
+
+describe("StreamSwarm origin seeders", () => {
+  /**
+   * Us and one peer of ours that holds nothing, in a swarm the trackers count at 10 000, and we
+   * are the neighbourhood's seeder of segment 2. The swarm's clock stands still until the test
+   * moves it (timers still run): whether HTTP for segment 2 began, before and after the clock
+   * passed `seedDelayS`.
+   */
+  async function seeding(scheduler: Partial<SchedulerConfig>) {
+    let now = 1_000_000;
+    const clock = { now: () => now, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>) };
+    const { swarm, stop } = setup(0, { seedDelayS: 2, ...scheduler }, { clock });
+    const self = "-SC0001-aaaaaaaaaaaa";
+    const neighbour = Array.from({ length: 100 }, (_, i) => `-SC0001-neighbour${String(i).padStart(4, "0")}`).find((id) => designatedSeeder(self, [id], "v2-test|2") === self)!;
+    swarm.trackerCounts(0, 10_000);
+    const peer = remotePeer(Infinity);
+    const session = swarm.addPeer(neighbour, peer.channel);
+    peer.connect((d) => session.onMessage(d));
+    peer.announce({ c: 0, l: [] });
+    const asked = () => ranges.some((r) => r.startsWith("2:"));
+    ranges.length = 0;
+    const load = swarm.load(2);
+    await new Promise((r) => setTimeout(r, 300)); // several pumps at the same instant
+    const before = asked();
+    now += 2_000;
+    const r = await load;
+    stop();
+    return { before, after: asked(), source: r.source };
+  }
+
+  it("a neighbourhood seeder not elected swarm-wide waits for the swarm's copy first; with swarmSeeders 0 it fetches at once", async () => {
+    expect(await seeding({})).toEqual({ before: false, after: true, source: "http" });
+    expect(await seeding({ swarmSeeders: 0 })).toEqual({ before: true, after: true, source: "http" });
   }, 20_000);
 });
 
