@@ -41,8 +41,9 @@ export type SchedulerConfig = {
    * neighbourhood elects one of its peers to fetch a segment none of them has; with this above
    * 0 and the swarm's size known from the trackers, only a neighbourhood seeder whose election
    * hash falls among the lowest `swarmSeeders` / size of the swarm fetches at once, and the
-   * others wait for the segment to reach them through the swarm until `seedReserveS` of their
-   * peer budget is left. 0: every neighbourhood seeder fetches at once.
+   * others wait for the segment to reach them through the swarm, `seedDelayS` at most and never
+   * past the point where `seedReserveS` of their peer budget is left. 0: every neighbourhood
+   * seeder fetches at once.
    */
   swarmSeeders: number;
   /** Seconds of peer budget a waiting neighbourhood seeder keeps to pass the segment on. */
