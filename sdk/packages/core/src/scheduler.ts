@@ -247,6 +247,7 @@ export function planPrefetch(i: PrefetchInput): PrefetchPlan {
   let p2pSlots = i.freeP2PSlots;
   let httpSlots = i.freeHttpSlots;
   const rnd = i.random ?? Math.random;
+  const seeding = i.seeding ?? DEFAULT_SCHEDULER;
   for (const c of i.candidates) {
     if (p2pSlots <= 0 && httpSlots <= 0) break;
     const holders = i.peers.filter((p) => p.loaded.has(c.id) && !c.failedPeers?.has(p.peerId));
@@ -261,7 +262,6 @@ export function planPrefetch(i: PrefetchInput): PrefetchPlan {
       continue;
     }
     if (c.httpHold || i.peers.some((p) => p.httpLoading?.has(c.id))) continue; // someone is on it
-    const seeding = i.seeding ?? DEFAULT_SCHEDULER;
     if (httpSlots > 0 && i.peers.length > 0 && seedsFromOrigin({ selfId: i.selfId, electorate: i.electorate, segmentKey: c.key, swarmSize: i.swarmSize, budgetS: c.budgetS ?? Infinity, knownForS: c.knownForS ?? Infinity }, seeding)) {
       plan.http.push(c.id);
       httpSlots--;

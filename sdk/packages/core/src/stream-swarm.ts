@@ -818,7 +818,7 @@ export class StreamSwarm implements PeerHost {
     for (const e of this.peers.values()) if (e.session.httpLoading.has(t.seg.id)) someoneHttp = true;
     const electorate = this.electorate();
     const segmentKey = this.key(t.seg.id);
-    const timing = { timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() };
+    const timing = this.timing(t.seg, remaining, t);
     const ourTurn = designatedSeeder(this.peerId, electorate, segmentKey) === this.peerId;
     const d = decideSource(
       {
@@ -854,8 +854,7 @@ export class StreamSwarm implements PeerHost {
   private foreignPeerMayFetch(id: number): boolean {
     let foreign = false;
     for (const e of this.peers.values()) if (!e.ours) foreign = true;
-    const seen = this.firstSeen.get(id);
-    return foreign && seen !== undefined && this.clock.now() - seen < FOREIGN_PEER_PATIENCE_MS;
+    return foreign && this.knownForS(id) * 1000 < FOREIGN_PEER_PATIENCE_MS;
   }
 
   private startHttp(t: Transfer): void {
@@ -1301,10 +1300,9 @@ export class StreamSwarm implements PeerHost {
     return seen === undefined ? Infinity : (this.clock.now() - seen) / 1000;
   }
 
-  /** The peer budget of a segment nobody waits for yet, by the playhead. */
-  private prefetchBudgetS(seg: SegmentInfo): number {
-    const timing = { timeUntilNeededS: this.timeUntilNeededS(seg), expectedBytes: this.expectedBytes(seg), httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() };
-    return p2pBudgetS(timing, this.ctx.config.schedulerConfig);
+  /** What a segment's peer budget is made of ({@link p2pBudgetS}): `bytes` still to fetch, and its deadline. */
+  private timing(seg: SegmentInfo, bytes: number, t?: Transfer) {
+    return { timeUntilNeededS: this.timeUntilNeededS(seg, t), expectedBytes: bytes, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() };
   }
 
   private prefetch(): void {
@@ -1329,7 +1327,7 @@ export class StreamSwarm implements PeerHost {
       if (t && t.waiters.length) continue; // the player's own transfer is decided elsewhere
       room -= this.expectedBytes(s);
       if (room < 0) break;
-      candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id), failedPeers: t?.failedPeers, budgetS: this.prefetchBudgetS(s), knownForS: this.knownForS(s.id) });
+      candidates.push({ id: s.id, key: this.key(s.id), httpHold: this.foreignPeerMayFetch(s.id), failedPeers: t?.failedPeers, budgetS: p2pBudgetS(this.timing(s, this.expectedBytes(s)), cfg), knownForS: this.knownForS(s.id) });
     }
     if (!candidates.length) return;
     const peers = [...this.peers.entries()]
