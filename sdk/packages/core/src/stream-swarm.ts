@@ -6,9 +6,9 @@ import { realClock, type Clock, type TimerHandle } from "./clock.js";
 import type { ResolvedConfig } from "./config.js";
 import { fetchSegmentBytes, type ByteRange, type Ewma } from "./http.js";
 import type { Logger } from "./logger.js";
-import { PeerSession, type ByteChannel, type GrowingSegment, type PeerHost } from "./peer/peer-session.js";
+import { PeerSession, type ByteChannel, type DownloadHandlers, type GrowingSegment, type PeerHost } from "./peer/peer-session.js";
 import { acceptAnswer, answerOffer, channelOpen, createOffer, type PendingOffer } from "./peer/rtc.js";
-import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, seedsFromOrigin, type PrefetchInput, type SchedulerConfig } from "./scheduler.js";
+import { decideSource, p2pBudgetS, planPrefetch, shouldAbandon, designatedSeeder, seedsFromOrigin, type PrefetchInput, type SchedulerConfig, type TransferProgress } from "./scheduler.js";
 import { SegmentTransfer, type Origin, type Source } from "./segment-transfer.js";
 import type { DiskCache } from "./disk-cache.js";
 import { peerToReplace } from "./peer-replacement.js";
@@ -135,7 +135,8 @@ type Transfer = {
 };
 
 /** One peer's share of a transfer: the whole rest of the segment, or a part of it. */
-type PeerPart = { src: Source; cancel: () => void; startedAt: number; lastByteAt?: number; got: number };
+/** `next`: the part asked to follow this one on the same channel (queued), if any. */
+type PeerPart = { src: Source; cancel: () => void; startedAt: number; lastByteAt?: number; got: number; next?: PeerPart };
 
 /**
  * `silentStrikes`: transfers in a row this peer let go silent; at MAX_SILENT_STRIKES it is
@@ -773,16 +774,50 @@ export class StreamSwarm implements PeerHost {
     cancel?.();
     const parts = [...t.peerParts.values()];
     t.peerParts.clear();
-    for (const p of parts) p.cancel();
+    for (const p of parts) cancelPart(p);
   }
 
-  /** Stops one peer's part; its bytes so far are kept, the rest of its part is free again. */
+  /** Stops one peer's part (and the one queued behind it); its bytes so far are kept, the rest is free again. */
   private stopPart(t: Transfer, peerId: string): void {
     const p = t.peerParts.get(peerId);
     if (!p) return;
     t.peerParts.delete(peerId);
+    if (p.next) t.bytes.stop(p.next.src);
     t.bytes.stop(p.src);
-    p.cancel();
+    cancelPart(p);
+  }
+
+  /** The part ended: the one queued behind it on the peer's channel, if any, is under way now. */
+  private endPart(t: Transfer, peerId: string, part: PeerPart): void {
+    const current = t.peerParts.get(peerId);
+    if (current !== part) {
+      if (current?.next === part) current.next = undefined; // ended before its turn
+      return;
+    }
+    const next = part.next;
+    part.next = undefined;
+    if (!next) return void t.peerParts.delete(peerId);
+    next.startedAt = this.clock.now();
+    t.peerParts.set(peerId, next);
+  }
+
+  /**
+   * Once half of a part has come, the peer is asked for the next free part to follow it on the
+   * same channel, so that no round trip separates the two.
+   */
+  private queueNext(t: Transfer, peerId: string, part: PeerPart): void {
+    if (part.next || t.peerParts.get(peerId) !== part || t.bytes.total === undefined || this.ctx.config.multiSource === false) return;
+    const left = (part.src.end ?? t.bytes.total) - (t.bytes.position(part.src) ?? part.src.from);
+    if (left > part.got || !t.bytes.claimable) return;
+    const e = this.peers.get(peerId);
+    if (!e?.session.canQueue || this.suspects.has(peerId) || t.failedPeers.has(peerId)) return;
+    const cfg = this.ctx.config.schedulerConfig;
+    const size = this.partBytes(t, e.session);
+    // Not when the two parts at this peer's pace would finish past the budget: HTTP may need those bytes.
+    const now = this.clock.now();
+    if (shouldAbandon(this.partProgress(t, part, now, this.mustFinishByMs(t, now, cfg), size), cfg)) return;
+    const src = t.bytes.claim("p2p", peerId, size);
+    if (src) this.requestFromPeer(t, peerId, src, part);
   }
 
   private holders(t: Transfer) {
@@ -970,18 +1005,23 @@ export class StreamSwarm implements PeerHost {
   private startPart(t: Transfer, peerId: string): boolean {
     const e = this.peers.get(peerId);
     if (!e || e.session.busy || t.peerParts.has(peerId) || t.failedPeers.has(peerId) || this.relayingTo(e, t)) return false;
+    const src = t.bytes.claim("p2p", peerId, this.partBytes(t, e.session));
+    if (!src) return false;
+    this.requestFromPeer(t, peerId, src);
+    return true;
+  }
+
+  /** How much of the segment to ask `session`'s peer for next: its share by rate against the other holders'. */
+  private partBytes(t: Transfer, session: PeerSession): number {
     const cfg = this.ctx.config.schedulerConfig;
+    // Until the first part's answer says the segment's length, a small part: the estimate of a
+    // length can be far off, and a part that covers it all leaves nothing to share.
+    if (t.bytes.total === undefined) return cfg.minPartBytes;
     const missing = t.bytes.missing ?? Math.max(1, this.expectedBytes(t.seg) - t.bytes.received);
     const rates = this.holders(t)
       .filter((h) => h.byteRanges || t.peerParts.has(h.peerId))
       .map((h) => ({ peerId: h.peerId, bps: h.throughputBps ?? cfg.defaultPeerBps }));
-    // Until the first part's answer says the segment's length, a small part: the estimate of a
-    // length can be far off, and a part that covers it all leaves nothing to share.
-    const size = t.bytes.total === undefined ? cfg.minPartBytes : partSize(missing, e.session.throughput ?? cfg.defaultPeerBps, rates, cfg.minPartBytes);
-    const src = t.bytes.claim("p2p", peerId, size);
-    if (!src) return false;
-    this.requestFromPeer(t, peerId, src);
-    return true;
+    return partSize(missing, session.throughput ?? cfg.defaultPeerBps, rates, cfg.minPartBytes);
   }
 
   /** Whether we ask this peer for parts of segments: it speaks byte ranges and `multiSource` is on. */
@@ -998,63 +1038,62 @@ export class StreamSwarm implements PeerHost {
     }
   }
 
-  private requestFromPeer(t: Transfer, peerId: string, src: Source): void {
+  /** Asks the peer for `src`'s bytes; `after`: the part under way on its channel, which this one is to follow. */
+  private requestFromPeer(t: Transfer, peerId: string, src: Source, after?: PeerPart): void {
     const e = this.peers.get(peerId);
     if (!e) return;
     t.mode = "p2p";
     const part: PeerPart = { src, cancel: () => {}, startedAt: this.clock.now(), got: 0 };
-    t.peerParts.set(peerId, part);
-    part.cancel = e.session.request(
-      t.seg.id,
-      src.from,
-      {
-        onLength: (n, total, relayed) => {
-          const known = t.bytes.total !== undefined;
-          const v = t.bytes.expect(src, n, total);
-          if (v === "ok" && relayed) t.relayedBy.add(peerId);
-          if (v === "ok" && !known) this.spread(t); // the length is known now: parts for the other holders
-          if (v === "ok" || v === "stale") return;
-          // Its length is not the segment's (or not its part's): nothing it sends can be used.
-          this.ctx.log.warn("peer", peerId, "announced", n, "bytes from", src.from, "for segment", t.seg.id, "which does not match", v === "mismatch" ? "its part" : "its length");
-          if (v === "conflict") {
-            this.stopSource(t); // everything held was discarded
-            this.retractRelayed(t);
-          }
-          this.peerFailedSegment(t, peerId, "length mismatch");
-        },
-        onBytes: (chunk) => {
-          const v = t.bytes.append(src, chunk); // a message's own bytes: held without a copy
-          if (v === "stale") return;
-          part.lastByteAt = t.lastByteAt = this.clock.now();
-          part.got += chunk.length;
-          this.ctx.onP2PBytes(chunk.length, peerId);
-          this.grew(t, chunk.length);
-          if (v === "overlong") this.peerFailedSegment(t, peerId, "more bytes than announced");
-        },
-        onComplete: () => {
-          const done = t.bytes.finish(src);
-          if (done.kind === "stale") return;
-          if (t.peerParts.get(peerId) === part) t.peerParts.delete(peerId);
-          if (done.kind === "short") return this.peerFailedSegment(t, peerId, "incomplete segment");
-          e.silentStrikes = 0;
-          this.measure(e.session, part);
-          if (done.kind === "complete") {
-            this.stopSource(t); // parts still running cover bytes held by now
-            return this.complete(t, done.data);
-          }
-          this.partEnded(t);
-        },
-        onFail: (reason) => {
-          if (!t.bytes.isCurrent(src)) return;
-          t.bytes.stop(src);
-          if (t.peerParts.get(peerId) === part) t.peerParts.delete(peerId);
-          if (reason === "busy") e.busyUntil = this.clock.now() + BUSY_BACKOFF_MS;
-          else if (reason !== "cancelled") t.failedPeers.add(peerId);
-          this.partEnded(t);
-        },
+    if (after) after.next = part;
+    else t.peerParts.set(peerId, part);
+    const handlers: DownloadHandlers = {
+      onLength: (n, total, relayed) => {
+        const known = t.bytes.total !== undefined;
+        const v = t.bytes.expect(src, n, total);
+        if (v === "ok" && relayed) t.relayedBy.add(peerId);
+        if (v === "ok" && !known) this.spread(t); // the length is known now: parts for the other holders
+        if (v === "ok" || v === "stale") return;
+        // Its length is not the segment's (or not its part's): nothing it sends can be used.
+        this.ctx.log.warn("peer", peerId, "announced", n, "bytes from", src.from, "for segment", t.seg.id, "which does not match", v === "mismatch" ? "its part" : "its length");
+        if (v === "conflict") {
+          this.stopSource(t); // everything held was discarded
+          this.retractRelayed(t);
+        }
+        this.peerFailedSegment(t, peerId, "length mismatch");
       },
-      src.end,
-    );
+      onBytes: (chunk) => {
+        const v = t.bytes.append(src, chunk); // a message's own bytes: held without a copy
+        if (v === "stale") return;
+        part.lastByteAt = t.lastByteAt = this.clock.now();
+        part.got += chunk.length;
+        this.ctx.onP2PBytes(chunk.length, peerId);
+        this.grew(t, chunk.length);
+        if (v === "overlong") return this.peerFailedSegment(t, peerId, "more bytes than announced");
+        this.queueNext(t, peerId, part);
+      },
+      onComplete: () => {
+        const done = t.bytes.finish(src);
+        if (done.kind === "stale") return;
+        this.endPart(t, peerId, part);
+        if (done.kind === "short") return this.peerFailedSegment(t, peerId, "incomplete segment");
+        e.silentStrikes = 0;
+        this.measure(e.session, part);
+        if (done.kind === "complete") {
+          this.stopSource(t); // parts still running cover bytes held by now
+          return this.complete(t, done.data);
+        }
+        this.partEnded(t);
+      },
+      onFail: (reason) => {
+        if (!t.bytes.isCurrent(src)) return;
+        t.bytes.stop(src);
+        this.endPart(t, peerId, part);
+        if (reason === "busy") e.busyUntil = this.clock.now() + BUSY_BACKOFF_MS;
+        else if (reason !== "cancelled") t.failedPeers.add(peerId);
+        this.partEnded(t);
+      },
+    };
+    part.cancel = after ? e.session.requestNext(t.seg.id, src.from, handlers, src.end as number) : e.session.request(t.seg.id, src.from, handlers, src.end);
   }
 
   /** The peer's throughput, smoothed, from what a part brought in its time (`minPeerMeasureBytes` at least). */
@@ -1245,19 +1284,35 @@ export class StreamSwarm implements PeerHost {
    * allows (its bytes so far are kept); the scheduler then hands its bytes to other peers or
    * to HTTP `Range`.
    */
+  /** When the peers' bytes of a transfer the player waits for must be in, so that HTTP can still finish it in time. */
+  private mustFinishByMs(t: Transfer, now: number, cfg: SchedulerConfig): number {
+    if (!t.waiters.length) return Infinity;
+    const remaining = this.rescueBytes(t);
+    const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
+    return now + budget * 1000;
+  }
+
+  /** A part's progress for {@link shouldAbandon}; `extraBytes`: more to come after it on the same channel (a queued part). */
+  private partProgress(t: Transfer, part: PeerPart, now: number, mustFinishByMs: number, extraBytes = 0): TransferProgress {
+    const sent = (t.bytes.position(part.src) ?? part.src.from) - part.src.from;
+    const partEnd = Math.min(part.src.end ?? Infinity, t.bytes.total ?? this.expectedBytes(t.seg));
+    return { nowMs: now, startedAtMs: part.startedAt, lastByteAtMs: part.lastByteAt, receivedBytes: sent, expectedBytes: partEnd - part.src.from + extraBytes, mustFinishByMs };
+  }
+
   private watchP2P(t: Transfer, now: number, cfg: SchedulerConfig): void {
-    let mustFinishByMs = Infinity;
-    if (t.waiters.length) {
-      const remaining = this.rescueBytes(t);
-      const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
-      mustFinishByMs = now + budget * 1000;
-    }
+    const mustFinishByMs = this.mustFinishByMs(t, now, cfg);
     for (const [peerId, part] of [...t.peerParts]) {
       if (t.peerParts.get(peerId) !== part) continue;
-      const sent = (t.bytes.position(part.src) ?? part.src.from) - part.src.from;
-      const partEnd = Math.min(part.src.end ?? Infinity, t.bytes.total ?? this.expectedBytes(t.seg));
-      const abandon = shouldAbandon({ nowMs: now, startedAtMs: part.startedAt, lastByteAtMs: part.lastByteAt, receivedBytes: sent, expectedBytes: partEnd - part.src.from, mustFinishByMs }, cfg);
-      if (!abandon) continue;
+      if (!shouldAbandon(this.partProgress(t, part, now, mustFinishByMs), cfg)) {
+        // The part queued behind it is let go (its bytes free for others) when both would not be done in time.
+        const next = part.next;
+        if (next && shouldAbandon(this.partProgress(t, part, now, mustFinishByMs, partLength(t, next)), cfg)) {
+          part.next = undefined;
+          t.bytes.stop(next.src);
+          next.cancel();
+        }
+        continue;
+      }
       const silent = now - (part.lastByteAt ?? part.startedAt) > cfg.p2pStallTimeoutMs;
       this.ctx.log.info("abandoning peer", peerId, silent ? "(silent)" : "(too slow)", "for segment", t.seg.id, "at", t.bytes.received, "bytes");
       t.failedPeers.add(peerId);
@@ -1384,6 +1439,17 @@ export class StreamSwarm implements PeerHost {
  * (every peer that may send parts of it, this one included) in proportion to their rates, so
  * that they would all finish at once; at least `minBytes`, at most what is missing.
  */
+/** The bytes a part was asked for (to the segment's end when the length is known). */
+function partLength(t: Transfer, part: PeerPart): number {
+  return Math.min(part.src.end ?? Infinity, t.bytes.total ?? Infinity) - part.src.from;
+}
+
+/** Cancels a part and, first, the one queued behind it (so that the channel does not move on to it). */
+function cancelPart(p: PeerPart): void {
+  p.next?.cancel();
+  p.cancel();
+}
+
 export function partSize(missing: number, bps: number, holders: { bps: number }[], minBytes: number): number {
   const sum = holders.reduce((n, h) => n + h.bps, 0);
   const share = sum > bps ? (missing * bps) / sum : missing;

@@ -72,8 +72,9 @@ describe("codec: against P2P Media Loader's serializer", () => {
   it("our extension's command and fields decode in PML without error (it ignores them) and round-trip in ours", async () => {
     const pml = await pmlCommands();
     const cmds: PeerCommand[] = [
-      { c: 32, f: 7 },
+      { c: 32, f: 15 },
       { c: 1, i: 7, r: 3, b: 100, e: 5000 },
+      { c: 1, i: 7, r: 3, b: 100, e: 5000, q: 1 },
       { c: 2, i: 7, s: 4900, r: 3, t: 9000 },
       { c: 2, i: 7, s: 4900, r: 3, t: 9000, g: 1 },
       { c: 2, i: 7, s: 9000, r: 3, g: 1 },

@@ -453,3 +453,123 @@ describe("PeerSession relay extension", () => {
     expect(mute.ch.b.sent.length).toBe(before + 1);
   });
 });
+
+describe("PeerSession queued requests", () => {
+  const seg = new Uint8Array(120_000).map((_, i) => (i * 31 + 7) & 0xff);
+  /** B relays segment 7 as it arrives (`give(n)`: its next n bytes); both greet, or B stays silent. */
+  async function queued(relayGreets = true) {
+    let held = 0;
+    const ch = pair();
+    const a = new PeerSession("B", ch.a, host(new Map()));
+    const b = new PeerSession("A", ch.b, { ...host(new Map()), segmentData: (id) => (id === 7 ? { total: seg.length, read: (from: number, max: number) => (from < held ? seg.subarray(from, Math.min(held, from + max)) : undefined) } : undefined) });
+    ch.connect((d) => a.onMessage(d), (d) => b.onMessage(d));
+    a.hello();
+    if (relayGreets) b.hello();
+    await tick();
+    const give = async (n: number) => {
+      held = Math.min(seg.length, held + n);
+      b.onRelayBytes();
+      await tick();
+    };
+    /** Events of one part, in the order they came. */
+    const part = () => {
+      const log: string[] = [];
+      const got: Uint8Array[] = [];
+      const handlers = {
+        onLength: (n: number) => void log.push(`length ${n}`),
+        onBytes: (c: Uint8Array) => void got.push(c),
+        onComplete: () => void log.push("complete"),
+        onFail: (r: string) => void log.push(r),
+      };
+      return { log, handlers, bytes: () => Buffer.concat(got) };
+    };
+    return { a, b, ch, give, part };
+  }
+
+  it("the next part follows the one under way without being asked again, in order", async () => {
+    const q = await queued();
+    const first = q.part();
+    const second = q.part();
+    expect(q.a.canQueue).toBe(false); // nothing under way
+    q.a.request(7, 0, first.handlers, 40_000);
+    expect(q.a.canQueue).toBe(true);
+    q.a.requestNext(7, 40_000, second.handlers, 100_000);
+    expect(q.a.canQueue).toBe(false); // one waits at most
+    await q.give(30_000);
+    expect(second.log).toEqual([]); // B is still sending the first part
+    const requestsBefore = q.ch.a.sent.length;
+    await q.give(90_000);
+    expect(first.log).toEqual(["length 40000", "complete"]);
+    expect(second.log).toEqual(["length 60000", "complete"]);
+    expect(first.bytes().equals(Buffer.from(seg.subarray(0, 40_000)))).toBe(true);
+    expect(second.bytes().equals(Buffer.from(seg.subarray(40_000, 100_000)))).toBe(true);
+    expect(q.ch.a.sent.length).toBe(requestsBefore); // A sent nothing more
+    expect(q.b.bytesUp).toBe(100_000);
+    expect(q.a.busy).toBe(false);
+  });
+
+  it("a queued part that is cancelled is never sent; the one under way goes on", async () => {
+    const q = await queued();
+    const first = q.part();
+    const second = q.part();
+    q.a.request(7, 0, first.handlers, 40_000);
+    const cancel = q.a.requestNext(7, 40_000, second.handlers, 100_000);
+    await q.give(10_000);
+    cancel();
+    expect(second.log).toEqual(["cancelled"]);
+    expect(q.a.canQueue).toBe(true); // another may wait now
+    await tick(); // the cancel reaches B before the first part's last bytes do
+    await q.give(110_000);
+    expect(first.log).toEqual(["length 40000", "complete"]);
+    expect(q.b.bytesUp).toBe(40_000);
+    expect(q.a.busy).toBe(false);
+  });
+
+  it("cancelling the part under way moves both sides on to the queued one", async () => {
+    const q = await queued();
+    const first = q.part();
+    const second = q.part();
+    const cancel = q.a.request(7, 0, first.handlers, 40_000);
+    q.a.requestNext(7, 40_000, second.handlers, 100_000);
+    await q.give(10_000);
+    cancel();
+    expect(first.log).toEqual(["length 40000", "cancelled"]);
+    expect(q.a.busy).toBe(true); // the queued part is the download now
+    await q.give(110_000);
+    expect(second.log).toEqual(["length 60000", "complete"]);
+    expect(second.bytes().equals(Buffer.from(seg.subarray(40_000, 100_000)))).toBe(true);
+    expect(q.a.bytesDropped).toBe(q.b.bytesUp - 60_000 - first.bytes().length); // late bytes of the first: dropped, never the second's
+  });
+
+  it("a queued request that finds nothing under way is served at once", async () => {
+    const q = await queued();
+    await q.give(120_000); // B holds it all: the first part is sent in full before the second request arrives
+    const first = q.part();
+    const second = q.part();
+    q.a.request(7, 0, first.handlers, 40_000);
+    q.a.requestNext(7, 40_000, second.handlers, 120_000);
+    await tick();
+    await tick();
+    expect(first.log).toEqual(["length 40000", "complete"]);
+    expect(second.log).toEqual(["length 80000", "complete"]);
+    expect(second.bytes().equals(Buffer.from(seg.subarray(40_000)))).toBe(true);
+  });
+
+  it("a channel that closes fails both parts", async () => {
+    const q = await queued();
+    const first = q.part();
+    const second = q.part();
+    q.a.request(7, 0, first.handlers, 40_000);
+    q.a.requestNext(7, 40_000, second.handlers, 100_000);
+    q.a.close();
+    expect(first.log).toEqual(["closed"]);
+    expect(second.log).toEqual(["closed"]);
+  });
+
+  it("a peer that never said it queues (P2P Media Loader, older versions) is never sent a queued request", async () => {
+    const q = await queued(false);
+    q.a.request(7, 0, q.part().handlers);
+    expect(q.a.canQueue).toBe(false);
+    expect(() => q.a.requestNext(7, 40_000, q.part().handlers, 100_000)).toThrow();
+  });
+});

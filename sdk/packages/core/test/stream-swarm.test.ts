@@ -12,7 +12,7 @@ import { MemoryStorage } from "../src/storage.js";
 import type { Clock } from "../src/clock.js";
 import { Ewma } from "../src/http.js";
 import { Logger } from "../src/logger.js";
-import { CommandJoiner, decodeCommandBody, encodeCommand, isCommandChunk, type PeerCommand } from "../src/protocol/index.js";
+import { CommandJoiner, decodeCommandBody, encodeCommand, isCommandChunk, type PeerCommand, type SegmentRequest } from "../src/protocol/index.js";
 import { PeerSession, type ByteChannel } from "../src/peer/peer-session.js";
 import type { SwarmSubscription, TrackerConnection } from "../src/tracker/tracker-connection.js";
 
@@ -716,6 +716,67 @@ describe("StreamSwarm multi-source", () => {
     stop();
     expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
     expect(swarm.delivery(2)?.peers).not.toContain("-SC0001-liarliarliar");
+  }, 20_000);
+});
+
+describe("StreamSwarm queued parts", () => {
+  it("asks a peer of ours for its next part before the one under way has come, and takes the segment from it alone", async () => {
+    const { swarm, stop } = setup(14);
+    // A real session on the other side, holding every segment; its messages reach us 2 ms apart.
+    const seen: string[] = [];
+    let toSwarm: (d: Uint8Array) => void = () => {};
+    let toPeer: (d: Uint8Array) => void = () => {};
+    let due = 0;
+    const commandOf = (joiner: CommandJoiner, m: Uint8Array) => {
+      if (!isCommandChunk(m)) return undefined;
+      const r = joiner.push(m);
+      return r.kind === "complete" ? (decodeCommandBody(r.body) as PeerCommand) : undefined;
+    };
+    const fromPeer = new CommandJoiner();
+    const fromSwarm = new CommandJoiner();
+    const slow: ByteChannel = {
+      bufferedAmount: 0,
+      close() {},
+      send: (d) => {
+        const m = d.slice();
+        due = Math.max(due, Date.now()) + 2;
+        setTimeout(() => {
+          if (commandOf(fromPeer, m)?.c === 3) seen.push("completed");
+          toSwarm(m);
+        }, due - Date.now());
+      },
+    };
+    const host = { segmentData: (id: number) => segBytes(id), uploadAllowed: () => true, onAnnouncement: () => {}, onUploaded: () => {}, onProtocolError: () => {} };
+    const peer = new PeerSession("-SC0001-aaaaaaaaaaaa", slow, host);
+    const requests: SegmentRequest[] = [];
+    const toPeerChannel: ByteChannel = {
+      bufferedAmount: 0,
+      close() {},
+      send: (d) => {
+        const m = d.slice();
+        queueMicrotask(() => {
+          const cmd = commandOf(fromSwarm, m);
+          if (cmd?.c === 1 && cmd.i === 2) (requests.push(cmd), seen.push(cmd.q ? "queued request" : "request"));
+          toPeer(m);
+        });
+      },
+    };
+    const inSwarm = swarm.addPeer("-SC0001-queuequeuequ", toPeerChannel);
+    toSwarm = (d) => inSwarm.onMessage(d);
+    toPeer = (d) => peer.onMessage(d);
+    peer.hello();
+    peer.announce([0, 1, 2, 3], []);
+    await new Promise((r) => setTimeout(r, 30));
+    const r = await swarm.load(2);
+    stop();
+    expect(isSegment(r.data, 2)).toBe(true);
+    expect(r.source).toBe("p2p");
+    // The first part is small (the length is not known yet); the rest was asked for while it came.
+    expect(seen.slice(0, 3)).toEqual(["request", "queued request", "completed"]);
+    expect(requests.map((c) => [c.b ?? 0, c.e])).toEqual([
+      [0, 32 * 1024],
+      [32 * 1024, SEG],
+    ]);
   }, 20_000);
 });
 

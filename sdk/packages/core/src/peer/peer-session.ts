@@ -4,7 +4,9 @@
  * is unit-tested in Node with a pair of in-memory channels.
  *
  * Like PML, a session downloads one segment and uploads one segment at a time; a new request
- * from the remote replaces the upload in progress (PML peers rely on that).
+ * from the remote replaces the upload in progress (PML peers rely on that). A peer of ours may
+ * ask for its next part to follow the upload under way instead (queued, `requestNext`), so that
+ * no round trip separates two parts.
  *
  * Our extension (commands.ts): each session greets its peer with `ExtensionHello`; a peer that
  * greets back with byte ranges may be asked for a part of a segment (`request(..., end)`), so a
@@ -126,7 +128,11 @@ export class PeerSession {
   closed = false;
   private readonly joiner = new CommandJoiner();
   private download?: Download;
+  /** Our part asked to follow the download under way: it becomes the download when that one ends. */
+  private queuedDownload?: Download;
   private upload?: Upload;
+  /** The peer's part that waits for the upload under way to end (queued request). */
+  private waiting?: { id: number; requestId: number; fromByte: number; end: number };
   /** The limiter the current upload counts in (kept so that its end is counted where it began). */
   private uploadLimiter?: UploadLimiter;
   private paceTimer?: ReturnType<typeof setTimeout>;
@@ -140,6 +146,8 @@ export class PeerSession {
   busyAnswers = false;
   /** The peer takes segments we are still receiving, and relays its own (our extension). */
   relays = false;
+  /** The peer serves a queued request after the upload under way (our extension). */
+  queues = false;
 
   constructor(
     readonly remotePeerId: string,
@@ -155,6 +163,11 @@ export class PeerSession {
     return this.download?.id;
   }
 
+  /** Whether a next part may be asked for now, to follow the download under way ({@link requestNext}). */
+  get canQueue(): boolean {
+    return this.download !== undefined && this.queuedDownload === undefined && this.queues && this.byteRanges;
+  }
+
   /** The segment we are relaying to this peer as its bytes arrive, if any. */
   get relayingId(): number | undefined {
     return this.upload?.growing ? this.upload.id : undefined;
@@ -166,7 +179,7 @@ export class PeerSession {
 
   /** Says which extensions we speak; sent first, so the peer knows before any request of ours. */
   hello(): void {
-    this.sendCommand({ c: 32, f: Extension.ByteRanges | Extension.Busy | Extension.Relay });
+    this.sendCommand({ c: 32, f: Extension.ByteRanges | Extension.Busy | Extension.Relay | Extension.Queue });
   }
 
   /** Tells a peer that speaks relay that what we relayed of segment `id` may be wrong. */
@@ -185,16 +198,43 @@ export class PeerSession {
   request(id: number, fromByte: number, handlers: DownloadHandlers, end?: number): () => void {
     if (this.download) throw new Error("peer is busy");
     if (end !== undefined && (!this.byteRanges || end <= fromByte)) throw new Error("not a part this peer can send");
-    this.nextRequestId = (this.nextRequestId + 1) % 1_000_000;
-    const d: Download = { id, requestId: this.nextRequestId, received: 0, handlers };
+    const d = this.newDownload(id, handlers);
     this.download = d;
     this.sendCommand({ c: 1, i: id, r: d.requestId, ...(fromByte > 0 ? { b: fromByte } : {}), ...(end !== undefined ? { e: end } : {}) });
-    return () => {
-      if (this.download !== d) return;
-      this.download = undefined;
-      this.sendCommand({ c: 5, i: d.id, r: d.requestId });
-      d.handlers.onFail("cancelled");
-    };
+    return () => this.cancel(d);
+  }
+
+  /**
+   * Asks for a part (`fromByte` to `end`) to follow the download under way on this channel
+   * (only when {@link canQueue}): the peer sends it as soon as the current one ends, and it
+   * becomes the download then. Returns a cancel function.
+   */
+  requestNext(id: number, fromByte: number, handlers: DownloadHandlers, end: number): () => void {
+    if (!this.canQueue) throw new Error("no part can wait behind this peer's upload");
+    if (end <= fromByte) throw new Error("not a part this peer can send");
+    const d = this.newDownload(id, handlers);
+    this.queuedDownload = d;
+    this.sendCommand({ c: 1, i: id, r: d.requestId, ...(fromByte > 0 ? { b: fromByte } : {}), e: end, q: 1 });
+    return () => this.cancel(d);
+  }
+
+  private newDownload(id: number, handlers: DownloadHandlers): Download {
+    this.nextRequestId = (this.nextRequestId + 1) % 1_000_000;
+    return { id, requestId: this.nextRequestId, received: 0, handlers };
+  }
+
+  private cancel(d: Download): void {
+    if (this.queuedDownload === d) this.queuedDownload = undefined;
+    else if (this.download === d) this.endDownload();
+    else return;
+    this.sendCommand({ c: 5, i: d.id, r: d.requestId });
+    d.handlers.onFail("cancelled");
+  }
+
+  /** The download under way ended (its handlers are told next): the queued part, if any, takes its place. */
+  private endDownload(): void {
+    this.download = this.queuedDownload;
+    this.queuedDownload = undefined;
   }
 
   onMessage(data: ArrayBuffer | Uint8Array): void {
@@ -231,9 +271,13 @@ export class PeerSession {
     if (this.closed) return;
     this.closed = true;
     this.setUpload(undefined);
+    this.waiting = undefined;
     const d = this.download;
+    const queued = this.queuedDownload;
     this.download = undefined;
+    this.queuedDownload = undefined;
     d?.handlers.onFail("closed");
+    queued?.handlers.onFail("closed");
     try {
       this.channel.close();
     } catch {
@@ -260,18 +304,21 @@ export class PeerSession {
         this.host.onAnnouncement(this);
         return;
       case 1:
-        return this.onRequest(cmd.i, cmd.r, cmd.b ?? 0, cmd.e);
+        return this.onRequest(cmd.i, cmd.r, cmd.b ?? 0, cmd.e, cmd.q === 1);
       case 32:
         this.byteRanges = (cmd.f & Extension.ByteRanges) !== 0;
         this.busyAnswers = (cmd.f & Extension.Busy) !== 0;
         this.relays = (cmd.f & Extension.Relay) !== 0;
+        this.queues = (cmd.f & Extension.Queue) !== 0;
         return;
       case 33:
         if (this.relays) this.host.onRetracted?.(this, cmd.i);
         return;
       case 5:
+        if (this.waiting && this.waiting.id === cmd.i && this.waiting.requestId === cmd.r) this.waiting = undefined;
         if (this.upload && this.upload.id === cmd.i && this.upload.requestId === cmd.r) this.setUpload(undefined);
         if (this.reading && this.reading.id === cmd.i && this.reading.requestId === cmd.r) this.reading = undefined;
+        this.serveWaiting();
         return;
       case 2: {
         const d = this.download;
@@ -281,7 +328,7 @@ export class PeerSession {
           // Nothing to send is no segment: some peers (PML whose buffer was handed to the
           // player's worker) announce data they no longer hold. Treat it as absent.
           this.loaded.delete(cmd.i);
-          this.download = undefined;
+          this.endDownload();
           d.handlers.onFail("absent");
           return;
         }
@@ -293,14 +340,14 @@ export class PeerSession {
         const d = this.download;
         if (!d || d.id !== cmd.i || d.requestId !== cmd.r) return;
         if (d.expected === undefined || d.received !== d.expected) return this.failDownload("protocol");
-        this.download = undefined;
+        this.endDownload();
         d.handlers.onComplete();
         return;
       }
       case 4: {
         const d = this.download;
         if (!d || d.id !== cmd.i || d.requestId !== cmd.r) return;
-        this.download = undefined;
+        this.endDownload();
         if (cmd.b && this.busyAnswers) return d.handlers.onFail("busy"); // it still has it
         this.loaded.delete(cmd.i);
         d.handlers.onFail("absent");
@@ -311,7 +358,7 @@ export class PeerSession {
 
   private failDownload(reason: "protocol"): void {
     const d = this.download;
-    this.download = undefined;
+    this.endDownload();
     d?.handlers.onFail(reason);
     this.host.onProtocolError(this, "bad segment transfer");
   }
@@ -351,16 +398,21 @@ export class PeerSession {
     }
   }
 
-  private onRequest(id: number, requestId: number, fromByte: number, end?: number): void {
-    this.setUpload(undefined); // a new request replaces the current upload
+  private onRequest(id: number, requestId: number, fromByte: number, end?: number, queued = false): void {
+    if (queued && end !== undefined && (this.upload || this.reading)) {
+      this.waiting = { id, requestId, fromByte, end }; // served when the upload under way ends
+      return;
+    }
+    this.setUpload(undefined); // a new request replaces the current upload (and a waiting one)
     this.reading = undefined;
+    this.waiting = undefined;
     // Over the upload cap with others already waiting on it: "absent", and the requester goes
     // elsewhere now rather than after its scheduler gives up on a trickle. A peer of ours is told
     // it is for lack of upload, so that it may come back for the segment once we are free.
     const busy = this.host.uploadLimiter?.()?.saturated() ?? false;
     if (busy && this.busyAnswers && this.host.uploadAllowed() && this.host.holds?.(id)) {
       this.sendCommand({ c: 4, i: id, r: requestId, b: 1 });
-      return;
+      return this.serveWaiting();
     }
     const found = this.host.uploadAllowed() && !busy ? this.host.segmentData(id) : undefined;
     if (found && !(found instanceof Promise) && !(found instanceof Uint8Array)) {
@@ -391,7 +443,7 @@ export class PeerSession {
     const stop = total === undefined ? undefined : Math.min(end ?? total, total);
     if (!data || stop === undefined || fromByte > stop || (end !== undefined && fromByte >= stop)) {
       this.sendCommand({ c: 4, i: id, r: requestId });
-      return;
+      return this.serveWaiting();
     }
     const growing = !(data instanceof Uint8Array);
     this.setUpload(growing ? { id, requestId, growing: data, offset: fromByte, end: stop } : { id, requestId, data, offset: fromByte, end: stop });
@@ -420,7 +472,7 @@ export class PeerSession {
           // The segment we relay will not be whole here: the peer takes the rest elsewhere.
           this.setUpload(undefined);
           this.sendCommand({ c: 4, i: u.id, r: u.requestId });
-          return;
+          return this.serveWaiting();
         }
         if (!chunk?.length) return; // not arrived yet: onRelayBytes continues
         this.channel.send(chunk);
@@ -437,6 +489,15 @@ export class PeerSession {
     if (u.offset >= u.end && this.upload === u) {
       this.setUpload(undefined);
       this.sendCommand({ c: 3, i: u.id, r: u.requestId });
+      this.serveWaiting();
     }
+  }
+
+  /** The upload under way ended: the peer's queued part, if any, is served now. */
+  private serveWaiting(): void {
+    const w = this.waiting;
+    if (!w || this.upload || this.reading || this.closed) return;
+    this.waiting = undefined;
+    this.onRequest(w.id, w.requestId, w.fromByte, w.end);
   }
 }

@@ -2,7 +2,7 @@
  * The six P2P Media Loader v2 data-channel commands and their body encoding, and our extension:
  * `ExtensionHello`, which P2P Media Loader ignores (unknown command types fall through its
  * switch), says which extensions a peer speaks; only to a peer that said so do we send the
- * extension's fields (`e` on a request, `t` and `g` on its answer, `b` on an absent) and
+ * extension's fields (`e` and `q` on a request, `t` and `g` on its answer, `b` on an absent) and
  * commands (`SegmentRetracted`), so PML peers never see them.
  */
 import {
@@ -45,11 +45,20 @@ export const Extension = {
    * which turned out wrong.
    */
   Relay: 4,
+  /**
+   * Queued requests: a request for a part with `q` does not replace the upload under way on the
+   * channel but waits for its end (at most one waits; a later one replaces it), so that the
+   * requester's next part follows the current one without a round trip between them.
+   */
+  Queue: 8,
 } as const;
 
 export type Announcement = { c: 0; l?: number[]; p?: number[] };
-/** `b`: from this byte; `e` (extension): up to this byte, exclusive. */
-export type SegmentRequest = { c: 1; i: number; r: number; b?: number; e?: number };
+/**
+ * `b`: from this byte; `e` (extension): up to this byte, exclusive; `q` (extension): 1 to be
+ * served after the upload under way rather than instead of it.
+ */
+export type SegmentRequest = { c: 1; i: number; r: number; b?: number; e?: number; q?: number };
 /**
  * `s`: bytes that follow; `t` (extension, in answer to a request with `e`): the segment's length;
  * `g` (extension): 1 when the sender is still receiving the segment and relays its bytes.
@@ -104,6 +113,7 @@ export function encodeCommandBody(cmd: PeerCommand): Uint8Array {
       w.int("i", cmd.i).int("r", cmd.r);
       if (cmd.b) w.int("b", cmd.b);
       if (cmd.e !== undefined) w.int("e", cmd.e);
+      if (cmd.q) w.int("q", 1);
       break;
     case 2:
       w.int("i", cmd.i).int("s", cmd.s).int("r", cmd.r);
@@ -181,6 +191,7 @@ export function decodeCommandBody(body: Uint8Array): PeerCommand | UnknownComman
       const cmd: SegmentRequest = { c: 1, i: f.i as number, r: f.r as number };
       if (isInt(f.b) && f.b > 0) cmd.b = f.b;
       if (isInt(f.e) && f.e > (cmd.b ?? 0)) cmd.e = f.e;
+      if (isInt(f.q) && f.q > 0) cmd.q = 1;
       return cmd;
     }
     case 2: {
