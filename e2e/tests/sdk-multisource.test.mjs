@@ -46,6 +46,8 @@ test('peers each capped below the bitrate deliver segments together, in parts, i
   assert.ok(end.currentTime >= start + 30, `played 30 s: ${summary(end)}`);
   // One peer at a time, no segment would hold bytes of two (sdk-single in bench/swarm).
   assert.ok(end.bytes.multiPeerSegments >= 1, `segments assembled from parts of several peers: ${summary(end)}`);
+  // A capped sender's next part is asked for while its current one still comes (queued requests).
+  assert.ok(end.bytes.queuedParts >= 1, `parts asked for queued behind the one under way: ${JSON.stringify(end.bytes)}`);
   assert.ok(share > 0.1, `a share of the viewer's bytes came from the capped peers: ${summary(end)}`);
   assert.equal(end.bytes.badSegments, 0, `every segment from peers matched the published digests: ${summary(end)}`);
   assert.equal(end.rebuffers, 0, `no stall: ${summary(end)}`);

@@ -74,6 +74,8 @@ export type EngineCounters = {
   multiPeerSegments: number;
   /** Of `p2pUp`, bytes of segments we were still receiving (`relay`). */
   relayedUp: number;
+  /** Parts asked of a peer while its part before them was still coming (queued requests, `multiSource`). */
+  queuedParts: number;
 };
 
 /** A stream the player plays: `shortId` names it within the channel, by `idRules` (default "pml-2.3"). */
@@ -160,6 +162,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     verifyMs: 0,
     multiPeerSegments: 0,
     relayedUp: 0,
+    queuedParts: 0,
   };
   private readonly digests: DigestManifests;
   /** Peers banned for this session, and blame shared with others before a ban. */
@@ -380,6 +383,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
       onSegmentStored: () => {},
       onDelivered: (d) => {
         if (d.peers.length > 1) this.counters.multiPeerSegments++;
+        this.counters.queuedParts += d.queuedParts;
       },
       onException: (code, message) => this.emit("exception", { code, message }),
       // No peer will come to the control group: it never holds requests for one.

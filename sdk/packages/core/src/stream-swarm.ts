@@ -130,6 +130,8 @@ type Transfer = {
   relayedBy: Set<string>;
   /** We offered it to a peer while still receiving it: what we sent must be retracted if it turns out wrong. */
   relayedOut: boolean;
+  /** Parts asked for queued behind another on the same peer's channel. */
+  queuedParts: number;
   /** The checked segment, once whole: what a relay still under way sends the rest from. */
   whole?: Uint8Array;
 };
@@ -176,7 +178,8 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 }
 
 /** Where a segment handed to the player came from: HTTP, or the peers whose bytes it holds. */
-export type Delivery = { source: LoadResult["source"]; peers: string[] };
+/** `queuedParts`: parts of it asked for while the one before them on the same peer's channel was still coming. */
+export type Delivery = { source: LoadResult["source"]; peers: string[]; queuedParts: number };
 
 /** Deliveries remembered per swarm, to tell where a segment the player rejects came from. */
 const DELIVERIES_KEPT = 256;
@@ -751,6 +754,7 @@ export class StreamSwarm implements PeerHost {
       failedPeers: new Set(),
       relayedBy: new Set(),
       relayedOut: false,
+      queuedParts: 0,
     };
     this.transfers.set(seg.id, t);
     return t;
@@ -1044,8 +1048,10 @@ export class StreamSwarm implements PeerHost {
     if (!e) return;
     t.mode = "p2p";
     const part: PeerPart = { src, cancel: () => {}, startedAt: this.clock.now(), got: 0 };
-    if (after) after.next = part;
-    else t.peerParts.set(peerId, part);
+    if (after) {
+      after.next = part;
+      t.queuedParts++;
+    } else t.peerParts.set(peerId, part);
     const handlers: DownloadHandlers = {
       onLength: (n, total, relayed) => {
         const known = t.bytes.total !== undefined;
@@ -1225,7 +1231,7 @@ export class StreamSwarm implements PeerHost {
     this.scheduleAnnounce();
     this.ctx.onSegmentStored(this);
     const source = t.bytes.usedHttp && t.bytes.usedP2P ? "mixed" : t.bytes.usedP2P ? "p2p" : "http";
-    const delivery: Delivery = { source, peers: t.bytes.contributors };
+    const delivery: Delivery = { source, peers: t.bytes.contributors, queuedParts: t.queuedParts };
     this.deliveries.delete(t.seg.id);
     this.deliveries.set(t.seg.id, delivery);
     this.ctx.onDelivered?.(delivery);
