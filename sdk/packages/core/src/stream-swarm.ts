@@ -786,9 +786,9 @@ export class StreamSwarm implements PeerHost {
     const p = t.peerParts.get(peerId);
     if (!p) return;
     t.peerParts.delete(peerId);
-    if (p.next) t.bytes.stop(p.next.src);
+    dropQueued(t, p); // first, so that the channel does not move on to it
     t.bytes.stop(p.src);
-    cancelPart(p);
+    p.cancel();
   }
 
   /** The part ended: the one queued behind it on the peer's channel, if any, is under way now. */
@@ -1293,9 +1293,7 @@ export class StreamSwarm implements PeerHost {
   /** When the peers' bytes of a transfer the player waits for must be in, so that HTTP can still finish it in time. */
   private mustFinishByMs(t: Transfer, now: number, cfg: SchedulerConfig): number {
     if (!t.waiters.length) return Infinity;
-    const remaining = this.rescueBytes(t);
-    const budget = p2pBudgetS({ timeUntilNeededS: this.timeUntilNeededS(t.seg, t), expectedBytes: remaining, httpBps: this.ctx.httpBps.get(), httpLatencyS: this.ctx.httpLatencyS.get() }, cfg);
-    return now + budget * 1000;
+    return now + p2pBudgetS(this.timing(t.seg, this.rescueBytes(t), t), cfg) * 1000;
   }
 
   /** A part's progress for {@link shouldAbandon}; `extraBytes`: more to come after it on the same channel (a queued part). */
@@ -1311,12 +1309,7 @@ export class StreamSwarm implements PeerHost {
       if (t.peerParts.get(peerId) !== part) continue;
       if (!shouldAbandon(this.partProgress(t, part, now, mustFinishByMs), cfg)) {
         // The part queued behind it is let go (its bytes free for others) when both would not be done in time.
-        const next = part.next;
-        if (next && shouldAbandon(this.partProgress(t, part, now, mustFinishByMs, partLength(t, next)), cfg)) {
-          part.next = undefined;
-          t.bytes.stop(next.src);
-          next.cancel();
-        }
+        if (part.next && shouldAbandon(this.partProgress(t, part, now, mustFinishByMs, partLength(t, part.next)), cfg)) dropQueued(t, part);
         continue;
       }
       const silent = now - (part.lastByteAt ?? part.startedAt) > cfg.p2pStallTimeoutMs;
@@ -1448,6 +1441,15 @@ export class StreamSwarm implements PeerHost {
 /** The bytes a part was asked for (to the segment's end when the length is known). */
 function partLength(t: Transfer, part: PeerPart): number {
   return Math.min(part.src.end ?? Infinity, t.bytes.total ?? Infinity) - part.src.from;
+}
+
+/** Lets the part queued behind `p` go: its bytes are free again, its request cancelled. */
+function dropQueued(t: Transfer, p: PeerPart): void {
+  const next = p.next;
+  if (!next) return;
+  p.next = undefined;
+  t.bytes.stop(next.src);
+  next.cancel();
 }
 
 /** Cancels a part and, first, the one queued behind it (so that the channel does not move on to it). */
