@@ -76,6 +76,8 @@ export type EngineCounters = {
   relayedUp: number;
   /** Parts asked of a peer while its part before them was still coming (queued requests, `multiSource`). */
   queuedParts: number;
+  /** Parts taken from the tail of another peer's part under way by an idle holder (`multiSource`). */
+  tailParts: number;
 };
 
 /** A stream the player plays: `shortId` names it within the channel, by `idRules` (default "pml-2.3"). */
@@ -163,6 +165,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
     multiPeerSegments: 0,
     relayedUp: 0,
     queuedParts: 0,
+    tailParts: 0,
   };
   private readonly digests: DigestManifests;
   /** Peers banned for this session, and blame shared with others before a ban. */
@@ -384,6 +387,7 @@ export class P2PEngine extends Emitter<EngineEvents> {
       onDelivered: (d) => {
         if (d.peers.length > 1) this.counters.multiPeerSegments++;
         this.counters.queuedParts += d.queuedParts;
+        this.counters.tailParts += d.tailParts;
       },
       onException: (code, message) => this.emit("exception", { code, message }),
       // No peer will come to the control group: it never holds requests for one.

@@ -3,7 +3,8 @@
  *
  * A segment is filled by sources: HTTP, a peer, a second peer that resumes where the first
  * stopped, HTTP `Range` for the rest; or, with peers that speak our byte-range extension,
- * several peers at once, each sending its own part (`claim`). Each source gets a
+ * several peers at once, each sending its own part (`claim`), a later one maybe taking the tail
+ * of a part under way (`split`). Each source gets a
  * {@link Source} handle when it begins; only active handles' bytes count. From then on nothing
  * a source, a late message or our own scheduler gets wrong can reach the player:
  * - bytes of a source that was stopped or replaced are dropped (and counted);
@@ -67,6 +68,8 @@ export class SegmentTransfer {
   private readonly playlistLength?: number;
   /** Active sources and where each one's next byte goes. */
   private readonly active = new Map<Source, number>();
+  /** Where an active source's claim ends since another source took its tail ({@link split}). */
+  private readonly cuts = new Map<Source, number>();
   private turns = 0;
   /** Bytes dropped: stale, beyond the stated length, duplicates, or discarded after a conflict. */
   private dropped = 0;
@@ -148,6 +151,7 @@ export class SegmentTransfer {
    */
   begin(kind: SourceKind, peerId?: string): Source {
     this.active.clear();
+    this.cuts.clear();
     const from = this.firstMissing(0);
     const lastHole = kind === "http" ? this.lastMissingEnd() : undefined;
     const end = lastHole !== undefined && lastHole < (this.length ?? Infinity) ? lastHole : undefined;
@@ -164,6 +168,40 @@ export class SegmentTransfer {
     if (from === undefined) return undefined;
     const end = Math.min(from + Math.max(1, maxBytes), this.nextTaken(from), this.length ?? Infinity);
     return this.activate({ kind, peerId, from, end, turn: ++this.turns });
+  }
+
+  /**
+   * The tail of `source`'s claim, from `at`, for a new source (another peer, idle while that one
+   * still has far to go). `source` goes on sending, but its claim ends at `at`: once there,
+   * {@link reachedCut} says so. Undefined when `at` is not ahead of what `source` has sent.
+   */
+  split(source: Source, at: number, kind: SourceKind, peerId?: string): Source | undefined {
+    const pos = this.active.get(source);
+    const end = this.claimEnd(source);
+    if (pos === undefined || end === undefined || at <= pos || at >= end) return undefined;
+    this.cuts.set(source, at);
+    return this.activate({ kind, peerId, from: at, end, turn: ++this.turns });
+  }
+
+  /** Where an active source's claim ends: its part's end, or where a split cut it (undefined while unknown). */
+  claimEnd(source: Source): number | undefined {
+    return this.cuts.get(source) ?? source.end ?? this.length;
+  }
+
+  /**
+   * Whether a source whose tail was split off has sent up to the cut while the bytes after it
+   * are held or another source's to send: what it would send next is not needed. If the tail's
+   * source stopped meanwhile, the source takes the free bytes after the cut back (false).
+   */
+  reachedCut(source: Source): boolean {
+    const cut = this.cuts.get(source);
+    const pos = this.active.get(source);
+    if (cut === undefined || pos === undefined || pos < cut) return false;
+    if (this.firstMissing(pos) > pos || this.claimAt(pos) !== undefined) return true;
+    const end = Math.min(source.end ?? this.length ?? Infinity, this.nextTaken(pos));
+    if (end >= (source.end ?? this.length ?? Infinity)) this.cuts.delete(source);
+    else this.cuts.set(source, end);
+    return false;
   }
 
   /** Whether {@link claim} would give a part now. */
@@ -186,8 +224,13 @@ export class SegmentTransfer {
 
   /** The source stops (abandoned, cancelled, failed); its later bytes are stale. Without one: all stop. */
   stop(source?: Source): void {
-    if (source) this.active.delete(source);
-    else this.active.clear();
+    if (source) {
+      this.active.delete(source);
+      this.cuts.delete(source);
+    } else {
+      this.active.clear();
+      this.cuts.clear();
+    }
   }
 
   isCurrent(source: Source): boolean {
@@ -209,7 +252,7 @@ export class SegmentTransfer {
     const due = Math.min(source.end, this.length ?? Infinity) - source.from;
     if (count === due) return "ok";
     if (count < due && this.length === undefined && total === undefined) return this.setLength(source.from + count);
-    this.active.delete(source);
+    this.stop(source);
     return "mismatch";
   }
 
@@ -252,7 +295,7 @@ export class SegmentTransfer {
   finish(source: Source): Finished {
     const at = this.active.get(source);
     if (at === undefined) return { kind: "stale" };
-    this.active.delete(source);
+    this.stop(source);
     if (this.length === undefined && source.kind === "http" && source.end === undefined && this.held > 0 && this.spans.length === 1) {
       this.length = this.held;
     }
@@ -272,6 +315,7 @@ export class SegmentTransfer {
     this.held = 0;
     this.length = this.playlistLength;
     this.active.clear();
+    this.cuts.clear();
     this.usedHttp = false;
     this.usedP2P = false;
     this.peers.clear();
@@ -337,7 +381,7 @@ export class SegmentTransfer {
   /** If an active source will send byte `at`, where its claim ends (Infinity: to the unknown end). */
   private claimAt(at: number): number | undefined {
     for (const [s, pos] of this.active) {
-      const end = s.end ?? this.length ?? Infinity;
+      const end = this.claimEnd(s) ?? Infinity;
       if (at >= pos && at < end) return end;
     }
     return undefined;

@@ -132,6 +132,8 @@ type Transfer = {
   relayedOut: boolean;
   /** Parts asked for queued behind another on the same peer's channel. */
   queuedParts: number;
+  /** Parts taken from the tail of another peer's part under way ({@link StreamSwarm.takeTail}). */
+  tailParts: number;
   /** The checked segment, once whole: what a relay still under way sends the rest from. */
   whole?: Uint8Array;
 };
@@ -145,6 +147,13 @@ type PeerPart = { src: Source; cancel: () => void; startedAt: number; lastByteAt
  * dropped. `busyUntil`: it said its upload was spent; not asked before then.
  */
 type PeerEntry = { session: PeerSession; ours: boolean; silentStrikes: number; connectedAt: number; busyUntil?: number };
+
+/**
+ * How much later than a part under way a new request's first byte is expected, when an idle
+ * holder takes the part's tail: a round trip and the sender's queue (0.3–0.45 s traced in the
+ * simulator on drawn networks).
+ */
+const TAIL_WAIT_S = 0.4;
 
 /** A peer that answered "busy" is asked again after this long. */
 const BUSY_BACKOFF_MS = 500;
@@ -178,8 +187,11 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 }
 
 /** Where a segment handed to the player came from: HTTP, or the peers whose bytes it holds. */
-/** `queuedParts`: parts of it asked for while the one before them on the same peer's channel was still coming. */
-export type Delivery = { source: LoadResult["source"]; peers: string[]; queuedParts: number };
+/**
+ * `queuedParts`: parts of it asked for while the one before them on the same peer's channel was
+ * still coming; `tailParts`: parts taken from the tail of another peer's part under way.
+ */
+export type Delivery = { source: LoadResult["source"]; peers: string[]; queuedParts: number; tailParts: number };
 
 /** Deliveries remembered per swarm, to tell where a segment the player rejects came from. */
 const DELIVERIES_KEPT = 256;
@@ -640,7 +652,10 @@ export class StreamSwarm implements PeerHost {
       // Peers that speak relay also hear of the segments still arriving here.
       const arriving = [...this.transfers.values()].filter((t) => this.relayable(t)).map((t) => t.seg.id);
       const withArriving = arriving.length ? [...l, ...arriving] : l;
-      for (const e of this.peers.values()) e.session.announce(e.session.relays ? withArriving : l, p);
+      for (const e of this.peers.values()) {
+        if (e.session.relays) e.session.announce(withArriving, p, arriving);
+        else e.session.announce(l, p);
+      }
     }, 50);
   }
 
@@ -755,6 +770,7 @@ export class StreamSwarm implements PeerHost {
       relayedBy: new Set(),
       relayedOut: false,
       queuedParts: 0,
+      tailParts: 0,
     };
     this.transfers.set(seg.id, t);
     return t;
@@ -811,7 +827,7 @@ export class StreamSwarm implements PeerHost {
    */
   private queueNext(t: Transfer, peerId: string, part: PeerPart): void {
     if (part.next || t.peerParts.get(peerId) !== part || t.bytes.total === undefined || this.ctx.config.multiSource === false) return;
-    const left = (part.src.end ?? t.bytes.total) - (t.bytes.position(part.src) ?? part.src.from);
+    const left = (t.bytes.claimEnd(part.src) ?? t.bytes.total) - (t.bytes.position(part.src) ?? part.src.from);
     if (left > part.got || !t.bytes.claimable) return;
     const e = this.peers.get(peerId);
     if (!e?.session.canQueue || this.suspects.has(peerId) || t.failedPeers.has(peerId)) return;
@@ -1033,13 +1049,75 @@ export class StreamSwarm implements PeerHost {
     return session.byteRanges && this.ctx.config.multiSource !== false;
   }
 
-  /** Idle holders that speak byte ranges take free parts of a transfer under way. */
+  /**
+   * Idle holders that speak byte ranges take free parts of a transfer under way, or, when none is
+   * left, the tail of the part that would end last.
+   */
   private spread(t: Transfer): void {
-    if (t.mode !== "p2p" || !this.p2pDownloads() || this.ctx.config.multiSource === false || !t.bytes.claimable) return;
+    if (t.mode !== "p2p" || !this.p2pDownloads() || this.ctx.config.multiSource === false) return;
     for (const h of this.holders(t)) {
       if (!h.byteRanges || h.busy || t.peerParts.has(h.peerId)) continue;
-      if (!this.startPart(t, h.peerId)) return;
+      if (!this.startPart(t, h.peerId) && !this.takeTail(t, h.peerId)) return;
     }
+  }
+
+  /**
+   * Gives `peerId` the tail of the part under way that would end last, cut where both would end
+   * together at their rates, the new one starting a request's wait later. A part sized when it
+   * was asked for takes all the bytes free then: a holder that appears later, often one with the
+   * whole segment beside a relay that goes at its own bytes' pace, would otherwise find nothing
+   * to take. The first peer stops at the cut ({@link endCutPart}). False when no tail is worth a
+   * part (`minPartBytes`).
+   */
+  private takeTail(t: Transfer, peerId: string): boolean {
+    const e = this.peers.get(peerId);
+    if (!e || e.session.busy || t.peerParts.has(peerId) || t.failedPeers.has(peerId) || this.relayingTo(e, t)) return false;
+    // Only a peer whose pace is known, and that holds all of the segment: a relay's bytes of the
+    // tail come last, and an unknown pace may be anything.
+    const bps = e.session.throughput;
+    if (bps === undefined || e.session.arriving.has(t.seg.id)) return false;
+    const cfg = this.ctx.config.schedulerConfig;
+    const now = this.clock.now();
+    let best: { src: Source; at: number; tail: number } | undefined;
+    for (const [id, part] of t.peerParts) {
+      const pos = t.bytes.position(part.src);
+      const end = t.bytes.claimEnd(part.src);
+      if (pos === undefined || end === undefined) continue;
+      const left = end - pos;
+      const partBps = this.partRate(part, this.peers.get(id)?.session, now);
+      // Both end together: keep / partBps = TAIL_WAIT_S + (left - keep) / bps.
+      const keep = Math.ceil((TAIL_WAIT_S + left / bps) / (1 / partBps + 1 / bps));
+      const tail = left - keep;
+      if (tail >= cfg.minPartBytes && tail > (best?.tail ?? 0)) best = { src: part.src, at: pos + keep, tail };
+    }
+    const src = best && t.bytes.split(best.src, best.at, "p2p", peerId);
+    if (!src) return false;
+    t.tailParts++;
+    this.requestFromPeer(t, peerId, src);
+    return true;
+  }
+
+  /** A part's pace so far (from its request), or its peer's measured rate until it has brought enough to tell. */
+  private partRate(part: PeerPart, session: PeerSession | undefined, now: number): number {
+    const cfg = this.ctx.config.schedulerConfig;
+    const secs = (now - part.startedAt) / 1000;
+    if (part.got >= cfg.minPeerMeasureBytes && secs > 0) return part.got / secs;
+    return session?.throughput ?? cfg.defaultPeerBps;
+  }
+
+  /**
+   * A part whose tail another peer took has come up to the cut: its peer is told to stop (the
+   * part queued behind it, if any, comes next), and the transfer goes on with the others.
+   */
+  private endCutPart(t: Transfer, peerId: string, part: PeerPart): void {
+    const done = t.bytes.finish(part.src); // whole, when the tail came first
+    part.cancel();
+    const e = this.peers.get(peerId);
+    if (e) this.measure(e.session, part);
+    this.endPart(t, peerId, part);
+    if (done.kind !== "complete") return this.partEnded(t);
+    this.stopSource(t);
+    this.complete(t, done.data);
   }
 
   /** Asks the peer for `src`'s bytes; `after`: the part under way on its channel, which this one is to follow. */
@@ -1075,6 +1153,7 @@ export class StreamSwarm implements PeerHost {
         this.ctx.onP2PBytes(chunk.length, peerId);
         this.grew(t, chunk.length);
         if (v === "overlong") return this.peerFailedSegment(t, peerId, "more bytes than announced");
+        if (t.bytes.reachedCut(src)) return this.endCutPart(t, peerId, part);
         this.queueNext(t, peerId, part);
       },
       onComplete: () => {
@@ -1231,7 +1310,7 @@ export class StreamSwarm implements PeerHost {
     this.scheduleAnnounce();
     this.ctx.onSegmentStored(this);
     const source = t.bytes.usedHttp && t.bytes.usedP2P ? "mixed" : t.bytes.usedP2P ? "p2p" : "http";
-    const delivery: Delivery = { source, peers: t.bytes.contributors, queuedParts: t.queuedParts };
+    const delivery: Delivery = { source, peers: t.bytes.contributors, queuedParts: t.queuedParts, tailParts: t.tailParts };
     this.deliveries.delete(t.seg.id);
     this.deliveries.set(t.seg.id, delivery);
     this.ctx.onDelivered?.(delivery);
@@ -1285,11 +1364,6 @@ export class StreamSwarm implements PeerHost {
     }
   }
 
-  /**
-   * Each peer's share is given up when it goes silent or would finish past what the deadline
-   * allows (its bytes so far are kept); the scheduler then hands its bytes to other peers or
-   * to HTTP `Range`.
-   */
   /** When the peers' bytes of a transfer the player waits for must be in, so that HTTP can still finish it in time. */
   private mustFinishByMs(t: Transfer, now: number, cfg: SchedulerConfig): number {
     if (!t.waiters.length) return Infinity;
@@ -1299,21 +1373,29 @@ export class StreamSwarm implements PeerHost {
   /** A part's progress for {@link shouldAbandon}; `extraBytes`: more to come after it on the same channel (a queued part). */
   private partProgress(t: Transfer, part: PeerPart, now: number, mustFinishByMs: number, extraBytes = 0): TransferProgress {
     const sent = (t.bytes.position(part.src) ?? part.src.from) - part.src.from;
-    const partEnd = Math.min(part.src.end ?? Infinity, t.bytes.total ?? this.expectedBytes(t.seg));
+    const partEnd = Math.min(t.bytes.claimEnd(part.src) ?? Infinity, t.bytes.total ?? this.expectedBytes(t.seg));
     return { nowMs: now, startedAtMs: part.startedAt, lastByteAtMs: part.lastByteAt, receivedBytes: sent, expectedBytes: partEnd - part.src.from + extraBytes, mustFinishByMs };
   }
 
+  /**
+   * Each peer's share is given up when it goes silent or the transfer's peer budget is spent
+   * (its bytes so far are kept); the scheduler then hands the rest to other peers or to HTTP
+   * `Range`, which the budget leaves time for.
+   */
   private watchP2P(t: Transfer, now: number, cfg: SchedulerConfig): void {
     const mustFinishByMs = this.mustFinishByMs(t, now, cfg);
     for (const [peerId, part] of [...t.peerParts]) {
       if (t.peerParts.get(peerId) !== part) continue;
-      if (!shouldAbandon(this.partProgress(t, part, now, mustFinishByMs), cfg)) {
+      const silent = now - (part.lastByteAt ?? part.startedAt) > cfg.p2pStallTimeoutMs;
+      // A part still coming is kept until the budget is spent, even at a pace that would not
+      // finish it in time: its bytes until then are bytes HTTP need not fetch, and idle holders
+      // take its tail meanwhile (takeTail).
+      if (!silent && now < mustFinishByMs) {
         // The part queued behind it is let go (its bytes free for others) when both would not be done in time.
         if (part.next && shouldAbandon(this.partProgress(t, part, now, mustFinishByMs, partLength(t, part.next)), cfg)) dropQueued(t, part);
         continue;
       }
-      const silent = now - (part.lastByteAt ?? part.startedAt) > cfg.p2pStallTimeoutMs;
-      this.ctx.log.info("abandoning peer", peerId, silent ? "(silent)" : "(too slow)", "for segment", t.seg.id, "at", t.bytes.received, "bytes");
+      this.ctx.log.info("abandoning peer", peerId, silent ? "(silent)" : "(budget spent)", "for segment", t.seg.id, "at", t.bytes.received, "bytes");
       t.failedPeers.add(peerId);
       // The cancel's own failure callback is stale by then: exactly one decision follows.
       this.stopPart(t, peerId);

@@ -80,6 +80,7 @@ describe("codec: against P2P Media Loader's serializer", () => {
       { c: 2, i: 7, s: 9000, r: 3, g: 1 },
       { c: 4, i: 7, r: 3, b: 1 },
       { c: 33, i: 7 },
+      { c: 0, l: [5, 6, 7], g: [7] },
     ];
     for (const cmd of cmds) {
       const body = encodeCommandBody(cmd);

@@ -452,6 +452,22 @@ describe("PeerSession relay extension", () => {
     mute.b.retract(7);
     expect(mute.ch.b.sent.length).toBe(before + 1);
   });
+
+  it("tells which announced segments are still arriving, only between peers that speak relay", async () => {
+    const r = await relaying(true);
+    r.b.announce([5, 7], [], [7]);
+    await tick();
+    expect([r.a.has(5), r.a.has(7), [...r.a.arriving]]).toEqual([true, true, [7]]);
+    r.b.announce([5, 7], []);
+    await tick();
+    expect([...r.a.arriving]).toEqual([]); // whole now
+    // A never greeted: B does not tell it (and would not list the arriving segment at all).
+    const mute = await relaying(false);
+    mute.b.announce([5], [], [7]);
+    await tick();
+    expect(mute.ch.b.sent.some((m) => isCommandChunk(m) && Buffer.from(m).includes(Buffer.from("g")))).toBe(false);
+    expect([...mute.a.arriving]).toEqual([]);
+  });
 });
 
 describe("PeerSession queued requests", () => {

@@ -200,6 +200,51 @@ describe("SegmentTransfer", () => {
     expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
   });
 
+  it("a part's tail split off to a second source: the first stops being needed at the cut, or takes its tail back when the second stops", () => {
+    const seg = segment(1000);
+    const t = new SegmentTransfer(1000);
+    const a = t.claim("p2p", "a", 1000)!;
+    expect(t.claimable).toBe(false);
+    t.append(a, seg.subarray(0, 200));
+    expect(t.split(a, 150, "p2p", "b")).toBeUndefined(); // behind what it has sent
+    expect(t.split(a, 1000, "p2p", "b")).toBeUndefined(); // nothing after it
+    const b = t.split(a, 600, "p2p", "b")!;
+    expect([b.from, b.end, t.claimEnd(a)]).toEqual([600, 1000, 600]);
+    expect(t.claimable).toBe(false);
+    expect(t.expect(b, 400, 1000)).toBe("ok");
+    t.append(b, seg.subarray(600, 700));
+    t.append(a, seg.subarray(200, 500));
+    expect(t.reachedCut(a)).toBe(false);
+    // The first source's message that crosses the cut: the bytes before the cut are kept, the
+    // ones the second source sent already are dropped, and the first is not needed any more.
+    t.append(a, seg.subarray(500, 650));
+    expect(t.reachedCut(a)).toBe(true);
+    t.stop(a);
+    t.append(b, seg.subarray(700, 1000));
+    const done = t.finish(b);
+    expect(done.kind).toBe("complete");
+    expect(same((done as { data: Uint8Array }).data, seg)).toBe(true);
+
+    // The second source stops before the first reaches the cut: the first goes on to its end.
+    const u = new SegmentTransfer(1000);
+    const c = u.claim("p2p", "c", 1000)!;
+    const d = u.split(c, 500, "p2p", "d")!;
+    u.append(d, seg.subarray(500, 600));
+    u.stop(d);
+    u.append(c, seg.subarray(0, 500));
+    expect(u.reachedCut(c)).toBe(true); // byte 500 is held (the second source's)
+    const v = new SegmentTransfer(1000);
+    const e = v.claim("p2p", "e", 1000)!;
+    const f = v.split(e, 500, "p2p", "f")!;
+    v.stop(f);
+    v.append(e, seg.subarray(0, 500));
+    expect(v.reachedCut(e)).toBe(false);
+    expect(v.claimEnd(e)).toBe(1000);
+    expect(v.claimable).toBe(false);
+    v.append(e, seg.subarray(500, 1000));
+    expect(v.finish(e).kind).toBe("complete");
+  });
+
   it("a source of the whole rest that crosses parts held keeps only the holes' bytes", () => {
     const seg = segment(1000);
     const t = new SegmentTransfer();
@@ -266,7 +311,7 @@ describe("SegmentTransfer", () => {
 
   // Random interleavings with parts: claims of random sizes, rescues by HTTP, stops, sends of
   // the true bytes, finishes; a completed segment is always exactly the segment.
-  type PartStep = { op: "claim"; n: number } | { op: "http" } | { op: "whole" } | { op: "send"; back: number; n: number } | { op: "finish"; back: number } | { op: "stop"; back: number };
+  type PartStep = { op: "claim"; n: number } | { op: "http" } | { op: "whole" } | { op: "send"; back: number; n: number } | { op: "finish"; back: number } | { op: "stop"; back: number } | { op: "split"; back: number; at: number };
   it("property: parts, rescues and stops in any interleaving complete exactly the segment", () => {
     const len = 200;
     const seg = segment(len);
@@ -277,6 +322,7 @@ describe("SegmentTransfer", () => {
       fc.record({ op: fc.constant("send" as const), back: fc.nat(4), n: fc.integer({ min: 1, max: 60 }) }),
       fc.record({ op: fc.constant("finish" as const), back: fc.nat(4) }),
       fc.record({ op: fc.constant("stop" as const), back: fc.nat(4) }),
+      fc.record({ op: fc.constant("split" as const), back: fc.nat(4), at: fc.integer({ min: 0, max: len }) }),
     ) as fc.Arbitrary<PartStep>;
     fc.assert(
       fc.property(fc.boolean(), fc.array(step, { maxLength: 60 }), (known, script) => {
@@ -297,6 +343,13 @@ describe("SegmentTransfer", () => {
             if (!l) continue;
             t.append(l.src, new Uint8Array(st.n).map((_, i) => seg[l.pos + i] ?? 0x55));
             l.pos += st.n;
+          } else if (st.op === "split") {
+            const l = pick(st.back);
+            const src = l && t.split(l.src, st.at, "p2p", `p${live.length}`);
+            if (!src) continue;
+            expect([src.from, src.end]).toEqual([st.at, t.claimEnd(src)]);
+            live.push({ src, pos: src.from });
+            t.expect(src, (src.end as number) - src.from, t.total);
           } else if (st.op === "finish") {
             const l = pick(st.back);
             if (!l) continue;
@@ -307,6 +360,7 @@ describe("SegmentTransfer", () => {
             if (l) t.stop(l.src);
           }
           expect(t.received).toBeLessThanOrEqual(t.total ?? len);
+          for (const l of live) if (t.reachedCut(l.src)) t.stop(l.src); // as the swarm does
           // What a relay reads of it is the segment's bytes wherever they are held.
           for (let o = 0; o < len; o += 37) {
             const r = t.read(o, 50);

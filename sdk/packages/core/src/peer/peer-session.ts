@@ -118,6 +118,8 @@ export const SEND_LOW_WATER = 16 * 1024;
 export class PeerSession {
   loaded = new Set<number>();
   httpLoading = new Set<number>();
+  /** Of `loaded`, the segments the peer is still receiving (it speaks relay and said so). */
+  arriving = new Set<number>();
   bytesDown = 0;
   bytesUp = 0;
   /** Segment bytes that belonged to no request of ours (late bytes of a cancelled one): dropped. */
@@ -187,8 +189,9 @@ export class PeerSession {
     if (this.relays) this.sendCommand({ c: 33, i: id });
   }
 
-  announce(loaded: readonly number[], httpLoading: readonly number[]): void {
-    this.sendCommand({ c: 0, l: [...loaded], p: [...httpLoading] });
+  /** `arriving`: of `loaded`, the segments still arriving here (told only to a peer that speaks relay). */
+  announce(loaded: readonly number[], httpLoading: readonly number[], arriving: readonly number[] = []): void {
+    this.sendCommand({ c: 0, l: [...loaded], p: [...httpLoading], ...(arriving.length && this.relays ? { g: [...arriving] } : {}) });
   }
 
   /**
@@ -301,6 +304,7 @@ export class PeerSession {
       case 0:
         this.loaded = new Set(cmd.l ?? []);
         this.httpLoading = new Set(cmd.p ?? []);
+        this.arriving = new Set(this.relays ? (cmd.g ?? []) : []);
         this.host.onAnnouncement(this);
         return;
       case 1:

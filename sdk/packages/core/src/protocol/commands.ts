@@ -2,7 +2,8 @@
  * The six P2P Media Loader v2 data-channel commands and their body encoding, and our extension:
  * `ExtensionHello`, which P2P Media Loader ignores (unknown command types fall through its
  * switch), says which extensions a peer speaks; only to a peer that said so do we send the
- * extension's fields (`e` and `q` on a request, `t` and `g` on its answer, `b` on an absent) and
+ * extension's fields (`e` and `q` on a request, `t` and `g` on its answer, `b` on an absent, `g`
+ * on an announcement) and
  * commands (`SegmentRetracted`), so PML peers never see them.
  */
 import {
@@ -40,8 +41,8 @@ export const Extension = {
   Busy: 2,
   /**
    * Relay: the sender's announcements also list segments it is still receiving (once it knows
-   * their length), and it serves them as their bytes arrive: its `SegmentData` then carries
-   * `g`, and it retracts (`SegmentRetracted`) what it relayed of a segment its own copy of
+   * their length), in `l` and again in `g`, and it serves them as their bytes arrive: its
+   * `SegmentData` then carries `g`, and it retracts (`SegmentRetracted`) what it relayed of a segment its own copy of
    * which turned out wrong.
    */
   Relay: 4,
@@ -53,7 +54,11 @@ export const Extension = {
   Queue: 8,
 } as const;
 
-export type Announcement = { c: 0; l?: number[]; p?: number[] };
+/**
+ * `l`: segments held; `p`: segments being fetched by HTTP; `g` (extension, to peers that speak
+ * relay): those of `l` still arriving, relayed as their bytes come.
+ */
+export type Announcement = { c: 0; l?: number[]; p?: number[]; g?: number[] };
 /**
  * `b`: from this byte; `e` (extension): up to this byte, exclusive; `q` (extension): 1 to be
  * served after the upload under way rather than instead of it.
@@ -108,6 +113,7 @@ export function encodeCommandBody(cmd: PeerCommand): Uint8Array {
     case 0:
       if (cmd.l?.length) w.ids("l", cmd.l);
       if (cmd.p?.length) w.ids("p", cmd.p);
+      if (cmd.g?.length) w.ids("g", cmd.g);
       break;
     case 1:
       w.int("i", cmd.i).int("r", cmd.r);
@@ -184,6 +190,7 @@ export function decodeCommandBody(body: Uint8Array): PeerCommand | UnknownComman
       const cmd: Announcement = { c: 0 };
       if (Array.isArray(f.l)) cmd.l = f.l as number[];
       if (Array.isArray(f.p)) cmd.p = f.p as number[];
+      if (Array.isArray(f.g)) cmd.g = f.g as number[];
       return cmd;
     }
     case 1: {
