@@ -1062,12 +1062,14 @@ export class StreamSwarm implements PeerHost {
   }
 
   /**
-   * Gives `peerId` the tail of the part under way that would end last, cut where both would end
-   * together at their rates, the new one starting a request's wait later. A part sized when it
-   * was asked for takes all the bytes free then: a holder that appears later, often one with the
-   * whole segment beside a relay that goes at its own bytes' pace, would otherwise find nothing
-   * to take. The first peer stops at the cut ({@link endCutPart}). False when no tail is worth a
-   * part (`minPartBytes`).
+   * Gives `peerId` the tail of the part under way that would end last, of those that would not
+   * end within the budget, cut where both would end together at their rates, the new one
+   * starting a request's wait later. A part sized when it was asked for takes all the bytes free
+   * then: a holder that appears later, often one with the whole segment beside a relay that goes
+   * at its own bytes' pace, would otherwise find nothing to take. A part that will be in time is
+   * left alone: its tail would cost a second request and the bytes its peer already queued. The
+   * first peer stops at the cut ({@link endCutPart}). False when no tail is worth a part
+   * (`minPartBytes`).
    */
   private takeTail(t: Transfer, peerId: string): boolean {
     const e = this.peers.get(peerId);
@@ -1078,11 +1080,12 @@ export class StreamSwarm implements PeerHost {
     if (bps === undefined || e.session.arriving.has(t.seg.id)) return false;
     const cfg = this.ctx.config.schedulerConfig;
     const now = this.clock.now();
+    const mustFinishByMs = this.mustFinishByMs(t, now, cfg);
     let best: { src: Source; at: number; tail: number } | undefined;
     for (const [id, part] of t.peerParts) {
       const pos = t.bytes.position(part.src);
       const end = t.bytes.claimEnd(part.src);
-      if (pos === undefined || end === undefined) continue;
+      if (pos === undefined || end === undefined || !shouldAbandon(this.partProgress(t, part, now, mustFinishByMs), cfg)) continue;
       const left = end - pos;
       const partBps = this.partRate(part, this.peers.get(id)?.session, now);
       // Both end together: keep / partBps = TAIL_WAIT_S + (left - keep) / bps.

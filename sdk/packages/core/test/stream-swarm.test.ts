@@ -782,16 +782,18 @@ describe("StreamSwarm queued parts", () => {
 
 describe("StreamSwarm tails", () => {
   /**
-   * A peer of ours whose pace is measured (it brings segment 1; holds 0 and 1), and a slow one
-   * (30 kB/s: 10 s for a segment) that holds segment 2 alone; then the swarm starts loading 2.
+   * A peer of ours whose pace is measured (it brings segment 3; holds 0 and 3), and a slow one
+   * (30 kB/s: 10 s for the segment) that holds segment 2 alone; then the swarm starts loading
+   * 2, due in 20 s, and the slow peer is given all of it. `late`: the playhead then jumps 12 s
+   * ahead (segment 2 due in 8 s, about 6.4 s for peers), and the slow peer would be late.
    */
-  async function slowLoadBesideMeasured(swarm: StreamSwarm, measuredId: string, opts: { relayed?: boolean } = {}) {
+  async function slowLoadBesideMeasured({ swarm, playback }: ReturnType<typeof setup>, measuredId: string, late: boolean, opts: { relayed?: boolean } = {}) {
     const measured = remotePeer(Infinity, { ranges: true, ...opts });
     const measuredSession = swarm.addPeer(measuredId, measured.channel);
     measured.connect((d) => measuredSession.onMessage(d));
-    measured.announce({ c: 0, l: [0, 1] });
+    measured.announce({ c: 0, l: [0, 3] });
     await new Promise((r) => setTimeout(r, 30));
-    expect(isSegment((await swarm.load(1)).data, 1)).toBe(true);
+    expect(isSegment((await swarm.load(3)).data, 3)).toBe(true);
     expect(measuredSession.throughput).toBeGreaterThan(0);
     const slow = remotePeer(Infinity, { ranges: true, bps: 30_000 });
     const slowSession = swarm.addPeer("-SC0001-slowslowslow", slow.channel);
@@ -799,14 +801,19 @@ describe("StreamSwarm tails", () => {
     slow.announce({ c: 0, l: [2] });
     await new Promise((r) => setTimeout(r, 30));
     const before = ranges.length;
-    return { measured, slow, loading: swarm.load(2), httpRanges: () => ranges.slice(before) };
+    const loading = swarm.load(2);
+    // Its first small part done, the slow peer is given all the rest (the other holds none of it).
+    for (let i = 0; i < 100 && asked(slow).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(asked(slow).map((c) => c.e)).toEqual([32 * 1024, SEG]);
+    if (late) playback.position = 12;
+    return { measured, slow, loading, httpRanges: () => ranges.slice(before) };
   }
   const asked = (p: ReturnType<typeof remotePeer>) => p.requests.filter((c): c is SegmentRequest => c.c === 1 && c.i === 2);
 
   it("a holder whose pace is known takes the tail of a slow peer's part; the slow peer stops at the cut", async () => {
-    const { swarm, stop } = setup(0);
-    const { measured: fast, slow, loading, httpRanges } = await slowLoadBesideMeasured(swarm, "-SC0001-fastfastfast");
-    await new Promise((r) => setTimeout(r, 1500));
+    const s = setup(0);
+    const { swarm, stop } = s;
+    const { measured: fast, slow, loading, httpRanges } = await slowLoadBesideMeasured(s, "-SC0001-fastfastfast", true);
     fast.announce(); // holds 2 now
     const r = await loading;
     stop();
@@ -823,17 +830,30 @@ describe("StreamSwarm tails", () => {
     expect(swarm.delivery(2)).toMatchObject({ peers: expect.arrayContaining(["-SC0001-fastfastfast", "-SC0001-slowslowslow"]), tailParts: 1 });
   }, 20_000);
 
+  it("a part that will be in time keeps its tail", async () => {
+    // Due in 20 s: the slow peer's 10 s are within the budget.
+    const s = setup(0);
+    const { stop } = s;
+    const { measured: fast, slow, loading } = await slowLoadBesideMeasured(s, "-SC0001-fastfastfast", false);
+    await new Promise((r) => setTimeout(r, 1000)); // its pace so far says so
+    fast.announce();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(asked(fast)).toEqual([]);
+    expect(asked(slow).at(-1)?.e).toBe(SEG);
+    stop();
+    await loading.catch(() => {});
+  }, 20_000);
+
   it("no tail goes to a peer still receiving the segment, nor to one whose pace is unknown", async () => {
-    const { swarm, stop } = setup(0);
-    const { measured: relay, loading } = await slowLoadBesideMeasured(swarm, "-SC0001-relayrelayre", { relayed: true });
-    // By then the slow peer's first small part is done and it was given all the rest.
-    await new Promise((r) => setTimeout(r, 2500));
-    relay.announce({ c: 0, l: [0, 1, 2], g: [2] }); // still receiving 2
+    const s = setup(0);
+    const { swarm, stop } = s;
+    const { measured: relay, loading } = await slowLoadBesideMeasured(s, "-SC0001-relayrelayre", true, { relayed: true });
+    relay.announce({ c: 0, l: [0, 2, 3], g: [2] }); // still receiving 2
     const unknown = remotePeer(Infinity, { ranges: true }); // never brought us anything
     attach(swarm, "-SC0001-unknownunkno", unknown);
     await new Promise((r) => setTimeout(r, 1000));
     expect([asked(relay).length, asked(unknown).length]).toEqual([0, 0]);
-    relay.announce({ c: 0, l: [0, 1, 2] }); // whole now: it takes the tail
+    relay.announce({ c: 0, l: [0, 2, 3] }); // whole now: it takes the tail
     const r = await loading;
     stop();
     expect(isSegment(r.data, 2)).toBe(true);
