@@ -198,8 +198,9 @@ export class SegmentTransfer {
     const pos = this.active.get(source);
     if (cut === undefined || pos === undefined || pos < cut) return false;
     if (this.firstMissing(pos) > pos || this.claimAt(pos) !== undefined) return true;
-    const end = Math.min(source.end ?? this.length ?? Infinity, this.nextTaken(pos));
-    if (end >= (source.end ?? this.length ?? Infinity)) this.cuts.delete(source);
+    const partEnd = source.end ?? this.length ?? Infinity;
+    const end = this.nextTaken(pos);
+    if (end >= partEnd) this.cuts.delete(source);
     else this.cuts.set(source, end);
     return false;
   }

@@ -649,13 +649,9 @@ export class StreamSwarm implements PeerHost {
       if (!this.peers.size) return;
       const l = this.storedIds();
       const p = [...this.httpLoading];
-      // Peers that speak relay also hear of the segments still arriving here.
+      // Peers that speak relay also hear of the segments still arriving here (the session tells only them).
       const arriving = [...this.transfers.values()].filter((t) => this.relayable(t)).map((t) => t.seg.id);
-      const withArriving = arriving.length ? [...l, ...arriving] : l;
-      for (const e of this.peers.values()) {
-        if (e.session.relays) e.session.announce(withArriving, p, arriving);
-        else e.session.announce(l, p);
-      }
+      for (const e of this.peers.values()) e.session.announce(l, p, arriving);
     }, 50);
   }
 
@@ -1023,8 +1019,8 @@ export class StreamSwarm implements PeerHost {
    * nothing is left to claim.
    */
   private startPart(t: Transfer, peerId: string): boolean {
-    const e = this.peers.get(peerId);
-    if (!e || e.session.busy || t.peerParts.has(peerId) || t.failedPeers.has(peerId) || this.relayingTo(e, t)) return false;
+    const e = this.freeFor(t, peerId);
+    if (!e) return false;
     const src = t.bytes.claim("p2p", peerId, this.partBytes(t, e.session));
     if (!src) return false;
     this.requestFromPeer(t, peerId, src);
@@ -1042,6 +1038,13 @@ export class StreamSwarm implements PeerHost {
       .filter((h) => h.byteRanges || t.peerParts.has(h.peerId))
       .map((h) => ({ peerId: h.peerId, bps: h.throughputBps ?? cfg.defaultPeerBps }));
     return partSize(missing, session.throughput ?? cfg.defaultPeerBps, rates, cfg.minPartBytes);
+  }
+
+  /** The peer, if it may be given a part of the transfer now: idle, not failed for it, not receiving it from us. */
+  private freeFor(t: Transfer, peerId: string): PeerEntry | undefined {
+    const e = this.peers.get(peerId);
+    if (!e || e.session.busy || t.peerParts.has(peerId) || t.failedPeers.has(peerId) || this.relayingTo(e, t)) return undefined;
+    return e;
   }
 
   /** Whether we ask this peer for parts of segments: it speaks byte ranges and `multiSource` is on. */
@@ -1072,12 +1075,11 @@ export class StreamSwarm implements PeerHost {
    * (`minPartBytes`).
    */
   private takeTail(t: Transfer, peerId: string): boolean {
-    const e = this.peers.get(peerId);
-    if (!e || e.session.busy || t.peerParts.has(peerId) || t.failedPeers.has(peerId) || this.relayingTo(e, t)) return false;
+    const e = this.freeFor(t, peerId);
     // Only a peer whose pace is known, and that holds all of the segment: a relay's bytes of the
     // tail come last, and an unknown pace may be anything.
-    const bps = e.session.throughput;
-    if (bps === undefined || e.session.arriving.has(t.seg.id)) return false;
+    const bps = e?.session.throughput;
+    if (!e || bps === undefined || e.session.arriving.has(t.seg.id)) return false;
     const cfg = this.ctx.config.schedulerConfig;
     const now = this.clock.now();
     const mustFinishByMs = this.mustFinishByMs(t, now, cfg);
@@ -1087,7 +1089,7 @@ export class StreamSwarm implements PeerHost {
       const end = t.bytes.claimEnd(part.src);
       if (pos === undefined || end === undefined || !shouldAbandon(this.partProgress(t, part, now, mustFinishByMs), cfg)) continue;
       const left = end - pos;
-      const partBps = this.partRate(part, this.peers.get(id)?.session, now);
+      const partBps = paceBps(part, now, cfg.minPeerMeasureBytes) ?? this.peers.get(id)?.session.throughput ?? cfg.defaultPeerBps;
       // Both end together: keep / partBps = TAIL_WAIT_S + (left - keep) / bps.
       const keep = Math.ceil((TAIL_WAIT_S + left / bps) / (1 / partBps + 1 / bps));
       const tail = left - keep;
@@ -1098,14 +1100,6 @@ export class StreamSwarm implements PeerHost {
     t.tailParts++;
     this.requestFromPeer(t, peerId, src);
     return true;
-  }
-
-  /** A part's pace so far (from its request), or its peer's measured rate until it has brought enough to tell. */
-  private partRate(part: PeerPart, session: PeerSession | undefined, now: number): number {
-    const cfg = this.ctx.config.schedulerConfig;
-    const secs = (now - part.startedAt) / 1000;
-    if (part.got >= cfg.minPeerMeasureBytes && secs > 0) return part.got / secs;
-    return session?.throughput ?? cfg.defaultPeerBps;
   }
 
   /**
@@ -1186,9 +1180,8 @@ export class StreamSwarm implements PeerHost {
 
   /** The peer's throughput, smoothed, from what a part brought in its time (`minPeerMeasureBytes` at least). */
   private measure(session: PeerSession, part: PeerPart): void {
-    const secs = (this.clock.now() - part.startedAt) / 1000;
-    if (part.got < this.ctx.config.schedulerConfig.minPeerMeasureBytes || secs <= 0) return;
-    const bps = part.got / secs;
+    const bps = paceBps(part, this.clock.now(), this.ctx.config.schedulerConfig.minPeerMeasureBytes);
+    if (bps === undefined) return;
     session.throughput = session.throughput ? 0.5 * bps + 0.5 * session.throughput : bps;
   }
 
@@ -1523,6 +1516,12 @@ export class StreamSwarm implements PeerHost {
  * (every peer that may send parts of it, this one included) in proportion to their rates, so
  * that they would all finish at once; at least `minBytes`, at most what is missing.
  */
+/** A part's pace since it was asked for, bytes/s; undefined until it brought `minBytes`. */
+function paceBps(part: PeerPart, now: number, minBytes: number): number | undefined {
+  const secs = (now - part.startedAt) / 1000;
+  return part.got >= minBytes && secs > 0 ? part.got / secs : undefined;
+}
+
 /** The bytes a part was asked for (to the segment's end when the length is known). */
 function partLength(t: Transfer, part: PeerPart): number {
   return Math.min(part.src.end ?? Infinity, t.bytes.total ?? Infinity) - part.src.from;

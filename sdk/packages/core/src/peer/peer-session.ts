@@ -189,9 +189,13 @@ export class PeerSession {
     if (this.relays) this.sendCommand({ c: 33, i: id });
   }
 
-  /** `arriving`: of `loaded`, the segments still arriving here (told only to a peer that speaks relay). */
+  /**
+   * `arriving`: segments still arriving here, which only a peer that speaks relay hears of (in
+   * `l`, and again in `g`).
+   */
   announce(loaded: readonly number[], httpLoading: readonly number[], arriving: readonly number[] = []): void {
-    this.sendCommand({ c: 0, l: [...loaded], p: [...httpLoading], ...(arriving.length && this.relays ? { g: [...arriving] } : {}) });
+    const g = this.relays ? arriving : [];
+    this.sendCommand({ c: 0, l: [...loaded, ...g], p: [...httpLoading], ...(g.length ? { g: [...g] } : {}) });
   }
 
   /**
