@@ -74,6 +74,7 @@ export function mediaSummary(s) {
     t: Number((s.currentTime ?? 0).toFixed(1)), frames: s.frames, proxied: s.proxied, peers: s.peers?.length, bytes: s.bytes && {
       http: s.bytes.httpDown, p2pDown: s.bytes.p2pDown, p2pUp: s.bytes.p2pUp, bad: s.bytes.badSegments, banned: s.bytes.banned,
     }, sources: s.sources, stalls: s.stalls, rebuffers: s.rebuffers, errors: s.errors.slice(-3), exceptions: s.exceptionMessages?.slice(-3),
+    ...(s.rebufferLog?.length ? { rebufferLog: s.rebufferLog.slice(-3) } : {}),
   });
 }
 

@@ -419,7 +419,7 @@ class Viewer implements Member {
       httpBps: new Ewma(0.3, config.schedulerConfig.defaultHttpBps),
       httpLatencyS: new Ewma(0.3, 0.1),
       // Before it starts, the player starts at the segment it loads first, as hls.js says.
-      playback: () => ({ position: this.position(), rate: 1, playing: this.playing, started: this.started, startAt: this.started ? undefined : this.nextSeg * this.w.sc.segmentS }),
+      playback: () => ({ position: this.position(), rate: 1, playing: this.playing, started: this.started, startAt: this.started ? undefined : this.nextSeg * this.w.sc.segmentS, waiting: this.started && !this.playing }),
       p2pEnabled: () => sc.p2p,
       trackers: () => [],
       onHttpBytes: (n) => (this.http += n),
@@ -554,6 +554,7 @@ class Viewer implements Member {
     this.playing = false;
     this.stallStart = now;
     this.watchMs += now - this.watchFrom;
+    this.swarm.pump(); // as the engine does on a rebuffer
   }
 
   finish(): void {

@@ -257,8 +257,10 @@ export class P2PEngine extends Emitter<EngineEvents> {
     return this.httpBps.get();
   }
 
+  /** The player stalled: what it waits for is due now (Playback.waiting), from this moment, not the next tick. */
   reportRebuffer(): void {
     this.counters.rebuffers++;
+    this.activeSwarm?.pump();
   }
 
   /**
@@ -289,15 +291,16 @@ export class P2PEngine extends Emitter<EngineEvents> {
   }
 
   /**
-   * A segment for the player; falls back to plain HTTP when the stream is unknown. `dueNow`: the
-   * player can play nothing until it comes (StreamSwarm.load).
+   * A segment for the player; falls back to plain HTTP when the stream is unknown. `dueInS`: the
+   * player knows it needs it within that many seconds, whatever the segment's time says; 0: it
+   * can play nothing until it comes (StreamSwarm.load).
    */
-  async loadSegment(runtimeUrl: string, id: number, fallback: { url: string; byteRange?: { start: number; end: number } }, signal?: AbortSignal, opts: { dueNow?: boolean } = {}): Promise<LoadResult> {
+  async loadSegment(runtimeUrl: string, id: number, fallback: { url: string; byteRange?: { start: number; end: number } }, signal?: AbortSignal, opts: { dueInS?: number } = {}): Promise<LoadResult> {
     const swarm = this.swarmFor(runtimeUrl);
     if (swarm && swarm.segments.has(id)) {
       this.activeSwarm = swarm;
       this.joinActive(swarm);
-      const r = await swarm.load(id, signal, opts.dueNow);
+      const r = await swarm.load(id, signal, opts.dueInS);
       this.emit("segmentLoaded", { id, source: r.source, bytes: r.data.length, swarmId: swarm.swarmId });
       return r;
     }

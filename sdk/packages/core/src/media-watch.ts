@@ -59,7 +59,7 @@ export class MediaWatch {
   playback(): Playback {
     const m = this.media;
     const started = this.quality.playing;
-    return m ? { position: m.currentTime, rate: m.playbackRate || 1, playing: !m.paused, started } : { position: 0, rate: 1, playing: false, started: false };
+    return m ? { position: m.currentTime, rate: m.playbackRate || 1, playing: !m.paused, started, waiting: this.stallStartedAt !== undefined } : { position: 0, rate: 1, playing: false, started: false };
   }
 
   /** Startup time and rebuffering so far. */

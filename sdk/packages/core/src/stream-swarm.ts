@@ -38,9 +38,11 @@ export function diskKey(swarmId: string, seg: SegmentInfo): string {
  * at `startAt` when the player has said where (hls.js's start position), else somewhere in the
  * first segment it asks for (at its end, to be safe); the segments up to there and within
  * `startupBufferS` past it (what the player buffers before it plays, Shaka's `rebufferingGoal`)
- * are due now, and each later one its distance in media time past them.
+ * are due now, and each later one its distance in media time past them. `waiting`: playback
+ * began and stalled, the player has nothing to play: whatever it waits for is due now, whatever
+ * its time says (a progressive file's piece times are estimates from byte offsets).
  */
-export type Playback = { position: number; rate: number; playing: boolean; started?: boolean; startAt?: number; startupBufferS?: number };
+export type Playback = { position: number; rate: number; playing: boolean; started?: boolean; startAt?: number; startupBufferS?: number; waiting?: boolean };
 
 export type LoadResult = { data: Uint8Array; source: "http" | "p2p" | "cache" | "mixed" };
 
@@ -662,6 +664,7 @@ export class StreamSwarm implements PeerHost {
   /** Seconds until the player needs `seg`: by the playhead, and never later than `t`'s deadline. */
   private timeUntilNeededS(seg: SegmentInfo, t?: Transfer): number {
     const pb = this.ctx.playback();
+    if (pb.waiting && t?.waiters.length) return 0;
     // Before playback: what it begins with is needed now, the segments after it later.
     const ahead =
       pb.started === false
@@ -682,10 +685,10 @@ export class StreamSwarm implements PeerHost {
 
   /**
    * The player wants this segment: from memory, the disk cache (VOD), an ongoing transfer, a peer
-   * or HTTP. `dueNow`: the player has nothing to play until it comes (a seek, a stall), whatever
-   * the segment's time says: no waiting for peers.
+   * or HTTP. `dueInS`: the player knows it needs it within that many seconds, whatever the
+   * segment's time says (0: it has nothing to play until it comes, no waiting for peers).
    */
-  async load(id: number, signal?: AbortSignal, dueNow = false): Promise<LoadResult> {
+  async load(id: number, signal?: AbortSignal, dueInS?: number): Promise<LoadResult> {
     this.lastUsed = this.clock.now();
     const asked = this.segments.get(id);
     if (asked && this.startupAnchorS === undefined && this.ctx.playback().started === false) this.startupAnchorS = asked.endTime;
@@ -699,10 +702,10 @@ export class StreamSwarm implements PeerHost {
       }
     }
     if (signal?.aborted) throw new DOMException("aborted", "AbortError");
-    return this.loadNow(id, signal, dueNow);
+    return this.loadNow(id, signal, dueInS);
   }
 
-  private loadNow(id: number, signal?: AbortSignal, dueNow = false): Promise<LoadResult> {
+  private loadNow(id: number, signal?: AbortSignal, dueInS?: number): Promise<LoadResult> {
     const data = this.ctx.storage.get(this.swarmId, id, this.clock.now());
     if (data) return Promise.resolve({ data, source: "cache" });
     const seg = this.segments.get(id);
@@ -717,7 +720,7 @@ export class StreamSwarm implements PeerHost {
       const w: Waiter = { resolve, reject };
       transfer.waiters.push(w);
       transfer.dueAt ??= this.clock.now() + this.timeUntilNeededS(seg) * 1000;
-      if (dueNow) transfer.dueAt = Math.min(transfer.dueAt, this.clock.now());
+      if (dueInS !== undefined) transfer.dueAt = Math.min(transfer.dueAt, this.clock.now() + Math.max(0, dueInS) * 1000);
       signal?.addEventListener("abort", () => {
         transfer.waiters = transfer.waiters.filter((x) => x !== w);
         if (!transfer.waiters.length) transfer.dueAt = undefined;

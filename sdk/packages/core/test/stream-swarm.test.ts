@@ -193,15 +193,34 @@ describe("StreamSwarm scheduling", () => {
     expect(peer.requests.some((c) => c.c === 1)).toBe(false);
   });
 
-  it("a segment the player says it waits for (dueNow) comes by HTTP though its time says there is time to spare", async () => {
+  it("a segment the player says it waits for (due in 0 s) comes by HTTP though its time says there is time to spare", async () => {
     const { swarm, stop } = setup(0);
     const peer = remotePeer(Infinity);
     attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
-    const r = await swarm.load(2, undefined, true);
+    const r = await swarm.load(2, undefined, 0);
     stop();
     expect(r.source).toBe("http");
     expect(peer.requests.some((c) => c.c === 1)).toBe(false);
+  });
+
+  it("a segment coming slowly from a peer while the player stalls is finished by HTTP Range at once, though its time says there is time to spare", async () => {
+    // 30 kB/s: 10 s for the segment, which its time (20 s ahead) would allow.
+    const { swarm, playback, stop } = setup(0);
+    const peer = remotePeer(Infinity, { bps: 30_000 });
+    attach(swarm, "-PM0203-remoteremote", peer);
+    await new Promise((r) => setTimeout(r, 20));
+    ranges.length = 0;
+    const loading = swarm.load(2);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(ranges).toEqual([]); // still the peer's
+    playback.waiting = true; // the element stalled (piece times of a file are estimates)
+    const r = await loading;
+    stop();
+    expect(r.source).toBe("mixed");
+    expect(Buffer.from(r.data).equals(Buffer.from(segBytes(2)))).toBe(true);
+    expect(ranges.some((x) => /^2:bytes=[1-9]\d*-$/.test(x))).toBe(true);
+    expect(peer.requests.some((c) => c.c === 5 && c.i === 2)).toBe(true); // cancelled at the peer
   });
 
   it("abandons a peer that goes silent and completes the rest by HTTP Range", async () => {

@@ -10,6 +10,7 @@ import { P2PEngine, PlayerEngine, type P2PConfig, type Playback } from "@swarmca
 import { proxiedUrl } from "./link.js";
 import { DEFAULT_PIECE_LENGTH, fileShortId, pieceRange, pieceSegments } from "./pieces.js";
 import { probe } from "./probe.js";
+import { bufferedAheadS } from "./playhead.js";
 import { forgetFile, knownFile, rememberFile } from "./known-files.js";
 import { WorkerLink } from "./worker-link.js";
 
@@ -29,8 +30,6 @@ export type MediaP2PConfig = Omit<P2PConfig, "channelId"> & {
 };
 
 const FIRST_PEERS_PATIENCE_MS = 3000;
-/** HTMLMediaElement.HAVE_FUTURE_DATA: data for the playhead and a little beyond. */
-const HAVE_FUTURE_DATA = 3;
 
 /** A file given to the element: length and type undefined until the worker's first request learnt them. */
 type OpenFile = { url: string; length?: number; type?: string; proxied: string; timed: boolean };
@@ -190,12 +189,9 @@ export class P2PEngineMedia extends PlayerEngine {
     const file = this.files.get(url);
     if (!file || file.length === undefined || this.destroyed) throw new Error(`${url} is not open`);
     const range = pieceRange(index, file.length, this.pieceLength);
-    // Piece times are estimates from byte offsets (a long file's index, first, pushes them
-    // seconds late), so while the element has nothing to play at its playhead (seeking,
-    // starting, stalled) the piece it reads is due now, whatever its estimate says.
     const media = this.media.element;
-    const dueNow = !!media && this.playingFile() === file && (media.seeking || media.readyState < HAVE_FUTURE_DATA);
-    const r = await this.core.loadSegment(url, index, { url, byteRange: range }, signal, { dueNow });
+    const dueInS = media && this.playingFile() === file ? bufferedAheadS(media) : undefined;
+    const r = await this.core.loadSegment(url, index, { url, byteRange: range }, signal, { dueInS });
     return r.data.slice(); // transferred to the worker: the core keeps its own
   }
 
