@@ -169,6 +169,12 @@ function setup(position: number, scheduler: Partial<SchedulerConfig> = {}, extra
   return { swarm, ctx, playback, dropped, bad, stop: () => (clearInterval(timer), swarm.destroy()) };
 }
 
+/**
+ * For tests of a slow peer that is not silent: its 4 KiB chunks come 140 ms apart at 30 kB/s,
+ * and on a loaded machine timers run late by more than the default test setup's 300 ms silence.
+ */
+const SLOW_NOT_SILENT: Partial<SchedulerConfig> = { p2pStallTimeoutMs: 3000 };
+
 describe("StreamSwarm scheduling", () => {
   it("takes a segment with time to spare from the peer", async () => {
     const { swarm, stop } = setup(0);
@@ -206,7 +212,7 @@ describe("StreamSwarm scheduling", () => {
 
   it("a segment coming slowly from a peer while the player stalls is finished by HTTP Range at once, though its time says there is time to spare", async () => {
     // 30 kB/s: 10 s for the segment, which its time (20 s ahead) would allow.
-    const { swarm, playback, stop } = setup(0);
+    const { swarm, playback, stop } = setup(0, SLOW_NOT_SILENT);
     const peer = remotePeer(Infinity, { bps: 30_000 });
     attach(swarm, "-PM0203-remoteremote", peer);
     await new Promise((r) => setTimeout(r, 20));
@@ -830,7 +836,7 @@ describe("StreamSwarm tails", () => {
   const asked = (p: ReturnType<typeof remotePeer>) => p.requests.filter((c): c is SegmentRequest => c.c === 1 && c.i === 2);
 
   it("a holder whose pace is known takes the tail of a slow peer's part; the slow peer stops at the cut", async () => {
-    const s = setup(0);
+    const s = setup(0, SLOW_NOT_SILENT);
     const { swarm, stop } = s;
     const { measured: fast, slow, loading, httpRanges } = await slowLoadBesideMeasured(s, "-SC0001-fastfastfast", true);
     fast.announce(); // holds 2 now
@@ -851,7 +857,7 @@ describe("StreamSwarm tails", () => {
 
   it("a part that will be in time keeps its tail", async () => {
     // Due in 20 s: the slow peer's 10 s are within the budget.
-    const s = setup(0);
+    const s = setup(0, SLOW_NOT_SILENT);
     const { stop } = s;
     const { measured: fast, slow, loading } = await slowLoadBesideMeasured(s, "-SC0001-fastfastfast", false);
     await new Promise((r) => setTimeout(r, 1000)); // its pace so far says so
@@ -864,7 +870,7 @@ describe("StreamSwarm tails", () => {
   }, 20_000);
 
   it("no tail goes to a peer still receiving the segment, nor to one whose pace is unknown", async () => {
-    const s = setup(0);
+    const s = setup(0, SLOW_NOT_SILENT);
     const { swarm, stop } = s;
     const { measured: relay, loading } = await slowLoadBesideMeasured(s, "-SC0001-relayrelayre", true, { relayed: true });
     relay.announce({ c: 0, l: [0, 2, 3], g: [2] }); // still receiving 2
