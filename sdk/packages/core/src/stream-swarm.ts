@@ -1514,11 +1514,6 @@ export class StreamSwarm implements PeerHost {
   }
 }
 
-/**
- * Bytes of a part for a peer of rate `bps`, when `missing` bytes are shared between `holders`
- * (every peer that may send parts of it, this one included) in proportion to their rates, so
- * that they would all finish at once; at least `minBytes`, at most what is missing.
- */
 /** A part's pace since it was asked for, bytes/s; undefined until it brought `minBytes`. */
 function paceBps(part: PeerPart, now: number, minBytes: number): number | undefined {
   const secs = (now - part.startedAt) / 1000;
@@ -1545,6 +1540,11 @@ function cancelPart(p: PeerPart): void {
   p.cancel();
 }
 
+/**
+ * Bytes of a part for a peer of rate `bps`, when `missing` bytes are shared between `holders`
+ * (every peer that may send parts of it, this one included) in proportion to their rates, so
+ * that they would all finish at once; at least `minBytes`, at most what is missing.
+ */
 export function partSize(missing: number, bps: number, holders: { bps: number }[], minBytes: number): number {
   const sum = holders.reduce((n, h) => n + h.bps, 0);
   const share = sum > bps ? (missing * bps) / sum : missing;
