@@ -122,6 +122,11 @@ export function decideSource(i: SourceInput, cfg: SchedulerConfig = DEFAULT_SCHE
   const sharing = i.holders.filter((h) => !h.busy && h.byteRanges).sort((a, b) => (b.throughputBps ?? cfg.defaultPeerBps) - (a.throughputBps ?? cfg.defaultPeerBps));
   const together = sharing.reduce((n, h) => n + (h.throughputBps ?? cfg.defaultPeerBps), 0);
   if (sharing.length > 1 && transferSeconds(i.expectedBytes, together) < budget) return { kind: "p2p", peerId: (sharing[0] as Holder).peerId };
+  // Too slow to finish, but what it sends until the budget is spent is bytes HTTP need not
+  // fetch (the part is kept until then, HTTP `Range` takes the rest): worth its uplink when that
+  // is at least half of what is missing.
+  const fastest = sharing[0];
+  if (fastest && (fastest.throughputBps ?? cfg.defaultPeerBps) * budget >= Math.max(cfg.minPartBytes, i.expectedBytes / 2)) return { kind: "p2p", peerId: fastest.peerId };
   if (i.holders.length || i.someoneHttpLoading || i.designatedElsewhere || i.mayArriveSoon || i.swarmMayBring) return { kind: "wait" };
   return { kind: "http" };
 }

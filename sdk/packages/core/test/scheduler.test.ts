@@ -38,8 +38,16 @@ describe("decideSource", () => {
     const slow = (peerId: string, byteRanges: boolean) => ({ peerId, busy: false, throughputBps: 100_000, byteRanges });
     expect(decideSource({ ...base, timeUntilNeededS: 6, holders: [slow("a", true), slow("b", true)] })).toEqual({ kind: "p2p", peerId: "a" });
     expect(decideSource({ ...base, timeUntilNeededS: 6, holders: [slow("a", false), slow("b", false)] })).toEqual({ kind: "wait" });
-    expect(decideSource({ ...base, timeUntilNeededS: 6, holders: [slow("a", true), { ...slow("b", true), busy: true }] })).toEqual({ kind: "wait" });
-    expect(decideSource({ ...base, timeUntilNeededS: 4, holders: [slow("a", true), slow("b", true)] })).toEqual({ kind: "wait" });
+  });
+  it("asks the fastest idle holder that sends parts when it would bring half of the segment before the budget is spent", () => {
+    // 500 kB from one peer at 100 kB/s takes 5 s; a budget of 4.35 s brings 435 kB, 2.35 s 235 kB.
+    const holder = (peerId: string, throughputBps: number, busy = false) => ({ peerId, busy, throughputBps, byteRanges: true });
+    expect(decideSource({ ...base, timeUntilNeededS: 6, holders: [holder("a", 100_000), holder("b", 200_000, true)] })).toEqual({ kind: "p2p", peerId: "a" });
+    expect(decideSource({ ...base, timeUntilNeededS: 6, holders: [holder("a", 60_000), holder("b", 100_000)] })).toEqual({ kind: "p2p", peerId: "b" });
+    // Under half: its uplink is worth more to others, and HTTP would fetch most of it anyway.
+    expect(decideSource({ ...base, timeUntilNeededS: 4, holders: [holder("a", 100_000)] })).toEqual({ kind: "wait" });
+    // As for peers together, only holders that send parts: our own peers, measured so.
+    expect(decideSource({ ...base, timeUntilNeededS: 6, holders: [{ peerId: "a", busy: false, throughputBps: 100_000 }] })).toEqual({ kind: "wait" });
   });
   it("never uses peers when P2P is off", () => {
     expect(decideSource({ ...base, p2pEnabled: false, holders: [{ peerId: "a", busy: false }] })).toEqual({ kind: "http" });
