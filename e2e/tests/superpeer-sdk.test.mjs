@@ -1,7 +1,8 @@
 // Our demo player (web/player, hls.js + the Swarmcast SDK), set up as `swarmcast demo` serves
 // it (10-segment live playlist), gets live segments over P2P from a super peer at the SDK's
 // default latency. One tab only: the super peer is its only peer, so every P2P byte is the
-// super peer's.
+// super peer's. The super peer answers the SDK's greeting with the byte-range and queued-request
+// extensions, so the tab asks it for parts, the next one queued behind the one coming.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -59,11 +60,13 @@ test('the demo player gets live segments over P2P from the super peer', async (t
       bytes: window.__engine?.core.getByteCounters(),
       error: document.getElementById('err')?.textContent,
     }));
-    if (seen.peers.includes(worker.peerId) && seen.bytes.p2pDown > 1_000_000) break;
+    if (seen.peers.includes(worker.peerId) && seen.bytes.p2pDown > 1_000_000 && seen.bytes.queuedParts > 0) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   t.diagnostic(`player: ${JSON.stringify(seen)}`);
   assert.deepEqual(seen.peers, [worker.peerId], 'the super peer is the player’s only peer');
   assert.ok(seen.bytes.p2pDown > 1_000_000, `P2P bytes from the super peer: ${JSON.stringify(seen)}`);
+  // A part queued behind another is only ever asked of a peer that said it takes them.
+  assert.ok(seen.bytes.queuedParts > 0, `parts queued at the super peer: ${JSON.stringify(seen)}`);
   assert.deepEqual(tab.errors, [], 'no page errors');
 });

@@ -9,6 +9,7 @@ import { DEFAULT_SCHEDULER, type SchedulerConfig } from "../../../sdk/packages/c
 import { Ewma } from "../../../sdk/packages/core/src/http.js";
 import { Logger } from "../../../sdk/packages/core/src/logger.js";
 import { PeerSession, type PeerHost } from "../../../sdk/packages/core/src/peer/peer-session.js";
+import { Extension } from "../../../sdk/packages/core/src/protocol/index.js";
 import { MemoryStorage } from "../../../sdk/packages/core/src/storage.js";
 import { StreamSwarm, type SegmentInfo, type SwarmContext } from "../../../sdk/packages/core/src/stream-swarm.js";
 import { EventLoop } from "./events.js";
@@ -723,6 +724,8 @@ class SuperPeer implements Member, PeerHost {
     ch.onMessage = (d) => session.onMessage(d);
     ch.onDrain = () => session.onDrain();
     ch.onClose = () => this.drop(remote);
+    // As the super peer's sessions answer a viewer's greeting: parts and queued requests.
+    session.hello(Extension.ByteRanges | Extension.Queue);
     session.announce([...this.held.keys()].sort((a, b) => b - a), [...this.fetching]);
   }
 }

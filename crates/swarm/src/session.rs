@@ -9,6 +9,11 @@
 //! - one upload per connection: a new request ends the current upload without `Completed`,
 //!   and `CancelSegmentRequest` with the upload's request id ends it too.
 //!
+//! Our SDK's peers greet with `ExtensionHello`; we answer with ours, [`SERVED_EXTENSIONS`]: they
+//! may then ask for parts of a segment (`PartRequest`, answered by `PartData` with the whole
+//! length), so that a viewer takes a segment from us and other holders at once, and queue one
+//! part behind the one being sent, which follows it without a round trip.
+//!
 //! The caller feeds received messages to [`Session::handle_message`] and, while the channel's
 //! buffered amount is under its high-water mark, sends what [`Session::poll_message`] gives.
 //! A seeder that fetches on demand (the super peer's VOD worker) also takes the peer's
@@ -17,9 +22,16 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use wire::peer::{encode, Command, DecodeError, Incoming, MessageDecoder, RequestId, SegmentId};
+use wire::peer::{
+    encode, extension, Command, DecodeError, Incoming, MessageDecoder, RequestId, SegmentId,
+};
 
 use crate::store::SegmentStore;
+
+/// The extensions we speak with a peer that greets us with its own: parts, and a part queued
+/// behind the one being sent. (Busy answers need an upload cap, relay segments still arriving:
+/// a server has neither.)
+pub const SERVED_EXTENSIONS: u64 = extension::BYTE_RANGES | extension::QUEUE;
 
 /// Limits of a session.
 #[derive(Debug, Clone)]
@@ -84,6 +96,13 @@ struct Upload {
     offset: usize,
 }
 
+/// The answer to a request: its header command, then the bytes (none for `SegmentAbsent`).
+#[derive(Debug)]
+struct Answer {
+    header: Command,
+    upload: Option<Upload>,
+}
+
 /// The protocol state of one peer connection's data channel.
 #[derive(Debug)]
 pub struct Session {
@@ -93,6 +112,10 @@ pub struct Session {
     /// Framed command messages waiting to be sent; they go before upload data.
     commands: VecDeque<Bytes>,
     upload: Option<Upload>,
+    /// A part asked for behind the upload in progress, answered once that one ends.
+    queued: Option<(RequestId, Answer)>,
+    /// The extensions both sides speak ([`SERVED_EXTENSIONS`] bits), once the peer greeted us.
+    extensions: Option<u64>,
     announced_version: Option<u64>,
     remote_loaded: Vec<SegmentId>,
     demand: Demand,
@@ -108,6 +131,8 @@ impl Session {
             open: false,
             commands: VecDeque::new(),
             upload: None,
+            queued: None,
+            extensions: None,
             announced_version: None,
             remote_loaded: Vec::new(),
             demand: Demand::default(),
@@ -163,7 +188,13 @@ impl Session {
             request: done.request,
         };
         self.queue(&completed);
+        self.start_queued();
         self.commands.pop_front()
+    }
+
+    /// The extensions both sides speak, once the peer greeted us.
+    pub fn extensions(&self) -> Option<u64> {
+        self.extensions
     }
 
     /// Whether [`Session::poll_message`] has something.
@@ -200,40 +231,36 @@ impl Session {
                 self.demand.announced = loaded.iter().chain(&http_loading).copied().collect();
                 self.remote_loaded = loaded;
             }
+            Command::ExtensionHello { flags } => {
+                if self.extensions.is_none() {
+                    self.queue(&Command::ExtensionHello {
+                        flags: SERVED_EXTENSIONS,
+                    });
+                }
+                self.extensions = Some(flags & SERVED_EXTENSIONS);
+            }
             Command::SegmentRequest {
                 segment,
                 request,
                 byte_from,
+            } => self.replace_upload(segment, request, byte_from, None, store),
+            Command::PartRequest {
+                segment,
+                request,
+                byte_from,
+                byte_to,
+                queued,
             } => {
-                // One upload per connection: a new request replaces the current one, which
-                // gets no Completed (PML stops it the same way).
-                if self.upload.take().is_some() {
-                    self.stats.uploads_cancelled += 1;
-                }
-                match store.get(segment) {
-                    Some(data) => {
-                        let from = usize::try_from(byte_from)
-                            .unwrap_or(usize::MAX)
-                            .min(data.len());
-                        let data = data.slice(from..);
-                        let header = Command::SegmentData {
-                            segment,
-                            request,
-                            size: data.len() as u64,
-                        };
-                        self.queue(&header);
-                        self.upload = Some(Upload {
-                            segment,
-                            request,
-                            data,
-                            offset: 0,
-                        });
-                    }
-                    None => {
-                        self.demand.missing = Some(segment);
-                        self.stats.absent_sent += 1;
-                        self.queue(&Command::SegmentAbsent { segment, request });
-                    }
+                let speaks = |bit| self.extensions.is_some_and(|e| e & bit != 0);
+                if !speaks(extension::BYTE_RANGES) {
+                    // We never said we send parts: the bytes to the end, as PML would.
+                    self.replace_upload(segment, request, byte_from, None, store);
+                } else if queued && speaks(extension::QUEUE) && self.upload.is_some() {
+                    // At most one waits: a later queued request replaces it.
+                    let answer = self.answer(segment, request, byte_from, Some(byte_to), store);
+                    self.queued = Some((request, answer));
+                } else {
+                    self.replace_upload(segment, request, byte_from, Some(byte_to), store);
                 }
             }
             Command::CancelSegmentRequest { request, .. } => {
@@ -241,13 +268,110 @@ impl Session {
                 if self.upload.as_ref().is_some_and(|u| u.request == request) {
                     self.upload = None;
                     self.stats.uploads_cancelled += 1;
+                    self.start_queued();
+                } else if self.queued.as_ref().is_some_and(|(r, _)| *r == request) {
+                    self.queued = None;
                 }
             }
             // We never request segments, so replies to requests do not concern us.
             Command::SegmentData { .. }
+            | Command::PartData { .. }
             | Command::SegmentDataSendingCompleted { .. }
             | Command::SegmentAbsent { .. }
             | Command::Unknown { .. } => {}
+        }
+    }
+
+    /// A request that is not queued ends the upload in progress (which gets no Completed, as
+    /// PML stops it) and drops a queued one.
+    fn replace_upload(
+        &mut self,
+        segment: SegmentId,
+        request: RequestId,
+        byte_from: u64,
+        byte_to: Option<u64>,
+        store: &SegmentStore,
+    ) {
+        if self.upload.take().is_some() {
+            self.stats.uploads_cancelled += 1;
+        }
+        self.queued = None;
+        let answer = self.answer(segment, request, byte_from, byte_to, store);
+        self.begin(answer);
+    }
+
+    /// The answer to a request for bytes `byte_from` on, up to `byte_to` for a part.
+    fn answer(
+        &mut self,
+        segment: SegmentId,
+        request: RequestId,
+        byte_from: u64,
+        byte_to: Option<u64>,
+        store: &SegmentStore,
+    ) -> Answer {
+        let Some(data) = store.get(segment) else {
+            self.demand.missing = Some(segment);
+            return Answer {
+                header: Command::SegmentAbsent { segment, request },
+                upload: None,
+            };
+        };
+        let total = data.len();
+        let from = usize::try_from(byte_from).unwrap_or(usize::MAX);
+        let (header, range) = match byte_to {
+            // A part that starts at or past the end: there is nothing of it here.
+            Some(_) if from >= total => {
+                return Answer {
+                    header: Command::SegmentAbsent { segment, request },
+                    upload: None,
+                }
+            }
+            Some(to) => {
+                // The decoder makes `to` past `from`; `max` keeps the slice valid regardless.
+                let to = usize::try_from(to)
+                    .unwrap_or(usize::MAX)
+                    .min(total)
+                    .max(from);
+                let header = Command::PartData {
+                    segment,
+                    request,
+                    size: (to - from) as u64,
+                    total: total as u64,
+                };
+                (header, from..to)
+            }
+            None => {
+                let from = from.min(total);
+                let header = Command::SegmentData {
+                    segment,
+                    request,
+                    size: (total - from) as u64,
+                };
+                (header, from..total)
+            }
+        };
+        Answer {
+            header,
+            upload: Some(Upload {
+                segment,
+                request,
+                data: data.slice(range),
+                offset: 0,
+            }),
+        }
+    }
+
+    fn begin(&mut self, answer: Answer) {
+        if answer.upload.is_none() {
+            self.stats.absent_sent += 1;
+        }
+        self.queue(&answer.header);
+        self.upload = answer.upload;
+    }
+
+    fn start_queued(&mut self) {
+        if let Some((_, answer)) = self.queued.take() {
+            self.begin(answer);
         }
     }
 

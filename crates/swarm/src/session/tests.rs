@@ -474,3 +474,229 @@ mod transfers_stay_bound_to_their_request {
         }
     }
 }
+
+fn part(
+    segment: SegmentId,
+    request: RequestId,
+    byte_from: u64,
+    byte_to: u64,
+    queued: bool,
+) -> Command {
+    Command::PartRequest {
+        segment,
+        request,
+        byte_from,
+        byte_to,
+        queued,
+    }
+}
+
+/// A session whose peer greeted it with every extension of ours, its answer drained.
+fn greeted(store: &SegmentStore, max_message_size: usize) -> Session {
+    let mut s = Session::new(config(max_message_size));
+    send(&mut s, store, Command::ExtensionHello { flags: 15 });
+    assert_eq!(
+        drain(&mut s, 10).0,
+        [Seen::Command(Command::ExtensionHello {
+            flags: SERVED_EXTENSIONS
+        })]
+    );
+    s
+}
+
+#[test]
+fn answers_a_greeting_once_with_the_extensions_it_serves() {
+    let store = store_with(&[]);
+    let mut s = greeted(&store, 65535);
+    assert_eq!(s.extensions(), Some(SERVED_EXTENSIONS));
+    send(&mut s, &store, Command::ExtensionHello { flags: 1 });
+    assert!(!s.wants_to_send(), "a second greeting is not answered");
+    assert_eq!(s.extensions(), Some(1));
+}
+
+#[test]
+fn serves_a_part_with_the_segments_length() {
+    let store = store_with(&[(3, 2500)]);
+    let mut s = greeted(&store, 1000);
+    send(&mut s, &store, part(3, 9, 700, 1900, false));
+    let (seen, data) = drain(&mut s, 100);
+    assert_eq!(
+        seen,
+        [
+            Seen::Command(Command::PartData {
+                segment: 3,
+                request: 9,
+                size: 1200,
+                total: 2500
+            }),
+            Seen::Data(1000),
+            Seen::Data(200),
+            Seen::Command(Command::SegmentDataSendingCompleted {
+                segment: 3,
+                request: 9
+            }),
+        ]
+    );
+    assert_eq!(data, store.get(3).unwrap()[700..1900]);
+    // An end past the length: the bytes to the end; a start at the length: absent.
+    send(&mut s, &store, part(3, 10, 2000, 9999, false));
+    let (seen, data) = drain(&mut s, 100);
+    assert_eq!(
+        seen[0],
+        Seen::Command(Command::PartData {
+            segment: 3,
+            request: 10,
+            size: 500,
+            total: 2500
+        })
+    );
+    assert_eq!(data, store.get(3).unwrap()[2000..]);
+    send(&mut s, &store, part(3, 11, 2500, 3000, false));
+    assert_eq!(
+        drain(&mut s, 10).0,
+        [Seen::Command(Command::SegmentAbsent {
+            segment: 3,
+            request: 11
+        })]
+    );
+}
+
+#[test]
+fn a_part_asked_of_a_session_never_greeted_gets_the_bytes_to_the_end() {
+    let store = store_with(&[(3, 2500)]);
+    let mut s = Session::new(config(65535));
+    send(&mut s, &store, part(3, 9, 700, 1900, true));
+    let (seen, data) = drain(&mut s, 100);
+    assert_eq!(
+        seen[0],
+        Seen::Command(Command::SegmentData {
+            segment: 3,
+            request: 9,
+            size: 1800
+        })
+    );
+    assert_eq!(data, store.get(3).unwrap()[700..]);
+}
+
+#[test]
+fn a_queued_part_follows_the_one_being_sent() {
+    let store = store_with(&[(3, 2500), (4, 100)]);
+    let mut s = greeted(&store, 1000);
+    send(&mut s, &store, part(3, 1, 0, 2000, false));
+    assert!(s.poll_message().is_some(), "the first part's header");
+    // Asked while the first part is coming: answered after it, not instead of it.
+    send(&mut s, &store, part(3, 2, 2000, 2500, true));
+    let (seen, data) = drain(&mut s, 100);
+    assert_eq!(
+        seen,
+        [
+            Seen::Data(1000),
+            Seen::Data(1000),
+            Seen::Command(Command::SegmentDataSendingCompleted {
+                segment: 3,
+                request: 1
+            }),
+            Seen::Command(Command::PartData {
+                segment: 3,
+                request: 2,
+                size: 500,
+                total: 2500
+            }),
+            Seen::Data(500),
+            Seen::Command(Command::SegmentDataSendingCompleted {
+                segment: 3,
+                request: 2
+            }),
+        ]
+    );
+    assert_eq!(data, store.get(3).unwrap()[..].to_vec()[..]);
+    assert_eq!(s.stats().uploads_cancelled, 0);
+}
+
+#[test]
+fn a_queued_part_is_replaced_cancelled_or_started_by_a_cancel() {
+    let store = store_with(&[(3, 2500), (4, 100)]);
+    let mut s = greeted(&store, 1000);
+    // A later queued request replaces the waiting one; a cancel of it drops it unanswered.
+    send(&mut s, &store, part(3, 1, 0, 2000, false));
+    send(&mut s, &store, part(3, 2, 2000, 2200, true));
+    send(&mut s, &store, part(3, 3, 2000, 2500, true));
+    send(
+        &mut s,
+        &store,
+        Command::CancelSegmentRequest {
+            segment: 3,
+            request: 3,
+        },
+    );
+    let (seen, _) = drain(&mut s, 100);
+    assert_eq!(seen.len(), 4, "the first part alone: {seen:?}");
+    // Cancelling the part being sent starts the queued one at once.
+    send(&mut s, &store, part(3, 4, 0, 2000, false));
+    send(&mut s, &store, part(4, 5, 0, 50, true));
+    send(
+        &mut s,
+        &store,
+        Command::CancelSegmentRequest {
+            segment: 3,
+            request: 4,
+        },
+    );
+    let (seen, data) = drain(&mut s, 100);
+    assert_eq!(
+        seen,
+        [
+            Seen::Command(Command::PartData {
+                segment: 3,
+                request: 4,
+                size: 2000,
+                total: 2500
+            }),
+            Seen::Command(Command::PartData {
+                segment: 4,
+                request: 5,
+                size: 50,
+                total: 100
+            }),
+            Seen::Data(50),
+            Seen::Command(Command::SegmentDataSendingCompleted {
+                segment: 4,
+                request: 5
+            }),
+        ]
+    );
+    assert_eq!(data, store.get(4).unwrap()[..50]);
+    // A plain request replaces both the upload and the queued part.
+    send(&mut s, &store, part(3, 6, 0, 2000, false));
+    send(&mut s, &store, part(3, 7, 2000, 2500, true));
+    send(
+        &mut s,
+        &store,
+        Command::SegmentRequest {
+            segment: 4,
+            request: 8,
+            byte_from: 0,
+        },
+    );
+    let (seen, _) = drain(&mut s, 100);
+    let headers: Vec<_> = seen
+        .iter()
+        .filter_map(|x| match x {
+            Seen::Command(
+                Command::PartData { request, .. } | Command::SegmentData { request, .. },
+            ) => Some(*request),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(headers, [6, 8]);
+}
+
+#[test]
+fn a_queued_request_when_nothing_is_sent_is_answered_at_once() {
+    let store = store_with(&[(3, 2500)]);
+    let mut s = greeted(&store, 65535);
+    send(&mut s, &store, part(3, 1, 100, 200, true));
+    let (seen, data) = drain(&mut s, 100);
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(data, store.get(3).unwrap()[100..200]);
+}

@@ -12,7 +12,20 @@ pub type SegmentId = i64;
 /// The requester's random number that ties replies to one request.
 pub type RequestId = i64;
 
-/// One data-channel command, as P2P Media Loader 2.x defines them.
+/// The bits of [`Command::ExtensionHello`]: the extensions of ours a peer speaks.
+pub mod extension {
+    /// Parts of a segment: [`super::Command::PartRequest`], answered by [`super::Command::PartData`].
+    pub const BYTE_RANGES: u64 = 1;
+    /// A refusal for lack of upload told apart from a missing segment.
+    pub const BUSY: u64 = 2;
+    /// Segments passed on while they arrive.
+    pub const RELAY: u64 = 4;
+    /// One more part asked for while the current one is still coming.
+    pub const QUEUE: u64 = 8;
+}
+
+/// One data-channel command: P2P Media Loader 2.x's, and our extensions' that a server speaks
+/// (the protocol document lists them all).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `c=0`: everything the sender holds (`l`) and is loading over HTTP (`p`).
@@ -47,6 +60,24 @@ pub enum Command {
         segment: SegmentId,
         request: RequestId,
     },
+    /// `c=32`, ours: the extensions the sender speaks ([`extension`] bits).
+    ExtensionHello { flags: u64 },
+    /// `c=1` with `e` past `b`, ours: please send bytes `b` up to `e` (exclusive) of segment
+    /// `i`; `queued`: after the part being sent now, instead of replacing it.
+    PartRequest {
+        segment: SegmentId,
+        request: RequestId,
+        byte_from: u64,
+        byte_to: u64,
+        queued: bool,
+    },
+    /// `c=2` with `t`, ours: `size` bytes of a part follow; the segment's whole length is `total`.
+    PartData {
+        segment: SegmentId,
+        request: RequestId,
+        size: u64,
+        total: u64,
+    },
     /// A command type this version does not know; P2P Media Loader ignores those too.
     Unknown { code: u8 },
 }
@@ -57,6 +88,7 @@ const DATA: u8 = 2;
 const COMPLETED: u8 = 3;
 const ABSENT: u8 = 4;
 const CANCEL: u8 = 5;
+const HELLO: u8 = 32;
 
 impl Command {
     /// The unframed body, field by field in P2P Media Loader's order, so the bytes match.
@@ -98,6 +130,40 @@ impl Command {
                 int_field(&mut out, b'i', *segment);
                 int_field(&mut out, b's', clamp(*size));
                 int_field(&mut out, b'r', *request);
+            }
+            Command::PartRequest {
+                segment,
+                request,
+                byte_from,
+                byte_to,
+                queued,
+            } => {
+                out.push(REQUEST);
+                int_field(&mut out, b'i', *segment);
+                int_field(&mut out, b'r', *request);
+                if *byte_from != 0 {
+                    int_field(&mut out, b'b', clamp(*byte_from));
+                }
+                int_field(&mut out, b'e', clamp(*byte_to));
+                if *queued {
+                    int_field(&mut out, b'q', 1);
+                }
+            }
+            Command::PartData {
+                segment,
+                request,
+                size,
+                total,
+            } => {
+                out.push(DATA);
+                int_field(&mut out, b'i', *segment);
+                int_field(&mut out, b's', clamp(*size));
+                int_field(&mut out, b'r', *request);
+                int_field(&mut out, b't', clamp(*total));
+            }
+            Command::ExtensionHello { flags } => {
+                out.push(HELLO);
+                int_field(&mut out, b'f', clamp(*flags));
             }
             Command::SegmentDataSendingCompleted { segment, request } => {
                 segment_command(&mut out, COMPLETED, *segment, *request)
@@ -145,15 +211,46 @@ impl Command {
                 loaded: fields.l.unwrap_or_default(),
                 http_loading: fields.p.unwrap_or_default(),
             },
-            REQUEST => Command::SegmentRequest {
-                segment: need(fields.i, b'i')?,
-                request: need(fields.r, b'r')?,
-                byte_from: non_negative(fields.b.unwrap_or(0), b'b')?,
-            },
-            DATA => Command::SegmentData {
-                segment: need(fields.i, b'i')?,
-                request: need(fields.r, b'r')?,
-                size: non_negative(need(fields.s, b's')?, b's')?,
+            REQUEST => {
+                let segment = need(fields.i, b'i')?;
+                let request = need(fields.r, b'r')?;
+                let byte_from = non_negative(fields.b.unwrap_or(0), b'b')?;
+                // An end not past the start is dropped, as the SDK's decoder does.
+                match fields.e.and_then(|e| u64::try_from(e).ok()) {
+                    Some(byte_to) if byte_to > byte_from => Command::PartRequest {
+                        segment,
+                        request,
+                        byte_from,
+                        byte_to,
+                        queued: fields.q.is_some_and(|q| q > 0),
+                    },
+                    _ => Command::SegmentRequest {
+                        segment,
+                        request,
+                        byte_from,
+                    },
+                }
+            }
+            DATA => {
+                let segment = need(fields.i, b'i')?;
+                let request = need(fields.r, b'r')?;
+                let size = non_negative(need(fields.s, b's')?, b's')?;
+                match fields.t.and_then(|t| u64::try_from(t).ok()) {
+                    Some(total) => Command::PartData {
+                        segment,
+                        request,
+                        size,
+                        total,
+                    },
+                    None => Command::SegmentData {
+                        segment,
+                        request,
+                        size,
+                    },
+                }
+            }
+            HELLO => Command::ExtensionHello {
+                flags: fields.f.and_then(|f| u64::try_from(f).ok()).unwrap_or(0),
             },
             COMPLETED | ABSENT | CANCEL => {
                 let segment = need(fields.i, b'i')?;
@@ -176,6 +273,10 @@ struct Fields {
     r: Option<i64>,
     b: Option<i64>,
     s: Option<i64>,
+    e: Option<i64>,
+    q: Option<i64>,
+    t: Option<i64>,
+    f: Option<i64>,
     l: Option<Vec<i64>>,
     p: Option<Vec<i64>>,
 }
@@ -187,6 +288,10 @@ impl Fields {
             b'r' => self.r = Some(n),
             b'b' => self.b = Some(n),
             b's' => self.s = Some(n),
+            b'e' => self.e = Some(n),
+            b'q' => self.q = Some(n),
+            b't' => self.t = Some(n),
+            b'f' => self.f = Some(n),
             _ => {}
         }
     }
@@ -254,6 +359,83 @@ mod tests {
                 command
             );
         }
+    }
+
+    /// The bytes the SDK's encoder writes for the same commands.
+    #[test]
+    fn extension_bodies_match_the_sdk() {
+        let cases = [
+            (Command::ExtensionHello { flags: 9 }, "20660109"),
+            (
+                Command::PartRequest {
+                    segment: 42,
+                    request: 7,
+                    byte_from: 70000,
+                    byte_to: 131072,
+                    queued: true,
+                },
+                "0169012a72010762030111706503020000710101",
+            ),
+            (
+                Command::PartRequest {
+                    segment: 42,
+                    request: 7,
+                    byte_from: 0,
+                    byte_to: 32768,
+                    queued: false,
+                },
+                "0169012a7201076503008000",
+            ),
+            (
+                Command::PartData {
+                    segment: 42,
+                    request: 7,
+                    size: 61072,
+                    total: 1_234_567,
+                },
+                "0269012a730300ee90720107740312d687",
+            ),
+        ];
+        for (command, bytes) in cases {
+            assert_eq!(hex(&command.encode_body()), bytes);
+            assert_eq!(
+                Command::decode_body(&command.encode_body()).unwrap(),
+                command
+            );
+        }
+    }
+
+    #[test]
+    fn a_part_request_needs_an_end_past_its_start() {
+        // {c:1, i:1, r:2, b:10, e:10}: served as a plain request from byte 10.
+        let body = [
+            1, b'i', 0x01, 1, b'r', 0x01, 2, b'b', 0x01, 10, b'e', 0x01, 10,
+        ];
+        assert_eq!(
+            Command::decode_body(&body),
+            Ok(Command::SegmentRequest {
+                segment: 1,
+                request: 2,
+                byte_from: 10,
+            })
+        );
+        // `q` without `e`: plain; `q:0` with `e`: not queued.
+        let queued_without_end = [1, b'i', 0x01, 1, b'r', 0x01, 2, b'q', 0x01, 1];
+        assert!(matches!(
+            Command::decode_body(&queued_without_end),
+            Ok(Command::SegmentRequest { .. })
+        ));
+        let not_queued = [
+            1, b'i', 0x01, 1, b'r', 0x01, 2, b'e', 0x01, 5, b'q', 0x01, 0,
+        ];
+        assert!(matches!(
+            Command::decode_body(&not_queued),
+            Ok(Command::PartRequest {
+                queued: false,
+                byte_to: 5,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod command;
 mod framing;
 mod items;
 
-pub use command::{Command, RequestId, SegmentId};
+pub use command::{extension, Command, RequestId, SegmentId};
 pub use framing::{frame_body, is_command_chunk, CommandJoiner, MIN_MESSAGE_SIZE};
 pub use items::{MAX_GROUPS, MAX_GROUP_LEN};
 

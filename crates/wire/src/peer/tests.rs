@@ -34,6 +34,31 @@ fn command() -> impl Strategy<Value = Command> {
                 size,
             }
         }),
+        (
+            id(),
+            id(),
+            0..MAX_JS_INT as u64,
+            1..1_000_000u64,
+            any::<bool>()
+        )
+            .prop_map(|(segment, request, byte_from, length, queued)| {
+                Command::PartRequest {
+                    segment,
+                    request,
+                    byte_from,
+                    byte_to: byte_from + length,
+                    queued,
+                }
+            }),
+        (id(), id(), 0..MAX_JS_INT as u64, 0..MAX_JS_INT as u64).prop_map(
+            |(segment, request, size, total)| Command::PartData {
+                segment,
+                request,
+                size,
+                total,
+            }
+        ),
+        (0..16u64).prop_map(|flags| Command::ExtensionHello { flags }),
         (id(), id()).prop_map(|(segment, request)| Command::SegmentDataSendingCompleted {
             segment,
             request

@@ -179,9 +179,12 @@ export class PeerSession {
     return this.loaded.has(id);
   }
 
-  /** Says which extensions we speak; sent first, so the peer knows before any request of ours. */
-  hello(): void {
-    this.sendCommand({ c: 32, f: Extension.ByteRanges | Extension.Busy | Extension.Relay | Extension.Queue });
+  /**
+   * Says which extensions we speak (a browser all of them; the simulator's super peer, as ours,
+   * parts and queued requests); sent first, so the peer knows before any request of ours.
+   */
+  hello(f: number = Extension.ByteRanges | Extension.Busy | Extension.Relay | Extension.Queue): void {
+    this.sendCommand({ c: 32, f });
   }
 
   /** Tells a peer that speaks relay that what we relayed of segment `id` may be wrong. */
