@@ -96,6 +96,15 @@ struct Upload {
     offset: usize,
 }
 
+/// What a request asks for: bytes `byte_from` on, up to `byte_to` (exclusive) for a part.
+#[derive(Debug, Clone, Copy)]
+struct Ask {
+    segment: SegmentId,
+    request: RequestId,
+    byte_from: u64,
+    byte_to: Option<u64>,
+}
+
 /// The answer to a request: its header command, then the bytes (none for `SegmentAbsent`).
 #[derive(Debug)]
 struct Answer {
@@ -243,7 +252,15 @@ impl Session {
                 segment,
                 request,
                 byte_from,
-            } => self.replace_upload(segment, request, byte_from, None, store),
+            } => {
+                let ask = Ask {
+                    segment,
+                    request,
+                    byte_from,
+                    byte_to: None,
+                };
+                self.replace_upload(ask, store)
+            }
             Command::PartRequest {
                 segment,
                 request,
@@ -252,15 +269,27 @@ impl Session {
                 queued,
             } => {
                 let speaks = |bit| self.extensions.is_some_and(|e| e & bit != 0);
+                let ask = Ask {
+                    segment,
+                    request,
+                    byte_from,
+                    byte_to: Some(byte_to),
+                };
                 if !speaks(extension::BYTE_RANGES) {
                     // We never said we send parts: the bytes to the end, as PML would.
-                    self.replace_upload(segment, request, byte_from, None, store);
+                    self.replace_upload(
+                        Ask {
+                            byte_to: None,
+                            ..ask
+                        },
+                        store,
+                    );
                 } else if queued && speaks(extension::QUEUE) && self.upload.is_some() {
                     // At most one waits: a later queued request replaces it.
-                    let answer = self.answer(segment, request, byte_from, Some(byte_to), store);
+                    let answer = self.answer(ask, store);
                     self.queued = Some((request, answer));
                 } else {
-                    self.replace_upload(segment, request, byte_from, Some(byte_to), store);
+                    self.replace_upload(ask, store);
                 }
             }
             Command::CancelSegmentRequest { request, .. } => {
@@ -284,31 +313,22 @@ impl Session {
 
     /// A request that is not queued ends the upload in progress (which gets no Completed, as
     /// PML stops it) and drops a queued one.
-    fn replace_upload(
-        &mut self,
-        segment: SegmentId,
-        request: RequestId,
-        byte_from: u64,
-        byte_to: Option<u64>,
-        store: &SegmentStore,
-    ) {
+    fn replace_upload(&mut self, ask: Ask, store: &SegmentStore) {
         if self.upload.take().is_some() {
             self.stats.uploads_cancelled += 1;
         }
         self.queued = None;
-        let answer = self.answer(segment, request, byte_from, byte_to, store);
+        let answer = self.answer(ask, store);
         self.begin(answer);
     }
 
-    /// The answer to a request for bytes `byte_from` on, up to `byte_to` for a part.
-    fn answer(
-        &mut self,
-        segment: SegmentId,
-        request: RequestId,
-        byte_from: u64,
-        byte_to: Option<u64>,
-        store: &SegmentStore,
-    ) -> Answer {
+    fn answer(&mut self, ask: Ask, store: &SegmentStore) -> Answer {
+        let Ask {
+            segment,
+            request,
+            byte_from,
+            byte_to,
+        } = ask;
         let Some(data) = store.get(segment) else {
             self.demand.missing = Some(segment);
             return Answer {
