@@ -112,6 +112,15 @@ struct Answer {
     upload: Option<Upload>,
 }
 
+impl Answer {
+    fn absent(segment: SegmentId, request: RequestId) -> Self {
+        Answer {
+            header: Command::SegmentAbsent { segment, request },
+            upload: None,
+        }
+    }
+}
+
 /// The protocol state of one peer connection's data channel.
 #[derive(Debug)]
 pub struct Session {
@@ -331,21 +340,13 @@ impl Session {
         } = ask;
         let Some(data) = store.get(segment) else {
             self.demand.missing = Some(segment);
-            return Answer {
-                header: Command::SegmentAbsent { segment, request },
-                upload: None,
-            };
+            return Answer::absent(segment, request);
         };
         let total = data.len();
         let from = usize::try_from(byte_from).unwrap_or(usize::MAX);
         let (header, range) = match byte_to {
             // A part that starts at or past the end: there is nothing of it here.
-            Some(_) if from >= total => {
-                return Answer {
-                    header: Command::SegmentAbsent { segment, request },
-                    upload: None,
-                }
-            }
+            Some(_) if from >= total => return Answer::absent(segment, request),
             Some(to) => {
                 // The decoder makes `to` past `from`; `max` keeps the slice valid regardless.
                 let to = usize::try_from(to)
